@@ -1,0 +1,244 @@
+//! The one API error type and the contract's error body (api-contract §9.7).
+
+use serde::Serialize;
+
+/// Error codes of the contract, each with its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    PlanRestricted,
+    QuotaExceeded,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status for this code (`Internal` may also be sent as 503, see [`ApiError::status`]).
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::ValidationError => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::PlanRestricted | ErrorCode::QuotaExceeded => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// One validation problem: which batch item, which field, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Position in the batch; absent for a single event or a query parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem with `field`, not tied to a batch index yet.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { index: None, field: field.into(), message: message.into() }
+    }
+
+    /// The same problem, located at batch position `index`.
+    pub fn at(mut self, index: usize) -> Self {
+        self.index = Some(index);
+        self
+    }
+}
+
+/// Every failure a client can see. Internal details never travel in it: they are logged by the
+/// adapter and the client gets a generic message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after: Option<u64>,
+    pub required_plan: Option<&'static str>,
+    pub details: Vec<FieldError>,
+    /// 503 instead of 500 for `Internal` (a dependency is down and a retry may work).
+    pub unavailable: bool,
+}
+
+impl ApiError {
+    /// An error with a code and a message and nothing else.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            retry_after: None,
+            required_plan: None,
+            details: Vec::new(),
+            unavailable: false,
+        }
+    }
+
+    /// 400 naming the problems; the message repeats the first one so flat readers see it.
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        let message = match details.first() {
+            Some(FieldError { index: Some(i), field, message }) => {
+                format!("Validation failed: events[{i}].{field}: {message}")
+            }
+            Some(FieldError { index: None, field, message }) => {
+                format!("Validation failed: {field}: {message}")
+            }
+            None => "Validation failed".to_string(),
+        };
+        ApiError { details, ..ApiError::new(ErrorCode::ValidationError, message) }
+    }
+
+    /// 400 for one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::new(ErrorCode::Unauthorized, "Missing or invalid API key")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        ApiError::new(ErrorCode::MethodNotAllowed, format!("Method {method} is not allowed on {path}"))
+    }
+
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::PayloadTooLarge, message)
+    }
+
+    pub fn rate_limited(limit: u32, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..ApiError::new(ErrorCode::RateLimited, format!("Rate limit of {limit} requests/minute exceeded"))
+        }
+    }
+
+    pub fn quota_exceeded(limit: u64, requested: u64, remaining: u64, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "Monthly quota of {limit} events exceeded: {requested} requested, {remaining} remaining"
+                ),
+            )
+        }
+    }
+
+    pub fn plan_restricted(feature: &str) -> Self {
+        ApiError {
+            required_plan: Some("pro"),
+            ..ApiError::new(ErrorCode::PlanRestricted, format!("{feature} requires the Pro plan or above"))
+        }
+    }
+
+    /// A failure on our side; `message` must not contain internals.
+    pub fn internal() -> Self {
+        ApiError::new(ErrorCode::Internal, "Internal error")
+    }
+
+    /// A dependency (D1, the limiter, the queue) is unavailable: 503 with a retry hint.
+    pub fn unavailable(what: &str) -> Self {
+        ApiError {
+            unavailable: true,
+            retry_after: Some(1),
+            ..ApiError::new(ErrorCode::Internal, format!("{what} is temporarily unavailable"))
+        }
+    }
+
+    /// The HTTP status to send.
+    pub fn status(&self) -> u16 {
+        if self.unavailable {
+            503
+        } else {
+            self.code.status()
+        }
+    }
+
+    /// The contract body: nested `error`, with `code` and `message` copied to the top level.
+    pub fn body(&self) -> serde_json::Value {
+        let mut inner = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(r) = self.retry_after {
+            inner["retry_after"] = r.into();
+        }
+        if let Some(p) = self.required_plan {
+            inner["required_plan"] = p.into();
+        }
+        if !self.details.is_empty() {
+            inner["details"] = serde_json::to_value(&self.details).unwrap_or_default();
+        }
+        serde_json::json!({
+            "success": false,
+            "error": inner,
+            "code": self.code,
+            "message": self.message,
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn body_nests_and_copies_code_and_message() {
+        let e = ApiError::rate_limited(100, 12);
+        assert_eq!(e.status(), 429);
+        assert_eq!(
+            e.body(),
+            json!({"success":false,
+                   "error":{"code":"RATE_LIMITED","message":"Rate limit of 100 requests/minute exceeded","retry_after":12},
+                   "code":"RATE_LIMITED","message":"Rate limit of 100 requests/minute exceeded"})
+        );
+    }
+
+    #[test]
+    fn validation_details_carry_index_and_field() {
+        let e = ApiError::validation(vec![FieldError::new("event", "is required").at(3)]);
+        let b = e.body();
+        assert_eq!(b["error"]["details"], json!([{"index":3,"field":"event","message":"is required"}]));
+        assert_eq!(b["message"], "Validation failed: events[3].event: is required");
+        assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        assert_eq!(ApiError::rate_limited(5, 0).retry_after, Some(1));
+        assert_eq!(ApiError::quota_exceeded(10, 2, 0, 0).retry_after, Some(1));
+    }
+
+    #[test]
+    fn statuses_match_the_contract() {
+        assert_eq!(ApiError::plan_restricted("Alerts").status(), 403);
+        assert_eq!(ApiError::plan_restricted("Alerts").body()["error"]["required_plan"], "pro");
+        assert_eq!(ApiError::quota_exceeded(1, 1, 0, 5).status(), 403);
+        assert_eq!(ApiError::unavailable("D1").status(), 503);
+        assert_eq!(ApiError::internal().status(), 500);
+        assert_eq!(ApiError::payload_too_large("x").status(), 413);
+        assert_eq!(ApiError::method_not_allowed("PUT", "/collect").status(), 405);
+        assert_eq!(ApiError::not_found("Route").status(), 404);
+        assert_eq!(ApiError::unauthorized().status(), 401);
+    }
+}

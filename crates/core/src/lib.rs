@@ -1,0 +1,16 @@
+//! edgesoc's pure domain core: everything that decides, with no `worker` dependency, so it is
+//! tested natively (and in wasm) without the Workers runtime. The Worker adapter in the root
+//! crate only moves bytes between bindings and these functions.
+
+pub mod catalogue;
+pub mod error;
+pub mod ids;
+pub mod ingest;
+pub mod limiter;
+pub mod plan;
+pub mod record;
+pub mod respond;
+pub mod route;
+pub mod time;
+
+pub use error::{ApiError, ErrorCode, FieldError};

@@ -1,0 +1,122 @@
+//! The stored event: a validated event plus everything the server assigns. It is the queue
+//! message body and, through `json_each`, the D1 row, so one serde shape serves both.
+
+use crate::catalogue::{lookup, Severity};
+use crate::ids::{EventId, OrgId};
+use crate::ingest::NewEvent;
+use crate::time::UnixMs;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Location and network intelligence for an event; every field unknown (`None`) by default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    pub country_code: Option<String>,
+    pub city: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub is_vpn: Option<bool>,
+    pub is_tor: Option<bool>,
+    pub is_proxy: Option<bool>,
+    pub is_datacenter: Option<bool>,
+    pub threat_score: Option<u8>,
+    /// `{network, location}` as the API returns it.
+    pub forensics: Option<Value>,
+}
+
+/// One event as queued and stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: EventId,
+    pub org_id: OrgId,
+    pub event_name: String,
+    pub category: String,
+    pub severity: Severity,
+    pub instant_alert: bool,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub user_ip: Option<String>,
+    /// The caller's `CF-Connecting-IP`.
+    pub server_ip: Option<String>,
+    #[serde(flatten)]
+    pub enrichment: Enrichment,
+    pub metadata: Map<String, Value>,
+    /// Server-assigned receive time.
+    pub created_at: UnixMs,
+}
+
+impl EventRecord {
+    /// Assigns the server's view of a validated event: id, severity, category, time.
+    pub fn assign(new: NewEvent, org: &OrgId, id: EventId, created_at: UnixMs, server_ip: Option<String>) -> Self {
+        let spec = lookup(&new.event_name);
+        let category = new.event_name.split('.').next().unwrap_or_default().to_string();
+        EventRecord {
+            id,
+            org_id: org.clone(),
+            category,
+            severity: spec.severity,
+            instant_alert: spec.instant_alert.is_some(),
+            event_name: new.event_name,
+            actor_id: new.actor_id,
+            actor_email: new.actor_email,
+            user_ip: new.user_ip,
+            server_ip,
+            enrichment: Enrichment::default(),
+            metadata: new.metadata,
+            created_at,
+        }
+    }
+}
+
+/// A queue message: one event, with a version so old messages stay readable after upgrades.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueMessage {
+    pub v: u8,
+    pub event: EventRecord,
+}
+
+impl QueueMessage {
+    pub const VERSION: u8 = 1;
+
+    pub fn new(event: EventRecord) -> Self {
+        QueueMessage { v: Self::VERSION, event }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> EventRecord {
+        let new = NewEvent {
+            event_name: "authz.role_changed".into(),
+            actor_id: Some("u1".into()),
+            actor_email: None,
+            user_ip: Some("203.0.113.5".into()),
+            metadata: Map::new(),
+        };
+        EventRecord::assign(new, &OrgId("org_1".into()), EventId::new_v4(), UnixMs(1_769_764_500_123), Some("198.51.100.1".into()))
+    }
+
+    #[test]
+    fn assign_sets_server_fields() {
+        let r = sample();
+        assert_eq!(r.category, "authz");
+        assert_eq!(r.severity, Severity::Critical);
+        assert!(r.instant_alert);
+        assert_eq!(r.server_ip.as_deref(), Some("198.51.100.1"));
+    }
+
+    #[test]
+    fn message_round_trips_and_is_flat() {
+        let m = QueueMessage::new(sample());
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["event"]["severity"], "critical");
+        assert_eq!(v["event"]["created_at"], json!(1_769_764_500_123_i64));
+        assert_eq!(v["event"]["country_code"], Value::Null);
+        let back: QueueMessage = serde_json::from_value(v).unwrap();
+        assert_eq!(back, m);
+    }
+}
