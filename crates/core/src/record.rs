@@ -83,6 +83,43 @@ impl QueueMessage {
     }
 }
 
+/// Groups serialized items, in order, so that each group has at most `max_items` items and at
+/// most `max_bytes` bytes in all (a single larger item still gets a group of its own). Used for
+/// queue `sendBatch` calls and for D1 statements that bind one JSON array.
+pub fn group_by_size<T: AsRef<str>>(items: &[T], max_items: usize, max_bytes: usize) -> Vec<&[T]> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let len = item.as_ref().len();
+        if i > start && (i - start == max_items || bytes + len > max_bytes) {
+            groups.push(&items[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += len;
+    }
+    if start < items.len() {
+        groups.push(&items[start..]);
+    }
+    groups
+}
+
+/// Serializes items into JSON arrays of at most about `max_bytes` each, in order, so each array
+/// can be bound as one parameter and expanded by SQLite's `json_each`.
+pub fn json_array_chunks<T: Serialize>(items: &[T], max_bytes: usize) -> Result<Vec<String>, serde_json::Error> {
+    let serialized: Vec<String> = items.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    // Each item costs its length plus one separator; the brackets cost two per array.
+    let budget = max_bytes.saturating_sub(2);
+    let with_sep: Vec<String> = serialized.into_iter().map(|s| s + ",").collect();
+    Ok(group_by_size(&with_sep, usize::MAX, budget)
+        .into_iter()
+        .map(|g| {
+            let body: String = g.concat();
+            format!("[{}]", body.trim_end_matches(','))
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +155,29 @@ mod tests {
         assert_eq!(v["event"]["country_code"], Value::Null);
         let back: QueueMessage = serde_json::from_value(v).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn chunks_respect_the_byte_bound_and_keep_every_item() {
+        let items: Vec<u32> = (0..1000).collect();
+        let chunks = json_array_chunks(&items, 100).unwrap();
+        assert!(chunks.iter().all(|c| c.len() <= 100));
+        let back: Vec<u32> = chunks.iter().flat_map(|c| serde_json::from_str::<Vec<u32>>(c).unwrap()).collect();
+        assert_eq!(back, items);
+        assert!(json_array_chunks::<u32>(&[], 100).unwrap().is_empty());
+        // An item larger than the bound still travels, alone.
+        let big = vec!["x".repeat(50), "y".into()];
+        assert_eq!(json_array_chunks(&big, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn groups_respect_item_and_byte_bounds() {
+        let items: Vec<String> = (0..250).map(|i| format!("{i:03}")).collect(); // 3 bytes each
+        let g = group_by_size(&items, 100, usize::MAX);
+        assert_eq!(g.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![100, 100, 50]);
+        let g = group_by_size(&items, 100, 30);
+        assert!(g.iter().all(|g| g.len() == 10));
+        assert_eq!(g.concat(), items);
+        assert!(group_by_size::<String>(&[], 10, 10).is_empty());
     }
 }

@@ -1,0 +1,70 @@
+// API key and organisation helpers shared by scripts/create-key, scripts/dev and the tests.
+// Keys come from the OS CSPRNG; only their SHA-256 is ever written to D1.
+import { createHash, randomBytes } from "node:crypto";
+
+const PLANS = new Set(["free", "pro", "enterprise", "custom"]);
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** A new live key: `lsoc_live_` + 32 base62 characters (~190 bits), unbiased. */
+export function newKey(prefix = "lsoc_live_") {
+  let out = "";
+  while (out.length < 32) {
+    for (const b of randomBytes(64)) {
+      if (b < 248 && out.length < 32) out += ALPHABET[b % 62]; // 248 = 4 * 62: no modulo bias
+    }
+  }
+  return prefix + out;
+}
+
+/** Lowercase hex SHA-256, as the Worker computes it. */
+export function hashKey(key) {
+  return createHash("sha256").update(key.trim(), "utf8").digest("hex");
+}
+
+/** Stable organisation id derived from its name. */
+export function orgIdFor(name) {
+  return "org_" + createHash("sha256").update(name, "utf8").digest("hex").slice(0, 16);
+}
+
+const sqlText = (v) => (v === null || v === undefined ? "NULL" : `'${String(v).replaceAll("'", "''")}'`);
+const sqlInt = (v) => (v === null || v === undefined ? "NULL" : String(Math.trunc(Number(v))));
+
+/**
+ * SQL statements that create (or update) an organisation and register a key for it.
+ * Values are validated and quoted here; the statements go to `wrangler d1 execute` or D1 directly.
+ */
+export function createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, now = Date.now() }) {
+  if (!org || typeof org !== "string") throw new Error("org name is required");
+  if (!PLANS.has(plan)) throw new Error(`plan must be one of ${[...PLANS].join(", ")}`);
+  for (const [name, v] of [["rate-limit", rateLimit], ["quota", quota], ["retention-days", retentionDays]]) {
+    if (v !== undefined && v !== null && !(Number.isInteger(Number(v)) && Number(v) > 0)) {
+      throw new Error(`--${name} must be a positive integer`);
+    }
+  }
+  const id = orgIdFor(org);
+  return [
+    `INSERT INTO orgs (id, name, plan, rate_limit_per_minute, monthly_event_quota, retention_days, created_at) ` +
+      `VALUES (${sqlText(id)}, ${sqlText(org)}, ${sqlText(plan)}, ${sqlInt(rateLimit)}, ${sqlInt(quota)}, ` +
+      `${sqlInt(retentionDays)}, ${sqlInt(now)}) ON CONFLICT(id) DO UPDATE SET plan = excluded.plan, ` +
+      `rate_limit_per_minute = excluded.rate_limit_per_minute, monthly_event_quota = excluded.monthly_event_quota, ` +
+      `retention_days = excluded.retention_days`,
+    `INSERT INTO api_keys (key_hash, org_id, key_prefix, created_at) VALUES (${sqlText(hashKey(key))}, ` +
+      `${sqlText(id)}, ${sqlText(key.slice(0, 14))}, ${sqlInt(now)})`,
+  ];
+}
+
+/** SQL that revokes a key by its hash (idempotent). */
+export function revokeKeyStatement(key, now = Date.now()) {
+  return `UPDATE api_keys SET revoked_at = ${sqlInt(now)} WHERE key_hash = ${sqlText(hashKey(key))} AND revoked_at IS NULL`;
+}
+
+/** Splits a migration file into statements (comments removed; no `;` inside literals there). */
+export function migrationStatements(sql) {
+  return sql
+    .split("\n")
+    .filter((l) => !l.trim().startsWith("--"))
+    .join("\n")
+    .split(";")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,16 @@
+//! `GET /health`: a bare object with plan, quota usage and a D1 round trip.
+
+use crate::pipeline::Ctx;
+use edgesoc_core::respond::health;
+use edgesoc_core::ApiError;
+use worker::Response;
+
+pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
+    if let Err(e) = ctx.store.ping().await {
+        let mut body = e.body();
+        body["status"] = "error".into();
+        return Ok(ctx.json(e.status(), &body));
+    }
+    let body = health(&ctx.tenant, ctx.now, &ctx.limits.quota, env!("CARGO_PKG_VERSION"));
+    Ok(ctx.json(200, &body))
+}

@@ -1,0 +1,4 @@
+//! One module per resource: parse → call the core → respond.
+
+pub mod collect;
+pub mod health;

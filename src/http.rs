@@ -1,0 +1,69 @@
+//! Response building, CORS, and bounded body reading.
+
+use edgesoc_core::ApiError;
+use futures_util::StreamExt;
+use serde_json::Value;
+use worker::{Headers, Request, Response};
+
+/// Headers a browser client may read (api-contract §1, CORS).
+const EXPOSED: &str = "X-LiteSOC-Plan, X-LiteSOC-Retention, X-LiteSOC-Cutoff, X-LiteSOC-Quota-Limit, \
+X-LiteSOC-Quota-Used, X-LiteSOC-Quota-Remaining, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
+
+fn base_headers() -> Headers {
+    let h = Headers::new();
+    let _ = h.set("Access-Control-Allow-Origin", "*");
+    let _ = h.set("Access-Control-Expose-Headers", EXPOSED);
+    h
+}
+
+/// A JSON response with CORS headers and the given extra headers.
+pub fn json(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
+    let headers = base_headers();
+    let _ = headers.set("Content-Type", "application/json; charset=utf-8");
+    for (k, v) in extra {
+        let _ = headers.set(k, v);
+    }
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder().with_status(status).with_headers(headers).fixed(bytes)
+}
+
+/// The contract's error body, with `Retry-After` when the error carries one.
+pub fn error(err: &ApiError, extra: &[(&str, String)]) -> Response {
+    let mut headers: Vec<(&str, String)> = extra.to_vec();
+    if let Some(r) = err.retry_after {
+        headers.push(("Retry-After", r.to_string()));
+    }
+    json(err.status(), &err.body(), &headers)
+}
+
+/// `204` for a CORS preflight.
+pub fn preflight() -> Response {
+    let headers = base_headers();
+    let _ = headers.set("Access-Control-Allow-Methods", "GET, POST, PATCH, OPTIONS");
+    let _ = headers.set("Access-Control-Allow-Headers", "X-API-Key, Authorization, Content-Type");
+    let _ = headers.set("Access-Control-Max-Age", "86400");
+    Response::builder().with_status(204).with_headers(headers).empty()
+}
+
+/// Reads the body, failing with 413 as soon as it passes `limit` bytes, so an oversize upload
+/// is never buffered whole.
+pub async fn read_body_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::payload_too_large(format!("Request body exceeds {limit} bytes"));
+    if let Ok(Some(len)) = req.headers().get("Content-Length") {
+        if len.trim().parse::<u64>().is_ok_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+    }
+    let Ok(mut stream) = req.stream() else {
+        return Ok(Vec::new()); // no body at all
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::invalid("body", "could not read the request body"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,123 @@
+//! The order of checks on every API request (api-contract §1): authenticate, count against the
+//! rate limit, gate by plan, then hand over to the route's handler. Every response to an
+//! authenticated request carries the tenant headers, errors included.
+
+use crate::handlers;
+use crate::http;
+use crate::limiter::LimiterClient;
+use crate::store::Store;
+use edgesoc_core::ids::key_from_headers;
+use edgesoc_core::limiter::{LimiterReply, LimiterRequest};
+use edgesoc_core::plan::Plan;
+use edgesoc_core::respond::{tenant_headers, Tenant};
+use edgesoc_core::route::{resolve, Route};
+use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
+use worker::{Env, Request, Response};
+
+/// Everything a handler needs about the caller and its limits.
+pub struct Ctx {
+    pub env: Env,
+    pub store: Store,
+    pub tenant: Tenant,
+    pub limiter: LimiterClient,
+    pub now: UnixMs,
+    /// The limiter's view after the rate check; handlers may replace `quota` after reserving.
+    pub limits: LimiterReply,
+}
+
+impl Ctx {
+    /// Plan, retention, quota and rate-limit headers for this response.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        tenant_headers(&self.tenant, self.now, Some(&self.limits.quota), self.limits.rate.as_ref())
+    }
+
+    /// A JSON success response with the tenant headers.
+    pub fn json(&self, status: u16, body: &serde_json::Value) -> Response {
+        http::json(status, body, &self.headers())
+    }
+}
+
+/// Handles one API request end to end; never fails (errors become contract error bodies).
+pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let Some(key) = key_from_headers(header("X-API-Key").as_deref(), header("Authorization").as_deref()) else {
+        return unauthorized(&req);
+    };
+    let store = match env.d1("DB") {
+        Ok(db) => Store::new(db),
+        Err(e) => {
+            worker::console_error!("DB binding: {e}");
+            return http::error(&ApiError::internal(), &[]);
+        }
+    };
+    let tenant = match resolve_tenant(&store, &env, &key, now).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return unauthorized(&req),
+        Err(e) => return http::error(&e, &[]),
+    };
+    let limiter = match LimiterClient::for_org(&env, &tenant.org_id) {
+        Ok(l) => l,
+        Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
+    };
+    let admit = LimiterRequest::Admit {
+        rate_limit: tenant.limits.rate_per_minute,
+        monthly_limit: tenant.limits.monthly_events,
+    };
+    let limits = match limiter.call(&admit).await {
+        Ok(r) => r,
+        Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
+    };
+    let ctx = Ctx { env, store, tenant, limiter, now, limits };
+    match dispatch(req, &ctx).await {
+        Ok(resp) => resp,
+        Err((ctx_headers, e)) => http::error(&e, &ctx_headers),
+    }
+}
+
+type Failure = (Vec<(&'static str, String)>, ApiError);
+
+async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
+    let fail = |e: ApiError| (ctx.headers(), e);
+    if let Some(rate) = ctx.limits.rate.filter(|r| !r.allowed) {
+        let limit = rate.limit.unwrap_or(0);
+        return Err(fail(ApiError::rate_limited(limit, rate.retry_after.unwrap_or(1))));
+    }
+    let path = req.path();
+    let route = resolve(req.method().as_ref(), &path).map_err(fail)?;
+    if matches!(route, Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)) && ctx.tenant.plan == Plan::Free {
+        return Err(fail(ApiError::plan_restricted("Alerts")));
+    }
+    match route {
+        Route::Collect => handlers::collect::post(&mut req, ctx).await,
+        Route::Health => handlers::health::get(ctx).await.map_err(fail),
+        other => Err(fail(ApiError::not_found(&format!("{other:?} is not available in this build; route")))),
+    }
+}
+
+/// Looks the key up; on a miss, registers it through the bootstrap secret when that applies.
+async fn resolve_tenant(store: &Store, env: &Env, key: &edgesoc_core::ids::ApiKey, now: UnixMs) -> Result<Option<Tenant>, ApiError> {
+    if let Some(t) = store.tenant_for_key(key).await? {
+        return Ok(Some(t));
+    }
+    let Ok(secret) = env.secret("BOOTSTRAP_API_KEY").map(|s| s.to_string()) else { return Ok(None) };
+    if secret.trim().is_empty() || !key.matches_secret(&secret) {
+        return Ok(None);
+    }
+    let plan = env
+        .var("BOOTSTRAP_PLAN")
+        .ok()
+        .and_then(|v| Plan::parse(v.to_string().trim()))
+        .unwrap_or(Plan::Pro);
+    store.bootstrap(key, plan, now).await?;
+    store.tenant_for_key(key).await
+}
+
+fn unauthorized(req: &Request) -> Response {
+    let err = ApiError::unauthorized();
+    let mut body = err.body();
+    if req.path().trim_end_matches('/').ends_with("/health") {
+        body["status"] = "error".into();
+    }
+    http::json(err.status(), &body, &[])
+}
