@@ -24,7 +24,10 @@ pub fn json(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
         let _ = headers.set(k, v);
     }
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    Response::builder().with_status(status).with_headers(headers).fixed(bytes)
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(bytes)
 }
 
 /// The contract's error body, with `Retry-After` when the error carries one.
@@ -40,9 +43,15 @@ pub fn error(err: &ApiError, extra: &[(&str, String)]) -> Response {
 pub fn preflight() -> Response {
     let headers = base_headers();
     let _ = headers.set("Access-Control-Allow-Methods", "GET, POST, PATCH, OPTIONS");
-    let _ = headers.set("Access-Control-Allow-Headers", "X-API-Key, Authorization, Content-Type");
+    let _ = headers.set(
+        "Access-Control-Allow-Headers",
+        "X-API-Key, Authorization, Content-Type",
+    );
     let _ = headers.set("Access-Control-Max-Age", "86400");
-    Response::builder().with_status(204).with_headers(headers).empty()
+    Response::builder()
+        .with_status(204)
+        .with_headers(headers)
+        .empty()
 }
 
 /// Reads the body, failing with 413 as soon as it passes `limit` bytes, so an oversize upload
@@ -59,7 +68,8 @@ pub async fn read_body_limited(req: &mut Request, limit: usize) -> Result<Vec<u8
     };
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::invalid("body", "could not read the request body"))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::invalid("body", "could not read the request body"))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }

@@ -12,7 +12,10 @@ use edgesoc_core::limiter::{
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde::Deserialize;
-use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, State};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage,
+    State,
+};
 
 /// The Durable Object class bound as `LIMITER`.
 #[durable_object]
@@ -32,13 +35,24 @@ impl OrgLimiter {
             sec: f64,
             count: f64,
         }
-        let rows: Vec<Row> = self.sql.exec("SELECT sec, count FROM rate_buckets", None)?.to_array()?;
-        Ok(rows.into_iter().map(|r| Bucket { sec: r.sec as i64, count: r.count as u32 }).collect())
+        let rows: Vec<Row> = self
+            .sql
+            .exec("SELECT sec, count FROM rate_buckets", None)?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Bucket {
+                sec: r.sec as i64,
+                count: r.count as u32,
+            })
+            .collect())
     }
 
     fn used(&self, month: &str) -> Result<u64> {
-        let rows: Vec<UsedRow> =
-            self.sql.exec("SELECT used FROM quota WHERE month = ?", vec![month.into()])?.to_array()?;
+        let rows: Vec<UsedRow> = self
+            .sql
+            .exec("SELECT used FROM quota WHERE month = ?", vec![month.into()])?
+            .to_array()?;
         Ok(rows.first().map_or(0, |r| r.used as u64))
     }
 
@@ -55,9 +69,16 @@ impl OrgLimiter {
         let month = now.month();
         let key = month.key();
         let month_retry_after = month.seconds_until_end(now);
-        let state = |used: u64, limit: Option<u64>| QuotaState { month: key.clone(), used, limit };
+        let state = |used: u64, limit: Option<u64>| QuotaState {
+            month: key.clone(),
+            used,
+            limit,
+        };
         match op {
-            LimiterRequest::Admit { rate_limit, monthly_limit } => {
+            LimiterRequest::Admit {
+                rate_limit,
+                monthly_limit,
+            } => {
                 let decision = decide_rate(&self.buckets()?, now.0, rate_limit);
                 if decision.allowed && rate_limit.is_some() {
                     let sec = now.0.div_euclid(1000);
@@ -66,17 +87,33 @@ impl OrgLimiter {
                          ON CONFLICT(sec) DO UPDATE SET count = count + 1",
                         vec![sec.into()],
                     )?;
-                    self.sql.exec("DELETE FROM rate_buckets WHERE sec <= ?", vec![(sec - WINDOW_SECONDS).into()])?;
+                    self.sql.exec(
+                        "DELETE FROM rate_buckets WHERE sec <= ?",
+                        vec![(sec - WINDOW_SECONDS).into()],
+                    )?;
                 }
                 let used = self.used(&key)?;
-                Ok(LimiterReply { rate: Some(decision), quota: state(used, monthly_limit), denied: None, month_retry_after })
+                Ok(LimiterReply {
+                    rate: Some(decision),
+                    quota: state(used, monthly_limit),
+                    denied: None,
+                    month_retry_after,
+                })
             }
-            LimiterRequest::Reserve { count, monthly_limit } => {
+            LimiterRequest::Reserve {
+                count,
+                monthly_limit,
+            } => {
                 let used = self.used(&key)?;
                 match reserve_quota(used, monthly_limit, count) {
                     Ok(new_used) => {
                         self.set_used(&key, new_used)?;
-                        Ok(LimiterReply { rate: None, quota: state(new_used, monthly_limit), denied: None, month_retry_after })
+                        Ok(LimiterReply {
+                            rate: None,
+                            quota: state(new_used, monthly_limit),
+                            denied: None,
+                            month_retry_after,
+                        })
                     }
                     Err(denied) => Ok(LimiterReply {
                         rate: None,
@@ -86,11 +123,20 @@ impl OrgLimiter {
                     }),
                 }
             }
-            LimiterRequest::Refund { count, month: refund_month, monthly_limit } => {
+            LimiterRequest::Refund {
+                count,
+                month: refund_month,
+                monthly_limit,
+            } => {
                 let used = self.used(&refund_month)?.saturating_sub(count);
                 self.set_used(&refund_month, used)?;
                 let current = self.used(&key)?;
-                Ok(LimiterReply { rate: None, quota: state(current, monthly_limit), denied: None, month_retry_after })
+                Ok(LimiterReply {
+                    rate: None,
+                    quota: state(current, monthly_limit),
+                    denied: None,
+                    month_retry_after,
+                })
             }
         }
     }
@@ -101,7 +147,10 @@ impl DurableObject for OrgLimiter {
         let sql = state.storage().sql();
         // Idempotent schema; a failure here surfaces on the first query instead.
         let _ = sql.exec("CREATE TABLE IF NOT EXISTS rate_buckets (sec INTEGER PRIMARY KEY, count INTEGER NOT NULL)", None);
-        let _ = sql.exec("CREATE TABLE IF NOT EXISTS quota (month TEXT PRIMARY KEY, used INTEGER NOT NULL)", None);
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS quota (month TEXT PRIMARY KEY, used INTEGER NOT NULL)",
+            None,
+        );
         OrgLimiter { sql }
     }
 
@@ -122,7 +171,9 @@ pub struct LimiterClient {
 
 impl LimiterClient {
     pub fn for_org(env: &Env, org: &OrgId) -> std::result::Result<Self, ApiError> {
-        let ns = env.durable_object("LIMITER").or_internal("LIMITER binding")?;
+        let ns = env
+            .durable_object("LIMITER")
+            .or_internal("LIMITER binding")?;
         let stub = ns.get_by_name(&org.0).or_unavailable("rate limiter")?;
         Ok(LimiterClient { stub })
     }
@@ -131,13 +182,20 @@ impl LimiterClient {
         let body = serde_json::to_string(op).or_internal("limiter request")?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
-        let req = Request::new_with_init("https://limiter/", &init).or_internal("limiter request")?;
-        let mut resp = self.stub.fetch_with_request(req).await.or_unavailable("rate limiter")?;
+        let req =
+            Request::new_with_init("https://limiter/", &init).or_internal("limiter request")?;
+        let mut resp = self
+            .stub
+            .fetch_with_request(req)
+            .await
+            .or_unavailable("rate limiter")?;
         if resp.status_code() != 200 {
             let text = resp.text().await.unwrap_or_default();
             worker::console_error!("rate limiter answered {}: {text}", resp.status_code());
             return Err(ApiError::unavailable("rate limiter"));
         }
-        resp.json::<LimiterReply>().await.or_unavailable("rate limiter")
+        resp.json::<LimiterReply>()
+            .await
+            .or_unavailable("rate limiter")
     }
 }

@@ -29,7 +29,12 @@ pub struct Ctx {
 impl Ctx {
     /// Plan, retention, quota and rate-limit headers for this response.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
-        tenant_headers(&self.tenant, self.now, Some(&self.limits.quota), self.limits.rate.as_ref())
+        tenant_headers(
+            &self.tenant,
+            self.now,
+            Some(&self.limits.quota),
+            self.limits.rate.as_ref(),
+        )
     }
 
     /// A JSON success response with the tenant headers.
@@ -41,7 +46,10 @@ impl Ctx {
 /// Handles one API request end to end; never fails (errors become contract error bodies).
 pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    let Some(key) = key_from_headers(header("X-API-Key").as_deref(), header("Authorization").as_deref()) else {
+    let Some(key) = key_from_headers(
+        header("X-API-Key").as_deref(),
+        header("Authorization").as_deref(),
+    ) else {
         return unauthorized(&req);
     };
     let store = match env.d1("DB") {
@@ -68,7 +76,14 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
         Ok(r) => r,
         Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
     };
-    let ctx = Ctx { env, store, tenant, limiter, now, limits };
+    let ctx = Ctx {
+        env,
+        store,
+        tenant,
+        limiter,
+        now,
+        limits,
+    };
     match dispatch(req, &ctx).await {
         Ok(resp) => resp,
         Err((ctx_headers, e)) => http::error(&e, &ctx_headers),
@@ -81,26 +96,42 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
     let fail = |e: ApiError| (ctx.headers(), e);
     if let Some(rate) = ctx.limits.rate.filter(|r| !r.allowed) {
         let limit = rate.limit.unwrap_or(0);
-        return Err(fail(ApiError::rate_limited(limit, rate.retry_after.unwrap_or(1))));
+        return Err(fail(ApiError::rate_limited(
+            limit,
+            rate.retry_after.unwrap_or(1),
+        )));
     }
     let path = req.path();
     let route = resolve(req.method().as_ref(), &path).map_err(fail)?;
-    if matches!(route, Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)) && ctx.tenant.plan == Plan::Free {
+    if matches!(
+        route,
+        Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)
+    ) && ctx.tenant.plan == Plan::Free
+    {
         return Err(fail(ApiError::plan_restricted("Alerts")));
     }
     match route {
         Route::Collect => handlers::collect::post(&mut req, ctx).await,
         Route::Health => handlers::health::get(ctx).await.map_err(fail),
-        other => Err(fail(ApiError::not_found(&format!("{other:?} is not available in this build; route")))),
+        other => Err(fail(ApiError::not_found(&format!(
+            "{other:?} is not available in this build; route"
+        )))),
     }
 }
 
 /// Looks the key up; on a miss, registers it through the bootstrap secret when that applies.
-async fn resolve_tenant(store: &Store, env: &Env, key: &edgesoc_core::ids::ApiKey, now: UnixMs) -> Result<Option<Tenant>, ApiError> {
+async fn resolve_tenant(
+    store: &Store,
+    env: &Env,
+    key: &edgesoc_core::ids::ApiKey,
+    now: UnixMs,
+) -> Result<Option<Tenant>, ApiError> {
     if let Some(t) = store.tenant_for_key(key).await? {
         return Ok(Some(t));
     }
-    let Ok(secret) = env.secret("BOOTSTRAP_API_KEY").map(|s| s.to_string()) else { return Ok(None) };
+    let Ok(secret) = env.secret("BOOTSTRAP_API_KEY").map(|s| s.to_string()) else {
+        return Ok(None);
+    };
     if secret.trim().is_empty() || !key.matches_secret(&secret) {
         return Ok(None);
     }

@@ -17,7 +17,10 @@ const SEND_ATTEMPTS: usize = 3;
 
 /// Enqueues every record. Returns how many were enqueued before a failure, so the caller can
 /// refund exactly the events that will never be stored.
-pub async fn enqueue(queue: &Queue, records: Vec<EventRecord>) -> Result<(), (usize, worker::Error)> {
+pub async fn enqueue(
+    queue: &Queue,
+    records: Vec<EventRecord>,
+) -> Result<(), (usize, worker::Error)> {
     let bodies: Vec<String> = records
         .into_iter()
         .map(|r| serde_json::to_string(&QueueMessage::new(r)))
@@ -28,7 +31,10 @@ pub async fn enqueue(queue: &Queue, records: Vec<EventRecord>) -> Result<(), (us
         let mut last_err = None;
         for _ in 0..SEND_ATTEMPTS {
             let batch = chunk.iter().fold(BatchMessageBuilder::new(), |b, body| {
-                b.message(RawMessageBuilder::new(JsValue::from_str(body)).build_with_content_type(QueueContentType::Text))
+                b.message(
+                    RawMessageBuilder::new(JsValue::from_str(body))
+                        .build_with_content_type(QueueContentType::Text),
+                )
             });
             match queue.send_raw_batch(batch.build()).await {
                 Ok(()) => {
@@ -50,7 +56,9 @@ pub async fn enqueue(queue: &Queue, records: Vec<EventRecord>) -> Result<(), (us
 /// `consumer_fail_after_insert` stores the batch, then retries it instead of acking, which is
 /// exactly what a crash between the D1 commit and the ack looks like.
 fn fault(env: &Env, name: &str) -> bool {
-    env.var("EDGESOC_FAULTS").map(|v| v.to_string().split(',').any(|f| f.trim() == name)).unwrap_or(false)
+    env.var("EDGESOC_FAULTS")
+        .map(|v| v.to_string().split(',').any(|f| f.trim() == name))
+        .unwrap_or(false)
 }
 
 /// The queue consumer. Never returns `Err` (that aborts the instance, see workers-rs-notes §4):
@@ -88,12 +96,18 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     };
     match store.insert_events(&records).await {
         Ok(()) if fault(env, "consumer_fail_after_insert") => {
-            worker::console_warn!("queue: fault injection: retrying {} stored messages", good.len());
+            worker::console_warn!(
+                "queue: fault injection: retrying {} stored messages",
+                good.len()
+            );
             good.iter().for_each(|m| m.retry());
         }
         Ok(()) => good.iter().for_each(|m| m.ack()),
         Err(e) => {
-            worker::console_error!("queue: insert of {} events failed, retrying: {e}", records.len());
+            worker::console_error!(
+                "queue: insert of {} events failed, retrying: {e}",
+                records.len()
+            );
             good.iter().for_each(|m| m.retry());
         }
     }

@@ -51,8 +51,10 @@ impl Store {
              o.retention_days, k.key_hash FROM api_keys k JOIN orgs o ON o.id = k.org_id \
              WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
         );
-        let row: Option<TenantRow> =
-            bind(stmt, &[JsValue::from_str(&hash.0)])?.first(None).await.or_unavailable("D1")?;
+        let row: Option<TenantRow> = bind(stmt, &[JsValue::from_str(&hash.0)])?
+            .first(None)
+            .await
+            .or_unavailable("D1")?;
         let Some(row) = row else { return Ok(None) };
         // The index lookup already matched; re-check in constant time so equality on the
         // secret-derived value never depends on a short-circuiting compare.
@@ -63,10 +65,16 @@ impl Store {
             worker::console_error!("org {} has unknown plan {:?}", row.org_id, row.plan);
             return Err(ApiError::internal());
         };
-        let as_u32 = |v: Option<f64>| v.filter(|x| *x >= 0.0).map(|x| x.min(u32::MAX as f64) as u32);
+        let as_u32 = |v: Option<f64>| {
+            v.filter(|x| *x >= 0.0)
+                .map(|x| x.min(u32::MAX as f64) as u32)
+        };
         let overrides = Overrides {
             rate_per_minute: as_u32(row.rate_limit_per_minute),
-            monthly_events: row.monthly_event_quota.filter(|x| *x >= 0.0).map(|x| x as u64),
+            monthly_events: row
+                .monthly_event_quota
+                .filter(|x| *x >= 0.0)
+                .map(|x| x as u64),
             retention_days: as_u32(row.retention_days),
         };
         Ok(Some(Tenant {
@@ -93,9 +101,16 @@ impl Store {
                 "INSERT OR IGNORE INTO api_keys (key_hash, org_id, key_prefix, created_at) \
                  SELECT ?1, ?2, 'bootstrap', ?3 WHERE NOT EXISTS (SELECT 1 FROM api_keys)",
             ),
-            &[JsValue::from_str(&key.hash().0), JsValue::from_str(BOOTSTRAP_ORG), now_js],
+            &[
+                JsValue::from_str(&key.hash().0),
+                JsValue::from_str(BOOTSTRAP_ORG),
+                now_js,
+            ],
         )?;
-        self.db.batch(vec![org, key_row]).await.or_unavailable("D1")?;
+        self.db
+            .batch(vec![org, key_row])
+            .await
+            .or_unavailable("D1")?;
         Ok(())
     }
 
@@ -104,9 +119,13 @@ impl Store {
     /// 100-parameter limit never applies whatever the batch size.
     pub async fn insert_events(&self, events: &[EventRecord]) -> worker::Result<()> {
         let mut statements = Vec::new();
-        let chunks = json_array_chunks(events, MAX_INSERT_JSON_BYTES).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let chunks = json_array_chunks(events, MAX_INSERT_JSON_BYTES)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         for chunk in chunks {
-            let stmt = self.db.prepare(INSERT_EVENTS_SQL).bind(&[JsValue::from_str(&chunk)])?;
+            let stmt = self
+                .db
+                .prepare(INSERT_EVENTS_SQL)
+                .bind(&[JsValue::from_str(&chunk)])?;
             statements.push(stmt);
         }
         if !statements.is_empty() {
@@ -117,7 +136,11 @@ impl Store {
 
     /// `SELECT 1`, for `/health`.
     pub async fn ping(&self) -> Result<(), ApiError> {
-        self.db.prepare("SELECT 1 AS ok").first::<serde_json::Value>(None).await.or_unavailable("D1")?;
+        self.db
+            .prepare("SELECT 1 AS ok")
+            .first::<serde_json::Value>(None)
+            .await
+            .or_unavailable("D1")?;
         Ok(())
     }
 }

@@ -55,7 +55,7 @@ export function createKeyStatements({ org, plan, key, rateLimit, quota, retentio
 
 /** SQL that revokes a key by its hash (idempotent). */
 export function revokeKeyStatement(key, now = Date.now()) {
-  return `UPDATE api_keys SET revoked_at = ${sqlInt(now)} WHERE key_hash = ${sqlText(hashKey(key))} AND revoked_at IS NULL`;
+  return `UPDATE api_keys SET revoked_at = ${sqlInt(now)} WHERE key_hash = ${sqlText(hashKey(key))} AND revoked_at IS NULL RETURNING key_prefix`;
 }
 
 /** Splits a migration file into statements (comments removed; no `;` inside literals there). */

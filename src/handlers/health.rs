@@ -11,6 +11,11 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
         body["status"] = "error".into();
         return Ok(ctx.json(e.status(), &body));
     }
-    let body = health(&ctx.tenant, ctx.now, &ctx.limits.quota, env!("CARGO_PKG_VERSION"));
+    let body = health(
+        &ctx.tenant,
+        ctx.now,
+        &ctx.limits.quota,
+        env!("CARGO_PKG_VERSION"),
+    );
     Ok(ctx.json(200, &body))
 }

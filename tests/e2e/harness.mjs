@@ -82,6 +82,20 @@ class Instance {
     return last;
   }
 
+  /** Waits until the stored event count stops changing (the queue has drained). */
+  async settle({ quietMs = 1500, timeoutMs = 15000 } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    let last = await this.count("SELECT count(*) FROM events");
+    let since = Date.now();
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = await this.count("SELECT count(*) FROM events");
+      if (now !== last) [last, since] = [now, Date.now()];
+      else if (Date.now() - since >= quietMs) return last;
+    }
+    throw new Error("queue did not settle");
+  }
+
   async queue(messages) {
     const worker = await this.mf.getWorker();
     return worker.queue("edgesoc-detect", messages);

@@ -97,24 +97,48 @@ pub const STANDARD_EVENTS: [(&str, Severity, Option<AlertType>); 26] = [
     ("auth.mfa_disabled", S::Medium, None),
     ("auth.session_expired", S::Info, None),
     ("auth.token_refreshed", S::Info, None),
-    ("authz.access_denied", S::Critical, Some(A::SuspiciousActivity)),
-    ("authz.role_changed", S::Critical, Some(A::PrivilegeEscalation)),
+    (
+        "authz.access_denied",
+        S::Critical,
+        Some(A::SuspiciousActivity),
+    ),
+    (
+        "authz.role_changed",
+        S::Critical,
+        Some(A::PrivilegeEscalation),
+    ),
     ("authz.permission_granted", S::Info, None),
     ("authz.permission_revoked", S::Warning, None),
     ("admin.user_created", S::Low, None),
     ("admin.user_deleted", S::High, None),
     ("admin.user_suspended", S::High, None),
-    ("admin.privilege_escalation", S::Critical, Some(A::PrivilegeEscalation)),
+    (
+        "admin.privilege_escalation",
+        S::Critical,
+        Some(A::PrivilegeEscalation),
+    ),
     ("admin.settings_changed", S::Medium, None),
     ("admin.api_key_created", S::Medium, None),
     ("admin.api_key_revoked", S::Medium, None),
     ("data.export", S::Medium, None),
     ("data.bulk_delete", S::Critical, Some(A::SuspiciousActivity)),
-    ("data.sensitive_access", S::Critical, Some(A::DataExfiltration)),
-    ("security.suspicious_activity", S::Critical, Some(A::SuspiciousActivity)),
+    (
+        "data.sensitive_access",
+        S::Critical,
+        Some(A::DataExfiltration),
+    ),
+    (
+        "security.suspicious_activity",
+        S::Critical,
+        Some(A::SuspiciousActivity),
+    ),
     ("security.rate_limit_exceeded", S::Medium, None),
     ("security.ip_blocked", S::High, None),
-    ("security.brute_force_detected", S::Critical, Some(A::BruteForceAttack)),
+    (
+        "security.brute_force_detected",
+        S::Critical,
+        Some(A::BruteForceAttack),
+    ),
 ];
 
 /// Common spellings rewritten to standard names (the original is kept in
@@ -131,15 +155,26 @@ const ALIASES: [(&str, &str); 7] = [
 
 /// The canonical name for an alias spelling, if it is one.
 pub fn canonical_alias(name: &str) -> Option<&'static str> {
-    ALIASES.iter().find(|(alias, _)| *alias == name).map(|(_, canon)| *canon)
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map(|(_, canon)| *canon)
 }
 
 /// Severity and instant-alert flag for a (normalised, valid) event name. Custom names get
 /// `info` and no instant alert.
 pub fn lookup(name: &str) -> EventSpec {
     match STANDARD_EVENTS.iter().find(|(n, _, _)| *n == name) {
-        Some(&(_, severity, instant_alert)) => EventSpec { severity, instant_alert, standard: true },
-        None => EventSpec { severity: Severity::Info, instant_alert: None, standard: false },
+        Some(&(_, severity, instant_alert)) => EventSpec {
+            severity,
+            instant_alert,
+            standard: true,
+        },
+        None => EventSpec {
+            severity: Severity::Info,
+            instant_alert: None,
+            standard: false,
+        },
     }
 }
 
@@ -165,7 +200,10 @@ mod tests {
     #[test]
     fn seed_severities_are_assigned() {
         assert_eq!(lookup("auth.login_failed").severity, Severity::Medium);
-        assert_eq!(lookup("authz.permission_revoked").severity, Severity::Warning);
+        assert_eq!(
+            lookup("authz.permission_revoked").severity,
+            Severity::Warning
+        );
         assert_eq!(lookup("security.ip_blocked").severity, Severity::High);
         assert_eq!(
             lookup("data.sensitive_access").instant_alert,
@@ -180,7 +218,14 @@ mod tests {
     #[test]
     fn custom_events_default_to_info_without_alert() {
         let spec = lookup("billing.invoice_paid");
-        assert_eq!(spec, EventSpec { severity: Severity::Info, instant_alert: None, standard: false });
+        assert_eq!(
+            spec,
+            EventSpec {
+                severity: Severity::Info,
+                instant_alert: None,
+                standard: false
+            }
+        );
     }
 
     #[test]
@@ -196,7 +241,10 @@ mod tests {
     fn severity_round_trips_through_its_spelling() {
         for s in Severity::ALL {
             assert_eq!(Severity::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         assert_eq!(Severity::parse("CRITICAL"), None);
     }

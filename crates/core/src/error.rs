@@ -48,7 +48,11 @@ pub struct FieldError {
 impl FieldError {
     /// A problem with `field`, not tied to a batch index yet.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { index: None, field: field.into(), message: message.into() }
+        FieldError {
+            index: None,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same problem, located at batch position `index`.
@@ -87,15 +91,26 @@ impl ApiError {
     /// 400 naming the problems; the message repeats the first one so flat readers see it.
     pub fn validation(details: Vec<FieldError>) -> Self {
         let message = match details.first() {
-            Some(FieldError { index: Some(i), field, message }) => {
+            Some(FieldError {
+                index: Some(i),
+                field,
+                message,
+            }) => {
                 format!("Validation failed: events[{i}].{field}: {message}")
             }
-            Some(FieldError { index: None, field, message }) => {
+            Some(FieldError {
+                index: None,
+                field,
+                message,
+            }) => {
                 format!("Validation failed: {field}: {message}")
             }
             None => "Validation failed".to_string(),
         };
-        ApiError { details, ..ApiError::new(ErrorCode::ValidationError, message) }
+        ApiError {
+            details,
+            ..ApiError::new(ErrorCode::ValidationError, message)
+        }
     }
 
     /// 400 for one field.
@@ -112,7 +127,10 @@ impl ApiError {
     }
 
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        ApiError::new(ErrorCode::MethodNotAllowed, format!("Method {method} is not allowed on {path}"))
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("Method {method} is not allowed on {path}"),
+        )
     }
 
     pub fn payload_too_large(message: impl Into<String>) -> Self {
@@ -122,7 +140,10 @@ impl ApiError {
     pub fn rate_limited(limit: u32, retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after.max(1)),
-            ..ApiError::new(ErrorCode::RateLimited, format!("Rate limit of {limit} requests/minute exceeded"))
+            ..ApiError::new(
+                ErrorCode::RateLimited,
+                format!("Rate limit of {limit} requests/minute exceeded"),
+            )
         }
     }
 
@@ -141,7 +162,10 @@ impl ApiError {
     pub fn plan_restricted(feature: &str) -> Self {
         ApiError {
             required_plan: Some("pro"),
-            ..ApiError::new(ErrorCode::PlanRestricted, format!("{feature} requires the Pro plan or above"))
+            ..ApiError::new(
+                ErrorCode::PlanRestricted,
+                format!("{feature} requires the Pro plan or above"),
+            )
         }
     }
 
@@ -155,7 +179,10 @@ impl ApiError {
         ApiError {
             unavailable: true,
             retry_after: Some(1),
-            ..ApiError::new(ErrorCode::Internal, format!("{what} is temporarily unavailable"))
+            ..ApiError::new(
+                ErrorCode::Internal,
+                format!("{what} is temporarily unavailable"),
+            )
         }
     }
 
@@ -218,8 +245,14 @@ mod tests {
     fn validation_details_carry_index_and_field() {
         let e = ApiError::validation(vec![FieldError::new("event", "is required").at(3)]);
         let b = e.body();
-        assert_eq!(b["error"]["details"], json!([{"index":3,"field":"event","message":"is required"}]));
-        assert_eq!(b["message"], "Validation failed: events[3].event: is required");
+        assert_eq!(
+            b["error"]["details"],
+            json!([{"index":3,"field":"event","message":"is required"}])
+        );
+        assert_eq!(
+            b["message"],
+            "Validation failed: events[3].event: is required"
+        );
         assert_eq!(e.status(), 400);
     }
 
@@ -232,12 +265,18 @@ mod tests {
     #[test]
     fn statuses_match_the_contract() {
         assert_eq!(ApiError::plan_restricted("Alerts").status(), 403);
-        assert_eq!(ApiError::plan_restricted("Alerts").body()["error"]["required_plan"], "pro");
+        assert_eq!(
+            ApiError::plan_restricted("Alerts").body()["error"]["required_plan"],
+            "pro"
+        );
         assert_eq!(ApiError::quota_exceeded(1, 1, 0, 5).status(), 403);
         assert_eq!(ApiError::unavailable("D1").status(), 503);
         assert_eq!(ApiError::internal().status(), 500);
         assert_eq!(ApiError::payload_too_large("x").status(), 413);
-        assert_eq!(ApiError::method_not_allowed("PUT", "/collect").status(), 405);
+        assert_eq!(
+            ApiError::method_not_allowed("PUT", "/collect").status(),
+            405
+        );
         assert_eq!(ApiError::not_found("Route").status(), 404);
         assert_eq!(ApiError::unauthorized().status(), 401);
     }

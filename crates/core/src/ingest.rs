@@ -40,20 +40,30 @@ pub struct NewEvent {
 /// oversize event.
 pub fn parse_collect_body(body: &[u8]) -> Result<Vec<NewEvent>, ApiError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::payload_too_large(format!("Request body exceeds {MAX_BODY_BYTES} bytes")));
+        return Err(ApiError::payload_too_large(format!(
+            "Request body exceeds {MAX_BODY_BYTES} bytes"
+        )));
     }
     let root: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("body", format!("malformed JSON: {e}")))?;
     let Value::Object(mut root) = root else {
-        return Err(ApiError::invalid("body", "must be a JSON object (an event or {\"events\":[…]})"));
+        return Err(ApiError::invalid(
+            "body",
+            "must be a JSON object (an event or {\"events\":[…]})",
+        ));
     };
     match root.remove("events") {
         None => {
             check_event_size(&Value::Object(root.clone()), None)?;
-            parse_event(root).map(|e| vec![e]).map_err(ApiError::validation)
+            parse_event(root)
+                .map(|e| vec![e])
+                .map_err(ApiError::validation)
         }
         Some(Value::Array(items)) => parse_batch(items),
-        Some(_) => Err(ApiError::invalid("events", "must be an array of event objects")),
+        Some(_) => Err(ApiError::invalid(
+            "events",
+            "must be an array of event objects",
+        )),
     }
 }
 
@@ -64,7 +74,10 @@ fn parse_batch(items: Vec<Value>) -> Result<Vec<NewEvent>, ApiError> {
     if items.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             "events",
-            format!("batch of {} events exceeds the maximum of {MAX_BATCH}", items.len()),
+            format!(
+                "batch of {} events exceeds the maximum of {MAX_BATCH}",
+                items.len()
+            ),
         ));
     }
     for (i, item) in items.iter().enumerate() {
@@ -75,7 +88,10 @@ fn parse_batch(items: Vec<Value>) -> Result<Vec<NewEvent>, ApiError> {
     for (i, item) in items.into_iter().enumerate() {
         let parsed = match item {
             Value::Object(obj) => parse_event(obj),
-            _ => Err(vec![FieldError::new("event", "each batch item must be a JSON object")]),
+            _ => Err(vec![FieldError::new(
+                "event",
+                "each batch item must be a JSON object",
+            )]),
         };
         match parsed {
             Ok(e) => events.push(e),
@@ -96,9 +112,13 @@ fn check_event_size(item: &Value, index: Option<usize>) -> Result<(), ApiError> 
         return Ok(());
     }
     let at = index.map_or(String::new(), |i| format!("events[{i}] "));
-    let mut err =
-        ApiError::payload_too_large(format!("Event {at}is {size} bytes; the limit is {MAX_EVENT_BYTES}"));
-    let detail = FieldError::new("event", format!("serialized event exceeds {MAX_EVENT_BYTES} bytes"));
+    let mut err = ApiError::payload_too_large(format!(
+        "Event {at}is {size} bytes; the limit is {MAX_EVENT_BYTES}"
+    ));
+    let detail = FieldError::new(
+        "event",
+        format!("serialized event exceeds {MAX_EVENT_BYTES} bytes"),
+    );
     err.details = vec![match index {
         Some(i) => detail.at(i),
         None => detail,
@@ -109,7 +129,10 @@ fn check_event_size(item: &Value, index: Option<usize>) -> Result<(), ApiError> 
 fn parse_event(mut obj: Map<String, Value>) -> Result<NewEvent, Vec<FieldError>> {
     let mut errors = Vec::new();
 
-    let raw_name = obj.remove("event").filter(|v| !v.is_null()).or_else(|| obj.remove("event_name"));
+    let raw_name = obj
+        .remove("event")
+        .filter(|v| !v.is_null())
+        .or_else(|| obj.remove("event_name"));
     let (event_name, original) = match validate_event_name(raw_name) {
         Ok(v) => v,
         Err(e) => {
@@ -142,16 +165,26 @@ fn parse_event(mut obj: Map<String, Value>) -> Result<NewEvent, Vec<FieldError>>
     check_len(&actor_id, "actor.id", MAX_ACTOR_ID, &mut errors);
     check_len(&actor_email, "actor.email", MAX_ACTOR_EMAIL, &mut errors);
 
-    let ip_field = if obj.contains_key("user_ip") { "user_ip" } else { "ip_address" };
+    let ip_field = if obj.contains_key("user_ip") {
+        "user_ip"
+    } else {
+        "ip_address"
+    };
     let user_ip = match obj.get(ip_field) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() <= MAX_USER_IP => Some(s.clone()),
         Some(Value::String(_)) => {
-            errors.push(FieldError::new(ip_field, format!("must be at most {MAX_USER_IP} characters")));
+            errors.push(FieldError::new(
+                ip_field,
+                format!("must be at most {MAX_USER_IP} characters"),
+            ));
             None
         }
         Some(_) => {
-            errors.push(FieldError::new(ip_field, "must be a string (an IPv4 or IPv6 address) or null"));
+            errors.push(FieldError::new(
+                ip_field,
+                "must be a string (an IPv4 or IPv6 address) or null",
+            ));
             None
         }
     };
@@ -166,7 +199,13 @@ fn parse_event(mut obj: Map<String, Value>) -> Result<NewEvent, Vec<FieldError>>
     }
 
     if errors.is_empty() {
-        Ok(NewEvent { event_name, actor_id, actor_email, user_ip, metadata })
+        Ok(NewEvent {
+            event_name,
+            actor_id,
+            actor_email,
+            user_ip,
+            metadata,
+        })
     } else {
         Err(errors)
     }
@@ -183,10 +222,16 @@ fn validate_event_name(raw: Option<Value>) -> Result<(String, Option<String>), F
         return Err(FieldError::new("event", "must not be empty"));
     }
     if name.chars().count() > MAX_EVENT_NAME {
-        return Err(FieldError::new("event", format!("must be at most {MAX_EVENT_NAME} characters")));
+        return Err(FieldError::new(
+            "event",
+            format!("must be at most {MAX_EVENT_NAME} characters"),
+        ));
     }
-    let segment_ok =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    };
     if !name.contains('.') || !name.split('.').all(segment_ok) {
         return Err(FieldError::new(
             "event",
@@ -206,13 +251,24 @@ fn parse_actor(raw: Option<Value>) -> Result<(Option<String>, Option<String>), F
         Some(Value::String(s)) => Ok((non_empty(s), None)),
         Some(Value::Number(n)) => Ok((Some(n.to_string()), None)),
         Some(Value::Object(a)) => {
-            let id_key = if a.get("id").is_some_and(|v| !v.is_null()) { "id" } else { "user_id" };
-            let email_key = if a.get("email").is_some_and(|v| !v.is_null()) { "email" } else { "user_email" };
+            let id_key = if a.get("id").is_some_and(|v| !v.is_null()) {
+                "id"
+            } else {
+                "user_id"
+            };
+            let email_key = if a.get("email").is_some_and(|v| !v.is_null()) {
+                "email"
+            } else {
+                "user_email"
+            };
             let id = optional_string(a.get(id_key), &format!("actor.{id_key}"))?;
             let email = optional_string(a.get(email_key), &format!("actor.{email_key}"))?;
             Ok((id, email))
         }
-        Some(_) => Err(FieldError::new("actor", "must be an object {id, email}, a string id, or null")),
+        Some(_) => Err(FieldError::new(
+            "actor",
+            "must be an object {id, email}, a string id, or null",
+        )),
     }
 }
 
@@ -239,7 +295,10 @@ fn non_empty(s: String) -> Option<String> {
 
 fn check_len(v: &Option<String>, field: &str, max: usize, errors: &mut Vec<FieldError>) {
     if v.as_ref().is_some_and(|s| s.chars().count() > max) {
-        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+        errors.push(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
 }
 
@@ -260,13 +319,18 @@ mod tests {
     }
 
     fn details(e: &ApiError) -> Vec<(Option<usize>, String)> {
-        e.details.iter().map(|d| (d.index, d.field.clone())).collect()
+        e.details
+            .iter()
+            .map(|d| (d.index, d.field.clone()))
+            .collect()
     }
 
     #[test]
     fn the_contract_example_parses() {
-        let e = one(json!({"event":"auth.login_failed","actor":{"id":"user_123","email":"u@example.com"},
-            "user_ip":"203.0.113.50","metadata":{"method":"password","_sdk":"litesoc-python","_sdk_version":"2.6.0"}}));
+        let e = one(
+            json!({"event":"auth.login_failed","actor":{"id":"user_123","email":"u@example.com"},
+            "user_ip":"203.0.113.50","metadata":{"method":"password","_sdk":"litesoc-python","_sdk_version":"2.6.0"}}),
+        );
         assert_eq!(e.event_name, "auth.login_failed");
         assert_eq!(e.actor_id.as_deref(), Some("user_123"));
         assert_eq!(e.actor_email.as_deref(), Some("u@example.com"));
@@ -279,13 +343,23 @@ mod tests {
         let e = one(json!({"event":"  Auth.Login.Success "}));
         assert_eq!(e.event_name, "auth.login_success");
         assert_eq!(e.metadata["_original_event"], "auth.login.success");
-        assert_eq!(one(json!({"event_name":"billing.paid"})).event_name, "billing.paid");
+        assert_eq!(
+            one(json!({"event_name":"billing.paid"})).event_name,
+            "billing.paid"
+        );
     }
 
     #[test]
     fn bad_names_are_rejected_with_the_field() {
-        for bad in [json!({}), json!({"event":""}), json!({"event":"nodot"}), json!({"event":"a..b"}),
-                    json!({"event":"a.b c"}), json!({"event":7}), json!({"event":format!("a.{}", "x".repeat(99))})] {
+        for bad in [
+            json!({}),
+            json!({"event":""}),
+            json!({"event":"nodot"}),
+            json!({"event":"a..b"}),
+            json!({"event":"a.b c"}),
+            json!({"event":7}),
+            json!({"event":format!("a.{}", "x".repeat(99))}),
+        ] {
             let err = parse(bad.clone()).unwrap_err();
             assert_eq!(err.code, ErrorCode::ValidationError, "{bad}");
             assert_eq!(details(&err), vec![(None, "event".to_string())], "{bad}");
@@ -295,16 +369,42 @@ mod tests {
     #[test]
     fn lenient_inputs_are_accepted() {
         // §9.9: placeholder IPs, null actor, email-only actor, top-level aliases, unknown keys.
-        assert_eq!(one(json!({"event":"a.b","user_ip":"[REDACTED]"})).user_ip.as_deref(), Some("[REDACTED]"));
+        assert_eq!(
+            one(json!({"event":"a.b","user_ip":"[REDACTED]"}))
+                .user_ip
+                .as_deref(),
+            Some("[REDACTED]")
+        );
         assert_eq!(one(json!({"event":"a.b","user_ip":null})).user_ip, None);
         assert_eq!(one(json!({"event":"a.b","actor":null})).actor_id, None);
         let e = one(json!({"event":"a.b","actor":{"email":"x@y.z"}}));
-        assert_eq!((e.actor_id.as_deref(), e.actor_email.as_deref()), (Some("x@y.z"), Some("x@y.z")));
-        let e = one(json!({"event":"a.b","user_id":"u1","email":"e@x","ip_address":"1.2.3.4","severity":"critical","timestamp":"x","zzz":1}));
-        assert_eq!((e.actor_id.as_deref(), e.user_ip.as_deref()), (Some("u1"), Some("1.2.3.4")));
-        assert_eq!(one(json!({"event":"a.b","actor":"bob"})).actor_id.as_deref(), Some("bob"));
-        assert_eq!(one(json!({"event":"a.b","actor":{"user_id":"u9","user_email":"m@x"}})).actor_email.as_deref(), Some("m@x"));
-        assert_eq!(one(json!({"event":"a.b","metadata":[1,2]})).metadata["_value"], json!([1,2]));
+        assert_eq!(
+            (e.actor_id.as_deref(), e.actor_email.as_deref()),
+            (Some("x@y.z"), Some("x@y.z"))
+        );
+        let e = one(
+            json!({"event":"a.b","user_id":"u1","email":"e@x","ip_address":"1.2.3.4","severity":"critical","timestamp":"x","zzz":1}),
+        );
+        assert_eq!(
+            (e.actor_id.as_deref(), e.user_ip.as_deref()),
+            (Some("u1"), Some("1.2.3.4"))
+        );
+        assert_eq!(
+            one(json!({"event":"a.b","actor":"bob"}))
+                .actor_id
+                .as_deref(),
+            Some("bob")
+        );
+        assert_eq!(
+            one(json!({"event":"a.b","actor":{"user_id":"u9","user_email":"m@x"}}))
+                .actor_email
+                .as_deref(),
+            Some("m@x")
+        );
+        assert_eq!(
+            one(json!({"event":"a.b","metadata":[1,2]})).metadata["_value"],
+            json!([1, 2])
+        );
     }
 
     #[test]
@@ -315,8 +415,14 @@ mod tests {
             (json!({"event":"a.b","user_ip":"1".repeat(65)}), "user_ip"),
             (json!({"event":"a.b","actor":{"id":{}}}), "actor.id"),
             (json!({"event":"a.b","actor":true}), "actor"),
-            (json!({"event":"a.b","actor":{"id":"x".repeat(256)}}), "actor.id"),
-            (json!({"event":"a.b","actor":{"id":"a","email":"x".repeat(321)}}), "actor.email"),
+            (
+                json!({"event":"a.b","actor":{"id":"x".repeat(256)}}),
+                "actor.id",
+            ),
+            (
+                json!({"event":"a.b","actor":{"id":"a","email":"x".repeat(321)}}),
+                "actor.email",
+            ),
         ];
         for (body, field) in cases {
             let err = parse(body.clone()).unwrap_err();
@@ -326,10 +432,20 @@ mod tests {
 
     #[test]
     fn batches_are_all_or_nothing_with_indexes() {
-        let err = parse(json!({"events":[{"event":"a.b"},{"event":"bad"},{"event":"c.d","user_ip":1}]})).unwrap_err();
-        assert_eq!(details(&err), vec![(Some(1), "event".into()), (Some(2), "user_ip".into())]);
+        let err =
+            parse(json!({"events":[{"event":"a.b"},{"event":"bad"},{"event":"c.d","user_ip":1}]}))
+                .unwrap_err();
+        assert_eq!(
+            details(&err),
+            vec![(Some(1), "event".into()), (Some(2), "user_ip".into())]
+        );
         assert!(err.message.contains("events[1].event"));
-        assert_eq!(parse(json!({"events":[{"event":"a.b"},{"event":"c.d"}]})).unwrap().len(), 2);
+        assert_eq!(
+            parse(json!({"events":[{"event":"a.b"},{"event":"c.d"}]}))
+                .unwrap()
+                .len(),
+            2
+        );
         let err = parse(json!({"events":[{"event":"a.b"}, 5]})).unwrap_err();
         assert_eq!(details(&err), vec![(Some(1), "event".into())]);
     }
@@ -338,9 +454,18 @@ mod tests {
     fn batch_bounds() {
         let items = |n: usize| json!({"events": vec![json!({"event":"a.b"}); n]});
         assert_eq!(parse(items(100)).unwrap().len(), 100);
-        assert_eq!(details(&parse(items(101)).unwrap_err()), vec![(None, "events".into())]);
-        assert_eq!(details(&parse(items(0)).unwrap_err()), vec![(None, "events".into())]);
-        assert_eq!(details(&parse(json!({"events":{}})).unwrap_err()), vec![(None, "events".into())]);
+        assert_eq!(
+            details(&parse(items(101)).unwrap_err()),
+            vec![(None, "events".into())]
+        );
+        assert_eq!(
+            details(&parse(items(0)).unwrap_err()),
+            vec![(None, "events".into())]
+        );
+        assert_eq!(
+            details(&parse(json!({"events":{}})).unwrap_err()),
+            vec![(None, "events".into())]
+        );
     }
 
     #[test]
@@ -355,10 +480,22 @@ mod tests {
     #[test]
     fn oversize_events_and_bodies_are_413() {
         let big = "x".repeat(MAX_EVENT_BYTES);
-        let err = parse(json!({"events":[{"event":"a.b"},{"event":"a.b","metadata":{"blob":big}}]})).unwrap_err();
+        let err =
+            parse(json!({"events":[{"event":"a.b"},{"event":"a.b","metadata":{"blob":big}}]}))
+                .unwrap_err();
         assert_eq!(err.status(), 413);
         assert_eq!(details(&err), vec![(Some(1), "event".into())]);
-        assert_eq!(parse(json!({"event":"a.b","metadata":{"blob":big}})).unwrap_err().status(), 413);
-        assert_eq!(parse_collect_body(&vec![b' '; MAX_BODY_BYTES + 1]).unwrap_err().status(), 413);
+        assert_eq!(
+            parse(json!({"event":"a.b","metadata":{"blob":big}}))
+                .unwrap_err()
+                .status(),
+            413
+        );
+        assert_eq!(
+            parse_collect_body(&vec![b' '; MAX_BODY_BYTES + 1])
+                .unwrap_err()
+                .status(),
+            413
+        );
     }
 }

@@ -36,14 +36,23 @@ pub struct RateDecision {
 /// allowed). Returns the decision and the second to increment when admitted.
 pub fn decide_rate(buckets: &[Bucket], now_ms: i64, limit: Option<u32>) -> RateDecision {
     let now_sec = now_ms.div_euclid(1000);
-    let mut live: Vec<Bucket> =
-        buckets.iter().copied().filter(|b| b.sec > now_sec - WINDOW_SECONDS && b.sec <= now_sec).collect();
+    let mut live: Vec<Bucket> = buckets
+        .iter()
+        .copied()
+        .filter(|b| b.sec > now_sec - WINDOW_SECONDS && b.sec <= now_sec)
+        .collect();
     live.sort_by_key(|b| b.sec);
     let used: u64 = live.iter().map(|b| u64::from(b.count)).sum();
     let reset_of = |sec: i64| -> u64 { (sec + WINDOW_SECONDS - now_sec).max(1) as u64 };
 
     let Some(limit) = limit else {
-        return RateDecision { allowed: true, limit: None, remaining: None, reset_seconds: 0, retry_after: None };
+        return RateDecision {
+            allowed: true,
+            limit: None,
+            remaining: None,
+            reset_seconds: 0,
+            retry_after: None,
+        };
     };
     if used < u64::from(limit) {
         let oldest = live.first().map_or(now_sec, |b| b.sec);
@@ -96,9 +105,10 @@ impl QuotaState {
 /// Reserves `count` events atomically: all of them, or none.
 pub fn reserve_quota(used: u64, limit: Option<u64>, count: u64) -> Result<u64, QuotaDenied> {
     match limit {
-        Some(l) if used.saturating_add(count) > l => {
-            Err(QuotaDenied { limit: l, remaining: l.saturating_sub(used) })
-        }
+        Some(l) if used.saturating_add(count) > l => Err(QuotaDenied {
+            limit: l,
+            remaining: l.saturating_sub(used),
+        }),
         _ => Ok(used.saturating_add(count)),
     }
 }
@@ -115,11 +125,21 @@ pub struct QuotaDenied {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum LimiterRequest {
     /// Count one request against the rate limit and report quota usage.
-    Admit { rate_limit: Option<u32>, monthly_limit: Option<u64> },
+    Admit {
+        rate_limit: Option<u32>,
+        monthly_limit: Option<u64>,
+    },
     /// Reserve `count` events of this month's quota, all or nothing.
-    Reserve { count: u64, monthly_limit: Option<u64> },
+    Reserve {
+        count: u64,
+        monthly_limit: Option<u64>,
+    },
     /// Give back a reservation that could not be used (enqueue failed).
-    Refund { count: u64, month: String, monthly_limit: Option<u64> },
+    Refund {
+        count: u64,
+        month: String,
+        monthly_limit: Option<u64>,
+    },
 }
 
 /// The limiter's answer.
@@ -156,7 +176,10 @@ mod tests {
     fn requests_leave_the_window_after_sixty_seconds() {
         // 5 requests at second 1000; at 1059.999 they still count, at 1060.000 they are gone.
         assert!(!decide_rate(&[b(1000, 5)], 1_059_999, Some(5)).allowed);
-        assert_eq!(decide_rate(&[b(1000, 5)], 1_059_999, Some(5)).retry_after, Some(1));
+        assert_eq!(
+            decide_rate(&[b(1000, 5)], 1_059_999, Some(5)).retry_after,
+            Some(1)
+        );
         assert!(decide_rate(&[b(1000, 5)], 1_060_000, Some(5)).allowed);
     }
 
@@ -184,14 +207,29 @@ mod tests {
     #[test]
     fn quota_reserves_all_or_nothing() {
         assert_eq!(reserve_quota(90, Some(100), 10), Ok(100));
-        assert_eq!(reserve_quota(91, Some(100), 10), Err(QuotaDenied { limit: 100, remaining: 9 }));
+        assert_eq!(
+            reserve_quota(91, Some(100), 10),
+            Err(QuotaDenied {
+                limit: 100,
+                remaining: 9
+            })
+        );
         assert_eq!(reserve_quota(5, None, 1_000), Ok(1_005));
-        assert_eq!(reserve_quota(120, Some(100), 1), Err(QuotaDenied { limit: 100, remaining: 0 }));
+        assert_eq!(
+            reserve_quota(120, Some(100), 1),
+            Err(QuotaDenied {
+                limit: 100,
+                remaining: 0
+            })
+        );
     }
 
     #[test]
     fn requests_serialize_with_an_op_tag() {
-        let r = LimiterRequest::Reserve { count: 3, monthly_limit: Some(10) };
+        let r = LimiterRequest::Reserve {
+            count: 3,
+            monthly_limit: Some(10),
+        };
         let s = serde_json::to_string(&r).unwrap();
         assert_eq!(s, r#"{"op":"reserve","count":3,"monthly_limit":10}"#);
         assert_eq!(serde_json::from_str::<LimiterRequest>(&s).unwrap(), r);

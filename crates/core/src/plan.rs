@@ -50,11 +50,21 @@ impl Plan {
     /// The plan's defaults; `None` means unlimited.
     pub fn default_limits(self) -> Limits {
         match self {
-            Plan::Free => Limits { rate_per_minute: Some(100), monthly_events: Some(10_000), retention_days: 7 },
-            Plan::Pro => Limits { rate_per_minute: Some(1_000), monthly_events: Some(500_000), retention_days: 30 },
-            Plan::Enterprise | Plan::Custom => {
-                Limits { rate_per_minute: None, monthly_events: None, retention_days: 90 }
-            }
+            Plan::Free => Limits {
+                rate_per_minute: Some(100),
+                monthly_events: Some(10_000),
+                retention_days: 7,
+            },
+            Plan::Pro => Limits {
+                rate_per_minute: Some(1_000),
+                monthly_events: Some(500_000),
+                retention_days: 30,
+            },
+            Plan::Enterprise | Plan::Custom => Limits {
+                rate_per_minute: None,
+                monthly_events: None,
+                retention_days: 90,
+            },
         }
     }
 }
@@ -88,7 +98,10 @@ impl Limits {
             Plan::Enterprise | Plan::Custom => Limits {
                 rate_per_minute: overrides.rate_per_minute.or(base.rate_per_minute),
                 monthly_events: overrides.monthly_events.or(base.monthly_events),
-                retention_days: overrides.retention_days.unwrap_or(base.retention_days).clamp(1, 3650),
+                retention_days: overrides
+                    .retention_days
+                    .unwrap_or(base.retention_days)
+                    .clamp(1, 3650),
             },
         }
     }
@@ -100,7 +113,14 @@ mod tests {
 
     #[test]
     fn seed_plan_table() {
-        assert_eq!(Plan::Free.default_limits(), Limits { rate_per_minute: Some(100), monthly_events: Some(10_000), retention_days: 7 });
+        assert_eq!(
+            Plan::Free.default_limits(),
+            Limits {
+                rate_per_minute: Some(100),
+                monthly_events: Some(10_000),
+                retention_days: 7
+            }
+        );
         assert_eq!(Plan::Pro.default_limits().monthly_events, Some(500_000));
         assert_eq!(Plan::Enterprise.default_limits().monthly_events, None);
         assert_eq!(Plan::Enterprise.default_limits().retention_days, 90);
@@ -114,13 +134,24 @@ mod tests {
 
     #[test]
     fn overrides_apply_only_above_pro() {
-        let o = Overrides { rate_per_minute: Some(20), monthly_events: Some(50), retention_days: Some(14) };
+        let o = Overrides {
+            rate_per_minute: Some(20),
+            monthly_events: Some(50),
+            retention_days: Some(14),
+        };
         assert_eq!(Limits::resolve(Plan::Pro, o), Plan::Pro.default_limits());
         assert_eq!(
             Limits::resolve(Plan::Custom, o),
-            Limits { rate_per_minute: Some(20), monthly_events: Some(50), retention_days: 14 }
+            Limits {
+                rate_per_minute: Some(20),
+                monthly_events: Some(50),
+                retention_days: 14
+            }
         );
-        assert_eq!(Limits::resolve(Plan::Enterprise, Overrides::default()), Plan::Enterprise.default_limits());
+        assert_eq!(
+            Limits::resolve(Plan::Enterprise, Overrides::default()),
+            Plan::Enterprise.default_limits()
+        );
     }
 
     #[test]

@@ -47,9 +47,20 @@ pub struct EventRecord {
 
 impl EventRecord {
     /// Assigns the server's view of a validated event: id, severity, category, time.
-    pub fn assign(new: NewEvent, org: &OrgId, id: EventId, created_at: UnixMs, server_ip: Option<String>) -> Self {
+    pub fn assign(
+        new: NewEvent,
+        org: &OrgId,
+        id: EventId,
+        created_at: UnixMs,
+        server_ip: Option<String>,
+    ) -> Self {
         let spec = lookup(&new.event_name);
-        let category = new.event_name.split('.').next().unwrap_or_default().to_string();
+        let category = new
+            .event_name
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         EventRecord {
             id,
             org_id: org.clone(),
@@ -79,7 +90,10 @@ impl QueueMessage {
     pub const VERSION: u8 = 1;
 
     pub fn new(event: EventRecord) -> Self {
-        QueueMessage { v: Self::VERSION, event }
+        QueueMessage {
+            v: Self::VERSION,
+            event,
+        }
     }
 }
 
@@ -106,8 +120,14 @@ pub fn group_by_size<T: AsRef<str>>(items: &[T], max_items: usize, max_bytes: us
 
 /// Serializes items into JSON arrays of at most about `max_bytes` each, in order, so each array
 /// can be bound as one parameter and expanded by SQLite's `json_each`.
-pub fn json_array_chunks<T: Serialize>(items: &[T], max_bytes: usize) -> Result<Vec<String>, serde_json::Error> {
-    let serialized: Vec<String> = items.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+pub fn json_array_chunks<T: Serialize>(
+    items: &[T],
+    max_bytes: usize,
+) -> Result<Vec<String>, serde_json::Error> {
+    let serialized: Vec<String> = items
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<_, _>>()?;
     // Each item costs its length plus one separator; the brackets cost two per array.
     let budget = max_bytes.saturating_sub(2);
     let with_sep: Vec<String> = serialized.into_iter().map(|s| s + ",").collect();
@@ -133,7 +153,13 @@ mod tests {
             user_ip: Some("203.0.113.5".into()),
             metadata: Map::new(),
         };
-        EventRecord::assign(new, &OrgId("org_1".into()), EventId::new_v4(), UnixMs(1_769_764_500_123), Some("198.51.100.1".into()))
+        EventRecord::assign(
+            new,
+            &OrgId("org_1".into()),
+            EventId::new_v4(),
+            UnixMs(1_769_764_500_123),
+            Some("198.51.100.1".into()),
+        )
     }
 
     #[test]
@@ -162,7 +188,10 @@ mod tests {
         let items: Vec<u32> = (0..1000).collect();
         let chunks = json_array_chunks(&items, 100).unwrap();
         assert!(chunks.iter().all(|c| c.len() <= 100));
-        let back: Vec<u32> = chunks.iter().flat_map(|c| serde_json::from_str::<Vec<u32>>(c).unwrap()).collect();
+        let back: Vec<u32> = chunks
+            .iter()
+            .flat_map(|c| serde_json::from_str::<Vec<u32>>(c).unwrap())
+            .collect();
         assert_eq!(back, items);
         assert!(json_array_chunks::<u32>(&[], 100).unwrap().is_empty());
         // An item larger than the bound still travels, alone.
@@ -174,7 +203,10 @@ mod tests {
     fn groups_respect_item_and_byte_bounds() {
         let items: Vec<String> = (0..250).map(|i| format!("{i:03}")).collect(); // 3 bytes each
         let g = group_by_size(&items, 100, usize::MAX);
-        assert_eq!(g.iter().map(|g| g.len()).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(
+            g.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
         let g = group_by_size(&items, 100, 30);
         assert!(g.iter().all(|g| g.len() == 10));
         assert_eq!(g.concat(), items);

@@ -31,7 +31,10 @@ pub fn tenant_headers(
 ) -> Vec<(&'static str, String)> {
     let mut h = vec![
         ("X-LiteSOC-Plan", tenant.plan.reported().to_string()),
-        ("X-LiteSOC-Retention", tenant.limits.retention_days.to_string()),
+        (
+            "X-LiteSOC-Retention",
+            tenant.limits.retention_days.to_string(),
+        ),
         ("X-LiteSOC-Cutoff", tenant.cutoff(now).iso_millis()),
     ];
     if let Some(q) = quota {
@@ -41,7 +44,13 @@ pub fn tenant_headers(
             h.push(("X-LiteSOC-Quota-Remaining", remaining.to_string()));
         }
     }
-    if let Some(RateDecision { limit: Some(limit), remaining, reset_seconds, .. }) = rate {
+    if let Some(RateDecision {
+        limit: Some(limit),
+        remaining,
+        reset_seconds,
+        ..
+    }) = rate
+    {
         h.push(("X-RateLimit-Limit", limit.to_string()));
         h.push(("X-RateLimit-Remaining", remaining.unwrap_or(0).to_string()));
         h.push(("X-RateLimit-Reset", reset_seconds.to_string()));
@@ -91,15 +100,30 @@ mod tests {
     use super::*;
 
     fn tenant(plan: Plan) -> Tenant {
-        Tenant { org_id: OrgId("org_1".into()), org_name: "Acme".into(), plan, limits: plan.default_limits() }
+        Tenant {
+            org_id: OrgId("org_1".into()),
+            org_name: "Acme".into(),
+            plan,
+            limits: plan.default_limits(),
+        }
     }
 
     const NOW: UnixMs = UnixMs(1_769_764_500_123); // 2026-01-30T09:15:00.123Z
 
     #[test]
     fn headers_for_a_limited_plan() {
-        let q = QuotaState { month: "2026-01".into(), used: 1234, limit: Some(500_000) };
-        let r = RateDecision { allowed: true, limit: Some(1000), remaining: Some(998), reset_seconds: 42, retry_after: None };
+        let q = QuotaState {
+            month: "2026-01".into(),
+            used: 1234,
+            limit: Some(500_000),
+        };
+        let r = RateDecision {
+            allowed: true,
+            limit: Some(1000),
+            remaining: Some(998),
+            reset_seconds: 42,
+            retry_after: None,
+        };
         let h = tenant_headers(&tenant(Plan::Pro), NOW, Some(&q), Some(&r));
         let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("X-LiteSOC-Plan"), Some("pro"));
@@ -112,17 +136,33 @@ mod tests {
 
     #[test]
     fn unlimited_plans_omit_quota_and_rate_headers() {
-        let q = QuotaState { month: "2026-01".into(), used: 5, limit: None };
-        let r = RateDecision { allowed: true, limit: None, remaining: None, reset_seconds: 0, retry_after: None };
+        let q = QuotaState {
+            month: "2026-01".into(),
+            used: 5,
+            limit: None,
+        };
+        let r = RateDecision {
+            allowed: true,
+            limit: None,
+            remaining: None,
+            reset_seconds: 0,
+            retry_after: None,
+        };
         let h = tenant_headers(&tenant(Plan::Custom), NOW, Some(&q), Some(&r));
-        assert!(h.iter().all(|(n, _)| !n.starts_with("X-LiteSOC-Quota") && !n.starts_with("X-RateLimit")));
+        assert!(h
+            .iter()
+            .all(|(n, _)| !n.starts_with("X-LiteSOC-Quota") && !n.starts_with("X-RateLimit")));
         assert_eq!(h[0], ("X-LiteSOC-Plan", "enterprise".into()));
     }
 
     #[test]
     fn accepted_body_matches_the_sdk_contract() {
         let ids = [EventId::new_v4(), EventId::new_v4()];
-        let q = QuotaState { month: "2026-01".into(), used: 10, limit: Some(100) };
+        let q = QuotaState {
+            month: "2026-01".into(),
+            used: 10,
+            limit: Some(100),
+        };
         let b = collect_accepted(&ids, &q);
         assert_eq!(b["status"], "queued");
         assert_eq!(b["queued"], 2);
@@ -134,12 +174,19 @@ mod tests {
 
     #[test]
     fn health_reports_the_month() {
-        let q = QuotaState { month: "2026-01".into(), used: 1, limit: None };
+        let q = QuotaState {
+            month: "2026-01".into(),
+            used: 1,
+            limit: None,
+        };
         let b = health(&tenant(Plan::Enterprise), NOW, &q, "0.1.0");
         assert_eq!(b["quota"]["period_start"], "2026-01-01T00:00:00.000Z");
         assert_eq!(b["quota"]["period_end"], "2026-02-01T00:00:00.000Z");
         assert_eq!(b["quota"]["limit"], Value::Null);
         assert_eq!(b["quota"]["remaining"], Value::Null);
-        assert_eq!(b["rate_limit"], json!({"limit": null, "window_seconds": 60}));
+        assert_eq!(
+            b["rate_limit"],
+            json!({"limit": null, "window_seconds": 60})
+        );
     }
 }

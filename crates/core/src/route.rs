@@ -38,7 +38,10 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["events", id] => vec![("GET", Route::GetEvent(id.to_string()))],
         ["alerts"] => vec![("GET", Route::ListAlerts)],
         ["alerts", id] => {
-            vec![("GET", Route::GetAlert(id.to_string())), ("PATCH", Route::UpdateAlert(id.to_string()))]
+            vec![
+                ("GET", Route::GetAlert(id.to_string())),
+                ("PATCH", Route::UpdateAlert(id.to_string())),
+            ]
         }
         ["health"] => vec![("GET", Route::Health)],
         ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
@@ -47,7 +50,9 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
     };
     allowed
         .iter()
-        .find(|(m, _)| m.eq_ignore_ascii_case(method) || (method.eq_ignore_ascii_case("HEAD") && *m == "GET"))
+        .find(|(m, _)| {
+            m.eq_ignore_ascii_case(method) || (method.eq_ignore_ascii_case("HEAD") && *m == "GET")
+        })
         .map(|(_, r)| r.clone())
         .ok_or_else(|| ApiError::method_not_allowed(method, &path))
 }
@@ -70,10 +75,19 @@ mod tests {
     fn resolves_routes() {
         assert_eq!(resolve("POST", "/collect").unwrap(), Route::Collect);
         assert_eq!(resolve("POST", "/collect/batch").unwrap(), Route::Collect);
-        assert_eq!(resolve("GET", "/events/abc").unwrap(), Route::GetEvent("abc".into()));
-        assert_eq!(resolve("PATCH", "/v1/alerts/abc").unwrap(), Route::UpdateAlert("abc".into()));
+        assert_eq!(
+            resolve("GET", "/events/abc").unwrap(),
+            Route::GetEvent("abc".into())
+        );
+        assert_eq!(
+            resolve("PATCH", "/v1/alerts/abc").unwrap(),
+            Route::UpdateAlert("abc".into())
+        );
         assert_eq!(resolve("GET", "/health/").unwrap(), Route::Health);
-        assert_eq!(resolve("POST", "/loki/api/v1/push").unwrap(), Route::LokiPush);
+        assert_eq!(
+            resolve("POST", "/loki/api/v1/push").unwrap(),
+            Route::LokiPush
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ const DAY_MS: i64 = 86_400_000;
 
 impl UnixMs {
     fn datetime(self) -> DateTime<Utc> {
-        Utc.timestamp_millis_opt(self.0).single().unwrap_or_default()
+        Utc.timestamp_millis_opt(self.0)
+            .single()
+            .unwrap_or_default()
     }
 
     /// `2026-01-30T09:15:00.123Z`: the API's timestamp format.
@@ -57,7 +59,12 @@ impl MonthPeriod {
 
     fn first_day_ms(year: i32, month: u32) -> UnixMs {
         let date = NaiveDate::from_ymd_opt(year, month, 1).unwrap_or_default();
-        UnixMs(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis())
+        UnixMs(
+            date.and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp_millis(),
+        )
     }
 
     /// First instant of the month.
@@ -87,8 +94,14 @@ mod tests {
 
     #[test]
     fn formats_with_millis_and_z() {
-        assert_eq!(UnixMs(1_769_764_500_123).iso_millis(), "2026-01-30T09:15:00.123Z");
-        assert_eq!(UnixMs(1_769_764_500_123).iso_seconds(), "2026-01-30T09:15:00Z");
+        assert_eq!(
+            UnixMs(1_769_764_500_123).iso_millis(),
+            "2026-01-30T09:15:00.123Z"
+        );
+        assert_eq!(
+            UnixMs(1_769_764_500_123).iso_seconds(),
+            "2026-01-30T09:15:00Z"
+        );
         assert_eq!(UnixMs(0).iso_millis(), "1970-01-01T00:00:00.000Z");
     }
 

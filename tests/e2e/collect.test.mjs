@@ -1,0 +1,260 @@
+// POST /collect, authentication, routing and the contract's bodies and headers, end to end.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { start } from "./harness.mjs";
+
+let app, key;
+before(async () => {
+  app = await start();
+  key = await app.createKey({ org: "Acme", plan: "pro" });
+});
+after(() => app.dispose());
+
+const EXAMPLE = {
+  event: "auth.login_failed",
+  actor: { id: "user_123", email: "u@example.com" },
+  user_ip: "203.0.113.50",
+  metadata: { method: "password", _sdk: "litesoc-python", _sdk_version: "2.6.0" },
+};
+
+function assertErrorBody(res, status, code) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(res.headers.get("content-type"), /^application\/json/);
+  assert.equal(res.body.success, false);
+  assert.equal(res.body.error.code, code);
+  assert.equal(res.body.code, code);
+  assert.equal(typeof res.body.error.message, "string");
+  assert.equal(res.body.message, res.body.error.message);
+}
+
+function assertTenantHeaders(res, plan = "pro") {
+  assert.equal(res.headers.get("x-litesoc-plan"), plan);
+  assert.match(res.headers.get("x-litesoc-retention"), /^\d+$/);
+  assert.match(res.headers.get("x-litesoc-cutoff"), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+}
+
+describe("authentication", () => {
+  test("a missing, empty or unknown key is 401 without tenant headers", async () => {
+    for (const k of [undefined, "", "lsoc_live_unknownunknownunknown"]) {
+      const res = await app.collect(k, EXAMPLE);
+      assertErrorBody(res, 401, "UNAUTHORIZED");
+      assert.equal(res.headers.get("x-litesoc-plan"), null);
+    }
+  });
+
+  test("/health with a bad key is 401 with status error", async () => {
+    const res = await app.request("/health", { key: "bad" });
+    assertErrorBody(res, 401, "UNAUTHORIZED");
+    assert.equal(res.body.status, "error");
+  });
+
+  test("Bearer is an alias and X-API-Key wins when both are sent", async () => {
+    const bearer = await app.request("/health", { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal(bearer.status, 200);
+    const both = await app.request("/health", { key: "wrong", headers: { Authorization: `Bearer ${key}` } });
+    assert.equal(both.status, 401);
+    const lower = await app.request("/health", { headers: { "x-api-key": key } });
+    assert.equal(lower.status, 200);
+  });
+
+  test("a revoked key stops working at once", async () => {
+    const k = await app.createKey({ org: "Revokable" });
+    assert.equal((await app.request("/health", { key: k })).status, 200);
+    const { revokeKeyStatement } = await import("../../scripts/lib/keys.mjs");
+    await app.db.prepare(revokeKeyStatement(k)).run();
+    assertErrorBody(await app.request("/health", { key: k }), 401, "UNAUTHORIZED");
+  });
+
+  test("keys are stored only as SHA-256 hashes", async () => {
+    const rows = (await app.db.prepare("SELECT key_hash, key_prefix FROM api_keys").all()).results;
+    assert.ok(rows.length > 0);
+    for (const r of rows) {
+      assert.match(r.key_hash, /^[0-9a-f]{64}$/);
+      assert.ok(!r.key_hash.includes(key) && !key.startsWith(r.key_hash));
+      assert.ok(r.key_prefix.length <= 14);
+    }
+  });
+});
+
+describe("POST /collect accepts", () => {
+  test("the contract example: 202 body, headers, and the row in D1 within seconds", async () => {
+    const res = await app.collect(key, { ...EXAMPLE, severity: "info", timestamp: "1999-01-01T00:00:00Z" });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.success, true);
+    assert.equal(res.body.status, "queued");
+    assert.equal(res.body.queued, 1);
+    assert.equal(res.body.event_ids.length, 1);
+    assert.match(res.body.event_ids[0], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(res.body.error, undefined);
+    assert.equal(res.body.quota.limit, 500000);
+    assertTenantHeaders(res);
+    assert.equal(res.headers.get("x-litesoc-quota-limit"), "500000");
+    assert.equal(Number(res.headers.get("x-litesoc-quota-remaining")), res.body.quota.remaining);
+
+    const id = res.body.event_ids[0];
+    const row = await app.eventually(() => app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first());
+    assert.ok(row, "event stored within the deadline");
+    assert.equal(row.severity, "medium", "server-assigned, client severity ignored");
+    assert.equal(row.category, "auth");
+    assert.equal(row.instant_alert, 0);
+    assert.equal(row.actor_id, "user_123");
+    assert.equal(row.user_ip, "203.0.113.50");
+    assert.deepEqual(JSON.parse(row.metadata), EXAMPLE.metadata);
+    assert.ok(Math.abs(row.created_at - Date.now()) < 60_000, "server time, not the client's 1999");
+  });
+
+  test("a batch of 100 is stored whole with instant flags and custom defaults", async () => {
+    const events = Array.from({ length: 100 }, (_, i) => ({
+      event: i % 2 ? "data.sensitive_access" : "billing.invoice_paid",
+      actor: `actor-${i}`,
+      user_ip: i % 3 ? "unknown" : null,
+    }));
+    const res = await app.collect(key, { events });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.queued, 100);
+    assert.equal(new Set(res.body.event_ids).size, 100);
+    const ids = JSON.stringify(res.body.event_ids);
+    const q = "SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?))";
+    assert.equal(await app.eventually(async () => (await app.count(q, ids)) === 100 || null), true);
+    const crit = await app.count(
+      "SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?)) AND severity='critical' AND instant_alert=1", ids);
+    assert.equal(crit, 50);
+    const info = await app.count(
+      "SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?)) AND severity='info' AND instant_alert=0", ids);
+    assert.equal(info, 50);
+  });
+
+  test("lenient SDK payloads and aliases", async () => {
+    const res = await app.collect(key, {
+      events: [
+        { event_name: "Login.Success", actor: { email: "only@example.com" }, user_ip: "[REDACTED]" },
+        { event: "auth.logout", actor: null, user_id: "u-top", ip_address: "2001:db8::1", metadata: "plain" },
+      ],
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const [a, b] = res.body.event_ids;
+    const rowA = await app.eventually(() => app.db.prepare("SELECT * FROM events WHERE id = ?").bind(a).first());
+    assert.equal(rowA.event_name, "auth.login_success");
+    assert.equal(JSON.parse(rowA.metadata)._original_event, "login.success");
+    assert.equal(rowA.actor_id, "only@example.com");
+    assert.equal(rowA.user_ip, "[REDACTED]");
+    const rowB = await app.eventually(() => app.db.prepare("SELECT * FROM events WHERE id = ?").bind(b).first());
+    assert.equal(rowB.actor_id, "u-top");
+    assert.equal(rowB.user_ip, "2001:db8::1");
+    assert.deepEqual(JSON.parse(rowB.metadata), { _value: "plain" });
+  });
+
+  test("path variants route to /collect", async () => {
+    for (const path of ["//collect", "/collect/", "/v1/collect", "/api/v1/collect", "/collect/batch"]) {
+      const res = await app.request(path, { method: "POST", key, body: { event: "a.b" } });
+      assert.equal(res.status, 202, path);
+    }
+  });
+});
+
+describe("POST /collect rejects", () => {
+  const cases = [
+    ["malformed JSON", "{\"event\":", "body", undefined],
+    ["a non-object body", "[1,2]", "body", undefined],
+    ["a missing event name", { actor: "x" }, "event", undefined],
+    ["a name without a dot", { event: "login" }, "event", undefined],
+    ["a name with bad characters", { event: "auth.log in" }, "event", undefined],
+    ["a numeric user_ip", { event: "a.b", user_ip: 123 }, "user_ip", undefined],
+    ["an over-long actor id", { event: "a.b", actor: { id: "x".repeat(256) } }, "actor.id", undefined],
+    ["an empty batch", { events: [] }, "events", undefined],
+    ["a batch of 101", { events: Array.from({ length: 101 }, () => ({ event: "a.b" })) }, "events", undefined],
+    ["one bad item in a batch", { events: [{ event: "a.b" }, { event: "a.b" }, { event: "nope" }] }, "event", 2],
+  ];
+  for (const [name, body, field, index] of cases) {
+    test(`${name}: 400 naming the field`, async () => {
+      const before = await app.settle();
+      const res = await app.collect(key, body);
+      assertErrorBody(res, 400, "VALIDATION_ERROR");
+      assertTenantHeaders(res);
+      const d = res.body.error.details[0];
+      assert.equal(d.field, field);
+      assert.equal(d.index, index);
+      assert.ok(d.message.length > 0);
+      assert.equal(await app.settle({ quietMs: 1200 }), before, "nothing stored");
+    });
+  }
+
+  test("a body over 1 MiB is 413, also when streamed without Content-Length", async () => {
+    const big = JSON.stringify({ event: "a.b", metadata: { blob: "x".repeat(1024 * 1024) } });
+    assertErrorBody(await app.collect(key, big), 413, "PAYLOAD_TOO_LARGE");
+    const chunks = 40;
+    const stream = new ReadableStream({
+      start(c) {
+        for (let i = 0; i < chunks; i++) c.enqueue(new TextEncoder().encode("x".repeat(32 * 1024)));
+        c.close();
+      },
+    });
+    const res = await app.mf.dispatchFetch("http://edgesoc.test/collect", {
+      method: "POST", headers: { "X-API-Key": key }, body: stream, duplex: "half",
+    });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).error.code, "PAYLOAD_TOO_LARGE");
+  });
+
+  test("an event over 32 KiB is 413 naming its index", async () => {
+    const res = await app.collect(key, { events: [{ event: "a.b" }, { event: "a.b", metadata: { b: "x".repeat(33 * 1024) } }] });
+    assertErrorBody(res, 413, "PAYLOAD_TOO_LARGE");
+    assert.equal(res.body.error.details[0].index, 1);
+  });
+});
+
+describe("routing and CORS", () => {
+  test("unknown path is 404, wrong method 405, both with the error body", async () => {
+    assertErrorBody(await app.request("/nope", { key }), 404, "NOT_FOUND");
+    assertErrorBody(await app.request("/collect", { key }), 405, "METHOD_NOT_ALLOWED");
+    assertErrorBody(await app.request("/health", { key, method: "POST", body: {} }), 405, "METHOD_NOT_ALLOWED");
+  });
+
+  test("OPTIONS preflight is 204 with the allowed methods and headers", async () => {
+    const res = await app.request("/collect", { method: "OPTIONS" });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.match(res.headers.get("access-control-allow-methods"), /PATCH/);
+    assert.match(res.headers.get("access-control-allow-headers"), /X-API-Key/);
+  });
+
+  test("a Free organisation gets 403 PLAN_RESTRICTED on alert endpoints", async () => {
+    const free = await app.createKey({ org: "Freebie", plan: "free" });
+    const res = await app.request("/alerts", { key: free });
+    assertErrorBody(res, 403, "PLAN_RESTRICTED");
+    assert.equal(res.body.error.required_plan, "pro");
+    assertTenantHeaders(res, "free");
+  });
+});
+
+describe("GET /health", () => {
+  test("reports organisation, plan and this month's quota usage", async () => {
+    const k = await app.createKey({ org: "Healthy", plan: "free" });
+    await app.collect(k, { events: [{ event: "a.b" }, { event: "a.b" }, { event: "a.b" }] });
+    const res = await app.request("/health", { key: k });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.success, undefined, "bare object");
+    assert.equal(res.body.status, "ok");
+    assert.equal(res.body.authenticated, true);
+    assert.equal(res.body.organization.name, "Healthy");
+    assert.equal(res.body.plan, "free");
+    assert.equal(res.body.retention_days, 7);
+    assert.deepEqual(
+      { limit: res.body.quota.limit, used: res.body.quota.used, remaining: res.body.quota.remaining },
+      { limit: 10000, used: 3, remaining: 9997 });
+    assert.match(res.body.quota.period_start, /-01T00:00:00\.000Z$/);
+    assert.deepEqual(res.body.rate_limit, { limit: 100, window_seconds: 60 });
+    assert.equal(res.headers.get("x-litesoc-quota-used"), "3");
+  });
+
+  test("custom plans report as enterprise and unlimited quota is null", async () => {
+    const k = await app.createKey({ org: "Bespoke", plan: "custom" });
+    const res = await app.request("/health", { key: k });
+    assert.equal(res.body.plan, "enterprise");
+    assert.equal(res.headers.get("x-litesoc-plan"), "enterprise");
+    assert.equal(res.body.quota.limit, null);
+    assert.equal(res.body.quota.remaining, null);
+    assert.equal(res.headers.get("x-litesoc-quota-limit"), null);
+    assert.equal(res.body.retention_days, 90);
+  });
+});
