@@ -3,6 +3,8 @@
 //! crate only moves bytes between bindings and these functions.
 
 pub mod catalogue;
+pub mod classify;
+pub mod detect;
 pub mod error;
 pub mod ids;
 pub mod ingest;

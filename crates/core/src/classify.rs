@@ -1,0 +1,1 @@
+//! Log type classification (dashboard-contract §4–§6).

@@ -1,0 +1,1 @@
+//! Behavioural detection rules (dashboard-contract §10).
