@@ -113,6 +113,8 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
     match route {
         Route::Collect => handlers::collect::post(&mut req, ctx).await,
         Route::Health => handlers::health::get(ctx).await.map_err(fail),
+        Route::ListEvents => handlers::events::list(&req, ctx).await.map_err(fail),
+        Route::GetEvent(id) => handlers::events::get(&id, ctx).await.map_err(fail),
         other => Err(fail(ApiError::not_found(&format!(
             "{other:?} is not available in this build; route"
         )))),

@@ -4,9 +4,11 @@
 use crate::error::OrUnavailable;
 use edgesoc_core::ids::{ApiKey, KeyHash, OrgId};
 use edgesoc_core::plan::{Limits, Overrides, Plan};
+use edgesoc_core::query::{event_by_id_sql, EventQuery, SqlParam};
 use edgesoc_core::record::{json_array_chunks, EventRecord};
 use edgesoc_core::respond::Tenant;
 use edgesoc_core::time::UnixMs;
+use edgesoc_core::view::EventRow;
 use edgesoc_core::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -32,6 +34,21 @@ struct TenantRow {
 /// Typed access to the `DB` binding.
 pub struct Store {
     db: D1Database,
+}
+
+fn js_params(params: &[SqlParam]) -> Vec<JsValue> {
+    params
+        .iter()
+        .map(|p| match p {
+            SqlParam::Text(s) => JsValue::from_str(s),
+            SqlParam::Number(n) => JsValue::from_f64(*n),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Total {
+    total: f64,
 }
 
 fn bind(stmt: D1PreparedStatement, values: &[JsValue]) -> Result<D1PreparedStatement, ApiError> {
@@ -132,6 +149,47 @@ impl Store {
             self.db.batch(statements).await?;
         }
         Ok(())
+    }
+
+    /// One page of events and the total match count, in a single D1 round trip.
+    pub async fn list_events(
+        &self,
+        q: &EventQuery,
+        org: &OrgId,
+        cutoff: UnixMs,
+    ) -> Result<(Vec<EventRow>, u64), ApiError> {
+        let ((page_sql, page_params), (count_sql, count_params)) = q.page_sql(&org.0, cutoff);
+        let page = bind(self.db.prepare(page_sql), &js_params(&page_params))?;
+        let count = bind(self.db.prepare(count_sql), &js_params(&count_params))?;
+        let results = self
+            .db
+            .batch(vec![page, count])
+            .await
+            .or_unavailable("D1")?;
+        let [page, count] = results.as_slice() else {
+            return Err(ApiError::internal());
+        };
+        let rows: Vec<EventRow> = page.results().or_internal("events rows")?;
+        let total = count
+            .results::<Total>()
+            .or_internal("events count")?
+            .first()
+            .map_or(0, |t| t.total as u64);
+        Ok((rows, total))
+    }
+
+    /// One event of `org` inside retention.
+    pub async fn get_event(
+        &self,
+        org: &OrgId,
+        id: &str,
+        cutoff: UnixMs,
+    ) -> Result<Option<EventRow>, ApiError> {
+        let (sql, params) = event_by_id_sql(&org.0, id, cutoff);
+        bind(self.db.prepare(sql), &js_params(&params))?
+            .first(None)
+            .await
+            .or_unavailable("D1")
     }
 
     /// `SELECT 1`, for `/health`.

@@ -1,4 +1,5 @@
 //! One module per resource: parse → call the core → respond.
 
 pub mod collect;
+pub mod events;
 pub mod health;

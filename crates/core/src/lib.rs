@@ -10,9 +10,11 @@ pub mod ids;
 pub mod ingest;
 pub mod limiter;
 pub mod plan;
+pub mod query;
 pub mod record;
 pub mod respond;
 pub mod route;
 pub mod time;
+pub mod view;
 
 pub use error::{ApiError, ErrorCode, FieldError};

@@ -1,0 +1,326 @@
+//! Query-string parsing for the list endpoints (api-contract §5.2) and the org-scoped SQL it
+//! becomes. Every statement starts from `org_id = ?1 AND created_at >= cutoff`, so no filter
+//! combination can reach another tenant's rows or data past retention.
+
+use crate::catalogue::Severity;
+use crate::error::ApiError;
+use crate::time::UnixMs;
+use chrono::{DateTime, NaiveDate};
+
+/// `/events` page size bounds.
+pub const EVENTS_DEFAULT_LIMIT: u32 = 50;
+pub const EVENTS_MAX_LIMIT: u32 = 200;
+
+/// A value bound to a `?N` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlParam {
+    Text(String),
+    /// Numbers travel as f64 (D1 has no BigInt); ms timestamps stay exact below 2^53.
+    Number(f64),
+}
+
+/// A parsed, validated `GET /events` query.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventQuery {
+    pub limit: u32,
+    pub offset: u32,
+    pub event_name: Option<String>,
+    pub actor_id: Option<String>,
+    pub severities: Vec<Severity>,
+    pub from: Option<UnixMs>,
+    pub to: Option<UnixMs>,
+}
+
+/// Parses `limit` with the contract's clamping: above max → max, below 1 → 1, non-integer → 400.
+pub fn parse_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => {
+            let n: i64 = s
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::invalid("limit", "must be an integer"))?;
+            Ok(n.clamp(1, i64::from(max)) as u32)
+        }
+    }
+}
+
+/// Parses `offset`: a non-negative integer (capped so OFFSET scans stay bounded).
+pub fn parse_offset(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(0),
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(n.min(1_000_000) as u32),
+            _ => Err(ApiError::invalid(
+                "offset",
+                "must be a non-negative integer",
+            )),
+        },
+    }
+}
+
+/// A bound from an ISO-8601 timestamp or a bare `YYYY-MM-DD`; a bare date is the start of that
+/// UTC day, or with `end_of_day` its last millisecond.
+pub fn parse_time_bound(field: &str, raw: &str, end_of_day: bool) -> Result<UnixMs, ApiError> {
+    let s = raw.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Ok(UnixMs(dt.timestamp_millis()));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let start = d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap_or_default();
+        return Ok(UnixMs(if end_of_day {
+            start + 86_400_000 - 1
+        } else {
+            start
+        }));
+    }
+    Err(ApiError::invalid(
+        field,
+        "must be an ISO-8601 timestamp or a YYYY-MM-DD date",
+    ))
+}
+
+/// Looks a parameter up by its first present alias; two different values for aliases → 400.
+fn aliased<'a>(
+    params: &'a [(String, String)],
+    names: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    let mut found: Option<(&str, &str)> = None;
+    for (k, v) in params {
+        if let Some(name) = names.iter().find(|n| *n == k) {
+            match found {
+                Some((other, prev)) if prev != v => {
+                    return Err(ApiError::invalid(
+                        *name,
+                        format!(
+                            "conflicts with {other}; give one of {} or make them equal",
+                            names.join(" / ")
+                        ),
+                    ))
+                }
+                _ => found = Some((name, v.as_str())),
+            }
+        }
+    }
+    Ok(found.map(|(_, v)| v).filter(|v| !v.trim().is_empty()))
+}
+
+impl EventQuery {
+    /// Parses the query string pairs of `GET /events`.
+    pub fn parse(params: &[(String, String)]) -> Result<EventQuery, ApiError> {
+        let limit = parse_limit(
+            aliased(params, &["limit"])?,
+            EVENTS_DEFAULT_LIMIT,
+            EVENTS_MAX_LIMIT,
+        )?;
+        let offset = parse_offset(aliased(params, &["offset"])?)?;
+        let event_name =
+            aliased(params, &["event_type", "event_name"])?.map(|s| s.trim().to_lowercase());
+        let actor_id = aliased(params, &["actor_id"])?.map(str::to_string);
+        let severities = match aliased(params, &["severity"])? {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|s| {
+                    Severity::parse(s.trim()).ok_or_else(|| {
+                        ApiError::invalid("severity", "must be info, low, medium, warning, high or critical (comma list allowed)")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let from = aliased(params, &["from", "start_date"])?
+            .map(|s| parse_time_bound("from", s, false))
+            .transpose()?;
+        let to = aliased(params, &["to", "end_date"])?
+            .map(|s| parse_time_bound("to", s, true))
+            .transpose()?;
+        Ok(EventQuery {
+            limit,
+            offset,
+            event_name,
+            actor_id,
+            severities,
+            from,
+            to,
+        })
+    }
+
+    /// The WHERE clause (without `WHERE`) and its parameters, scoped to `org` and `cutoff`.
+    fn filter(&self, org: &str, cutoff: UnixMs) -> (String, Vec<SqlParam>) {
+        let lower = self.from.map_or(cutoff, |f| f.max(cutoff));
+        let mut clauses = vec!["org_id = ?1".to_string(), "created_at >= ?2".to_string()];
+        let mut params = vec![
+            SqlParam::Text(org.to_string()),
+            SqlParam::Number(lower.0 as f64),
+        ];
+        let mut push = |clause: &str, p: SqlParam, params: &mut Vec<SqlParam>| {
+            params.push(p);
+            clauses.push(clause.replace('?', &format!("?{}", params.len())));
+        };
+        if let Some(to) = self.to {
+            push(
+                "created_at <= ?",
+                SqlParam::Number(to.0 as f64),
+                &mut params,
+            );
+        }
+        if let Some(name) = &self.event_name {
+            push("event_name = ?", SqlParam::Text(name.clone()), &mut params);
+        }
+        if let Some(actor) = &self.actor_id {
+            push("actor_id = ?", SqlParam::Text(actor.clone()), &mut params);
+        }
+        if !self.severities.is_empty() {
+            // One bound JSON array, however many severities were asked for.
+            let list = serde_json::to_string(&self.severities).unwrap_or_else(|_| "[]".into());
+            push(
+                "severity IN (SELECT value FROM json_each(?))",
+                SqlParam::Text(list),
+                &mut params,
+            );
+        }
+        (clauses.join(" AND "), params)
+    }
+
+    /// `SELECT … LIMIT/OFFSET` for one page, newest first, and the matching `COUNT(*)`.
+    pub fn page_sql(
+        &self,
+        org: &str,
+        cutoff: UnixMs,
+    ) -> ((String, Vec<SqlParam>), (String, Vec<SqlParam>)) {
+        let (filter, params) = self.filter(org, cutoff);
+        let page = format!(
+            "SELECT * FROM events WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+            self.limit, self.offset
+        );
+        let count = format!("SELECT count(*) AS total FROM events WHERE {filter}");
+        ((page, params.clone()), (count, params))
+    }
+}
+
+/// `SELECT` of one event by id, scoped to the org and retention.
+pub fn event_by_id_sql(org: &str, id: &str, cutoff: UnixMs) -> (String, Vec<SqlParam>) {
+    (
+        "SELECT * FROM events WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3".into(),
+        vec![
+            SqlParam::Text(id.into()),
+            SqlParam::Text(org.into()),
+            SqlParam::Number(cutoff.0 as f64),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Result<EventQuery, ApiError> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        EventQuery::parse(&owned)
+    }
+
+    #[test]
+    fn limit_is_clamped_and_must_be_an_integer() {
+        assert_eq!(q(&[]).unwrap().limit, 50);
+        assert_eq!(q(&[("limit", "500")]).unwrap().limit, 200);
+        assert_eq!(q(&[("limit", "0")]).unwrap().limit, 1);
+        assert_eq!(q(&[("limit", "-5")]).unwrap().limit, 1);
+        assert_eq!(
+            q(&[("limit", "ten")]).unwrap_err().details[0].field,
+            "limit"
+        );
+        assert_eq!(
+            q(&[("offset", "-1")]).unwrap_err().details[0].field,
+            "offset"
+        );
+    }
+
+    #[test]
+    fn both_vocabularies_are_accepted_and_must_agree() {
+        assert_eq!(
+            q(&[("event_name", "auth.logout")])
+                .unwrap()
+                .event_name
+                .as_deref(),
+            Some("auth.logout")
+        );
+        assert_eq!(
+            q(&[("event_type", "Auth.Logout")])
+                .unwrap()
+                .event_name
+                .as_deref(),
+            Some("auth.logout")
+        );
+        assert!(q(&[("event_type", "a.b"), ("event_name", "a.b")]).is_ok());
+        assert_eq!(
+            q(&[("event_type", "a.b"), ("event_name", "c.d")])
+                .unwrap_err()
+                .status(),
+            400
+        );
+        let b = q(&[("start_date", "2026-01-30"), ("end_date", "2026-01-30")]).unwrap();
+        assert_eq!(b.from.unwrap().iso_millis(), "2026-01-30T00:00:00.000Z");
+        assert_eq!(b.to.unwrap().iso_millis(), "2026-01-30T23:59:59.999Z");
+        assert_eq!(
+            q(&[("from", "2026-01-30T09:15:00.123Z")])
+                .unwrap()
+                .from
+                .unwrap()
+                .iso_millis(),
+            "2026-01-30T09:15:00.123Z"
+        );
+        assert_eq!(
+            q(&[("from", "yesterday")]).unwrap_err().details[0].field,
+            "from"
+        );
+    }
+
+    #[test]
+    fn severity_lists_are_validated() {
+        assert_eq!(
+            q(&[("severity", "high,critical")]).unwrap().severities,
+            vec![Severity::High, Severity::Critical]
+        );
+        assert_eq!(
+            q(&[("severity", "urgent")]).unwrap_err().details[0].field,
+            "severity"
+        );
+    }
+
+    #[test]
+    fn sql_is_always_org_and_cutoff_scoped() {
+        let query = q(&[
+            ("actor_id", "u1"),
+            ("severity", "low"),
+            ("from", "2020-01-01"),
+            ("limit", "10"),
+            ("offset", "20"),
+        ])
+        .unwrap();
+        let ((page, params), (count, cparams)) = query.page_sql("org_a", UnixMs(1_000));
+        assert!(page.starts_with("SELECT * FROM events WHERE org_id = ?1 AND created_at >= ?2 AND actor_id = ?3 AND severity IN"));
+        assert!(page.ends_with("ORDER BY created_at DESC, id DESC LIMIT 10 OFFSET 20"));
+        assert!(count.contains("org_id = ?1"));
+        assert_eq!(params, cparams);
+        assert_eq!(params[0], SqlParam::Text("org_a".into()));
+        // `from` before the cutoff is raised to the cutoff (2020 < 1970+1s is false, so from wins here).
+        assert_eq!(params[1], SqlParam::Number(1_577_836_800_000.0));
+        let early = q(&[("from", "1970-01-01")])
+            .unwrap()
+            .page_sql("o", UnixMs(5_000))
+            .0
+             .1;
+        assert_eq!(
+            early[1],
+            SqlParam::Number(5_000.0),
+            "the effective lower bound is max(from, cutoff)"
+        );
+        assert_eq!(params.len(), 4);
+    }
+}

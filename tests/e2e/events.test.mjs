@@ -1,0 +1,162 @@
+// GET /events and GET /events/:id: envelopes, filters, pagination, tenant isolation, retention
+// and Free-plan redaction, against rows in real D1.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { orgIdFor } from "../../scripts/lib/keys.mjs";
+import { start } from "./harness.mjs";
+
+const DAY = 86_400_000;
+let app, pro, free, other;
+
+/** Inserts a row directly, as the consumer would have stored it, with a chosen time. */
+async function seed(org, { name = "auth.login_failed", severity = "medium", actor = "u1", ageMs = 0, geo = false } = {}) {
+  const id = randomUUID();
+  await app.db.prepare(
+    `INSERT INTO events (id, org_id, event_name, category, severity, instant_alert, actor_id, user_ip,
+       country_code, city, latitude, longitude, is_vpn, threat_score, forensics, metadata, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, '203.0.113.7', ?7, ?8, ?9, ?10, ?11, 42, ?12, '{"k":1}', ?13)`)
+    .bind(id, orgIdFor(org), name, name.split(".")[0], severity, actor,
+      geo ? "DE" : null, geo ? "Berlin" : null, geo ? 52.52 : null, geo ? 13.405 : null, geo ? 1 : null,
+      geo ? JSON.stringify({ network: { is_vpn: true }, location: { city: "Berlin" } }) : null, Date.now() - ageMs)
+    .run();
+  return id;
+}
+
+before(async () => {
+  app = await start();
+  pro = await app.createKey({ org: "ProOrg", plan: "pro" });
+  free = await app.createKey({ org: "FreeOrg", plan: "free" });
+  other = await app.createKey({ org: "OtherOrg", plan: "pro" });
+});
+after(() => app.dispose());
+
+describe("GET /events", () => {
+  test("list envelope, newest first, pagination block", async () => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push(await seed("ProOrg", { ageMs: (5 - i) * 1000 }));
+    const res = await app.request("/events?limit=2", { key: pro });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.success, true);
+    assert.deepEqual(res.body.data.map((e) => e.id), [ids[4], ids[3]]);
+    assert.deepEqual(res.body.pagination, { total: 5, limit: 2, offset: 0, has_more: true });
+    assert.equal(res.body.meta.plan, "pro");
+    assert.equal(res.body.meta.retention_days, 30);
+    assert.equal(res.body.meta.redacted, false);
+    assert.equal(res.body.meta.max_limit, 200);
+    assert.equal(res.body.meta.cutoff_date, res.headers.get("x-litesoc-cutoff"));
+    const last = await app.request("/events?limit=2&offset=4", { key: pro });
+    assert.deepEqual(last.body.data.map((e) => e.id), [ids[0]]);
+    assert.equal(last.body.pagination.has_more, false);
+    const e = last.body.data[0];
+    assert.equal(e.event_name, "auth.login_failed");
+    assert.deepEqual(e.actor, { id: "u1", email: null });
+    assert.match(e.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(e.metadata, { k: 1 });
+  });
+
+  test("filters: event_type/event_name, actor_id, severity list, from/to", async () => {
+    await seed("ProOrg", { name: "admin.user_deleted", severity: "high", actor: "boss" });
+    await seed("ProOrg", { name: "data.export", severity: "medium", actor: "boss", ageMs: 3 * DAY });
+    const byName = await app.request("/events?event_type=admin.user_deleted", { key: pro });
+    assert.deepEqual(byName.body.data.map((e) => e.event_name), ["admin.user_deleted"]);
+    const byAlias = await app.request("/events?event_name=admin.user_deleted", { key: pro });
+    assert.equal(byAlias.body.pagination.total, 1);
+    const byActor = await app.request("/events?actor_id=boss", { key: pro });
+    assert.equal(byActor.body.pagination.total, 2);
+    const bySev = await app.request("/events?severity=high,critical", { key: pro });
+    assert.deepEqual(bySev.body.data.map((e) => e.severity), ["high"]);
+    const day = new Date(Date.now() - 3 * DAY).toISOString().slice(0, 10);
+    const byDay = await app.request(`/events?actor_id=boss&start_date=${day}&end_date=${day}`, { key: pro });
+    assert.deepEqual(byDay.body.data.map((e) => e.event_name), ["data.export"]);
+    const recent = await app.request(`/events?actor_id=boss&from=${new Date(Date.now() - DAY).toISOString()}`, { key: pro });
+    assert.deepEqual(recent.body.data.map((e) => e.event_name), ["admin.user_deleted"]);
+  });
+
+  test("limit clamps; bad parameters are 400 naming the parameter", async () => {
+    assert.equal((await app.request("/events?limit=1000", { key: pro })).body.pagination.limit, 200);
+    assert.equal((await app.request("/events?limit=0", { key: pro })).body.pagination.limit, 1);
+    for (const [qs, field] of [["limit=abc", "limit"], ["offset=-3", "offset"], ["severity=urgent", "severity"],
+      ["from=yesterday", "from"], ["event_type=a.b&event_name=c.d", "event_name"]]) {
+      const res = await app.request(`/events?${qs}`, { key: pro });
+      assert.equal(res.status, 400, qs);
+      assert.equal(res.body.error.details[0].field, field, qs);
+    }
+  });
+
+  test("an empty result still has the pagination block (Node SDK plan probe)", async () => {
+    const res = await app.request("/events?limit=1&actor_id=nobody", { key: free });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.pagination, { total: 0, limit: 1, offset: 0, has_more: false });
+    assert.equal(res.headers.get("x-litesoc-plan"), "free");
+  });
+});
+
+describe("GET /events/:id", () => {
+  test("returns the single envelope with forensics", async () => {
+    const id = await seed("ProOrg", { geo: true });
+    const res = await app.request(`/events/${id}`, { key: pro });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.data.id, id);
+    assert.equal(res.body.data.country_code, "DE");
+    assert.equal(res.body.data.is_vpn, true);
+    assert.equal(res.body.data.forensics.location.city, "Berlin");
+    assert.equal(res.body.meta.redacted, false);
+    assert.equal(res.body.pagination, undefined);
+  });
+
+  test("unknown, malformed, other-organisation and out-of-retention ids are all 404", async () => {
+    const mine = await seed("ProOrg");
+    const old = await seed("ProOrg", { ageMs: 31 * DAY });
+    for (const id of [randomUUID(), "not-a-uuid", "'; DROP TABLE events; --", old]) {
+      const res = await app.request(`/events/${encodeURIComponent(id)}`, { key: pro });
+      assert.equal(res.status, 404, id);
+      assert.equal(res.body.error.code, "NOT_FOUND");
+    }
+    const res = await app.request(`/events/${mine}`, { key: other });
+    assert.equal(res.status, 404, "another organisation's event");
+    assert.equal((await app.request(`/events/${mine.toUpperCase()}`, { key: pro })).status, 200);
+  });
+});
+
+describe("isolation, retention and redaction", () => {
+  test("an organisation never lists another's events", async () => {
+    await seed("OtherOrg", { actor: "theirs" });
+    const mine = await app.request("/events?limit=200", { key: pro });
+    assert.ok(mine.body.data.length > 0);
+    assert.ok(mine.body.data.every((e) => e.org_id === orgIdFor("ProOrg")));
+    const theirs = await app.request("/events?actor_id=theirs", { key: pro });
+    assert.equal(theirs.body.pagination.total, 0);
+  });
+
+  test("rows past retention are invisible before any purge", async () => {
+    const stale = await seed("FreeOrg", { actor: "stale", ageMs: 8 * DAY });
+    const fresh = await seed("FreeOrg", { actor: "stale", ageMs: 6 * DAY });
+    const res = await app.request("/events?actor_id=stale&from=2000-01-01", { key: free });
+    assert.deepEqual(res.body.data.map((e) => e.id), [fresh]);
+    assert.equal((await app.request(`/events/${stale}`, { key: free })).status, 404);
+  });
+
+  test("Free responses redact GeoIP and network intelligence but keep threat_score", async () => {
+    const id = await seed("FreeOrg", { geo: true });
+    const res = await app.request(`/events/${id}`, { key: free });
+    assert.equal(res.body.meta.redacted, true);
+    for (const k of ["country_code", "city", "latitude", "longitude", "is_vpn", "is_tor", "is_proxy", "is_datacenter", "forensics"]) {
+      assert.equal(res.body.data[k], null, k);
+    }
+    assert.equal(res.body.data.threat_score, 42);
+    const stored = await app.db.prepare("SELECT country_code FROM events WHERE id = ?").bind(id).first();
+    assert.equal(stored.country_code, "DE", "stored data keeps everything");
+  });
+});
+
+test("an event posted to /collect is readable through GET /events within seconds", async () => {
+  const res = await app.collect(pro, { event: "auth.login_success", actor: { id: "roundtrip" } });
+  assert.equal(res.status, 202);
+  const found = await app.eventually(async () => {
+    const r = await app.request("/events?actor_id=roundtrip", { key: pro });
+    return r.body.data.length === 1 ? r.body.data[0] : null;
+  });
+  assert.equal(found.id, res.body.event_ids[0]);
+  assert.equal(found.severity, "low");
+});
