@@ -1,0 +1,88 @@
+// The README's promise, tested as a user would run it: `scripts/dev` on a fresh port serves the
+// Worker through `wrangler dev`, prints a working demo key, accepts the contract's curl example
+// with 202, stores the event in local D1 within seconds, and scripts/create-key and
+// scripts/revoke-key work while it runs. Traffic goes to 127.0.0.1 only, bounded in count and time.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { createServer } from "node:net";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+let dev, port, key, output = "";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+async function waitFor(fn, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await fn().catch(() => null);
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`timed out waiting for ${what}; scripts/dev output:\n${output.slice(-4000)}`);
+}
+
+const url = (path) => `http://127.0.0.1:${port}${path}`;
+const script = (name, args) =>
+  execFileSync(`${ROOT}/scripts/${name}`, args, { cwd: ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+before(async () => {
+  port = await freePort();
+  dev = spawn(`${ROOT}/scripts/dev`, [], { cwd: ROOT, env: { ...env, PORT: String(port) }, detached: true });
+  dev.stdout.on("data", (d) => (output += d));
+  dev.stderr.on("data", (d) => (output += d));
+  // First run compiles a release build and runs wasm-opt: allow several minutes.
+  key = await waitFor(async () => output.match(/^\s*(lsoc_live_[A-Za-z0-9]{32})\s*$/m)?.[1], 600_000, "the demo key");
+  await waitFor(async () => (await fetch(url("/health"), { headers: { "X-API-Key": key } })).ok, 600_000, "the server");
+});
+
+after(() => {
+  if (dev && dev.exitCode === null) process.kill(-dev.pid, "SIGTERM");
+});
+
+test("the printed demo key is a Pro key", async () => {
+  const res = await fetch(url("/health"), { headers: { "X-API-Key": key } });
+  const body = await res.json();
+  assert.equal(body.status, "ok");
+  assert.equal(body.plan, "pro");
+});
+
+test("the contract's curl example returns 202 and the event is in D1 within seconds", async () => {
+  const res = await fetch(url("/collect"), {
+    method: "POST",
+    headers: { "X-API-Key": key, "Content-Type": "application/json" },
+    body: JSON.stringify({
+      event: "auth.login_failed", actor: { id: "user_123", email: "u@example.com" }, user_ip: "203.0.113.50",
+      metadata: { method: "password", _sdk: "litesoc-python", _sdk_version: "2.6.0" },
+    }),
+  });
+  assert.equal(res.status, 202);
+  const body = await res.json();
+  assert.equal(body.status, "queued");
+  const id = body.event_ids[0];
+  const row = await waitFor(async () => {
+    const out = execFileSync("npx", ["wrangler", "d1", "execute", "DB", "--local", "--json", "--command",
+      `SELECT id, severity FROM events WHERE id = '${id}'`], { cwd: ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return JSON.parse(out)[0].results[0];
+  }, 20_000, "the stored row");
+  assert.equal(row.severity, "medium");
+});
+
+test("create-key and revoke-key work while the server runs", async () => {
+  const created = script("create-key", ["--org", "Smoke Free", "--plan", "free"]).trim().split("\n").pop();
+  assert.match(created, /^lsoc_live_[A-Za-z0-9]{32}$/);
+  const ok = await fetch(url("/health"), { headers: { Authorization: `Bearer ${created}` } });
+  assert.equal((await ok.json()).plan, "free");
+  script("revoke-key", [created]);
+  const gone = await fetch(url("/health"), { headers: { "X-API-Key": created } });
+  assert.equal(gone.status, 401);
+});
