@@ -6,6 +6,7 @@ mod handlers;
 mod http;
 mod limiter;
 mod pipeline;
+mod purge;
 mod queue;
 mod store;
 
@@ -13,7 +14,10 @@ pub use limiter::OrgLimiter;
 
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result};
+use worker::{
+    event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext,
+    ScheduledEvent,
+};
 
 fn now() -> UnixMs {
     UnixMs(js_sys::Date::now() as i64)
@@ -31,4 +35,24 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<()> {
     queue::consume(batch, &env).await;
     Ok(())
+}
+
+/// Daily retention purge. Uses the trigger's scheduled time as "now", so tests control time.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let now = UnixMs(event.schedule() as i64);
+    match purge::run(&env, now).await {
+        Ok(r) => worker::console_log!(
+            "retention purge: {} organisations, {} rows deleted in {} statements{}",
+            r.organisations,
+            r.rows_deleted,
+            r.statements,
+            if r.incomplete {
+                " (budget reached; the next run continues)"
+            } else {
+                ""
+            }
+        ),
+        Err(e) => worker::console_error!("retention purge failed: {e}"),
+    }
 }

@@ -28,7 +28,35 @@ struct TenantRow {
     rate_limit_per_minute: Option<f64>,
     monthly_event_quota: Option<f64>,
     retention_days: Option<f64>,
+    #[serde(default)]
     key_hash: String,
+}
+
+impl TenantRow {
+    fn tenant(self) -> Result<Tenant, ApiError> {
+        let Some(plan) = Plan::parse(&self.plan) else {
+            worker::console_error!("org {} has unknown plan {:?}", self.org_id, self.plan);
+            return Err(ApiError::internal());
+        };
+        let as_u32 = |v: Option<f64>| {
+            v.filter(|x| *x >= 0.0)
+                .map(|x| x.min(u32::MAX as f64) as u32)
+        };
+        let overrides = Overrides {
+            rate_per_minute: as_u32(self.rate_limit_per_minute),
+            monthly_events: self
+                .monthly_event_quota
+                .filter(|x| *x >= 0.0)
+                .map(|x| x as u64),
+            retention_days: as_u32(self.retention_days),
+        };
+        Ok(Tenant {
+            org_id: OrgId(self.org_id),
+            org_name: self.name,
+            plan,
+            limits: Limits::resolve(plan, overrides),
+        })
+    }
 }
 
 /// Typed access to the `DB` binding.
@@ -75,31 +103,10 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         // The index lookup already matched; re-check in constant time so equality on the
         // secret-derived value never depends on a short-circuiting compare.
-        if !hash.ct_eq(&KeyHash(row.key_hash)) {
+        if !hash.ct_eq(&KeyHash(row.key_hash.clone())) {
             return Ok(None);
         }
-        let Some(plan) = Plan::parse(&row.plan) else {
-            worker::console_error!("org {} has unknown plan {:?}", row.org_id, row.plan);
-            return Err(ApiError::internal());
-        };
-        let as_u32 = |v: Option<f64>| {
-            v.filter(|x| *x >= 0.0)
-                .map(|x| x.min(u32::MAX as f64) as u32)
-        };
-        let overrides = Overrides {
-            rate_per_minute: as_u32(row.rate_limit_per_minute),
-            monthly_events: row
-                .monthly_event_quota
-                .filter(|x| *x >= 0.0)
-                .map(|x| x as u64),
-            retention_days: as_u32(row.retention_days),
-        };
-        Ok(Some(Tenant {
-            org_id: OrgId(row.org_id),
-            org_name: row.name,
-            plan,
-            limits: Limits::resolve(plan, overrides),
-        }))
+        row.tenant().map(Some)
     }
 
     /// Registers `key` for the default organisation when the key table is empty (first run
@@ -190,6 +197,37 @@ impl Store {
             .first(None)
             .await
             .or_unavailable("D1")
+    }
+
+    /// Every organisation with its limits (for the retention purge).
+    pub async fn all_tenants(&self) -> Result<Vec<Tenant>, ApiError> {
+        let sql = "SELECT id AS org_id, name, plan, rate_limit_per_minute, monthly_event_quota, retention_days FROM orgs";
+        let result = self.db.prepare(sql).all().await.or_unavailable("D1")?;
+        let rows: Vec<TenantRow> = result.results().or_internal("orgs rows")?;
+        rows.into_iter().map(TenantRow::tenant).collect()
+    }
+
+    /// Runs one chunked purge statement and returns how many rows it deleted.
+    pub async fn purge_chunk(
+        &self,
+        sql: &str,
+        org: &OrgId,
+        cutoff: UnixMs,
+    ) -> Result<u64, ApiError> {
+        let stmt = bind(
+            self.db.prepare(sql),
+            &[
+                JsValue::from_str(&org.0),
+                JsValue::from_f64(cutoff.0 as f64),
+            ],
+        )?;
+        let result = stmt.run().await.or_unavailable("D1")?;
+        Ok(result
+            .meta()
+            .ok()
+            .flatten()
+            .and_then(|m| m.changes)
+            .unwrap_or(0) as u64)
     }
 
     /// `SELECT 1`, for `/health`.

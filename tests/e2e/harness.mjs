@@ -101,6 +101,12 @@ class Instance {
     return worker.queue("edgesoc-detect", messages);
   }
 
+  /** Runs the cron handler as if triggered at `time` (a Date or ms). */
+  async scheduled(time = Date.now()) {
+    const worker = await this.mf.getWorker();
+    return worker.scheduled({ cron: "17 3 * * *", scheduledTime: new Date(time) });
+  }
+
   dispose() {
     return this.mf.dispose();
   }

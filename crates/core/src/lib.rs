@@ -13,6 +13,7 @@ pub mod plan;
 pub mod query;
 pub mod record;
 pub mod respond;
+pub mod retention;
 pub mod route;
 pub mod time;
 pub mod view;

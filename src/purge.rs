@@ -1,0 +1,50 @@
+//! The daily retention purge (cron trigger). Rows past retention are already invisible to every
+//! read (queries bound `created_at >= cutoff`); this reclaims the space in bounded chunks.
+//! Safe to run twice (DELETE is idempotent) and resumable (a run that hits its statement budget
+//! leaves the rest for the next run).
+
+use crate::store::Store;
+use edgesoc_core::retention::{
+    more_to_delete, purge_chunk_sql, PurgeReport, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS,
+    PURGED_TABLES,
+};
+use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
+use worker::Env;
+
+/// Reads an optional positive integer var (operational knobs; defaults suit production).
+fn var_u32(env: &Env, name: &str, default: u32) -> u32 {
+    env.var(name)
+        .ok()
+        .and_then(|v| v.to_string().trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// Purges every organisation's expired rows as of `now`.
+pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
+    let store = Store::new(env.d1("DB").map_err(|_| ApiError::internal())?);
+    let chunk = var_u32(env, "PURGE_CHUNK_ROWS", DEFAULT_CHUNK_ROWS);
+    let budget = var_u32(env, "PURGE_MAX_STATEMENTS", DEFAULT_MAX_STATEMENTS);
+    let mut report = PurgeReport::default();
+    for tenant in store.all_tenants().await? {
+        report.organisations += 1;
+        let cutoff = tenant.cutoff(now);
+        for table in PURGED_TABLES {
+            let sql = purge_chunk_sql(table, chunk);
+            loop {
+                if report.statements >= budget {
+                    report.incomplete = true;
+                    return Ok(report);
+                }
+                let deleted = store.purge_chunk(&sql, &tenant.org_id, cutoff).await?;
+                report.statements += 1;
+                report.rows_deleted += deleted;
+                if !more_to_delete(deleted, chunk) {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}

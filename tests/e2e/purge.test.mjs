@@ -1,0 +1,64 @@
+// The cron retention purge: per-plan cutoffs, chunked and resumable, safe to run twice, and
+// using the trigger's scheduled time as "now".
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { orgIdFor } from "../../scripts/lib/keys.mjs";
+import { start } from "./harness.mjs";
+
+const DAY = 86_400_000;
+
+async function seedRows(app, org, ageDays, n, now) {
+  const rows = Array.from({ length: n }, () => ({
+    id: randomUUID(), org_id: orgIdFor(org), event_name: "a.b", category: "a", severity: "info",
+    instant_alert: 0, metadata: {}, created_at: now - ageDays * DAY,
+  }));
+  await app.db.prepare(
+    `INSERT INTO events (id, org_id, event_name, category, severity, instant_alert, metadata, created_at)
+     SELECT json_extract(value,'$.id'), json_extract(value,'$.org_id'), 'a.b', 'a', 'info', 0, '{}',
+            json_extract(value,'$.created_at') FROM json_each(?)`).bind(JSON.stringify(rows)).run();
+}
+
+const count = (app, org) => app.count("SELECT count(*) FROM events WHERE org_id = ?", orgIdFor(org));
+
+test("each plan keeps exactly its retention; a second run changes nothing", async () => {
+  const app = await start();
+  try {
+    const now = Date.now();
+    await app.createKey({ org: "F", plan: "free" });
+    await app.createKey({ org: "P", plan: "pro" });
+    await app.createKey({ org: "C", plan: "custom", retentionDays: 3 });
+    for (const [org, ages] of [["F", [1, 6.9, 7.1, 20]], ["P", [1, 29.9, 30.1, 45]], ["C", [1, 2.9, 3.1, 10]]]) {
+      for (const age of ages) await seedRows(app, org, age, 5, now);
+    }
+    const res = await app.scheduled(now);
+    assert.equal(res.outcome, "ok");
+    assert.deepEqual([await count(app, "F"), await count(app, "P"), await count(app, "C")], [10, 10, 10]);
+    await app.scheduled(now);
+    assert.deepEqual([await count(app, "F"), await count(app, "P"), await count(app, "C")], [10, 10, 10]);
+    // The scheduled time is "now": ten days later Free and Custom are empty and Pro keeps only
+    // its 1-day-old rows (its 29.9-day-old rows are now 39.9 days old).
+    await app.scheduled(now + 10 * DAY);
+    assert.deepEqual([await count(app, "F"), await count(app, "P"), await count(app, "C")], [0, 5, 0]);
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("chunked deletes resume across runs when the statement budget runs out", async () => {
+  const app = await start({ bindings: { PURGE_CHUNK_ROWS: "4", PURGE_MAX_STATEMENTS: "3" } });
+  try {
+    const now = Date.now();
+    await app.createKey({ org: "Big", plan: "free" });
+    await seedRows(app, "Big", 30, 25, now);
+    await seedRows(app, "Big", 1, 3, now);
+    await app.scheduled(now);
+    assert.equal(await count(app, "Big"), 28 - 12, "3 statements x 4 rows");
+    await app.scheduled(now);
+    assert.equal(await count(app, "Big"), 28 - 24);
+    await app.scheduled(now);
+    assert.equal(await count(app, "Big"), 3, "only the fresh rows remain");
+  } finally {
+    await app.dispose();
+  }
+});
