@@ -1,1 +1,0 @@
-//! Log type classification (dashboard-contract §4–§6).

@@ -1,1 +1,0 @@
-//! Behavioural detection rules (dashboard-contract §10).

@@ -1,0 +1,137 @@
+//! Alerts decided by the event alone: instant alerts from explicit events (api-contract §6's
+//! ⚡ column) and successful logins from a Tor exit.
+
+use super::{
+    candidate, is_successful_login, subject_label, AlertCandidate, AlertSeverity, DetectionConfig,
+    DetectionEvent,
+};
+use crate::catalogue::{lookup, AlertType};
+use serde_json::json;
+
+/// An explicit event that is an alert in itself: critical, full confidence, keyed by the actor
+/// (else the IP, else the event).
+pub(super) fn instant(event: &DetectionEvent, config: &DetectionConfig) -> Option<AlertCandidate> {
+    let alert_type = lookup(&event.event_name).instant_alert?;
+    Some(AlertCandidate {
+        title: format!("{}: {}", label(alert_type), event.event_name),
+        description: format!(
+            "{} reported {} for {}",
+            event.event_name,
+            label(alert_type).to_lowercase(),
+            subject_label(event)
+        ),
+        evidence: json!({"event_name": event.event_name, "event_id": event.id}),
+        ..candidate(
+            event,
+            alert_type,
+            AlertSeverity::Critical,
+            config.confidence.instant,
+        )
+    })
+}
+
+/// A successful login from a Tor exit ("suspicious network"): medium, keyed like an instant
+/// alert. §3.2 lists no evidence for it, so it uses the instant alerts' `{event_name,
+/// event_id}`: it is likewise decided by one event.
+pub(super) fn tor_login(
+    event: &DetectionEvent,
+    config: &DetectionConfig,
+) -> Option<AlertCandidate> {
+    if !(is_successful_login(&event.event_name) && event.is_tor) {
+        return None;
+    }
+    Some(AlertCandidate {
+        title: format!("Login via Tor by {}", subject_label(event)),
+        description: format!(
+            "Successful login from Tor exit {}",
+            event.ip().unwrap_or("(unknown IP)")
+        ),
+        evidence: json!({"event_name": event.event_name, "event_id": event.id}),
+        ..candidate(
+            event,
+            AlertType::SuspiciousActivity,
+            AlertSeverity::Medium,
+            config.confidence.tor_login,
+        )
+    })
+}
+
+/// Human label of an alert type, for titles.
+fn label(t: AlertType) -> &'static str {
+    match t {
+        AlertType::BruteForceAttack => "Brute force attack",
+        AlertType::ImpossibleTravel => "Impossible travel",
+        AlertType::GeoAnomaly => "Geo anomaly",
+        AlertType::NewDevice => "New device",
+        AlertType::PrivilegeEscalation => "Privilege escalation",
+        AlertType::DataExfiltration => "Data exfiltration",
+        AlertType::SuspiciousActivity => "Suspicious activity",
+        AlertType::RateLimitExceeded => "Rate limit exceeded",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::*;
+    use crate::catalogue::STANDARD_EVENTS;
+
+    fn cfg() -> DetectionConfig {
+        DetectionConfig::default()
+    }
+
+    #[test]
+    fn every_instant_event_raises_its_alert_at_full_confidence() {
+        for (name, _, expected) in STANDARD_EVENTS {
+            let e = ev("e1", name, 0, "203.0.113.9", "bob");
+            let got = instant(&e, &cfg());
+            assert_eq!(got.as_ref().map(|c| c.alert_type), expected, "{name}");
+            if let Some(c) = got {
+                assert_eq!((c.severity, c.confidence), (AlertSeverity::Critical, 100));
+                assert_eq!(c.evidence, json!({"event_name": name, "event_id": "e1"}));
+                assert_eq!(c.dedup_key, "actor:bob");
+                assert_eq!(c.trigger_event_id, "e1");
+            }
+        }
+    }
+
+    #[test]
+    fn instant_alert_text_and_keys() {
+        let c = instant(
+            &ev("e1", "authz.role_changed", 0, "203.0.113.9", ""),
+            &cfg(),
+        )
+        .unwrap();
+        assert_eq!(c.title, "Privilege escalation: authz.role_changed");
+        assert_eq!(
+            c.description,
+            "authz.role_changed reported privilege escalation for 203.0.113.9"
+        );
+        assert_eq!(c.dedup_key, "ip:203.0.113.9");
+        assert!(instant(&ev("e2", "billing.paid", 0, "", "bob"), &cfg()).is_none());
+        assert!(instant(&ev("e3", "auth.login_failed", 0, "", "bob"), &cfg()).is_none());
+    }
+
+    #[test]
+    fn tor_login_is_suspicious_activity_medium_80() {
+        let mut e = ev("t", "auth.login_success", 0, "185.220.101.1", "alice");
+        assert!(tor_login(&e, &cfg()).is_none());
+        e.is_tor = true;
+        let c = tor_login(&e, &cfg()).unwrap();
+        assert_eq!(c.alert_type, AlertType::SuspiciousActivity);
+        assert_eq!((c.severity, c.confidence), (AlertSeverity::Medium, 80));
+        assert_eq!(c.dedup_key, "actor:alice");
+        assert_eq!(
+            c.evidence,
+            json!({"event_name": "auth.login_success", "event_id": "t"})
+        );
+        // Only successful logins: a failed Tor login is brute force's business.
+        e.event_name = "auth.login_failed".into();
+        assert!(tor_login(&e, &cfg()).is_none());
+        // VPN or proxy alone is not "suspicious network".
+        let mut vpn = ev("v", "auth.login_success", 0, "185.220.101.1", "alice");
+        vpn.is_vpn = true;
+        vpn.is_proxy = true;
+        assert!(tor_login(&vpn, &cfg()).is_none());
+    }
+}
