@@ -1,6 +1,7 @@
 //! edgesoc Worker: the thin adapter between the Workers runtime and `edgesoc-core`.
 //! Entry points live here; each binding has its own module.
 
+mod detection;
 mod error;
 mod handlers;
 mod http;

@@ -115,6 +115,11 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
         Route::Health => handlers::health::get(ctx).await.map_err(fail),
         Route::ListEvents => handlers::events::list(&req, ctx).await.map_err(fail),
         Route::GetEvent(id) => handlers::events::get(&id, ctx).await.map_err(fail),
+        Route::ListAlerts => handlers::alerts::list(&req, ctx).await.map_err(fail),
+        Route::GetAlert(id) => handlers::alerts::get(&id, ctx).await.map_err(fail),
+        Route::UpdateAlert(id) => handlers::alerts::patch(&mut req, &id, ctx)
+            .await
+            .map_err(fail),
         other => Err(fail(ApiError::not_found(&format!(
             "{other:?} is not available in this build; route"
         )))),

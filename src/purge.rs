@@ -4,6 +4,7 @@
 //! leaves the rest for the next run).
 
 use crate::store::Store;
+use edgesoc_core::query::SqlParam;
 use edgesoc_core::retention::{
     more_to_delete, purge_chunk_sql, PurgeReport, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS,
     PURGED_TABLES,
@@ -37,7 +38,11 @@ pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
                     report.incomplete = true;
                     return Ok(report);
                 }
-                let deleted = store.purge_chunk(&sql, &tenant.org_id, cutoff).await?;
+                let params = vec![
+                    SqlParam::Text(tenant.org_id.0.clone()),
+                    SqlParam::Number(cutoff.0 as f64),
+                ];
+                let deleted = store.run((sql.clone(), params)).await?;
                 report.statements += 1;
                 report.rows_deleted += deleted;
                 if !more_to_delete(deleted, chunk) {

@@ -2,7 +2,9 @@
 //! them in D1 idempotently and acks per message. Bodies travel as JSON text so the consumer
 //! controls parsing (a malformed message is acked and logged, never retried forever).
 
+use crate::detection;
 use crate::store::Store;
+use edgesoc_core::plan::Plan;
 use edgesoc_core::record::{group_by_size, EventRecord, QueueMessage};
 use wasm_bindgen::JsValue;
 use worker::{
@@ -20,10 +22,11 @@ const SEND_ATTEMPTS: usize = 3;
 pub async fn enqueue(
     queue: &Queue,
     records: Vec<EventRecord>,
+    plan: Plan,
 ) -> Result<(), (usize, worker::Error)> {
     let bodies: Vec<String> = records
         .into_iter()
-        .map(|r| serde_json::to_string(&QueueMessage::new(r)))
+        .map(|r| serde_json::to_string(&QueueMessage::new(r, plan)))
         .collect::<Result<_, _>>()
         .map_err(|e| (0, worker::Error::RustError(e.to_string())))?;
     let mut sent = 0;
@@ -66,6 +69,7 @@ fn fault(env: &Env, name: &str) -> bool {
 pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let mut good = Vec::new();
     let mut records = Vec::new();
+    let mut plans = Vec::new();
     for m in batch.raw_iter() {
         let parsed = match m.body().as_string() {
             Some(text) => serde_json::from_str::<QueueMessage>(&text).map_err(|e| e.to_string()),
@@ -74,6 +78,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
         match parsed {
             Ok(msg) => {
                 records.push(msg.event);
+                plans.push(msg.plan);
                 good.push(m);
             }
             Err(e) => {
@@ -94,21 +99,32 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
             return;
         }
     };
-    match store.insert_events(&records).await {
-        Ok(()) if fault(env, "consumer_fail_after_insert") => {
-            worker::console_warn!(
-                "queue: fault injection: retrying {} stored messages",
-                good.len()
-            );
-            good.iter().for_each(|m| m.retry());
-        }
-        Ok(()) => good.iter().for_each(|m| m.ack()),
-        Err(e) => {
-            worker::console_error!(
-                "queue: insert of {} events failed, retrying: {e}",
-                records.len()
-            );
-            good.iter().for_each(|m| m.retry());
-        }
+    // Store first, then detect: detection reads the stored history (batch siblings included).
+    // Both steps are idempotent, so retrying the whole batch after any failure is safe.
+    if let Err(e) = store.insert_events(&records).await {
+        worker::console_error!(
+            "queue: insert of {} events failed, retrying: {e}",
+            records.len()
+        );
+        good.iter().for_each(|m| m.retry());
+        return;
     }
+    let events: Vec<(EventRecord, Plan)> = records.into_iter().zip(plans).collect();
+    if let Err(e) = detection::run(&store, &events).await {
+        worker::console_error!(
+            "queue: detection failed, retrying {} messages: {e}",
+            good.len()
+        );
+        good.iter().for_each(|m| m.retry());
+        return;
+    }
+    if fault(env, "consumer_fail_after_insert") {
+        worker::console_warn!(
+            "queue: fault injection: retrying {} stored messages",
+            good.len()
+        );
+        good.iter().for_each(|m| m.retry());
+        return;
+    }
+    good.iter().for_each(|m| m.ack());
 }

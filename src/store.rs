@@ -4,12 +4,12 @@
 use crate::error::OrUnavailable;
 use edgesoc_core::ids::{ApiKey, KeyHash, OrgId};
 use edgesoc_core::plan::{Limits, Overrides, Plan};
-use edgesoc_core::query::{event_by_id_sql, EventQuery, SqlParam};
+use edgesoc_core::query::{SqlParam, Statement};
 use edgesoc_core::record::{json_array_chunks, EventRecord};
 use edgesoc_core::respond::Tenant;
 use edgesoc_core::time::UnixMs;
-use edgesoc_core::view::EventRow;
 use edgesoc_core::ApiError;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
@@ -70,6 +70,7 @@ fn js_params(params: &[SqlParam]) -> Vec<JsValue> {
         .map(|p| match p {
             SqlParam::Text(s) => JsValue::from_str(s),
             SqlParam::Number(n) => JsValue::from_f64(*n),
+            SqlParam::Null => JsValue::NULL,
         })
         .collect()
 }
@@ -158,16 +159,13 @@ impl Store {
         Ok(())
     }
 
-    /// One page of events and the total match count, in a single D1 round trip.
-    pub async fn list_events(
+    /// One page of rows and the total match count, in a single D1 round trip.
+    pub async fn page<T: DeserializeOwned>(
         &self,
-        q: &EventQuery,
-        org: &OrgId,
-        cutoff: UnixMs,
-    ) -> Result<(Vec<EventRow>, u64), ApiError> {
-        let ((page_sql, page_params), (count_sql, count_params)) = q.page_sql(&org.0, cutoff);
-        let page = bind(self.db.prepare(page_sql), &js_params(&page_params))?;
-        let count = bind(self.db.prepare(count_sql), &js_params(&count_params))?;
+        (page, count): (Statement, Statement),
+    ) -> Result<(Vec<T>, u64), ApiError> {
+        let page = bind(self.db.prepare(page.0), &js_params(&page.1))?;
+        let count = bind(self.db.prepare(count.0), &js_params(&count.1))?;
         let results = self
             .db
             .batch(vec![page, count])
@@ -176,27 +174,38 @@ impl Store {
         let [page, count] = results.as_slice() else {
             return Err(ApiError::internal());
         };
-        let rows: Vec<EventRow> = page.results().or_internal("events rows")?;
+        let rows: Vec<T> = page.results().or_internal("page rows")?;
         let total = count
             .results::<Total>()
-            .or_internal("events count")?
+            .or_internal("page count")?
             .first()
             .map_or(0, |t| t.total as u64);
         Ok((rows, total))
     }
 
-    /// One event of `org` inside retention.
-    pub async fn get_event(
+    /// The first row of a statement, if any.
+    pub async fn one<T: DeserializeOwned>(
         &self,
-        org: &OrgId,
-        id: &str,
-        cutoff: UnixMs,
-    ) -> Result<Option<EventRow>, ApiError> {
-        let (sql, params) = event_by_id_sql(&org.0, id, cutoff);
+        (sql, params): Statement,
+    ) -> Result<Option<T>, ApiError> {
         bind(self.db.prepare(sql), &js_params(&params))?
             .first(None)
             .await
             .or_unavailable("D1")
+    }
+
+    /// Runs one write statement and returns how many rows it changed.
+    pub async fn run(&self, (sql, params): Statement) -> Result<u64, ApiError> {
+        let result = bind(self.db.prepare(sql), &js_params(&params))?
+            .run()
+            .await
+            .or_unavailable("D1")?;
+        Ok(result
+            .meta()
+            .ok()
+            .flatten()
+            .and_then(|m| m.changes)
+            .unwrap_or(0) as u64)
     }
 
     /// Every organisation with its limits (for the retention purge).
@@ -207,27 +216,24 @@ impl Store {
         rows.into_iter().map(TenantRow::tenant).collect()
     }
 
-    /// Runs one chunked purge statement and returns how many rows it deleted.
-    pub async fn purge_chunk(
+    /// Runs statements as one D1 batch (one transaction, one round trip) and returns each
+    /// statement's rows as JSON objects.
+    pub async fn batch(
         &self,
-        sql: &str,
-        org: &OrgId,
-        cutoff: UnixMs,
-    ) -> Result<u64, ApiError> {
-        let stmt = bind(
-            self.db.prepare(sql),
-            &[
-                JsValue::from_str(&org.0),
-                JsValue::from_f64(cutoff.0 as f64),
-            ],
-        )?;
-        let result = stmt.run().await.or_unavailable("D1")?;
-        Ok(result
-            .meta()
-            .ok()
-            .flatten()
-            .and_then(|m| m.changes)
-            .unwrap_or(0) as u64)
+        statements: &[Statement],
+    ) -> worker::Result<Vec<Vec<serde_json::Value>>> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = statements
+            .iter()
+            .map(|(sql, params)| self.db.prepare(sql.as_str()).bind(&js_params(params)))
+            .collect::<worker::Result<Vec<_>>>()?;
+        let results = self.db.batch(prepared).await?;
+        results
+            .iter()
+            .map(|r| r.results::<serde_json::Value>())
+            .collect()
     }
 
     /// `SELECT 1`, for `/health`.

@@ -69,7 +69,7 @@ pub async fn post(
         (headers.clone(), ApiError::internal())
     });
     let sent = match queue {
-        Ok(q) => enqueue(&q, records).await,
+        Ok(q) => enqueue(&q, records, ctx.tenant.plan).await,
         Err(e) => Err((0, worker::Error::RustError(format!("{:?}", e.1)))),
     };
     if let Err((sent, e)) = sent {

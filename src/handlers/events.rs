@@ -2,12 +2,13 @@
 
 use crate::pipeline::Ctx;
 use edgesoc_core::ids::EventId;
-use edgesoc_core::query::{EventQuery, EVENTS_MAX_LIMIT};
-use edgesoc_core::view::{list_envelope, meta, redacts, single_envelope};
+use edgesoc_core::query::{by_id_sql, EventQuery, EVENTS_MAX_LIMIT};
+use edgesoc_core::view::{list_envelope, meta, redacts, single_envelope, EventRow};
 use edgesoc_core::ApiError;
 use worker::{Request, Response};
 
-fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+/// Decoded query-string pairs, in order.
+pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
     let url = req
         .url()
         .map_err(|_| ApiError::invalid("url", "could not parse the request URL"))?;
@@ -17,36 +18,33 @@ fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
         .collect())
 }
 
+/// A path id as a canonical UUID; anything else is indistinguishable from an unknown id (404),
+/// so ids cannot be probed.
+pub fn path_id(raw: &str, what: &str) -> Result<String, ApiError> {
+    EventId::parse(&raw.to_ascii_lowercase())
+        .map(|id| id.to_string())
+        .ok_or_else(|| ApiError::not_found(what))
+}
+
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = EventQuery::parse(&query_pairs(req)?)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (rows, total) = ctx
         .store
-        .list_events(&q, &ctx.tenant.org_id, cutoff)
+        .page::<EventRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
     let redact = redacts(&ctx.tenant);
     let data = rows.iter().map(|r| r.to_api(redact)).collect();
-    let body = list_envelope(
-        data,
-        total,
-        q.limit,
-        q.offset,
-        meta(&ctx.tenant, ctx.now, Some(EVENTS_MAX_LIMIT)),
-    );
-    Ok(ctx.json(200, &body))
+    let meta = meta(&ctx.tenant, ctx.now, Some(EVENTS_MAX_LIMIT));
+    Ok(ctx.json(200, &list_envelope(data, total, q.limit, q.offset, meta)))
 }
 
-pub async fn get(id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
-    // A malformed id is indistinguishable from an unknown one: 404, never a 400 that probes.
-    let id =
-        EventId::parse(&id.to_ascii_lowercase()).ok_or_else(|| ApiError::not_found("Event"))?;
-    let row = ctx
+pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
+    let id = path_id(raw_id, "Event")?;
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let row: Option<EventRow> = ctx
         .store
-        .get_event(
-            &ctx.tenant.org_id,
-            &id.to_string(),
-            ctx.tenant.cutoff(ctx.now),
-        )
+        .one(by_id_sql("events", &ctx.tenant.org_id.0, &id, cutoff))
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found("Event"))?;
     let body = single_envelope(

@@ -1,5 +1,6 @@
 //! One module per resource: parse → call the core → respond.
 
+pub mod alerts;
 pub mod collect;
 pub mod events;
 pub mod health;

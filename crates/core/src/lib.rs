@@ -2,10 +2,12 @@
 //! tested natively (and in wasm) without the Workers runtime. The Worker adapter in the root
 //! crate only moves bytes between bindings and these functions.
 
+pub mod alerts;
 pub mod catalogue;
 pub mod classify;
 pub mod detect;
 pub mod error;
+pub mod history;
 pub mod ids;
 pub mod ingest;
 pub mod limiter;

@@ -17,6 +17,7 @@ pub enum SqlParam {
     Text(String),
     /// Numbers travel as f64 (D1 has no BigInt); ms timestamps stay exact below 2^53.
     Number(f64),
+    Null,
 }
 
 /// A parsed, validated `GET /events` query.
@@ -84,7 +85,7 @@ pub fn parse_time_bound(field: &str, raw: &str, end_of_day: bool) -> Result<Unix
 }
 
 /// Looks a parameter up by its first present alias; two different values for aliases → 400.
-fn aliased<'a>(
+pub(crate) fn aliased<'a>(
     params: &'a [(String, String)],
     names: &[&str],
 ) -> Result<Option<&'a str>, ApiError> {
@@ -148,63 +149,89 @@ impl EventQuery {
         })
     }
 
-    /// The WHERE clause (without `WHERE`) and its parameters, scoped to `org` and `cutoff`.
-    fn filter(&self, org: &str, cutoff: UnixMs) -> (String, Vec<SqlParam>) {
-        let lower = self.from.map_or(cutoff, |f| f.max(cutoff));
-        let mut clauses = vec!["org_id = ?1".to_string(), "created_at >= ?2".to_string()];
-        let mut params = vec![
-            SqlParam::Text(org.to_string()),
-            SqlParam::Number(lower.0 as f64),
-        ];
-        let mut push = |clause: &str, p: SqlParam, params: &mut Vec<SqlParam>| {
-            params.push(p);
-            clauses.push(clause.replace('?', &format!("?{}", params.len())));
-        };
-        if let Some(to) = self.to {
-            push(
-                "created_at <= ?",
-                SqlParam::Number(to.0 as f64),
-                &mut params,
-            );
-        }
-        if let Some(name) = &self.event_name {
-            push("event_name = ?", SqlParam::Text(name.clone()), &mut params);
-        }
-        if let Some(actor) = &self.actor_id {
-            push("actor_id = ?", SqlParam::Text(actor.clone()), &mut params);
-        }
-        if !self.severities.is_empty() {
-            // One bound JSON array, however many severities were asked for.
-            let list = serde_json::to_string(&self.severities).unwrap_or_else(|_| "[]".into());
-            push(
-                "severity IN (SELECT value FROM json_each(?))",
-                SqlParam::Text(list),
-                &mut params,
-            );
-        }
-        (clauses.join(" AND "), params)
-    }
-
     /// `SELECT … LIMIT/OFFSET` for one page, newest first, and the matching `COUNT(*)`.
-    pub fn page_sql(
-        &self,
-        org: &str,
-        cutoff: UnixMs,
-    ) -> ((String, Vec<SqlParam>), (String, Vec<SqlParam>)) {
-        let (filter, params) = self.filter(org, cutoff);
-        let page = format!(
-            "SELECT * FROM events WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
-            self.limit, self.offset
+    pub fn page_sql(&self, org: &str, cutoff: UnixMs) -> (Statement, Statement) {
+        let mut f = Filter::new(org, self.from.map_or(cutoff, |from| from.max(cutoff)));
+        f.le("created_at", self.to);
+        f.eq("event_name", self.event_name.as_deref());
+        f.eq("actor_id", self.actor_id.as_deref());
+        f.any_of(
+            "severity",
+            &self
+                .severities
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
         );
-        let count = format!("SELECT count(*) AS total FROM events WHERE {filter}");
-        ((page, params.clone()), (count, params))
+        f.page("events", self.limit, self.offset)
     }
 }
 
-/// `SELECT` of one event by id, scoped to the org and retention.
-pub fn event_by_id_sql(org: &str, id: &str, cutoff: UnixMs) -> (String, Vec<SqlParam>) {
+/// A SQL text with its positional parameters.
+pub type Statement = (String, Vec<SqlParam>);
+
+/// WHERE-clause builder that always starts from `org_id = ?1 AND created_at >= ?2`, so no
+/// combination of filters can leave the tenant or the retention window.
+pub struct Filter {
+    clauses: Vec<String>,
+    params: Vec<SqlParam>,
+}
+
+impl Filter {
+    /// Scoped to `org`, rows at or after `lower`.
+    pub fn new(org: &str, lower: UnixMs) -> Filter {
+        Filter {
+            clauses: vec!["org_id = ?1".into(), "created_at >= ?2".into()],
+            params: vec![SqlParam::Text(org.into()), SqlParam::Number(lower.0 as f64)],
+        }
+    }
+
+    fn push(&mut self, clause: &str, p: SqlParam) {
+        self.params.push(p);
+        self.clauses
+            .push(clause.replace('?', &format!("?{}", self.params.len())));
+    }
+
+    /// `column = value` when a value is given. `column` is always a literal from our code.
+    pub fn eq(&mut self, column: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.push(&format!("{column} = ?"), SqlParam::Text(v.into()));
+        }
+    }
+
+    /// `column <= bound` when a bound is given.
+    pub fn le(&mut self, column: &str, bound: Option<UnixMs>) {
+        if let Some(b) = bound {
+            self.push(&format!("{column} <= ?"), SqlParam::Number(b.0 as f64));
+        }
+    }
+
+    /// `column IN (…)` for a non-empty list, bound as one JSON array whatever its length.
+    pub fn any_of(&mut self, column: &str, values: &[&str]) {
+        if !values.is_empty() {
+            let list = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+            self.push(
+                &format!("{column} IN (SELECT value FROM json_each(?))"),
+                SqlParam::Text(list),
+            );
+        }
+    }
+
+    /// One page (newest first) and the total count over `table`.
+    pub fn page(self, table: &str, limit: u32, offset: u32) -> (Statement, Statement) {
+        let filter = self.clauses.join(" AND ");
+        let page = format!(
+            "SELECT * FROM {table} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        let count = format!("SELECT count(*) AS total FROM {table} WHERE {filter}");
+        ((page, self.params.clone()), (count, self.params))
+    }
+}
+
+/// `SELECT` of one row of `table` by id, scoped to the org and retention.
+pub fn by_id_sql(table: &str, org: &str, id: &str, cutoff: UnixMs) -> Statement {
     (
-        "SELECT * FROM events WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3".into(),
+        format!("SELECT * FROM {table} WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3"),
         vec![
             SqlParam::Text(id.into()),
             SqlParam::Text(org.into()),

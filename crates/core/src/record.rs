@@ -4,6 +4,7 @@
 use crate::catalogue::{lookup, Severity};
 use crate::ids::{EventId, OrgId};
 use crate::ingest::NewEvent;
+use crate::plan::Plan;
 use crate::time::UnixMs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -84,15 +85,24 @@ impl EventRecord {
 pub struct QueueMessage {
     pub v: u8,
     pub event: EventRecord,
+    /// The organisation's plan when the event was accepted: it gates behavioural detection.
+    /// Messages from before this field existed read as Free (the conservative choice).
+    #[serde(default = "default_plan")]
+    pub plan: Plan,
+}
+
+fn default_plan() -> Plan {
+    Plan::Free
 }
 
 impl QueueMessage {
     pub const VERSION: u8 = 1;
 
-    pub fn new(event: EventRecord) -> Self {
+    pub fn new(event: EventRecord, plan: Plan) -> Self {
         QueueMessage {
             v: Self::VERSION,
             event,
+            plan,
         }
     }
 }
@@ -173,14 +183,21 @@ mod tests {
 
     #[test]
     fn message_round_trips_and_is_flat() {
-        let m = QueueMessage::new(sample());
+        let m = QueueMessage::new(sample(), Plan::Pro);
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v["v"], 1);
+        assert_eq!(v["plan"], "pro");
         assert_eq!(v["event"]["severity"], "critical");
         assert_eq!(v["event"]["created_at"], json!(1_769_764_500_123_i64));
         assert_eq!(v["event"]["country_code"], Value::Null);
-        let back: QueueMessage = serde_json::from_value(v).unwrap();
+        let back: QueueMessage = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, m);
+        let mut old = v;
+        old.as_object_mut().unwrap().remove("plan");
+        assert_eq!(
+            serde_json::from_value::<QueueMessage>(old).unwrap().plan,
+            Plan::Free
+        );
     }
 
     #[test]

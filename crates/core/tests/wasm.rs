@@ -47,7 +47,11 @@ fn validation_and_serde_round_trip() {
     assert_eq!(events[0].event_name, "auth.login_failed");
     let org = edgesoc_core::ids::OrgId("org_1".into());
     let rec = EventRecord::assign(events[0].clone(), &org, EventId::new_v4(), UnixMs(1), None);
-    let text = serde_json::to_string(&QueueMessage::new(rec.clone())).unwrap();
+    let text = serde_json::to_string(&QueueMessage::new(
+        rec.clone(),
+        edgesoc_core::plan::Plan::Pro,
+    ))
+    .unwrap();
     let back: QueueMessage = serde_json::from_str(&text).unwrap();
     assert_eq!(back.event, rec);
     let err = parse_collect_body(br#"{"events":[{"event":"x"}]}"#).unwrap_err();

@@ -1,0 +1,684 @@
+//! Alerts: storing detection candidates with de-duplication (api-contract §8), listing them
+//! (§5.4), their API shape, and status changes (§5.6). SQL is built here; the adapter binds it.
+
+use crate::catalogue::AlertType;
+use crate::detect::{AlertCandidate, AlertSeverity};
+use crate::error::ApiError;
+use crate::ids::{EventId, OrgId};
+use crate::query::{
+    aliased, parse_limit, parse_offset, parse_time_bound, Filter, SqlParam, Statement,
+};
+use crate::record::EventRecord;
+use crate::time::UnixMs;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// While an open alert with the same (org, type, key) is younger than this, new triggers
+/// update it instead of creating another.
+pub const DEDUP_WINDOW_MS: i64 = 60 * 60 * 1000;
+/// Most trigger ids kept in `metadata.trigger_event_ids`.
+pub const MAX_TRIGGER_IDS: usize = 20;
+/// `/alerts` page size bounds.
+pub const ALERTS_DEFAULT_LIMIT: u32 = 100;
+pub const ALERTS_MAX_LIMIT: u32 = 500;
+/// Longest `internal_notes`.
+pub const MAX_INTERNAL_NOTES: usize = 2000;
+/// Accepted `resolution_type` values.
+pub const RESOLUTION_TYPES: [&str; 5] = [
+    "blocked_ip",
+    "reset_password",
+    "contacted_user",
+    "false_positive",
+    "other",
+];
+const ALERT_TYPES: [AlertType; 8] = [
+    AlertType::BruteForceAttack,
+    AlertType::ImpossibleTravel,
+    AlertType::GeoAnomaly,
+    AlertType::NewDevice,
+    AlertType::PrivilegeEscalation,
+    AlertType::DataExfiltration,
+    AlertType::SuspiciousActivity,
+    AlertType::RateLimitExceeded,
+];
+
+/// Alert status: exactly the seed's three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertStatus {
+    Open,
+    Resolved,
+    Safe,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Resolved => "resolved",
+            AlertStatus::Safe => "safe",
+        }
+    }
+
+    /// Parses a status, accepting the SDKs' aliases `active` → open and `dismissed` → safe.
+    pub fn parse(s: &str) -> Option<AlertStatus> {
+        match s.trim() {
+            "open" | "active" => Some(AlertStatus::Open),
+            "resolved" => Some(AlertStatus::Resolved),
+            "safe" | "dismissed" => Some(AlertStatus::Safe),
+            _ => None,
+        }
+    }
+}
+
+fn severity_rank(s: AlertSeverity) -> f64 {
+    match s {
+        AlertSeverity::Low => 1.0,
+        AlertSeverity::Medium => 2.0,
+        AlertSeverity::High => 3.0,
+        AlertSeverity::Critical => 4.0,
+    }
+}
+
+/// `metadata` of a new alert: the contract's keys, with signal copies from the trigger event.
+pub fn new_metadata(c: &AlertCandidate, trigger: &EventRecord) -> Value {
+    let e = &trigger.enrichment;
+    let isp = e.forensics.as_ref().and_then(|f| {
+        f.pointer("/network/isp")
+            .or_else(|| f.pointer("/network/asn_org"))
+            .cloned()
+    });
+    json!({
+        "confidence": c.confidence,
+        "occurrences": 1,
+        "trigger_event_ids": [c.trigger_event_id],
+        "evidence": c.evidence,
+        "internal_notes": null,
+        "is_vpn": e.is_vpn, "is_tor": e.is_tor, "is_proxy": e.is_proxy, "is_datacenter": e.is_datacenter,
+        "latitude": e.latitude, "longitude": e.longitude, "city": e.city, "country": e.country_code,
+        "isp": isp, "threat_score": e.threat_score,
+    })
+}
+
+/// The three statements that store one candidate idempotently, to run as one D1 batch (one
+/// transaction): update the open alert of the same key, or create one, then record the
+/// trigger. A redelivered trigger finds its `alert_triggers` row and changes nothing.
+pub fn upsert_statements(
+    c: &AlertCandidate,
+    trigger: &EventRecord,
+    new_id: EventId,
+    now: UnixMs,
+) -> Vec<Statement> {
+    let org = &trigger.org_id.0;
+    let since = trigger.created_at.0 - DEDUP_WINDOW_MS;
+    let key_params = || {
+        vec![
+            SqlParam::Text(org.clone()),
+            SqlParam::Text(c.alert_type.as_str().into()),
+            SqlParam::Text(c.dedup_key.clone()),
+            SqlParam::Text(c.trigger_event_id.clone()),
+        ]
+    };
+    const FRESH_TRIGGER: &str =
+        "NOT EXISTS (SELECT 1 FROM alert_triggers WHERE org_id = ?1 AND alert_type = ?2 \
+        AND dedup_key = ?3 AND event_id = ?4)";
+    const OPEN_ALERT: &str =
+        "SELECT id FROM alerts WHERE org_id = ?1 AND alert_type = ?2 AND dedup_key = ?3 \
+        AND status = 'open' AND created_at >= ?5";
+
+    let update_sql = format!(
+        "UPDATE alerts SET metadata = json_set(CASE WHEN json_array_length(metadata, '$.trigger_event_ids') < {MAX_TRIGGER_IDS} \
+         THEN json_insert(metadata, '$.trigger_event_ids[#]', ?4) ELSE metadata END, \
+         '$.occurrences', coalesce(json_extract(metadata, '$.occurrences'), 1) + 1, \
+         '$.confidence', max(coalesce(json_extract(metadata, '$.confidence'), 0), ?6), \
+         '$.evidence', json(?7)), \
+         severity = CASE WHEN ?8 > (CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 ELSE 4 END) \
+         THEN ?9 ELSE severity END, \
+         description = ?10, updated_at = ?11 \
+         WHERE id = ({OPEN_ALERT} ORDER BY created_at DESC LIMIT 1) AND {FRESH_TRIGGER}"
+    );
+    let mut update = key_params();
+    update.extend([
+        SqlParam::Number(since as f64),
+        SqlParam::Number(f64::from(c.confidence)),
+        SqlParam::Text(c.evidence.to_string()),
+        SqlParam::Number(severity_rank(c.severity)),
+        SqlParam::Text(c.severity.as_str().into()),
+        SqlParam::Text(c.description.clone()),
+        SqlParam::Number(now.0 as f64),
+    ]);
+
+    let insert_sql = format!(
+        "INSERT INTO alerts (id, org_id, alert_type, severity, status, title, description, source_ip, actor_id, \
+         dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at) \
+         SELECT ?6, ?1, ?2, ?7, 'open', ?8, ?9, ?10, ?11, ?3, ?4, json(?12), ?13, ?14, ?15 \
+         WHERE NOT EXISTS ({OPEN_ALERT}) AND {FRESH_TRIGGER}"
+    );
+    let mut insert = key_params();
+    let text_or_null = |v: &Option<String>| v.clone().map_or(SqlParam::Null, SqlParam::Text);
+    insert.extend([
+        SqlParam::Number(since as f64),
+        SqlParam::Text(new_id.to_string()),
+        SqlParam::Text(c.severity.as_str().into()),
+        SqlParam::Text(c.title.clone()),
+        SqlParam::Text(c.description.clone()),
+        text_or_null(&c.source_ip),
+        text_or_null(&c.actor_id),
+        trigger
+            .enrichment
+            .forensics
+            .as_ref()
+            .map_or(SqlParam::Null, |f| SqlParam::Text(f.to_string())),
+        SqlParam::Text(new_metadata(c, trigger).to_string()),
+        SqlParam::Number(trigger.created_at.0 as f64),
+        SqlParam::Number(now.0 as f64),
+    ]);
+
+    let record_sql = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_type, dedup_key, event_id, created_at) \
+        VALUES (?1, ?2, ?3, ?4, ?5)";
+    let mut record = key_params();
+    record.push(SqlParam::Number(trigger.created_at.0 as f64));
+
+    vec![
+        (update_sql, update),
+        (insert_sql, insert),
+        (record_sql.into(), record),
+    ]
+}
+
+/// A parsed `GET /alerts` query.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertQuery {
+    pub limit: u32,
+    pub offset: u32,
+    pub statuses: Vec<AlertStatus>,
+    pub severities: Vec<AlertSeverity>,
+    pub alert_type: Option<AlertType>,
+    pub actor_id: Option<String>,
+    pub from: Option<UnixMs>,
+    pub to: Option<UnixMs>,
+}
+
+fn comma_list<T>(
+    raw: Option<&str>,
+    field: &str,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, ApiError> {
+    raw.map_or(Ok(Vec::new()), |list| {
+        list.split(',')
+            .map(|s| {
+                parse(s.trim()).ok_or_else(|| {
+                    ApiError::invalid(field, format!("must be {expected} (comma list allowed)"))
+                })
+            })
+            .collect()
+    })
+}
+
+fn parse_alert_severity(s: &str) -> Option<AlertSeverity> {
+    match s {
+        "low" => Some(AlertSeverity::Low),
+        "medium" => Some(AlertSeverity::Medium),
+        "high" => Some(AlertSeverity::High),
+        "critical" => Some(AlertSeverity::Critical),
+        _ => None,
+    }
+}
+
+fn parse_alert_type(s: &str) -> Option<AlertType> {
+    let s = if s == "brute_force" {
+        "brute_force_attack"
+    } else {
+        s
+    };
+    ALERT_TYPES.into_iter().find(|t| t.as_str() == s)
+}
+
+impl AlertQuery {
+    /// Parses the query string pairs of `GET /alerts`.
+    pub fn parse(params: &[(String, String)]) -> Result<AlertQuery, ApiError> {
+        Ok(AlertQuery {
+            limit: parse_limit(
+                aliased(params, &["limit"])?,
+                ALERTS_DEFAULT_LIMIT,
+                ALERTS_MAX_LIMIT,
+            )?,
+            offset: parse_offset(aliased(params, &["offset"])?)?,
+            statuses: comma_list(
+                aliased(params, &["status"])?,
+                "status",
+                "open, resolved or safe",
+                AlertStatus::parse,
+            )?,
+            severities: comma_list(
+                aliased(params, &["severity"])?,
+                "severity",
+                "low, medium, high or critical",
+                parse_alert_severity,
+            )?,
+            alert_type: aliased(params, &["alert_type"])?
+                .map(|t| {
+                    parse_alert_type(t.trim())
+                        .ok_or_else(|| ApiError::invalid("alert_type", "is not a known alert type"))
+                })
+                .transpose()?,
+            actor_id: aliased(params, &["actor_id"])?.map(str::to_string),
+            from: aliased(params, &["from", "start_date"])?
+                .map(|s| parse_time_bound("from", s, false))
+                .transpose()?,
+            to: aliased(params, &["to", "end_date"])?
+                .map(|s| parse_time_bound("to", s, true))
+                .transpose()?,
+        })
+    }
+
+    /// One page, newest first, and the total, scoped to `org` and `cutoff`.
+    pub fn page_sql(&self, org: &str, cutoff: UnixMs) -> (Statement, Statement) {
+        let mut f = Filter::new(org, self.from.map_or(cutoff, |from| from.max(cutoff)));
+        f.le("created_at", self.to);
+        f.any_of(
+            "status",
+            &self.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        );
+        f.any_of(
+            "severity",
+            &self
+                .severities
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+        );
+        f.eq("alert_type", self.alert_type.map(|t| t.as_str()));
+        f.eq("actor_id", self.actor_id.as_deref());
+        f.page("alerts", self.limit, self.offset)
+    }
+}
+
+/// An `alerts` row as D1 returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertRow {
+    pub id: String,
+    pub org_id: String,
+    pub alert_type: String,
+    pub severity: String,
+    pub status: String,
+    pub title: String,
+    pub description: String,
+    pub source_ip: Option<String>,
+    pub actor_id: Option<String>,
+    pub trigger_event_id: Option<String>,
+    pub forensics: Option<String>,
+    pub resolution_type: Option<String>,
+    pub resolved_at: Option<f64>,
+    pub resolved_by: Option<String>,
+    pub metadata: String,
+    pub created_at: f64,
+    pub updated_at: f64,
+}
+
+impl AlertRow {
+    /// The Alert object of api-contract §8.
+    pub fn to_api(&self) -> Value {
+        let metadata = serde_json::from_str::<Value>(&self.metadata)
+            .ok()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        let forensics = self
+            .forensics
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<Value>(f).ok())
+            .unwrap_or(Value::Null);
+        json!({
+            "id": self.id, "org_id": self.org_id, "alert_type": self.alert_type, "severity": self.severity,
+            "status": self.status, "title": self.title, "description": self.description,
+            "source_ip": self.source_ip, "actor_id": self.actor_id, "trigger_event_id": self.trigger_event_id,
+            "forensics": forensics, "resolution_type": self.resolution_type,
+            "resolved_at": self.resolved_at.map(|t| UnixMs(t as i64).iso_millis()),
+            "resolved_by": self.resolved_by,
+            "created_at": UnixMs(self.created_at as i64).iso_millis(),
+            "updated_at": UnixMs(self.updated_at as i64).iso_millis(),
+            "metadata": metadata,
+        })
+    }
+}
+
+/// A validated `PATCH /alerts/:id` body (both request styles of §5.6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPatch {
+    pub status: AlertStatus,
+    pub resolution_type: Option<String>,
+    pub internal_notes: Option<String>,
+    pub resolved_by: Option<String>,
+}
+
+impl AlertPatch {
+    /// `resolve`, `mark_safe` or `reopen`, echoed in the response.
+    pub fn action(&self) -> &'static str {
+        match self.status {
+            AlertStatus::Resolved => "resolve",
+            AlertStatus::Safe => "mark_safe",
+            AlertStatus::Open => "reopen",
+        }
+    }
+
+    /// Parses and validates a body.
+    pub fn parse(body: &[u8]) -> Result<AlertPatch, ApiError> {
+        let root: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid("body", format!("malformed JSON: {e}")))?;
+        let Value::Object(obj) = root else {
+            return Err(ApiError::invalid("body", "must be a JSON object"));
+        };
+        let text = |key: &str| -> Result<Option<String>, ApiError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ApiError::invalid(key, "must be a string")),
+            }
+        };
+        let from_status = text("status")?
+            .map(|s| {
+                AlertStatus::parse(&s)
+                    .ok_or_else(|| ApiError::invalid("status", "must be open, resolved or safe"))
+            })
+            .transpose()?;
+        let from_action = text("action")?
+            .map(|a| match a.trim() {
+                "resolve" => Ok(AlertStatus::Resolved),
+                "mark_safe" => Ok(AlertStatus::Safe),
+                "reopen" => Ok(AlertStatus::Open),
+                _ => Err(ApiError::invalid(
+                    "action",
+                    "must be resolve, mark_safe or reopen",
+                )),
+            })
+            .transpose()?;
+        let status = match (from_status, from_action) {
+            (Some(s), Some(a)) if s != a => {
+                return Err(ApiError::invalid("action", "does not agree with status"))
+            }
+            (Some(s), _) | (None, Some(s)) => s,
+            (None, None) => return Err(ApiError::invalid("status", "is required (or action)")),
+        };
+        let resolution_type = text("resolution_type")?;
+        if let Some(r) = &resolution_type {
+            if !RESOLUTION_TYPES.contains(&r.as_str()) {
+                return Err(ApiError::invalid(
+                    "resolution_type",
+                    format!("must be one of {}", RESOLUTION_TYPES.join(", ")),
+                ));
+            }
+            if status != AlertStatus::Resolved {
+                return Err(ApiError::invalid(
+                    "resolution_type",
+                    "only applies when resolving",
+                ));
+            }
+        }
+        let internal_notes = text("internal_notes")?;
+        if internal_notes
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_INTERNAL_NOTES)
+        {
+            return Err(ApiError::invalid(
+                "internal_notes",
+                format!("must be at most {MAX_INTERNAL_NOTES} characters"),
+            ));
+        }
+        let resolved_by = text("resolved_by")?.map(|s| s.chars().take(255).collect());
+        Ok(AlertPatch {
+            status,
+            resolution_type,
+            internal_notes,
+            resolved_by,
+        })
+    }
+
+    /// The UPDATE, scoped to the org and retention. `internal_notes` is only overwritten when
+    /// given, so a status change never erases an analyst's notes.
+    pub fn update_sql(&self, org: &OrgId, id: &str, now: UnixMs, cutoff: UnixMs) -> Statement {
+        let (resolution, resolved_at, resolved_by) = match self.status {
+            AlertStatus::Resolved => (
+                SqlParam::Text(
+                    self.resolution_type
+                        .clone()
+                        .unwrap_or_else(|| "other".into()),
+                ),
+                SqlParam::Number(now.0 as f64),
+                SqlParam::Text(self.resolved_by.clone().unwrap_or_else(|| "api".into())),
+            ),
+            AlertStatus::Safe => (
+                SqlParam::Null,
+                SqlParam::Null,
+                SqlParam::Text(self.resolved_by.clone().unwrap_or_else(|| "api".into())),
+            ),
+            AlertStatus::Open => (SqlParam::Null, SqlParam::Null, SqlParam::Null),
+        };
+        let notes = self
+            .internal_notes
+            .clone()
+            .map_or(SqlParam::Null, SqlParam::Text);
+        (
+            "UPDATE alerts SET status = ?1, resolution_type = ?2, resolved_at = ?3, resolved_by = ?4, updated_at = ?5, \
+             metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_set(metadata, '$.internal_notes', ?6) END \
+             WHERE id = ?7 AND org_id = ?8 AND created_at >= ?9"
+                .into(),
+            vec![
+                SqlParam::Text(self.status.as_str().into()),
+                resolution,
+                resolved_at,
+                resolved_by,
+                SqlParam::Number(now.0 as f64),
+                notes,
+                SqlParam::Text(id.into()),
+                SqlParam::Text(org.0.clone()),
+                SqlParam::Number(cutoff.0 as f64),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::OrgId;
+    use crate::ingest::NewEvent;
+
+    fn candidate() -> AlertCandidate {
+        AlertCandidate {
+            alert_type: AlertType::BruteForceAttack,
+            severity: AlertSeverity::High,
+            dedup_key: "ip:203.0.113.9".into(),
+            title: "Brute force from 203.0.113.9".into(),
+            description: "5 failed logins in 5 min".into(),
+            confidence: 70,
+            actor_id: Some("u1".into()),
+            source_ip: Some("203.0.113.9".into()),
+            trigger_event_id: "e-1".into(),
+            evidence: json!({"count":5,"threshold":5,"window_minutes":5,"key":"ip"}),
+        }
+    }
+
+    fn trigger() -> EventRecord {
+        let new = NewEvent {
+            event_name: "auth.login_failed".into(),
+            actor_id: Some("u1".into()),
+            actor_email: None,
+            user_ip: Some("203.0.113.9".into()),
+            metadata: Default::default(),
+        };
+        EventRecord::assign(
+            new,
+            &OrgId("org_1".into()),
+            EventId::new_v4(),
+            UnixMs(10_000_000),
+            None,
+        )
+    }
+
+    /// Highest `?N` in a statement must equal its parameter count: no unbound or unused slot.
+    fn max_placeholder(sql: &str) -> usize {
+        let b = sql.as_bytes();
+        (0..b.len())
+            .filter(|&i| b[i] == b'?')
+            .map(|i| {
+                sql[i + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn upsert_statements_bind_every_placeholder() {
+        let stmts = upsert_statements(
+            &candidate(),
+            &trigger(),
+            EventId::new_v4(),
+            UnixMs(10_000_500),
+        );
+        assert_eq!(stmts.len(), 3);
+        for (sql, params) in &stmts {
+            assert_eq!(max_placeholder(sql), params.len(), "{sql}");
+            assert_eq!(
+                params[0],
+                SqlParam::Text("org_1".into()),
+                "org-scoped: {sql}"
+            );
+        }
+        let (_, insert) = &stmts[1];
+        assert_eq!(
+            insert[4],
+            SqlParam::Number((10_000_000 - DEDUP_WINDOW_MS) as f64)
+        );
+        let meta: Value = match &insert[12] {
+            SqlParam::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("metadata not text: {other:?}"),
+        };
+        assert_eq!(meta["occurrences"], 1);
+        assert_eq!(meta["trigger_event_ids"], json!(["e-1"]));
+        assert_eq!(meta["confidence"], 70);
+        assert_eq!(meta["evidence"]["threshold"], 5);
+    }
+
+    #[test]
+    fn patch_update_binds_every_placeholder_and_is_scoped() {
+        let p = AlertPatch::parse(
+            br#"{"action":"resolve","resolution_type":"blocked_ip","internal_notes":"n"}"#,
+        )
+        .unwrap();
+        let (sql, params) = p.update_sql(&OrgId("o".into()), "a", UnixMs(5), UnixMs(1));
+        assert_eq!(max_placeholder(&sql), params.len());
+        assert!(sql.ends_with("WHERE id = ?7 AND org_id = ?8 AND created_at >= ?9"));
+        assert_eq!(params[1], SqlParam::Text("blocked_ip".into()));
+    }
+
+    #[test]
+    fn both_patch_styles_parse() {
+        let r = AlertPatch::parse(br#"{"status":"resolved"}"#).unwrap();
+        assert_eq!((r.status, r.action()), (AlertStatus::Resolved, "resolve"));
+        let s = AlertPatch::parse(br#"{"action":"mark_safe","resolved_by":"me"}"#).unwrap();
+        assert_eq!(
+            (s.status, s.resolved_by.as_deref()),
+            (AlertStatus::Safe, Some("me"))
+        );
+        assert_eq!(
+            AlertPatch::parse(br#"{"status":"dismissed"}"#)
+                .unwrap()
+                .status,
+            AlertStatus::Safe
+        );
+        assert_eq!(
+            AlertPatch::parse(br#"{"status":"open"}"#).unwrap().action(),
+            "reopen"
+        );
+        assert!(AlertPatch::parse(br#"{"status":"resolved","action":"resolve"}"#).is_ok());
+    }
+
+    #[test]
+    fn bad_patches_name_the_field() {
+        let field = |b: &[u8]| AlertPatch::parse(b).unwrap_err().details[0].field.clone();
+        assert_eq!(field(br#"{}"#), "status");
+        assert_eq!(field(br#"{"status":"closed"}"#), "status");
+        assert_eq!(field(br#"{"action":"delete"}"#), "action");
+        assert_eq!(field(br#"{"status":"safe","action":"resolve"}"#), "action");
+        assert_eq!(
+            field(br#"{"action":"resolve","resolution_type":"nuked"}"#),
+            "resolution_type"
+        );
+        assert_eq!(
+            field(br#"{"action":"mark_safe","resolution_type":"other"}"#),
+            "resolution_type"
+        );
+        let long = format!(
+            r#"{{"status":"resolved","internal_notes":"{}"}}"#,
+            "x".repeat(2001)
+        );
+        assert_eq!(field(long.as_bytes()), "internal_notes");
+        assert_eq!(field(br#"{"status":5}"#), "status");
+        assert_eq!(field(b"nope"), "body");
+    }
+
+    #[test]
+    fn alert_queries_accept_aliases_and_reject_unknowns() {
+        let q = |pairs: &[(&str, &str)]| {
+            let owned: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            AlertQuery::parse(&owned)
+        };
+        let a = q(&[
+            ("status", "active,dismissed"),
+            ("alert_type", "brute_force"),
+            ("limit", "900"),
+        ])
+        .unwrap();
+        assert_eq!(a.statuses, vec![AlertStatus::Open, AlertStatus::Safe]);
+        assert_eq!(a.alert_type, Some(AlertType::BruteForceAttack));
+        assert_eq!(a.limit, 500);
+        assert_eq!(q(&[]).unwrap().limit, 100);
+        assert_eq!(
+            q(&[("severity", "info")]).unwrap_err().details[0].field,
+            "severity"
+        );
+        assert_eq!(
+            q(&[("alert_type", "ddos")]).unwrap_err().details[0].field,
+            "alert_type"
+        );
+        let ((page, params), _) = a.page_sql("o", UnixMs(0));
+        assert!(page.starts_with("SELECT * FROM alerts WHERE org_id = ?1 AND created_at >= ?2"));
+        assert_eq!(max_placeholder(&page), params.len());
+    }
+
+    #[test]
+    fn rows_render_the_contract_shape() {
+        let row = AlertRow {
+            id: "a".into(),
+            org_id: "o".into(),
+            alert_type: "geo_anomaly".into(),
+            severity: "medium".into(),
+            status: "resolved".into(),
+            title: "t".into(),
+            description: "d".into(),
+            source_ip: None,
+            actor_id: Some("u".into()),
+            trigger_event_id: Some("e".into()),
+            forensics: None,
+            resolution_type: Some("other".into()),
+            resolved_at: Some(1_769_764_500_123.0),
+            resolved_by: Some("api".into()),
+            metadata: r#"{"confidence":70}"#.into(),
+            created_at: 0.0,
+            updated_at: 0.0,
+        };
+        let v = row.to_api();
+        assert_eq!(v["resolved_at"], "2026-01-30T09:15:00.123Z");
+        assert_eq!(v["metadata"]["confidence"], 70);
+        assert_eq!(v["forensics"], Value::Null);
+        assert_eq!(v["created_at"], "1970-01-01T00:00:00.000Z");
+    }
+}
