@@ -10,6 +10,7 @@ pub mod error;
 pub mod history;
 pub mod ids;
 pub mod ingest;
+pub mod intel;
 pub mod limiter;
 pub mod plan;
 pub mod query;

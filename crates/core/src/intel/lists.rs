@@ -1,0 +1,664 @@
+//! Network lists (Tor exits, datacenter/VPN/proxy/relay ASNs and CIDRs) and the flags they give
+//! an address. Shipped defaults are compiled in ([`super::defaults`]); the cron job may replace
+//! any list from a public source through [`NetworkLists::from_texts`].
+
+use super::defaults;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+/// What the lists say about one address and its ASN. Every flag is known (`false` = no list
+/// matched), so the API shows `true`/`false`, never `null`, for public addresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NetworkFlags {
+    /// The address is a Tor exit (`tor_exits`).
+    pub is_tor: bool,
+    /// The ASN or address belongs to a network commonly used by VPN providers (`vpn_asns`,
+    /// `vpn_cidrs`).
+    pub is_vpn: bool,
+    /// The address is a known open/public proxy (`proxy_cidrs`).
+    pub is_proxy: bool,
+    /// The ASN or address belongs to a hosting/cloud provider (`datacenter_asns`,
+    /// `datacenter_cidrs`).
+    pub is_datacenter: bool,
+    /// The ASN or address is a relay or satellite network whose geolocation is unreliable
+    /// (`relay_asns`, `relay_cidrs`). Not part of the API; it only downgrades impossible travel
+    /// and is not a threat signal.
+    pub is_relay: bool,
+}
+
+impl NetworkFlags {
+    /// Whether the address's location says little about the user (VPN, Tor, proxy or relay),
+    /// as `DetectionEvent::via_relay` reads it.
+    pub fn hides_location(&self) -> bool {
+        self.is_tor || self.is_vpn || self.is_proxy || self.is_relay
+    }
+}
+
+/// The lists, by name. The names are also the `Display` spelling used in errors and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListKind {
+    TorExits,
+    DatacenterAsns,
+    DatacenterCidrs,
+    VpnAsns,
+    VpnCidrs,
+    ProxyCidrs,
+    RelayAsns,
+    RelayCidrs,
+}
+
+impl ListKind {
+    /// Every list.
+    pub const ALL: [ListKind; 8] = [
+        ListKind::TorExits,
+        ListKind::DatacenterAsns,
+        ListKind::DatacenterCidrs,
+        ListKind::VpnAsns,
+        ListKind::VpnCidrs,
+        ListKind::ProxyCidrs,
+        ListKind::RelayAsns,
+        ListKind::RelayCidrs,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListKind::TorExits => "tor_exits",
+            ListKind::DatacenterAsns => "datacenter_asns",
+            ListKind::DatacenterCidrs => "datacenter_cidrs",
+            ListKind::VpnAsns => "vpn_asns",
+            ListKind::VpnCidrs => "vpn_cidrs",
+            ListKind::ProxyCidrs => "proxy_cidrs",
+            ListKind::RelayAsns => "relay_asns",
+            ListKind::RelayCidrs => "relay_cidrs",
+        }
+    }
+}
+
+impl fmt::Display for ListKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One invalid line of a list text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListError {
+    pub list: ListKind,
+    /// 1-based line number in the text.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}: {}", self.list, self.line, self.message)
+    }
+}
+
+impl std::error::Error for ListError {}
+
+/// Replacement texts for [`NetworkLists::from_texts`]; `None` keeps the shipped list.
+///
+/// # Format
+///
+/// Line-based UTF-8. A `#` starts a comment (whole-line or trailing); blank lines are ignored;
+/// a leading BOM is ignored. The value is the line's first field, ending at the first comma or
+/// whitespace, so `AS16509 # Amazon`, `AS16509 Amazon` and CSV rows such as
+/// `172.224.226.0/27,GB,GB-EN,London,` load unchanged. Header rows are not recognised: strip
+/// them first.
+///
+/// * ASN lists: `16509`, `AS16509` or `as16509`; `0` is rejected (reserved).
+/// * CIDR lists (including `tor_exits`): an IPv4/IPv6 address or a CIDR. Host bits are
+///   cleared (`10.1.2.3/8` means `10.0.0.0/8`); IPv4-mapped single addresses count as IPv4.
+///
+/// # Public sources for the cron job
+///
+/// | List | Source | Notes |
+/// |---|---|---|
+/// | `tor_exits` | Tor Project bulk exit list, <https://check.torproject.org/torbulkexitlist> | one IP per line; hourly |
+/// | `datacenter_asns` | X4BNet `lists_vpn`, <https://raw.githubusercontent.com/X4BNet/lists_vpn/main/input/datacenter/ASN.txt> | `AS123 # name` |
+/// | `datacenter_cidrs` | X4BNet `lists_vpn`, `output/datacenter/ipv4.txt` and `ipv6.txt` | CIDR per line; includes VPNs |
+/// | `vpn_asns` | X4BNet `lists_vpn`, `input/vpn/ASN.txt` | `AS123 # name` |
+/// | `vpn_cidrs` | X4BNet `lists_vpn`, `output/vpn/ipv4.txt` and `ipv6.txt` | CIDR per line |
+/// | `proxy_cidrs` | FireHOL, <https://iplists.firehol.org/files/firehol_proxies.netset> | CIDR per line, `#` header |
+/// | `relay_asns` | none; keep the shipped satellite ASNs | |
+/// | `relay_cidrs` | Apple iCloud Private Relay egress, <https://mask-api.icloud.com/egress-ip-ranges.csv> | CSV, first field |
+///
+/// Provider JSON feeds (AWS `https://ip-ranges.amazonaws.com/ip-ranges.json`, Google
+/// `https://www.gstatic.com/ipranges/cloud.json`) must be flattened to one CIDR per line first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListTexts<'a> {
+    pub tor_exits: Option<&'a str>,
+    pub datacenter_asns: Option<&'a str>,
+    pub datacenter_cidrs: Option<&'a str>,
+    pub vpn_asns: Option<&'a str>,
+    pub vpn_cidrs: Option<&'a str>,
+    pub proxy_cidrs: Option<&'a str>,
+    pub relay_asns: Option<&'a str>,
+    pub relay_cidrs: Option<&'a str>,
+}
+
+/// A set of IPv4 and IPv6 prefixes, aggregated and sorted so a lookup is a binary search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct NetSet {
+    v4: Vec<Ipv4Net>,
+    v6: Vec<Ipv6Net>,
+    /// Entries as loaded, before aggregation (for logs).
+    entries: usize,
+}
+
+impl NetSet {
+    fn new(nets: Vec<IpNet>) -> Self {
+        let entries = nets.len();
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for net in nets {
+            match net {
+                IpNet::V4(n) => v4.push(n),
+                IpNet::V6(n) => v6.push(n),
+            }
+        }
+        // Aggregation merges overlapping and adjacent prefixes, so the sorted result is
+        // disjoint and at most one prefix can contain a given address.
+        let mut v4 = Ipv4Net::aggregate(&v4);
+        let mut v6 = Ipv6Net::aggregate(&v6);
+        v4.sort_unstable_by_key(|n| n.network());
+        v6.sort_unstable_by_key(|n| n.network());
+        NetSet { v4, v6, entries }
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(ip) => {
+                let i = self.v4.partition_point(|n| n.network() <= ip);
+                i > 0 && self.v4[i - 1].contains(&ip)
+            }
+            IpAddr::V6(ip) => {
+                let i = self.v6.partition_point(|n| n.network() <= ip);
+                i > 0 && self.v6[i - 1].contains(&ip)
+            }
+        }
+    }
+}
+
+/// A sorted set of ASNs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct AsnSet(Vec<u32>);
+
+impl AsnSet {
+    fn new(mut asns: Vec<u32>) -> Self {
+        asns.sort_unstable();
+        asns.dedup();
+        AsnSet(asns)
+    }
+
+    fn contains(&self, asn: Option<u32>) -> bool {
+        asn.is_some_and(|a| self.0.binary_search(&a).is_ok())
+    }
+}
+
+/// The network lists in matching form. [`Default`] is the shipped lists (also available,
+/// parsed once, as [`NetworkLists::shipped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkLists {
+    tor_exits: NetSet,
+    datacenter_asns: AsnSet,
+    datacenter_cidrs: NetSet,
+    vpn_asns: AsnSet,
+    vpn_cidrs: NetSet,
+    proxy_cidrs: NetSet,
+    relay_asns: AsnSet,
+    relay_cidrs: NetSet,
+}
+
+impl Default for NetworkLists {
+    fn default() -> Self {
+        let nets = |entries: &[(&str, &str)]| {
+            NetSet::new(
+                entries
+                    .iter()
+                    .map(|(cidr, _)| parse_net(cidr).expect("shipped CIDRs parse"))
+                    .collect(),
+            )
+        };
+        let asns = |entries: &[(u32, &str)]| AsnSet::new(entries.iter().map(|e| e.0).collect());
+        NetworkLists {
+            tor_exits: nets(defaults::TOR_EXITS),
+            datacenter_asns: asns(defaults::DATACENTER_ASNS),
+            datacenter_cidrs: nets(defaults::DATACENTER_CIDRS),
+            vpn_asns: asns(defaults::VPN_ASNS),
+            vpn_cidrs: nets(defaults::VPN_CIDRS),
+            proxy_cidrs: nets(defaults::PROXY_CIDRS),
+            relay_asns: asns(defaults::RELAY_ASNS),
+            relay_cidrs: nets(defaults::RELAY_CIDRS),
+        }
+    }
+}
+
+impl NetworkLists {
+    /// The shipped lists, parsed on first use.
+    pub fn shipped() -> &'static NetworkLists {
+        static SHIPPED: OnceLock<NetworkLists> = OnceLock::new();
+        SHIPPED.get_or_init(NetworkLists::default)
+    }
+
+    /// The shipped lists with each list given in `texts` replaced by its parsed text (format and
+    /// sources on [`ListTexts`]). Any invalid line rejects the whole result, with every invalid
+    /// line reported, so a bad download never half-replaces a list: keep the previous lists on
+    /// `Err`. An empty text is a valid empty list; check [`Self::entry_count`] before trusting a
+    /// refresh that shrank sharply.
+    pub fn from_texts(texts: &ListTexts<'_>) -> Result<NetworkLists, Vec<ListError>> {
+        let mut lists = NetworkLists::shipped().clone();
+        let mut errors = Vec::new();
+        let mut nets = |slot: &mut NetSet, kind: ListKind, text: Option<&str>| {
+            if let Some(text) = text {
+                *slot = NetSet::new(parse_lines(kind, text, parse_net, &mut errors));
+            }
+        };
+        nets(&mut lists.tor_exits, ListKind::TorExits, texts.tor_exits);
+        nets(
+            &mut lists.datacenter_cidrs,
+            ListKind::DatacenterCidrs,
+            texts.datacenter_cidrs,
+        );
+        nets(&mut lists.vpn_cidrs, ListKind::VpnCidrs, texts.vpn_cidrs);
+        nets(
+            &mut lists.proxy_cidrs,
+            ListKind::ProxyCidrs,
+            texts.proxy_cidrs,
+        );
+        nets(
+            &mut lists.relay_cidrs,
+            ListKind::RelayCidrs,
+            texts.relay_cidrs,
+        );
+        let mut asns = |slot: &mut AsnSet, kind: ListKind, text: Option<&str>| {
+            if let Some(text) = text {
+                *slot = AsnSet::new(parse_lines(kind, text, parse_asn, &mut errors));
+            }
+        };
+        asns(
+            &mut lists.datacenter_asns,
+            ListKind::DatacenterAsns,
+            texts.datacenter_asns,
+        );
+        asns(&mut lists.vpn_asns, ListKind::VpnAsns, texts.vpn_asns);
+        asns(&mut lists.relay_asns, ListKind::RelayAsns, texts.relay_asns);
+        if errors.is_empty() {
+            Ok(lists)
+        } else {
+            errors.sort_by_key(|e| (e.list, e.line));
+            Err(errors)
+        }
+    }
+
+    /// How many entries a list was loaded with (before CIDR aggregation), for logs.
+    pub fn entry_count(&self, kind: ListKind) -> usize {
+        match kind {
+            ListKind::TorExits => self.tor_exits.entries,
+            ListKind::DatacenterAsns => self.datacenter_asns.0.len(),
+            ListKind::DatacenterCidrs => self.datacenter_cidrs.entries,
+            ListKind::VpnAsns => self.vpn_asns.0.len(),
+            ListKind::VpnCidrs => self.vpn_cidrs.entries,
+            ListKind::ProxyCidrs => self.proxy_cidrs.entries,
+            ListKind::RelayAsns => self.relay_asns.0.len(),
+            ListKind::RelayCidrs => self.relay_cidrs.entries,
+        }
+    }
+
+    /// The flags for a (public) address and its ASN, when known. IPv4-mapped IPv6 addresses
+    /// match the IPv4 lists. An ASN flag needs `asn`; a CIDR flag needs only the address.
+    pub fn flags(&self, ip: IpAddr, asn: Option<u32>) -> NetworkFlags {
+        let ip = ip.to_canonical();
+        NetworkFlags {
+            is_tor: self.tor_exits.contains(ip),
+            is_vpn: self.vpn_asns.contains(asn) || self.vpn_cidrs.contains(ip),
+            is_proxy: self.proxy_cidrs.contains(ip),
+            is_datacenter: self.datacenter_asns.contains(asn) || self.datacenter_cidrs.contains(ip),
+            is_relay: self.relay_asns.contains(asn) || self.relay_cidrs.contains(ip),
+        }
+    }
+}
+
+/// Parses every value line of `text` with `parse`, collecting errors with 1-based line numbers.
+fn parse_lines<T>(
+    kind: ListKind,
+    text: &str,
+    parse: fn(&str) -> Result<T, String>,
+    errors: &mut Vec<ListError>,
+) -> Vec<T> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut values = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let content = line.split('#').next().unwrap_or_default().trim();
+        if content.is_empty() {
+            continue;
+        }
+        let value = content
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .next()
+            .unwrap_or_default();
+        let parsed = if value.is_empty() {
+            Err(format!("empty first field: {}", quoted(content)))
+        } else {
+            parse(value)
+        };
+        match parsed {
+            Ok(v) => values.push(v),
+            Err(message) => errors.push(ListError {
+                list: kind,
+                line: i + 1,
+                message,
+            }),
+        }
+    }
+    values
+}
+
+/// An address (a host prefix) or a CIDR, host bits cleared.
+fn parse_net(value: &str) -> Result<IpNet, String> {
+    let net = if value.contains('/') {
+        value.parse::<IpNet>().ok()
+    } else {
+        value
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| IpNet::from(ip.to_canonical()))
+    };
+    net.map(|n| n.trunc())
+        .ok_or_else(|| format!("not an IP address or CIDR: {}", quoted(value)))
+}
+
+/// `16509`, `AS16509` or `as16509`; not 0.
+fn parse_asn(value: &str) -> Result<u32, String> {
+    let digits = match value.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("as") => &value[2..],
+        _ => value,
+    };
+    match digits.parse::<u32>() {
+        Ok(0) => Err("ASN 0 is reserved".to_string()),
+        // `u32::from_str` accepts a leading `+`; an ASN list never has one.
+        Ok(asn) if digits.bytes().all(|b| b.is_ascii_digit()) => Ok(asn),
+        _ => Err(format!("not an ASN: {}", quoted(value))),
+    }
+}
+
+/// A value for an error message, shortened so a garbage download does not flood the log.
+fn quoted(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() > MAX {
+        format!("{:?}…", s.chars().take(MAX).collect::<String>())
+    } else {
+        format!("{s:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn all_lists() -> NetworkLists {
+        NetworkLists::from_texts(&ListTexts {
+            tor_exits: Some("# torbulkexitlist\n198.51.100.7\n2001:db8:7::1\n"),
+            datacenter_asns: Some("AS64500 # example hosting\n"),
+            datacenter_cidrs: Some("192.0.2.0/25\n2001:db8:d::/48\n"),
+            vpn_asns: Some("64501\n"),
+            vpn_cidrs: Some("198.51.100.128/26\n"),
+            proxy_cidrs: Some("203.0.113.10\n203.0.113.64/27\n"),
+            relay_asns: Some("as64502\n"),
+            relay_cidrs: Some("172.224.226.0/27,GB,GB-EN,London,\n"),
+        })
+        .unwrap()
+    }
+
+    fn only(flags: NetworkFlags) -> &'static str {
+        match (
+            flags.is_tor,
+            flags.is_vpn,
+            flags.is_proxy,
+            flags.is_datacenter,
+            flags.is_relay,
+        ) {
+            (false, false, false, false, false) => "none",
+            (true, false, false, false, false) => "tor",
+            (false, true, false, false, false) => "vpn",
+            (false, false, true, false, false) => "proxy",
+            (false, false, false, true, false) => "datacenter",
+            (false, false, false, false, true) => "relay",
+            _ => "several",
+        }
+    }
+
+    #[test]
+    fn every_membership_path() {
+        let l = all_lists();
+        let public = ip("203.0.113.200");
+        assert_eq!(only(l.flags(ip("198.51.100.7"), None)), "tor");
+        assert_eq!(only(l.flags(ip("2001:db8:7::1"), None)), "tor");
+        assert_eq!(only(l.flags(public, Some(64500))), "datacenter");
+        assert_eq!(only(l.flags(ip("192.0.2.5"), None)), "datacenter");
+        assert_eq!(only(l.flags(ip("2001:db8:d:ffff::1"), None)), "datacenter");
+        assert_eq!(only(l.flags(public, Some(64501))), "vpn");
+        assert_eq!(only(l.flags(ip("198.51.100.130"), None)), "vpn");
+        assert_eq!(only(l.flags(ip("203.0.113.10"), None)), "proxy");
+        assert_eq!(only(l.flags(ip("203.0.113.70"), None)), "proxy");
+        assert_eq!(only(l.flags(public, Some(64502))), "relay");
+        assert_eq!(only(l.flags(ip("172.224.226.31"), None)), "relay");
+        assert_eq!(only(l.flags(public, None)), "none");
+        assert_eq!(only(l.flags(public, Some(64499))), "none");
+    }
+
+    #[test]
+    fn signals_combine() {
+        let l = all_lists();
+        let f = l.flags(ip("198.51.100.7"), Some(64500));
+        assert!(f.is_tor && f.is_datacenter && !f.is_vpn);
+        assert!(f.hides_location());
+        assert!(!NetworkFlags {
+            is_datacenter: true,
+            ..Default::default()
+        }
+        .hides_location());
+    }
+
+    #[test]
+    fn cidr_boundaries_v4() {
+        let l = all_lists();
+        // 192.0.2.0/25 (datacenter)
+        assert!(!l.flags(ip("192.0.1.255"), None).is_datacenter);
+        assert!(l.flags(ip("192.0.2.0"), None).is_datacenter);
+        assert!(l.flags(ip("192.0.2.127"), None).is_datacenter);
+        assert!(!l.flags(ip("192.0.2.128"), None).is_datacenter);
+        // 198.51.100.128/26 (vpn)
+        assert!(!l.flags(ip("198.51.100.127"), None).is_vpn);
+        assert!(l.flags(ip("198.51.100.128"), None).is_vpn);
+        assert!(l.flags(ip("198.51.100.191"), None).is_vpn);
+        assert!(!l.flags(ip("198.51.100.192"), None).is_vpn);
+        // A single address is a /32.
+        assert!(!l.flags(ip("203.0.113.9"), None).is_proxy);
+        assert!(!l.flags(ip("203.0.113.11"), None).is_proxy);
+    }
+
+    #[test]
+    fn cidr_boundaries_v6() {
+        let l = all_lists();
+        // 2001:db8:d::/48 (datacenter)
+        assert!(
+            !l.flags(ip("2001:db8:c:ffff:ffff:ffff:ffff:ffff"), None)
+                .is_datacenter
+        );
+        assert!(l.flags(ip("2001:db8:d::"), None).is_datacenter);
+        assert!(
+            l.flags(ip("2001:db8:d:ffff:ffff:ffff:ffff:ffff"), None)
+                .is_datacenter
+        );
+        assert!(!l.flags(ip("2001:db8:e::"), None).is_datacenter);
+        // The Tor exit is a /128.
+        assert!(!l.flags(ip("2001:db8:7::2"), None).is_tor);
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_match_ipv4_lists() {
+        let l = all_lists();
+        assert!(l.flags(ip("::ffff:198.51.100.7"), None).is_tor);
+        assert!(l.flags(ip("::ffff:192.0.2.1"), None).is_datacenter);
+        let mapped = NetworkLists::from_texts(&ListTexts {
+            tor_exits: Some("::ffff:192.0.2.9\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(mapped.flags(ip("192.0.2.9"), None).is_tor);
+    }
+
+    #[test]
+    fn shipped_lists_parse_and_match() {
+        let l = NetworkLists::shipped();
+        assert_eq!(l, &NetworkLists::default());
+        assert_eq!(
+            l.entry_count(ListKind::DatacenterAsns),
+            defaults::DATACENTER_ASNS.len()
+        );
+        assert_eq!(l.entry_count(ListKind::TorExits), defaults::TOR_EXITS.len());
+        assert_eq!(l.entry_count(ListKind::ProxyCidrs), 0);
+        let any = ip("203.0.113.5");
+        for (asn, name) in defaults::DATACENTER_ASNS {
+            assert!(l.flags(any, Some(*asn)).is_datacenter, "{name}");
+        }
+        for (asn, name) in defaults::VPN_ASNS {
+            let f = l.flags(any, Some(*asn));
+            assert!(f.is_vpn && !f.is_datacenter, "{name}");
+        }
+        for (asn, name) in defaults::RELAY_ASNS {
+            assert_eq!(only(l.flags(any, Some(*asn))), "relay", "{name}");
+        }
+        assert!(l.flags(ip("185.220.101.42"), None).is_tor);
+        assert!(l.flags(ip("185.220.103.255"), None).is_tor);
+        assert!(!l.flags(ip("185.220.104.0"), None).is_tor);
+        assert!(!l.flags(ip("185.220.99.255"), None).is_tor);
+        // Hetzner 5.9.0.0/16 and 2a01:4f8::/32, without an ASN.
+        assert!(!l.flags(ip("5.8.255.255"), None).is_datacenter);
+        assert!(l.flags(ip("5.9.0.0"), None).is_datacenter);
+        assert!(l.flags(ip("5.9.255.255"), None).is_datacenter);
+        assert!(!l.flags(ip("5.10.0.0"), None).is_datacenter);
+        assert!(l.flags(ip("2a01:4f8:c17:1::1"), None).is_datacenter);
+        assert!(!l.flags(ip("2a01:4f9::1"), None).is_datacenter);
+        // Documentation addresses are in no shipped list.
+        assert_eq!(only(l.flags(any, None)), "none");
+        assert_eq!(only(l.flags(ip("2001:db8::1"), Some(64496))), "none");
+    }
+
+    #[test]
+    fn replacing_one_list_keeps_the_others() {
+        let l = NetworkLists::from_texts(&ListTexts {
+            tor_exits: Some("203.0.113.5\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(l.flags(ip("203.0.113.5"), None).is_tor);
+        assert!(!l.flags(ip("185.220.101.42"), None).is_tor);
+        assert!(l.flags(ip("203.0.113.5"), Some(16509)).is_datacenter);
+        assert_eq!(l.entry_count(ListKind::TorExits), 1);
+        assert_eq!(
+            NetworkLists::from_texts(&ListTexts::default()).unwrap(),
+            NetworkLists::default()
+        );
+        let empty = NetworkLists::from_texts(&ListTexts {
+            datacenter_asns: Some("# nothing\n\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!empty.flags(ip("203.0.113.5"), Some(16509)).is_datacenter);
+    }
+
+    #[test]
+    fn text_format() {
+        let l = NetworkLists::from_texts(&ListTexts {
+            datacenter_asns: Some("\u{feff}AS64500\n  as64501 Example Org  \n64502# trailing\n\n# AS64503\n\tAS64504\t# tab\n"),
+            datacenter_cidrs: Some("10.1.2.3/8\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(l.entry_count(ListKind::DatacenterAsns), 4);
+        let any = ip("203.0.113.5");
+        for asn in [64500, 64501, 64502, 64504] {
+            assert!(l.flags(any, Some(asn)).is_datacenter, "{asn}");
+        }
+        assert!(!l.flags(any, Some(64503)).is_datacenter);
+        // Host bits are cleared.
+        assert!(l.flags(ip("10.200.0.1"), None).is_datacenter);
+        // Overlapping and duplicate entries aggregate without losing coverage.
+        let l = NetworkLists::from_texts(&ListTexts {
+            proxy_cidrs: Some(
+                "192.0.2.0/24\n192.0.2.128/25\n192.0.2.7\n198.51.100.0/24\n198.51.101.0/24\n",
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(l.entry_count(ListKind::ProxyCidrs), 5);
+        for s in ["192.0.2.0", "192.0.2.255", "198.51.100.0", "198.51.101.255"] {
+            assert!(l.flags(ip(s), None).is_proxy, "{s}");
+        }
+        assert!(!l.flags(ip("198.51.102.0"), None).is_proxy);
+    }
+
+    #[test]
+    fn parse_errors_report_every_bad_line() {
+        let err = NetworkLists::from_texts(&ListTexts {
+            tor_exits: Some("198.51.100.7\n<html>\n\n1.2.3.4/33\n# ok\n,1.2.3.4\n"),
+            vpn_asns: Some("AS9009\nAS\nAS-M247\n0\nAS4294967296\n+5\n64500\n"),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let got: Vec<(ListKind, usize)> = err.iter().map(|e| (e.list, e.line)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ListKind::TorExits, 2),
+                (ListKind::TorExits, 4),
+                (ListKind::TorExits, 6),
+                (ListKind::VpnAsns, 2),
+                (ListKind::VpnAsns, 3),
+                (ListKind::VpnAsns, 4),
+                (ListKind::VpnAsns, 5),
+                (ListKind::VpnAsns, 6),
+            ]
+        );
+        assert_eq!(
+            err[0].to_string(),
+            "tor_exits line 2: not an IP address or CIDR: \"<html>\""
+        );
+        assert_eq!(err[2].message, "empty first field: \",1.2.3.4\"");
+        assert_eq!(err[5].to_string(), "vpn_asns line 4: ASN 0 is reserved");
+        let long = "x".repeat(500);
+        let err = NetworkLists::from_texts(&ListTexts {
+            relay_cidrs: Some(&long),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err[0].message.len() < 100, "{}", err[0].message);
+    }
+
+    #[test]
+    fn list_names() {
+        let names: Vec<&str> = ListKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tor_exits",
+                "datacenter_asns",
+                "datacenter_cidrs",
+                "vpn_asns",
+                "vpn_cidrs",
+                "proxy_cidrs",
+                "relay_asns",
+                "relay_cidrs"
+            ]
+        );
+    }
+}

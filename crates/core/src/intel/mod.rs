@@ -1,0 +1,29 @@
+//! Network intelligence for enrichment (api-contract §7): which addresses are enriched, network
+//! flags from shipped lists, the threat score and the `forensics` object.
+//!
+//! The flow for one event, in the `/collect` handler:
+//!
+//! 1. [`classify_ip`] the `user_ip`: only [`IpClass::Public`] addresses are enriched; otherwise
+//!    every enrichment field, the threat score included, is `null`.
+//! 2. Location and ASN come from the request's `cf` object or the D1 IP-range table (the
+//!    caller's job) as [`LocationInfo`] and [`AsnInfo`].
+//! 3. [`NetworkLists::flags`] matches the address and ASN against the Tor, datacenter, VPN,
+//!    proxy and relay lists. The shipped lists ([`NetworkLists::shipped`]) work offline; the cron
+//!    job can replace them from public sources with [`NetworkLists::from_texts`].
+//! 4. [`threat_score`] combines the flags, the event's severity and the recent
+//!    [`ThreatHistory`] of the IP and actor.
+//! 5. [`forensics`] builds `{network, location}`; [`enrich`] does steps 1, 3–5 at once and fills
+//!    a [`crate::record::Enrichment`].
+//!
+//! Pure: no I/O, no clock, no `worker`.
+
+mod address;
+mod defaults;
+mod forensics;
+mod lists;
+mod score;
+
+pub use address::{classify_ip, IpClass};
+pub use forensics::{enrich, forensics, AsnInfo, LocationInfo, NetworkForensics};
+pub use lists::{ListError, ListKind, ListTexts, NetworkFlags, NetworkLists};
+pub use score::{threat_score, ThreatHistory};
