@@ -3,12 +3,17 @@
 use crate::http::read_body_limited;
 use crate::pipeline::Ctx;
 use crate::queue::enqueue;
+use edgesoc_core::enrichment::{apply, source, threat_history_statements, Source, ThreatCounts};
 use edgesoc_core::ids::EventId;
 use edgesoc_core::ingest::{parse_collect_body, MAX_BODY_BYTES};
+use edgesoc_core::intel::NetworkLists;
 use edgesoc_core::limiter::LimiterRequest;
 use edgesoc_core::record::EventRecord;
 use edgesoc_core::respond::collect_accepted;
 use edgesoc_core::ApiError;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 pub async fn post(
@@ -50,7 +55,7 @@ pub async fn post(
     }
 
     let server_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
-    let records: Vec<EventRecord> = events
+    let mut records: Vec<EventRecord> = events
         .into_iter()
         .map(|e| {
             EventRecord::assign(
@@ -62,6 +67,7 @@ pub async fn post(
             )
         })
         .collect();
+    enrich_all(&mut records, req, server_ip.as_deref(), ctx).await;
     let ids: Vec<EventId> = records.iter().map(|r| r.id).collect();
 
     let queue = ctx.env.queue("DETECT_QUEUE").map_err(|e| {
@@ -90,4 +96,58 @@ pub async fn post(
         &collect_accepted(&ids, &reserved.quota),
         &headers,
     ))
+}
+
+/// The request's `cf` object as JSON (`null` when absent, e.g. for requests made in tests
+/// without one). Read through reflection: the typed accessors panic on missing fields.
+fn cf_object(req: &Request) -> Value {
+    js_sys::Reflect::get(req.inner(), &JsValue::from_str("cf"))
+        .ok()
+        .filter(JsValue::is_object)
+        .and_then(|v| serde_wasm_bindgen::from_value(v).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Enriches every record in place. A failing history query degrades the threat score to
+/// "no history"; it never costs the request its events.
+async fn enrich_all(
+    records: &mut [EventRecord],
+    req: &Request,
+    caller_ip: Option<&str>,
+    ctx: &Ctx,
+) {
+    let sources: Vec<Source> = records
+        .iter()
+        .map(|r| source(r.user_ip.as_deref(), caller_ip))
+        .collect();
+    let enriched = || {
+        records
+            .iter()
+            .zip(&sources)
+            .filter(|(_, s)| **s != Source::None)
+    };
+    let ips: BTreeSet<String> = enriched().filter_map(|(r, _)| r.user_ip.clone()).collect();
+    let actors: BTreeSet<String> = enriched().filter_map(|(r, _)| r.actor_id.clone()).collect();
+    if sources.iter().all(|s| *s == Source::None) {
+        return;
+    }
+    let counts = if ips.is_empty() && actors.is_empty() {
+        ThreatCounts::default()
+    } else {
+        let statements = threat_history_statements(&ctx.tenant.org_id.0, &ips, &actors, ctx.now);
+        match ctx.store.batch(&statements).await {
+            Ok(rows) => ThreatCounts::from_rows(rows).unwrap_or_else(|e| {
+                worker::console_error!("threat history rows: {e}");
+                ThreatCounts::default()
+            }),
+            Err(e) => {
+                worker::console_error!("threat history query: {e}");
+                ThreatCounts::default()
+            }
+        }
+    };
+    let cf = cf_object(req);
+    for (record, src) in records.iter_mut().zip(&sources) {
+        apply(record, src, &cf, None, &counts, NetworkLists::shipped());
+    }
 }

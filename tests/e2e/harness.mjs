@@ -61,6 +61,12 @@ class Instance {
     return { status: res.status, headers: res.headers, body: parsed };
   }
 
+  /** POST /collect as a caller at `ip` whose edge location is `cf` (what Cloudflare's edge
+   *  would attach; tests are the only way to choose it). */
+  collectFrom(key, body, ip, cf) {
+    return this.request("/collect", { method: "POST", key, body, headers: { "CF-Connecting-IP": ip }, cf });
+  }
+
   collect(key, body, opts = {}) {
     return this.request("/collect", { method: "POST", key, body, ...opts });
   }

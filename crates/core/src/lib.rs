@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod catalogue;
 pub mod classify;
 pub mod detect;
+pub mod enrichment;
 pub mod error;
 pub mod history;
 pub mod ids;

@@ -1,0 +1,369 @@
+//! Where an event's location comes from, reading the request's `cf` object, and the batched
+//! history the threat score needs (api-contract §7).
+//!
+//! `cf` always describes the caller. It is used when the event has no `user_ip` (a client
+//! reporting for itself) or when `user_ip` is the caller's own address; any other public
+//! `user_ip` is looked up in the IP-range table. Nothing a client sends can set a location:
+//! `cf` and `CF-Connecting-IP` are written by Cloudflare's edge.
+
+use crate::intel::{classify_ip, enrich, AsnInfo, LocationInfo, NetworkLists, ThreatHistory};
+use crate::query::{SqlParam, Statement};
+use crate::record::EventRecord;
+use crate::time::UnixMs;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// Where to take an event's location and ASN from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The request's `cf` object; the address it describes (the caller's).
+    Cf(IpAddr),
+    /// The IP-range table, for this public address.
+    IpTable(IpAddr),
+    /// Nothing: the address is missing, not an IP, or not public.
+    None,
+}
+
+/// Decides the source for one event. `user_ip` as sent; `caller_ip` from `CF-Connecting-IP`.
+pub fn source(user_ip: Option<&str>, caller_ip: Option<&str>) -> Source {
+    let caller = caller_ip.and_then(|c| classify_ip(c.trim()).public());
+    match user_ip {
+        None => caller.map_or(Source::None, Source::Cf),
+        Some(raw) => match classify_ip(raw).public() {
+            None => Source::None,
+            Some(ip) if Some(ip) == caller => Source::Cf(ip),
+            Some(ip) => Source::IpTable(ip),
+        },
+    }
+}
+
+/// The address an event is enriched and scored as (its `user_ip`, or the caller's for `cf`).
+pub fn scored_ip(source: &Source) -> Option<IpAddr> {
+    match source {
+        Source::Cf(ip) | Source::IpTable(ip) => Some(*ip),
+        Source::None => None,
+    }
+}
+
+/// Reads the location and network fields of a `cf` object. Every field is optional;
+/// coordinates are parsed from their string form (never through `f32`).
+pub fn from_cf(cf: &Value) -> (LocationInfo, AsnInfo) {
+    let text = |k: &str| {
+        cf.get(k)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let coord = |k: &str, limit: f64| {
+        let v = match cf.get(k) {
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(Value::Number(n)) => n.as_f64(),
+            _ => None,
+        };
+        v.filter(|x| x.is_finite() && x.abs() <= limit)
+    };
+    let location = LocationInfo {
+        city: text("city"),
+        region: text("region"),
+        // Cloudflare reports Tor as the pseudo-country T1 and unknown as XX: not locations.
+        country_code: text("country")
+            .map(|c| c.to_uppercase())
+            .filter(|c| c.len() == 2 && c != "T1" && c != "XX"),
+        country_name: None,
+        latitude: coord("latitude", 90.0),
+        longitude: coord("longitude", 180.0),
+        timezone: text("timezone"),
+    };
+    let asn = AsnInfo {
+        asn: cf
+            .get("asn")
+            .and_then(Value::as_u64)
+            .and_then(|a| u32::try_from(a).ok())
+            .filter(|a| *a > 0),
+        asn_org: text("asOrganization"),
+        isp: text("asOrganization"),
+        is_mobile: false,
+    };
+    (location, asn)
+}
+
+/// Window of the threat score's history.
+pub const THREAT_HISTORY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Three statements (one D1 batch) that count, for all distinct IPs and actors of a request at
+/// once, recent failed logins per IP, per actor, and open alerts per IP or actor.
+pub fn threat_history_statements(
+    org: &str,
+    ips: &BTreeSet<String>,
+    actors: &BTreeSet<String>,
+    now: UnixMs,
+) -> Vec<Statement> {
+    let list = |s: &BTreeSet<String>| {
+        SqlParam::Text(serde_json::to_string(s).unwrap_or_else(|_| "[]".into()))
+    };
+    let since = SqlParam::Number((now.0 - THREAT_HISTORY_MS) as f64);
+    let failed = |column: &str, keys: &BTreeSet<String>| {
+        (
+            format!(
+                "SELECT {column} AS k, count(*) AS n FROM events WHERE org_id = ?1 AND event_name = 'auth.login_failed' \
+                 AND created_at >= ?2 AND {column} IN (SELECT value FROM json_each(?3)) GROUP BY {column}"
+            ),
+            vec![SqlParam::Text(org.into()), since.clone(), list(keys)],
+        )
+    };
+    vec![
+        failed("user_ip", ips),
+        failed("actor_id", actors),
+        (
+            "SELECT source_ip, actor_id FROM alerts WHERE org_id = ?1 AND status = 'open' \
+             AND (source_ip IN (SELECT value FROM json_each(?2)) OR actor_id IN (SELECT value FROM json_each(?3))) LIMIT 5000"
+                .into(),
+            vec![SqlParam::Text(org.into()), list(ips), list(actors)],
+        ),
+    ]
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    k: String,
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct OpenAlertRow {
+    source_ip: Option<String>,
+    actor_id: Option<String>,
+}
+
+/// Answers of [`threat_history_statements`], ready to look up per event.
+#[derive(Debug, Default)]
+pub struct ThreatCounts {
+    ip_failed: HashMap<String, u32>,
+    actor_failed: HashMap<String, u32>,
+    open_alerts: Vec<(Option<String>, Option<String>)>,
+}
+
+impl ThreatCounts {
+    /// Reads the three statements' rows, in order.
+    pub fn from_rows(rows: Vec<Vec<Value>>) -> Result<ThreatCounts, serde_json::Error> {
+        let mut it = rows.into_iter();
+        let counts = |v: Option<Vec<Value>>| -> Result<HashMap<String, u32>, serde_json::Error> {
+            v.unwrap_or_default()
+                .into_iter()
+                .map(|r| serde_json::from_value::<CountRow>(r).map(|c| (c.k, c.n as u32)))
+                .collect()
+        };
+        let ip_failed = counts(it.next())?;
+        let actor_failed = counts(it.next())?;
+        let open_alerts = it
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| serde_json::from_value::<OpenAlertRow>(r).map(|a| (a.source_ip, a.actor_id)))
+            .collect::<Result<_, _>>()?;
+        Ok(ThreatCounts {
+            ip_failed,
+            actor_failed,
+            open_alerts,
+        })
+    }
+
+    /// The history of one event's IP (as sent) and actor.
+    pub fn history(&self, ip: Option<&str>, actor: Option<&str>) -> ThreatHistory {
+        let open = self
+            .open_alerts
+            .iter()
+            .filter(|(a_ip, a_actor)| {
+                (ip.is_some() && a_ip.as_deref() == ip)
+                    || (actor.is_some() && a_actor.as_deref() == actor)
+            })
+            .count();
+        ThreatHistory {
+            ip_failed_logins_24h: ip.and_then(|i| self.ip_failed.get(i)).copied().unwrap_or(0),
+            actor_failed_logins_24h: actor
+                .and_then(|a| self.actor_failed.get(a))
+                .copied()
+                .unwrap_or(0),
+            open_alerts_for_ip_or_actor: open as u32,
+        }
+    }
+}
+
+/// Fills `record.enrichment` from its source: `cf` for the caller's own address, `table` (the
+/// IP-range table's answer, if any) otherwise; flags, score and forensics from `lists`.
+pub fn apply(
+    record: &mut EventRecord,
+    source: &Source,
+    cf: &Value,
+    table: Option<(LocationInfo, AsnInfo)>,
+    counts: &ThreatCounts,
+    lists: &NetworkLists,
+) {
+    let (location, asn) = match source {
+        Source::None => return,
+        Source::Cf(_) => from_cf(cf),
+        Source::IpTable(_) => table.unwrap_or_default(),
+    };
+    let ip = scored_ip(source).map(|ip| ip.to_string());
+    let history = counts.history(record.user_ip.as_deref(), record.actor_id.as_deref());
+    record.enrichment = enrich(
+        lists,
+        ip.as_deref(),
+        &location,
+        &asn,
+        record.severity,
+        &history,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_caller_s_own_address_and_a_missing_user_ip_use_cf() {
+        let caller = Some("198.51.100.7");
+        assert_eq!(
+            source(None, caller),
+            Source::Cf("198.51.100.7".parse().unwrap())
+        );
+        assert_eq!(
+            source(Some("198.51.100.7"), caller),
+            Source::Cf("198.51.100.7".parse().unwrap())
+        );
+        assert_eq!(
+            source(Some("2001:db8::1"), Some("2001:0db8::0001")),
+            Source::Cf("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            source(Some("203.0.113.9"), caller),
+            Source::IpTable("203.0.113.9".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn placeholders_and_private_addresses_are_not_enriched() {
+        for ip in [
+            "unknown",
+            "[REDACTED]",
+            "10.0.0.1",
+            "127.0.0.1",
+            "100.64.1.1",
+            "::1",
+        ] {
+            assert_eq!(source(Some(ip), Some("198.51.100.7")), Source::None, "{ip}");
+        }
+        assert_eq!(
+            source(None, Some("10.1.1.1")),
+            Source::None,
+            "a private caller has no useful cf"
+        );
+        assert_eq!(source(None, None), Source::None);
+    }
+
+    #[test]
+    fn cf_fields_are_read_leniently() {
+        let cf = json!({"country":"de","city":"Berlin","region":"Land Berlin","latitude":"52.52000","longitude":"13.40500",
+            "timezone":"Europe/Berlin","asn":3320,"asOrganization":"Deutsche Telekom AG","colo":"FRA"});
+        let (loc, asn) = from_cf(&cf);
+        assert_eq!(loc.country_code.as_deref(), Some("DE"));
+        assert_eq!((loc.latitude, loc.longitude), (Some(52.52), Some(13.405)));
+        assert_eq!(loc.timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(
+            (asn.asn, asn.asn_org.as_deref()),
+            (Some(3320), Some("Deutsche Telekom AG"))
+        );
+        let (empty, none) =
+            from_cf(&json!({"latitude":"north","longitude":"999","country":"T1","asn":0}));
+        assert_eq!(
+            (empty.latitude, empty.longitude, empty.country_code),
+            (None, None, None)
+        );
+        assert_eq!(none.asn, None);
+        assert_eq!(from_cf(&Value::Null).0, LocationInfo::default());
+    }
+
+    #[test]
+    fn threat_counts_answer_per_event() {
+        let counts = ThreatCounts::from_rows(vec![
+            vec![json!({"k":"203.0.113.9","n":4.0})],
+            vec![json!({"k":"u1","n":2.0})],
+            vec![
+                json!({"source_ip":"203.0.113.9","actor_id":null}),
+                json!({"source_ip":null,"actor_id":"u1"}),
+            ],
+        ])
+        .unwrap();
+        let h = counts.history(Some("203.0.113.9"), Some("u1"));
+        assert_eq!(
+            (
+                h.ip_failed_logins_24h,
+                h.actor_failed_logins_24h,
+                h.open_alerts_for_ip_or_actor
+            ),
+            (4, 2, 2)
+        );
+        let none = counts.history(None, None);
+        assert_eq!(
+            (none.ip_failed_logins_24h, none.open_alerts_for_ip_or_actor),
+            (0, 0)
+        );
+        let stmts = threat_history_statements(
+            "o",
+            &BTreeSet::from(["1.2.3.4".to_string()]),
+            &BTreeSet::new(),
+            UnixMs(THREAT_HISTORY_MS),
+        );
+        assert_eq!(stmts.len(), 3);
+        assert!(stmts
+            .iter()
+            .all(|(sql, p)| sql.contains("org_id = ?1") && p[0] == SqlParam::Text("o".into())));
+    }
+
+    #[test]
+    fn apply_fills_location_flags_and_score_from_cf() {
+        use crate::ids::{EventId, OrgId};
+        use crate::ingest::NewEvent;
+        let new = NewEvent {
+            event_name: "auth.login_failed".into(),
+            actor_id: Some("u1".into()),
+            actor_email: None,
+            user_ip: Some("198.51.100.7".into()),
+            metadata: Default::default(),
+        };
+        let mut r =
+            EventRecord::assign(new, &OrgId("o".into()), EventId::new_v4(), UnixMs(0), None);
+        let cf = json!({"country":"DE","city":"Berlin","latitude":"52.52","longitude":"13.405","asn":3320});
+        let src = source(r.user_ip.as_deref(), Some("198.51.100.7"));
+        apply(
+            &mut r,
+            &src,
+            &cf,
+            None,
+            &ThreatCounts::default(),
+            NetworkLists::shipped(),
+        );
+        assert_eq!(r.enrichment.city.as_deref(), Some("Berlin"));
+        assert_eq!(r.enrichment.is_tor, Some(false));
+        assert!(r.enrichment.threat_score.is_some());
+        assert_eq!(
+            r.enrichment.forensics.as_ref().unwrap()["location"]["country_code"],
+            "DE"
+        );
+        let mut private = r.clone();
+        private.enrichment = Default::default();
+        apply(
+            &mut private,
+            &Source::None,
+            &cf,
+            None,
+            &ThreatCounts::default(),
+            NetworkLists::shipped(),
+        );
+        assert_eq!(private.enrichment, Default::default());
+    }
+}
