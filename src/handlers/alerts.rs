@@ -5,7 +5,7 @@ use crate::http::read_body_limited;
 use crate::pipeline::Ctx;
 use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, ALERTS_MAX_LIMIT};
 use edgesoc_core::query::by_id_sql;
-use edgesoc_core::view::{list_envelope, meta, single_envelope};
+use edgesoc_core::view::{meta, single_envelope, Page};
 use edgesoc_core::ApiError;
 use worker::{Request, Response};
 
@@ -19,9 +19,10 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .store
         .page::<AlertRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
-    let data = rows.iter().map(AlertRow::to_api).collect();
+    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some());
+    let data = page.rows.iter().map(AlertRow::to_api).collect();
     let meta = meta(&ctx.tenant, ctx.now, Some(ALERTS_MAX_LIMIT));
-    Ok(ctx.json(200, &list_envelope(data, total, q.limit, q.offset, meta)))
+    Ok(ctx.json(200, &page.envelope(data, meta)))
 }
 
 async fn load(id: &str, ctx: &Ctx) -> Result<AlertRow, ApiError> {

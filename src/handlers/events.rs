@@ -3,7 +3,7 @@
 use crate::pipeline::Ctx;
 use edgesoc_core::ids::EventId;
 use edgesoc_core::query::{by_id_sql, EventQuery, EVENTS_MAX_LIMIT};
-use edgesoc_core::view::{list_envelope, meta, redacts, single_envelope, EventRow};
+use edgesoc_core::view::{meta, redacts, single_envelope, EventRow, Page};
 use edgesoc_core::ApiError;
 use worker::{Request, Response};
 
@@ -33,10 +33,11 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .store
         .page::<EventRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
+    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some());
     let redact = redacts(&ctx.tenant);
-    let data = rows.iter().map(|r| r.to_api(redact)).collect();
+    let data = page.rows.iter().map(|r| r.to_api(redact)).collect();
     let meta = meta(&ctx.tenant, ctx.now, Some(EVENTS_MAX_LIMIT));
-    Ok(ctx.json(200, &list_envelope(data, total, q.limit, q.offset, meta)))
+    Ok(ctx.json(200, &page.envelope(data, meta)))
 }
 
 pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {

@@ -39,7 +39,9 @@ describe("GET /events", () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.success, true);
     assert.deepEqual(res.body.data.map((e) => e.id), [ids[4], ids[3]]);
-    assert.deepEqual(res.body.pagination, { total: 5, limit: 2, offset: 0, has_more: true });
+    const { next_cursor, ...pagination } = res.body.pagination;
+    assert.deepEqual(pagination, { total: 5, limit: 2, offset: 0, has_more: true });
+    assert.equal(typeof next_cursor, "string");
     assert.equal(res.body.meta.plan, "pro");
     assert.equal(res.body.meta.retention_days, 30);
     assert.equal(res.body.meta.redacted, false);
@@ -53,6 +55,28 @@ describe("GET /events", () => {
     assert.deepEqual(e.actor, { id: "u1", email: null });
     assert.match(e.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.deepEqual(e.metadata, { k: 1 });
+  });
+
+  test("cursor paging walks every match once, in order, without offsets", async () => {
+    for (let i = 0; i < 7; i++) await seed("ProOrg", { actor: "walker", ageMs: 1000 + (i % 3) }); // ties in time
+    const all = (await app.request("/events?actor_id=walker&limit=200", { key: pro })).body.data.map((e) => e.id);
+    assert.equal(all.length, 7);
+    const walked = [];
+    let cursor = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const qs = `/events?actor_id=walker&limit=3${cursor ? `&cursor=${cursor}` : ""}`;
+      const res = await app.request(qs, { key: pro });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.pagination.total, 7, "the total ignores the cursor");
+      walked.push(...res.body.data.map((e) => e.id));
+      cursor = res.body.pagination.next_cursor;
+      assert.equal(res.body.pagination.has_more, cursor !== null);
+      if (!cursor) break;
+    }
+    assert.deepEqual(walked, all);
+    const forged = await app.request("/events?cursor=bm90LWEtY3Vyc29y", { key: pro });
+    assert.equal(forged.status, 400);
+    assert.equal(forged.body.error.details[0].field, "cursor");
   });
 
   test("filters: event_type/event_name, actor_id, severity list, from/to", async () => {
@@ -87,7 +111,7 @@ describe("GET /events", () => {
   test("an empty result still has the pagination block (Node SDK plan probe)", async () => {
     const res = await app.request("/events?limit=1&actor_id=nobody", { key: free });
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body.pagination, { total: 0, limit: 1, offset: 0, has_more: false });
+    assert.deepEqual(res.body.pagination, { total: 0, limit: 1, offset: 0, has_more: false, next_cursor: null });
     assert.equal(res.headers.get("x-litesoc-plan"), "free");
   });
 });

@@ -6,7 +6,7 @@ use crate::detect::{AlertCandidate, AlertSeverity};
 use crate::error::ApiError;
 use crate::ids::{EventId, OrgId};
 use crate::query::{
-    aliased, parse_limit, parse_offset, parse_time_bound, Filter, SqlParam, Statement,
+    aliased, parse_limit, parse_offset, parse_time_bound, Cursor, Filter, SqlParam, Statement,
 };
 use crate::record::EventRecord;
 use crate::time::UnixMs;
@@ -196,6 +196,7 @@ pub struct AlertQuery {
     pub actor_id: Option<String>,
     pub from: Option<UnixMs>,
     pub to: Option<UnixMs>,
+    pub cursor: Option<Cursor>,
 }
 
 fn comma_list<T>(
@@ -269,6 +270,9 @@ impl AlertQuery {
             to: aliased(params, &["to", "end_date"])?
                 .map(|s| parse_time_bound("to", s, true))
                 .transpose()?,
+            cursor: aliased(params, &["cursor"])?
+                .map(Cursor::decode)
+                .transpose()?,
         })
     }
 
@@ -290,7 +294,7 @@ impl AlertQuery {
         );
         f.eq("alert_type", self.alert_type.map(|t| t.as_str()));
         f.eq("actor_id", self.actor_id.as_deref());
-        f.page("alerts", self.limit, self.offset)
+        f.page("alerts", self.limit, self.offset, self.cursor.as_ref())
     }
 }
 
@@ -314,6 +318,15 @@ pub struct AlertRow {
     pub metadata: String,
     pub created_at: f64,
     pub updated_at: f64,
+}
+
+impl crate::view::Keyed for AlertRow {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: UnixMs(self.created_at as i64),
+            id: self.id.clone(),
+        }
+    }
 }
 
 impl AlertRow {

@@ -20,6 +20,37 @@ pub enum SqlParam {
     Null,
 }
 
+/// Keyset position after the last row of a page: opaque to clients (base64url of
+/// `created_at:id`), so deep pages never pay for an OFFSET scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: UnixMs,
+    pub id: String,
+}
+
+impl Cursor {
+    /// The opaque form given to clients.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}", self.created_at.0, self.id))
+    }
+
+    /// Parses a client's cursor; anything malformed is a 400 on `cursor`.
+    pub fn decode(raw: &str) -> Result<Cursor, ApiError> {
+        use base64::Engine;
+        let bad = || ApiError::invalid("cursor", "is not a cursor returned by this API");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw.trim())
+            .map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let (t, id) = text.split_once(':').ok_or_else(bad)?;
+        let created_at = UnixMs(t.parse().map_err(|_| bad())?);
+        let id = crate::ids::EventId::parse(id).ok_or_else(bad)?.to_string();
+        Ok(Cursor { created_at, id })
+    }
+}
+
 /// A parsed, validated `GET /events` query.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EventQuery {
@@ -30,6 +61,9 @@ pub struct EventQuery {
     pub severities: Vec<Severity>,
     pub from: Option<UnixMs>,
     pub to: Option<UnixMs>,
+    /// Keyset paging: rows strictly after this position (newest-first order); `offset` is
+    /// then ignored.
+    pub cursor: Option<Cursor>,
 }
 
 /// Parses `limit` with the contract's clamping: above max → max, below 1 → 1, non-integer → 400.
@@ -138,7 +172,11 @@ impl EventQuery {
         let to = aliased(params, &["to", "end_date"])?
             .map(|s| parse_time_bound("to", s, true))
             .transpose()?;
+        let cursor = aliased(params, &["cursor"])?
+            .map(Cursor::decode)
+            .transpose()?;
         Ok(EventQuery {
+            cursor,
             limit,
             offset,
             event_name,
@@ -163,7 +201,7 @@ impl EventQuery {
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>(),
         );
-        f.page("events", self.limit, self.offset)
+        f.page("events", self.limit, self.offset, self.cursor.as_ref())
     }
 }
 
@@ -218,13 +256,37 @@ impl Filter {
     }
 
     /// One page (newest first) and the total count over `table`.
-    pub fn page(self, table: &str, limit: u32, offset: u32) -> (Statement, Statement) {
+    /// One page (newest first) and the total count over `table`. The page asks for one row
+    /// more than `limit` so the caller knows whether another page exists; with a cursor it
+    /// starts after the cursor's row and ignores `offset`. The total ignores the cursor: it
+    /// counts every match inside retention.
+    pub fn page(
+        self,
+        table: &str,
+        limit: u32,
+        offset: u32,
+        cursor: Option<&Cursor>,
+    ) -> (Statement, Statement) {
         let filter = self.clauses.join(" AND ");
-        let page = format!(
-            "SELECT * FROM {table} WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
-        );
         let count = format!("SELECT count(*) AS total FROM {table} WHERE {filter}");
-        ((page, self.params.clone()), (count, self.params))
+        let mut page_params = self.params.clone();
+        let (after, offset) = match cursor {
+            Some(c) => {
+                page_params.push(SqlParam::Number(c.created_at.0 as f64));
+                page_params.push(SqlParam::Text(c.id.clone()));
+                let (t, i) = (page_params.len() - 1, page_params.len());
+                (
+                    format!(" AND (created_at < ?{t} OR (created_at = ?{t} AND id < ?{i}))"),
+                    0,
+                )
+            }
+            None => (String::new(), offset),
+        };
+        let page = format!(
+            "SELECT * FROM {table} WHERE {filter}{after} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {offset}",
+            limit + 1
+        );
+        ((page, page_params), (count, self.params))
     }
 }
 
@@ -332,7 +394,10 @@ mod tests {
         .unwrap();
         let ((page, params), (count, cparams)) = query.page_sql("org_a", UnixMs(1_000));
         assert!(page.starts_with("SELECT * FROM events WHERE org_id = ?1 AND created_at >= ?2 AND actor_id = ?3 AND severity IN"));
-        assert!(page.ends_with("ORDER BY created_at DESC, id DESC LIMIT 10 OFFSET 20"));
+        assert!(
+            page.ends_with("ORDER BY created_at DESC, id DESC LIMIT 11 OFFSET 20"),
+            "one extra row probes for more"
+        );
         assert!(count.contains("org_id = ?1"));
         assert_eq!(params, cparams);
         assert_eq!(params[0], SqlParam::Text("org_a".into()));
@@ -349,5 +414,34 @@ mod tests {
             "the effective lower bound is max(from, cutoff)"
         );
         assert_eq!(params.len(), 4);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let c = Cursor {
+            created_at: UnixMs(1_769_764_500_123),
+            id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in ["", "!!!", "bm9jb2xvbg", "MTIzOm5vdC1hLXV1aWQ"] {
+            assert_eq!(
+                Cursor::decode(bad).unwrap_err().details[0].field,
+                "cursor",
+                "{bad}"
+            );
+        }
+        let query = q(&[("cursor", &c.encode()), ("offset", "40"), ("limit", "5")]).unwrap();
+        let ((page, params), (count, cparams)) = query.page_sql("o", UnixMs(0));
+        assert!(
+            page.contains("AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))"),
+            "{page}"
+        );
+        assert!(
+            page.ends_with("LIMIT 6 OFFSET 0"),
+            "the cursor replaces the offset"
+        );
+        assert_eq!(params.len(), 4);
+        assert!(!count.contains("id <"), "the total ignores the cursor");
+        assert_eq!(cparams.len(), 2);
     }
 }

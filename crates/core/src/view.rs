@@ -1,6 +1,7 @@
 //! Stored rows → API objects (api-contract §7) and the list/single envelopes (§9.2, §9.3),
 //! including Free-plan redaction: stored data keeps everything, responses hide it.
 
+use crate::query::Cursor;
 use crate::respond::Tenant;
 use crate::time::UnixMs;
 use serde::Deserialize;
@@ -102,15 +103,59 @@ pub fn redacts(tenant: &Tenant) -> bool {
     !tenant.plan.is_pro_or_above()
 }
 
-/// The list envelope; `pagination` is always present.
-pub fn list_envelope(data: Vec<Value>, total: u64, limit: u32, offset: u32, meta: Value) -> Value {
-    let has_more = u64::from(offset) + (data.len() as u64) < total;
-    json!({
-        "success": true,
-        "data": data,
-        "pagination": { "total": total, "limit": limit, "offset": offset, "has_more": has_more },
-        "meta": meta,
-    })
+/// A row that knows its keyset position, so a page can hand out the next cursor.
+pub trait Keyed {
+    fn cursor(&self) -> Cursor;
+}
+
+impl Keyed for EventRow {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: UnixMs(self.created_at as i64),
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// One page as read from D1 (up to `limit + 1` rows: the extra one only says "there is more").
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pagination: Value,
+}
+
+impl<T: Keyed> Page<T> {
+    /// Trims the probe row and works out `has_more` and `next_cursor`. With offsets `has_more`
+    /// is the contract's `offset + data.length < total`; with a cursor it is the probe.
+    pub fn new(
+        mut rows: Vec<T>,
+        limit: u32,
+        offset: u32,
+        total: u64,
+        cursor_mode: bool,
+    ) -> Page<T> {
+        let probed_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let offset = if cursor_mode { 0 } else { offset };
+        let has_more = if cursor_mode {
+            probed_more
+        } else {
+            u64::from(offset) + (rows.len() as u64) < total
+        };
+        let next_cursor = if has_more {
+            rows.last().map(|r| r.cursor().encode())
+        } else {
+            None
+        };
+        let pagination = json!({
+            "total": total, "limit": limit, "offset": offset, "has_more": has_more, "next_cursor": next_cursor,
+        });
+        Page { rows, pagination }
+    }
+
+    /// The list envelope around the rendered rows; `pagination` is always present.
+    pub fn envelope(&self, data: Vec<Value>, meta: Value) -> Value {
+        json!({ "success": true, "data": data, "pagination": self.pagination, "meta": meta })
+    }
 }
 
 /// The single-object envelope.
@@ -197,18 +242,53 @@ mod tests {
             m,
             json!({"plan":"free","retention_days":7,"cutoff_date":"2026-01-23T09:15:00.123Z","redacted":true,"max_limit":200})
         );
-        let l = list_envelope(vec![json!(1), json!(2)], 5, 2, 2, m.clone());
+        let rows = |n: usize| {
+            (0..n)
+                .map(|i| {
+                    let mut r = row();
+                    r.id = format!("00000000-0000-4000-8000-00000000000{i}");
+                    r
+                })
+                .collect::<Vec<_>>()
+        };
+        let render = |p: &Page<EventRow>| {
+            p.envelope(p.rows.iter().map(|r| json!(r.id)).collect(), m.clone())
+        };
+        let mid = Page::new(rows(3), 2, 2, 5, false);
+        assert_eq!(mid.rows.len(), 2, "the probe row is trimmed");
+        let l = render(&mid);
+        assert_eq!(l["pagination"]["has_more"], json!(true));
         assert_eq!(
-            l["pagination"],
-            json!({"total":5,"limit":2,"offset":2,"has_more":true})
+            (
+                l["pagination"]["total"].clone(),
+                l["pagination"]["offset"].clone()
+            ),
+            (json!(5), json!(2))
         );
-        let last = list_envelope(vec![json!(1)], 5, 2, 4, m.clone());
-        assert_eq!(last["pagination"]["has_more"], json!(false));
-        let empty = list_envelope(vec![], 0, 50, 0, m.clone());
+        let next = Cursor::decode(l["pagination"]["next_cursor"].as_str().unwrap()).unwrap();
+        assert_eq!(next.id, mid.rows[1].id);
+        let last = render(&Page::new(rows(1), 2, 4, 5, false));
+        assert_eq!(
+            (
+                last["pagination"]["has_more"].clone(),
+                last["pagination"]["next_cursor"].clone()
+            ),
+            (json!(false), Value::Null)
+        );
+        let by_cursor = render(&Page::new(rows(2), 2, 40, 99, true));
+        assert_eq!(
+            (
+                by_cursor["pagination"]["has_more"].clone(),
+                by_cursor["pagination"]["offset"].clone()
+            ),
+            (json!(false), json!(0))
+        );
+        let empty = render(&Page::new(Vec::<EventRow>::new(), 50, 0, 0, false));
         assert_eq!(
             empty["pagination"],
-            json!({"total":0,"limit":50,"offset":0,"has_more":false})
+            json!({"total":0,"limit":50,"offset":0,"has_more":false,"next_cursor":null})
         );
+        assert_eq!(empty["data"], json!([]));
         assert_eq!(single_envelope(json!({"id":1}), m)["success"], json!(true));
     }
 }
