@@ -3,16 +3,21 @@
 use crate::http::read_body_limited;
 use crate::pipeline::Ctx;
 use crate::queue::enqueue;
-use edgesoc_core::enrichment::{apply, source, threat_history_statements, Source, ThreatCounts};
+use edgesoc_core::enrichment::{
+    apply, ip_table_answers, ip_table_statements, source, threat_history_statements, Source,
+    ThreatCounts,
+};
 use edgesoc_core::ids::EventId;
 use edgesoc_core::ingest::{parse_collect_body, MAX_BODY_BYTES};
 use edgesoc_core::intel::NetworkLists;
+use edgesoc_core::ipdb::ip_key;
 use edgesoc_core::limiter::LimiterRequest;
 use edgesoc_core::record::EventRecord;
 use edgesoc_core::respond::collect_accepted;
 use edgesoc_core::ApiError;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 use wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
@@ -131,23 +136,40 @@ async fn enrich_all(
     if sources.iter().all(|s| *s == Source::None) {
         return;
     }
-    let counts = if ips.is_empty() && actors.is_empty() {
-        ThreatCounts::default()
-    } else {
-        let statements = threat_history_statements(&ctx.tenant.org_id.0, &ips, &actors, ctx.now);
-        match ctx.store.batch(&statements).await {
-            Ok(rows) => ThreatCounts::from_rows(rows).unwrap_or_else(|e| {
+    // One D1 round trip: threat history for every IP and actor, and the IP-range tables for
+    // every address not described by cf.
+    let table_ips: BTreeSet<IpAddr> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::IpTable(ip) => Some(*ip),
+            _ => None,
+        })
+        .collect();
+    let mut statements = threat_history_statements(&ctx.tenant.org_id.0, &ips, &actors, ctx.now);
+    let threat_statements = statements.len();
+    if !table_ips.is_empty() {
+        statements.extend(ip_table_statements(&table_ips));
+    }
+    let (counts, tables) = match ctx.store.batch(&statements).await {
+        Ok(mut rows) => {
+            let table_rows = rows.split_off(threat_statements.min(rows.len()));
+            let counts = ThreatCounts::from_rows(rows).unwrap_or_else(|e| {
                 worker::console_error!("threat history rows: {e}");
                 ThreatCounts::default()
-            }),
-            Err(e) => {
-                worker::console_error!("threat history query: {e}");
-                ThreatCounts::default()
-            }
+            });
+            (counts, ip_table_answers(table_rows))
+        }
+        Err(e) => {
+            worker::console_error!("enrichment queries: {e}");
+            (ThreatCounts::default(), Default::default())
         }
     };
     let cf = cf_object(req);
     for (record, src) in records.iter_mut().zip(&sources) {
-        apply(record, src, &cf, None, &counts, NetworkLists::shipped());
+        let table = match src {
+            Source::IpTable(ip) => tables.get(&ip_key(*ip)).cloned(),
+            _ => None,
+        };
+        apply(record, src, &cf, table, &counts, NetworkLists::shipped());
     }
 }

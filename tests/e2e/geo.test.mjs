@@ -143,3 +143,36 @@ describe("behavioural detection with locations", () => {
     assert.deepEqual(await alertsFor("freetraveller"), []);
   });
 });
+
+describe("the IP-range table (DB-IP fixture)", () => {
+  before(async () => {
+    const { importIpdb, d1Target } = await import("../../scripts/lib/ipdb.mjs");
+    const target = d1Target(app.db);
+    await importIpdb(target, { fixture: new URL("../fixtures/ipdb/", import.meta.url).pathname });
+    await target.flush();
+  });
+
+  test("a user_ip that is not the caller's own is located through the table", async () => {
+    const res = await app.collectFrom(pro, login("gina", "81.2.69.160"), "198.51.100.200", BERLIN);
+    const row = await stored(res.body.event_ids[0]);
+    assert.deepEqual([row.country_code, row.city], ["GB", "London"]);
+    assert.ok(Math.abs(row.latitude - 51.5143) < 1e-6);
+    assert.equal(JSON.parse(row.forensics).location.region, "England");
+  });
+
+  test("the table's ASN feeds the network flags: Google's AS15169 is a datacenter", async () => {
+    const res = await app.collectFrom(pro, login("gina", "8.8.8.8"), "198.51.100.200", BERLIN);
+    const row = await stored(res.body.event_ids[0]);
+    assert.equal(row.is_datacenter, 1);
+    assert.equal(JSON.parse(row.forensics).network.asn, 15169);
+    assert.equal(JSON.parse(row.forensics).network.asn_org, "Google LLC");
+  });
+
+  test("an address outside every range stays unlocated but flagged and scored", async () => {
+    const res = await app.collectFrom(pro, login("gina", "203.0.113.250"), "198.51.100.200", BERLIN);
+    const row = await stored(res.body.event_ids[0]);
+    assert.equal(row.country_code, null);
+    assert.equal(row.is_tor, 0);
+    assert.ok(row.threat_score !== null);
+  });
+});

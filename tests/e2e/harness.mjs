@@ -9,7 +9,7 @@ import { createKeyStatements, migrationStatements, newKey } from "../../scripts/
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const BASE = "http://edgesoc.test";
 
-export async function start({ bindings = {} } = {}) {
+export async function start({ bindings = {}, persist, listen = false } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -17,10 +17,14 @@ export async function start({ bindings = {} } = {}) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     d1Databases: { DB: "edgesoc-test" },
+    // In memory by default; benchmarks pass a directory so large datasets live on disk.
+    ...(persist ? { d1Persist: persist, durableObjectsPersist: persist } : {}),
     durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },
     queueProducers: { DETECT_QUEUE: "edgesoc-detect" },
     queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 5 } },
     bindings: { BOOTSTRAP_PLAN: "pro", ...bindings },
+    // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
+    ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
   });
   const db = await mf.getD1Database("DB");
   const dir = join(ROOT, "migrations");
@@ -29,7 +33,9 @@ export async function start({ bindings = {} } = {}) {
       await db.prepare(stmt).run();
     }
   }
-  return new Instance(mf, db);
+  const app = new Instance(mf, db);
+  if (listen) app.url = (await mf.ready).toString().replace(/\/$/, "");
+  return app;
 }
 
 class Instance {

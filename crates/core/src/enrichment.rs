@@ -7,6 +7,9 @@
 //! `cf` and `CF-Connecting-IP` are written by Cloudflare's edge.
 
 use crate::intel::{classify_ip, enrich, AsnInfo, LocationInfo, NetworkLists, ThreatHistory};
+use crate::ipdb::{
+    ip_key, location_from_rows, AsnRow, CityRow, ASN_BATCH_LOOKUP_SQL, CITY_BATCH_LOOKUP_SQL,
+};
 use crate::query::{SqlParam, Statement};
 use crate::record::EventRecord;
 use crate::time::UnixMs;
@@ -88,6 +91,63 @@ pub fn from_cf(cf: &Value) -> (LocationInfo, AsnInfo) {
         is_mobile: false,
     };
     (location, asn)
+}
+
+/// The two statements (one D1 batch) that look every address up in the IP-range tables.
+pub fn ip_table_statements(ips: &BTreeSet<IpAddr>) -> Vec<Statement> {
+    let keys: Vec<String> = ips.iter().map(|ip| ip_key(*ip)).collect();
+    let keys = SqlParam::Text(serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into()));
+    vec![
+        (CITY_BATCH_LOOKUP_SQL.into(), vec![keys.clone()]),
+        (ASN_BATCH_LOOKUP_SQL.into(), vec![keys]),
+    ]
+}
+
+/// Answers of [`ip_table_statements`] by address; addresses no range covers are absent.
+pub fn ip_table_answers(rows: Vec<Vec<Value>>) -> HashMap<String, (LocationInfo, AsnInfo)> {
+    #[derive(Deserialize)]
+    struct Keyed<T> {
+        key: String,
+        #[serde(flatten)]
+        row: T,
+    }
+    fn by_key<T: for<'de> Deserialize<'de>>(rows: Option<Vec<Value>>) -> HashMap<String, T> {
+        rows.unwrap_or_default()
+            .into_iter()
+            .filter_map(|v| serde_json::from_value::<Keyed<T>>(v).ok())
+            .map(|k| (k.key, k.row))
+            .collect()
+    }
+    let mut it = rows.into_iter();
+    let mut cities: HashMap<String, CityRow> = by_key(it.next());
+    let mut asns: HashMap<String, AsnRow> = by_key(it.next());
+    let keys: BTreeSet<String> = cities.keys().chain(asns.keys()).cloned().collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (loc, net) = location_from_rows(cities.remove(&key), asns.remove(&key), &key);
+            if loc.is_none() && net.is_none() {
+                return None;
+            }
+            let loc = loc.unwrap_or_default();
+            let location = LocationInfo {
+                city: loc.city,
+                region: loc.region,
+                country_code: loc.country_code,
+                country_name: None,
+                latitude: loc.latitude,
+                longitude: loc.longitude,
+                timezone: None,
+            };
+            let (asn, org) = net.map_or((None, None), |(a, o)| (Some(a), o));
+            let asn = AsnInfo {
+                asn,
+                asn_org: org.clone(),
+                isp: org,
+                is_mobile: false,
+            };
+            Some((key, (location, asn)))
+        })
+        .collect()
 }
 
 /// Window of the threat score's history.
@@ -365,5 +425,43 @@ mod tests {
             NetworkLists::shipped(),
         );
         assert_eq!(private.enrichment, Default::default());
+    }
+
+    #[test]
+    fn ip_table_answers_map_rows_by_key() {
+        let key = ip_key("8.8.8.8".parse().unwrap());
+        let rows = vec![
+            vec![
+                json!({"key": key, "ip_start":"408080800","ip_end":"4080808ff","country_code":"US","region":"California",
+                        "city":"Mountain View","latitude":37.4,"longitude":-122.1}),
+            ],
+            vec![
+                json!({"key": key, "ip_start":"408080800","ip_end":"4080808ff","asn":15169.0,"org":"Google LLC"}),
+            ],
+        ];
+        let answers = ip_table_answers(rows);
+        let (loc, asn) = &answers[&key];
+        assert_eq!(
+            (loc.city.as_deref(), loc.country_code.as_deref()),
+            (Some("Mountain View"), Some("US"))
+        );
+        assert_eq!(
+            (asn.asn, asn.asn_org.as_deref()),
+            (Some(15169), Some("Google LLC"))
+        );
+        // A row that does not cover its key (a gap in the table) is no answer.
+        let stray = vec![
+            vec![
+                json!({"key":"401020304","ip_start":"401000000","ip_end":"401000001","country_code":"AU"}),
+            ],
+            vec![],
+        ];
+        assert!(ip_table_answers(stray).is_empty());
+        let stmts = ip_table_statements(&BTreeSet::from([
+            "8.8.8.8".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        ]));
+        assert_eq!(stmts.len(), 2);
+        assert_eq!(stmts[0].1.len(), 1, "all keys travel as one JSON array");
     }
 }

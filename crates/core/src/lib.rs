@@ -12,6 +12,7 @@ pub mod history;
 pub mod ids;
 pub mod ingest;
 pub mod intel;
+pub mod ipdb;
 pub mod limiter;
 pub mod plan;
 pub mod query;

@@ -1,0 +1,51 @@
+// POST /collect throughput and latency through workerd (Miniflare over loopback HTTP), next to
+// an empty Worker served by the same runtime in the same run. Writes bench/results/http.json.
+// Usage: node bench/http.mjs [--seconds 10] [--connections 16]
+import { mkdirSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { Miniflare } from "miniflare";
+import { instance } from "./lib.mjs";
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "16" } } });
+const duration = Number(values.seconds);
+const connections = Number(values.connections);
+
+const single = JSON.stringify({ event: "auth.login_failed", actor: { id: "user_123", email: "u@example.com" }, user_ip: "203.0.113.50", metadata: { method: "password", _sdk: "litesoc-node" } });
+const batch = JSON.stringify({ events: Array.from({ length: 100 }, (_, i) => ({ event: i % 2 ? "auth.login_success" : "data.export", actor: `user_${i % 20}`, user_ip: `198.51.100.${i}` })) });
+
+function load(url, body, headers) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, method: "POST", body, headers: { "content-type": "application/json", ...headers }, duration, connections }, (err, r) => {
+      if (err) return reject(err);
+      const ok = r["2xx"], bad = r.non2xx + r.errors + r.timeouts;
+      if (bad > 0) return reject(new Error(`${url}: ${bad} failed requests of ${ok + bad}`));
+      resolve({ requests_per_s: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, requests: ok });
+    });
+  });
+}
+
+// The baseline: the smallest possible Worker in the same runtime, answering like /collect.
+const empty = new Miniflare({
+  modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
+  script: `export default { async fetch(req) { await req.text(); return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } }); } }`,
+});
+const app = await instance({}, { listen: true });
+const results = {};
+try {
+  const emptyUrl = (await empty.ready).toString();
+  // A custom plan without rate limit or quota: the benchmark measures work, not 429s.
+  const key = await app.createKey({ org: "Load", plan: "custom" });
+  results.empty_worker = await load(emptyUrl, single, {});
+  results.collect_single = await load(`${app.url}/collect`, single, { "X-API-Key": key });
+  results.collect_batch_100 = await load(`${app.url}/collect`, batch, { "X-API-Key": key });
+  results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
+  results.single_vs_empty = results.collect_single.requests_per_s / results.empty_worker.requests_per_s;
+  results.settings = { duration_s: duration, connections };
+} finally {
+  await app.dispose();
+  await empty.dispose();
+}
+mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+writeFileSync(new URL("./results/http.json", import.meta.url), JSON.stringify(results, null, 2));
+console.log(JSON.stringify(results));
