@@ -58,13 +58,25 @@ export function revokeKeyStatement(key, now = Date.now()) {
   return `UPDATE api_keys SET revoked_at = ${sqlInt(now)} WHERE key_hash = ${sqlText(hashKey(key))} AND revoked_at IS NULL RETURNING key_prefix`;
 }
 
-/** Splits a migration file into statements (comments removed; no `;` inside literals there). */
+/**
+ * Splits a migration file into statements: comments removed, split on `;`, except inside a
+ * trigger's `BEGIN … END` body (no `;` appears inside literals in our migrations).
+ */
 export function migrationStatements(sql) {
-  return sql
+  const parts = sql
     .split("\n")
     .filter((l) => !l.trim().startsWith("--"))
     .join("\n")
-    .split(";")
-    .map((s) => s.trim())
-    .filter(Boolean);
+    .split(";");
+  const out = [];
+  let pending = "";
+  for (const part of parts) {
+    pending = pending ? `${pending};${part}` : part;
+    const open = /\bCREATE\s+TRIGGER\b/i.test(pending) && !/\bEND\s*$/i.test(pending.trim());
+    if (open) continue;
+    if (pending.trim()) out.push(pending.trim());
+    pending = "";
+  }
+  if (pending.trim()) out.push(pending.trim());
+  return out;
 }

@@ -187,9 +187,57 @@ impl EventQuery {
         })
     }
 
-    /// `SELECT … LIMIT/OFFSET` for one page, newest first, and the matching `COUNT(*)`.
+    /// `SELECT … LIMIT/OFFSET` for one page, newest first, and the statement for `total`.
+    /// Without an actor filter the total comes from the hourly rollup (`event_counts`,
+    /// maintained by triggers) plus exact counts of the partial hours at both edges, so it
+    /// costs a few hundred rows instead of every match.
     pub fn page_sql(&self, org: &str, cutoff: UnixMs) -> (Statement, Statement) {
-        let mut f = Filter::new(org, self.from.map_or(cutoff, |from| from.max(cutoff)));
+        let lower = self.from.map_or(cutoff, |from| from.max(cutoff));
+        let (page, count) =
+            self.filter(org, lower)
+                .page("events", self.limit, self.offset, self.cursor.as_ref());
+        if self.actor_id.is_some() {
+            return (page, count);
+        }
+        (page, self.rollup_total(org, lower))
+    }
+
+    fn rollup_total(&self, org: &str, lower: UnixMs) -> Statement {
+        let w = HourWindow::new(lower, self.to);
+        let mut params = vec![
+            SqlParam::Text(org.into()),
+            SqlParam::Number(lower.0 as f64),
+            SqlParam::Number(w.head_end as f64),
+            SqlParam::Number(w.first_hour as f64),
+            SqlParam::Number(w.end_hour as f64),
+            SqlParam::Number(w.tail_start as f64),
+            SqlParam::Number(w.tail_end as f64),
+        ];
+        let mut extra = String::new();
+        if let Some(name) = &self.event_name {
+            params.push(SqlParam::Text(name.clone()));
+            extra.push_str(&format!(" AND event_name = ?{}", params.len()));
+        }
+        if !self.severities.is_empty() {
+            let list: Vec<&str> = self.severities.iter().map(|s| s.as_str()).collect();
+            params.push(SqlParam::Text(
+                serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()),
+            ));
+            extra.push_str(&format!(
+                " AND severity IN (SELECT value FROM json_each(?{}))",
+                params.len()
+            ));
+        }
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM events WHERE org_id = ?1 AND created_at >= ?2 AND created_at < ?3{extra}) \
+             + (SELECT coalesce(sum(n), 0) FROM event_counts WHERE org_id = ?1 AND hour >= ?4 AND hour < ?5{extra}) \
+             + (SELECT count(*) FROM events WHERE org_id = ?1 AND created_at >= ?6 AND created_at <= ?7{extra}) AS total"
+        );
+        (sql, params)
+    }
+
+    fn filter(&self, org: &str, lower: UnixMs) -> Filter {
+        let mut f = Filter::new(org, lower);
         f.le("created_at", self.to);
         f.eq("event_name", self.event_name.as_deref());
         f.eq("actor_id", self.actor_id.as_deref());
@@ -201,7 +249,69 @@ impl EventQuery {
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>(),
         );
-        f.page("events", self.limit, self.offset, self.cursor.as_ref())
+        f
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// `[lower, upper]` split into a partial head (`[lower, head_end)`), whole hours
+/// (`first_hour..end_hour`, counted from the rollup) and a partial tail
+/// (`[tail_start, tail_end]`, empty when `tail_start > tail_end`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HourWindow {
+    head_end: i64,
+    first_hour: i64,
+    end_hour: i64,
+    tail_start: i64,
+    tail_end: i64,
+}
+
+impl HourWindow {
+    fn new(lower: UnixMs, upper: Option<UnixMs>) -> HourWindow {
+        let first_hour = lower.0.div_euclid(HOUR_MS) + i64::from(lower.0.rem_euclid(HOUR_MS) != 0);
+        let lower_edge = first_hour * HOUR_MS;
+        match upper {
+            // No upper bound: every whole hour from the first on, nothing after.
+            None => HourWindow {
+                head_end: lower_edge,
+                first_hour,
+                end_hour: i64::MAX / HOUR_MS,
+                tail_start: 1,
+                tail_end: 0,
+            },
+            Some(u) => {
+                // Hour h is whole when its last millisecond, (h+1)·H − 1, is ≤ upper.
+                let end_hour = (u.0 + 1).div_euclid(HOUR_MS).max(first_hour);
+                HourWindow {
+                    head_end: lower_edge.min(u.0 + 1),
+                    first_hour,
+                    end_hour,
+                    tail_start: (end_hour * HOUR_MS).max(lower_edge),
+                    tail_end: u.0,
+                }
+            }
+        }
+    }
+
+    /// The same arithmetic over in-memory times: the head, whole hours and tail must count
+    /// each time in `[lower, upper]` exactly once (tested against a plain filter).
+    #[cfg(test)]
+    fn count(&self, lower: i64, times: &[i64]) -> usize {
+        let hour = |t: i64| t.div_euclid(HOUR_MS);
+        let head = times
+            .iter()
+            .filter(|&&t| t >= lower && t < self.head_end)
+            .count();
+        let hours = times
+            .iter()
+            .filter(|&&t| hour(t) >= self.first_hour && hour(t) < self.end_hour)
+            .count();
+        let tail = times
+            .iter()
+            .filter(|&&t| t >= self.tail_start && t <= self.tail_end)
+            .count();
+        head + hours + tail
     }
 }
 
@@ -442,6 +552,74 @@ mod tests {
         );
         assert_eq!(params.len(), 4);
         assert!(!count.contains("id <"), "the total ignores the cursor");
-        assert_eq!(cparams.len(), 2);
+        assert!(!cparams.contains(&SqlParam::Text(c.id.clone())));
+    }
+
+    #[test]
+    fn the_hour_split_counts_every_time_exactly_once() {
+        // Deterministic pseudo-random times and windows around hour boundaries.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let base = 1_769_760_000_000_i64; // an exact hour
+        let times: Vec<i64> = (0..2000)
+            .map(|_| base + (next() % (30 * HOUR_MS as u64)) as i64)
+            .collect();
+        let edges = [
+            0,
+            1,
+            HOUR_MS - 1,
+            HOUR_MS,
+            HOUR_MS + 1,
+            5 * HOUR_MS + 123,
+            7 * HOUR_MS,
+        ];
+        let mut cases = 0;
+        for &lo in &edges {
+            for hi in
+                edges
+                    .iter()
+                    .map(|e| Some(e + 3 * HOUR_MS))
+                    .chain([None, Some(lo), Some(lo + 10)])
+            {
+                for shift in [0, 17 * HOUR_MS / 10] {
+                    let lower = base + lo + shift;
+                    let upper = hi.map(|h| base + h + shift);
+                    let want = times
+                        .iter()
+                        .filter(|&&t| t >= lower && upper.is_none_or(|u| t <= u))
+                        .count();
+                    let w = HourWindow::new(UnixMs(lower), upper.map(UnixMs));
+                    assert_eq!(
+                        w.count(lower, &times),
+                        want,
+                        "lower {lower} upper {upper:?} {w:?}"
+                    );
+                    cases += 1;
+                }
+            }
+        }
+        assert!(cases > 100);
+    }
+
+    #[test]
+    fn totals_use_the_rollup_unless_an_actor_is_filtered() {
+        let rollup = q(&[("event_type", "auth.login_failed"), ("severity", "medium")])
+            .unwrap()
+            .page_sql("o", UnixMs(0))
+            .1;
+        assert!(rollup.0.contains("FROM event_counts"));
+        assert!(
+            rollup.0.contains("event_name = ?8") && rollup.0.contains("json_each(?9)"),
+            "{}",
+            rollup.0
+        );
+        assert_eq!(rollup.1.len(), 9);
+        let actor = q(&[("actor_id", "u1")]).unwrap().page_sql("o", UnixMs(0)).1;
+        assert!(actor.0.starts_with("SELECT count(*) AS total FROM events"));
     }
 }
