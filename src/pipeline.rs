@@ -120,6 +120,7 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
         Route::UpdateAlert(id) => handlers::alerts::patch(&mut req, &id, ctx)
             .await
             .map_err(fail),
+        Route::LokiPush => handlers::loki::push(&mut req, ctx).await.map_err(fail),
         other => Err(fail(ApiError::not_found(&format!(
             "{other:?} is not available in this build; route"
         )))),

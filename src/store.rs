@@ -153,6 +153,14 @@ impl Store {
                 .bind(&[JsValue::from_str(&chunk)])?;
             statements.push(stmt);
         }
+        // Each event's dashboard log item, in the same transaction (idempotent on event_id).
+        let rows: Vec<_> = events.iter().map(edgesoc_core::loki::event_row).collect();
+        let log_inserts =
+            edgesoc_core::loki::insert_statements(&rows, false, MAX_INSERT_JSON_BYTES)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        for (sql, params) in log_inserts {
+            statements.push(self.db.prepare(sql).bind(&js_params(&params))?);
+        }
         if !statements.is_empty() {
             self.db.batch(statements).await?;
         }

@@ -4,3 +4,4 @@ pub mod alerts;
 pub mod collect;
 pub mod events;
 pub mod health;
+pub mod loki;

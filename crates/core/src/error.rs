@@ -137,6 +137,11 @@ impl ApiError {
         ApiError::new(ErrorCode::PayloadTooLarge, message)
     }
 
+    /// 415: a body the endpoint cannot read (the Loki push's protobuf or unknown encodings).
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::UnsupportedMediaType, message)
+    }
+
     pub fn rate_limited(limit: u32, retry_after: u64) -> Self {
         ApiError {
             retry_after: Some(retry_after.max(1)),

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod intel;
 pub mod ipdb;
 pub mod limiter;
+pub mod loki;
 pub mod plan;
 pub mod query;
 pub mod record;

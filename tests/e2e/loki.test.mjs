@@ -1,0 +1,307 @@
+// POST /loki/api/v1/push end to end (dashboard-contract §7): Loki JSON pushes, gzip, the
+// label and field rules, limits and their error bodies, auth styles, the quota staying
+// untouched, events mirrored as log items, and brute force from raw lines.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
+import { start } from "./harness.mjs";
+
+const PATH = "/loki/api/v1/push";
+const MIN = 60_000;
+const DAY = 86_400_000;
+
+let app, pro, free, mixed;
+before(async () => {
+  app = await start();
+  pro = await app.createKey({ org: "LokiPro", plan: "pro" });
+  free = await app.createKey({ org: "LokiFree", plan: "free" });
+  mixed = await app.createKey({ org: "LokiMixed", plan: "pro" });
+});
+after(() => app.dispose());
+
+/** Unix nanoseconds as Loki sends them, `offsetMs` from now (whole ms). */
+const ns = (ms) => `${BigInt(Math.trunc(ms)) * 1_000_000n}`;
+
+function send(key, body, { headers = {}, gzip = false } = {}) {
+  const h = { "Content-Type": "application/json", ...headers };
+  let payload = typeof body === "string" ? body : JSON.stringify(body);
+  if (gzip) {
+    payload = new Uint8Array(gzipSync(payload));
+    h["Content-Encoding"] = "gzip";
+  }
+  return app.request(PATH, { method: "POST", key, headers: h, body: payload });
+}
+
+async function orgId(name) {
+  return (await app.db.prepare("SELECT id FROM orgs WHERE name = ?").bind(name).first()).id;
+}
+
+async function logRows(org, where = "1", ...params) {
+  const { results } = await app.db
+    .prepare(`SELECT * FROM logs WHERE org_id = ? AND ${where} ORDER BY id`)
+    .bind(org, ...params)
+    .all();
+  return results;
+}
+
+/** Every 4xx/5xx carries the contract's error body (api-contract §9.7). */
+function assertError(res, status, code) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(res.headers.get("content-type") || "", /^application\/json/);
+  assert.equal(res.body.success, false);
+  assert.equal(res.body.error.code, code);
+  assert.equal(typeof res.body.error.message, "string");
+  assert.equal(res.body.code, code);
+  assert.equal(res.body.message, res.body.error.message);
+}
+
+function assertPlanHeaders(res, plan = "pro") {
+  assert.equal(res.headers.get("x-litesoc-plan"), plan);
+  assert.match(res.headers.get("x-litesoc-retention"), /^\d+$/);
+  assert.match(res.headers.get("x-litesoc-cutoff"), /Z$/);
+  assert.match(res.headers.get("x-ratelimit-limit"), /^\d+$/);
+}
+
+const quotaUsed = async (key) => (await app.request("/health", { key })).body.quota.used;
+
+describe("ingestion", () => {
+  test("two JSON streams: 204 without a body, plan headers, rows classified per §7.1/§7.3", async () => {
+    const t = Date.now() - 5 * MIN;
+    const before = await quotaUsed(pro);
+    const res = await send(pro, {
+      streams: [
+        {
+          stream: { service: "auth-service", namespace: "prod", pod: "auth-7d9f" },
+          values: [
+            [ns(t), JSON.stringify({ level: "error", msg: "failed login", user: "admin", ip: "203.0.113.45", status: 401 })],
+            [ns(t + MIN), "sshd: Failed password for invalid user oracle from 198.51.100.9 port 50122"],
+          ],
+        },
+        {
+          stream: { app: "billing", job: "ignored", namespace: "staging", level: "warn" },
+          values: [
+            [ns(t + 2 * MIN), JSON.stringify({ msg: "attached policy AdminAccess to role deploy", user: "ci", ip: "192.0.2.7" })],
+            [ns(t + 3 * MIN), '192.0.2.8 - - [30/Jan/2026:09:15:00 +0000] "GET /health HTTP/1.1" 200 2'],
+            [ns(t + 4 * MIN), "cache warmed", { hostname: "web-3", device: "edge-box" }],
+          ],
+        },
+        { stream: { job: "cron" }, values: [] },
+      ],
+    });
+    assert.equal(res.status, 204);
+    assert.equal(res.body, "");
+    assert.equal(res.headers.get("content-type"), null);
+    assertPlanHeaders(res);
+    assert.match(res.headers.get("x-litesoc-quota-used"), /^\d+$/);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+
+    const rows = await logRows(await orgId("LokiPro"), "ts >= ? AND event_id IS NULL", t);
+    assert.equal(rows.length, 5);
+    const pick = (r) => ({
+      type: r.type, action: r.action, level: r.level, service: r.service, namespace: r.namespace,
+      source_ip: r.source_ip, user: r.user, status_code: r.status_code, hostname: r.hostname, device: r.device,
+    });
+    assert.deepEqual(rows.map(pick), [
+      { type: "login_failure", action: null, level: "error", service: "auth-service", namespace: "prod",
+        source_ip: "203.0.113.45", user: "admin", status_code: 401, hostname: "auth-7d9f", device: null },
+      { type: "login_failure", action: null, level: "info", service: "auth-service", namespace: "prod",
+        source_ip: "198.51.100.9", user: null, status_code: null, hostname: "auth-7d9f", device: null },
+      { type: "iam_change", action: "policy_attached", level: "warning", service: "billing", namespace: "staging",
+        source_ip: "192.0.2.7", user: "ci", status_code: null, hostname: null, device: null },
+      { type: "network_event", action: null, level: "warning", service: "billing", namespace: "staging",
+        source_ip: "192.0.2.8", user: null, status_code: 200, hostname: null, device: null },
+      { type: "network_event", action: null, level: "warning", service: "billing", namespace: "staging",
+        source_ip: null, user: null, status_code: null, hostname: "web-3", device: "edge-box" },
+    ]);
+    assert.deepEqual(rows.map((r) => r.ts), [t, t + MIN, t + 2 * MIN, t + 3 * MIN, t + 4 * MIN]);
+    assert.equal(rows[1].message, "sshd: Failed password for invalid user oracle from 198.51.100.9 port 50122");
+    for (const r of rows) assert.equal(r.hour, Math.floor(r.ts / 3_600_000) * 3_600_000);
+    assert.equal(await quotaUsed(pro), before, "raw lines are not counted in the monthly quota");
+  });
+
+  test("gzip bodies are inflated", async () => {
+    const t = Date.now() - MIN;
+    const res = await send(pro, { streams: [{ stream: { service: "gz" }, values: [[ns(t), "login ok for bob from 203.0.113.60"]] }] }, { gzip: true });
+    assert.equal(res.status, 204);
+    const rows = await logRows(await orgId("LokiPro"), "service = 'gz'");
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].type, "login_success");
+    assert.equal(rows[0].source_ip, "203.0.113.60");
+    assert.equal(rows[0].namespace, "default");
+  });
+
+  test("entries before the retention cutoff or over 10 min ahead are dropped", async () => {
+    const now = Date.now();
+    const values = [
+      [ns(now - 8 * DAY), "eight days old"],
+      [ns(now - 6 * DAY), "six days old"],
+      [ns(now + 9 * MIN), "nine minutes ahead"],
+      [ns(now + 11 * MIN), "eleven minutes ahead"],
+      [new Date(now).toISOString(), "rfc3339 timestamp"],
+    ];
+    const res = await send(free, { streams: [{ stream: { service: "bounds" }, values }] });
+    assert.equal(res.status, 204);
+    assertPlanHeaders(res, "free");
+    const kept = (await logRows(await orgId("LokiFree"), "service = 'bounds'")).map((r) => r.message);
+    assert.deepEqual(kept, ["six days old", "nine minutes ahead", "rfc3339 timestamp"]);
+  });
+
+  test("lines over 8 KiB are truncated", async () => {
+    const long = "Failed password from 203.0.113.99 " + "x".repeat(10_000);
+    assert.equal((await send(pro, { streams: [{ stream: { service: "long" }, values: [[ns(Date.now()), long]] }] })).status, 204);
+    const [row] = await logRows(await orgId("LokiPro"), "service = 'long'");
+    assert.equal(row.message.length, 8192);
+    assert.equal(row.type, "login_failure");
+  });
+});
+
+describe("auth", () => {
+  const body = () => ({ streams: [{ stream: { service: "authcheck" }, values: [[ns(Date.now()), "hello"]] }] });
+
+  test("401 without a key or with an unknown one", async () => {
+    assertError(await send(undefined, body()), 401, "UNAUTHORIZED");
+    assertError(await send("lsoc_live_not_a_real_key_0000000000", body()), 401, "UNAUTHORIZED");
+    const basicWrong = "Basic " + Buffer.from("loki:wrong").toString("base64");
+    assertError(await send(undefined, body(), { headers: { Authorization: basicWrong } }), 401, "UNAUTHORIZED");
+  });
+
+  test("HTTP Basic with the key as password, and Bearer, are accepted", async () => {
+    const basic = "Basic " + Buffer.from(`any-user:${pro}`).toString("base64");
+    const r1 = await send(undefined, body(), { headers: { Authorization: basic, "X-Scope-OrgID": "someone-else" } });
+    assert.equal(r1.status, 204);
+    assertPlanHeaders(r1);
+    const r2 = await send(undefined, body(), { headers: { Authorization: `Bearer ${pro}` } });
+    assert.equal(r2.status, 204);
+    assert.equal((await logRows(await orgId("LokiPro"), "service = 'authcheck'")).length, 2);
+  });
+});
+
+describe("errors", () => {
+  const line = () => [ns(Date.now()), "should never be stored"];
+
+  test("415 for protobuf and for non-gzip encodings, with plan headers", async () => {
+    const proto = await app.request(PATH, {
+      method: "POST", key: pro,
+      headers: { "Content-Type": "application/x-protobuf", "Content-Encoding": "snappy" },
+      body: new Uint8Array([0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59]),
+    });
+    assertError(proto, 415, "UNSUPPORTED_MEDIA_TYPE");
+    assertPlanHeaders(proto);
+    const snappy = await send(pro, { streams: [{ values: [line()] }] }, { headers: { "Content-Encoding": "snappy" } });
+    assertError(snappy, 415, "UNSUPPORTED_MEDIA_TYPE");
+    assert.match(snappy.body.message, /snappy/);
+    const text = await send(pro, "{}", { headers: { "Content-Type": "text/plain" } });
+    assertError(text, 415, "UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  test("413 when the body inflates past 4 MiB (a small gzip)", async () => {
+    const big = JSON.stringify({ streams: [{ stream: { service: "bomb" }, values: [[ns(Date.now()), "a".repeat(5 * 1024 * 1024)]] }] });
+    const res = await send(pro, big, { gzip: true });
+    assertError(res, 413, "PAYLOAD_TOO_LARGE");
+    assertPlanHeaders(res);
+    assert.equal((await logRows(await orgId("LokiPro"), "service = 'bomb'")).length, 0);
+  });
+
+  test("413 for more than 10,000 entries", async () => {
+    const values = Array.from({ length: 10_001 }, (_, i) => [ns(Date.now() - i), `l${i}`]);
+    const res = await send(pro, { streams: [{ stream: { service: "many" }, values }] });
+    assertError(res, 413, "PAYLOAD_TOO_LARGE");
+    assert.equal((await logRows(await orgId("LokiPro"), "service = 'many'")).length, 0);
+  });
+
+  test("10,000 entries are accepted in one push", async () => {
+    const now = Date.now();
+    const values = Array.from({ length: 10_000 }, (_, i) => [ns(now - i), `GET /item/${i} 200`]);
+    const res = await send(pro, { streams: [{ stream: { service: "tenk" }, values }] }, { gzip: true });
+    assert.equal(res.status, 204);
+    assert.equal(await app.count("SELECT count(*) FROM logs WHERE service = 'tenk'"), 10_000);
+  });
+
+  test("400 for bodies that are not a Loki push", async () => {
+    assertError(await send(pro, "not json"), 400, "VALIDATION_ERROR");
+    assertError(await send(pro, { nope: [] }), 400, "VALIDATION_ERROR");
+    const bad = await send(pro, { streams: [{ values: [line(), ["yesterday", "x"]] }] });
+    assertError(bad, 400, "VALIDATION_ERROR");
+    assert.equal(bad.body.error.details[0].field, "streams[0].values[1]");
+    const badGzip = await app.request(PATH, { method: "POST", key: pro, headers: { "Content-Type": "application/json", "Content-Encoding": "gzip" }, body: "plain" });
+    assertError(badGzip, 400, "VALIDATION_ERROR");
+  });
+
+  test("wrong method is 405", async () => {
+    assertError(await app.request(PATH, { key: pro }), 405, "METHOD_NOT_ALLOWED");
+  });
+});
+
+describe("events and detection", () => {
+  test("stored events become log items once, even when redelivered", async () => {
+    const res = await app.collect(pro, {
+      event: "authz.role_changed", actor: "dana", user_ip: "203.0.113.70",
+      metadata: { service: "iam-api", new_role: "admin", hostname: "iam-1", status_code: 200 },
+    });
+    assert.equal(res.status, 202);
+    const id = res.body.event_ids[0];
+    const row = await app.eventually(() => app.db.prepare("SELECT * FROM logs WHERE event_id = ?").bind(id).first());
+    assert.ok(row, "the consumer wrote the log item");
+    assert.deepEqual(
+      { type: row.type, action: row.action, level: row.level, service: row.service, namespace: row.namespace,
+        source_ip: row.source_ip, user: row.user, hostname: row.hostname, status_code: row.status_code,
+        resource: row.resource, event_name: row.event_name },
+      { type: "iam_change", action: "role_escalated", level: "critical", service: "iam-api", namespace: "litesoc",
+        source_ip: "203.0.113.70", user: "dana", hostname: "iam-1", status_code: 200,
+        resource: "admin", event_name: "authz.role_changed" },
+    );
+    const stored = await app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first();
+    const record = {
+      ...stored, instant_alert: Boolean(stored.instant_alert), is_vpn: null, is_tor: null, is_proxy: null,
+      is_datacenter: null, metadata: JSON.parse(stored.metadata), forensics: null,
+    };
+    const msg = () => ({ id: randomUUID(), timestamp: new Date(), attempts: 2, body: JSON.stringify({ v: 1, event: record, plan: "pro" }) });
+    const out = await app.queue([msg(), msg()]);
+    assert.equal(out.retryMessages.length, 0);
+    assert.equal(await app.count("SELECT count(*) FROM logs WHERE event_id = ?", id), 1);
+  });
+
+  test("five `Failed password` lines from one IP raise one brute_force_attack alert", async () => {
+    const t = Date.now() - 2 * MIN;
+    const values = Array.from({ length: 5 }, (_, i) => [ns(t + i * 1000), `sshd[811]: Failed password for root from 198.51.100.77 port ${40000 + i} ssh2`]);
+    const four = await send(pro, { streams: [{ stream: { service: "sshd" }, values: values.slice(0, 4) }] });
+    assert.equal(four.status, 204);
+    const none = await app.request("/alerts?alert_type=brute_force_attack", { key: pro });
+    assert.equal(none.body.data.filter((a) => a.source_ip === "198.51.100.77").length, 0, "four stay below the threshold");
+
+    assert.equal((await send(pro, { streams: [{ stream: { service: "sshd" }, values: values.slice(4) }] })).status, 204);
+    const list = await app.request("/alerts?alert_type=brute_force_attack", { key: pro });
+    const alerts = list.body.data.filter((a) => a.source_ip === "198.51.100.77");
+    assert.equal(alerts.length, 1, JSON.stringify(list.body.data));
+    const a = alerts[0];
+    assert.equal(a.severity, "high");
+    assert.equal(a.status, "open");
+    assert.deepEqual(a.metadata.evidence, { count: 5, threshold: 5, window_minutes: 5, key: "ip" });
+    const fifth = (await logRows(await orgId("LokiPro"), "source_ip = '198.51.100.77'")).at(-1);
+    assert.equal(a.trigger_event_id, `${fifth.id}-${Math.floor(fifth.ts / 1000)}`, "the trigger is the fifth line's item id");
+
+    // More failures fold into the same alert.
+    const more = [[ns(t + 10_000), "Failed password for root from 198.51.100.77 port 1 ssh2"]];
+    assert.equal((await send(pro, { streams: [{ values: more }] })).status, 204);
+    const again = (await app.request("/alerts?alert_type=brute_force_attack", { key: pro })).body.data
+      .filter((x) => x.source_ip === "198.51.100.77");
+    assert.equal(again.length, 1);
+    assert.equal(again[0].metadata.occurrences, 2);
+    assert.equal(again[0].metadata.evidence.count, 6);
+  });
+
+  test("failed-login events and lines count together", async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await app.collect(mixed, { event: "auth.login_failed", actor: `u${i}`, user_ip: "203.0.113.88" });
+      assert.equal(res.status, 202);
+    }
+    const org = await orgId("LokiMixed");
+    await app.eventually(async () => (await logRows(org, "event_id IS NOT NULL")).length === 3);
+    const values = [[ns(Date.now()), "Failed password for admin from 203.0.113.88 port 1"], [ns(Date.now() + 1), "Failed password for admin from 203.0.113.88 port 2"]];
+    assert.equal((await send(mixed, { streams: [{ values }] })).status, 204);
+    const list = (await app.request("/alerts?alert_type=brute_force_attack", { key: mixed })).body.data;
+    assert.equal(list.length, 1, JSON.stringify(list));
+    assert.equal(list[0].metadata.evidence.count, 5);
+  });
+});
