@@ -1,0 +1,365 @@
+import "./style.css";
+import { ApiError, fetchMockData, getKey, hasKeyChoice, patchAlert, setKey } from "./api";
+import type { AlertAction, Query } from "./api";
+import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timelineOption } from "./charts";
+import { byId, h } from "./dom";
+import { fmtAgo, fmtClock, fmtNum, parseTime } from "./format";
+import type { Anomaly, MockData } from "./types";
+import {
+  renderAnomalies, renderAttackers, renderCountries, renderIam, renderKpiPlaceholders, renderKpis, renderSevFilter, renderStream,
+  renderThreatLegend, streamItems,
+} from "./widgets";
+import type { AnomalyUi, StreamItem } from "./widgets";
+
+const REFRESH_MS = 30_000;
+const WINDOWS = [1, 24, 168];
+
+// ---------- state ----------
+
+const params = new URLSearchParams(location.search);
+const query: Query = {
+  hours: WINDOWS.includes(Number(params.get("hours"))) ? Number(params.get("hours")) : 24,
+  service: params.get("service") ?? "",
+  namespace: params.get("namespace") ?? "",
+};
+let data: MockData | null = null;
+let loading: AbortController | null = null;
+let lastLoadedAt: Date | null = null;
+const seen = { service: new Set<string>(), namespace: new Set<string>() };
+
+const stream = { paused: false, shown: new Set<string>(), pending: 0 };
+
+const anomalyUi: AnomalyUi = {
+  filter: "all",
+  expanded: new Set(),
+  pending: new Set(),
+  errors: new Map(),
+  statusOverride: new Map(),
+  onToggle(id) {
+    if (this.expanded.has(id)) this.expanded.delete(id);
+    else this.expanded.add(id);
+    drawAnomalies();
+  },
+  onFilter(sev) {
+    this.filter = sev;
+    drawAnomalies();
+  },
+  onAction(a, action) {
+    void act(a, action);
+  },
+};
+
+// ---------- elements ----------
+
+const el = {
+  hours: byId("f-hours"),
+  service: byId<HTMLSelectElement>("f-service"),
+  namespace: byId<HTMLSelectElement>("f-namespace"),
+  refresh: byId<HTMLButtonElement>("refresh"),
+  updated: byId("updated"),
+  dot: byId("status-dot"),
+  keyBtn: byId<HTMLButtonElement>("key-btn"),
+  banner: byId("banner"),
+  bannerText: byId("banner-text"),
+  kpis: byId("kpis"),
+  dialog: byId<HTMLDialogElement>("key-dialog"),
+  keyForm: byId<HTMLFormElement>("key-form"),
+  keyInput: byId<HTMLInputElement>("key-input"),
+  keyError: byId("key-error"),
+  streamToggle: byId<HTMLButtonElement>("stream-toggle"),
+};
+
+const narrow = () => window.matchMedia("(max-width: 640px)").matches;
+
+const charts = {
+  timeline: new Chart(byId("chart-timeline")),
+  threats: new Chart(byId("chart-threats")),
+  attackers: new Chart(byId("chart-attackers")),
+  flow: new Chart(byId("chart-flow")),
+  heatmap: new Chart(byId("chart-heatmap")),
+};
+// Read-only handle for the browser test (tooltip escaping checks); holds no secrets.
+(window as unknown as { __edgesoc: unknown }).__edgesoc = { charts: Object.fromEntries(Object.entries(charts).map(([k, c]) => [k, c.instance])) };
+
+// ---------- header ----------
+
+function syncHeader(): void {
+  for (const b of el.hours.querySelectorAll<HTMLButtonElement>("button")) {
+    const on = Number(b.dataset.hours) === query.hours;
+    b.classList.toggle("on", on);
+    b.setAttribute("aria-pressed", String(on));
+  }
+  fillPicker(el.service, seen.service, query.service, "All services");
+  fillPicker(el.namespace, seen.namespace, query.namespace, "All namespaces");
+  const p = new URLSearchParams();
+  if (query.hours !== 24) p.set("hours", String(query.hours));
+  if (query.service) p.set("service", query.service);
+  if (query.namespace) p.set("namespace", query.namespace);
+  const qs = p.toString();
+  history.replaceState(null, "", qs ? `?${qs}` : location.pathname);
+}
+
+function fillPicker(sel: HTMLSelectElement, values: Set<string>, current: string, allLabel: string): void {
+  const all = [...values];
+  if (current && !values.has(current)) all.push(current);
+  all.sort((a, b) => a.localeCompare(b));
+  const want = ["", ...all];
+  const have = [...sel.options].map((o) => o.value);
+  if (want.join("\u0000") !== have.join("\u0000")) {
+    sel.replaceChildren(...want.map((v) => h("option", { value: v }, v === "" ? allLabel : v)));
+  }
+  sel.value = current;
+}
+
+function collectPickerValues(d: MockData): void {
+  const add = (set: Set<string>, v: unknown) => {
+    if (typeof v === "string" && v) set.add(v);
+  };
+  for (const l of d.logs) {
+    add(seen.service, l._metadata?.service);
+    add(seen.namespace, l._metadata?.namespace);
+  }
+  for (const a of d.anomalies) {
+    add(seen.service, a.service);
+    add(seen.namespace, a.namespace);
+  }
+  for (const c of d.iamChanges) add(seen.service, c.service);
+  for (const n of d.networkFlow.sankeyData.nodes) if (n.layer === "device") add(seen.service, n.name);
+}
+
+function setStatus(kind: "ok" | "loading" | "error"): void {
+  el.dot.className = `dot ${kind}`;
+  el.refresh.classList.toggle("spin", kind === "loading");
+}
+
+function tickUpdated(): void {
+  if (!data) return;
+  const upd = parseTime(data.lastUpdated);
+  el.updated.replaceChildren(
+    h("span", { class: "upd-label" }, "Updated "),
+    upd ? `${fmtClock(data.lastUpdated)} UTC` : "",
+    lastLoadedAt ? ` · ${fmtAgo(lastLoadedAt)}` : "",
+  );
+  el.updated.title = `Window ${data.timeRange.start} → ${data.timeRange.end}`;
+}
+
+function showBanner(msg: string | null, tone: "error" | "info" = "error"): void {
+  el.banner.hidden = msg == null;
+  el.banner.className = `banner ${tone}`;
+  el.bannerText.textContent = msg ?? "";
+}
+
+// ---------- key prompt ----------
+
+function askKey(error?: string): void {
+  el.keyError.hidden = !error;
+  el.keyError.textContent = error ?? "";
+  el.keyInput.value = "";
+  if (!el.dialog.open) el.dialog.showModal();
+  el.keyInput.focus();
+}
+
+el.keyForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const key = el.keyInput.value.trim();
+  if (!key) {
+    el.keyError.hidden = false;
+    el.keyError.textContent = "Enter a key, or continue without one.";
+    return;
+  }
+  setKey(key);
+  el.dialog.close();
+  void load();
+});
+byId("key-nokey").addEventListener("click", () => {
+  setKey("");
+  el.dialog.close();
+  void load();
+});
+el.dialog.addEventListener("cancel", (e) => {
+  if (!hasKeyChoice()) e.preventDefault(); // nothing to show without a key choice
+});
+el.keyBtn.addEventListener("click", () => askKey());
+
+// ---------- loading ----------
+
+async function load(): Promise<void> {
+  if (!hasKeyChoice()) {
+    askKey();
+    return;
+  }
+  loading?.abort();
+  const ctl = new AbortController();
+  loading = ctl;
+  setStatus("loading");
+  try {
+    const d = await fetchMockData(query, ctl.signal);
+    if (ctl.signal.aborted) return;
+    data = d;
+    lastLoadedAt = new Date();
+    // drop local status overrides once the server agrees
+    for (const a of d.anomalies) if (anomalyUi.statusOverride.get(a.id) === a.status) anomalyUi.statusOverride.delete(a.id);
+    collectPickerValues(d);
+    syncHeader();
+    render(d);
+    setStatus("ok");
+    showBanner(null);
+  } catch (err) {
+    if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
+    setStatus("error");
+    if (err instanceof ApiError && err.status === 401) {
+      setKey(null);
+      askKey(err.message || "The API key was rejected.");
+      showBanner(null);
+      return;
+    }
+    const msg = err instanceof ApiError
+      ? `${err.message}${err.retryAfter ? ` (retry in ${err.retryAfter}s)` : ""}`
+      : `Could not reach the API: ${(err as Error).message}`;
+    showBanner(`${msg}${data ? " — showing the last data received." : ""}`);
+  } finally {
+    if (loading === ctl) loading = null;
+  }
+}
+
+// ---------- rendering ----------
+
+function render(d: MockData): void {
+  const n = narrow();
+  renderKpis(el.kpis, d);
+
+  charts.timeline.set(timelineOption(d.securityEventsTimeline, d.timeRange.hours, n));
+  const peak = d.securityEventsTimeline.reduce((m, b) => Math.max(m, b.total), 0);
+  byId("timeline-meta").textContent = `${d.securityEventsTimeline.length} buckets · peak ${fmtNum(peak)}/h`;
+
+  charts.threats.set(donutOption(d.threatDistribution));
+  byId("threats-total").textContent = fmtNum(d.threatDistribution.reduce((s, x) => s + x.count, 0));
+  renderThreatLegend(byId("threats-legend"), d.threatDistribution);
+
+  drawAnomalies();
+
+  charts.attackers.set(attackersOption(d.topAttackers));
+  byId("chart-attackers").classList.toggle("is-empty", d.topAttackers.length === 0);
+  renderAttackers(byId("attackers").querySelector("tbody")!, d.topAttackers);
+  byId("attackers-meta").textContent = `${fmtNum(d.stats.attackSources)} sources`;
+
+  const f = d.networkFlow;
+  charts.flow.set(sankeyOption(f, n));
+  byId("chart-flow").classList.toggle("is-empty", f.sankeyData.links.length === 0);
+  byId("flow-meta").textContent =
+    `${fmtNum(f.totalEvents)} events · ${fmtNum(f.networkFlows)} flows · ${fmtNum(f.activeNodes)} nodes`;
+
+  charts.heatmap.set(heatmapOption(d.attackPatternHeatmap, n));
+  const hostile = d.attackPatternHeatmap.data.reduce((s, r) => s + r.reduce((a, b) => a + b, 0), 0);
+  byId("heatmap-meta").textContent = `${fmtNum(hostile)} hostile · max ${fmtNum(d.attackPatternHeatmap.maxValue)}/cell`;
+  byId("chart-heatmap").classList.toggle("is-empty", hostile === 0);
+
+  const off = renderIam(byId("iam").querySelector("tbody")!, d.iamChanges);
+  byId("iam-meta").textContent = `${d.iamChanges.length} shown${off ? ` · ${off} off hours` : ""}`;
+
+  const geo = renderCountries(byId("countries").querySelector("tbody")!, d.logs);
+  byId("geo-meta").textContent = `from the latest ${fmtNum(geo.total)} events`;
+
+  drawStream(d);
+  tickUpdated();
+}
+
+function drawAnomalies(): void {
+  if (!data) return;
+  const list = data.anomalies;
+  renderSevFilter(byId("sev-filter"), list, anomalyUi);
+  const shown = renderAnomalies(byId("anomalies").querySelector("tbody")!, list, anomalyUi);
+  const open = list.filter((a) => (anomalyUi.statusOverride.get(a.id) ?? a.status) === "open").length;
+  byId("anomalies-meta").textContent =
+    `${shown} shown · ${open} open · ${fmtNum(data.stats.totalAnomalies)} in window`;
+}
+
+let streamLatest: StreamItem[] = [];
+function drawStream(d: MockData | null = data): void {
+  if (d) streamLatest = streamItems(d);
+  if (stream.paused) {
+    stream.pending = streamLatest.filter((i) => !stream.shown.has(i.key)).length;
+    el.streamToggle.textContent = stream.pending ? `Resume · ${stream.pending} new` : "Resume";
+    return;
+  }
+  const first = stream.shown.size === 0;
+  const fresh = new Set(first ? [] : streamLatest.filter((i) => !stream.shown.has(i.key)).map((i) => i.key));
+  renderStream(byId("stream"), streamLatest, fresh);
+  for (const i of streamLatest) stream.shown.add(i.key);
+  el.streamToggle.textContent = "Pause";
+}
+
+el.streamToggle.addEventListener("click", () => {
+  stream.paused = !stream.paused;
+  el.streamToggle.setAttribute("aria-pressed", String(stream.paused));
+  byId("card-stream").classList.toggle("paused", stream.paused);
+  drawStream(null);
+});
+
+// ---------- alert actions ----------
+
+async function act(a: Anomaly, action: AlertAction): Promise<void> {
+  anomalyUi.pending.add(a.id);
+  anomalyUi.errors.delete(a.id);
+  drawAnomalies();
+  try {
+    const status = await patchAlert(a.id, action);
+    anomalyUi.statusOverride.set(a.id, status);
+  } catch (err) {
+    const msg = err instanceof ApiError ? `${err.status}: ${err.message}` : `Request failed: ${(err as Error).message}`;
+    anomalyUi.errors.set(a.id, msg);
+    if (err instanceof ApiError && err.status === 401) askKey(err.message);
+  } finally {
+    anomalyUi.pending.delete(a.id);
+    drawAnomalies();
+  }
+}
+
+// ---------- events ----------
+
+function filterChanged(): void {
+  stream.shown.clear(); // a new selection is not "new events": do not flash the whole stream
+  syncHeader();
+  void load();
+}
+el.hours.addEventListener("click", (e) => {
+  const b = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-hours]");
+  if (!b || Number(b.dataset.hours) === query.hours) return;
+  query.hours = Number(b.dataset.hours);
+  filterChanged();
+});
+el.service.addEventListener("change", () => {
+  query.service = el.service.value;
+  filterChanged();
+});
+el.namespace.addEventListener("change", () => {
+  query.namespace = el.namespace.value;
+  filterChanged();
+});
+el.refresh.addEventListener("click", () => void load());
+byId("banner-close").addEventListener("click", () => showBanner(null));
+document.addEventListener("keydown", (e) => {
+  if (e.key === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !el.dialog.open &&
+    !(e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement)) void load();
+});
+
+let wasNarrow = narrow();
+window.addEventListener("resize", () => {
+  if (narrow() !== wasNarrow && data) {
+    wasNarrow = narrow();
+    render(data);
+  }
+});
+
+setInterval(() => {
+  if (!document.hidden && hasKeyChoice()) void load();
+}, REFRESH_MS);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && lastLoadedAt && Date.now() - lastLoadedAt.getTime() > REFRESH_MS) void load();
+});
+setInterval(tickUpdated, 5_000);
+
+syncHeader();
+renderKpiPlaceholders(el.kpis);
+if (getKey() != null) void load();
+else askKey();

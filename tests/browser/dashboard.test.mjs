@@ -1,0 +1,420 @@
+// Headless Chromium test of the dashboard page (issue 5 §3), driven by playwright-core.
+//
+//   scripts/setup-browser && scripts/build-dashboard && node --test tests/browser/
+//
+// By default the page is served from public/ by a small fake of the Worker (server.mjs) that answers
+// /ui/mock-data with tests/browser/fixture.json and fakes PATCH /alerts/:id.
+// To run against a real Worker instead (e.g. `wrangler dev` with the dashboard assets), set
+//   BASE_URL=http://127.0.0.1:8787 API_KEY=lsoc_live_…  node --test tests/browser/
+// Then the fake server is not started, expected values come from the Worker's own /ui/mock-data,
+// and the checks that need planted data (hostile strings, exact fixture counts) adapt or skip.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startFakeServer, TEST_KEY } from "./server.mjs";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PUBLIC = join(ROOT, "public");
+const ARTIFACTS = join(ROOT, "tests", "artifacts");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const XSS = "<img src=x onerror=alert(1)>";
+const XSS2 = "\"><svg onload=alert(2)>";
+
+const REAL = Boolean(process.env.BASE_URL);
+let BASE = process.env.BASE_URL?.replace(/\/+$/, "");
+const KEY = REAL ? process.env.API_KEY : TEST_KEY;
+
+const fmtNum = (n) => n.toLocaleString("en-US");
+const isOffHours = (iso) => {
+  const d = new Date(iso);
+  const m = d.getUTCHours() * 60 + d.getUTCMinutes();
+  return d.getUTCDay() === 0 || d.getUTCDay() === 6 || m < 480 || m >= 1080;
+};
+const isMockData = (r) => new URL(r.url()).pathname === "/ui/mock-data";
+const param = (r, k) => new URL(r.url()).searchParams.get(k);
+
+let server = null;
+let ctx;
+let page;
+let userDataDir;
+let expected; // the /ui/mock-data body for the default query (hours=24)
+const dialogs = [];
+const pageErrors = [];
+const consoleErrors = [];
+
+async function apiGet(path) {
+  const res = await fetch(`${BASE}${path}`, { headers: { "X-API-Key": KEY } });
+  assert.equal(res.status, 200, `GET ${path} → ${res.status}`);
+  return res.json();
+}
+
+/** Waits until the dashboard finished a load (status dot ok) after `action`. */
+async function reloadVia(action, match = () => true) {
+  const resp = page.waitForResponse((r) => isMockData(r) && match(r.request()));
+  await action();
+  const r = await resp;
+  await page.waitForSelector("#status-dot.ok, #status-dot.error");
+  await page.waitForFunction(() => !document.querySelector("#status-dot.loading"));
+  return r;
+}
+
+describe("dashboard page", { concurrency: false }, () => {
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: run scripts/setup-browser`);
+    if (REAL) {
+      assert.ok(KEY, "BASE_URL is set: also set API_KEY");
+    } else {
+      assert.ok(existsSync(join(PUBLIC, "index.html")), "public/index.html missing: run scripts/build-dashboard");
+      const fixture = JSON.parse(readFileSync(new URL("./fixture.json", import.meta.url), "utf8"));
+      server = await startFakeServer({ publicDir: PUBLIC, fixture });
+      BASE = server.url;
+    }
+    expected = await apiGet("/ui/mock-data?hours=24");
+    mkdirSync(ARTIFACTS, { recursive: true });
+    userDataDir = mkdtempSync(join(tmpdir(), "edgesoc-chromium-"));
+    ctx = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ],
+      viewport: { width: 1280, height: 800 },
+      timezoneId: "America/Los_Angeles", // the page must show UTC regardless of the browser's zone
+    });
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.setDefaultTimeout(10_000);
+    page.on("dialog", (d) => {
+      dialogs.push(`${d.type()}: ${d.message()}`);
+      void d.dismiss();
+    });
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    page.on("console", (m) => {
+      // A 401/403 response is logged by Chromium as "Failed to load resource"; those are expected here.
+      if (m.type() === "error" && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+    });
+  });
+
+  after(async () => {
+    await ctx?.close();
+    await server?.close();
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  test("asks for an API key, rejects a wrong one, then keeps the key in sessionStorage", async () => {
+    await page.clock.install(); // lets a later test fast-forward to the 30 s refresh
+    await page.goto(`${BASE}/`);
+    await page.waitForSelector("#key-dialog[open]");
+    await page.fill("#key-input", "lsoc_test_definitely_not_a_valid_key");
+    const bad = await reloadVia(() => page.click("#key-submit"));
+    assert.equal(bad.status(), 401);
+    await page.waitForSelector("#key-dialog[open] #key-error:not([hidden])");
+    assert.ok((await page.textContent("#key-error")).length > 0, "the 401 message is shown");
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-key.png") });
+
+    await page.fill("#key-input", KEY);
+    const ok = await reloadVia(() => page.click("#key-submit"));
+    assert.equal(ok.status(), 200);
+    assert.equal(ok.request().headers()["x-api-key"], KEY, "sent as X-API-Key");
+    assert.equal(param(ok.request(), "hours"), "24");
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("edgesoc.apiKey")), KEY);
+    assert.equal(await page.isVisible("#key-dialog"), false);
+  });
+
+  test("KPI tiles show the stats", async () => {
+    const s = expected.stats;
+    const kpi = (id) => page.textContent(`#kpi-${id} .kpi-value`);
+    assert.equal(await kpi("total"), fmtNum(s.totalEvents));
+    assert.equal(await kpi("critical"), fmtNum(s.criticalThreats));
+    assert.equal(await kpi("failed"), fmtNum(s.failedLogins));
+    assert.equal(await kpi("iam"), fmtNum(s.iamChanges));
+    assert.equal(await kpi("sources"), fmtNum(s.attackSources));
+    assert.equal(await kpi("rate"), s.eventsPerHour.toLocaleString("en-US", { maximumFractionDigits: 1 }));
+    assert.match(await page.textContent("#kpi-critical .kpi-sub"), new RegExp(`of ${fmtNum(s.totalAnomalies)} anomalies`));
+    assert.match(await page.textContent("#updated"), /^Updated \d\d:\d\d:\d\d UTC · \d+s ago$/);
+  });
+
+  test("every chart is drawn from the data", async () => {
+    for (const id of ["timeline", "threats", "attackers", "flow", "heatmap"]) {
+      const size = await page.$eval(`#chart-${id} canvas`, (c) => [c.width, c.height]);
+      assert.ok(size[0] > 100 && size[1] > 100, `#chart-${id} canvas is ${size}`);
+    }
+    const opt = await page.evaluate(() => {
+      const c = window.__edgesoc.charts;
+      const o = (k) => c[k].getOption();
+      return {
+        timeline: o("timeline").series.map((s) => s.data.length),
+        stacked: o("timeline").series.filter((s) => s.stack).length,
+        threats: o("threats").series[0].data.map((d) => [d.name, d.value]),
+        attackers: o("attackers").series[0].data.length,
+        flowNodes: o("flow").series[0].data.length,
+        flowLinks: o("flow").series[0].links.length,
+        heat: o("heatmap").series[0].data.length,
+      };
+    });
+    assert.ok(opt.timeline.every((n) => n === expected.securityEventsTimeline.length), `timeline ${opt.timeline}`);
+    assert.equal(opt.stacked, 3, "three stacked severity series");
+    const anyThreat = expected.threatDistribution.some((d) => d.count > 0);
+    assert.deepEqual(opt.threats, anyThreat ? expected.threatDistribution.map((d) => [d.level, d.count]) : [["none", 1]]);
+    assert.equal(opt.attackers, Math.min(10, expected.topAttackers.length));
+    assert.equal(opt.flowNodes, expected.networkFlow.sankeyData.nodes.length);
+    assert.equal(opt.flowLinks, expected.networkFlow.sankeyData.links.length);
+    assert.equal(opt.heat, 7 * 24);
+    assert.equal(await page.locator("#threats-legend li").count(), 4);
+    assert.equal(await page.textContent("#threats-total"), fmtNum(expected.threatDistribution.reduce((s, d) => s + d.count, 0)));
+  });
+
+  test("tables and the live stream are populated", async () => {
+    const rows = (sel) => page.locator(sel).count();
+    assert.equal(await rows("#anomalies tbody tr.anomaly"), expected.anomalies.length);
+    assert.equal(await rows("#anomalies tbody tr.anomaly .conf-fill"), expected.anomalies.length, "confidence bars");
+    assert.equal(await rows("#attackers tbody tr"), Math.max(1, expected.topAttackers.length));
+    assert.equal(await rows("#iam tbody tr"), Math.max(1, expected.iamChanges.length));
+    const off = expected.iamChanges.filter((c) => isOffHours(c.timestamp)).length;
+    assert.equal(await rows("#iam .badge.off"), off, "off-hours badges computed client-side");
+    if (!REAL) assert.ok(off >= 1 && off < expected.iamChanges.length, "fixture has both kinds");
+    const countries = new Set(expected.logs.filter((l) => l.geo).map((l) => (/^[a-z]{2}$/i.test(l.geo) ? l.geo.toUpperCase() : l.geo))).size;
+    assert.equal(await rows("#countries tbody tr:not(.empty)"), countries);
+    assert.equal(await rows("#stream li.ev"), Math.min(50, expected.logs.length + expected.anomalies.length));
+    // newest first
+    const times = await page.$$eval("#stream li.ev time", (ts) => ts.map((t) => t.getAttribute("datetime")));
+    assert.deepEqual(times, [...times].sort((a, b) => Date.parse(b) - Date.parse(a)));
+    // status badges on attackers
+    const statuses = await page.$$eval("#attackers tbody .status", (s) => s.map((x) => x.textContent));
+    assert.equal(statuses.length, expected.topAttackers.length);
+  });
+
+  test("data is rendered as text, never as HTML (tables, pickers, tooltips)", async (t) => {
+    const blob = JSON.stringify(expected);
+    if (REAL && !blob.includes("<")) return t.skip("the Worker's data has no markup to check");
+    assert.deepEqual(dialogs, [], "no alert() fired");
+    assert.equal(await page.locator("img[src='x'], svg[onload], img[onerror]").count(), 0, "no injected elements");
+    if (REAL) return;
+
+    // literal text in the DOM
+    const titles = await page.$$eval("#anomalies .col-desc .title", (e) => e.map((x) => x.textContent));
+    assert.ok(titles.includes(XSS), "anomaly title shown literally");
+    assert.ok((await page.textContent("#anomalies")).includes(`Sensitive export by ${XSS}`), "description");
+    assert.ok((await page.$$eval("#anomalies .col-user", (e) => e.map((x) => x.textContent))).includes(XSS), "user");
+    const iam = await page.textContent("#iam");
+    assert.ok(iam.includes(XSS) && iam.includes(XSS2), "IAM changedBy and resource shown literally");
+    assert.ok((await page.textContent("#stream")).includes(XSS), "stream shows the hostile user literally");
+    assert.ok((await page.textContent("#attackers")).includes(XSS2), "attacker country shown literally");
+    assert.ok((await page.textContent("#countries")).includes(XSS2), "country table");
+    assert.ok(await page.$$eval("#f-service option", (o) => o.some((x) => x.value === "<img src=x onerror=alert(1)>")));
+
+    // ECharts HTML tooltips: hostile sankey node name and attacker country
+    const tip = async (chart, dataIndex, needle) => {
+      await page.evaluate(([c, i]) => window.__edgesoc.charts[c].dispatchAction({ type: "showTip", seriesIndex: 0, dataIndex: i }), [chart, dataIndex]);
+      const handle = await page.waitForFunction(([c, n]) => {
+        const divs = [...document.querySelectorAll(`#chart-${c} .ec-tooltip`)];
+        return divs.find((d) => d.textContent.includes(n)) ?? null;
+      }, [chart, needle]);
+      const r = await handle.evaluate((d) => ({ text: d.textContent, injected: d.querySelectorAll("img, svg, script").length }));
+      await page.evaluate((c) => window.__edgesoc.charts[c].dispatchAction({ type: "hideTip" }), chart);
+      return r;
+    };
+    const node = expected.networkFlow.sankeyData.nodes.findIndex((n) => n.name === XSS);
+    assert.ok(node >= 0);
+    const t1 = await tip("flow", node, XSS);
+    assert.ok(t1.text.includes(XSS));
+    assert.equal(t1.injected, 0, "sankey tooltip escaped");
+    const att = expected.topAttackers.findIndex((a) => a.country === XSS2);
+    const t2 = await tip("attackers", att, XSS2);
+    assert.equal(t2.injected, 0, "attacker tooltip escaped");
+    assert.deepEqual(dialogs, []);
+  });
+
+  test("an anomaly expands to show its evidence", async () => {
+    const row = page.locator("#anomalies tr.anomaly").first();
+    const id = await row.getAttribute("data-id");
+    await row.locator(".col-desc").click();
+    const ev = page.locator(`#anomalies tr.evidence-row[data-for="${id}"]`);
+    await ev.waitFor();
+    const a = expected.anomalies.find((x) => x.id === id);
+    assert.ok((await ev.locator("dt").count()) >= Math.min(1, Object.keys(a.evidence ?? {}).length));
+    if (!REAL) {
+      // nested evidence is flattened: impossible travel has from.city
+      const travel = expected.anomalies.find((x) => x.type === "impossible_travel" && x.status === "open");
+      await page.locator(`#anomalies tr.anomaly[data-id="${travel.id}"] .col-desc`).click();
+      const dts = await page.$$eval(`#anomalies tr.evidence-row[data-for="${travel.id}"] dt`, (d) => d.map((x) => x.textContent));
+      assert.ok(dts.includes("from.city") && dts.includes("speed_kmh"), dts.join(","));
+      await page.locator("#card-anomalies").screenshot({ path: join(ARTIFACTS, "dashboard-evidence.png") });
+      await page.locator(`#anomalies tr.anomaly[data-id="${travel.id}"] .col-desc`).click();
+    }
+    await row.locator(".col-desc").click();
+    assert.equal(await ev.count(), 0, "collapses again");
+  });
+
+  test("severity filter narrows the anomaly table", async () => {
+    for (const sev of ["critical", "high", "medium", "low"]) {
+      await page.click(`#sev-filter [data-sev="${sev}"]`);
+      const n = expected.anomalies.filter((a) => a.severity === sev).length;
+      assert.equal(await page.locator("#anomalies tr.anomaly").count(), n, sev);
+      assert.equal(await page.locator(`#anomalies tr.anomaly .sev:not(.sev-${sev})`).count(), 0);
+    }
+    await page.click('#sev-filter [data-sev="all"]');
+    assert.equal(await page.locator("#anomalies tr.anomaly").count(), expected.anomalies.length);
+  });
+
+  test("window selector sends hours, pickers send service and namespace", async () => {
+    let r = await reloadVia(() => page.click('#f-hours [data-hours="1"]'));
+    assert.equal(param(r.request(), "hours"), "1");
+    assert.equal(await page.getAttribute('#f-hours [data-hours="1"]', "aria-pressed"), "true");
+    r = await reloadVia(() => page.click('#f-hours [data-hours="168"]'));
+    assert.equal(param(r.request(), "hours"), "168");
+    r = await reloadVia(() => page.click('#f-hours [data-hours="24"]'));
+    assert.equal(param(r.request(), "hours"), "24");
+
+    // pickers are filled from values seen in the data
+    const services = await page.$$eval("#f-service option", (o) => o.map((x) => x.value).filter(Boolean));
+    const seen = new Set(expected.logs.map((l) => l._metadata.service));
+    for (const s of seen) assert.ok(services.includes(s), `service ${s} offered`);
+    const svc = services.includes("auth-service") ? "auth-service" : services[0];
+    r = await reloadVia(() => page.selectOption("#f-service", svc));
+    assert.equal(param(r.request(), "service"), svc);
+    assert.equal(param(r.request(), "hours"), "24");
+    if (!REAL) {
+      const n = expected.anomalies.filter((a) => a.service === svc).length;
+      assert.equal(await page.locator("#anomalies tr.anomaly").count(), n);
+    }
+    const namespaces = await page.$$eval("#f-namespace option", (o) => o.map((x) => x.value).filter(Boolean));
+    assert.ok(namespaces.length >= 1);
+    const ns = namespaces.includes("prod") ? "prod" : namespaces[0];
+    r = await reloadVia(() => page.selectOption("#f-namespace", ns));
+    assert.equal(param(r.request(), "namespace"), ns);
+    assert.equal(param(r.request(), "service"), svc);
+    assert.match(page.url(), /service=/, "filters are kept in the address");
+    // the picker keeps every service seen before, so the selection can be widened again
+    assert.deepEqual(await page.$$eval("#f-service option", (o) => o.map((x) => x.value).filter(Boolean)), services);
+
+    await reloadVia(() => page.selectOption("#f-namespace", ""));
+    r = await reloadVia(() => page.selectOption("#f-service", ""));
+    assert.equal(param(r.request(), "service"), null);
+    assert.equal(param(r.request(), "namespace"), null);
+    r = await reloadVia(() => page.click("#refresh"));
+    assert.equal(r.status(), 200, "refresh on demand");
+  });
+
+  test("resolve calls PATCH /alerts/:id and updates the row", async (t) => {
+    const row = page.locator("#anomalies tr.anomaly", { has: page.locator(".act-resolve") }).first();
+    if (!(await row.count())) return t.skip("no open anomaly");
+    const id = await row.getAttribute("data-id");
+    const btn = row.locator(".act-resolve");
+    const req = page.waitForRequest((r) => r.method() === "PATCH");
+    await btn.click();
+    const patch = await req;
+    assert.equal(new URL(patch.url()).pathname, `/alerts/${id}`);
+    assert.deepEqual(patch.postDataJSON(), { action: "resolve" });
+    assert.equal(patch.headers()["x-api-key"], KEY);
+    const done = page.locator(`#anomalies tr.anomaly[data-id="${id}"] .status.st-resolved`);
+    await done.waitFor();
+    assert.equal(await page.locator(`#anomalies tr.anomaly[data-id="${id}"] .act-resolve`).count(), 0);
+    // the next poll agrees with the server
+    await reloadVia(() => page.click("#refresh"));
+    await done.waitFor();
+  });
+
+  test("a failed action shows the API's error message (403 on Free plans)", async (t) => {
+    const row = page.locator("#anomalies tr.anomaly", { has: page.locator(".act-safe") }).first();
+    if (!(await row.count())) return t.skip("no open anomaly");
+    const id = await row.getAttribute("data-id");
+    const btn = row.locator(".act-safe");
+    const message = "Alert management requires the Pro plan or higher";
+    await page.route("**/alerts/**", (route) => route.fulfill({
+      status: 403,
+      contentType: "application/json",
+      body: JSON.stringify({
+        success: false, error: { code: "PLAN_RESTRICTED", message, required_plan: "pro" }, code: "PLAN_RESTRICTED", message,
+      }),
+    }));
+    const req = page.waitForRequest((r) => r.method() === "PATCH");
+    await btn.click();
+    assert.deepEqual((await req).postDataJSON(), { action: "mark_safe" });
+    const err = page.locator(`#anomalies tr.anomaly[data-id="${id}"] .row-error`);
+    await err.waitFor();
+    assert.equal(await err.textContent(), `403: ${message}`);
+    assert.equal(await page.locator(`#anomalies tr.anomaly[data-id="${id}"] .act-safe`).count(), 1, "still actionable");
+    await page.unroute("**/alerts/**");
+  });
+
+  test("refreshes every 30 s", async () => {
+    const r = await reloadVia(() => page.clock.fastForward(30_000));
+    assert.equal(r.status(), 200);
+    assert.equal(param(r.request(), "hours"), "24");
+  });
+
+  test("the live stream can be paused", async () => {
+    const firstKey = () => page.getAttribute("#stream li.ev", "data-key");
+    const before = await firstKey();
+    await page.click("#stream-toggle");
+    assert.equal(await page.getAttribute("#stream-toggle", "aria-pressed"), "true");
+    let fresh = null;
+    if (!REAL) {
+      fresh = {
+        id: "999-1769774400", type: "login_failure", sourceIp: "203.0.113.45", timestamp: "2026-01-30T12:00:00Z",
+        user: "admin", _metadata: { severity: "warning", service: "auth-service", namespace: "prod", status_code: 401 },
+      };
+      server.data.logs.unshift(fresh);
+    }
+    await reloadVia(() => page.click("#refresh"));
+    assert.equal(await firstKey(), before, "paused: the list does not move");
+    if (!REAL) assert.match(await page.textContent("#stream-toggle"), /1 new/);
+    await page.click("#stream-toggle");
+    assert.equal(await page.getAttribute("#stream-toggle", "aria-pressed"), "false");
+    if (!REAL) {
+      assert.equal(await firstKey(), `l:${fresh.id}`, "resumed: the new event is on top");
+      server.data.logs.shift();
+    }
+  });
+
+  test("readable at 1280×800 and at phone width without horizontal overflow", async () => {
+    const overflow = () => page.evaluate(() => {
+      const w = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > w + 0.5 && !e.closest(".table-wrap, .chart")) // both clip
+        .map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`);
+      return { scroll: document.documentElement.scrollWidth, width: w, wide };
+    });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(700); // chart animations
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-1280x800.png") });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-1280-full.png"), fullPage: true });
+    let o = await overflow();
+    assert.ok(o.scroll <= o.width && o.wide.length === 0, JSON.stringify(o));
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(900); // resize observers and the narrow re-render
+    o = await overflow();
+    assert.ok(o.scroll <= o.width && o.wide.length === 0, JSON.stringify(o));
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-390x844.png") });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-390-full.png"), fullPage: true });
+    // charts re-laid out to the narrow width
+    const w = await page.$eval("#chart-flow canvas", (c) => c.getBoundingClientRect().width);
+    assert.ok(w <= 390, `sankey canvas ${w}px`);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  test("no script errors, CSP violations or dialogs", () => {
+    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(dialogs, []);
+  });
+});
+
+describe("dashboard sources", () => {
+  test("never build HTML from strings", () => {
+    const dir = join(ROOT, "dashboard", "src");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+    assert.ok(files.length >= 5);
+    for (const f of files) {
+      const src = readFileSync(join(dir, f), "utf8").replace(/\/\/.*$/gm, "");
+      assert.doesNotMatch(src, /\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|createContextualFragment/, f);
+    }
+  });
+});

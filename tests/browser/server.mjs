@@ -1,0 +1,134 @@
+// A stand-in for the Worker, for the browser test: serves public/ the way Workers static assets do
+// (files first, `/` → index.html, _headers applied, no SPA fallback) and fakes the two API routes
+// the page calls, with the API contract's envelopes and error body (api-contract §5.6, §9.3, §9.7).
+import { readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { extname, join, normalize, sep } from "node:path";
+
+export const TEST_KEY = "lsoc_test_browser0000000000000000";
+
+const MIME = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon", ".json": "application/json", ".txt": "text/plain",
+  ".woff2": "font/woff2",
+};
+
+/** Parses a Cloudflare `_headers` file into [{pattern, headers}] (only `/*`-style wildcards). */
+function parseHeaders(text) {
+  const rules = [];
+  let cur = null;
+  for (const line of text.split("\n")) {
+    if (!line.trim() || line.trim().startsWith("#")) continue;
+    if (!/^\s/.test(line)) rules.push((cur = { pattern: line.trim(), headers: [] }));
+    else if (cur) {
+      const i = line.indexOf(":");
+      cur.headers.push([line.slice(0, i).trim(), line.slice(i + 1).trim()]);
+    }
+  }
+  return rules.map((r) => ({ ...r, re: new RegExp(`^${r.pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`) }));
+}
+
+function json(res, status, body, extra = {}) {
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...extra });
+  res.end(JSON.stringify(body));
+}
+function apiError(res, status, code, message, more = {}) {
+  json(res, status, { success: false, error: { code, message, ...more }, code, message });
+}
+
+/** Starts the fake on 127.0.0.1 with a random port. `fixture` is a /ui/mock-data body. */
+export async function startFakeServer({ publicDir, fixture }) {
+  let headerRules = [];
+  try {
+    headerRules = parseHeaders(readFileSync(join(publicDir, "_headers"), "utf8"));
+  } catch { /* no _headers */ }
+  const data = structuredClone(fixture);
+  const requests = [];
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    requests.push({ method: req.method, path: url.pathname, search: url.search, headers: req.headers });
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => route(req, res, url, body));
+  });
+
+  function authed(req, res) {
+    if (req.headers["x-api-key"] === TEST_KEY) return true;
+    apiError(res, 401, "UNAUTHORIZED", "Invalid or missing API key");
+    return false;
+  }
+
+  function route(req, res, url, body) {
+    // 1. static assets first, as Workers static assets do
+    if (req.method === "GET" || req.method === "HEAD") {
+      const rel = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname).replace(/^\/+/, "");
+      const file = normalize(join(publicDir, rel));
+      const isFile = file.startsWith(publicDir + sep) && !rel.startsWith("_") && (() => {
+        try { return statSync(file).isFile(); } catch { return false; }
+      })();
+      if (isFile) {
+        const headers = { "Content-Type": MIME[extname(file)] ?? "application/octet-stream" };
+        for (const r of headerRules) if (r.re.test(url.pathname)) for (const [k, v] of r.headers) headers[k] = v;
+        res.writeHead(200, headers);
+        res.end(req.method === "HEAD" ? undefined : readFileSync(file));
+        return;
+      }
+    }
+    // 2. the Worker
+    if (url.pathname === "/ui/mock-data" && req.method === "GET") {
+      if (!authed(req, res)) return;
+      for (const k of ["hours", "log_limit", "anomaly_limit", "iam_limit"]) {
+        const v = url.searchParams.get(k);
+        if (v != null && !/^-?\d+$/.test(v)) return apiError(res, 400, "VALIDATION_ERROR", `${k} must be an integer`);
+      }
+      const hours = Math.min(168, Math.max(1, Number(url.searchParams.get("hours") ?? 24)));
+      const service = url.searchParams.get("service");
+      const namespace = url.searchParams.get("namespace");
+      const keep = (svc, ns) => (!service || svc === service) && (!namespace || ns === namespace);
+      // The fake narrows the item arrays only; aggregates stay as in the fixture.
+      const out = {
+        ...data,
+        timeRange: { ...data.timeRange, hours },
+        logs: data.logs.filter((l) => keep(l._metadata.service, l._metadata.namespace)),
+        anomalies: data.anomalies.filter((a) => keep(a.service, a.namespace)),
+        iamChanges: data.iamChanges.filter((c) => !service || c.service === service), // no namespace on IAM items
+      };
+      return json(res, 200, out, { "X-LiteSOC-Plan": "pro", "X-LiteSOC-Retention": "30" });
+    }
+    const m = url.pathname.match(/^\/alerts\/([^/]+)$/);
+    if (m && req.method === "PATCH") {
+      if (!authed(req, res)) return;
+      let parsed;
+      try { parsed = JSON.parse(body); } catch { return apiError(res, 400, "VALIDATION_ERROR", "Body must be JSON"); }
+      const next = { resolve: "resolved", mark_safe: "safe" }[parsed?.action];
+      if (!next) return apiError(res, 400, "VALIDATION_ERROR", "action must be resolve or mark_safe");
+      const a = data.anomalies.find((x) => x.id === decodeURIComponent(m[1]));
+      if (!a) return apiError(res, 404, "NOT_FOUND", "Alert not found");
+      a.status = next;
+      const now = new Date().toISOString();
+      return json(res, 200, {
+        success: true,
+        data: {
+          id: a.id, org_id: "org_test", alert_type: a.type, severity: a.severity, status: next, title: a.title,
+          description: a.description, source_ip: a.sourceIp, actor_id: a.user, trigger_event_id: null, forensics: null,
+          resolution_type: next === "resolved" ? "other" : null, resolved_at: next === "resolved" ? now : null,
+          resolved_by: "api", created_at: a.timestamp, updated_at: now,
+          metadata: { confidence: a.confidence, evidence: a.evidence }, action: parsed.action,
+        },
+        meta: { plan: "pro", retention_days: 30, cutoff_date: now, redacted: false },
+      });
+    }
+    if (m || url.pathname === "/ui/mock-data") return apiError(res, 405, "METHOD_NOT_ALLOWED", "Method not allowed");
+    apiError(res, 404, "NOT_FOUND", "Not found");
+  }
+
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    data,
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  };
+}
