@@ -7,7 +7,7 @@ use crate::store::Store;
 use edgesoc_core::query::SqlParam;
 use edgesoc_core::retention::{
     more_to_delete, purge_chunk_sql, PurgeReport, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS,
-    PURGED_TABLES,
+    PURGE_TARGETS,
 };
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
@@ -31,8 +31,8 @@ pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
     for tenant in store.all_tenants().await? {
         report.organisations += 1;
         let cutoff = tenant.cutoff(now);
-        for table in PURGED_TABLES {
-            let sql = purge_chunk_sql(table, chunk);
+        for target in &PURGE_TARGETS {
+            let sql = purge_chunk_sql(target, chunk);
             loop {
                 if report.statements >= budget {
                     report.incomplete = true;

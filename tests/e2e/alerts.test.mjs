@@ -156,3 +156,20 @@ describe("the alerts API", () => {
     }
   });
 });
+
+test("failed-login events and raw log lines count together: four lines, then one event", async () => {
+  const key = await app.createKey({ org: "Mixed", plan: "pro" });
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const values = [0, 1, 2, 3].map((i) => [String(now - BigInt(60 - i) * 1_000_000_000n),
+    `sshd[99]: Failed password for invalid user admin from 198.51.100.123 port 4${i}22 ssh2`]);
+  const push = await app.request("/loki/api/v1/push", {
+    method: "POST", key, headers: { "Content-Type": "application/json" },
+    body: { streams: [{ stream: { service: "sshd", namespace: "edge" }, values }] },
+  });
+  assert.equal(push.status, 204);
+  assert.equal((await alerts(key, "?alert_type=brute_force")).data.length, 0, "four failures: below the threshold");
+  const res = await app.collect(key, { event: "auth.login_failed", actor: "admin", user_ip: "198.51.100.123" });
+  const [alert] = await alertsEventually(key, "?alert_type=brute_force", 1);
+  assert.equal(alert.trigger_event_id, res.body.event_ids[0], "the event is the fifth failure from the IP");
+  assert.equal(alert.metadata.evidence.count, 5);
+});

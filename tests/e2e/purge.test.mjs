@@ -62,3 +62,23 @@ test("chunked deletes resume across runs when the statement budget runs out", as
     await app.dispose();
   }
 });
+
+test("alerts, their trigger records and dashboard log items are purged with the events", async () => {
+  const app = await start();
+  try {
+    const key = await app.createKey({ org: "Everything", plan: "free" });
+    const res = await app.collect(key, { event: "data.bulk_delete", actor: "ex-employee", user_ip: "203.0.113.8" });
+    assert.equal(res.status, 202);
+    await app.settle();
+    const org = orgIdFor("Everything");
+    const tables = ["events", "logs", "alerts", "alert_triggers"];
+    const counts = async () => Promise.all(tables.map((t) => app.count(`SELECT count(*) FROM ${t} WHERE org_id = ?`, org)));
+    assert.deepEqual(await counts(), [1, 1, 1, 1], "one of each before");
+    await app.scheduled(Date.now() + 6 * DAY);
+    assert.deepEqual(await counts(), [1, 1, 1, 1], "inside Free's 7 days: kept");
+    await app.scheduled(Date.now() + 8 * DAY);
+    assert.deepEqual(await counts(), [0, 0, 0, 0], "past retention: all gone");
+  } finally {
+    await app.dispose();
+  }
+});

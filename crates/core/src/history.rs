@@ -30,8 +30,6 @@ const MAX_ROWS: u32 = 1000;
 /// Recent successful logins considered for impossible travel.
 const MAX_LOGINS: u32 = 50;
 
-const FAILED_LOGIN: &str = "auth.login_failed";
-
 fn occurrences(
     column: &str,
     value: &str,
@@ -49,6 +47,25 @@ fn occurrences(
             SqlParam::Text(org.into()),
             SqlParam::Text(value.into()),
             SqlParam::Text(name.into()),
+            SqlParam::Number(since.0 as f64),
+            SqlParam::Number(until.0 as f64),
+        ],
+    )
+}
+
+/// Failed logins from the dashboard log items, which hold both `auth.login_failed` events and
+/// raw `login_failure` lines (dashboard-contract §10: brute force counts both). Ids are the
+/// items' ids: the event UUID, or `<row id>-<unix seconds>` for a line.
+fn failed_logins(column: &str, value: &str, org: &str, since: UnixMs, until: UnixMs) -> Statement {
+    (
+        format!(
+            "SELECT coalesce(event_id, id || '-' || (ts / 1000)) AS event_id, ts AS at FROM logs \
+             WHERE org_id = ?1 AND type = 'login_failure' AND {column} = ?2 AND ts >= ?3 AND ts <= ?4 \
+             ORDER BY ts DESC LIMIT {MAX_ROWS}"
+        ),
+        vec![
+            SqlParam::Text(org.into()),
+            SqlParam::Text(value.into()),
             SqlParam::Number(since.0 as f64),
             SqlParam::Number(until.0 as f64),
         ],
@@ -90,7 +107,7 @@ pub fn history_statements(
     if let (Some(ip), Some(since)) = (event.ip(), req.ip_failed_logins_since) {
         out.push((
             Part::IpFailedLogins,
-            occurrences("user_ip", ip, FAILED_LOGIN, org, since, until),
+            failed_logins("source_ip", ip, org, since, until),
         ));
     }
     if let (Some(ip), Some(since)) = (event.ip(), req.ip_rate_limits_since) {
@@ -105,7 +122,7 @@ pub fn history_statements(
     if let Some(since) = req.actor_failed_logins_since {
         out.push((
             Part::ActorFailedLogins,
-            occurrences("actor_id", actor, FAILED_LOGIN, org, since, until),
+            failed_logins("user", actor, org, since, until),
         ));
     }
     if let Some(since) = req.actor_rate_limits_since {

@@ -8,15 +8,52 @@ pub const DEFAULT_CHUNK_ROWS: u32 = 10_000;
 /// for the organisation listing.
 pub const DEFAULT_MAX_STATEMENTS: u32 = 40;
 
-/// Tables purged by retention, each keyed by `(org_id, created_at)`.
-pub const PURGED_TABLES: [&str; 1] = ["events"];
+/// A table purged by retention: its time column and the key a chunked DELETE selects by
+/// (`rowid`, or the primary key columns of a `WITHOUT ROWID` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeTarget {
+    pub table: &'static str,
+    pub time_column: &'static str,
+    pub key: &'static str,
+}
 
-/// One chunked DELETE for `table`: binds `?1` = org id, `?2` = cutoff (ms). It removes at most
-/// `chunk` rows, oldest first, through the `(org_id, created_at)` index.
-pub fn purge_chunk_sql(table: &str, chunk: u32) -> String {
+/// Everything that holds tenant data with a time: events, dashboard log items, alerts and their
+/// trigger records. Each has an index starting `(org_id, <time>)` or a primary key starting
+/// with `org_id`.
+pub const PURGE_TARGETS: [PurgeTarget; 4] = [
+    PurgeTarget {
+        table: "events",
+        time_column: "created_at",
+        key: "rowid",
+    },
+    PurgeTarget {
+        table: "logs",
+        time_column: "ts",
+        key: "rowid",
+    },
+    PurgeTarget {
+        table: "alerts",
+        time_column: "created_at",
+        key: "rowid",
+    },
+    PurgeTarget {
+        table: "alert_triggers",
+        time_column: "created_at",
+        key: "org_id, alert_type, dedup_key, event_id",
+    },
+];
+
+/// One chunked DELETE: binds `?1` = org id, `?2` = cutoff (ms). It removes at most `chunk`
+/// rows, oldest first.
+pub fn purge_chunk_sql(t: &PurgeTarget, chunk: u32) -> String {
+    let PurgeTarget {
+        table,
+        time_column: time,
+        key,
+    } = t;
     format!(
-        "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE org_id = ?1 AND created_at < ?2 \
-         ORDER BY created_at LIMIT {chunk})"
+        "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE org_id = ?1 AND {time} < ?2 \
+         ORDER BY {time} LIMIT {chunk})"
     )
 }
 
@@ -42,9 +79,15 @@ mod tests {
 
     #[test]
     fn sql_is_chunked_and_org_scoped() {
-        let sql = purge_chunk_sql("events", 500);
+        let sql = purge_chunk_sql(&PURGE_TARGETS[0], 500);
         assert!(sql.contains("org_id = ?1 AND created_at < ?2"));
         assert!(sql.ends_with("LIMIT 500)"));
+        let logs = purge_chunk_sql(&PURGE_TARGETS[1], 10);
+        assert!(logs.contains("FROM logs WHERE org_id = ?1 AND ts < ?2 ORDER BY ts"));
+        let triggers = purge_chunk_sql(&PURGE_TARGETS[3], 10);
+        assert!(triggers.starts_with(
+            "DELETE FROM alert_triggers WHERE (org_id, alert_type, dedup_key, event_id) IN"
+        ));
     }
 
     #[test]
