@@ -32,11 +32,17 @@ pub fn json(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
 
 /// The contract's error body, with `Retry-After` when the error carries one.
 pub fn error(err: &ApiError, extra: &[(&str, String)]) -> Response {
+    error_with_body(err, &err.body(), extra)
+}
+
+/// An error response whose body extends the contract's (e.g. `/health` adds `"status":"error"`),
+/// still with the error's status and `Retry-After`.
+pub fn error_with_body(err: &ApiError, body: &Value, extra: &[(&str, String)]) -> Response {
     let mut headers: Vec<(&str, String)> = extra.to_vec();
     if let Some(r) = err.retry_after {
         headers.push(("Retry-After", r.to_string()));
     }
-    json(err.status(), &err.body(), &headers)
+    json(err.status(), body, &headers)
 }
 
 /// `204` for a CORS preflight.

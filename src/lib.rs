@@ -6,6 +6,7 @@ mod error;
 mod handlers;
 mod http;
 mod limiter;
+mod openapi;
 mod pipeline;
 mod purge;
 mod queue;
@@ -28,6 +29,9 @@ fn now() -> UnixMs {
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if req.method() == Method::Options {
         return Ok(http::preflight());
+    }
+    if openapi::is_spec_path(&req.path()) {
+        return Ok(openapi::respond(&req.inner().method()));
     }
     Ok(pipeline::handle(req, env, now()).await)
 }

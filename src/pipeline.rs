@@ -102,7 +102,9 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
         )));
     }
     let path = req.path();
-    let route = resolve(req.method().as_ref(), &path).map_err(fail)?;
+    // The raw method: workers-rs maps methods it does not know (e.g. QUERY) to GET, which
+    // would route them as reads instead of answering 405.
+    let route = resolve(&req.inner().method(), &path).map_err(fail)?;
     if matches!(
         route,
         Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)
@@ -158,5 +160,5 @@ fn unauthorized(req: &Request) -> Response {
     if req.path().trim_end_matches('/').ends_with("/health") {
         body["status"] = "error".into();
     }
-    http::json(err.status(), &body, &[])
+    http::error_with_body(&err, &body, &[])
 }

@@ -94,7 +94,8 @@ pub async fn post(
         if let Err(re) = ctx.limiter.call(&refund).await {
             worker::console_error!("quota refund failed: {re}");
         }
-        return Err((headers, ApiError::unavailable("Event queue")));
+        // api-contract §3: refunded, then 500.
+        return Err((headers, ApiError::internal()));
     }
     Ok(crate::http::json(
         202,

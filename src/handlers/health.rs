@@ -1,5 +1,6 @@
 //! `GET /health`: a bare object with plan, quota usage and a D1 round trip.
 
+use crate::http;
 use crate::pipeline::Ctx;
 use edgesoc_core::respond::health;
 use edgesoc_core::ApiError;
@@ -9,7 +10,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     if let Err(e) = ctx.store.ping().await {
         let mut body = e.body();
         body["status"] = "error".into();
-        return Ok(ctx.json(e.status(), &body));
+        return Ok(http::error_with_body(&e, &body, &ctx.headers()));
     }
     let body = health(
         &ctx.tenant,

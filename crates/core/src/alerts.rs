@@ -340,7 +340,7 @@ impl AlertRow {
             .forensics
             .as_deref()
             .and_then(|f| serde_json::from_str::<Value>(f).ok())
-            .unwrap_or(Value::Null);
+            .map_or(Value::Null, crate::view::sdk_safe_forensics);
         json!({
             "id": self.id, "org_id": self.org_id, "alert_type": self.alert_type, "severity": self.severity,
             "status": self.status, "title": self.title, "description": self.description,

@@ -44,6 +44,30 @@ fn parse_json_text(text: Option<&str>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// `forensics` as the official SDKs can read it. The contract lets each part be `null`, but
+/// litesoc 2.6.0's `Forensics.from_dict()` dereferences both parts, so an unknown part is sent
+/// as its keys with unknown values (network flags `false`, their documented default).
+pub fn sdk_safe_forensics(forensics: Value) -> Value {
+    let Value::Object(mut f) = forensics else {
+        return forensics;
+    };
+    if f.get("network").is_none_or(Value::is_null) {
+        f.insert(
+            "network".into(),
+            json!({"is_vpn": false, "is_tor": false, "is_proxy": false, "is_datacenter": false,
+                   "is_mobile": false, "asn": null, "asn_org": null, "isp": null, "threat_score": null}),
+        );
+    }
+    if f.get("location").is_none_or(Value::is_null) {
+        f.insert(
+            "location".into(),
+            json!({"city": null, "region": null, "country_code": null, "country_name": null,
+                   "latitude": null, "longitude": null, "timezone": null}),
+        );
+    }
+    Value::Object(f)
+}
+
 impl EventRow {
     /// The Event object; `redact` nulls GeoIP and network intelligence (threat score stays).
     pub fn to_api(&self, redact: bool) -> Value {
@@ -77,7 +101,7 @@ impl EventRow {
             "is_proxy": hidden(flag(self.is_proxy)),
             "is_datacenter": hidden(flag(self.is_datacenter)),
             "threat_score": self.threat_score.map(|s| s.clamp(0.0, 100.0) as u8),
-            "forensics": hidden(parse_json_text(self.forensics.as_deref())),
+            "forensics": hidden(sdk_safe_forensics(parse_json_text(self.forensics.as_deref()))),
             "metadata": metadata,
             "created_at": UnixMs(self.created_at as i64).iso_millis(),
         })
@@ -204,6 +228,19 @@ mod tests {
         assert_eq!(v["is_vpn"], json!(true));
         assert_eq!(v["is_proxy"], Value::Null);
         assert_eq!(v["forensics"]["location"]["city"], "Berlin");
+        assert_eq!(
+            v["forensics"]["network"]["is_vpn"],
+            json!(false),
+            "a null part becomes an object"
+        );
+        assert_eq!(v["forensics"]["network"]["asn"], Value::Null);
+        let mut none = row();
+        none.forensics = None;
+        assert_eq!(
+            none.to_api(false)["forensics"],
+            Value::Null,
+            "no forensics at all stays null"
+        );
         assert_eq!(v["created_at"], "2026-01-30T09:15:00.123Z");
         assert_eq!(v["instant_alert"], json!(false));
         assert_eq!(v["metadata"]["_sdk"], "x");
