@@ -78,6 +78,7 @@ impl OrgLimiter {
             LimiterRequest::Admit {
                 rate_limit,
                 monthly_limit,
+                reserve,
             } => {
                 let decision = decide_rate(&self.buckets()?, now.0, rate_limit);
                 if decision.allowed && rate_limit.is_some() {
@@ -92,36 +93,25 @@ impl OrgLimiter {
                         vec![(sec - WINDOW_SECONDS).into()],
                     )?;
                 }
-                let used = self.used(&key)?;
+                // The reservation only happens for an admitted request, in the same
+                // synchronous step, so a 429 never consumes quota.
+                let mut used = self.used(&key)?;
+                let mut denied = None;
+                if decision.allowed && reserve > 0 {
+                    match reserve_quota(used, monthly_limit, reserve) {
+                        Ok(new_used) => {
+                            self.set_used(&key, new_used)?;
+                            used = new_used;
+                        }
+                        Err(d) => denied = Some(d),
+                    }
+                }
                 Ok(LimiterReply {
                     rate: Some(decision),
                     quota: state(used, monthly_limit),
-                    denied: None,
+                    denied,
                     month_retry_after,
                 })
-            }
-            LimiterRequest::Reserve {
-                count,
-                monthly_limit,
-            } => {
-                let used = self.used(&key)?;
-                match reserve_quota(used, monthly_limit, count) {
-                    Ok(new_used) => {
-                        self.set_used(&key, new_used)?;
-                        Ok(LimiterReply {
-                            rate: None,
-                            quota: state(new_used, monthly_limit),
-                            denied: None,
-                            month_retry_after,
-                        })
-                    }
-                    Err(denied) => Ok(LimiterReply {
-                        rate: None,
-                        quota: state(used, monthly_limit),
-                        denied: Some(denied),
-                        month_retry_after,
-                    }),
-                }
             }
             LimiterRequest::Refund {
                 count,

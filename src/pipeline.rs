@@ -7,6 +7,7 @@ use crate::http;
 use crate::limiter::LimiterClient;
 use crate::store::Store;
 use edgesoc_core::ids::key_from_headers;
+use edgesoc_core::ingest::NewEvent;
 use edgesoc_core::limiter::{LimiterReply, LimiterRequest};
 use edgesoc_core::plan::Plan;
 use edgesoc_core::respond::{tenant_headers, Tenant};
@@ -68,9 +69,23 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
         Ok(l) => l,
         Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
     };
+    // The raw method: workers-rs maps methods it does not know (e.g. QUERY) to GET, which
+    // would route them as reads instead of answering 405.
+    let route = resolve(&req.inner().method(), &req.path());
+    let mut req = req;
+    // /collect validates its body before the one limiter call, which then also reserves the
+    // batch's quota; the limiter's verdict is still answered first.
+    let collect = match route {
+        Ok(Route::Collect) => Some(handlers::collect::read(&mut req).await),
+        _ => None,
+    };
     let admit = LimiterRequest::Admit {
         rate_limit: tenant.limits.rate_per_minute,
         monthly_limit: tenant.limits.monthly_events,
+        reserve: match &collect {
+            Some(Ok(events)) => events.len() as u64,
+            _ => 0,
+        },
     };
     let limits = match limiter.call(&admit).await {
         Ok(r) => r,
@@ -84,7 +99,7 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
         now,
         limits,
     };
-    match dispatch(req, &ctx).await {
+    match dispatch(req, &ctx, route, collect).await {
         Ok(resp) => resp,
         Err((ctx_headers, e)) => http::error(&e, &ctx_headers),
     }
@@ -92,7 +107,12 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
 
 type Failure = (Vec<(&'static str, String)>, ApiError);
 
-async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
+async fn dispatch(
+    mut req: Request,
+    ctx: &Ctx,
+    route: Result<Route, ApiError>,
+    collect: Option<Result<Vec<NewEvent>, ApiError>>,
+) -> Result<Response, Failure> {
     let fail = |e: ApiError| (ctx.headers(), e);
     if let Some(rate) = ctx.limits.rate.filter(|r| !r.allowed) {
         let limit = rate.limit.unwrap_or(0);
@@ -101,10 +121,7 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
             rate.retry_after.unwrap_or(1),
         )));
     }
-    let path = req.path();
-    // The raw method: workers-rs maps methods it does not know (e.g. QUERY) to GET, which
-    // would route them as reads instead of answering 405.
-    let route = resolve(&req.inner().method(), &path).map_err(fail)?;
+    let route = route.map_err(fail)?;
     if matches!(
         route,
         Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)
@@ -113,7 +130,12 @@ async fn dispatch(mut req: Request, ctx: &Ctx) -> Result<Response, Failure> {
         return Err(fail(ApiError::plan_restricted("Alerts")));
     }
     match route {
-        Route::Collect => handlers::collect::post(&mut req, ctx).await,
+        Route::Collect => {
+            let events = collect.unwrap_or_else(|| Err(ApiError::internal()));
+            handlers::collect::post(&req, ctx, events)
+                .await
+                .map_err(fail)
+        }
         Route::Health => handlers::health::get(ctx).await.map_err(fail),
         Route::ListEvents => handlers::events::list(&req, ctx).await.map_err(fail),
         Route::GetEvent(id) => handlers::events::get(&id, ctx).await.map_err(fail),

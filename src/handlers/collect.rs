@@ -8,6 +8,7 @@ use edgesoc_core::enrichment::{
     ThreatCounts,
 };
 use edgesoc_core::ids::EventId;
+use edgesoc_core::ingest::NewEvent;
 use edgesoc_core::ingest::{parse_collect_body, MAX_BODY_BYTES};
 use edgesoc_core::intel::NetworkLists;
 use edgesoc_core::ipdb::ip_key;
@@ -21,42 +22,29 @@ use std::net::IpAddr;
 use wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
-pub async fn post(
-    req: &mut Request,
-    ctx: &Ctx,
-) -> Result<Response, (Vec<(&'static str, String)>, ApiError)> {
-    let fail = |headers: Vec<(&'static str, String)>| move |e: ApiError| (headers, e);
-    let body = read_body_limited(req, MAX_BODY_BYTES)
-        .await
-        .map_err(fail(ctx.headers()))?;
-    let events = parse_collect_body(&body).map_err(fail(ctx.headers()))?;
-    let count = events.len() as u64;
+/// Reads and validates a `/collect` body. The pipeline does this before its one limiter call,
+/// so the same call can reserve the batch's quota; an error here is answered only after the
+/// rate limit has had its say (api-contract §1 order).
+pub async fn read(req: &mut Request) -> Result<Vec<NewEvent>, ApiError> {
+    let body = read_body_limited(req, MAX_BODY_BYTES).await?;
+    parse_collect_body(&body)
+}
 
-    let monthly_limit = ctx.tenant.limits.monthly_events;
-    let reserved = ctx
-        .limiter
-        .call(&LimiterRequest::Reserve {
-            count,
-            monthly_limit,
-        })
-        .await
-        .map_err(fail(ctx.headers()))?;
-    let mut limits = ctx.limits.clone();
-    limits.quota = reserved.quota.clone();
-    let headers = edgesoc_core::respond::tenant_headers(
-        &ctx.tenant,
-        ctx.now,
-        Some(&limits.quota),
-        limits.rate.as_ref(),
-    );
-    if let Some(denied) = reserved.denied {
-        let err = ApiError::quota_exceeded(
+/// Accepts validated events whose quota the limiter has already reserved (or refused).
+pub async fn post(
+    req: &Request,
+    ctx: &Ctx,
+    events: Result<Vec<NewEvent>, ApiError>,
+) -> Result<Response, ApiError> {
+    let events = events?;
+    let count = events.len() as u64;
+    if let Some(denied) = ctx.limits.denied {
+        return Err(ApiError::quota_exceeded(
             denied.limit,
             count,
             denied.remaining,
-            reserved.month_retry_after,
-        );
-        return Err((headers, err));
+            ctx.limits.month_retry_after,
+        ));
     }
 
     let server_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
@@ -75,33 +63,25 @@ pub async fn post(
     enrich_all(&mut records, req, server_ip.as_deref(), ctx).await;
     let ids: Vec<EventId> = records.iter().map(|r| r.id).collect();
 
-    let queue = ctx.env.queue("DETECT_QUEUE").map_err(|e| {
-        worker::console_error!("DETECT_QUEUE binding: {e}");
-        (headers.clone(), ApiError::internal())
-    });
-    let sent = match queue {
+    let sent = match ctx.env.queue("DETECT_QUEUE") {
         Ok(q) => enqueue(&q, records, ctx.tenant.plan).await,
-        Err(e) => Err((0, worker::Error::RustError(format!("{:?}", e.1)))),
+        Err(e) => Err((0, e)),
     };
     if let Err((sent, e)) = sent {
         // Only the events that never reached the queue are refunded: the rest will be stored.
         worker::console_error!("enqueue failed after {sent} of {count} events: {e}");
         let refund = LimiterRequest::Refund {
             count: count - sent as u64,
-            month: reserved.quota.month.clone(),
-            monthly_limit,
+            month: ctx.limits.quota.month.clone(),
+            monthly_limit: ctx.tenant.limits.monthly_events,
         };
         if let Err(re) = ctx.limiter.call(&refund).await {
             worker::console_error!("quota refund failed: {re}");
         }
         // api-contract §3: refunded, then 500.
-        return Err((headers, ApiError::internal()));
+        return Err(ApiError::internal());
     }
-    Ok(crate::http::json(
-        202,
-        &collect_accepted(&ids, &reserved.quota),
-        &headers,
-    ))
+    Ok(ctx.json(202, &collect_accepted(&ids, &ctx.limits.quota)))
 }
 
 /// The request's `cf` object as JSON (`null` when absent, e.g. for requests made in tests

@@ -87,3 +87,17 @@ test("validation runs before the quota: a bad batch reserves nothing", async () 
   const health = await app.request("/health", { key });
   assert.equal(health.body.quota.used, 0);
 });
+
+test("a rate-limited batch consumes no quota, and the rate limit is answered before validation", async () => {
+  const key = await app.createKey({ org: "Ordered", plan: "custom", rateLimit: 2, quota: 100 });
+  const batch = { events: Array.from({ length: 10 }, () => ({ event: "a.b" })) };
+  assert.equal((await app.collect(key, batch)).status, 202);
+  assert.equal((await app.collect(key, batch)).status, 202);
+  const limited = await app.collect(key, batch);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("x-litesoc-quota-used"), "20", "the refused batch reserved nothing");
+  const invalid = await app.collect(key, { events: [] });
+  assert.equal(invalid.status, 429, "429 comes before 400 (api-contract §1 order)");
+  const huge = await app.collect(key, JSON.stringify({ event: "a.b", metadata: { x: "y".repeat(1_100_000) } }));
+  assert.equal(huge.status, 429, "and before 413");
+});

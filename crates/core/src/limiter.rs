@@ -124,15 +124,14 @@ pub struct QuotaDenied {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum LimiterRequest {
-    /// Count one request against the rate limit and report quota usage.
+    /// Count one request against the rate limit and report quota usage; when the request is
+    /// admitted and `reserve` > 0, also reserve that many events of this month's quota, all or
+    /// nothing, in the same atomic step (one round trip for `/collect`).
     Admit {
         rate_limit: Option<u32>,
         monthly_limit: Option<u64>,
-    },
-    /// Reserve `count` events of this month's quota, all or nothing.
-    Reserve {
-        count: u64,
-        monthly_limit: Option<u64>,
+        #[serde(default)]
+        reserve: u64,
     },
     /// Give back a reservation that could not be used (enqueue failed).
     Refund {
@@ -147,7 +146,7 @@ pub enum LimiterRequest {
 pub struct LimiterReply {
     pub rate: Option<RateDecision>,
     pub quota: QuotaState,
-    /// For `Reserve`: `None` when granted.
+    /// For an `Admit` with `reserve` > 0: why the reservation failed; `None` when granted.
     pub denied: Option<QuotaDenied>,
     /// Seconds until the quota month ends (the 403's `Retry-After`).
     pub month_retry_after: u64,
@@ -226,12 +225,27 @@ mod tests {
 
     #[test]
     fn requests_serialize_with_an_op_tag() {
-        let r = LimiterRequest::Reserve {
-            count: 3,
+        let r = LimiterRequest::Admit {
+            rate_limit: Some(5),
             monthly_limit: Some(10),
+            reserve: 3,
         };
         let s = serde_json::to_string(&r).unwrap();
-        assert_eq!(s, r#"{"op":"reserve","count":3,"monthly_limit":10}"#);
+        assert_eq!(
+            s,
+            r#"{"op":"admit","rate_limit":5,"monthly_limit":10,"reserve":3}"#
+        );
+        let old: LimiterRequest =
+            serde_json::from_str(r#"{"op":"admit","rate_limit":null,"monthly_limit":null}"#)
+                .unwrap();
+        assert_eq!(
+            old,
+            LimiterRequest::Admit {
+                rate_limit: None,
+                monthly_limit: None,
+                reserve: 0
+            }
+        );
         assert_eq!(serde_json::from_str::<LimiterRequest>(&s).unwrap(), r);
     }
 }
