@@ -86,3 +86,16 @@ test("create-key and revoke-key work while the server runs", async () => {
   const gone = await fetch(url("/health"), { headers: { "X-API-Key": created } });
   assert.equal(gone.status, 401);
 });
+
+test("scripts/demo-traffic populates alerts, including impossible travel located through DB-IP", async () => {
+  script("demo-traffic", ["--url", url(""), "--key", key]);
+  const types = await waitFor(async () => {
+    const res = await fetch(url("/alerts?limit=500"), { headers: { "X-API-Key": key } });
+    const found = new Set((await res.json()).data.map((a) => a.alert_type));
+    const want = ["brute_force_attack", "impossible_travel", "privilege_escalation", "data_exfiltration"];
+    return want.every((t) => found.has(t)) ? found : null;
+  }, 30_000, "the demo alerts");
+  assert.ok(types.has("geo_anomaly") || types.has("new_device"), [...types].join(", "));
+  const events = await (await fetch(url("/events?limit=1"), { headers: { "X-API-Key": key } })).json();
+  assert.ok(events.pagination.total >= 100);
+});
