@@ -50,6 +50,13 @@ pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
                 }
             }
         }
+        // Fully purged: this organisation goes to the back of the next run's queue.
+        let mark = "UPDATE orgs SET purged_at = ?2 WHERE id = ?1";
+        let params = vec![
+            SqlParam::Text(tenant.org_id.0.clone()),
+            SqlParam::Number(now.0 as f64),
+        ];
+        store.run((mark.to_string(), params)).await?;
     }
     Ok(report)
 }

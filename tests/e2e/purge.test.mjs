@@ -82,3 +82,26 @@ test("alerts, their trigger records and dashboard log items are purged with the 
     await app.dispose();
   }
 });
+
+test("with more organisations than one run's budget covers, consecutive runs reach every one", async () => {
+  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "12" } }); // about 2 organisations per run
+  try {
+    const now = Date.now();
+    const orgs = Array.from({ length: 7 }, (_, i) => `Tenant ${i}`);
+    for (const org of orgs) {
+      await app.createKey({ org, plan: "free" });
+      await seedRows(app, org, 20, 3, now);
+    }
+    const remaining = async () => (await Promise.all(orgs.map((o) => count(app, o)))).filter((n) => n > 0).length;
+    assert.equal(await remaining(), 7);
+    let runs = 0;
+    while ((await remaining()) > 0 && runs < 10) {
+      await app.scheduled(now);
+      runs++;
+    }
+    assert.equal(await remaining(), 0, "every organisation purged");
+    assert.ok(runs >= 3 && runs <= 5, `took ${runs} runs`);
+  } finally {
+    await app.dispose();
+  }
+});

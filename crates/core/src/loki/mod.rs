@@ -35,6 +35,11 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_WIRE_BYTES: usize = MAX_BODY_BYTES + MAX_BODY_BYTES / 64;
 /// Most entries in one push, all streams together (§7.1).
 pub const MAX_ENTRIES: usize = 10_000;
+/// Most streams in one push: a stream without entries carries nothing, so the entry cap bounds
+/// it; without this, ~1.4 million empty streams fit in 4 MiB and multiply memory.
+pub const MAX_STREAMS: usize = MAX_ENTRIES;
+/// Most labels per stream (Loki itself defaults to 15–30 label names per series).
+pub const MAX_LABELS: usize = 32;
 /// Lines longer than this are truncated (at a UTF-8 boundary) before anything reads them.
 pub const MAX_LINE_BYTES: usize = 8 * 1024;
 /// Entries stamped further than this in the future are dropped (§7.1).

@@ -5,11 +5,12 @@
 //! they go, so a body with too many entries is refused (413) without first materialising
 //! every one of them.
 
-use super::MAX_ENTRIES;
+use super::{MAX_ENTRIES, MAX_LABELS, MAX_STREAMS};
 use crate::error::ApiError;
 use crate::time::UnixMs;
 use chrono::DateTime;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::cell::Cell;
 use std::fmt;
@@ -50,6 +51,15 @@ pub fn parse_push(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
             return Err(ApiError::payload_too_large(format!(
                 "Push has more than {MAX_ENTRIES} entries"
             )))
+        }
+        Err(e) if e.to_string().starts_with(LIMIT_ERROR) => {
+            let what = e.to_string();
+            let what = what[LIMIT_ERROR.len()..]
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            return Err(ApiError::payload_too_large(format!("Push has {what}")));
         }
         Err(e) => {
             return Err(ApiError::invalid(
@@ -197,6 +207,11 @@ impl<'de> Visitor<'de> for StreamsSeed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Vec::new();
         while let Some(s) = seq.next_element_seed(StreamSeed { count: self.count })? {
+            if out.len() == MAX_STREAMS {
+                return Err(de::Error::custom(format!(
+                    "{LIMIT_ERROR}more than {MAX_STREAMS} streams"
+                )));
+            }
             out.push(s);
         }
         Ok(out)
@@ -224,11 +239,7 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
         let mut values = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "stream" => {
-                    labels = map
-                        .next_value::<Option<Map<String, Value>>>()?
-                        .unwrap_or_default()
-                }
+                "stream" => labels = map.next_value_seed(LabelsSeed)?,
                 "values" => values = map.next_value_seed(ValuesSeed { count: self.count })?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -236,6 +247,88 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
             }
         }
         Ok(RawStream { labels, values })
+    }
+}
+
+/// Marks the parse errors that are limits (413), not malformed bodies (400).
+const LIMIT_ERROR: &str = "limit: ";
+
+/// A stream's labels: at most [`MAX_LABELS`], string values only (anything else is skipped
+/// without being buffered), `null` meaning none.
+struct LabelsSeed;
+
+impl<'de> DeserializeSeed<'de> for LabelsSeed {
+    type Value = Map<String, Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LabelsSeed {
+    type Value = Map<String, Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of string labels")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Map::new())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut labels = Map::new();
+        let mut seen = 0;
+        while let Some(key) = map.next_key::<String>()? {
+            seen += 1;
+            if seen > MAX_LABELS {
+                return Err(de::Error::custom(format!(
+                    "{LIMIT_ERROR}a stream with more than {MAX_LABELS} labels"
+                )));
+            }
+            if let Some(v) = map.next_value::<LabelValue>()?.0 {
+                labels.insert(key, Value::String(v));
+            }
+        }
+        Ok(labels)
+    }
+}
+
+/// A label value: kept when it is a string, skipped (without buffering) otherwise.
+struct LabelValue(Option<String>);
+
+impl<'de> Deserialize<'de> for LabelValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LabelValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a label value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LabelValue, E> {
+                Ok(LabelValue(Some(v.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LabelValue, E> {
+                Ok(LabelValue(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LabelValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LabelValue(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LabelValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LabelValue(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

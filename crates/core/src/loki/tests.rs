@@ -1060,3 +1060,37 @@ mod brute_force {
         assert!(assemble(vec![json!({"x":1})]).is_err());
     }
 }
+
+mod amplification_limits {
+    use super::super::push::parse_push;
+    use super::super::{MAX_LABELS, MAX_STREAMS};
+
+    #[test]
+    fn too_many_streams_is_413_not_a_memory_bill() {
+        // ~1.4 million empty streams fit in 4 MiB; the stream cap stops the parse early.
+        let body = format!(
+            r#"{{"streams":[{}]}}"#,
+            vec!["{}"; MAX_STREAMS + 1].join(",")
+        );
+        let err = parse_push(body.as_bytes()).unwrap_err();
+        assert_eq!(err.status(), 413, "{}", err.message);
+        assert!(err.message.contains("streams"), "{}", err.message);
+        let ok = format!(r#"{{"streams":[{}]}}"#, vec!["{}"; 10].join(","));
+        assert_eq!(parse_push(ok.as_bytes()).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn too_many_labels_is_413_and_non_string_values_are_skipped() {
+        let labels: Vec<String> = (0..=MAX_LABELS).map(|i| format!(r#""l{i}":"v""#)).collect();
+        let body = format!(
+            r#"{{"streams":[{{"stream":{{{}}},"values":[]}}]}}"#,
+            labels.join(",")
+        );
+        let err = parse_push(body.as_bytes()).unwrap_err();
+        assert_eq!(err.status(), 413, "{}", err.message);
+        assert!(err.message.contains("labels"), "{}", err.message);
+        let mixed = r#"{"streams":[{"stream":{"service":"api","n":5,"o":{"deep":[1,2]},"z":null},"values":[]},{"stream":null}]}"#;
+        let streams = parse_push(mixed.as_bytes()).unwrap();
+        assert_eq!(streams.len(), 2);
+    }
+}
