@@ -110,6 +110,112 @@ impl Store {
         row.tenant().map(Some)
     }
 
+    /// Registers `key` for the default organisation when the key table is empty (first run
+    /// with the `BOOTSTRAP_API_KEY` secret). Safe to race: both statements are idempotent and
+    /// the batch is one transaction.
+    pub async fn bootstrap(&self, key: &ApiKey, plan: Plan, now: UnixMs) -> Result<(), ApiError> {
+        let now_js = JsValue::from_f64(now.0 as f64);
+        let org = bind(
+            self.db.prepare(
+                "INSERT OR IGNORE INTO orgs (id, name, plan, created_at) VALUES (?1, 'Default', ?2, ?3)",
+            ),
+            &[JsValue::from_str(BOOTSTRAP_ORG), JsValue::from_str(plan.as_str()), now_js.clone()],
+        )?;
+        let key_row = bind(
+            self.db.prepare(
+                "INSERT OR IGNORE INTO api_keys (key_hash, org_id, key_prefix, created_at) \
+                 SELECT ?1, ?2, 'bootstrap', ?3 WHERE NOT EXISTS (SELECT 1 FROM api_keys)",
+            ),
+            &[
+                JsValue::from_str(&key.hash().0),
+                JsValue::from_str(BOOTSTRAP_ORG),
+                now_js,
+            ],
+        )?;
+        self.db
+            .batch(vec![org, key_row])
+            .await
+            .or_unavailable("D1")?;
+        Ok(())
+    }
+
+    /// Stores events idempotently (`INSERT OR IGNORE` on the UUID primary key), in one
+    /// transaction, binding each chunk as a single JSON array expanded by `json_each`, so the
+    /// 100-parameter limit never applies whatever the batch size.
+    pub async fn insert_events(&self, events: &[EventRecord]) -> worker::Result<()> {
+        let mut statements = Vec::new();
+        let chunks = json_array_chunks(events, MAX_INSERT_JSON_BYTES)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        for chunk in chunks {
+            let stmt = self
+                .db
+                .prepare(INSERT_EVENTS_SQL)
+                .bind(&[JsValue::from_str(&chunk)])?;
+            statements.push(stmt);
+        }
+        // Each event's dashboard log item, in the same transaction (idempotent on event_id).
+        let rows: Vec<_> = events.iter().map(edgesoc_core::loki::event_row).collect();
+        let log_inserts =
+            edgesoc_core::loki::insert_statements(&rows, false, MAX_INSERT_JSON_BYTES)
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        for (sql, params) in log_inserts {
+            statements.push(self.db.prepare(sql).bind(&js_params(&params))?);
+        }
+        if !statements.is_empty() {
+            self.db.batch(statements).await?;
+        }
+        Ok(())
+    }
+
+    /// One page of rows and the total match count, in a single D1 round trip.
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        (page, count): (Statement, Statement),
+    ) -> Result<(Vec<T>, u64), ApiError> {
+        let page = bind(self.db.prepare(page.0), &js_params(&page.1))?;
+        let count = bind(self.db.prepare(count.0), &js_params(&count.1))?;
+        let results = self
+            .db
+            .batch(vec![page, count])
+            .await
+            .or_unavailable("D1")?;
+        let [page, count] = results.as_slice() else {
+            return Err(ApiError::internal());
+        };
+        let rows: Vec<T> = page.results().or_internal("page rows")?;
+        let total = count
+            .results::<Total>()
+            .or_internal("page count")?
+            .first()
+            .map_or(0, |t| t.total as u64);
+        Ok((rows, total))
+    }
+
+    /// The first row of a statement, if any.
+    pub async fn one<T: DeserializeOwned>(
+        &self,
+        (sql, params): Statement,
+    ) -> Result<Option<T>, ApiError> {
+        bind(self.db.prepare(sql), &js_params(&params))?
+            .first(None)
+            .await
+            .or_unavailable("D1")
+    }
+
+    /// Runs one write statement and returns how many rows it changed.
+    pub async fn run(&self, (sql, params): Statement) -> Result<u64, ApiError> {
+        let result = bind(self.db.prepare(sql), &js_params(&params))?
+            .run()
+            .await
+            .or_unavailable("D1")?;
+        Ok(result
+            .meta()
+            .ok()
+            .flatten()
+            .and_then(|m| m.changes)
+            .unwrap_or(0) as u64)
+    }
+
     /// Every organisation with its limits, least recently purged first (for the retention
     /// purge's rotation).
     pub async fn all_tenants(&self) -> Result<Vec<Tenant>, ApiError> {
