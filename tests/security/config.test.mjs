@@ -1,0 +1,137 @@
+// Static checks behind SECURITY.md's configuration claims: what the committed deployment config
+// (wrangler.toml), the ignore rules, the dashboard's security headers and the Worker's sources
+// may and may not contain. No Worker build is needed.
+//
+//   node --test tests/security/
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const read = (p) => readFileSync(join(ROOT, p), "utf8");
+
+/** Every file under `dir` (relative to the repo) whose name ends with `ext`. */
+function sources(dir, ext) {
+  const out = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith(ext)) out.push(relative(ROOT, p));
+    }
+  };
+  walk(join(ROOT, dir));
+  return out;
+}
+
+/** `[section]` → {key: raw value} for the flat `key = value` lines of a TOML file. */
+function tomlSections(text) {
+  const sections = { "": {} };
+  let cur = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/\s+#.*$/, "").trim();
+    if (!line || line.startsWith("#")) continue;
+    const header = line.match(/^\[\[?([^\]]+)\]\]?$/);
+    if (header) {
+      cur = header[1].trim();
+      sections[cur] ??= {};
+      continue;
+    }
+    const kv = line.match(/^([A-Za-z0-9_.-]+)\s*=\s*(.*)$/);
+    if (kv) sections[cur][kv[1]] = kv[2];
+  }
+  return sections;
+}
+
+test("wrangler.toml holds no secret, no key and no test-only or public-org var", () => {
+  const text = read("wrangler.toml");
+  const code = text.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
+  // Secrets are set with `wrangler secret put`, never committed.
+  for (const name of ["BOOTSTRAP_API_KEY", "EDGESOC_FAULTS", "DASHBOARD_PUBLIC_ORG"]) {
+    assert.doesNotMatch(code, new RegExp(`\\b${name}\\b`), `${name} must not be set in wrangler.toml`);
+  }
+  assert.doesNotMatch(text, /lsoc_(live|test)_[A-Za-z0-9]{8,}/, "no API key in wrangler.toml");
+  const vars = tomlSections(text).vars ?? {};
+  const allowed = new Set(["BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS"]);
+  for (const name of Object.keys(vars)) assert.ok(allowed.has(name), `unexpected [vars] entry ${name}: secrets go in wrangler secret`);
+});
+
+test(".dev.vars and .wrangler/ (the demo key) are gitignored; scripts/dev writes the demo key owner-only", () => {
+  const ignored = read(".gitignore").split("\n").map((l) => l.trim());
+  assert.ok(ignored.includes("/.dev.vars"), ".dev.vars (local secrets) is ignored");
+  assert.ok(ignored.includes("/.wrangler"), ".wrangler/ (local D1 state and the demo key) is ignored");
+  const dev = read("scripts/dev");
+  assert.match(dev, /^key_file=\.wrangler\/demo-api-key$/m, "the demo key lives under .wrangler/");
+  assert.match(dev, /\(umask 077; printf '%s' "\$key" > "\$key_file"\)/, "written with umask 077 (mode 0600)");
+});
+
+test("the dashboard's _headers sends a strict CSP and anti-framing headers on every path", () => {
+  const lines = read("dashboard/static/_headers").split("\n");
+  const start = lines.findIndex((l) => l.trim() === "/*");
+  assert.ok(start >= 0, "a /* rule exists");
+  const headers = {};
+  for (const l of lines.slice(start + 1)) {
+    if (!/^\s/.test(l) || !l.trim()) break;
+    const i = l.indexOf(":");
+    headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  const csp = Object.fromEntries(
+    headers["content-security-policy"].split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]),
+  );
+  assert.deepEqual(csp["default-src"], ["'none'"]);
+  assert.deepEqual(csp["script-src"], ["'self'"], "no inline or eval'd script, no third-party script");
+  assert.deepEqual(csp["connect-src"], ["'self'"], "the page can only talk to its own origin");
+  assert.deepEqual(csp["frame-ancestors"], ["'none'"]);
+  assert.deepEqual(csp["base-uri"], ["'none'"]);
+  assert.deepEqual(csp["form-action"], ["'none'"]);
+  assert.ok(!csp["img-src"].includes("*") && !csp["img-src"].some((s) => s.startsWith("http")), "no remote images (exfiltration)");
+  assert.equal(headers["x-content-type-options"], "nosniff");
+  assert.equal(headers["x-frame-options"], "DENY");
+  assert.equal(headers["referrer-policy"], "no-referrer");
+  // The build copies dashboard/static/ verbatim into public/, the assets directory.
+  assert.match(read("dashboard/vite.config.mjs"), /publicDir:\s*"static"/);
+  assert.match(read("wrangler.toml"), /^directory = "\.\/public"$/m);
+});
+
+test("EDGESOC_FAULTS is read in one place only, the queue consumer", () => {
+  const files = [...sources("src", ".rs"), ...sources("crates", ".rs")];
+  const readers = files.filter((f) => read(f).includes("EDGESOC_FAULTS"));
+  assert.deepEqual(readers, ["src/queue.rs"]);
+  const uses = read("src/queue.rs").match(/env\.var\("EDGESOC_FAULTS"\)/g) ?? [];
+  assert.equal(uses.length, 1);
+});
+
+test("no response grants credentialed CORS, and the only allowed origin is *", () => {
+  const files = [...sources("src", ".rs"), ...sources("crates", ".rs")];
+  for (const f of files) {
+    const text = read(f);
+    assert.doesNotMatch(text, /Access-Control-Allow-Credentials/i, f);
+    for (const m of text.matchAll(/"Access-Control-Allow-Origin",\s*"([^"]*)"/g)) assert.equal(m[1], "*", f);
+  }
+  assert.ok(files.some((f) => /"Access-Control-Allow-Origin",\s*"\*"/.test(read(f))), "the header is set somewhere");
+});
+
+test("the HTTP API has no key, organisation or plan management operation", () => {
+  // tests/api/openapi.test.mjs proves the routed set equals the documented set; this pins what
+  // that set may contain: tenant data operations only, nothing administrative.
+  const spec = JSON.parse(read("openapi/openapi.json"));
+  const allowed = new Set([
+    "POST /collect", "POST /collect/batch", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
+    "PATCH /alerts/{id}", "GET /health", "GET /openapi.json", "GET /ui/mock-data", "POST /loki/api/v1/push",
+  ]);
+  const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
+    ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));
+  for (const op of ops) assert.ok(allowed.has(op), `${op} is not a tenant data operation: admin actions go through scripts/`);
+  for (const op of ops) assert.doesNotMatch(op, /key|org|plan|admin|tenant|user/i, op);
+  // Every operation except the spec itself requires a key.
+  const open = ops.filter((op) => {
+    const [m, p] = op.split(" ");
+    const sec = spec.paths[p][m.toLowerCase()].security ?? spec.security;
+    return Array.isArray(sec) && sec.length === 0;
+  });
+  assert.deepEqual(open, ["GET /openapi.json"]);
+  assert.ok(Array.isArray(spec.security) && spec.security.length > 0, "a key is required by default");
+  const route = read("crates/core/src/route.rs");
+  assert.doesNotMatch(route.slice(route.indexOf("let allowed"), route.indexOf("_ => return Err")), /"(keys?|orgs?|admin|plans?|tenants?)"/);
+});
