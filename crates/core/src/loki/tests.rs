@@ -1075,7 +1075,7 @@ mod amplification_limits {
         let err = parse_push(body.as_bytes()).unwrap_err();
         assert_eq!(err.status(), 413, "{}", err.message);
         assert!(err.message.contains("streams"), "{}", err.message);
-        let ok = format!(r#"{{"streams":[{}]}}"#, vec!["{}"; 10].join(","));
+        let ok = format!(r#"{{"streams":[{}]}}"#, ["{}"; 10].join(","));
         assert_eq!(parse_push(ok.as_bytes()).unwrap().len(), 10);
     }
 
