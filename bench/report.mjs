@@ -31,10 +31,10 @@ if (pipeline) {
 if (http) {
   lines.push("## POST /collect through the runtime, next to an empty Worker", "",
     `autocannon, ${http.settings.connections} connections, ${http.settings.duration_s} s each, loopback HTTP into workerd.`, "",
-    "| target | req/s | p50 | p99 |", "|---|---|---|---|",
-    `| empty Worker (same runtime) | ${http.empty_worker.requests_per_s.toFixed(0)} | ${http.empty_worker.p50_ms} ms | ${http.empty_worker.p99_ms} ms |`,
-    `| /collect, 1 event | ${http.collect_single.requests_per_s.toFixed(0)} | ${http.collect_single.p50_ms} ms | ${http.collect_single.p99_ms} ms |`,
-    `| /collect, 100-event batch | ${http.collect_batch_100.requests_per_s.toFixed(0)} (${http.collect_batch_100.events_per_s.toFixed(0)} events/s) | ${http.collect_batch_100.p50_ms} ms | ${http.collect_batch_100.p99_ms} ms |`,
+    "| target | accepted req/s | p50 | p99 | failed requests |", "|---|---|---|---|---|",
+    `| empty Worker (same runtime) | ${http.empty_worker.requests_per_s.toFixed(0)} | ${http.empty_worker.p50_ms} ms | ${http.empty_worker.p99_ms} ms | ${http.empty_worker.failed} |`,
+    `| /collect, 1 event | ${http.collect_single.requests_per_s.toFixed(0)} | ${http.collect_single.p50_ms} ms | ${http.collect_single.p99_ms} ms | ${http.collect_single.failed} |`,
+    `| /collect, 100-event batch | ${http.collect_batch_100.requests_per_s.toFixed(0)} (${http.collect_batch_100.events_per_s.toFixed(0)} events/s) | ${http.collect_batch_100.p50_ms} ms | ${http.collect_batch_100.p99_ms} ms | ${http.collect_batch_100.failed} |`,
     "", `Single-event throughput is **${(http.single_vs_empty * 100).toFixed(1)} %** of the empty Worker's (target ≥ 80 %).`, "");
 }
 if (query) {

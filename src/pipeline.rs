@@ -47,12 +47,18 @@ impl Ctx {
 /// Handles one API request end to end; never fails (errors become contract error bodies).
 pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
     let header = |name: &str| req.headers().get(name).ok().flatten();
-    let Some(key) = key_from_headers(
+    let key = key_from_headers(
         header("X-API-Key").as_deref(),
         header("Authorization").as_deref(),
-    ) else {
-        return unauthorized(&req);
+    );
+    // dashboard-contract §1: without a key, dashboard reads serve DASHBOARD_PUBLIC_ORG, if set.
+    let public_org = match key {
+        None => public_dashboard_org(&req, &env),
+        Some(_) => None,
     };
+    if key.is_none() && public_org.is_none() {
+        return unauthorized(&req);
+    }
     let store = match env.d1("DB") {
         Ok(db) => Store::new(db),
         Err(e) => {
@@ -60,7 +66,11 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
             return http::error(&ApiError::internal(), &[]);
         }
     };
-    let tenant = match resolve_tenant(&store, &env, &key, now).await {
+    let found = match (&key, &public_org) {
+        (Some(key), _) => resolve_tenant(&store, &env, key, now).await,
+        (None, org) => store.tenant_by_org_id(org.as_deref().unwrap_or("")).await,
+    };
+    let tenant = match found {
         Ok(Some(t)) => t,
         Ok(None) => return unauthorized(&req),
         Err(e) => return http::error(&e, &[]),
@@ -145,9 +155,7 @@ async fn dispatch(
             .await
             .map_err(fail),
         Route::LokiPush => handlers::loki::push(&mut req, ctx).await.map_err(fail),
-        other => Err(fail(ApiError::not_found(&format!(
-            "{other:?} is not available in this build; route"
-        )))),
+        Route::DashboardData => handlers::dashboard::get(&req, ctx).await.map_err(fail),
     }
 }
 
@@ -174,6 +182,14 @@ async fn resolve_tenant(
         .unwrap_or(Plan::Pro);
     store.bootstrap(key, plan, now).await?;
     store.tenant_for_key(key).await
+}
+
+/// The organisation whose dashboard is served without a key (var `DASHBOARD_PUBLIC_ORG`), for
+/// `GET /ui/mock-data` only.
+fn public_dashboard_org(req: &Request, env: &Env) -> Option<String> {
+    let route = resolve(&req.inner().method(), &req.path()).ok()?;
+    let org = env.var("DASHBOARD_PUBLIC_ORG").ok()?.to_string();
+    (route == Route::DashboardData && !org.trim().is_empty()).then(|| org.trim().to_string())
 }
 
 fn unauthorized(req: &Request) -> Response {

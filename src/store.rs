@@ -110,6 +110,19 @@ impl Store {
         row.tenant().map(Some)
     }
 
+    /// The tenant of an organisation by id (the dashboard's `DASHBOARD_PUBLIC_ORG`), if it exists.
+    pub async fn tenant_by_org_id(&self, org: &str) -> Result<Option<Tenant>, ApiError> {
+        let stmt = self.db.prepare(
+            "SELECT id AS org_id, name, plan, rate_limit_per_minute, monthly_event_quota, \
+             retention_days FROM orgs WHERE id = ?1",
+        );
+        let row: Option<TenantRow> = bind(stmt, &[JsValue::from_str(org)])?
+            .first(None)
+            .await
+            .or_unavailable("D1")?;
+        row.map(TenantRow::tenant).transpose()
+    }
+
     /// Registers `key` for the default organisation when the key table is empty (first run
     /// with the `BOOTSTRAP_API_KEY` secret). Safe to race: both statements are idempotent and
     /// the batch is one transaction.

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod collect;
+pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod loki;

@@ -99,3 +99,10 @@ test("scripts/demo-traffic populates alerts, including impossible travel located
   const events = await (await fetch(url("/events?limit=1"), { headers: { "X-API-Key": key } })).json();
   assert.ok(events.pagination.total >= 100);
 });
+
+test("the dashboard page, served as assets by wrangler dev, renders the real /ui/mock-data in Chromium", async () => {
+  // The browser suite in real mode: expected values come from the Worker's own responses.
+  execFileSync("node", ["--test", "--test-concurrency=1", "tests/browser/"], {
+    cwd: ROOT, env: { ...env, BASE_URL: url(""), API_KEY: key }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+  });
+});

@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod catalogue;
 pub mod classify;
+pub mod dashboard;
 pub mod detect;
 pub mod enrichment;
 pub mod error;
