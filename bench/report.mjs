@@ -42,8 +42,12 @@ if (query) {
   lines.push("## GET /events latency by stored events (through the Worker: auth, limiter, D1)", "",
     `| events | ${names.map((n) => `${n} p50 / p95`).join(" | ")} |`, `|---|${names.map(() => "---").join("|")}|`,
     ...query.sizes.map((r) => `| ${r.size.toLocaleString("en")} | ${names.map((n) => `${ms(r[n].p50)} / ${ms(r[n].p95)}`).join(" | ")} |`),
-    "", "Query plans (EXPLAIN QUERY PLAN of the statements the Worker issues):", "",
-    ...Object.entries(query.plans).flatMap(([n, p]) => [`- **${n}**: page \`${p.page}\`; total \`${p.count}\``]), "");
+    "", "Query plans (EXPLAIN QUERY PLAN of the page statements the Worker issues). `total` is a plain",
+    "count only with an actor filter; otherwise it is the `event_counts` rollup's whole hours (a primary-key",
+    "range) plus exact counts of the two partial edge hours, so it no longer grows with the stored rows.", "",
+    ...Object.entries(query.plans).flatMap(([n, p]) => [n === "filtered by actor"
+      ? `- **${n}**: page \`${p.page}\`; total \`${p.count}\``
+      : `- **${n}**: page \`${p.page}\`; total from \`event_counts\` + edge hours`]), "");
 }
 if (dash) {
   lines.push("## GET /ui/mock-data latency", "", "```json", JSON.stringify(dash, null, 2).slice(0, 4000), "```", "");
@@ -52,10 +56,23 @@ if (bundle) {
   lines.push("## Bundle", "", `\`wrangler deploy --dry-run\`: ${bundle.wrangler_reported ?? "–"}; measured gzip ${(bundle.gzip_bytes / 1024).toFixed(0)} KiB ` +
     `(target ≤ 1 MiB: ${bundle.gzip_bytes <= bundle.target_gzip_bytes ? "met" : "**missed**"}).`, "");
 }
+lines.push("## Reading these figures", "",
+  "- **Targets met:** a filtered `GET /events` page stays under 30 ms p95 at 1,000,000 events; a 100-event batch",
+  "  costs under 10 ms of wasm CPU; the bundle is about half of the 1 MiB gzip target.",
+  "- **Target missed: /collect throughput.** One event per request reaches a small fraction of the empty",
+  "  Worker's rate, because each request waits on D1 (tenant lookup), the rate-limit Durable Object (one call),",
+  "  the enrichment batch (threat history, IP table) and the queue send, serially. Next steps: an isolate cache",
+  "  for tenants with bounded staleness, moving threat history and IP lookups into the queue consumer, and",
+  "  packing a request's events into a few queue messages.",
+  "- **100-event batches under load** make the local Queue broker fail some sends (\"Unknown Internal Error",
+  "  15000\"). Those requests are refunded and answered 500, so nothing is silently lost, and SDKs retry them;",
+  "  packing events into fewer messages (one message per event today) is the fix.",
+  "- Local workerd runs D1 and Durable Objects in-process on the same two cores as the load generator, so",
+  "  absolute latencies are pessimistic; compare rows within one run.", "");
 writeFileSync(`${root}BENCHMARKS.md`, lines.join("\n"));
 
 // One SVG: latency by dataset size, and the runtime ratios.
-const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width: 900, height: 360 });
+const chart = echarts.init(null, null, { renderer: "svg", ssr: true, width: 900, height: 400 });
 const series = query ? Object.keys(query.sizes[0]).filter((k) => k !== "size").map((n) => ({
   name: `${n} p95`, type: "line", xAxisIndex: 0, yAxisIndex: 0, data: query.sizes.map((r) => [r.size, r[n].p95]),
 })) : [];
@@ -65,9 +82,10 @@ const ratios = [
 ];
 chart.setOption({
   animation: false, backgroundColor: "#fff", title: [{ text: "GET /events p95 (ms) by stored events", left: "2%" }, { text: "ratios", left: "66%" }],
-  legend: { top: 28, left: "2%", width: "60%" }, tooltip: {},
-  grid: [{ left: "6%", top: 90, width: "54%", bottom: 40 }, { left: "70%", top: 90, width: "26%", bottom: 40 }],
-  xAxis: [{ type: "log", gridIndex: 0, name: "events" }, { type: "category", gridIndex: 1, data: ratios.map((r) => r[0]) }],
+  legend: { bottom: 0, left: "2%", width: "60%" }, tooltip: {},
+  grid: [{ left: "6%", top: 60, width: "54%", bottom: 80 }, { left: "70%", top: 60, width: "26%", bottom: 80 }],
+  xAxis: [{ type: "log", gridIndex: 0, name: "events" },
+    { type: "category", gridIndex: 1, data: ratios.map((r) => r[0]), axisLabel: { interval: 0, fontSize: 10, width: 110, overflow: "break" } }],
   yAxis: [{ type: "value", gridIndex: 0, name: "ms" }, { type: "value", gridIndex: 1 }],
   series: [...series, { type: "bar", xAxisIndex: 1, yAxisIndex: 1, data: ratios.map((r) => Number(r[1].toFixed(3))), label: { show: true, position: "top" } }],
 });
