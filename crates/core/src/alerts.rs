@@ -495,6 +495,7 @@ mod tests {
     use super::*;
     use crate::ids::OrgId;
     use crate::ingest::NewEvent;
+    use crate::query::max_placeholder;
 
     fn candidate() -> AlertCandidate {
         AlertCandidate {
@@ -526,23 +527,6 @@ mod tests {
             UnixMs(10_000_000),
             None,
         )
-    }
-
-    /// Highest `?N` in a statement must equal its parameter count: no unbound or unused slot.
-    fn max_placeholder(sql: &str) -> usize {
-        let b = sql.as_bytes();
-        (0..b.len())
-            .filter(|&i| b[i] == b'?')
-            .map(|i| {
-                sql[i + 1..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-                    .parse()
-                    .unwrap_or(0)
-            })
-            .max()
-            .unwrap_or(0)
     }
 
     #[test]

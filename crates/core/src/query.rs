@@ -318,6 +318,25 @@ impl HourWindow {
 /// A SQL text with its positional parameters.
 pub type Statement = (String, Vec<SqlParam>);
 
+/// The highest `?N` placeholder of a statement. Tests check it equals the parameter count, so
+/// no slot is left unbound or unused.
+#[cfg(test)]
+pub(crate) fn max_placeholder(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    (0..b.len())
+        .filter(|&i| b[i] == b'?')
+        .map(|i| {
+            sql[i + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// WHERE-clause builder that always starts from `org_id = ?1 AND created_at >= ?2`, so no
 /// combination of filters can leave the tenant or the retention window.
 pub struct Filter {

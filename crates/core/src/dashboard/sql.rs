@@ -460,6 +460,7 @@ fn anomaly_counts_sql(q: &DashboardQuery) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::max_placeholder;
     use crate::time::UnixMs;
 
     fn query(service: Option<&str>, namespace: Option<&str>) -> DashboardQuery {
@@ -477,23 +478,6 @@ mod tests {
             UnixMs(1_769_764_500_123),
             UnixMs(1_769_764_500_123 - 30 * DAY_MS),
         )
-    }
-
-    /// The highest `?N` of a statement.
-    fn max_placeholder(sql: &str) -> usize {
-        let b = sql.as_bytes();
-        (0..b.len())
-            .filter(|&i| b[i] == b'?')
-            .map(|i| {
-                sql[i + 1..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-                    .parse()
-                    .unwrap_or(0)
-            })
-            .max()
-            .unwrap_or(0)
     }
 
     #[test]
