@@ -77,14 +77,20 @@ test("the contract's curl example returns 202 and the event is in D1 within seco
   assert.equal(row.severity, "medium");
 });
 
+/** fetch, retried only while the server does not answer at all (wrangler dev briefly restarts
+ *  its runtime after some local-state writes); the first HTTP answer is what counts. */
+async function fetchAnswered(path, init) {
+  return waitFor(() => fetch(url(path), init), 60_000, `an answer from ${path}`);
+}
+
 test("create-key and revoke-key work while the server runs", async () => {
   const created = script("create-key", ["--org", "Smoke Free", "--plan", "free"]).trim().split("\n").pop();
   assert.match(created, /^lsoc_live_[A-Za-z0-9]{32}$/);
-  const ok = await fetch(url("/health"), { headers: { Authorization: `Bearer ${created}` } });
+  const ok = await fetchAnswered("/health", { headers: { Authorization: `Bearer ${created}` } });
   assert.equal((await ok.json()).plan, "free");
   script("revoke-key", [created]);
-  const gone = await fetch(url("/health"), { headers: { "X-API-Key": created } });
-  assert.equal(gone.status, 401);
+  const gone = await fetchAnswered("/health", { headers: { "X-API-Key": created } });
+  assert.equal(gone.status, 401, "revocation takes effect on the first answered request");
 });
 
 test("scripts/demo-traffic populates alerts, including impossible travel located through DB-IP", async () => {
