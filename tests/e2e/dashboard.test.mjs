@@ -543,8 +543,8 @@ describe("top-10 ranking", () => {
 
 describe("rollups", () => {
   const checks = [
-    ["log_hourly", "org_id, hour, service, namespace, type, level, n, hostile",
-      "SELECT org_id, hour, service, namespace, type, level, count(*), sum(hostile) FROM logs GROUP BY 1, 2, 3, 4, 5, 6"],
+    ["log_hourly", "org_id, hour, service, namespace, type, n, critical, warnings, hostile",
+      "SELECT org_id, hour, service, namespace, type, count(*), sum(level IN ('critical', 'error')), sum(level = 'warning'), sum(hostile) FROM logs GROUP BY 1, 2, 3, 4, 5"],
     ["log_source_hourly", "org_id, hour, service, namespace, source, n",
       "SELECT org_id, hour, service, namespace, coalesce(source_ip, 'unknown'), count(*) FROM logs GROUP BY 1, 2, 3, 4, 5"],
     ["log_source_daily", "org_id, day, service, namespace, source, n",

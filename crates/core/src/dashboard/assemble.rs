@@ -112,6 +112,8 @@ pub(crate) struct LogItemRow {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub(crate) struct IamRow {
+    #[serde(default)]
+    pub id: f64,
     pub ts: f64,
     pub user: Option<String>,
     pub action: Option<String>,
@@ -143,12 +145,19 @@ pub(crate) struct CountRow {
     pub n: f64,
 }
 
+/// The rows of statement `i`: the JSON array text of its single `rows` value (see
+/// `sql::as_json`), or, when the statement returned plain rows, those rows.
 fn rows<T: DeserializeOwned>(all: &mut [Vec<Value>], i: usize) -> Result<Vec<T>, AssembleError> {
-    std::mem::take(&mut all[i])
+    let err = |e: serde_json::Error| AssembleError(format!("statement {i}: {e}"));
+    let taken = std::mem::take(&mut all[i]);
+    if let [one] = taken.as_slice() {
+        if let Some(Value::String(text)) = one.get("rows") {
+            return serde_json::from_str(text).map_err(err);
+        }
+    }
+    taken
         .into_iter()
-        .map(|v| {
-            serde_json::from_value(v).map_err(|e| AssembleError(format!("statement {i}: {e}")))
-        })
+        .map(|v| serde_json::from_value(v).map_err(err))
         .collect()
 }
 
@@ -169,8 +178,11 @@ pub fn assemble(
     let flows: Vec<FlowRow> = rows(&mut all, FLOWS)?;
     let sources: Vec<SourceRow> = rows(&mut all, SOURCES)?;
     let attackers: Vec<AttackerRow> = rows(&mut all, ATTACKERS)?;
-    let logs: Vec<LogItemRow> = rows(&mut all, LOGS)?;
-    let iam: Vec<IamRow> = rows(&mut all, IAM)?;
+    let mut logs: Vec<LogItemRow> = rows(&mut all, LOGS)?;
+    let mut iam: Vec<IamRow> = rows(&mut all, IAM)?;
+    // Newest first (ties: the later row); the statements order them too.
+    logs.sort_by(|a, b| b.ts.total_cmp(&a.ts).then(b.id.total_cmp(&a.id)));
+    iam.sort_by(|a, b| b.ts.total_cmp(&a.ts).then(b.id.total_cmp(&a.id)));
     let anomalies: Vec<AnomalyRow> = rows(&mut all, ANOMALIES)?;
     let counts: Vec<CountRow> = rows(&mut all, ANOMALY_COUNTS)?;
 

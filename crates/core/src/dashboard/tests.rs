@@ -369,6 +369,7 @@ fn free_redaction_hides_geo_and_vpn_of_event_items_only() {
 #[test]
 fn iam_changes_fill_unknowns() {
     let v = iam_change(&IamRow {
+        id: 1.0,
         ts: NOW.0 as f64,
         user: None,
         action: None,
@@ -891,4 +892,31 @@ fn malformed_rows_are_an_error_not_a_panic() {
     rows[FLOWS] = vec![json!({"service": 5})];
     let e = assemble(rows, &w, false).unwrap_err();
     assert!(e.to_string().contains("statement 1"), "{e}");
+}
+
+#[test]
+fn rows_arrive_as_one_json_array_per_statement_in_any_order() {
+    let w = window(24);
+    let packed: Vec<Vec<Value>> = batch(&w)
+        .into_iter()
+        .map(|mut rows| {
+            rows.reverse(); // json_group_array's order is not relied on
+            vec![json!({ "rows": Value::Array(rows).to_string() })]
+        })
+        .collect();
+    let v = assemble(packed, &w, false).unwrap();
+    assert_eq!(v, assemble(batch(&w), &w, false).unwrap());
+    assert_eq!(
+        v["logs"][0]["_metadata"]["status_code"], 401,
+        "newest first"
+    );
+    let mut empty = vec![vec![json!({"rows": "[]"})]; STATEMENT_COUNT];
+    empty[ATTACKERS] = vec![json!({"rows": "[{\"ip\":null,\"attackers\":0}]"})];
+    assert_eq!(
+        assemble(empty, &w, false).unwrap()["stats"]["totalEvents"],
+        0
+    );
+    let mut bad = batch(&w);
+    bad[IAM] = vec![json!({"rows": "[{\"ts\": \"x\"}]"})];
+    assert!(assemble(bad, &w, false).is_err());
 }
