@@ -3,6 +3,7 @@
 
 mod detection;
 mod error;
+mod faults;
 mod handlers;
 mod http;
 mod limiter;
@@ -11,6 +12,7 @@ mod pipeline;
 mod purge;
 mod queue;
 mod store;
+mod tenants;
 
 pub use limiter::OrgLimiter;
 

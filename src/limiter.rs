@@ -5,6 +5,7 @@
 //! atomic: with limit L and N > L concurrent requests, exactly L pass.
 
 use crate::error::OrUnavailable;
+use edgesoc_core::faults::Faults;
 use edgesoc_core::ids::OrgId;
 use edgesoc_core::limiter::{
     decide_rate, reserve_quota, Bucket, LimiterReply, LimiterRequest, QuotaState, WINDOW_SECONDS,
@@ -157,6 +158,7 @@ impl DurableObject for OrgLimiter {
 /// The Worker side of the protocol: one stub per organisation.
 pub struct LimiterClient {
     stub: worker::Stub,
+    faults: Faults,
 }
 
 impl LimiterClient {
@@ -165,10 +167,16 @@ impl LimiterClient {
             .durable_object("LIMITER")
             .or_internal("LIMITER binding")?;
         let stub = ns.get_by_name(&org.0).or_unavailable("rate limiter")?;
-        Ok(LimiterClient { stub })
+        Ok(LimiterClient {
+            stub,
+            faults: crate::faults::from_env(env),
+        })
     }
 
     pub async fn call(&self, op: &LimiterRequest) -> std::result::Result<LimiterReply, ApiError> {
+        if crate::faults::strikes(&self.faults, "limiter") {
+            return Err(ApiError::unavailable("rate limiter"));
+        }
         let body = serde_json::to_string(op).or_internal("limiter request")?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));

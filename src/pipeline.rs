@@ -6,6 +6,7 @@ use crate::handlers;
 use crate::http;
 use crate::limiter::LimiterClient;
 use crate::store::Store;
+use crate::tenants;
 use edgesoc_core::ids::key_from_headers;
 use edgesoc_core::ingest::NewEvent;
 use edgesoc_core::limiter::{LimiterReply, LimiterRequest};
@@ -67,7 +68,7 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
         }
     };
     let found = match (&key, &public_org) {
-        (Some(key), _) => resolve_tenant(&store, &env, key, now).await,
+        (Some(key), _) => tenants::resolve(&store, &env, key, now).await,
         (None, org) => store.tenant_by_org_id(org.as_deref().unwrap_or("")).await,
     };
     let tenant = match found {
@@ -157,31 +158,6 @@ async fn dispatch(
         Route::LokiPush => handlers::loki::push(&mut req, ctx).await.map_err(fail),
         Route::DashboardData => handlers::dashboard::get(&req, ctx).await.map_err(fail),
     }
-}
-
-/// Looks the key up; on a miss, registers it through the bootstrap secret when that applies.
-async fn resolve_tenant(
-    store: &Store,
-    env: &Env,
-    key: &edgesoc_core::ids::ApiKey,
-    now: UnixMs,
-) -> Result<Option<Tenant>, ApiError> {
-    if let Some(t) = store.tenant_for_key(key).await? {
-        return Ok(Some(t));
-    }
-    let Ok(secret) = env.secret("BOOTSTRAP_API_KEY").map(|s| s.to_string()) else {
-        return Ok(None);
-    };
-    if secret.trim().is_empty() || !key.matches_secret(&secret) {
-        return Ok(None);
-    }
-    let plan = env
-        .var("BOOTSTRAP_PLAN")
-        .ok()
-        .and_then(|v| Plan::parse(v.to_string().trim()))
-        .unwrap_or(Plan::Pro);
-    store.bootstrap(key, plan, now).await?;
-    store.tenant_for_key(key).await
 }
 
 /// The organisation whose dashboard is served without a key (var `DASHBOARD_PUBLIC_ORG`), for

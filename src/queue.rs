@@ -1,11 +1,16 @@
-//! The durable write path: `/collect` enqueues one message per event; the consumer stores
-//! them in D1 idempotently and acks per message. Bodies travel as JSON text so the consumer
+//! The durable write path: `/collect` enqueues its events packed into a few messages; the
+//! consumer enriches them, stores them in D1 idempotently and acks per message. Bodies travel as JSON text so the consumer
 //! controls parsing (a malformed message is acked and logged, never retried forever).
 
 use crate::detection;
 use crate::store::Store;
+use edgesoc_core::enrichment::BatchEnrichment;
+use edgesoc_core::faults::Faults;
+use edgesoc_core::intel::NetworkLists;
+use edgesoc_core::message::{Delivery, Packed, QueueMessage};
 use edgesoc_core::plan::Plan;
-use edgesoc_core::record::{group_by_size, EventRecord, QueueMessage};
+use edgesoc_core::record::{group_by_size, EventRecord};
+use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
 use worker::{
     BatchMessageBuilder, Env, MessageBatch, MessageExt, Queue, QueueContentType, RawMessageBuilder,
@@ -17,29 +22,32 @@ const MAX_SEND_BYTES: usize = 200 * 1024;
 /// Send attempts per chunk before the request fails.
 const SEND_ATTEMPTS: usize = 3;
 
-/// Enqueues every record. Returns how many were enqueued before a failure, so the caller can
-/// refund exactly the events that will never be stored.
+/// Enqueues every packed body, in as few `sendBatch` calls as the limits allow (usually one,
+/// which the queue accepts or refuses whole). Returns how many events were enqueued before a
+/// failure, so the caller can refund exactly the events that will never be stored.
 pub async fn enqueue(
     queue: &Queue,
-    records: Vec<EventRecord>,
-    plan: Plan,
+    bodies: &[Packed],
+    faults: &Faults,
 ) -> Result<(), (usize, worker::Error)> {
-    let bodies: Vec<String> = records
-        .into_iter()
-        .map(|r| serde_json::to_string(&QueueMessage::new(r, plan)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| (0, worker::Error::RustError(e.to_string())))?;
     let mut sent = 0;
-    for chunk in group_by_size(&bodies, MAX_SEND_MESSAGES, MAX_SEND_BYTES) {
+    for chunk in group_by_size(bodies, MAX_SEND_MESSAGES, MAX_SEND_BYTES) {
         let mut last_err = None;
         for _ in 0..SEND_ATTEMPTS {
-            let batch = chunk.iter().fold(BatchMessageBuilder::new(), |b, body| {
+            let batch = chunk.iter().fold(BatchMessageBuilder::new(), |b, p| {
                 b.message(
-                    RawMessageBuilder::new(JsValue::from_str(body))
+                    RawMessageBuilder::new(JsValue::from_str(&p.body))
                         .build_with_content_type(QueueContentType::Text),
                 )
             });
-            match queue.send_raw_batch(batch.build()).await {
+            let sent = if crate::faults::strikes(faults, "queue_send") {
+                Err(worker::Error::RustError(
+                    "injected fault: queue_send".into(),
+                ))
+            } else {
+                queue.send_raw_batch(batch.build()).await
+            };
+            match sent {
                 Ok(()) => {
                     last_err = None;
                     break;
@@ -50,81 +58,101 @@ pub async fn enqueue(
         if let Some(e) = last_err {
             return Err((sent, e));
         }
-        sent += chunk.len();
+        sent += chunk.iter().map(|p| p.events).sum::<usize>();
     }
     Ok(())
-}
-
-/// Test-only fault injection, enabled by the `EDGESOC_FAULTS` var (never set in wrangler.toml):
-/// `consumer_fail_after_insert` stores the batch, then retries it instead of acking, which is
-/// exactly what a crash between the D1 commit and the ack looks like.
-fn fault(env: &Env, name: &str) -> bool {
-    env.var("EDGESOC_FAULTS")
-        .map(|v| v.to_string().split(',').any(|f| f.trim() == name))
-        .unwrap_or(false)
 }
 
 /// The queue consumer. Never returns `Err` (that aborts the instance, see workers-rs-notes §4):
 /// every message is acked or retried explicitly.
 pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let mut good = Vec::new();
-    let mut records = Vec::new();
-    let mut plans = Vec::new();
+    let mut deliveries = Vec::new();
     for m in batch.raw_iter() {
         let parsed = match m.body().as_string() {
-            Some(text) => serde_json::from_str::<QueueMessage>(&text).map_err(|e| e.to_string()),
+            Some(text) => QueueMessage::parse(&text),
             None => Err("body is not text".to_string()),
         };
         match parsed {
-            Ok(msg) => {
-                records.push(msg.event);
-                plans.push(msg.plan);
+            Ok(d) => {
+                deliveries.push(d);
                 good.push(m);
             }
             Err(e) => {
-                // Poison message: retrying cannot help. Log it whole and drop it.
+                // Poison message: retrying cannot help. Log it and drop it.
                 worker::console_error!("queue: dropping malformed message {}: {e}", m.id());
                 m.ack();
             }
         }
     }
-    if records.is_empty() {
+    if deliveries.is_empty() {
         return;
     }
+    let retry_all = |why: String| {
+        worker::console_error!("queue: {why}; retrying {} messages", good.len());
+        good.iter().for_each(|m| m.retry());
+    };
     let store = match env.d1("DB") {
         Ok(db) => Store::new(db),
-        Err(e) => {
-            worker::console_error!("queue: DB binding missing, retrying: {e}");
-            good.iter().for_each(|m| m.retry());
-            return;
-        }
+        Err(e) => return retry_all(format!("DB binding missing: {e}")),
     };
-    // Store first, then detect: detection reads the stored history (batch siblings included).
-    // Both steps are idempotent, so retrying the whole batch after any failure is safe.
+    // Enrich, store, then detect: detection reads the stored history (batch siblings
+    // included). Every step is idempotent (event ids are fixed at acceptance and inserts
+    // ignore known ids), so retrying the whole batch after any failure is safe.
+    if let Err(e) = enrich(&store, &mut deliveries).await {
+        return retry_all(format!("enrichment lookups failed: {e}"));
+    }
+    let mut events: Vec<(EventRecord, Plan)> = Vec::new();
+    for d in deliveries {
+        let plan = d.plan;
+        events.extend(d.events.into_iter().map(|e| (e, plan)));
+    }
+    let records: Vec<EventRecord> = events.iter().map(|(e, _)| e.clone()).collect();
+    let faults = crate::faults::from_env(env);
+    if crate::faults::strikes(&faults, "consumer_insert") {
+        return retry_all("fault injection: consumer_insert".into());
+    }
     if let Err(e) = store.insert_events(&records).await {
-        worker::console_error!(
-            "queue: insert of {} events failed, retrying: {e}",
-            records.len()
-        );
-        good.iter().for_each(|m| m.retry());
-        return;
+        return retry_all(format!("insert of {} events failed: {e}", records.len()));
     }
-    let events: Vec<(EventRecord, Plan)> = records.into_iter().zip(plans).collect();
     if let Err(e) = detection::run(&store, &events).await {
-        worker::console_error!(
-            "queue: detection failed, retrying {} messages: {e}",
-            good.len()
-        );
-        good.iter().for_each(|m| m.retry());
-        return;
+        return retry_all(format!("detection failed: {e}"));
     }
-    if fault(env, "consumer_fail_after_insert") {
-        worker::console_warn!(
-            "queue: fault injection: retrying {} stored messages",
-            good.len()
-        );
-        good.iter().for_each(|m| m.retry());
-        return;
+    if crate::faults::strikes(&faults, "consumer_fail_after_insert") {
+        return retry_all("fault injection: consumer_fail_after_insert".into());
     }
     good.iter().for_each(|m| m.ack());
+}
+
+/// Enriches the events of v2 messages (v1 events were enriched by their request) with one D1
+/// batch of lookups for the whole queue batch.
+async fn enrich(store: &Store, deliveries: &mut [Delivery]) -> worker::Result<()> {
+    let mut records = Vec::new();
+    let mut cfs = Vec::new();
+    let mut counts = Vec::new();
+    for d in deliveries.iter_mut().filter(|d| d.needs_enrichment) {
+        counts.push(d.events.len());
+        cfs.extend(std::iter::repeat_n(&d.cf, d.events.len()));
+        records.append(&mut d.events);
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let now = UnixMs(js_sys::Date::now() as i64);
+    let (plan, statements) = BatchEnrichment::plan(&records, now);
+    let rows = store.batch(&statements).await?;
+    if let Err(e) = plan.apply(&mut records, &cfs, rows, NetworkLists::shipped()) {
+        // Unreadable answers: store the events unenriched rather than never.
+        worker::console_error!("queue: {e}");
+    }
+    // Hand the records back, in order, to the deliveries they came from.
+    let mut it = records.into_iter();
+    for (d, n) in deliveries
+        .iter_mut()
+        .filter(|d| d.needs_enrichment)
+        .zip(counts)
+    {
+        d.events = it.by_ref().take(n).collect();
+    }
+    Ok(())
 }

@@ -1,24 +1,19 @@
-//! `POST /collect`: validate, reserve quota, assign ids, enqueue, answer 202.
+//! `POST /collect`: validate, reserve quota, assign ids, enqueue (packed, a few messages per
+//! request), answer 202.
 
 use crate::http::read_body_limited;
 use crate::pipeline::Ctx;
 use crate::queue::enqueue;
-use edgesoc_core::enrichment::{
-    apply, ip_table_answers, ip_table_statements, source, threat_history_statements, Source,
-    ThreatCounts,
-};
+use edgesoc_core::enrichment::{cf_snapshot, source, Source};
 use edgesoc_core::ids::EventId;
 use edgesoc_core::ingest::NewEvent;
 use edgesoc_core::ingest::{parse_collect_body, MAX_BODY_BYTES};
-use edgesoc_core::intel::NetworkLists;
-use edgesoc_core::ipdb::ip_key;
 use edgesoc_core::limiter::LimiterRequest;
+use edgesoc_core::message::pack;
 use edgesoc_core::record::EventRecord;
 use edgesoc_core::respond::collect_accepted;
 use edgesoc_core::ApiError;
 use serde_json::Value;
-use std::collections::BTreeSet;
-use std::net::IpAddr;
 use wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
@@ -48,7 +43,7 @@ pub async fn post(
     }
 
     let server_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
-    let mut records: Vec<EventRecord> = events
+    let records: Vec<EventRecord> = events
         .into_iter()
         .map(|e| {
             EventRecord::assign(
@@ -60,12 +55,16 @@ pub async fn post(
             )
         })
         .collect();
-    enrich_all(&mut records, req, server_ip.as_deref(), ctx).await;
     let ids: Vec<EventId> = records.iter().map(|r| r.id).collect();
-
-    let sent = match ctx.env.queue("DETECT_QUEUE") {
-        Ok(q) => enqueue(&q, records, ctx.tenant.plan).await,
-        Err(e) => Err((0, e)),
+    // Enrichment happens in the consumer: the request path does no D1 work for its events.
+    let cf = cf_for(&records, req);
+    let sent = match (
+        ctx.env.queue("DETECT_QUEUE"),
+        pack(&records, ctx.tenant.plan, &cf),
+    ) {
+        (Ok(q), Ok(bodies)) => enqueue(&q, &bodies, &crate::faults::from_env(&ctx.env)).await,
+        (Err(e), _) => Err((0, e)),
+        (_, Err(e)) => Err((0, worker::Error::RustError(e.to_string()))),
     };
     if let Err((sent, e)) = sent {
         // Only the events that never reached the queue are refunded: the rest will be stored.
@@ -94,63 +93,18 @@ fn cf_object(req: &Request) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Enriches every record in place. A failing history query degrades the threat score to
-/// "no history"; it never costs the request its events.
-async fn enrich_all(
-    records: &mut [EventRecord],
-    req: &Request,
-    caller_ip: Option<&str>,
-    ctx: &Ctx,
-) {
-    let sources: Vec<Source> = records
-        .iter()
-        .map(|r| source(r.user_ip.as_deref(), caller_ip))
-        .collect();
-    let enriched = || {
-        records
-            .iter()
-            .zip(&sources)
-            .filter(|(_, s)| **s != Source::None)
-    };
-    let ips: BTreeSet<String> = enriched().filter_map(|(r, _)| r.user_ip.clone()).collect();
-    let actors: BTreeSet<String> = enriched().filter_map(|(r, _)| r.actor_id.clone()).collect();
-    if sources.iter().all(|s| *s == Source::None) {
-        return;
-    }
-    // One D1 round trip: threat history for every IP and actor, and the IP-range tables for
-    // every address not described by cf.
-    let table_ips: BTreeSet<IpAddr> = sources
-        .iter()
-        .filter_map(|s| match s {
-            Source::IpTable(ip) => Some(*ip),
-            _ => None,
-        })
-        .collect();
-    let mut statements = threat_history_statements(&ctx.tenant.org_id.0, &ips, &actors, ctx.now);
-    let threat_statements = statements.len();
-    if !table_ips.is_empty() {
-        statements.extend(ip_table_statements(&table_ips));
-    }
-    let (counts, tables) = match ctx.store.batch(&statements).await {
-        Ok(mut rows) => {
-            let table_rows = rows.split_off(threat_statements.min(rows.len()));
-            let counts = ThreatCounts::from_rows(rows).unwrap_or_else(|e| {
-                worker::console_error!("threat history rows: {e}");
-                ThreatCounts::default()
-            });
-            (counts, ip_table_answers(table_rows))
-        }
-        Err(e) => {
-            worker::console_error!("enrichment queries: {e}");
-            (ThreatCounts::default(), Default::default())
-        }
-    };
-    let cf = cf_object(req);
-    for (record, src) in records.iter_mut().zip(&sources) {
-        let table = match src {
-            Source::IpTable(ip) => tables.get(&ip_key(*ip)).cloned(),
-            _ => None,
-        };
-        apply(record, src, &cf, table, &counts, NetworkLists::shipped());
+/// The location fields of `cf` that the consumer needs: only when some event describes the
+/// caller (no `user_ip`, or the caller's own), so other messages do not carry them.
+fn cf_for(records: &[EventRecord], req: &Request) -> Value {
+    let describes_caller = records.iter().any(|r| {
+        matches!(
+            source(r.user_ip.as_deref(), r.server_ip.as_deref()),
+            Source::Cf(_)
+        )
+    });
+    if describes_caller {
+        cf_snapshot(&cf_object(req))
+    } else {
+        Value::Null
     }
 }

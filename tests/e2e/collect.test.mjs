@@ -57,12 +57,37 @@ describe("authentication", () => {
     assert.equal(lower.status, 200);
   });
 
-  test("a revoked key stops working at once", async () => {
-    const k = await app.createKey({ org: "Revokable" });
-    assert.equal((await app.request("/health", { key: k })).status, 200);
+  test("a revoked key stops working within TENANT_CACHE_SECONDS, at once with the cache off", async () => {
     const { revokeKeyStatement } = await import("../../scripts/lib/keys.mjs");
-    await app.db.prepare(revokeKeyStatement(k)).run();
+    const cached = await start({ bindings: { TENANT_CACHE_SECONDS: "2" } });
+    const uncached = await start({ bindings: { TENANT_CACHE_SECONDS: "0" } });
+    try {
+      const k = await cached.createKey({ org: "Revokable" });
+      assert.equal((await cached.request("/health", { key: k })).status, 200);
+      await cached.db.prepare(revokeKeyStatement(k)).run();
+      const revokedAt = Date.now();
+      // The isolate's cache still holds the tenant: this is the bounded staleness.
+      const stale = await cached.request("/health", { key: k });
+      if (Date.now() - revokedAt < 1500) assert.equal(stale.status, 200, "served from the cache");
+      await new Promise((r) => setTimeout(r, 2100 - (Date.now() - revokedAt)));
+      assertErrorBody(await cached.request("/health", { key: k }), 401, "UNAUTHORIZED");
+
+      const u = await uncached.createKey({ org: "Revokable" });
+      assert.equal((await uncached.request("/health", { key: u })).status, 200);
+      await uncached.db.prepare(revokeKeyStatement(u)).run();
+      assertErrorBody(await uncached.request("/health", { key: u }), 401, "UNAUTHORIZED");
+    } finally {
+      await cached.dispose();
+      await uncached.dispose();
+    }
+  });
+
+  test("an unknown key is never cached: a key created after a failed attempt works at once", async () => {
+    const { createKeyStatements } = await import("../../scripts/lib/keys.mjs");
+    const k = "lsoc_live_" + "a".repeat(32);
     assertErrorBody(await app.request("/health", { key: k }), 401, "UNAUTHORIZED");
+    for (const stmt of createKeyStatements({ org: "Late", plan: "pro", key: k })) await app.db.prepare(stmt).run();
+    assert.equal((await app.request("/health", { key: k })).status, 200);
   });
 
   test("keys are stored only as SHA-256 hashes", async () => {

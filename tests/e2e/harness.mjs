@@ -9,7 +9,7 @@ import { createKeyStatements, migrationStatements, newKey } from "../../scripts/
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const BASE = "http://edgesoc.test";
 
-export async function start({ bindings = {}, persist, listen = false } = {}) {
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5 } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -21,7 +21,7 @@ export async function start({ bindings = {}, persist, listen = false } = {}) {
     ...(persist ? { d1Persist: persist, durableObjectsPersist: persist } : {}),
     durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },
     queueProducers: { DETECT_QUEUE: "edgesoc-detect" },
-    queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 5 } },
+    queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries } },
     bindings: { BOOTSTRAP_PLAN: "pro", ...bindings },
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),

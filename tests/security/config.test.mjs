@@ -53,7 +53,7 @@ test("wrangler.toml holds no secret, no key and no test-only or public-org var",
   }
   assert.doesNotMatch(text, /lsoc_(live|test)_[A-Za-z0-9]{8,}/, "no API key in wrangler.toml");
   const vars = tomlSections(text).vars ?? {};
-  const allowed = new Set(["BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS"]);
+  const allowed = new Set(["BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS", "TENANT_CACHE_SECONDS"]);
   for (const name of Object.keys(vars)) assert.ok(allowed.has(name), `unexpected [vars] entry ${name}: secrets go in wrangler secret`);
 });
 

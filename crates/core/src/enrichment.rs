@@ -279,6 +279,123 @@ pub fn apply(
     );
 }
 
+/// The `cf` fields [`from_cf`] reads, and nothing else: what a queue message carries so the
+/// consumer can enrich the events that describe the caller.
+pub fn cf_snapshot(cf: &Value) -> Value {
+    const READ: [&str; 8] = [
+        "city",
+        "region",
+        "country",
+        "latitude",
+        "longitude",
+        "timezone",
+        "asn",
+        "asOrganization",
+    ];
+    match cf {
+        Value::Object(m) => Value::Object(
+            READ.iter()
+                .filter_map(|k| m.get(*k).map(|v| (k.to_string(), v.clone())))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// Enrichment of a queue consumer's batch, which may mix organisations: one D1 batch of
+/// lookups (per organisation: threat history; for all: the IP-range tables), then [`apply`] per
+/// event. The caller address is each record's `server_ip`, so sources are decided exactly as
+/// the accepting request would have.
+#[derive(Debug)]
+pub struct BatchEnrichment {
+    sources: Vec<Source>,
+    /// Organisations with events to score, in statement order (3 statements each).
+    orgs: Vec<String>,
+    ip_table: bool,
+}
+
+impl BatchEnrichment {
+    /// Plans the lookups for `records`; run the statements as one batch and pass the rows to
+    /// [`BatchEnrichment::apply`]. No statements when nothing needs a lookup.
+    pub fn plan(records: &[EventRecord], now: UnixMs) -> (BatchEnrichment, Vec<Statement>) {
+        let sources: Vec<Source> = records
+            .iter()
+            .map(|r| source(r.user_ip.as_deref(), r.server_ip.as_deref()))
+            .collect();
+        let mut per_org: std::collections::BTreeMap<&str, (BTreeSet<String>, BTreeSet<String>)> =
+            Default::default();
+        for (r, s) in records.iter().zip(&sources) {
+            if *s == Source::None {
+                continue;
+            }
+            let (ips, actors) = per_org.entry(r.org_id.0.as_str()).or_default();
+            ips.extend(r.user_ip.clone());
+            actors.extend(r.actor_id.clone());
+        }
+        let mut statements = Vec::new();
+        for (org, (ips, actors)) in &per_org {
+            statements.extend(threat_history_statements(org, ips, actors, now));
+        }
+        let table_ips: BTreeSet<IpAddr> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::IpTable(ip) => Some(*ip),
+                _ => None,
+            })
+            .collect();
+        if !table_ips.is_empty() {
+            statements.extend(ip_table_statements(&table_ips));
+        }
+        let plan = BatchEnrichment {
+            sources,
+            orgs: per_org.keys().map(|o| o.to_string()).collect(),
+            ip_table: !table_ips.is_empty(),
+        };
+        (plan, statements)
+    }
+
+    /// Enriches `records` (the ones given to [`BatchEnrichment::plan`], in order); `cfs[i]` is
+    /// the `cf` snapshot of record `i`'s request. Malformed rows are an error and change nothing.
+    pub fn apply(
+        &self,
+        records: &mut [EventRecord],
+        cfs: &[&Value],
+        mut rows: Vec<Vec<Value>>,
+        lists: &NetworkLists,
+    ) -> Result<(), String> {
+        const PER_ORG: usize = 3;
+        let history_rows = PER_ORG * self.orgs.len();
+        let expected = history_rows + if self.ip_table { 2 } else { 0 };
+        if rows.len() != expected
+            || records.len() != self.sources.len()
+            || cfs.len() != records.len()
+        {
+            return Err(format!(
+                "enrichment: {} result sets for {expected} statements",
+                rows.len()
+            ));
+        }
+        let tables = ip_table_answers(rows.split_off(history_rows));
+        let mut counts = HashMap::new();
+        let mut rows = rows.into_iter();
+        for org in &self.orgs {
+            let mine: Vec<Vec<Value>> = rows.by_ref().take(PER_ORG).collect();
+            let c = ThreatCounts::from_rows(mine).map_err(|e| format!("threat history: {e}"))?;
+            counts.insert(org.as_str(), c);
+        }
+        let none = ThreatCounts::default();
+        for ((record, src), cf) in records.iter_mut().zip(&self.sources).zip(cfs) {
+            let table = match src {
+                Source::IpTable(ip) => tables.get(&ip_key(*ip)).cloned(),
+                _ => None,
+            };
+            let c = counts.get(record.org_id.0.as_str()).unwrap_or(&none);
+            apply(record, src, cf, table, c, lists);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +580,87 @@ mod tests {
         ]));
         assert_eq!(stmts.len(), 2);
         assert_eq!(stmts[0].1.len(), 1, "all keys travel as one JSON array");
+    }
+
+    fn rec(org: &str, actor: &str, user_ip: Option<&str>, caller: Option<&str>) -> EventRecord {
+        use crate::ids::{EventId, OrgId};
+        use crate::ingest::NewEvent;
+        let new = NewEvent {
+            event_name: "auth.login_failed".into(),
+            actor_id: Some(actor.into()),
+            actor_email: None,
+            user_ip: user_ip.map(String::from),
+            metadata: Default::default(),
+        };
+        EventRecord::assign(
+            new,
+            &OrgId(org.into()),
+            EventId::new_v4(),
+            UnixMs(THREAT_HISTORY_MS),
+            caller.map(String::from),
+        )
+    }
+
+    #[test]
+    fn a_consumer_batch_scores_each_organisation_with_its_own_history() {
+        let mut records = vec![
+            rec("a", "u1", Some("198.51.100.7"), Some("198.51.100.7")), // cf
+            rec("b", "u1", Some("8.8.8.8"), Some("198.51.100.9")),      // table
+            rec("b", "u2", Some("10.0.0.1"), None),                     // private: nothing
+        ];
+        let (plan, stmts) = BatchEnrichment::plan(&records, UnixMs(THREAT_HISTORY_MS));
+        assert_eq!(
+            stmts.len(),
+            3 + 3 + 2,
+            "history per organisation, then the IP tables"
+        );
+        assert_eq!(stmts[0].1[0], SqlParam::Text("a".into()));
+        assert_eq!(stmts[3].1[0], SqlParam::Text("b".into()));
+        let key = ip_key("8.8.8.8".parse().unwrap());
+        let rows = vec![
+            vec![],
+            vec![json!({"k":"u1","n":0.0})],
+            vec![],
+            vec![],
+            vec![json!({"k":"u1","n":50.0})], // only org b's u1 has failed logins
+            vec![json!({"source_ip":"8.8.8.8","actor_id":null})],
+            vec![
+                json!({"key": key, "ip_start":"408080800","ip_end":"4080808ff","country_code":"US","city":"Mountain View","latitude":37.4,"longitude":-122.1}),
+            ],
+            vec![],
+        ];
+        let cf = json!({"country":"DE","city":"Berlin"});
+        let cfs = [&cf, &Value::Null, &Value::Null];
+        plan.apply(&mut records, &cfs, rows.clone(), NetworkLists::shipped())
+            .unwrap();
+        assert_eq!(records[0].enrichment.city.as_deref(), Some("Berlin"));
+        assert_eq!(records[1].enrichment.city.as_deref(), Some("Mountain View"));
+        assert_eq!(records[2].enrichment, Default::default());
+        let score = |r: &EventRecord| r.enrichment.threat_score.unwrap();
+        assert!(
+            score(&records[1]) > score(&records[0]),
+            "b's history is not a's"
+        );
+
+        let mut short = rows;
+        short.pop();
+        assert!(plan
+            .apply(&mut records, &cfs, short, NetworkLists::shipped())
+            .is_err());
+        let (_, none) = BatchEnrichment::plan(&records[2..], UnixMs(0));
+        assert!(none.is_empty(), "a private address needs no lookup");
+    }
+
+    #[test]
+    fn cf_snapshots_keep_only_what_enrichment_reads() {
+        let cf = json!({"country":"DE","city":"Berlin","asn":3320,"tlsClientHelloLength":"508",
+                        "botManagement":{"score":1},"latitude":"52.52"});
+        let snap = cf_snapshot(&cf);
+        assert_eq!(
+            snap,
+            json!({"country":"DE","city":"Berlin","asn":3320,"latitude":"52.52"})
+        );
+        assert_eq!(from_cf(&snap), from_cf(&cf));
+        assert_eq!(cf_snapshot(&Value::Null), Value::Null);
     }
 }

@@ -67,7 +67,7 @@ impl std::fmt::Debug for ApiKey {
 }
 
 /// Lowercase hex SHA-256 of an API key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct KeyHash(pub String);
 

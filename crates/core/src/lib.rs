@@ -3,12 +3,14 @@
 //! crate only moves bytes between bindings and these functions.
 
 pub mod alerts;
+pub mod cache;
 pub mod catalogue;
 pub mod classify;
 pub mod dashboard;
 pub mod detect;
 pub mod enrichment;
 pub mod error;
+pub mod faults;
 pub mod history;
 pub mod ids;
 pub mod ingest;
@@ -16,6 +18,7 @@ pub mod intel;
 pub mod ipdb;
 pub mod limiter;
 pub mod loki;
+pub mod message;
 pub mod plan;
 pub mod query;
 pub mod record;

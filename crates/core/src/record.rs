@@ -4,7 +4,6 @@
 use crate::catalogue::{lookup, Severity};
 use crate::ids::{EventId, OrgId};
 use crate::ingest::NewEvent;
-use crate::plan::Plan;
 use crate::time::UnixMs;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -80,33 +79,6 @@ impl EventRecord {
     }
 }
 
-/// A queue message: one event, with a version so old messages stay readable after upgrades.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QueueMessage {
-    pub v: u8,
-    pub event: EventRecord,
-    /// The organisation's plan when the event was accepted: it gates behavioural detection.
-    /// Messages from before this field existed read as Free (the conservative choice).
-    #[serde(default = "default_plan")]
-    pub plan: Plan,
-}
-
-fn default_plan() -> Plan {
-    Plan::Free
-}
-
-impl QueueMessage {
-    pub const VERSION: u8 = 1;
-
-    pub fn new(event: EventRecord, plan: Plan) -> Self {
-        QueueMessage {
-            v: Self::VERSION,
-            event,
-            plan,
-        }
-    }
-}
-
 /// Groups serialized items, in order, so that each group has at most `max_items` items and at
 /// most `max_bytes` bytes in all (a single larger item still gets a group of its own). Used for
 /// queue `sendBatch` calls and for D1 statements that bind one JSON array.
@@ -153,7 +125,6 @@ pub fn json_array_chunks<T: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn sample() -> EventRecord {
         let new = NewEvent {
@@ -179,25 +150,6 @@ mod tests {
         assert_eq!(r.severity, Severity::Critical);
         assert!(r.instant_alert);
         assert_eq!(r.server_ip.as_deref(), Some("198.51.100.1"));
-    }
-
-    #[test]
-    fn message_round_trips_and_is_flat() {
-        let m = QueueMessage::new(sample(), Plan::Pro);
-        let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v["v"], 1);
-        assert_eq!(v["plan"], "pro");
-        assert_eq!(v["event"]["severity"], "critical");
-        assert_eq!(v["event"]["created_at"], json!(1_769_764_500_123_i64));
-        assert_eq!(v["event"]["country_code"], Value::Null);
-        let back: QueueMessage = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!(back, m);
-        let mut old = v;
-        old.as_object_mut().unwrap().remove("plan");
-        assert_eq!(
-            serde_json::from_value::<QueueMessage>(old).unwrap().plan,
-            Plan::Free
-        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use wasm_bindgen_test::wasm_bindgen_test as check;
 use edgesoc_core::ids::{ApiKey, EventId};
 use edgesoc_core::ingest::parse_collect_body;
 use edgesoc_core::limiter::{decide_rate, Bucket};
-use edgesoc_core::record::{EventRecord, QueueMessage};
+use edgesoc_core::message::{pack, QueueMessage};
+use edgesoc_core::record::EventRecord;
 use edgesoc_core::time::UnixMs;
 
 #[check]
@@ -47,13 +48,16 @@ fn validation_and_serde_round_trip() {
     assert_eq!(events[0].event_name, "auth.login_failed");
     let org = edgesoc_core::ids::OrgId("org_1".into());
     let rec = EventRecord::assign(events[0].clone(), &org, EventId::new_v4(), UnixMs(1), None);
-    let text = serde_json::to_string(&QueueMessage::new(
-        rec.clone(),
+    let bodies = pack(
+        std::slice::from_ref(&rec),
         edgesoc_core::plan::Plan::Pro,
-    ))
+        &serde_json::Value::Null,
+    )
     .unwrap();
-    let back: QueueMessage = serde_json::from_str(&text).unwrap();
-    assert_eq!(back.event, rec);
+    assert_eq!(
+        QueueMessage::parse(&bodies[0].body).unwrap().events,
+        vec![rec]
+    );
     let err = parse_collect_body(br#"{"events":[{"event":"x"}]}"#).unwrap_err();
     assert_eq!(err.details[0].index, Some(0));
 }

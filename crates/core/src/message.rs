@@ -1,0 +1,217 @@
+//! Queue messages between `/collect` and the consumer. A request's events travel packed, a few
+//! messages per request instead of one per event, together with the request's `cf` location so
+//! the consumer can enrich them: the request path then does no D1 work for its events at all.
+//!
+//! Versions stay readable across deploys: v1 messages (one event each, enriched before
+//! enqueueing) may still be in flight when a v2 Worker starts consuming.
+
+use crate::plan::Plan;
+use crate::record::{group_by_size, EventRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Most events in one message. Bounds the consumer's work per message (a batch of 10 messages
+/// is at most 250 events: one D1 batch and a few ms of CPU).
+pub const MAX_EVENTS_PER_MESSAGE: usize = 25;
+/// Largest message body. Queues accept 128 KB per message; an event is at most 32 KiB
+/// (`ingest::MAX_EVENT_BYTES`), so any single event still fits alone.
+pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
+
+/// A message as read by the consumer (any version).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct QueueMessage {
+    pub v: u8,
+    /// v1: the one event, already enriched.
+    #[serde(default)]
+    pub event: Option<EventRecord>,
+    /// v2: the events of one request (or part of one), not yet enriched.
+    #[serde(default)]
+    pub events: Vec<EventRecord>,
+    /// The organisation's plan when the events were accepted: it gates behavioural detection.
+    /// Messages from before this field existed read as Free (the conservative choice).
+    #[serde(default = "default_plan")]
+    pub plan: Plan,
+    /// v2: the location fields of the accepting request's `cf` object
+    /// ([`crate::enrichment::cf_snapshot`]); `null` when no event describes the caller.
+    #[serde(default)]
+    pub cf: Value,
+}
+
+fn default_plan() -> Plan {
+    Plan::Free
+}
+
+/// What the consumer does with one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub events: Vec<EventRecord>,
+    pub plan: Plan,
+    pub cf: Value,
+    /// False for v1 messages, whose events were enriched by the request.
+    pub needs_enrichment: bool,
+}
+
+impl QueueMessage {
+    /// The current version, written by [`pack`].
+    pub const VERSION: u8 = 2;
+
+    /// Parses a message body; an unknown version or an empty message is an error (a poison
+    /// message: retrying cannot help).
+    pub fn parse(text: &str) -> Result<Delivery, String> {
+        let m: QueueMessage = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let needs_enrichment = match m.v {
+            1 => false,
+            2 => true,
+            v => return Err(format!("unknown message version {v}")),
+        };
+        let mut events = m.events;
+        events.extend(m.event);
+        if events.is_empty() {
+            return Err("message carries no events".into());
+        }
+        Ok(Delivery {
+            events,
+            plan: m.plan,
+            cf: m.cf,
+            needs_enrichment,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    v: u8,
+    plan: Plan,
+    cf: &'a Value,
+}
+
+/// One message body and how many events it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    pub body: String,
+    pub events: usize,
+}
+
+impl AsRef<str> for Packed {
+    fn as_ref(&self) -> &str {
+        &self.body
+    }
+}
+
+/// Packs one request's records into as few message bodies as the bounds allow, in order.
+/// Each record is serialized once; the bodies are assembled around them.
+pub fn pack(
+    records: &[EventRecord],
+    plan: Plan,
+    cf: &Value,
+) -> Result<Vec<Packed>, serde_json::Error> {
+    let header = serde_json::to_string(&Header {
+        v: QueueMessage::VERSION,
+        plan,
+        cf,
+    })?;
+    // `{…header…,"events":[` + items + `]}`
+    let open = header.strip_suffix('}').unwrap_or(&header);
+    let head = format!("{open},\"events\":[");
+    let items: Vec<String> = records
+        .iter()
+        .map(|r| serde_json::to_string(r).map(|s| s + ","))
+        .collect::<Result<_, _>>()?;
+    let budget = MAX_MESSAGE_BYTES.saturating_sub(head.len() + 2);
+    Ok(group_by_size(&items, MAX_EVENTS_PER_MESSAGE, budget)
+        .into_iter()
+        .map(|group| Packed {
+            body: format!("{head}{}]}}", group.concat().trim_end_matches(',')),
+            events: group.len(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{EventId, OrgId};
+    use crate::ingest::NewEvent;
+    use crate::time::UnixMs;
+    use serde_json::{json, Map};
+
+    fn record(i: usize, metadata_bytes: usize) -> EventRecord {
+        let mut metadata = Map::new();
+        metadata.insert("pad".into(), Value::String("x".repeat(metadata_bytes)));
+        EventRecord::assign(
+            NewEvent {
+                event_name: "auth.login_failed".into(),
+                actor_id: Some(format!("u{i}")),
+                actor_email: None,
+                user_ip: Some("203.0.113.5".into()),
+                metadata,
+            },
+            &OrgId("org_1".into()),
+            EventId::new_v4(),
+            UnixMs(1_769_764_500_000 + i as i64),
+            Some("198.51.100.1".into()),
+        )
+    }
+
+    #[test]
+    fn packs_a_full_batch_into_few_messages_that_parse_back_in_order() {
+        let records: Vec<EventRecord> = (0..100).map(|i| record(i, 10)).collect();
+        let cf = json!({"country": "DE", "city": "Berlin"});
+        let bodies = pack(&records, Plan::Pro, &cf).unwrap();
+        assert_eq!(bodies.len(), 4);
+        let mut back = Vec::new();
+        for b in &bodies {
+            assert!(b.body.len() <= MAX_MESSAGE_BYTES);
+            let d = QueueMessage::parse(&b.body).unwrap();
+            assert_eq!(d.events.len(), b.events);
+            assert!(d.needs_enrichment);
+            assert_eq!(d.plan, Plan::Pro);
+            assert_eq!(d.cf, cf);
+            back.extend(d.events);
+        }
+        assert_eq!(back, records);
+    }
+
+    #[test]
+    fn the_byte_bound_splits_large_events_and_a_maximal_event_travels_alone() {
+        let records: Vec<EventRecord> = (0..10).map(|i| record(i, 30 * 1024)).collect();
+        let bodies = pack(&records, Plan::Free, &Value::Null).unwrap();
+        assert!(bodies.iter().all(|b| b.body.len() <= MAX_MESSAGE_BYTES));
+        assert!(bodies.len() >= 4);
+        let n: usize = bodies
+            .iter()
+            .map(|b| QueueMessage::parse(&b.body).unwrap().events.len())
+            .sum();
+        assert_eq!(n, 10);
+        assert!(pack(&[], Plan::Free, &Value::Null).unwrap().is_empty());
+    }
+
+    #[test]
+    fn v1_messages_in_flight_still_parse_as_enriched_single_events() {
+        let r = record(1, 1);
+        let mut v1 = json!({ "v": 1, "event": r, "plan": "pro" });
+        let d = QueueMessage::parse(&v1.to_string()).unwrap();
+        assert_eq!(
+            (d.events, d.plan, d.needs_enrichment),
+            (vec![r], Plan::Pro, false)
+        );
+        v1.as_object_mut().unwrap().remove("plan");
+        assert_eq!(
+            QueueMessage::parse(&v1.to_string()).unwrap().plan,
+            Plan::Free
+        );
+    }
+
+    #[test]
+    fn poison_messages_are_errors() {
+        for bad in [
+            "",
+            "[]",
+            r#"{"v":3,"events":[]}"#,
+            r#"{"v":2,"events":[]}"#,
+            r#"{"v":2,"events":[{"id":"nope"}]}"#,
+        ] {
+            assert!(QueueMessage::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
