@@ -1,0 +1,555 @@
+// Tenant isolation as a matrix (issue 4, "Isolation"): no endpoint ever reads or changes another
+// organisation's data. Three organisations are seeded identically through the real APIs (events
+// through POST /collect and the queue consumer, alerts from a brute-force burst and an instant
+// event, raw lines through the Loki push): "alpha" and "bravo" on Pro, "foxtrot" on Free. Then:
+//
+//   1. by id:   PAIRS × BY_ID × ID_FORMS. Another organisation's id, in every form the router
+//               accepts or rejects, answers exactly what an unknown id answers (404, or the 403 plan
+//               gate for Free on alert routes), and changes nothing. Controls: the owner gets 200
+//               for the forms that resolve, so those 404s come from isolation, not from the path.
+//   2. lists:   VIEWERS × LISTS. Every list holds exactly the viewer's own rows, with exact totals
+//               and dashboard numbers, and no id, actor, IP, label or line of another organisation.
+//   3. writes:  DETECTION and WRITES. alpha writes while reusing bravo's actors, IPs, labels and
+//               org id; alpha sees its writes (and its detections and threat scores count only its
+//               own history), and bravo's API views and every bravo row in D1 stay unchanged.
+//
+// Adding a route means adding a row: the first test fails while openapi.json or `Route` in
+// crates/core/src/route.rs has an operation that no row covers.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { orgIdFor } from "../../scripts/lib/keys.mjs";
+import { BASE, start } from "./harness.mjs";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const SHARED_IP = "192.0.2.200"; // failed logins from it in every organisation (cross-tenant detection)
+const ns = (ms) => `${BigInt(Math.trunc(ms)) * 1_000_000n}`;
+
+// Every text marker of an organisation starts with its tag ("bravo_actor", "bravo_svc", …), and
+// its IPs are not substrings of each other's, so a leak is found by a plain substring scan.
+const ORGS = {
+  alpha: { name: "IsoAlpha", plan: "pro", ip: "203.0.113.10", ip2: "203.0.113.11" },
+  bravo: { name: "IsoBravo", plan: "pro", ip: "198.51.100.20", ip2: "198.51.100.21" },
+  foxtrot: { name: "IsoFoxtrot", plan: "free", ip: "192.0.2.30", ip2: "192.0.2.31" },
+};
+for (const [tag, o] of Object.entries(ORGS)) Object.assign(o, { tag, orgId: orgIdFor(o.name) });
+const { alpha: A, bravo: B, foxtrot: F } = ORGS;
+
+// What the identical seed (below) must look like on each organisation's own dashboard.
+const SEEDED = { events: 9, lines: 3, alerts: 2 };
+const SEEDED_STATS = { totalEvents: 12, totalAnomalies: 2, criticalThreats: 1, failedLogins: 7, iamChanges: 2, attackSources: 2, eventsPerHour: 0.5 };
+const ZERO_STATS = { totalEvents: 0, totalAnomalies: 0, criticalThreats: 0, failedLogins: 0, iamChanges: 0, attackSources: 0, eventsPerHour: 0 };
+
+let app;
+
+// ------------------------------------------------------------------------------------------
+// Helpers
+
+/** A request; HEAD is read as text (the harness would parse the empty JSON body). */
+async function call(method, path, key, { headers = {}, body } = {}) {
+  if (method !== "HEAD") return app.request(path, { method, key, headers, body });
+  const res = await app.mf.dispatchFetch(BASE + path, { method, headers: { ...headers, "X-API-Key": key } });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+const rows = async (sql, ...params) => (await app.db.prepare(sql).bind(...params).all()).results;
+
+/** Every string in a JSON value, keys included. */
+const strings = (v) => (typeof v === "string" ? [v]
+  : v && typeof v === "object" ? Object.entries(v).flatMap(([k, x]) => [k, ...strings(x)]) : []);
+
+/** The markers of `org` found in a response's body or headers (none, unless data leaked). */
+function leaks(res, org) {
+  const exact = new Set([org.orgId, ...org.eventIds, ...org.alertIds, ...org.lineIds]);
+  const text = [`${org.tag}_`, `${org.tag}@`, org.name, org.ip, org.ip2];
+  const all = [...strings(res.body), ...(res.headers ? [...res.headers.values()] : [])];
+  return all.filter((s) => exact.has(s) || text.some((t) => s.includes(t)));
+}
+
+function assertNoLeak(res, viewer, what) {
+  for (const other of Object.values(ORGS).filter((o) => o !== viewer)) {
+    assert.deepEqual(leaks(res, other), [], `${what}: ${viewer.tag} sees ${other.tag}'s data`);
+  }
+}
+
+const sameSet = (actual, expected, msg) => assert.deepEqual([...actual].sort(), [...expected].sort(), msg);
+
+/** One statement reading, as JSON, every row of organisation ?1 in every D1 table with an org_id
+ *  column (the tables, rollups included, are found in the schema) and its orgs row. */
+async function snapshotSql() {
+  const tables = await rows("SELECT m.name AS t, json_group_array(p.name) AS cols FROM (SELECT name FROM sqlite_master " +
+    "WHERE type = 'table' AND sql LIKE '%org_id%' AND substr(name, 1, 4) != '_cf_') AS m, pragma_table_info(m.name) AS p GROUP BY m.name");
+  const names = tables.map((t) => t.t);
+  for (const t of ["events", "alerts", "alert_triggers", "logs", "event_counts", "log_hourly", "api_keys"]) {
+    assert.ok(names.includes(t), `${t} is snapshotted`);
+  }
+  const part = (t, cols, where) => `(SELECT json_group_array(json_array(${cols.join(", ")})) FROM ${t} WHERE ${where}) AS ${t}`;
+  return `SELECT ${[part("orgs", ["id", "name", "plan", "created_at"], "id = ?1"),
+    ...tables.map((t) => part(t.t, JSON.parse(t.cols), "org_id = ?1"))].join(", ")}`;
+}
+
+let SNAPSHOT_SQL;
+/** Every stored row of `org`, per table, sorted (one D1 round trip). */
+async function storedRows(org) {
+  SNAPSHOT_SQL ??= await snapshotSql();
+  const row = await app.db.prepare(SNAPSHOT_SQL).bind(org.orgId).first();
+  return Object.fromEntries(Object.entries(row).map(([t, j]) => [t, JSON.parse(j).map((r) => JSON.stringify(r)).sort()]));
+}
+
+/** What `org` sees through the API, without the parts that move with the clock. */
+async function apiView(org) {
+  const events = (await call("GET", "/events?limit=200", org.key)).body;
+  const dash = (await call("GET", "/ui/mock-data?log_limit=5000&anomaly_limit=200&iam_limit=200", org.key)).body;
+  const health = (await call("GET", "/health", org.key)).body;
+  const view = {
+    events: { ids: events.data.map((e) => e.id), total: events.pagination.total },
+    quotaUsed: health.quota.used,
+    dashboard: {
+      stats: dash.stats, logs: dash.logs, anomalies: dash.anomalies, iamChanges: dash.iamChanges,
+      topAttackers: dash.topAttackers, threatDistribution: dash.threatDistribution, networkFlow: dash.networkFlow,
+      timelineTotal: dash.securityEventsTimeline.reduce((n, b) => n + b.total, 0),
+      heatmapTotal: dash.attackPatternHeatmap.data.flat().reduce((n, x) => n + x, 0),
+    },
+  };
+  if (org.plan !== "free") view.alerts = (await call("GET", "/alerts?limit=500", org.key)).body.data;
+  return view;
+}
+
+function pushLines(key, org, lines, { path = "/loki/api/v1/push", headers = {}, now = Date.now() } = {}) {
+  return app.request(path, {
+    method: "POST", key, headers: { "Content-Type": "application/json", ...headers },
+    body: { streams: [{ stream: { service: `${org.tag}_svc`, namespace: `${org.tag}_ns` }, values: lines.map((l, i) => [ns(now - (lines.length - i) * 1000), l]) }] },
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// The identical seed: 9 events (a login, an IAM change, an instant alert, one failure from the
+// shared IP, five failures from the organisation's IP: a brute-force alert) and 3 raw lines.
+
+async function seed(o) {
+  const meta = { service: `${o.tag}_svc`, namespace: `${o.tag}_ns`, resource: `${o.tag}_resource` };
+  const ids = [];
+  const collect = async (body) => {
+    const res = await app.collect(o.key, body);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    ids.push(...res.body.event_ids);
+  };
+  await collect({ events: [
+    { event: "auth.login_success", actor: { id: `${o.tag}_actor`, email: `${o.tag}@example.com` }, user_ip: o.ip, metadata: meta },
+    { event: "admin.user_created", actor: `${o.tag}_actor`, user_ip: o.ip, metadata: meta },
+    { event: "security.suspicious_activity", actor: `${o.tag}_actor`, user_ip: o.ip, metadata: meta },
+    { event: "auth.login_failed", actor: `${o.tag}_actor`, user_ip: SHARED_IP, metadata: meta },
+  ] });
+  for (let i = 0; i < 5; i++) await collect({ event: "auth.login_failed", actor: `${o.tag}_victim${i}`, user_ip: o.ip, metadata: meta });
+  const push = await pushLines(o.key, o, [
+    JSON.stringify({ level: "info", msg: "iam policy attached", user: `${o.tag}_lokiuser`, resource: `${o.tag}_resource`, ip: o.ip2 }),
+    `${o.tag}_marker sshd: Failed password for invalid user ${o.tag}_lokiuser from ${SHARED_IP} port 22 ssh2`,
+    `${o.tag}_marker heartbeat from ${o.ip2} ok`,
+  ]);
+  assert.equal(push.status, 204, JSON.stringify(push.body));
+  return ids;
+}
+
+/** Reads back what the seed stored for `o` (ids of events, alerts and raw-line items). */
+async function record(o, collected) {
+  o.events = await rows("SELECT * FROM events WHERE org_id = ? ORDER BY created_at DESC, id DESC", o.orgId);
+  o.alerts = await rows("SELECT * FROM alerts WHERE org_id = ?", o.orgId);
+  o.eventIds = o.events.map((e) => e.id);
+  o.alertIds = o.alerts.map((a) => a.id);
+  o.lineIds = (await rows("SELECT id, ts FROM logs WHERE org_id = ? AND event_id IS NULL", o.orgId)).map((l) => `${l.id}-${Math.floor(l.ts / 1000)}`);
+  sameSet(o.eventIds, collected, `${o.tag}: every accepted event is stored once`);
+  assert.equal(o.events.length, SEEDED.events);
+  assert.equal(o.lineIds.length, SEEDED.lines);
+  sameSet(o.alerts.map((a) => a.alert_type), ["brute_force_attack", "suspicious_activity"], `${o.tag}'s alerts`);
+}
+
+let stored0; // every organisation's D1 rows right after the seed
+before(async () => {
+  app = await start();
+  for (const o of Object.values(ORGS)) o.key = await app.createKey({ org: o.name, plan: o.plan });
+  const collected = {};
+  for (const o of Object.values(ORGS)) collected[o.tag] = await seed(o);
+  await app.settle();
+  await app.eventually(async () => (await app.count("SELECT count(*) FROM alerts")) === 3 * SEEDED.alerts);
+  for (const o of Object.values(ORGS)) await record(o, collected[o.tag]);
+  stored0 = {};
+  for (const o of Object.values(ORGS)) stored0[o.tag] = await storedRows(o);
+});
+after(() => app.dispose());
+
+// ------------------------------------------------------------------------------------------
+// 1. By id
+
+/** Routes that take an id. `target` is the kind of id the route reads. */
+const BY_ID = [
+  { op: "GET /events/{id}", route: "GetEvent", method: "GET", base: "/events", target: "event" },
+  { op: "HEAD /events/{id}", route: "GetEvent", method: "HEAD", base: "/events", target: "event" },
+  { op: "GET /alerts/{id}", route: "GetAlert", method: "GET", base: "/alerts", target: "alert" },
+  { op: "PATCH /alerts/{id}", route: "UpdateAlert", method: "PATCH", base: "/alerts", target: "alert",
+    body: { action: "resolve", resolution_type: "blocked_ip", internal_notes: "written by another organisation", resolved_by: "intruder" } },
+];
+
+/** Id forms, given the victim `v` ({id, other, line, org, key}) and the route's base path.
+ *  `owner`: what the victim itself gets for the form (GET). `core`: also run for the Free
+ *  organisation, whose limit is 100 requests a minute. */
+const ID_FORMS = [
+  { name: "the victim's id", core: true, owner: 200, path: (b, v) => `${b}/${v.id}` },
+  { name: "upper case", core: true, owner: 200, path: (b, v) => `${b}/${v.id.toUpperCase()}` },
+  { name: "mixed case", owner: 200, path: (b, v) => `${b}/${[...v.id].map((c, i) => (i % 2 ? c.toUpperCase() : c)).join("")}` },
+  { name: "a trailing slash", core: true, owner: 200, path: (b, v) => `${b}/${v.id}/` },
+  { name: "repeated slashes", owner: 200, path: (b, v) => `/${b}//${v.id}//` },
+  { name: "the /v1 prefix", owner: 200, path: (b, v) => `/v1${b}/${v.id}` },
+  { name: "the /api/v1 prefix", core: true, owner: 200, path: (b, v) => `/api/v1${b}/${v.id}` },
+  { name: "/api/v1, upper case and a trailing slash", owner: 200, path: (b, v) => `/api/v1${b}/${v.id.toUpperCase()}/` },
+  { name: "a query naming the victim's organisation", owner: 200, path: (b, v) => `${b}/${v.id}?org_id=${v.org}&org=${v.org}` },
+  { name: "the victim's key as Bearer and its org as X-Scope-OrgID", core: true, owner: 200, path: (b, v) => `${b}/${v.id}`,
+    headers: (v) => ({ Authorization: `Bearer ${v.key}`, "X-Scope-OrgID": v.org }) },
+  { name: "percent-encoded hyphens", owner: 404, path: (b, v) => `${b}/${v.id.replaceAll("-", "%2D")}` },
+  { name: "a trailing space", owner: 404, path: (b, v) => `${b}/${v.id}%20` },
+  { name: "a leading space", owner: 404, path: (b, v) => `${b}/%20${v.id}` },
+  { name: "a trailing newline", owner: 404, path: (b, v) => `${b}/${v.id}%0A` },
+  { name: "a trailing NUL", owner: 404, path: (b, v) => `${b}/${v.id}%00` },
+  { name: "no hyphens", owner: 404, path: (b, v) => `${b}/${v.id.replaceAll("-", "")}` },
+  { name: "braces", owner: 404, path: (b, v) => `${b}/%7B${v.id}%7D` },
+  { name: "a urn:uuid: prefix", owner: 404, path: (b, v) => `${b}/urn:uuid:${v.id}` },
+  { name: "an SQL suffix", owner: 404, path: (b, v) => `${b}/${encodeURIComponent(`${v.id}' OR '1'='1`)}` },
+  { name: "the victim's id of the other kind", core: true, owner: 404, path: (b, v) => `${b}/${v.other}` },
+  { name: "the victim's raw-line item id", owner: 404, path: (b, v) => `${b}/${v.line}` },
+  { name: "an unknown UUID", core: true, owner: 404, path: (b) => `${b}/${randomUUID()}` },
+  { name: "the nil UUID", owner: 404, path: (b) => `${b}/00000000-0000-0000-0000-000000000000` },
+  { name: "a malformed id", core: true, owner: 404, path: (b) => `${b}/not-a-uuid` },
+];
+
+/** Who attacks whom. Free attackers run the core forms only (rate limit). */
+const PAIRS = [[A, B], [B, A], [A, F], [F, B]];
+
+const victimOf = (route, o) => {
+  const [event, alert] = [o.eventIds[0], o.alertIds[0]];
+  return route.target === "event"
+    ? { id: event, other: alert, line: o.lineIds[0], org: o.orgId, key: o.key }
+    : { id: alert, other: event, line: o.lineIds[0], org: o.orgId, key: o.key };
+};
+const formsFor = (org) => (org.plan === "free" ? ID_FORMS.filter((f) => f.core) : ID_FORMS);
+
+describe("another organisation's ids answer exactly like unknown ids, in every form and on every id route", () => {
+  const baseline = new Map(); // attacker tag + op → the answer to an unknown UUID
+  before(async () => {
+    for (const [attacker] of PAIRS) {
+      for (const r of BY_ID) {
+        const k = `${attacker.tag} ${r.op}`;
+        if (!baseline.has(k)) baseline.set(k, await call(r.method, `${r.base}/${randomUUID()}`, attacker.key, { body: r.body }));
+      }
+    }
+  });
+
+  test("the unknown-id answer is 404 NOT_FOUND, or the 403 plan gate for Free on alert routes", () => {
+    for (const [k, res] of baseline) {
+      const gated = k.startsWith("foxtrot") && k.includes("/alerts");
+      assert.equal(res.status, gated ? 403 : 404, k);
+      if (!k.includes("HEAD")) assert.equal(res.body.error.code, gated ? "PLAN_RESTRICTED" : "NOT_FOUND", k);
+    }
+  });
+
+  for (const [attacker, victim] of PAIRS) {
+    for (const r of BY_ID) {
+      for (const form of formsFor(attacker)) {
+        test(`${attacker.tag} → ${victim.tag}: ${r.op} with ${form.name}`, async () => {
+          const v = victimOf(r, victim);
+          const res = await call(r.method, form.path(r.base, v), attacker.key, { headers: form.headers?.(v) ?? {}, body: r.body });
+          const expected = baseline.get(`${attacker.tag} ${r.op}`);
+          assert.equal(res.status, expected.status, JSON.stringify(res.body));
+          assert.deepEqual(res.body, expected.body);
+          assert.equal(res.headers.get("x-litesoc-plan"), attacker.plan, "answered in the attacker's tenant");
+          assertNoLeak(res, attacker, r.op);
+        });
+      }
+    }
+  }
+});
+
+describe("controls: the owner reads its own ids in every form that resolves", () => {
+  for (const owner of [A, B, F]) {
+    for (const r of BY_ID.filter((x) => x.method === "GET" && !(owner.plan === "free" && x.target === "alert"))) {
+      for (const form of formsFor(owner)) {
+        test(`${owner.tag}: ${r.op} with ${form.name} → ${form.owner}`, async () => {
+          const v = victimOf(r, owner);
+          const res = await call(r.method, form.path(r.base, v), owner.key, { headers: form.headers?.(v) ?? {} });
+          assert.equal(res.status, form.owner, JSON.stringify(res.body));
+          if (form.owner === 200) assert.equal(res.body.data.id, v.id);
+          assertNoLeak(res, owner, r.op);
+        });
+      }
+    }
+  }
+});
+
+test("the by-id matrix changed no stored row of any organisation, and the owners see their alerts untouched", async () => {
+  for (const o of Object.values(ORGS)) assert.deepEqual(await storedRows(o), stored0[o.tag], o.tag);
+  for (const o of [A, B]) {
+    for (const id of o.alertIds) {
+      const a = (await call("GET", `/alerts/${id}`, o.key)).body.data;
+      assert.deepEqual([a.status, a.resolution_type, a.resolved_by, a.metadata.internal_notes ?? null], ["open", null, null, null]);
+    }
+  }
+  assert.equal(await app.count("SELECT count(*) FROM alerts WHERE status != 'open' OR metadata LIKE '%another organisation%'"), 0);
+});
+
+// ------------------------------------------------------------------------------------------
+// 2. Lists. `expect(me, other)` gives the exact ids (events, alerts, dashboard log items) or
+// values the viewer `me` must get; `other` is a neighbour whose values are used as filters.
+
+const matching = (list, pred) => list.filter(pred).map((x) => x.id);
+const allItems = (me) => [...me.eventIds, ...me.lineIds];
+const DAY = 86_400_000;
+const yesterday = () => new Date(Date.now() - DAY).toISOString().slice(0, 10);
+
+const LISTS = [
+  // GET /events: every filter, the prefixes, offset and cursor paging.
+  { op: "GET /events", route: "ListEvents", core: true, path: () => "/events?limit=200", expect: (me) => me.eventIds },
+  { op: "GET /events", route: "ListEvents", path: () => "/v1/events/?limit=200", expect: (me) => me.eventIds },
+  { op: "GET /events", route: "ListEvents", path: () => "/api/v1//events?limit=200&org_id=" + B.orgId, expect: (me) => me.eventIds },
+  { op: "GET /events", route: "ListEvents", core: true, path: (me) => `/events?actor_id=${me.tag}_actor`, expect: (me) => matching(me.events, (e) => e.actor_id === `${me.tag}_actor`) },
+  { op: "GET /events", route: "ListEvents", core: true, path: (me, other) => `/events?actor_id=${other.tag}_actor`, expect: () => [] },
+  { op: "GET /events", route: "ListEvents", path: (me, other) => `/events?actor_id=${other.tag}_victim0`, expect: () => [] },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?event_type=auth.login_failed", expect: (me) => matching(me.events, (e) => e.event_name === "auth.login_failed") },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?event_name=security.suspicious_activity", expect: (me) => matching(me.events, (e) => e.event_name === "security.suspicious_activity") },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?severity=critical,low", expect: (me) => matching(me.events, (e) => ["critical", "low"].includes(e.severity)) },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?from=2000-01-01&limit=200", expect: (me) => me.eventIds },
+  { op: "GET /events", route: "ListEvents", path: () => `/events?start_date=${yesterday()}&end_date=2999-12-31`, expect: (me) => me.eventIds },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?to=2000-01-01", expect: () => [] },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?offset=4&limit=200", expect: (me) => me.eventIds.slice(4), total: SEEDED.events },
+  { op: "GET /events", route: "ListEvents", path: () => "/events?limit=2", cursor: true, expect: (me) => me.eventIds },
+  // GET /alerts: every filter (Free: the plan gate, whatever the query).
+  { op: "GET /alerts", route: "ListAlerts", core: true, path: () => "/alerts", expect: (me) => me.alertIds },
+  { op: "GET /alerts", route: "ListAlerts", path: () => "/api/v1/alerts/?from=2000-01-01&limit=500", expect: (me) => me.alertIds },
+  { op: "GET /alerts", route: "ListAlerts", path: () => "/alerts?alert_type=brute_force", expect: (me) => matching(me.alerts, (a) => a.alert_type === "brute_force_attack") },
+  { op: "GET /alerts", route: "ListAlerts", path: () => "/alerts?alert_type=suspicious_activity", expect: (me) => matching(me.alerts, (a) => a.alert_type === "suspicious_activity") },
+  { op: "GET /alerts", route: "ListAlerts", path: () => "/alerts?status=active", expect: (me) => me.alertIds },
+  { op: "GET /alerts", route: "ListAlerts", path: () => "/alerts?status=resolved,safe", expect: () => [] },
+  { op: "GET /alerts", route: "ListAlerts", path: () => "/alerts?severity=critical,high", expect: (me) => me.alertIds },
+  { op: "GET /alerts", route: "ListAlerts", path: (me) => `/alerts?actor_id=${me.tag}_actor`, expect: (me) => matching(me.alerts, (a) => a.actor_id === `${me.tag}_actor`) },
+  { op: "GET /alerts", route: "ListAlerts", core: true, path: (me, other) => `/alerts?actor_id=${other.tag}_actor`, expect: () => [] },
+  // GET /ui/mock-data: exact items, anomalies and numbers; another organisation's labels give nothing.
+  { op: "GET /ui/mock-data", route: "DashboardData", core: true, path: () => "/ui/mock-data", dashboard: true, expect: (me) => ({ logs: allItems(me), anomalies: me.alertIds, stats: SEEDED_STATS }) },
+  { op: "GET /ui/mock-data", route: "DashboardData", path: () => "/api/v1/ui/mock-data?hours=168&log_limit=5000&anomaly_limit=200&iam_limit=200", dashboard: true,
+    expect: (me) => ({ logs: allItems(me), anomalies: me.alertIds, stats: { ...SEEDED_STATS, eventsPerHour: Math.round((SEEDED_STATS.totalEvents / 168) * 10) / 10 } }) },
+  { op: "GET /ui/mock-data", route: "DashboardData", path: (me) => `/v1/ui/mock-data?service=${me.tag}_svc&namespace=${me.tag}_ns`, dashboard: true, expect: (me) => ({ logs: allItems(me), anomalies: me.alertIds, stats: SEEDED_STATS }) },
+  { op: "GET /ui/mock-data", route: "DashboardData", core: true, path: (me, other) => `/ui/mock-data?service=${other.tag}_svc`, dashboard: true, expect: () => ({ logs: [], anomalies: [], stats: ZERO_STATS }) },
+  { op: "GET /ui/mock-data", route: "DashboardData", path: (me, other) => `/ui/mock-data?namespace=${other.tag}_ns&hours=168`, dashboard: true, expect: () => ({ logs: [], anomalies: [], stats: ZERO_STATS }) },
+  // GET /health: the viewer's organisation and its own quota use; GET /openapi.json holds no tenant data.
+  { op: "GET /health", route: "Health", core: true, path: () => "/health", health: true },
+  { op: "GET /health", route: "Health", path: () => "/api/v1/health/", health: true },
+  { op: "GET /openapi.json", route: null, core: true, path: () => "/openapi.json", spec: true },
+];
+
+const VIEWERS = [[A, B], [B, A], [F, B]];
+
+async function checkList(row, me, other) {
+  const path = row.path(me, other);
+  const res = await call("GET", path, me.key);
+  assertNoLeak(res, me, path);
+  if (row.spec) {
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, (await call("GET", path, other.key)).body, "the same document for every key");
+    return;
+  }
+  if (row.op === "GET /alerts" && me.plan === "free") {
+    assert.equal(res.status, 403);
+    assert.equal(res.body.error.code, "PLAN_RESTRICTED");
+    return;
+  }
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  if (row.health) {
+    assert.deepEqual([res.body.organization.id, res.body.organization.name, res.body.plan], [me.orgId, me.name, me.plan]);
+    assert.equal(res.body.quota.used, SEEDED.events, "only the viewer's accepted events count");
+    return;
+  }
+  if (row.dashboard) {
+    const want = row.expect(me, other);
+    sameSet(res.body.logs.map((l) => l.id), want.logs, "log items");
+    sameSet(res.body.anomalies.map((a) => a.id), want.anomalies, "anomalies");
+    assert.deepEqual(res.body.stats, want.stats);
+    const users = new Set(res.body.iamChanges.map((c) => c.changedBy));
+    assert.deepEqual([...users].sort(), want.logs.length ? [`${me.tag}_actor`, `${me.tag}_lokiuser`] : []);
+    sameSet(res.body.topAttackers.map((t) => t.sourceIp), want.logs.length ? [me.ip, SHARED_IP] : [], "top attackers");
+    assert.equal(res.body.topAttackers.find((t) => t.sourceIp === SHARED_IP)?.attacks ?? 2, 2, "the shared IP counts only own failures");
+    assert.equal(res.body.threatDistribution.reduce((n, d) => n + d.count, 0), want.anomalies.length);
+    return;
+  }
+  const want = row.expect(me, other);
+  let ids = res.body.data.map((x) => x.id);
+  assert.equal(res.body.pagination.total, row.total ?? want.length, "total");
+  if (row.cursor) {
+    for (let cursor = res.body.pagination.next_cursor; cursor; ) {
+      const page = await call("GET", `${path}&cursor=${cursor}`, me.key);
+      assertNoLeak(page, me, path);
+      ids.push(...page.body.data.map((x) => x.id));
+      cursor = page.body.pagination.next_cursor;
+    }
+    assert.deepEqual(ids, want, "the cursor walk, in order");
+  }
+  sameSet(ids, want, "ids");
+  assert.ok(res.body.data.every((x) => x.org_id === me.orgId), "org_id of every row");
+}
+
+describe("every list holds exactly the viewer's own rows, numbers and nothing of another organisation", () => {
+  for (const [me, other] of VIEWERS) {
+    for (const row of LISTS.filter((r) => me.plan !== "free" || r.core)) {
+      test(`${me.tag}: ${row.path(me, other)}`, () => checkList(row, me, other));
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------------------
+// 3. Writes by alpha, reusing bravo's identities. `act` writes and returns evidence; `seen`
+// checks that alpha sees its write. Around each row: bravo's API view and D1 rows are unchanged.
+
+const collectAs = async (path, body, headers = {}) => {
+  const res = await app.request(path, { method: "POST", key: A.key, body, headers });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return res.body.event_ids;
+};
+/** Waits until the consumer has stored every one of `ids`. */
+const stored = async (ids) => assert.ok(await app.eventually(async () =>
+  (await app.count("SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))) === ids.length), "stored");
+const seenEvents = async (ids) => {
+  await stored(ids);
+  for (const id of ids) {
+    assert.equal((await call("GET", `/events/${id}`, A.key)).status, 200, "alpha reads its event");
+    assert.equal((await call("GET", `/events/${id}`, B.key)).status, 404, "bravo does not");
+  }
+};
+const lineCount = (o) => app.count("SELECT count(*) FROM logs WHERE org_id = ? AND event_id IS NULL", o.orgId);
+const bravoLike = { event: "auth.login_success", actor: { id: `${B.tag}_actor`, email: `${B.tag}@example.com` }, user_ip: B.ip,
+  metadata: { service: `${B.tag}_svc`, namespace: `${B.tag}_ns`, resource: `${B.tag}_resource`, org_id: B.orgId } };
+
+/** Detection and the threat score read history: alpha's never includes bravo's. */
+const DETECTION = [
+  { op: "POST /collect", route: "Collect", name: "failed logins below the threshold, from an IP bravo failed from too: no alert anywhere",
+    act: () => collectAs("/collect", { events: [1, 2].map((i) => ({ event: "auth.login_failed", actor: `${A.tag}_x${i}`, user_ip: SHARED_IP })) }),
+    // alpha now has 4 failures from the IP and bravo 2: 6 together would cross the threshold of 5.
+    seen: async (ids) => {
+      await stored(ids);
+      await app.settle();
+      assert.equal(await app.count("SELECT count(*) FROM alerts WHERE source_ip = ?", SHARED_IP), 0);
+    } },
+  { op: "POST /loki/api/v1/push", route: "LokiPush", name: "alpha's fifth failure from that IP raises alpha's alert, counting alpha's failures only",
+    act: () => pushLines(A.key, A, [`sshd: Failed password for invalid user root from ${SHARED_IP} port 22 ssh2`], { now: Date.now() + 1000 }),
+    seen: async () => {
+      const [alert, ...more] = await rows("SELECT * FROM alerts WHERE source_ip = ?", SHARED_IP);
+      assert.equal(more.length, 0);
+      assert.equal(alert.org_id, A.orgId);
+      assert.equal(JSON.parse(alert.metadata).evidence.count, 5, "alpha's own five; bravo's two are not counted");
+    } },
+  { op: "POST /collect", route: "Collect", name: "a login from bravo's IP and actor scores like a login from an IP nobody has seen",
+    act: () => collectAs("/collect", { events: [bravoLike, { event: "auth.login_success", actor: `${A.tag}_fresh`, user_ip: "203.0.113.77" }] }),
+    // bravo has five failures and two open alerts on its IP and actor; alpha has none.
+    seen: async (ids) => {
+      await seenEvents(ids);
+      const score = async (id) => (await rows("SELECT threat_score FROM events WHERE id = ?", id))[0].threat_score;
+      const [scored, fresh] = [await score(ids[0]), await score(ids[1])];
+      assert.equal(typeof fresh, "number");
+      assert.equal(scored, fresh);
+    } },
+];
+
+const WRITES = [
+  { op: "POST /collect", route: "Collect", name: "events with bravo's actor, e-mail, IP, labels and org id",
+    act: () => collectAs("/collect", { org_id: B.orgId, events: [bravoLike, { ...bravoLike, event: "admin.user_deleted", org_id: B.orgId }] }), seen: seenEvents },
+  { op: "POST /collect/batch", route: "Collect", name: "the /v1/collect/batch alias, with bravo's org id in X-Scope-OrgID",
+    act: () => collectAs("/v1/collect/batch", { events: [bravoLike] }, { "X-Scope-OrgID": B.orgId }), seen: seenEvents },
+  { op: "POST /collect", route: "Collect", name: "/api/v1/collect with bravo's key as Bearer next to alpha's X-API-Key",
+    act: () => collectAs("/api/v1/collect", { ...bravoLike, event: "data.sensitive_access" }, { Authorization: `Bearer ${B.key}` }),
+    seen: async (ids) => {
+      await seenEvents(ids);
+      assert.equal(await app.count("SELECT count(*) FROM alerts WHERE trigger_event_id = ? AND org_id = ?", ids[0], A.orgId), 1, "alpha's instant alert");
+    } },
+  { op: "POST /loki/api/v1/push", route: "LokiPush", name: "Loki lines with bravo's labels, user and IP, and X-Scope-OrgID: bravo",
+    act: async () => {
+      const before = await lineCount(A);
+      const res = await pushLines(A.key, B, [JSON.stringify({ msg: "iam role granted", user: `${B.tag}_lokiuser`, ip: B.ip2 }), `${B.tag}_marker from ${B.ip}`],
+        { headers: { "X-Scope-OrgID": B.orgId } });
+      assert.equal(res.status, 204);
+      return before;
+    },
+    seen: async (before) => assert.equal(await lineCount(A), before + 2) },
+  { op: "POST /loki/api/v1/push", route: "LokiPush", name: "/api/v1/loki/api/v1/push with HTTP Basic bravo:<alpha's key>",
+    act: async () => {
+      const before = await lineCount(A);
+      const basic = Buffer.from(`${B.orgId}:${A.key}`).toString("base64");
+      const res = await app.request("/api/v1/loki/api/v1/push", {
+        method: "POST", headers: { Authorization: `Basic ${basic}`, "Content-Type": "application/json" },
+        body: { streams: [{ stream: { service: `${B.tag}_svc` }, values: [[ns(Date.now()), `${B.tag}_marker basic`]] }] },
+      });
+      assert.equal(res.status, 204);
+      return before;
+    },
+    seen: async (before) => assert.equal(await lineCount(A), before + 1) },
+  { op: "PATCH /alerts/{id}", route: "UpdateAlert", name: "alpha resolves its own alert with notes",
+    act: async () => {
+      const res = await call("PATCH", `/alerts/${A.alertIds[0]}`, A.key, { body: { action: "resolve", internal_notes: `${B.tag}_notes`, resolved_by: `${B.tag}_analyst` } });
+      assert.equal(res.status, 200);
+    },
+    seen: async () => assert.equal((await call("GET", `/alerts/${A.alertIds[0]}`, A.key)).body.data.status, "resolved") },
+  { op: "PATCH /alerts/{id}", route: "UpdateAlert", name: "alpha tries every status on bravo's alerts through every prefix",
+    act: async () => {
+      for (const id of B.alertIds) {
+        for (const path of [`/alerts/${id}`, `/v1/alerts/${id.toUpperCase()}`, `/api/v1/alerts/${id}/`]) {
+          for (const body of [{ status: "resolved" }, { status: "safe", internal_notes: "x" }, { action: "mark_safe" }, { status: "open" }]) {
+            assert.equal((await call("PATCH", path, A.key, { body })).status, 404);
+          }
+        }
+      }
+    },
+    seen: async () => {} },
+];
+
+/** One test per row: alpha writes, alpha sees it, bravo's views and rows are unchanged. */
+function writeTests(table) {
+  for (const row of table) {
+    test(`${row.op}: ${row.name}`, async () => {
+      const [view0, rows0] = [await apiView(B), await storedRows(B)];
+      const evidence = await row.act();
+      await app.settle();
+      await row.seen(evidence);
+      assert.deepEqual(await storedRows(B), rows0, "bravo's stored rows");
+      assert.deepEqual(await apiView(B), view0, "bravo's API view");
+    });
+  }
+}
+
+describe("detection and threat scores never count another organisation's history", () => writeTests(DETECTION));
+
+describe("alpha's writes reach alpha only, and leave bravo's views and stored rows unchanged", () => {
+  writeTests(WRITES);
+
+  test("after all of alpha's writes, bravo and foxtrot hold exactly their seeded rows", async () => {
+    for (const o of [B, F]) assert.deepEqual(await storedRows(o), stored0[o.tag], o.tag);
+    const b = await apiView(B);
+    assert.deepEqual(b.dashboard.stats, SEEDED_STATS);
+    assert.equal(b.quotaUsed, SEEDED.events);
+    sameSet(b.events.ids, B.eventIds);
+    assert.deepEqual(b.alerts.map((a) => [a.status, a.metadata.occurrences]), B.alerts.map(() => ["open", 1]));
+    assertNoLeak({ body: b }, B, "bravo's view");
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// The matrix covers the router: every operation of openapi.json and every `Route` has a row.
+
+test("every route in openapi.json and every Route variant has a row in the matrix", () => {
+  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES];
+  const ops = new Set(all.map((r) => r.op));
+  const spec = JSON.parse(readFileSync(`${ROOT}openapi/openapi.json`, "utf8"));
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const method of Object.keys(item).filter((m) => ["get", "post", "patch", "put", "delete"].includes(m))) {
+      assert.ok(ops.has(`${method.toUpperCase()} ${path}`), `no row for ${method.toUpperCase()} ${path}`);
+    }
+  }
+  const src = readFileSync(`${ROOT}crates/core/src/route.rs`, "utf8");
+  const variants = src.match(/pub enum Route \{([^}]*)\}/)[1].match(/^\s*([A-Z]\w*)/gm).map((v) => v.trim());
+  assert.ok(variants.length >= 9, `parsed ${variants}`);
+  const routes = new Set(all.map((r) => r.route));
+  for (const v of variants) assert.ok(routes.has(v), `no row for Route::${v}`);
+});
