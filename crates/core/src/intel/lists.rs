@@ -75,6 +75,19 @@ impl ListKind {
             ListKind::RelayCidrs => "relay_cidrs",
         }
     }
+
+    /// The list named `name` (its [`Self::as_str`] spelling), if any.
+    pub fn parse(name: &str) -> Option<ListKind> {
+        ListKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether the list holds ASNs (otherwise addresses and CIDRs).
+    pub fn is_asn_list(self) -> bool {
+        matches!(
+            self,
+            ListKind::DatacenterAsns | ListKind::VpnAsns | ListKind::RelayAsns
+        )
+    }
 }
 
 impl fmt::Display for ListKind {
@@ -100,7 +113,8 @@ impl fmt::Display for ListError {
 
 impl std::error::Error for ListError {}
 
-/// Replacement texts for [`NetworkLists::from_texts`]; `None` keeps the shipped list.
+/// Replacement texts for [`NetworkLists::from_texts`]; `None` keeps the shipped list. The cron
+/// job's refresh (sources, caps and the decision what to store) is in [`super::refresh`].
 ///
 /// # Format
 ///
@@ -113,8 +127,15 @@ impl std::error::Error for ListError {}
 /// * ASN lists: `16509`, `AS16509` or `as16509`; `0` is rejected (reserved).
 /// * CIDR lists (including `tor_exits`): an IPv4/IPv6 address or a CIDR. Host bits are
 ///   cleared (`10.1.2.3/8` means `10.0.0.0/8`); IPv4-mapped single addresses count as IPv4.
+///   Prefixes broader than `/8` (IPv4) or `/16` (IPv6) are rejected: no real list needs them,
+///   and one `0.0.0.0/0` line would flag every address.
 ///
 /// # Public sources for the cron job
+///
+/// The hourly refresh ([`super::refresh`]) fetches the `tor_exits` through `proxy_cidrs` rows
+/// below by default (`raw.githubusercontent.com/X4BNet/lists_vpn/main/…` for X4BNet); the relay
+/// lists only when `NETWORK_LIST_SOURCES` names a source for them. Provider JSON feeds are
+/// flattened by the refresh.
 ///
 /// | List | Source | Notes |
 /// |---|---|---|
@@ -128,7 +149,8 @@ impl std::error::Error for ListError {}
 /// | `relay_cidrs` | Apple iCloud Private Relay egress, <https://mask-api.icloud.com/egress-ip-ranges.csv> | CSV, first field |
 ///
 /// Provider JSON feeds (AWS `https://ip-ranges.amazonaws.com/ip-ranges.json`, Google
-/// `https://www.gstatic.com/ipranges/cloud.json`) must be flattened to one CIDR per line first.
+/// `https://www.gstatic.com/ipranges/cloud.json`) must be flattened to one CIDR per line first;
+/// the refresh does that for bodies that start with `{`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListTexts<'a> {
     pub tor_exits: Option<&'a str>,
@@ -139,6 +161,37 @@ pub struct ListTexts<'a> {
     pub proxy_cidrs: Option<&'a str>,
     pub relay_asns: Option<&'a str>,
     pub relay_cidrs: Option<&'a str>,
+}
+
+impl<'a> ListTexts<'a> {
+    /// The text for `kind`.
+    pub fn get(&self, kind: ListKind) -> Option<&'a str> {
+        match kind {
+            ListKind::TorExits => self.tor_exits,
+            ListKind::DatacenterAsns => self.datacenter_asns,
+            ListKind::DatacenterCidrs => self.datacenter_cidrs,
+            ListKind::VpnAsns => self.vpn_asns,
+            ListKind::VpnCidrs => self.vpn_cidrs,
+            ListKind::ProxyCidrs => self.proxy_cidrs,
+            ListKind::RelayAsns => self.relay_asns,
+            ListKind::RelayCidrs => self.relay_cidrs,
+        }
+    }
+
+    /// Sets the text for `kind`.
+    pub fn set(&mut self, kind: ListKind, text: Option<&'a str>) {
+        let slot = match kind {
+            ListKind::TorExits => &mut self.tor_exits,
+            ListKind::DatacenterAsns => &mut self.datacenter_asns,
+            ListKind::DatacenterCidrs => &mut self.datacenter_cidrs,
+            ListKind::VpnAsns => &mut self.vpn_asns,
+            ListKind::VpnCidrs => &mut self.vpn_cidrs,
+            ListKind::ProxyCidrs => &mut self.proxy_cidrs,
+            ListKind::RelayAsns => &mut self.relay_asns,
+            ListKind::RelayCidrs => &mut self.relay_cidrs,
+        };
+        *slot = text;
+    }
 }
 
 /// A set of IPv4 and IPv6 prefixes, aggregated and sorted so a lookup is a binary search.
@@ -322,6 +375,37 @@ impl NetworkLists {
     }
 }
 
+/// The entries of one list's text in canonical spelling, sorted and without duplicates: ASNs as
+/// plain numbers, addresses without a prefix length, CIDRs with host bits cleared. This is what
+/// the refresh stores: it parses back through [`NetworkLists::from_texts`] to the same list, and
+/// its length is that list's [`NetworkLists::entry_count`]. Errors as for `from_texts`.
+pub fn canonical_entries(kind: ListKind, text: &str) -> Result<Vec<String>, Vec<ListError>> {
+    let mut errors = Vec::new();
+    let mut entries: Vec<String> = if kind.is_asn_list() {
+        let mut asns = parse_lines(kind, text, parse_asn, &mut errors);
+        asns.sort_unstable();
+        asns.dedup();
+        asns.iter().map(u32::to_string).collect()
+    } else {
+        parse_lines(kind, text, parse_net, &mut errors)
+            .into_iter()
+            .map(|net| {
+                if net.prefix_len() == net.max_prefix_len() {
+                    net.addr().to_string()
+                } else {
+                    net.to_string()
+                }
+            })
+            .collect()
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    entries.sort_unstable();
+    entries.dedup();
+    Ok(entries)
+}
+
 /// Parses every value line of `text` with `parse`, collecting errors with 1-based line numbers.
 fn parse_lines<T>(
     kind: ListKind,
@@ -367,9 +451,25 @@ fn parse_net(value: &str) -> Result<IpNet, String> {
             .ok()
             .map(|ip| IpNet::from(ip.to_canonical()))
     };
-    net.map(|n| n.trunc())
-        .ok_or_else(|| format!("not an IP address or CIDR: {}", quoted(value)))
+    let net = net
+        .map(|n| n.trunc())
+        .ok_or_else(|| format!("not an IP address or CIDR: {}", quoted(value)))?;
+    let broadest = match net {
+        IpNet::V4(_) => MIN_PREFIX_V4,
+        IpNet::V6(_) => MIN_PREFIX_V6,
+    };
+    if net.prefix_len() < broadest {
+        return Err(format!(
+            "prefix broader than /{broadest}: {}",
+            quoted(value)
+        ));
+    }
+    Ok(net)
 }
+
+/// The broadest prefix a CIDR list may hold (IPv4 `/8`, IPv6 `/16`).
+const MIN_PREFIX_V4: u8 = 8;
+const MIN_PREFIX_V6: u8 = 16;
 
 /// `16509`, `AS16509` or `as16509`; not 0.
 fn parse_asn(value: &str) -> Result<u32, String> {
@@ -642,6 +742,88 @@ mod tests {
         })
         .unwrap_err();
         assert!(err[0].message.len() < 100, "{}", err[0].message);
+    }
+
+    #[test]
+    fn prefixes_broader_than_a_slash_8_or_slash_16_are_refused() {
+        let err = NetworkLists::from_texts(&ListTexts {
+            tor_exits: Some("0.0.0.0/0\n1.0.0.0/7\n1.0.0.0/8\n::/0\n2001::/15\n2001::/16\n"),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let lines: Vec<usize> = err.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 2, 4, 5]);
+        assert_eq!(err[0].message, "prefix broader than /8: \"0.0.0.0/0\"");
+        assert_eq!(err[3].message, "prefix broader than /16: \"2001::/15\"");
+        // Host bits are cleared first, so the check is on the prefix length alone.
+        assert!(NetworkLists::from_texts(&ListTexts {
+            proxy_cidrs: Some("10.1.2.3/8\n2a01:4f8::/16\n"),
+            ..Default::default()
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn canonical_entries_are_sorted_deduplicated_and_parse_back() {
+        let text = "# header\n198.51.100.7\n198.51.100.7/32\n10.9.9.9/8 # host bits\n::ffff:192.0.2.1\n2001:DB8::/32,x\n";
+        let entries = canonical_entries(ListKind::TorExits, text).unwrap();
+        assert_eq!(
+            entries,
+            ["10.0.0.0/8", "192.0.2.1", "198.51.100.7", "2001:db8::/32"]
+        );
+        let asns = canonical_entries(ListKind::VpnAsns, "AS9009 # M247\n9009\nas60068\n").unwrap();
+        assert_eq!(asns, ["60068", "9009"]);
+        // The canonical text loads to the same lists, with one entry per line.
+        for (kind, text) in [
+            (ListKind::TorExits, text),
+            (ListKind::VpnAsns, "AS9009\n9009\n"),
+        ] {
+            let canon = canonical_entries(kind, text).unwrap().join("\n");
+            let mut a = ListTexts::default();
+            a.set(kind, Some(text));
+            let mut b = ListTexts::default();
+            b.set(kind, Some(&canon));
+            let (a, b) = (
+                NetworkLists::from_texts(&a).unwrap(),
+                NetworkLists::from_texts(&b).unwrap(),
+            );
+            assert_eq!(
+                b.entry_count(kind),
+                canonical_entries(kind, text).unwrap().len()
+            );
+            for addr in [
+                "10.200.0.1",
+                "192.0.2.1",
+                "198.51.100.7",
+                "2001:db8:1::1",
+                "192.0.2.2",
+            ] {
+                assert_eq!(a.flags(ip(addr), Some(9009)), b.flags(ip(addr), Some(9009)));
+            }
+        }
+        let err = canonical_entries(ListKind::DatacenterAsns, "AS1\n<html>\n").unwrap_err();
+        assert_eq!((err[0].list, err[0].line), (ListKind::DatacenterAsns, 2));
+    }
+
+    #[test]
+    fn list_kinds_parse_and_texts_are_addressed_by_kind() {
+        for kind in ListKind::ALL {
+            assert_eq!(ListKind::parse(kind.as_str()), Some(kind));
+            let mut texts = ListTexts::default();
+            texts.set(kind, Some("x"));
+            assert_eq!(texts.get(kind), Some("x"));
+            for other in ListKind::ALL.into_iter().filter(|k| *k != kind) {
+                assert_eq!(texts.get(other), None);
+            }
+        }
+        assert_eq!(ListKind::parse("Tor_Exits"), None);
+        assert_eq!(ListKind::parse("tor"), None);
+        let asn: Vec<&str> = ListKind::ALL
+            .into_iter()
+            .filter(|k| k.is_asn_list())
+            .map(ListKind::as_str)
+            .collect();
+        assert_eq!(asn, ["datacenter_asns", "vpn_asns", "relay_asns"]);
     }
 
     #[test]

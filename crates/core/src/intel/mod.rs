@@ -8,8 +8,9 @@
 //! 2. Location and ASN come from the request's `cf` object or the D1 IP-range table (the
 //!    caller's job) as [`LocationInfo`] and [`AsnInfo`].
 //! 3. [`NetworkLists::flags`] matches the address and ASN against the Tor, datacenter, VPN,
-//!    proxy and relay lists. The shipped lists ([`NetworkLists::shipped`]) work offline; the cron
-//!    job can replace them from public sources with [`NetworkLists::from_texts`].
+//!    proxy and relay lists. The shipped lists ([`NetworkLists::shipped`]) work offline; the
+//!    hourly cron job replaces them from public sources ([`refresh`]: catalogue, caps, the
+//!    decision what to store, and loading what is stored).
 //! 4. [`threat_score`] combines the flags, the event's severity and the recent
 //!    [`ThreatHistory`] of the IP and actor.
 //! 5. [`forensics`] builds `{network, location}`; [`enrich`] does steps 1, 3–5 at once and fills
@@ -21,9 +22,10 @@ mod address;
 mod defaults;
 mod forensics;
 mod lists;
+pub mod refresh;
 mod score;
 
 pub use address::{classify_ip, IpClass};
 pub use forensics::{enrich, forensics, AsnInfo, LocationInfo, NetworkForensics};
-pub use lists::{ListError, ListKind, ListTexts, NetworkFlags, NetworkLists};
+pub use lists::{canonical_entries, ListError, ListKind, ListTexts, NetworkFlags, NetworkLists};
 pub use score::{threat_score, ThreatHistory};

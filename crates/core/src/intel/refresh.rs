@@ -1,0 +1,1002 @@
+//! Refreshing the network lists from public sources: the pure half of the hourly cron job.
+//!
+//! The Worker (`src/lists.rs`) reads the source catalogue ([`Sources::from_var`]), fetches every
+//! URL of a list with a timeout and a size cap, and hands the bodies to [`decide`], which says
+//! what to store. It stores with [`store_statements`] (one D1 batch, so one transaction) or
+//! records the error with [`error_statement`]. Requests load what is stored with
+//! [`LISTS_SQL`], [`CHUNKS_SQL`], [`assemble`] and [`load`], at most once per
+//! [`RELOAD_AFTER_MS`] per isolate.
+//!
+//! A security product must not lose its Tor list because a mirror returned an empty page, so a
+//! refresh is refused, and the list in force kept, when:
+//!
+//! * a fetch fails (network error, timeout, non-2xx status), or any of a list's URLs does;
+//! * a body is over [`MAX_SOURCE_BYTES`] or is not UTF-8;
+//! * any line is invalid (HTML, a truncated download, a prefix broader than `/8` or `/16`):
+//!   lists are never half-replaced;
+//! * the list would have no entries, or more than [`MAX_LIST_ENTRIES`];
+//! * the list would shrink below [`MIN_KEEP_PERCENT`] % of the list in force (the stored one,
+//!   else the shipped one). To accept such a shrink on purpose, delete the list's row from
+//!   `network_lists`; the comparison is then with the shipped list.
+//!
+//! # Formats
+//!
+//! A body is either a line list as [`super::ListTexts`] describes (one entry per line, `#`
+//! comments, CSV first field), or a provider JSON feed: a body starting with `{` is flattened
+//! to the string values of every `ip_prefix`, `ipv6_prefix`, `ipv4Prefix` and `ipv6Prefix` key
+//! at any depth, which covers AWS `ip-ranges.json` and Google `cloud.json`/`goog.json`.
+//! A list with several URLs (e.g. an IPv4 and an IPv6 file) is their union.
+//!
+//! Stored texts are canonical ([`super::canonical_entries`]): one entry per line, sorted,
+//! de-duplicated, split into chunks of at most [`CHUNK_BYTES`] at line boundaries so no D1 value
+//! nears its 2 MB limit.
+
+use super::lists::{canonical_entries, ListError, ListKind, ListTexts, NetworkLists};
+use crate::query::{SqlParam, Statement};
+use crate::time::UnixMs;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The var holding the source catalogue (a JSON object, list name → URL or array of URLs).
+pub const SOURCES_VAR: &str = "NETWORK_LIST_SOURCES";
+/// The cron expression that runs the refresh (`wrangler.toml` `[triggers] crons`); every other
+/// cron runs the daily retention purge.
+pub const REFRESH_CRON: &str = "41 * * * *";
+/// The largest body accepted from one URL. The biggest default source (X4BNet's datacenter IPv4
+/// list) is about 0.5 MB.
+pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
+/// The most entries one list may hold after a refresh.
+pub const MAX_LIST_ENTRIES: usize = 250_000;
+/// A refresh that leaves fewer than this percentage of the entries in force is refused.
+pub const MIN_KEEP_PERCENT: usize = 10;
+/// URLs per list and characters per URL in the catalogue.
+pub const MAX_URLS_PER_LIST: usize = 4;
+pub const MAX_URL_CHARS: usize = 2048;
+/// How long one fetch (connection, headers and body) may take.
+pub const FETCH_TIMEOUT_MS: u64 = 20_000;
+/// How long an isolate keeps the lists it loaded before reading D1 again.
+pub const RELOAD_AFTER_MS: i64 = 5 * 60_000;
+/// After a failed read, how long until the next attempt (the lists in force stay meanwhile).
+pub const RELOAD_RETRY_MS: i64 = 30_000;
+/// The largest chunk of a stored list text, in bytes.
+pub const CHUNK_BYTES: usize = 256 * 1024;
+/// The longest error message recorded for a list.
+pub const MAX_ERROR_CHARS: usize = 1_000;
+
+const X4B: &str = "https://raw.githubusercontent.com/X4BNet/lists_vpn/main";
+
+/// The documented public defaults, used when [`SOURCES_VAR`] is not set. `relay_asns` and
+/// `relay_cidrs` are not refreshed by default: the shipped satellite ASNs need no refresh, and
+/// Apple's Private Relay egress CSV is far larger than the other lists.
+pub fn default_sources() -> Vec<(ListKind, Vec<String>)> {
+    let x4b = |paths: &[&str]| paths.iter().map(|p| format!("{X4B}/{p}")).collect();
+    vec![
+        (
+            ListKind::TorExits,
+            vec!["https://check.torproject.org/torbulkexitlist".to_string()],
+        ),
+        (ListKind::DatacenterAsns, x4b(&["input/datacenter/ASN.txt"])),
+        (
+            ListKind::DatacenterCidrs,
+            x4b(&["output/datacenter/ipv4.txt", "output/datacenter/ipv6.txt"]),
+        ),
+        (ListKind::VpnAsns, x4b(&["input/vpn/ASN.txt"])),
+        (
+            ListKind::VpnCidrs,
+            x4b(&["output/vpn/ipv4.txt", "output/vpn/ipv6.txt"]),
+        ),
+        (
+            ListKind::ProxyCidrs,
+            vec!["https://iplists.firehol.org/files/firehol_proxies.netset".to_string()],
+        ),
+    ]
+}
+
+/// Which lists the cron job refreshes, and from where. Lists not named keep what is stored (or
+/// the shipped default); an empty catalogue disables the refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources(BTreeMap<ListKind, Vec<String>>);
+
+impl Sources {
+    /// The documented public defaults ([`default_sources`]).
+    pub fn defaults() -> Sources {
+        Sources(default_sources().into_iter().collect())
+    }
+
+    /// The catalogue from [`SOURCES_VAR`]: `None` (unset) is the defaults; otherwise a JSON
+    /// object, given as a JSON text (a string var) or as an object (a `[vars]` table), whose
+    /// keys are list names and whose values are an `http(s)://` URL or an array of 1 to
+    /// [`MAX_URLS_PER_LIST`] of them. `{}` disables the refresh. Anything else is an error, and
+    /// the caller refreshes nothing.
+    pub fn from_var(value: Option<&Value>) -> Result<Sources, String> {
+        let parsed;
+        let value = match value {
+            None => return Ok(Sources::defaults()),
+            Some(Value::String(text)) => {
+                parsed = serde_json::from_str::<Value>(text)
+                    .map_err(|e| format!("{SOURCES_VAR} is not JSON: {e}"))?;
+                &parsed
+            }
+            Some(v) => v,
+        };
+        let Value::Object(map) = value else {
+            return Err(format!("{SOURCES_VAR} must be a JSON object"));
+        };
+        let mut sources = BTreeMap::new();
+        for (name, urls) in map {
+            let kind = ListKind::parse(name)
+                .ok_or_else(|| format!("{SOURCES_VAR}: unknown list {name:?}"))?;
+            let urls: Vec<&Value> = match urls {
+                Value::Array(a) => a.iter().collect(),
+                one => vec![one],
+            };
+            if urls.is_empty() || urls.len() > MAX_URLS_PER_LIST {
+                return Err(format!(
+                    "{SOURCES_VAR}: {name} needs 1 to {MAX_URLS_PER_LIST} URLs"
+                ));
+            }
+            let urls = urls
+                .into_iter()
+                .map(|u| match u {
+                    Value::String(u) if valid_url(u) => Ok(u.clone()),
+                    other => Err(format!(
+                        "{SOURCES_VAR}: {name}: not an http(s) URL: {}",
+                        shorten(&other.to_string(), 80)
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            sources.insert(kind, urls);
+        }
+        Ok(Sources(sources))
+    }
+
+    /// The lists to refresh with their URLs, in [`ListKind`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (ListKind, &[String])> {
+        self.0.iter().map(|(k, v)| (*k, v.as_slice()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `http://` or `https://`, a host, no whitespace or control characters, bounded length.
+fn valid_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && url.chars().count() <= MAX_URL_CHARS
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// One URL's outcome as the Worker fetched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub url: String,
+    /// The body, or why there is none (`HTTP 500`, `timed out after 20000 ms`, …).
+    pub body: Result<Vec<u8>, String>,
+}
+
+/// What to do with one list after its fetches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Store this canonical text (one entry per line) as the list; it has `entries` entries.
+    Store { text: String, entries: usize },
+    /// Keep the list in force and record `error`.
+    Keep { error: String },
+}
+
+/// Decides what to store for `kind` from its fetched bodies. `stored_entries` is the entry count
+/// of the stored list, if any; without one the shipped list is the one in force.
+pub fn decide(kind: ListKind, fetched: &[Fetched], stored_entries: Option<usize>) -> Decision {
+    match accept(kind, fetched, stored_entries) {
+        Ok((text, entries)) => Decision::Store { text, entries },
+        Err(error) => Decision::Keep {
+            error: shorten(&error, MAX_ERROR_CHARS),
+        },
+    }
+}
+
+fn accept(
+    kind: ListKind,
+    fetched: &[Fetched],
+    stored_entries: Option<usize>,
+) -> Result<(String, usize), String> {
+    if fetched.is_empty() {
+        return Err("no source".to_string());
+    }
+    let mut entries = Vec::new();
+    for f in fetched {
+        let body = f.body.as_ref().map_err(|e| format!("{}: {e}", f.url))?;
+        if body.len() > MAX_SOURCE_BYTES {
+            return Err(format!(
+                "{}: body over {MAX_SOURCE_BYTES} bytes; refused",
+                f.url
+            ));
+        }
+        let text =
+            std::str::from_utf8(body).map_err(|_| format!("{}: not UTF-8 text; refused", f.url))?;
+        let text = flatten(text).map_err(|e| format!("{}: {e}; refused", f.url))?;
+        let parsed = canonical_entries(kind, &text)
+            .map_err(|errors| format!("{}: {}", f.url, describe(&errors)))?;
+        entries.extend(parsed);
+    }
+    if fetched.len() > 1 {
+        entries.sort_unstable();
+        entries.dedup();
+    }
+    let n = entries.len();
+    if n == 0 {
+        return Err("no entries; an empty list is refused".to_string());
+    }
+    if n > MAX_LIST_ENTRIES {
+        return Err(format!(
+            "{n} entries, over the {MAX_LIST_ENTRIES}-entry cap; refused"
+        ));
+    }
+    let in_force = stored_entries.unwrap_or_else(|| NetworkLists::shipped().entry_count(kind));
+    if n * 100 < in_force * MIN_KEEP_PERCENT {
+        let which = if stored_entries.is_some() {
+            "stored"
+        } else {
+            "shipped"
+        };
+        return Err(format!(
+            "{n} entries, under {MIN_KEEP_PERCENT}% of the {in_force} in the {which} list; refused"
+        ));
+    }
+    let mut text = entries.join("\n");
+    text.push('\n');
+    Ok((text, n))
+}
+
+/// `N invalid lines, e.g. …` with the first three.
+fn describe(errors: &[ListError]) -> String {
+    let first: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| format!("line {}: {}", e.line, e.message))
+        .collect();
+    let s = if errors.len() == 1 { "" } else { "s" };
+    format!(
+        "{} invalid line{s}; refused (first: {})",
+        errors.len(),
+        first.join("; ")
+    )
+}
+
+/// JSON keys whose string values are prefixes in provider feeds (AWS, Google).
+const PREFIX_KEYS: [&str; 4] = ["ip_prefix", "ipv6_prefix", "ipv4Prefix", "ipv6Prefix"];
+
+/// A line list as is; a provider JSON feed (starting with `{`) as one prefix per line.
+fn flatten(text: &str) -> Result<Cow<'_, str>, String> {
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    if !start.starts_with('{') {
+        return Ok(Cow::Borrowed(text));
+    }
+    let value: Value = serde_json::from_str(start).map_err(|e| format!("invalid JSON: {e}"))?;
+    let mut out = String::new();
+    collect_prefixes(&value, &mut out);
+    if out.is_empty() {
+        return Err(format!("JSON without any {} value", PREFIX_KEYS.join("/")));
+    }
+    Ok(Cow::Owned(out))
+}
+
+fn collect_prefixes(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match v {
+                    Value::String(s) if PREFIX_KEYS.contains(&key.as_str()) => {
+                        out.push_str(s);
+                        out.push('\n');
+                    }
+                    _ => collect_prefixes(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_prefixes(v, out)),
+        _ => {}
+    }
+}
+
+/// `s` cut to `max` characters, marked with `…` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// `text` in pieces of at most `max` bytes, cut after a newline (a single line longer than `max`
+/// is cut at a character boundary). Concatenated, the pieces are `text`.
+pub fn chunks(text: &str, max: usize) -> Vec<&str> {
+    let max = max.max(4);
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        // A newline is ASCII, so cutting just after one is always a character boundary.
+        let mut cut = rest.as_bytes()[..max]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if cut == 0 {
+            cut = max;
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+        }
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// The stored lists (only those holding a text), oldest columns first. Rows for `assemble`.
+pub const LISTS_SQL: &str = "SELECT list, entries, chunks, fetched_at FROM network_lists \
+WHERE fetched_at IS NOT NULL ORDER BY list";
+/// Every stored chunk, in order. Rows for `assemble`.
+pub const CHUNKS_SQL: &str = "SELECT list, seq, body FROM network_list_chunks ORDER BY list, seq";
+
+/// Replaces `kind`'s stored text with `text` (from [`Decision::Store`]) in one batch: the
+/// caller runs these as one D1 transaction, so readers see the old list or the new one.
+pub fn store_statements(
+    kind: ListKind,
+    urls: &[String],
+    text: &str,
+    entries: usize,
+    now: UnixMs,
+) -> Vec<Statement> {
+    let list = || SqlParam::Text(kind.as_str().to_string());
+    let pieces = chunks(text, CHUNK_BYTES);
+    let mut statements = vec![(
+        "DELETE FROM network_list_chunks WHERE list = ?1".to_string(),
+        vec![list()],
+    )];
+    for (seq, piece) in pieces.iter().enumerate() {
+        statements.push((
+            "INSERT INTO network_list_chunks (list, seq, body) VALUES (?1, ?2, ?3)".to_string(),
+            vec![
+                list(),
+                SqlParam::Number(seq as f64),
+                SqlParam::Text(piece.to_string()),
+            ],
+        ));
+    }
+    statements.push((
+        "INSERT INTO network_lists (list, source, fetched_at, entries, chunks, checked_at, last_error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?3, NULL) \
+         ON CONFLICT (list) DO UPDATE SET source = excluded.source, fetched_at = excluded.fetched_at, \
+         entries = excluded.entries, chunks = excluded.chunks, checked_at = excluded.checked_at, \
+         last_error = NULL"
+            .to_string(),
+        vec![
+            list(),
+            SqlParam::Text(urls.join(" ")),
+            SqlParam::Number(now.0 as f64),
+            SqlParam::Number(entries as f64),
+            SqlParam::Number(pieces.len() as f64),
+        ],
+    ));
+    statements
+}
+
+/// Records a refused refresh of `kind`: the stored text, its source and count stay as they are.
+pub fn error_statement(kind: ListKind, error: &str, now: UnixMs) -> Statement {
+    (
+        "INSERT INTO network_lists (list, source, fetched_at, entries, chunks, checked_at, last_error) \
+         VALUES (?1, NULL, NULL, 0, 0, ?2, ?3) \
+         ON CONFLICT (list) DO UPDATE SET checked_at = excluded.checked_at, \
+         last_error = excluded.last_error"
+            .to_string(),
+        vec![
+            SqlParam::Text(kind.as_str().to_string()),
+            SqlParam::Number(now.0 as f64),
+            SqlParam::Text(shorten(error, MAX_ERROR_CHARS)),
+        ],
+    )
+}
+
+/// One stored list, reassembled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredList {
+    pub kind: ListKind,
+    pub text: String,
+    pub entries: usize,
+    pub fetched_at: UnixMs,
+}
+
+fn number(row: &Value, key: &str) -> Option<f64> {
+    row.get(key).and_then(Value::as_f64)
+}
+
+fn text<'a>(row: &'a Value, key: &str) -> Option<&'a str> {
+    row.get(key).and_then(Value::as_str)
+}
+
+/// The stored entry count of every list that holds a text, from [`LISTS_SQL`] rows.
+pub fn stored_counts(list_rows: &[Value]) -> BTreeMap<ListKind, usize> {
+    list_rows
+        .iter()
+        .filter_map(|row| {
+            let kind = ListKind::parse(text(row, "list")?)?;
+            let entries = number(row, "entries")?;
+            Some((kind, entries.max(0.0) as usize))
+        })
+        .collect()
+}
+
+/// Reassembles the stored lists from [`LISTS_SQL`] and [`CHUNKS_SQL`] rows. A list whose chunks
+/// do not match its row (missing, extra or out-of-order sequence numbers) or whose name is
+/// unknown is skipped with a problem message; the rest load.
+pub fn assemble(list_rows: &[Value], chunk_rows: &[Value]) -> (Vec<StoredList>, Vec<String>) {
+    let mut pieces: BTreeMap<&str, Vec<(f64, &str)>> = BTreeMap::new();
+    for row in chunk_rows {
+        if let (Some(list), Some(seq), Some(body)) =
+            (text(row, "list"), number(row, "seq"), text(row, "body"))
+        {
+            pieces.entry(list).or_default().push((seq, body));
+        }
+    }
+    let mut lists = Vec::new();
+    let mut problems = Vec::new();
+    for row in list_rows {
+        let Some(name) = text(row, "list") else {
+            continue;
+        };
+        let Some(kind) = ListKind::parse(name) else {
+            problems.push(format!("unknown stored list {name:?} ignored"));
+            continue;
+        };
+        let (Some(entries), Some(count), Some(fetched_at)) = (
+            number(row, "entries"),
+            number(row, "chunks"),
+            number(row, "fetched_at"),
+        ) else {
+            problems.push(format!("{kind}: incomplete row ignored"));
+            continue;
+        };
+        let mut parts = pieces.remove(name).unwrap_or_default();
+        parts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let in_order = parts.len() as f64 == count
+            && parts
+                .iter()
+                .enumerate()
+                .all(|(i, (seq, _))| *seq == i as f64);
+        if !in_order {
+            problems.push(format!(
+                "{kind}: {} stored chunks for {count}; ignored",
+                parts.len()
+            ));
+            continue;
+        }
+        lists.push(StoredList {
+            kind,
+            text: parts.iter().map(|(_, body)| *body).collect(),
+            entries: entries.max(0.0) as usize,
+            fetched_at: UnixMs(fetched_at as i64),
+        });
+    }
+    (lists, problems)
+}
+
+/// The lists in force: the shipped lists with every stored list replacing its shipped one. A
+/// stored list that no longer parses (stored texts are validated before they are stored, so
+/// only a change of parsing rules could do this) keeps its shipped list, with a problem message.
+pub fn load(stored: &[StoredList]) -> (NetworkLists, Vec<String>) {
+    let mut texts = ListTexts::default();
+    for s in stored {
+        texts.set(s.kind, Some(&s.text));
+    }
+    match NetworkLists::from_texts(&texts) {
+        Ok(lists) => (lists, Vec::new()),
+        Err(errors) => {
+            let mut problems = Vec::new();
+            for kind in ListKind::ALL {
+                let bad: Vec<ListError> =
+                    errors.iter().filter(|e| e.list == kind).cloned().collect();
+                if !bad.is_empty() {
+                    texts.set(kind, None);
+                    problems.push(format!(
+                        "stored {kind}: {}; the shipped list stays",
+                        describe(&bad)
+                    ));
+                }
+            }
+            let lists = NetworkLists::from_texts(&texts).unwrap_or_else(|_| {
+                // Unreachable: every list with an error was removed.
+                NetworkLists::shipped().clone()
+            });
+            (lists, problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::max_placeholder;
+    use serde_json::json;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn ok(url: &str, body: &str) -> Fetched {
+        Fetched {
+            url: url.to_string(),
+            body: Ok(body.as_bytes().to_vec()),
+        }
+    }
+
+    fn failed(url: &str, why: &str) -> Fetched {
+        Fetched {
+            url: url.to_string(),
+            body: Err(why.to_string()),
+        }
+    }
+
+    fn keep_error(d: Decision) -> String {
+        match d {
+            Decision::Keep { error } => error,
+            Decision::Store { .. } => panic!("expected a refusal, got {d:?}"),
+        }
+    }
+
+    fn stored(d: Decision) -> (String, usize) {
+        match d {
+            Decision::Store { text, entries } => (text, entries),
+            Decision::Keep { error } => panic!("expected a store, got {error}"),
+        }
+    }
+
+    /// `n` distinct Tor exits, one per line.
+    fn exits(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("198.51.{}.{}\n", i / 250, i % 250 + 1))
+            .collect()
+    }
+
+    #[test]
+    fn the_catalogue_defaults_to_the_documented_public_sources() {
+        let d = Sources::from_var(None).unwrap();
+        assert_eq!(d, Sources::defaults());
+        let names: Vec<&str> = d.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tor_exits",
+                "datacenter_asns",
+                "datacenter_cidrs",
+                "vpn_asns",
+                "vpn_cidrs",
+                "proxy_cidrs"
+            ]
+        );
+        for (kind, urls) in d.iter() {
+            assert!(
+                !urls.is_empty() && urls.len() <= MAX_URLS_PER_LIST,
+                "{kind}"
+            );
+            for url in urls {
+                assert!(url.starts_with("https://") && valid_url(url), "{url}");
+            }
+        }
+        let tor: Vec<&[String]> = d
+            .iter()
+            .filter(|(k, _)| *k == ListKind::TorExits)
+            .map(|(_, u)| u)
+            .collect();
+        assert_eq!(tor[0], ["https://check.torproject.org/torbulkexitlist"]);
+    }
+
+    #[test]
+    fn the_catalogue_var_is_a_json_object_of_urls() {
+        let text = json!(
+            r#"{"tor_exits":"http://127.0.0.1:8080/tor","vpn_cidrs":["https://a.example/4","https://a.example/6"]}"#
+        );
+        let s = Sources::from_var(Some(&text)).unwrap();
+        let got: Vec<(ListKind, Vec<String>)> = s.iter().map(|(k, u)| (k, u.to_vec())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    ListKind::TorExits,
+                    vec!["http://127.0.0.1:8080/tor".to_string()]
+                ),
+                (
+                    ListKind::VpnCidrs,
+                    vec![
+                        "https://a.example/4".to_string(),
+                        "https://a.example/6".to_string()
+                    ]
+                ),
+            ]
+        );
+        // An object var (a wrangler [vars] table) reads the same.
+        let object = json!({"tor_exits": "http://127.0.0.1:8080/tor", "vpn_cidrs": ["https://a.example/4", "https://a.example/6"]});
+        assert_eq!(Sources::from_var(Some(&object)).unwrap(), s);
+        // `{}` disables the refresh.
+        assert!(Sources::from_var(Some(&json!("{}"))).unwrap().is_empty());
+        assert!(Sources::from_var(Some(&json!({}))).unwrap().is_empty());
+        for (bad, why) in [
+            (json!("not json"), "is not JSON"),
+            (json!("[]"), "must be a JSON object"),
+            (json!(42), "must be a JSON object"),
+            (json!({"tor": "https://a.example/"}), "unknown list \"tor\""),
+            (json!({"tor_exits": []}), "needs 1 to 4 URLs"),
+            (
+                json!({"tor_exits": ["https://a/1", "https://a/2", "https://a/3", "https://a/4", "https://a/5"]}),
+                "needs 1 to 4 URLs",
+            ),
+            (
+                json!({"tor_exits": "ftp://a.example/x"}),
+                "not an http(s) URL",
+            ),
+            (json!({"tor_exits": "https://"}), "not an http(s) URL"),
+            (json!({"tor_exits": "https:///path"}), "not an http(s) URL"),
+            (
+                json!({"tor_exits": "https://a.example/x y"}),
+                "not an http(s) URL",
+            ),
+            (json!({"tor_exits": null}), "not an http(s) URL"),
+            (
+                json!({"tor_exits": format!("https://a.example/{}", "x".repeat(3000))}),
+                "not an http(s) URL",
+            ),
+        ] {
+            let err = Sources::from_var(Some(&bad)).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+            assert!(err.starts_with(SOURCES_VAR), "{err}");
+            assert!(err.len() < 200, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_good_download_is_stored_canonically() {
+        let (text, n) = stored(decide(
+            ListKind::TorExits,
+            &[ok(
+                "u",
+                "# bulk exit list\n203.0.113.9\n203.0.113.9\n198.51.100.7\n",
+            )],
+            None,
+        ));
+        assert_eq!((text.as_str(), n), ("198.51.100.7\n203.0.113.9\n", 2));
+        let (text, n) = stored(decide(
+            ListKind::VpnAsns,
+            &[ok("u", "AS9009 # M247\nAS60068 # CDN77\n")],
+            Some(7),
+        ));
+        assert_eq!((text.as_str(), n), ("60068\n9009\n", 2));
+    }
+
+    #[test]
+    fn several_urls_make_one_list() {
+        let (text, n) = stored(decide(
+            ListKind::DatacenterCidrs,
+            &[
+                ok("v4", "192.0.2.0/24\n198.51.100.0/24\n"),
+                ok("v6", "2001:db8::/32\n192.0.2.0/24\n"),
+            ],
+            None,
+        ));
+        assert_eq!(n, 3);
+        assert_eq!(text, "192.0.2.0/24\n198.51.100.0/24\n2001:db8::/32\n");
+        // One failing URL refuses the whole list: never the IPv4 half without the IPv6 half.
+        let err = keep_error(decide(
+            ListKind::DatacenterCidrs,
+            &[ok("v4", "192.0.2.0/24\n"), failed("v6", "HTTP 503")],
+            None,
+        ));
+        assert_eq!(err, "v6: HTTP 503");
+    }
+
+    #[test]
+    fn failed_fetches_and_garbage_are_refused() {
+        assert_eq!(
+            keep_error(decide(
+                ListKind::TorExits,
+                &[failed("https://t/x", "HTTP 500")],
+                None
+            )),
+            "https://t/x: HTTP 500"
+        );
+        let err = keep_error(decide(
+            ListKind::TorExits,
+            &[ok("u", "<!doctype html>\n<html><body>Oops</body></html>\n")],
+            None,
+        ));
+        assert!(err.starts_with("u: 2 invalid lines; refused (first: line 1: not an IP address or CIDR: \"<!doctype\""), "{err}");
+        let err = keep_error(decide(
+            ListKind::TorExits,
+            &[Fetched {
+                url: "u".into(),
+                body: Ok(vec![0xff, 0xfe, 0x00]),
+            }],
+            None,
+        ));
+        assert_eq!(err, "u: not UTF-8 text; refused");
+        // A truncated download ends mid-line: that line is invalid, so the list is refused.
+        let err = keep_error(decide(
+            ListKind::TorExits,
+            &[ok("u", "198.51.100.7\n198.51.100.8\n198.51.1")],
+            None,
+        ));
+        assert!(err.contains("line 3"), "{err}");
+        assert!(keep_error(decide(ListKind::TorExits, &[], None)).contains("no source"));
+    }
+
+    #[test]
+    fn empty_and_oversized_lists_are_refused() {
+        for body in ["", "\n\n", "# Tor exit list, regenerating\n"] {
+            let err = keep_error(decide(ListKind::TorExits, &[ok("u", body)], Some(1500)));
+            assert_eq!(err, "no entries; an empty list is refused", "{body:?}");
+        }
+        let big = vec![b'#'; MAX_SOURCE_BYTES + 1];
+        let err = keep_error(decide(
+            ListKind::ProxyCidrs,
+            &[Fetched {
+                url: "u".into(),
+                body: Ok(big),
+            }],
+            None,
+        ));
+        assert_eq!(
+            err,
+            format!("u: body over {MAX_SOURCE_BYTES} bytes; refused")
+        );
+        let many: String = (1..=MAX_LIST_ENTRIES + 1)
+            .map(|i| format!("{i}\n"))
+            .collect();
+        let err = keep_error(decide(ListKind::DatacenterAsns, &[ok("u", &many)], None));
+        assert!(err.contains("over the 250000-entry cap"), "{err}");
+    }
+
+    #[test]
+    fn a_list_that_shrinks_below_ten_percent_is_refused() {
+        let tor = |n| decide(ListKind::TorExits, &[ok("u", &exits(n))], Some(1500));
+        assert_eq!(
+            keep_error(tor(149)),
+            "149 entries, under 10% of the 1500 in the stored list; refused"
+        );
+        assert_eq!(stored(tor(150)).1, 150);
+        assert_eq!(stored(tor(5000)).1, 5000, "growth is fine");
+        // With nothing stored, the shipped list (5 Tor blocks, 30 datacenter ASNs) is the
+        // yardstick.
+        assert_eq!(
+            stored(decide(ListKind::TorExits, &[ok("u", &exits(1))], None)).1,
+            1
+        );
+        let asns: String = (1..=2).map(|i| format!("AS{i}\n")).collect();
+        assert_eq!(
+            keep_error(decide(ListKind::DatacenterAsns, &[ok("u", &asns)], None)),
+            "2 entries, under 10% of the 30 in the shipped list; refused"
+        );
+        // Lists shipped empty accept any non-empty refresh.
+        assert_eq!(
+            stored(decide(
+                ListKind::ProxyCidrs,
+                &[ok("u", "203.0.113.10\n")],
+                None
+            ))
+            .1,
+            1
+        );
+    }
+
+    #[test]
+    fn a_too_broad_prefix_is_refused() {
+        let err = keep_error(decide(
+            ListKind::TorExits,
+            &[ok("u", "198.51.100.7\n0.0.0.0/0\n")],
+            None,
+        ));
+        assert!(err.contains("line 2: prefix broader than /8"), "{err}");
+    }
+
+    #[test]
+    fn provider_json_feeds_are_flattened() {
+        let aws = r#"{"syncToken":"1","createDate":"2026-01-01-00-00-00",
+            "prefixes":[{"ip_prefix":"3.5.140.0/22","region":"ap-northeast-2","service":"AMAZON"},
+                        {"ip_prefix":"3.5.140.0/22","region":"ap-northeast-2","service":"EC2"}],
+            "ipv6_prefixes":[{"ipv6_prefix":"2600:1f00::/24","region":"us-east-1","service":"AMAZON"}]}"#;
+        let (text, n) = stored(decide(ListKind::DatacenterCidrs, &[ok("aws", aws)], None));
+        assert_eq!((text.as_str(), n), ("2600:1f00::/24\n3.5.140.0/22\n", 2));
+        let google = "\u{feff}  {\"syncToken\":\"1\",\"prefixes\":[{\"ipv4Prefix\":\"34.1.208.0/20\",\"service\":\"Google Cloud\"},{\"ipv6Prefix\":\"2600:1900:8000::/44\"}]}";
+        let (text, _) = stored(decide(ListKind::DatacenterCidrs, &[ok("g", google)], None));
+        assert_eq!(text, "2600:1900:8000::/44\n34.1.208.0/20\n");
+        let err = keep_error(decide(
+            ListKind::DatacenterCidrs,
+            &[ok("j", "{\"a\":[1,2]}")],
+            None,
+        ));
+        assert!(err.contains("JSON without any ip_prefix/"), "{err}");
+        let err = keep_error(decide(
+            ListKind::DatacenterCidrs,
+            &[ok("j", "{\"prefixes\":")],
+            None,
+        ));
+        assert!(err.starts_with("j: invalid JSON"), "{err}");
+        let err = keep_error(decide(
+            ListKind::DatacenterCidrs,
+            &[ok("j", r#"{"prefixes":[{"ip_prefix":"not-a-net"}]}"#)],
+            None,
+        ));
+        assert!(err.contains("not an IP address or CIDR"), "{err}");
+    }
+
+    #[test]
+    fn errors_are_bounded() {
+        let garbage: String = (0..10_000).map(|i| format!("<junk {i}>\n")).collect();
+        let err = keep_error(decide(ListKind::TorExits, &[ok("u", &garbage)], None));
+        assert!(
+            err.starts_with("u: 10000 invalid lines; refused (first: line 1:"),
+            "{err}"
+        );
+        assert!(err.chars().count() <= MAX_ERROR_CHARS);
+        let long_url = format!("https://a.example/{}", "x".repeat(5_000));
+        let err = keep_error(decide(
+            ListKind::TorExits,
+            &[failed(&long_url, "HTTP 404")],
+            None,
+        ));
+        assert_eq!(err.chars().count(), MAX_ERROR_CHARS);
+        assert!(err.ends_with('…'));
+        let (_, params) = error_statement(ListKind::TorExits, &"e".repeat(5_000), UnixMs(1));
+        let SqlParam::Text(recorded) = &params[2] else {
+            panic!()
+        };
+        assert_eq!(recorded.chars().count(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn chunks_cut_at_line_boundaries_and_rejoin() {
+        let text = exits(2_000);
+        for max in [4, 10, 13, 14, 100, 4096, text.len(), text.len() + 1] {
+            let pieces = chunks(&text, max);
+            assert_eq!(pieces.concat(), text, "max {max}");
+            assert!(pieces.iter().all(|p| p.len() <= max.max(4)), "max {max}");
+            if max >= 14 {
+                // Every piece holds whole lines (the longest line is 13 bytes with its newline).
+                assert!(pieces.iter().all(|p| p.ends_with('\n')), "max {max}");
+            }
+        }
+        assert!(chunks("", 10).is_empty());
+        // A line longer than the limit is cut at a character boundary.
+        let pieces = chunks("ééééé\n", 5);
+        assert_eq!(pieces.concat(), "ééééé\n");
+        assert!(pieces.iter().all(|p| p.len() <= 5));
+    }
+
+    #[test]
+    fn store_statements_replace_the_list_atomically() {
+        let urls = vec![
+            "https://a.example/4".to_string(),
+            "https://a.example/6".to_string(),
+        ];
+        let text = exits(60_000);
+        let stmts = store_statements(
+            ListKind::TorExits,
+            &urls,
+            &text,
+            60_000,
+            UnixMs(1_700_000_000_000),
+        );
+        let n_chunks = chunks(&text, CHUNK_BYTES).len();
+        assert!(n_chunks >= 2, "{n_chunks}");
+        assert_eq!(stmts.len(), n_chunks + 2);
+        assert!(stmts[0]
+            .0
+            .starts_with("DELETE FROM network_list_chunks WHERE list = ?1"));
+        for (sql, params) in &stmts {
+            assert_eq!(max_placeholder(sql), params.len(), "{sql}");
+            assert!(matches!(&params[0], SqlParam::Text(l) if l == "tor_exits"));
+        }
+        let last = &stmts.last().unwrap().1;
+        assert!(
+            matches!(&last[1], SqlParam::Text(s) if s == "https://a.example/4 https://a.example/6")
+        );
+        assert!(matches!(last[2], SqlParam::Number(t) if t == 1_700_000_000_000.0));
+        assert!(matches!(last[4], SqlParam::Number(c) if c == n_chunks as f64));
+        let (sql, params) = error_statement(ListKind::TorExits, "HTTP 500", UnixMs(5));
+        assert_eq!(max_placeholder(&sql), params.len());
+        assert!(!sql.contains("fetched_at = excluded") && !sql.contains("entries = excluded"));
+    }
+
+    /// The rows D1 would return after `store_statements`.
+    fn rows_for(kind: ListKind, text: &str, entries: usize, at: i64) -> (Value, Vec<Value>) {
+        let pieces = chunks(text, 20);
+        let row = json!({"list": kind.as_str(), "entries": entries, "chunks": pieces.len(), "fetched_at": at});
+        let chunk_rows = pieces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| json!({"list": kind.as_str(), "seq": i, "body": p}))
+            .collect();
+        (row, chunk_rows)
+    }
+
+    #[test]
+    fn stored_lists_reassemble_and_load_over_the_shipped_ones() {
+        let (tor_row, tor_chunks) = rows_for(ListKind::TorExits, &exits(10), 10, 1_000);
+        let (vpn_row, vpn_chunks) = rows_for(ListKind::VpnAsns, "64501\n", 1, 2_000);
+        let mut chunk_rows = vpn_chunks.clone();
+        chunk_rows.extend(tor_chunks.iter().rev().cloned());
+        let (stored, problems) = assemble(&[tor_row.clone(), vpn_row.clone()], &chunk_rows);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(stored.len(), 2);
+        assert_eq!(stored[0].text, exits(10));
+        assert_eq!(
+            (stored[0].entries, stored[0].fetched_at),
+            (10, UnixMs(1_000))
+        );
+        assert_eq!(
+            stored_counts(&[tor_row.clone(), vpn_row.clone()]),
+            BTreeMap::from([(ListKind::TorExits, 10), (ListKind::VpnAsns, 1)])
+        );
+        let (lists, problems) = load(&stored);
+        assert!(problems.is_empty());
+        assert!(lists.flags(ip("198.51.0.1"), None).is_tor);
+        assert!(
+            !lists.flags(ip("185.220.101.42"), None).is_tor,
+            "the stored list replaced the shipped one"
+        );
+        assert!(lists.flags(ip("203.0.113.1"), Some(64501)).is_vpn);
+        assert!(!lists.flags(ip("203.0.113.1"), Some(9009)).is_vpn);
+        assert!(
+            lists.flags(ip("203.0.113.1"), Some(16509)).is_datacenter,
+            "lists not stored stay shipped"
+        );
+        assert_eq!(lists.entry_count(ListKind::TorExits), 10);
+        // Nothing stored: the shipped lists.
+        let (lists, problems) = load(&assemble(&[], &[]).0);
+        assert_eq!((&lists, problems.len()), (NetworkLists::shipped(), 0));
+    }
+
+    #[test]
+    fn inconsistent_or_unknown_stored_rows_are_skipped() {
+        let (tor_row, tor_chunks) = rows_for(ListKind::TorExits, &exits(10), 10, 1_000);
+        let (vpn_row, vpn_chunks) = rows_for(ListKind::VpnAsns, "64501\n", 1, 2_000);
+        let missing: Vec<Value> = tor_chunks[1..].to_vec();
+        let mut rows = vec![
+            tor_row,
+            vpn_row,
+            json!({"list": "future_list", "entries": 1, "chunks": 0, "fetched_at": 1}),
+        ];
+        rows.push(json!({"list": "proxy_cidrs", "entries": 1}));
+        let mut chunk_rows = missing;
+        chunk_rows.extend(vpn_chunks);
+        let (stored, problems) = assemble(&rows, &chunk_rows);
+        assert_eq!(
+            stored.iter().map(|s| s.kind).collect::<Vec<_>>(),
+            [ListKind::VpnAsns]
+        );
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("tor_exits: "), "{problems:?}");
+        // A stored text that no longer parses keeps its shipped list; the others load.
+        let bad = StoredList {
+            kind: ListKind::TorExits,
+            text: "not an ip\n".into(),
+            entries: 1,
+            fetched_at: UnixMs(1),
+        };
+        let (lists, problems) = load(&[bad, stored[0].clone()]);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].starts_with("stored tor_exits: 1 invalid line"),
+            "{problems:?}"
+        );
+        assert!(lists.flags(ip("185.220.101.42"), None).is_tor);
+        assert!(lists.flags(ip("203.0.113.1"), Some(64501)).is_vpn);
+    }
+}
