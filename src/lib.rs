@@ -7,6 +7,7 @@ mod faults;
 mod handlers;
 mod http;
 mod limiter;
+mod lists;
 mod openapi;
 mod pipeline;
 mod purge;
@@ -16,6 +17,7 @@ mod tenants;
 
 pub use limiter::OrgLimiter;
 
+use edgesoc_core::intel::refresh::REFRESH_CRON;
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
 use worker::{
@@ -44,11 +46,21 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<
     Ok(())
 }
 
-/// Daily retention purge. Uses the trigger's scheduled time as "now", so tests control time.
+/// Cron triggers: the hourly network-list refresh (`REFRESH_CRON`) and, on every other
+/// schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
+/// tests control time.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = UnixMs(event.schedule() as i64);
-    match purge::run(&env, now).await {
+    if event.cron() == REFRESH_CRON {
+        refresh_lists(&env, now).await;
+    } else {
+        purge(&env, now).await;
+    }
+}
+
+async fn purge(env: &Env, now: UnixMs) {
+    match purge::run(env, now).await {
         Ok(r) => worker::console_log!(
             "retention purge: {} organisations, {} rows deleted in {} statements{}",
             r.organisations,
@@ -61,5 +73,27 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             }
         ),
         Err(e) => worker::console_error!("retention purge failed: {e}"),
+    }
+}
+
+async fn refresh_lists(env: &Env, now: UnixMs) {
+    match lists::refresh(env, now).await {
+        Ok(outcomes) if outcomes.is_empty() => {
+            worker::console_log!("network lists: refresh disabled (NETWORK_LIST_SOURCES is {{}})")
+        }
+        Ok(outcomes) => {
+            for o in outcomes {
+                match o.result {
+                    Ok(entries) => {
+                        worker::console_log!("network lists: {} stored, {entries} entries", o.list)
+                    }
+                    Err(e) => worker::console_error!(
+                        "network lists: {} kept the list in force: {e}",
+                        o.list
+                    ),
+                }
+            }
+        }
+        Err(e) => worker::console_error!("network lists: refresh failed: {e}"),
     }
 }

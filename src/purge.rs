@@ -14,7 +14,7 @@ use edgesoc_core::ApiError;
 use worker::Env;
 
 /// Reads an optional positive integer var (operational knobs; defaults suit production).
-fn var_u32(env: &Env, name: &str, default: u32) -> u32 {
+pub(crate) fn var_u32(env: &Env, name: &str, default: u32) -> u32 {
     env.var(name)
         .ok()
         .and_then(|v| v.to_string().trim().parse().ok())

@@ -6,7 +6,6 @@ use crate::detection;
 use crate::store::Store;
 use edgesoc_core::enrichment::BatchEnrichment;
 use edgesoc_core::faults::Faults;
-use edgesoc_core::intel::NetworkLists;
 use edgesoc_core::message::{Delivery, Packed, QueueMessage};
 use edgesoc_core::plan::Plan;
 use edgesoc_core::record::{group_by_size, EventRecord};
@@ -141,7 +140,8 @@ async fn enrich(store: &Store, deliveries: &mut [Delivery]) -> worker::Result<()
     let now = UnixMs(js_sys::Date::now() as i64);
     let (plan, statements) = BatchEnrichment::plan(&records, now);
     let rows = store.batch(&statements).await?;
-    if let Err(e) = plan.apply(&mut records, &cfs, rows, NetworkLists::shipped()) {
+    let lists = crate::lists::current(store).await;
+    if let Err(e) = plan.apply(&mut records, &cfs, rows, &lists) {
         // Unreadable answers: store the events unenriched rather than never.
         worker::console_error!("queue: {e}");
     }

@@ -113,10 +113,11 @@ class Instance {
     return worker.queue("edgesoc-detect", messages);
   }
 
-  /** Runs the cron handler as if triggered at `time` (a Date or ms). */
-  async scheduled(time = Date.now()) {
+  /** Runs the cron handler as if triggered at `time` (a Date or ms) by `cron` (default: the
+   *  daily retention purge; "41 * * * *" is the network-list refresh). */
+  async scheduled(time = Date.now(), cron = "17 3 * * *") {
     const worker = await this.mf.getWorker();
-    return worker.scheduled({ cron: "17 3 * * *", scheduledTime: new Date(time) });
+    return worker.scheduled({ cron, scheduledTime: new Date(time) });
   }
 
   dispose() {
