@@ -84,8 +84,11 @@ async fn refresh_lists(env: &Env, now: UnixMs) {
         Ok(outcomes) => {
             for o in outcomes {
                 match o.result {
-                    Ok(entries) => {
-                        worker::console_log!("network lists: {} stored, {entries} entries", o.list)
+                    Ok(lists::Stored::Replaced(n)) => {
+                        worker::console_log!("network lists: {} stored, {n} entries", o.list)
+                    }
+                    Ok(lists::Stored::Unchanged(n)) => {
+                        worker::console_log!("network lists: {} unchanged, {n} entries", o.list)
                     }
                     Err(e) => worker::console_error!(
                         "network lists: {} kept the list in force: {e}",

@@ -5,9 +5,9 @@
 
 use crate::store::Store;
 use edgesoc_core::intel::refresh::{
-    assemble, decide, error_statement, load, store_statements, stored_counts, Decision, Fetched,
-    Sources, CHUNKS_SQL, FETCH_TIMEOUT_MS, LISTS_SQL, MAX_SOURCE_BYTES, RELOAD_AFTER_MS,
-    RELOAD_RETRY_MS, SOURCES_VAR,
+    assemble, decide, error_statement, load, store_statements, stored_meta, unchanged_statement,
+    Decision, Fetched, Sources, CHUNKS_SQL, FETCH_TIMEOUT_MS, LISTS_SQL, MAX_SOURCE_BYTES,
+    RELOAD_AFTER_MS, RELOAD_RETRY_MS, SOURCES_VAR,
 };
 use edgesoc_core::intel::NetworkLists;
 use edgesoc_core::time::UnixMs;
@@ -139,8 +139,16 @@ async fn read(
 /// One list's refresh outcome, for the summary log.
 pub struct Outcome {
     pub list: &'static str,
-    /// `Ok(entries)` when stored, `Err(reason)` when the list in force was kept.
-    pub result: Result<usize, String>,
+    /// `Err(reason)` when the list in force was kept.
+    pub result: Result<Stored, String>,
+}
+
+/// A successful refresh of one list.
+pub enum Stored {
+    /// A new text with this many entries replaced the stored one.
+    Replaced(usize),
+    /// The source served the stored text again (this many entries); nothing was rewritten.
+    Unchanged(usize),
 }
 
 /// Refreshes every list the catalogue (`NETWORK_LIST_SOURCES`, else the public defaults) names:
@@ -153,7 +161,7 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
     }
     let store = Store::new(env.d1("DB").map_err(|e| format!("D1 binding: {e}"))?);
     let timeout_ms = crate::purge::var_u32(env, "NETWORK_LIST_TIMEOUT_MS", FETCH_TIMEOUT_MS as u32);
-    let counts = stored_counts(
+    let stored = stored_meta(
         &store
             .batch(&[(LISTS_SQL.to_string(), Vec::new())])
             .await
@@ -175,12 +183,22 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
                 break; // the list is refused anyway
             }
         }
-        let result = match decide(kind, &fetched, counts.get(&kind).copied()) {
-            Decision::Store { text, entries } => {
-                let statements = store_statements(kind, urls, &text, entries, now);
+        let result = match decide(kind, &fetched, stored.get(&kind)) {
+            Decision::Store {
+                text,
+                entries,
+                sha256,
+            } => {
+                let statements = store_statements(kind, urls, &text, entries, &sha256, now);
                 match store.batch(&statements).await {
-                    Ok(_) => Ok(entries),
+                    Ok(_) => Ok(Stored::Replaced(entries)),
                     Err(e) => Err(format!("storing failed: {e}")),
+                }
+            }
+            Decision::Unchanged { entries } => {
+                match store.batch(&[unchanged_statement(kind, now)]).await {
+                    Ok(_) => Ok(Stored::Unchanged(entries)),
+                    Err(e) => Err(format!("recording the check failed: {e}")),
                 }
             }
             Decision::Keep { error } => Err(error),
@@ -195,7 +213,10 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
             result,
         });
     }
-    if outcomes.iter().any(|o| o.result.is_ok()) {
+    if outcomes
+        .iter()
+        .any(|o| matches!(o.result, Ok(Stored::Replaced(_))))
+    {
         invalidate();
     }
     Ok(outcomes)

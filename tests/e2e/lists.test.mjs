@@ -196,6 +196,7 @@ describe("refresh", () => {
     const good = await listRow(app, "tor_exits");
     assert.deepEqual([good.entries, good.last_error], [5_000, null]);
 
+    const vpnBefore = await listRow(app, "vpn_asns");
     const cases = [
       [{ status: 500, body: "Internal Server Error" }, /: HTTP 500$/],
       [{ body: "<!DOCTYPE html>\n<html><body>Rate limited</body></html>\n" }, /2 invalid lines; refused \(first: line 1: not an IP address or CIDR: "<!DOCTYPE"/],
@@ -215,8 +216,12 @@ describe("refresh", () => {
       assert.ok(row.checked_at >= checkedBefore);
       assert.equal((await flagsOf(app, key, NEW_EXIT)).is_tor, true, `still flagged after ${why}`);
     }
-    // Other lists were refused or stored independently all along.
-    assert.equal((await listRow(app, "vpn_asns")).last_error, null);
+    // The other lists were checked independently all along; served unchanged, they were not
+    // rewritten (fetched_at stays, checked_at moves).
+    const vpn = await listRow(app, "vpn_asns");
+    assert.equal(vpn.last_error, null);
+    assert.equal(vpn.fetched_at, vpnBefore.fetched_at);
+    assert.ok(vpn.checked_at > vpnBefore.checked_at);
     assert.equal((await flagsOf(app, key, "203.0.113.5")).is_tor, false);
 
     // A good list again: stored, and the error cleared.

@@ -2,8 +2,9 @@
 //!
 //! The Worker (`src/lists.rs`) reads the source catalogue ([`Sources::from_var`]), fetches every
 //! URL of a list with a timeout and a size cap, and hands the bodies to [`decide`], which says
-//! what to store. It stores with [`store_statements`] (one D1 batch, so one transaction) or
-//! records the error with [`error_statement`]. Requests load what is stored with
+//! what to store. It stores with [`store_statements`] (one D1 batch, so one transaction),
+//! records an unchanged download with [`unchanged_statement`] (nothing is rewritten, so no
+//! isolate re-parses the list), or records the error with [`error_statement`]. Requests load what is stored with
 //! [`LISTS_SQL`], [`CHUNKS_SQL`], [`assemble`] and [`load`], at most once per
 //! [`RELOAD_AFTER_MS`] per isolate.
 //!
@@ -35,6 +36,7 @@ use super::lists::{canonical_entries, ListError, ListKind, ListTexts, NetworkLis
 use crate::query::{SqlParam, Statement};
 use crate::time::UnixMs;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -179,20 +181,47 @@ pub struct Fetched {
     pub body: Result<Vec<u8>, String>,
 }
 
+/// What is stored for one list (from [`LISTS_SQL`] rows, by [`stored_meta`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMeta {
+    pub entries: usize,
+    /// SHA-256 (hex) of the stored canonical text.
+    pub sha256: String,
+}
+
 /// What to do with one list after its fetches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Store this canonical text (one entry per line) as the list; it has `entries` entries.
-    Store { text: String, entries: usize },
+    /// Store this canonical text (one entry per line) as the list; it has `entries` entries and
+    /// hashes to `sha256`.
+    Store {
+        text: String,
+        entries: usize,
+        sha256: String,
+    },
+    /// The download is the stored text again: record the successful check only, so nothing is
+    /// rewritten and no isolate re-parses the list.
+    Unchanged { entries: usize },
     /// Keep the list in force and record `error`.
     Keep { error: String },
 }
 
-/// Decides what to store for `kind` from its fetched bodies. `stored_entries` is the entry count
-/// of the stored list, if any; without one the shipped list is the one in force.
-pub fn decide(kind: ListKind, fetched: &[Fetched], stored_entries: Option<usize>) -> Decision {
-    match accept(kind, fetched, stored_entries) {
-        Ok((text, entries)) => Decision::Store { text, entries },
+/// Decides what to store for `kind` from its fetched bodies. `stored` describes the stored
+/// list, if any; without one the shipped list is the one in force.
+pub fn decide(kind: ListKind, fetched: &[Fetched], stored: Option<&StoredMeta>) -> Decision {
+    match accept(kind, fetched, stored.map(|s| s.entries)) {
+        Ok((text, entries)) => {
+            let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+            if stored.is_some_and(|s| s.sha256 == sha256) {
+                Decision::Unchanged { entries }
+            } else {
+                Decision::Store {
+                    text,
+                    entries,
+                    sha256,
+                }
+            }
+        }
         Err(error) => Decision::Keep {
             error: shorten(&error, MAX_ERROR_CHARS),
         },
@@ -342,7 +371,7 @@ pub fn chunks(text: &str, max: usize) -> Vec<&str> {
 }
 
 /// The stored lists (only those holding a text), oldest columns first. Rows for `assemble`.
-pub const LISTS_SQL: &str = "SELECT list, entries, chunks, fetched_at FROM network_lists \
+pub const LISTS_SQL: &str = "SELECT list, entries, chunks, fetched_at, sha256 FROM network_lists \
 WHERE fetched_at IS NOT NULL ORDER BY list";
 /// Every stored chunk, in order. Rows for `assemble`.
 pub const CHUNKS_SQL: &str = "SELECT list, seq, body FROM network_list_chunks ORDER BY list, seq";
@@ -354,6 +383,7 @@ pub fn store_statements(
     urls: &[String],
     text: &str,
     entries: usize,
+    sha256: &str,
     now: UnixMs,
 ) -> Vec<Statement> {
     let list = || SqlParam::Text(kind.as_str().to_string());
@@ -373,11 +403,11 @@ pub fn store_statements(
         ));
     }
     statements.push((
-        "INSERT INTO network_lists (list, source, fetched_at, entries, chunks, checked_at, last_error) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?3, NULL) \
+        "INSERT INTO network_lists (list, source, fetched_at, entries, chunks, sha256, checked_at, last_error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, NULL) \
          ON CONFLICT (list) DO UPDATE SET source = excluded.source, fetched_at = excluded.fetched_at, \
-         entries = excluded.entries, chunks = excluded.chunks, checked_at = excluded.checked_at, \
-         last_error = NULL"
+         entries = excluded.entries, chunks = excluded.chunks, sha256 = excluded.sha256, \
+         checked_at = excluded.checked_at, last_error = NULL"
             .to_string(),
         vec![
             list(),
@@ -385,9 +415,22 @@ pub fn store_statements(
             SqlParam::Number(now.0 as f64),
             SqlParam::Number(entries as f64),
             SqlParam::Number(pieces.len() as f64),
+            SqlParam::Text(sha256.to_string()),
         ],
     ));
     statements
+}
+
+/// Records a successful check that found the stored text unchanged ([`Decision::Unchanged`]):
+/// `checked_at` moves and the last error clears; the text, `fetched_at` and `source` stay.
+pub fn unchanged_statement(kind: ListKind, now: UnixMs) -> Statement {
+    (
+        "UPDATE network_lists SET checked_at = ?2, last_error = NULL WHERE list = ?1".to_string(),
+        vec![
+            SqlParam::Text(kind.as_str().to_string()),
+            SqlParam::Number(now.0 as f64),
+        ],
+    )
 }
 
 /// Records a refused refresh of `kind`: the stored text, its source and count stay as they are.
@@ -423,14 +466,15 @@ fn text<'a>(row: &'a Value, key: &str) -> Option<&'a str> {
     row.get(key).and_then(Value::as_str)
 }
 
-/// The stored entry count of every list that holds a text, from [`LISTS_SQL`] rows.
-pub fn stored_counts(list_rows: &[Value]) -> BTreeMap<ListKind, usize> {
+/// What is stored for every list that holds a text, from [`LISTS_SQL`] rows.
+pub fn stored_meta(list_rows: &[Value]) -> BTreeMap<ListKind, StoredMeta> {
     list_rows
         .iter()
         .filter_map(|row| {
             let kind = ListKind::parse(text(row, "list")?)?;
-            let entries = number(row, "entries")?;
-            Some((kind, entries.max(0.0) as usize))
+            let entries = number(row, "entries")?.max(0.0) as usize;
+            let sha256 = text(row, "sha256").unwrap_or_default().to_string();
+            Some((kind, StoredMeta { entries, sha256 }))
         })
         .collect()
 }
@@ -549,14 +593,22 @@ mod tests {
     fn keep_error(d: Decision) -> String {
         match d {
             Decision::Keep { error } => error,
-            Decision::Store { .. } => panic!("expected a refusal, got {d:?}"),
+            other => panic!("expected a refusal, got {other:?}"),
         }
     }
 
     fn stored(d: Decision) -> (String, usize) {
         match d {
-            Decision::Store { text, entries } => (text, entries),
-            Decision::Keep { error } => panic!("expected a store, got {error}"),
+            Decision::Store { text, entries, .. } => (text, entries),
+            other => panic!("expected a store, got {other:?}"),
+        }
+    }
+
+    /// A stored list of `entries` entries with an unrelated hash.
+    fn meta(entries: usize) -> StoredMeta {
+        StoredMeta {
+            entries,
+            sha256: String::new(),
         }
     }
 
@@ -676,9 +728,40 @@ mod tests {
         let (text, n) = stored(decide(
             ListKind::VpnAsns,
             &[ok("u", "AS9009 # M247\nAS60068 # CDN77\n")],
-            Some(7),
+            Some(&meta(7)),
         ));
         assert_eq!((text.as_str(), n), ("60068\n9009\n", 2));
+    }
+
+    #[test]
+    fn the_same_list_again_is_unchanged() {
+        let body = "# exits\n203.0.113.9\n198.51.100.7\n";
+        let Decision::Store {
+            text,
+            entries,
+            sha256,
+        } = decide(ListKind::TorExits, &[ok("u", body)], None)
+        else {
+            panic!("stored")
+        };
+        assert_eq!(sha256, hex::encode(Sha256::digest(text.as_bytes())));
+        let was = StoredMeta { entries, sha256 };
+        // Reordered, commented differently, duplicated: the same canonical text.
+        let again = "198.51.100.7 # x\n203.0.113.9\n203.0.113.9\n";
+        assert_eq!(
+            decide(ListKind::TorExits, &[ok("u2", again)], Some(&was)),
+            Decision::Unchanged { entries: 2 }
+        );
+        let changed = "198.51.100.7\n203.0.113.10\n";
+        assert_eq!(
+            stored(decide(ListKind::TorExits, &[ok("u", changed)], Some(&was))).1,
+            2
+        );
+        // The guards still come first.
+        assert!(
+            keep_error(decide(ListKind::TorExits, &[ok("u", "")], Some(&was)))
+                .contains("no entries")
+        );
     }
 
     #[test]
@@ -740,7 +823,11 @@ mod tests {
     #[test]
     fn empty_and_oversized_lists_are_refused() {
         for body in ["", "\n\n", "# Tor exit list, regenerating\n"] {
-            let err = keep_error(decide(ListKind::TorExits, &[ok("u", body)], Some(1500)));
+            let err = keep_error(decide(
+                ListKind::TorExits,
+                &[ok("u", body)],
+                Some(&meta(1500)),
+            ));
             assert_eq!(err, "no entries; an empty list is refused", "{body:?}");
         }
         let big = vec![b'#'; MAX_SOURCE_BYTES + 1];
@@ -765,7 +852,7 @@ mod tests {
 
     #[test]
     fn a_list_that_shrinks_below_ten_percent_is_refused() {
-        let tor = |n| decide(ListKind::TorExits, &[ok("u", &exits(n))], Some(1500));
+        let tor = |n| decide(ListKind::TorExits, &[ok("u", &exits(n))], Some(&meta(1500)));
         assert_eq!(
             keep_error(tor(149)),
             "149 entries, under 10% of the 1500 in the stored list; refused"
@@ -891,6 +978,7 @@ mod tests {
             &urls,
             &text,
             60_000,
+            "ab12",
             UnixMs(1_700_000_000_000),
         );
         let n_chunks = chunks(&text, CHUNK_BYTES).len();
@@ -909,6 +997,9 @@ mod tests {
         );
         assert!(matches!(last[2], SqlParam::Number(t) if t == 1_700_000_000_000.0));
         assert!(matches!(last[4], SqlParam::Number(c) if c == n_chunks as f64));
+        assert!(matches!(&last[5], SqlParam::Text(h) if h == "ab12"));
+        let (sql, params) = unchanged_statement(ListKind::TorExits, UnixMs(5));
+        assert_eq!(max_placeholder(&sql), params.len());
         let (sql, params) = error_statement(ListKind::TorExits, "HTTP 500", UnixMs(5));
         assert_eq!(max_placeholder(&sql), params.len());
         assert!(!sql.contains("fetched_at = excluded") && !sql.contains("entries = excluded"));
@@ -917,7 +1008,7 @@ mod tests {
     /// The rows D1 would return after `store_statements`.
     fn rows_for(kind: ListKind, text: &str, entries: usize, at: i64) -> (Value, Vec<Value>) {
         let pieces = chunks(text, 20);
-        let row = json!({"list": kind.as_str(), "entries": entries, "chunks": pieces.len(), "fetched_at": at});
+        let row = json!({"list": kind.as_str(), "entries": entries, "chunks": pieces.len(), "fetched_at": at, "sha256": "h"});
         let chunk_rows = pieces
             .iter()
             .enumerate()
@@ -940,9 +1031,13 @@ mod tests {
             (stored[0].entries, stored[0].fetched_at),
             (10, UnixMs(1_000))
         );
+        let h = |entries| StoredMeta {
+            entries,
+            sha256: "h".into(),
+        };
         assert_eq!(
-            stored_counts(&[tor_row.clone(), vpn_row.clone()]),
-            BTreeMap::from([(ListKind::TorExits, 10), (ListKind::VpnAsns, 1)])
+            stored_meta(&[tor_row.clone(), vpn_row.clone()]),
+            BTreeMap::from([(ListKind::TorExits, h(10)), (ListKind::VpnAsns, h(1))])
         );
         let (lists, problems) = load(&stored);
         assert!(problems.is_empty());
