@@ -53,7 +53,10 @@ test("wrangler.toml holds no secret, no key and no test-only or public-org var",
   }
   assert.doesNotMatch(text, /lsoc_(live|test)_[A-Za-z0-9]{8,}/, "no API key in wrangler.toml");
   const vars = tomlSections(text).vars ?? {};
-  const allowed = new Set(["BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS", "TENANT_CACHE_SECONDS"]);
+  const allowed = new Set([
+    "BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS", "NETWORK_LIST_SOURCES", "NETWORK_LIST_TIMEOUT_MS",
+    "TENANT_CACHE_SECONDS",
+  ]);
   for (const name of Object.keys(vars)) assert.ok(allowed.has(name), `unexpected [vars] entry ${name}: secrets go in wrangler secret`);
 });
 
@@ -100,6 +103,16 @@ test("EDGESOC_FAULTS is read in one place only, src/faults.rs", () => {
   assert.deepEqual(readers, ["src/faults.rs"]);
   const uses = read("src/faults.rs").match(/env\.var\("EDGESOC_FAULTS"\)/g) ?? [];
   assert.equal(uses.length, 1);
+});
+
+test("only src/lists.rs makes outbound requests", () => {
+  // The global Fetch API (`worker::Fetch`, JS `fetch`) reaches the internet; Durable Object
+  // stubs (`stub.fetch_with_request`) do not. The network-list refresh is the only caller.
+  const files = [...sources("src", ".rs"), ...sources("crates", ".rs")];
+  const callers = files.filter((f) => /\bFetch::(Request|Url)\b|\bworker::Fetch\b|js_sys::global\(\)[^;]*fetch/.test(read(f)));
+  assert.deepEqual(callers, ["src/lists.rs"]);
+  const urls = read("src/lists.rs").match(/\bFetch::(Request|Url)\b/g) ?? [];
+  assert.equal(urls.length, 1, "one call site, in fetch_capped");
 });
 
 test("no response grants credentialed CORS, and the only allowed origin is *", () => {
