@@ -94,46 +94,47 @@ fn invalidate() {
 }
 
 /// Reads the stored lists. With `known` (the lists in force and the versions they came from),
-/// the texts are read only when a version changed.
+/// the texts are read only when a version changed; then rows and chunks are read again in one
+/// batch, so they come from the same snapshot.
 async fn read(
     store: &Store,
     known: Option<&(Rc<NetworkLists>, Versions)>,
 ) -> Result<(Rc<NetworkLists>, Versions), String> {
-    let rows = store
-        .batch(&[(LISTS_SQL.to_string(), Vec::new())])
-        .await
-        .map_err(|e| e.to_string())?
-        .pop()
-        .unwrap_or_default();
-    let versions: Versions = rows
-        .iter()
-        .filter_map(|r| {
-            let list = r.get("list")?.as_str()?.to_string();
-            Some((list, r.get("fetched_at")?.as_f64()? as i64))
-        })
-        .collect();
+    let lists_stmt = || (LISTS_SQL.to_string(), Vec::new());
     if let Some((lists, known_versions)) = known {
-        if *known_versions == versions {
-            return Ok((lists.clone(), versions));
-        }
-    }
-    let chunk_rows = if rows.is_empty() {
-        Vec::new()
-    } else {
-        store
-            .batch(&[(CHUNKS_SQL.to_string(), Vec::new())])
+        let rows = store
+            .batch(&[lists_stmt()])
             .await
             .map_err(|e| e.to_string())?
             .pop()
-            .unwrap_or_default()
-    };
+            .unwrap_or_default();
+        if *known_versions == versions(&rows) {
+            return Ok((lists.clone(), known_versions.clone()));
+        }
+    }
+    let mut results = store
+        .batch(&[lists_stmt(), (CHUNKS_SQL.to_string(), Vec::new())])
+        .await
+        .map_err(|e| e.to_string())?;
+    let chunk_rows = results.pop().unwrap_or_default();
+    let rows = results.pop().unwrap_or_default();
     let (stored, mut problems) = assemble(&rows, &chunk_rows);
     let (lists, load_problems) = load(&stored);
     problems.extend(load_problems);
     for p in problems {
         worker::console_error!("network lists: {p}");
     }
-    Ok((Rc::new(lists), versions))
+    Ok((Rc::new(lists), versions(&rows)))
+}
+
+/// `(list, fetched_at)` of every stored list, from [`LISTS_SQL`] rows.
+fn versions(rows: &[serde_json::Value]) -> Versions {
+    rows.iter()
+        .filter_map(|r| {
+            let list = r.get("list")?.as_str()?.to_string();
+            Some((list, r.get("fetched_at")?.as_f64()? as i64))
+        })
+        .collect()
 }
 
 /// One list's refresh outcome, for the summary log.
