@@ -69,8 +69,8 @@ pub const MAX_ERROR_CHARS: usize = 1_000;
 const X4B: &str = "https://raw.githubusercontent.com/X4BNet/lists_vpn/main";
 
 /// The documented public defaults, used when [`SOURCES_VAR`] is not set. `relay_asns` and
-/// `relay_cidrs` are not refreshed by default: the shipped satellite ASNs need no refresh, and
-/// Apple's Private Relay egress CSV is far larger than the other lists.
+/// `relay_cidrs` are opt-in: the shipped satellite ASNs rarely change, and Apple's Private Relay
+/// egress CSV is large while the relay flag only softens impossible travel.
 pub fn default_sources() -> Vec<(ListKind, Vec<String>)> {
     let x4b = |paths: &[&str]| paths.iter().map(|p| format!("{X4B}/{p}")).collect();
     vec![
