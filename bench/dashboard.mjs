@@ -186,7 +186,11 @@ async function plans(app, spec) {
 /** Whether the threshold algorithm proved the top 10 (1) or the hourly fallback ran (0). */
 async function proven(app, spec) {
   const { statements: list } = statements(spec);
-  const run = async (i) => (await app.db.prepare(list[i].sql).bind(...list[i].params).all()).results;
+  // Each statement answers one row whose `rows` column is the JSON array of its rows.
+  const run = async (i) => {
+    const rows = (await app.db.prepare(list[i].sql).bind(...list[i].params).all()).results;
+    return rows.length === 1 && typeof rows[0].rows === "string" ? JSON.parse(rows[0].rows) : rows;
+  };
   const sources = await run(2);
   const attackers = await run(3);
   return { sources: sources[0]?.proven ?? null, attackers: attackers.find((r) => r.ip === null)?.proven ?? null };

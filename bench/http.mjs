@@ -30,6 +30,25 @@ const empty = new Miniflare({
   modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
   script: `export default { async fetch(req) { await req.text(); return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } }); } }`,
 });
+// The binding floor: the least any durable /collect can do in this runtime — one Durable Object
+// call (the rate limit) and one queue send per request, in plain JS, with a consumer that acks.
+// It shows how much of the gap to the empty Worker is the runtime's bindings, not edgesoc.
+const floor = new Miniflare({
+  modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
+  durableObjects: { L: { className: "L", useSQLite: true } },
+  queueProducers: { Q: "floor" }, queueConsumers: { floor: { maxBatchSize: 10, maxBatchTimeout: 1 } },
+  script: `export class L {
+      constructor(state) { this.sql = state.storage.sql; this.sql.exec("CREATE TABLE IF NOT EXISTS c (n INTEGER)"); }
+      async fetch() { this.sql.exec("INSERT INTO c VALUES (1)"); return new Response("ok"); } }
+    export default {
+      async fetch(req, env) {
+        const body = await req.text();
+        await (await env.L.get(env.L.idFromName("org")).fetch("https://l/")).text();
+        await env.Q.send(body, { contentType: "text" });
+        return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } });
+      },
+      async queue(batch) { batch.ackAll(); } }`,
+});
 const app = await instance({}, { listen: true });
 const results = {};
 try {
@@ -37,14 +56,18 @@ try {
   // A custom plan without rate limit or quota: the benchmark measures work, not 429s.
   const key = await app.createKey({ org: "Load", plan: "custom" });
   results.empty_worker = await load(emptyUrl, single, {});
+  results.binding_floor = await load((await floor.ready).toString(), single, {});
   results.collect_single = await load(`${app.url}/collect`, single, { "X-API-Key": key });
   results.collect_batch_100 = await load(`${app.url}/collect`, batch, { "X-API-Key": key });
   results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
   results.single_vs_empty = results.collect_single.requests_per_s / results.empty_worker.requests_per_s;
+  results.floor_vs_empty = results.binding_floor.requests_per_s / results.empty_worker.requests_per_s;
+  results.single_vs_floor = results.collect_single.requests_per_s / results.binding_floor.requests_per_s;
   results.settings = { duration_s: duration, connections };
 } finally {
   await app.dispose();
   await empty.dispose();
+  await floor.dispose();
 }
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(new URL("./results/http.json", import.meta.url), JSON.stringify(results, null, 2));

@@ -33,9 +33,14 @@ if (http) {
     `autocannon, ${http.settings.connections} connections, ${http.settings.duration_s} s each, loopback HTTP into workerd.`, "",
     "| target | accepted req/s | p50 | p99 | failed requests |", "|---|---|---|---|---|",
     `| empty Worker (same runtime) | ${http.empty_worker.requests_per_s.toFixed(0)} | ${http.empty_worker.p50_ms} ms | ${http.empty_worker.p99_ms} ms | ${http.empty_worker.failed} |`,
+    ...(http.binding_floor ? [`| binding floor: JS Worker, 1 DO call + 1 queue send | ${http.binding_floor.requests_per_s.toFixed(0)} | ${http.binding_floor.p50_ms} ms | ${http.binding_floor.p99_ms} ms | ${http.binding_floor.failed} |`] : []),
     `| /collect, 1 event | ${http.collect_single.requests_per_s.toFixed(0)} | ${http.collect_single.p50_ms} ms | ${http.collect_single.p99_ms} ms | ${http.collect_single.failed} |`,
     `| /collect, 100-event batch | ${http.collect_batch_100.requests_per_s.toFixed(0)} (${http.collect_batch_100.events_per_s.toFixed(0)} events/s) | ${http.collect_batch_100.p50_ms} ms | ${http.collect_batch_100.p99_ms} ms | ${http.collect_batch_100.failed} |`,
-    "", `Single-event throughput is **${(http.single_vs_empty * 100).toFixed(1)} %** of the empty Worker's (target ≥ 80 %).`, "");
+    "", `Single-event throughput is **${(http.single_vs_empty * 100).toFixed(1)} %** of the empty Worker's (target ≥ 80 %: ` +
+    `${http.single_vs_empty >= 0.8 ? "met" : "**missed**"}).` + (http.binding_floor
+      ? ` The binding floor — the least a durable, rate-limited /collect can do here — reaches ${(http.floor_vs_empty * 100).toFixed(1)} % of the empty Worker; ` +
+        `edgesoc reaches ${(http.single_vs_floor * 100).toFixed(1)} % of that floor.`
+      : ""), "");
 }
 if (query) {
   const names = Object.keys(query.sizes[0]).filter((k) => k !== "size");
@@ -50,23 +55,35 @@ if (query) {
       : `- **${n}**: page \`${p.page}\`; total from \`event_counts\` + edge hours`]), "");
 }
 if (dash) {
-  lines.push("## GET /ui/mock-data latency", "", "```json", JSON.stringify(dash, null, 2).slice(0, 4000), "```", "");
+  const names = Object.keys(dash.sizes[0].analyzed);
+  lines.push("## GET /ui/mock-data latency by stored log items in the window (through the Worker)", "",
+    "Items spread over the last 24 h (distribution: header of `bench/dashboard.mjs`), answered from the hourly",
+    "rollups; p50 / p95 after `ANALYZE`, and the default view without statistics. Target: p95 ≤ 50 ms at 1,000,000.", "",
+    `| items | ${names.map((n) => `${n} p50 / p95`).join(" | ")} | hours=24 without statistics p50 / p95 |`,
+    `|---|${names.map(() => "---").join("|")}|---|`,
+    ...dash.sizes.map((r) => `| ${r.size.toLocaleString("en")} | ${names.map((n) => `${ms(r.analyzed[n].p50)} / ${ms(r.analyzed[n].p95)}`).join(" | ")} | ` +
+      `${ms(r.without_stats["hours=24"].p50)} / ${ms(r.without_stats["hours=24"].p95)} |`),
+    "", "Rollup rows behind the largest size: " +
+      Object.entries(dash.sizes.at(-1).rows).map(([t, n]) => `${t} ${n.toLocaleString("en")}`).join(", ") + ".", "");
+  if (dash.plans) {
+    lines.push("Query plans of the default view (EXPLAIN QUERY PLAN, one line per statement):", "",
+      ...Object.entries(dash.plans["hours=24"] ?? {}).map(([n, p]) => `- **${n}**: \`${(Array.isArray(p) ? p.join("; ") : String(p)).slice(0, 300)}\``), "");
+  }
 }
 if (bundle) {
   lines.push("## Bundle", "", `\`wrangler deploy --dry-run\`: ${bundle.wrangler_reported ?? "–"}; measured gzip ${(bundle.gzip_bytes / 1024).toFixed(0)} KiB ` +
     `(target ≤ 1 MiB: ${bundle.gzip_bytes <= bundle.target_gzip_bytes ? "met" : "**missed**"}).`, "");
 }
 lines.push("## Reading these figures", "",
-  "- **Targets met:** a filtered `GET /events` page stays under 30 ms p95 at 1,000,000 events; a 100-event batch",
-  "  costs under 10 ms of wasm CPU; the bundle is about half of the 1 MiB gzip target.",
-  "- **Target missed: /collect throughput.** One event per request reaches a small fraction of the empty",
-  "  Worker's rate, because each request waits on D1 (tenant lookup), the rate-limit Durable Object (one call),",
-  "  the enrichment batch (threat history, IP table) and the queue send, serially. Next steps: an isolate cache",
-  "  for tenants with bounded staleness, moving threat history and IP lookups into the queue consumer, and",
-  "  packing a request's events into a few queue messages.",
-  "- **100-event batches under load** make the local Queue broker fail some sends (\"Unknown Internal Error",
-  "  15000\"). Those requests are refunded and answered 500, so nothing is silently lost, and SDKs retry them;",
-  "  packing events into fewer messages (one message per event today) is the fix.",
+  "- **Targets met:** a filtered `GET /events` page and `/ui/mock-data` stay under their p95 targets at 1,000,000",
+  "  stored items; a 100-event batch costs under 10 ms of wasm CPU; the bundle is about half of the 1 MiB gzip target.",
+  "- **/collect throughput** is measured against two baselines. The request path does no D1 work: the tenant",
+  "  comes from an isolate cache (`TENANT_CACHE_SECONDS`), enrichment runs in the queue consumer, and a",
+  "  request's events travel packed, up to 25 per message, in one `sendBatch`. What remains per request is one",
+  "  rate-limiter Durable Object call and one queue send, and the binding floor row shows that this pair alone",
+  "  costs most of the empty Worker's throughput in this runtime. 80 % of an empty Worker is therefore out of",
+  "  reach for any durable, rate-limited ingest here; the next lever is leasing rate-limit tokens to isolates",
+  "  so most requests skip the Durable Object.",
   "- Local workerd runs D1 and Durable Objects in-process on the same two cores as the load generator, so",
   "  absolute latencies are pessimistic; compare rows within one run.", "");
 writeFileSync(`${root}BENCHMARKS.md`, lines.join("\n"));
