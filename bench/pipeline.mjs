@@ -16,6 +16,8 @@ const native = JSON.parse(run("cargo", ["run", "--quiet", "--release", "-p", "ed
 run("cargo", ["build", "--quiet", "--release", "-p", "edgesoc-bench", "--lib", "--target", "wasm32-unknown-unknown"]);
 const outDir = join(target, "bench-wasm");
 run("wasm-bindgen", [join(target, "wasm32-unknown-unknown/release/edgesoc_bench.wasm"), "--out-dir", outDir, "--target", "nodejs"]);
+// wasm-bindgen's nodejs target is CommonJS; the repository's package.json says "type": "module".
+writeFileSync(join(outDir, "package.json"), '{"type":"commonjs"}\n');
 const { run_batches } = createRequire(import.meta.url)(join(outDir, "edgesoc_bench.js"));
 run_batches(5); // warm up (JIT tiering)
 const rounds = [];
