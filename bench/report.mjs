@@ -84,6 +84,12 @@ lines.push("## Reading these figures", "",
   "  costs most of the empty Worker's throughput in this runtime. 80 % of an empty Worker is therefore out of",
   "  reach for any durable, rate-limited ingest here; the next lever is leasing rate-limit tokens to isolates",
   "  so most requests skip the Durable Object.",
+  ...(http && (http.collect_batch_100.failed > 0 || http.binding_floor?.failed > 0) ? [
+    `- **Failed requests under sustained load** (${http.collect_batch_100.failed} batch requests; ${http.binding_floor?.failed ?? 0} for the JS binding floor)`,
+    "  are the local Queue broker refusing sends (\"Unknown Internal Error 15000\") once its backlog grows; the",
+    "  floor, whose consumer only acks, hits it too. Every such request is refunded and answered 500 (api-contract",
+    "  §3), never silently lost (tests/e2e/faults.test.mjs proves the accounting); SDKs retry them.",
+  ] : []),
   "- Local workerd runs D1 and Durable Objects in-process on the same two cores as the load generator, so",
   "  absolute latencies are pessimistic; compare rows within one run.", "");
 writeFileSync(`${root}BENCHMARKS.md`, lines.join("\n"));
