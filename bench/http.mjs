@@ -49,6 +49,17 @@ const floor = new Miniflare({
       },
       async queue(batch) { batch.ackAll(); } }`,
 });
+// The queue floor: only the durable part — one queue send per request, no rate limit at all.
+const queueOnly = new Miniflare({
+  modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
+  queueProducers: { Q: "qfloor" }, queueConsumers: { qfloor: { maxBatchSize: 10, maxBatchTimeout: 1 } },
+  script: `export default {
+      async fetch(req, env) {
+        await env.Q.send(await req.text(), { contentType: "text" });
+        return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } });
+      },
+      async queue(batch) { batch.ackAll(); } }`,
+});
 const app = await instance({}, { listen: true });
 const results = {};
 try {
@@ -56,11 +67,13 @@ try {
   // A custom plan without rate limit or quota: the benchmark measures work, not 429s.
   const key = await app.createKey({ org: "Load", plan: "custom" });
   results.empty_worker = await load(emptyUrl, single, {});
+  results.queue_floor = await load((await queueOnly.ready).toString(), single, {});
   results.binding_floor = await load((await floor.ready).toString(), single, {});
   results.collect_single = await load(`${app.url}/collect`, single, { "X-API-Key": key });
   results.collect_batch_100 = await load(`${app.url}/collect`, batch, { "X-API-Key": key });
   results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
   results.single_vs_empty = results.collect_single.requests_per_s / results.empty_worker.requests_per_s;
+  results.queue_floor_vs_empty = results.queue_floor.requests_per_s / results.empty_worker.requests_per_s;
   results.floor_vs_empty = results.binding_floor.requests_per_s / results.empty_worker.requests_per_s;
   results.single_vs_floor = results.collect_single.requests_per_s / results.binding_floor.requests_per_s;
   results.settings = { duration_s: duration, connections };
@@ -68,6 +81,7 @@ try {
   await app.dispose();
   await empty.dispose();
   await floor.dispose();
+  await queueOnly.dispose();
 }
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(new URL("./results/http.json", import.meta.url), JSON.stringify(results, null, 2));

@@ -33,13 +33,15 @@ if (http) {
     `autocannon, ${http.settings.connections} connections, ${http.settings.duration_s} s each, loopback HTTP into workerd.`, "",
     "| target | accepted req/s | p50 | p99 | failed requests |", "|---|---|---|---|---|",
     `| empty Worker (same runtime) | ${http.empty_worker.requests_per_s.toFixed(0)} | ${http.empty_worker.p50_ms} ms | ${http.empty_worker.p99_ms} ms | ${http.empty_worker.failed} |`,
+    ...(http.queue_floor ? [`| queue floor: JS Worker, 1 queue send | ${http.queue_floor.requests_per_s.toFixed(0)} | ${http.queue_floor.p50_ms} ms | ${http.queue_floor.p99_ms} ms | ${http.queue_floor.failed} |`] : []),
     ...(http.binding_floor ? [`| binding floor: JS Worker, 1 DO call + 1 queue send | ${http.binding_floor.requests_per_s.toFixed(0)} | ${http.binding_floor.p50_ms} ms | ${http.binding_floor.p99_ms} ms | ${http.binding_floor.failed} |`] : []),
     `| /collect, 1 event | ${http.collect_single.requests_per_s.toFixed(0)} | ${http.collect_single.p50_ms} ms | ${http.collect_single.p99_ms} ms | ${http.collect_single.failed} |`,
     `| /collect, 100-event batch | ${http.collect_batch_100.requests_per_s.toFixed(0)} (${http.collect_batch_100.events_per_s.toFixed(0)} events/s) | ${http.collect_batch_100.p50_ms} ms | ${http.collect_batch_100.p99_ms} ms | ${http.collect_batch_100.failed} |`,
     "", `Single-event throughput is **${(http.single_vs_empty * 100).toFixed(1)} %** of the empty Worker's (target ≥ 80 %: ` +
     `${http.single_vs_empty >= 0.8 ? "met" : "**missed**"}).` + (http.binding_floor
       ? ` The binding floor — the least a durable, rate-limited /collect can do here — reaches ${(http.floor_vs_empty * 100).toFixed(1)} % of the empty Worker; ` +
-        `edgesoc reaches ${(http.single_vs_floor * 100).toFixed(1)} % of that floor.`
+        `edgesoc reaches ${(http.single_vs_floor * 100).toFixed(1)} % of that floor.` +
+        (http.queue_floor ? ` A Worker that only enqueues — the durable minimum behind a 202 — reaches ${(http.queue_floor_vs_empty * 100).toFixed(1)} %.` : "")
       : ""), "");
 }
 if (query) {
