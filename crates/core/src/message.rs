@@ -6,7 +6,7 @@
 //! enqueueing) may still be in flight when a v2 Worker starts consuming.
 
 use crate::plan::Plan;
-use crate::record::{group_by_size, EventRecord};
+use crate::record::{json_array_groups, EventRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -110,19 +110,15 @@ pub fn pack(
         plan,
         cf,
     })?;
-    // `{…header…,"events":[` + items + `]}`
+    // `{…header…,"events":` + array + `}`
     let open = header.strip_suffix('}').unwrap_or(&header);
-    let head = format!("{open},\"events\":[");
-    let items: Vec<String> = records
-        .iter()
-        .map(|r| serde_json::to_string(r).map(|s| s + ","))
-        .collect::<Result<_, _>>()?;
-    let budget = MAX_MESSAGE_BYTES.saturating_sub(head.len() + 2);
-    Ok(group_by_size(&items, MAX_EVENTS_PER_MESSAGE, budget)
+    let head = format!("{open},\"events\":");
+    let budget = MAX_MESSAGE_BYTES.saturating_sub(head.len() + 1);
+    Ok(json_array_groups(records, MAX_EVENTS_PER_MESSAGE, budget)?
         .into_iter()
-        .map(|group| Packed {
-            body: format!("{head}{}]}}", group.concat().trim_end_matches(',')),
-            events: group.len(),
+        .map(|(array, events)| Packed {
+            body: format!("{head}{array}}}"),
+            events,
         })
         .collect())
 }

@@ -106,20 +106,31 @@ pub fn json_array_chunks<T: Serialize>(
     items: &[T],
     max_bytes: usize,
 ) -> Result<Vec<String>, serde_json::Error> {
-    let serialized: Vec<String> = items
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<_, _>>()?;
-    // Each item costs its length plus one separator; the brackets cost two per array.
-    let budget = max_bytes.saturating_sub(2);
-    let with_sep: Vec<String> = serialized.into_iter().map(|s| s + ",").collect();
-    Ok(group_by_size(&with_sep, usize::MAX, budget)
+    Ok(json_array_groups(items, usize::MAX, max_bytes)?
         .into_iter()
-        .map(|g| {
-            let body: String = g.concat();
-            format!("[{}]", body.trim_end_matches(','))
-        })
+        .map(|(array, _)| array)
         .collect())
+}
+
+/// Serializes items into JSON arrays of at most `max_items` items and about `max_bytes` bytes
+/// each (a single larger item still gets an array of its own), in order; each array comes with
+/// how many items it holds. Every item is serialized once.
+pub fn json_array_groups<T: Serialize>(
+    items: &[T],
+    max_items: usize,
+    max_bytes: usize,
+) -> Result<Vec<(String, usize)>, serde_json::Error> {
+    // Each item costs its length plus one separator; the brackets cost two per array.
+    let with_sep: Vec<String> = items
+        .iter()
+        .map(|i| serde_json::to_string(i).map(|s| s + ","))
+        .collect::<Result<_, _>>()?;
+    Ok(
+        group_by_size(&with_sep, max_items, max_bytes.saturating_sub(2))
+            .into_iter()
+            .map(|g| (format!("[{}]", g.concat().trim_end_matches(',')), g.len()))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
