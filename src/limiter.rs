@@ -162,15 +162,12 @@ pub struct LimiterClient {
 }
 
 impl LimiterClient {
-    pub fn for_org(env: &Env, org: &OrgId) -> std::result::Result<Self, ApiError> {
+    pub fn for_org(env: &Env, org: &OrgId, faults: Faults) -> std::result::Result<Self, ApiError> {
         let ns = env
             .durable_object("LIMITER")
             .or_internal("LIMITER binding")?;
         let stub = ns.get_by_name(&org.0).or_unavailable("rate limiter")?;
-        Ok(LimiterClient {
-            stub,
-            faults: crate::faults::from_env(env),
-        })
+        Ok(LimiterClient { stub, faults })
     }
 
     pub async fn call(&self, op: &LimiterRequest) -> std::result::Result<LimiterReply, ApiError> {

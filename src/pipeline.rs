@@ -7,6 +7,7 @@ use crate::http;
 use crate::limiter::LimiterClient;
 use crate::store::Store;
 use crate::tenants;
+use edgesoc_core::faults::Faults;
 use edgesoc_core::ids::key_from_headers;
 use edgesoc_core::ingest::NewEvent;
 use edgesoc_core::limiter::{LimiterReply, LimiterRequest};
@@ -23,6 +24,8 @@ pub struct Ctx {
     pub store: Store,
     pub tenant: Tenant,
     pub limiter: LimiterClient,
+    /// Test-only injected faults (`EDGESOC_FAULTS`), read once per request.
+    pub faults: Faults,
     pub now: UnixMs,
     /// The limiter's view after the rate check; handlers may replace `quota` after reserving.
     pub limits: LimiterReply,
@@ -67,8 +70,9 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
             return http::error(&ApiError::internal(), &[]);
         }
     };
+    let faults = crate::faults::from_env(&env);
     let found = match (&key, &public_org) {
-        (Some(key), _) => tenants::resolve(&store, &env, key, now).await,
+        (Some(key), _) => tenants::resolve(&store, &env, key, now, &faults).await,
         (None, org) => store.tenant_by_org_id(org.as_deref().unwrap_or("")).await,
     };
     let tenant = match found {
@@ -76,7 +80,7 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
         Ok(None) => return unauthorized(&req),
         Err(e) => return http::error(&e, &[]),
     };
-    let limiter = match LimiterClient::for_org(&env, &tenant.org_id) {
+    let limiter = match LimiterClient::for_org(&env, &tenant.org_id, faults.clone()) {
         Ok(l) => l,
         Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
     };
@@ -107,6 +111,7 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
         store,
         tenant,
         limiter,
+        faults,
         now,
         limits,
     };

@@ -101,12 +101,12 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     if let Err(e) = enrich(&store, &mut deliveries).await {
         return retry_all(format!("enrichment lookups failed: {e}"));
     }
-    let mut events: Vec<(EventRecord, Plan)> = Vec::new();
+    let mut records: Vec<EventRecord> = Vec::new();
+    let mut plans: Vec<Plan> = Vec::new();
     for d in deliveries {
-        let plan = d.plan;
-        events.extend(d.events.into_iter().map(|e| (e, plan)));
+        plans.extend(std::iter::repeat_n(d.plan, d.events.len()));
+        records.extend(d.events);
     }
-    let records: Vec<EventRecord> = events.iter().map(|(e, _)| e.clone()).collect();
     let faults = crate::faults::from_env(env);
     if crate::faults::strikes(&faults, "consumer_insert") {
         return retry_all("fault injection: consumer_insert".into());
@@ -114,6 +114,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     if let Err(e) = store.insert_events(&records).await {
         return retry_all(format!("insert of {} events failed: {e}", records.len()));
     }
+    let events: Vec<(EventRecord, Plan)> = records.into_iter().zip(plans).collect();
     if let Err(e) = detection::run(&store, &events).await {
         return retry_all(format!("detection failed: {e}"));
     }

@@ -6,6 +6,7 @@
 
 use crate::store::Store;
 use edgesoc_core::cache::TtlCache;
+use edgesoc_core::faults::Faults;
 use edgesoc_core::ids::{ApiKey, KeyHash};
 use edgesoc_core::plan::Plan;
 use edgesoc_core::respond::Tenant;
@@ -41,6 +42,7 @@ pub async fn resolve(
     env: &Env,
     key: &ApiKey,
     now: UnixMs,
+    faults: &Faults,
 ) -> Result<Option<Tenant>, ApiError> {
     let hash = key.hash();
     let ttl = ttl_ms(env);
@@ -52,7 +54,7 @@ pub async fn resolve(
     if let Some(t) = cached {
         return Ok(Some(t));
     }
-    if crate::faults::strikes(&crate::faults::from_env(env), "tenant_d1") {
+    if crate::faults::strikes(faults, "tenant_d1") {
         return Err(ApiError::unavailable("D1"));
     }
     let found = match store.tenant_for_key(key).await? {

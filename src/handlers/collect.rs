@@ -62,7 +62,7 @@ pub async fn post(
         ctx.env.queue("DETECT_QUEUE"),
         pack(&records, ctx.tenant.plan, &cf),
     ) {
-        (Ok(q), Ok(bodies)) => enqueue(&q, &bodies, &crate::faults::from_env(&ctx.env)).await,
+        (Ok(q), Ok(bodies)) => enqueue(&q, &bodies, &ctx.faults).await,
         (Err(e), _) => Err((0, e)),
         (_, Err(e)) => Err((0, worker::Error::RustError(e.to_string()))),
     };
