@@ -10,27 +10,13 @@
 //    "limited_key":"<enterprise, 5 requests/min, 3 events/month>"}
 // Everything else (workerd output included) goes to stderr. Runs until SIGTERM/SIGINT, or until
 // stdin closes when stdin is a pipe (so a parent that dies takes the server with it).
-import { fstatSync, readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
-import { Miniflare } from "miniflare";
-import { createKeyStatements, migrationStatements, newKey } from "../../scripts/lib/keys.mjs";
+import { fstatSync } from "node:fs";
+import { start } from "../e2e/harness.mjs";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
-
-const mf = new Miniflare({
-  rootPath: ROOT,
-  scriptPath: join(ROOT, "build/index.js"),
-  modules: true,
-  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-  compatibilityDate: "2026-04-20",
-  host: "127.0.0.1",
-  port: 0,
-  d1Databases: { DB: "edgesoc-api-test" },
-  durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },
-  queueProducers: { DETECT_QUEUE: "edgesoc-detect" },
-  queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 5 } },
-  bindings: { BOOTSTRAP_PLAN: "pro" },
-  handleRuntimeStdio(stdout, stderr) {
+// stdout carries the one JSON line; workerd's own output goes to stderr.
+const starting = start({
+  listen: true,
+  runtimeStdio(stdout, stderr) {
     stdout.pipe(process.stderr);
     stderr.pipe(process.stderr);
   },
@@ -41,7 +27,7 @@ async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   try {
-    await mf.dispose();
+    await (await starting.catch(() => null))?.dispose();
   } finally {
     process.exit(code);
   }
@@ -50,14 +36,7 @@ process.on("SIGTERM", () => stop(0));
 process.on("SIGINT", () => stop(0));
 
 try {
-  const url = await mf.ready;
-  const db = await mf.getD1Database("DB");
-  const dir = join(ROOT, "migrations");
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
-    for (const stmt of migrationStatements(readFileSync(join(dir, file), "utf8"))) {
-      await db.prepare(stmt).run();
-    }
-  }
+  const app = await starting;
   const keys = {};
   for (const [name, org, plan, limits] of [
     ["key", "API Pro", "pro", {}],
@@ -65,12 +44,9 @@ try {
     ["custom_key", "API Custom", "custom", {}],
     ["limited_key", "API Limited", "enterprise", { rateLimit: 5, quota: 3 }],
   ]) {
-    keys[name] = newKey();
-    for (const stmt of createKeyStatements({ org, plan, key: keys[name], ...limits })) {
-      await db.prepare(stmt).run();
-    }
+    keys[name] = await app.createKey({ org, plan, ...limits });
   }
-  const base = url.origin; // http://127.0.0.1:PORT, no trailing slash (the Node SDK keeps one)
+  const base = app.url; // http://127.0.0.1:PORT, no trailing slash (the Node SDK keeps one)
   process.stdout.write(JSON.stringify({ url: base, ...keys }) + "\n");
   process.stderr.write(`[serve] edgesoc listening on ${base}\n`);
 } catch (e) {

@@ -9,7 +9,10 @@ import { createKeyStatements, migrationStatements, newKey } from "../../scripts/
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const BASE = "http://edgesoc.test";
 
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5 } = {}) {
+/** Options: `bindings` (vars), `persist` (a directory for D1/DO state), `listen` (serve on
+ *  127.0.0.1), `maxRetries` (queue redeliveries), `runtimeStdio` (Miniflare's
+ *  handleRuntimeStdio, to redirect workerd's output). */
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -25,6 +28,7 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     bindings: { BOOTSTRAP_PLAN: "pro", ...bindings },
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
+    ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
   });
   const db = await mf.getD1Database("DB");
   const dir = join(ROOT, "migrations");
