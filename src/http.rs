@@ -3,6 +3,8 @@
 use edgesoc_core::ApiError;
 use futures_util::StreamExt;
 use serde_json::Value;
+use wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::web_sys;
 use worker::{Headers, Request, Response};
 
 /// Headers a browser client may read (api-contract §1, CORS).
@@ -61,14 +63,35 @@ pub fn preflight() -> Response {
 }
 
 /// Reads the body, failing with 413 as soon as it passes `limit` bytes, so an oversize upload
-/// is never buffered whole.
-pub async fn read_body_limited(req: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// is never buffered whole. With a `Content-Length` within the limit (the runtime frames the
+/// body by it) the body is read in one call; without one it is streamed and counted.
+pub async fn read_body_limited(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let too_large = || ApiError::payload_too_large(format!("Request body exceeds {limit} bytes"));
-    if let Ok(Some(len)) = req.headers().get("Content-Length") {
-        if len.trim().parse::<u64>().is_ok_and(|n| n > limit as u64) {
-            return Err(too_large());
+    let unreadable = |_| ApiError::invalid("body", "could not read the request body");
+    let declared = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = match declared {
+        Some(n) if n > limit as u64 => return Err(too_large()),
+        Some(_) => {
+            let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?)
+                .await
+                .map_err(unreadable)?;
+            js_sys::Uint8Array::new(&buffer).to_vec()
         }
+        // A handle to the same request (not `Request.clone()`, which would tee the body).
+        None => read_stream_limited(Request::from(Clone::clone(req)), limit).await?,
+    };
+    if body.len() > limit {
+        return Err(too_large());
     }
+    Ok(body)
+}
+
+async fn read_stream_limited(mut req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     let Ok(mut stream) = req.stream() else {
         return Ok(Vec::new()); // no body at all
     };
@@ -77,7 +100,9 @@ pub async fn read_body_limited(req: &mut Request, limit: usize) -> Result<Vec<u8
         let chunk =
             chunk.map_err(|_| ApiError::invalid("body", "could not read the request body"))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(ApiError::payload_too_large(format!(
+                "Request body exceeds {limit} bytes"
+            )));
         }
         body.extend_from_slice(&chunk);
     }

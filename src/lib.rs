@@ -1,11 +1,13 @@
 //! edgesoc Worker: the thin adapter between the Workers runtime and `edgesoc-core`.
 //! Entry points live here; each binding has its own module.
 
+mod commit;
 mod detection;
 mod error;
 mod faults;
 mod handlers;
 mod http;
+mod incoming;
 mod limiter;
 mod lists;
 mod openapi;
@@ -19,25 +21,26 @@ pub use limiter::OrgLimiter;
 
 use edgesoc_core::intel::refresh::REFRESH_CRON;
 use edgesoc_core::time::UnixMs;
+use incoming::Incoming;
 use wasm_bindgen::JsValue;
-use worker::{
-    event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext,
-    ScheduledEvent,
-};
+use worker::worker_sys::web_sys;
+use worker::{event, Context, Env, MessageBatch, Result, ScheduleContext, ScheduledEvent};
 
 fn now() -> UnixMs {
     UnixMs(js_sys::Date::now() as i64)
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    if req.method() == Method::Options {
-        return Ok(http::preflight());
-    }
-    if openapi::is_spec_path(&req.path()) {
-        return Ok(openapi::respond(&req.inner().method()));
-    }
-    Ok(pipeline::handle(req, env, now()).await)
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    let req = Incoming::new(req);
+    let resp = if req.method.eq_ignore_ascii_case("OPTIONS") {
+        http::preflight()
+    } else if openapi::is_spec_path(&req.path) {
+        openapi::respond(&req.method)
+    } else {
+        pipeline::handle(req, env, &ctx, now()).await
+    };
+    Ok(resp.into())
 }
 
 #[event(queue)]

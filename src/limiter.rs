@@ -8,20 +8,24 @@ use crate::error::OrUnavailable;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::ids::OrgId;
 use edgesoc_core::limiter::{
-    decide_rate, reserve_quota, Bucket, LimiterReply, LimiterRequest, QuotaState, WINDOW_SECONDS,
+    Admission, Bucket, LimiterReply, LimiterRequest, LimiterState, QuotaState, WINDOW_SECONDS,
 };
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde::Deserialize;
-use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage,
-    State,
-};
+use std::cell::RefCell;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::worker_sys::web_sys;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
 
 /// The Durable Object class bound as `LIMITER`.
 #[durable_object]
 pub struct OrgLimiter {
     sql: SqlStorage,
+    /// The month's state as last written: this object is the only writer of its tables, so
+    /// while it stays in memory the reads can be skipped (writes still go through at once).
+    cache: RefCell<Option<(String, LimiterState)>>,
 }
 
 #[derive(Deserialize)]
@@ -65,71 +69,68 @@ impl OrgLimiter {
         Ok(())
     }
 
-    /// Everything below is synchronous: no other request can interleave.
-    fn handle(&self, op: LimiterRequest, now: UnixMs) -> Result<LimiterReply> {
-        let month = now.month();
-        let key = month.key();
-        let month_retry_after = month.seconds_until_end(now);
-        let state = |used: u64, limit: Option<u64>| QuotaState {
-            month: key.clone(),
-            used,
-            limit,
+    /// Everything below is synchronous: no other request can interleave. The decisions are
+    /// made in memory (`LimiterState::admit`) and only the current second's bucket and the
+    /// month's usage are written back.
+    fn admit(&self, items: &[Admission], now: UnixMs) -> Result<Vec<LimiterReply>> {
+        let key = now.month().key();
+        let retry_after = now.month().seconds_until_end(now);
+        let mut state = match self.cache.borrow_mut().take() {
+            Some((month, state)) if month == key => state,
+            _ => LimiterState {
+                buckets: self.buckets()?,
+                used: self.used(&key)?,
+            },
         };
-        match op {
-            LimiterRequest::Admit {
-                rate_limit,
-                monthly_limit,
-                reserve,
-            } => {
-                let decision = decide_rate(&self.buckets()?, now.0, rate_limit);
-                if decision.allowed && rate_limit.is_some() {
-                    let sec = now.0.div_euclid(1000);
-                    self.sql.exec(
-                        "INSERT INTO rate_buckets (sec, count) VALUES (?, 1) \
-                         ON CONFLICT(sec) DO UPDATE SET count = count + 1",
-                        vec![sec.into()],
-                    )?;
-                    self.sql.exec(
-                        "DELETE FROM rate_buckets WHERE sec <= ?",
-                        vec![(sec - WINDOW_SECONDS).into()],
-                    )?;
-                }
-                // The reservation only happens for an admitted request, in the same
-                // synchronous step, so a 429 never consumes quota.
-                let mut used = self.used(&key)?;
-                let mut denied = None;
-                if decision.allowed && reserve > 0 {
-                    match reserve_quota(used, monthly_limit, reserve) {
-                        Ok(new_used) => {
-                            self.set_used(&key, new_used)?;
-                            used = new_used;
-                        }
-                        Err(d) => denied = Some(d),
-                    }
-                }
-                Ok(LimiterReply {
-                    rate: Some(decision),
-                    quota: state(used, monthly_limit),
-                    denied,
-                    month_retry_after,
-                })
-            }
-            LimiterRequest::Refund {
-                count,
-                month: refund_month,
-                monthly_limit,
-            } => {
-                let used = self.used(&refund_month)?.saturating_sub(count);
-                self.set_used(&refund_month, used)?;
-                let current = self.used(&key)?;
-                Ok(LimiterReply {
-                    rate: None,
-                    quota: state(current, monthly_limit),
-                    denied: None,
-                    month_retry_after,
-                })
-            }
+        let sec = now.0.div_euclid(1000);
+        let prune = state.buckets.iter().any(|b| b.sec <= sec - WINDOW_SECONDS);
+        let before = state.used;
+        let replies: Vec<LimiterReply> = items
+            .iter()
+            .map(|a| state.admit(a, now.0, &key, retry_after))
+            .collect();
+        // On a failed write the cache stays empty, so the next call reads what was stored.
+        if let Some(b) = state.buckets.iter().find(|b| b.sec == sec) {
+            self.sql.exec(
+                "INSERT INTO rate_buckets (sec, count) VALUES (?, ?) \
+                 ON CONFLICT(sec) DO UPDATE SET count = excluded.count",
+                vec![sec.into(), i64::from(b.count).into()],
+            )?;
         }
+        if prune {
+            self.sql.exec(
+                "DELETE FROM rate_buckets WHERE sec <= ?",
+                vec![(sec - WINDOW_SECONDS).into()],
+            )?;
+        }
+        if state.used != before {
+            self.set_used(&key, state.used)?;
+        }
+        *self.cache.borrow_mut() = Some((key, state));
+        Ok(replies)
+    }
+
+    fn refund(
+        &self,
+        count: u64,
+        refund_month: &str,
+        monthly_limit: Option<u64>,
+        now: UnixMs,
+    ) -> Result<LimiterReply> {
+        let key = now.month().key();
+        self.cache.borrow_mut().take();
+        let used = self.used(refund_month)?.saturating_sub(count);
+        self.set_used(refund_month, used)?;
+        Ok(LimiterReply {
+            rate: None,
+            quota: QuotaState {
+                used: self.used(&key)?,
+                month: key,
+                limit: monthly_limit,
+            },
+            denied: None,
+            month_retry_after: now.month().seconds_until_end(now),
+        })
     }
 }
 
@@ -142,7 +143,10 @@ impl DurableObject for OrgLimiter {
             "CREATE TABLE IF NOT EXISTS quota (month TEXT PRIMARY KEY, used INTEGER NOT NULL)",
             None,
         );
-        OrgLimiter { sql }
+        OrgLimiter {
+            sql,
+            cache: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -151,13 +155,22 @@ impl DurableObject for OrgLimiter {
             Err(e) => return Response::error(format!("bad limiter request: {e}"), 400),
         };
         let now = UnixMs(js_sys::Date::now() as i64);
-        Response::from_json(&self.handle(op, now)?)
+        match op {
+            LimiterRequest::Admit { items } => Response::from_json(&self.admit(&items, now)?),
+            LimiterRequest::Refund {
+                count,
+                month,
+                monthly_limit,
+            } => Response::from_json(&self.refund(count, &month, monthly_limit, now)?),
+        }
     }
 }
 
-/// The Worker side of the protocol: one stub per organisation.
+/// The Worker side of the protocol: one stub per organisation. Calls go through the runtime's
+/// own request objects: workers-rs's `Request`/`Response` conversions (and its streamed body
+/// reads) cost more CPU than the limiter's decision.
 pub struct LimiterClient {
-    stub: worker::Stub,
+    stub: worker::worker_sys::DurableObject,
     faults: Faults,
 }
 
@@ -167,30 +180,74 @@ impl LimiterClient {
             .durable_object("LIMITER")
             .or_internal("LIMITER binding")?;
         let stub = ns.get_by_name(&org.0).or_unavailable("rate limiter")?;
-        Ok(LimiterClient { stub, faults })
+        Ok(LimiterClient {
+            stub: stub.into_rpc(),
+            faults,
+        })
     }
 
-    pub async fn call(&self, op: &LimiterRequest) -> std::result::Result<LimiterReply, ApiError> {
+    /// Decides `items` in order in one round trip; one reply per item.
+    pub async fn admit(
+        &self,
+        items: Vec<Admission>,
+    ) -> std::result::Result<Vec<LimiterReply>, ApiError> {
+        let n = items.len();
+        let replies: Vec<LimiterReply> = self.call(&LimiterRequest::Admit { items }).await?;
+        if replies.len() != n {
+            worker::console_error!("rate limiter answered {} of {n} admissions", replies.len());
+            return Err(ApiError::unavailable("rate limiter"));
+        }
+        Ok(replies)
+    }
+
+    /// Gives back `count` events reserved in `month`.
+    pub async fn refund(
+        &self,
+        count: u64,
+        month: String,
+        monthly_limit: Option<u64>,
+    ) -> std::result::Result<LimiterReply, ApiError> {
+        self.call(&LimiterRequest::Refund {
+            count,
+            month,
+            monthly_limit,
+        })
+        .await
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &LimiterRequest,
+    ) -> std::result::Result<T, ApiError> {
         if crate::faults::strikes(&self.faults, "limiter") {
             return Err(ApiError::unavailable("rate limiter"));
         }
         let body = serde_json::to_string(op).or_internal("limiter request")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let req =
-            Request::new_with_init("https://limiter/", &init).or_internal("limiter request")?;
-        let mut resp = self
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(&body));
+        let req = web_sys::Request::new_with_str_and_init("https://limiter/", &init)
+            .map_err(worker::Error::from)
+            .or_internal("limiter request")?;
+        let promise = self
             .stub
-            .fetch_with_request(req)
-            .await
+            .fetch_with_request(&req)
+            .map_err(worker::Error::from)
             .or_unavailable("rate limiter")?;
-        if resp.status_code() != 200 {
-            let text = resp.text().await.unwrap_or_default();
-            worker::console_error!("rate limiter answered {}: {text}", resp.status_code());
+        let resp: web_sys::Response = JsFuture::from(promise)
+            .await
+            .and_then(|r| r.dyn_into())
+            .map_err(worker::Error::from)
+            .or_unavailable("rate limiter")?;
+        let text = match resp.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
+            Err(_) => None,
+        }
+        .unwrap_or_default();
+        if resp.status() != 200 {
+            worker::console_error!("rate limiter answered {}: {text}", resp.status());
             return Err(ApiError::unavailable("rate limiter"));
         }
-        resp.json::<LimiterReply>()
-            .await
-            .or_unavailable("rate limiter")
+        serde_json::from_str::<T>(&text).or_unavailable("rate limiter")
     }
 }

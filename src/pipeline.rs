@@ -2,36 +2,52 @@
 //! rate limit, gate by plan, then hand over to the route's handler. Every response to an
 //! authenticated request carries the tenant headers, errors included.
 
+use crate::commit::{self, Claim};
 use crate::handlers;
 use crate::http;
+use crate::incoming::Incoming;
 use crate::limiter::LimiterClient;
 use crate::store::Store;
 use crate::tenants;
 use edgesoc_core::faults::Faults;
-use edgesoc_core::ids::key_from_headers;
-use edgesoc_core::ingest::NewEvent;
-use edgesoc_core::limiter::{LimiterReply, LimiterRequest};
+use edgesoc_core::ids::{key_from_headers, EventId};
+use edgesoc_core::limiter::{Admission, LimiterReply};
 use edgesoc_core::plan::Plan;
 use edgesoc_core::respond::{tenant_headers, Tenant};
 use edgesoc_core::route::{resolve, Route};
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
-use worker::{Env, Request, Response};
+use std::cell::OnceCell;
+use worker::{Context, Env, Response};
 
 /// Everything a handler needs about the caller and its limits.
 pub struct Ctx {
-    pub env: Env,
-    pub store: Store,
-    pub tenant: Tenant,
-    pub limiter: LimiterClient,
+    env: Env,
     /// Test-only injected faults (`EDGESOC_FAULTS`), read once per request.
-    pub faults: Faults,
+    faults: Faults,
+    /// Bound on first use: `/collect` never touches D1.
+    store: OnceCell<Store>,
+    pub tenant: Tenant,
     pub now: UnixMs,
     /// The limiter's view after the rate check; handlers may replace `quota` after reserving.
     pub limits: LimiterReply,
 }
 
 impl Ctx {
+    /// The D1 store.
+    pub fn store(&self) -> Result<&Store, ApiError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = Store::from_env(&self.env)?;
+        Ok(self.store.get_or_init(|| store))
+    }
+
+    /// The organisation's limiter object (for refunds; admissions go through `commit`).
+    pub fn limiter(&self) -> Result<LimiterClient, ApiError> {
+        LimiterClient::for_org(&self.env, &self.tenant.org_id, self.faults.clone())
+    }
+
     /// Plan, retention, quota and rate-limit headers for this response.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         tenant_headers(
@@ -49,11 +65,10 @@ impl Ctx {
 }
 
 /// Handles one API request end to end; never fails (errors become contract error bodies).
-pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
-    let header = |name: &str| req.headers().get(name).ok().flatten();
+pub async fn handle(req: Incoming, env: Env, wctx: &Context, now: UnixMs) -> Response {
     let key = key_from_headers(
-        header("X-API-Key").as_deref(),
-        header("Authorization").as_deref(),
+        req.header("X-API-Key").as_deref(),
+        req.header("Authorization").as_deref(),
     );
     // dashboard-contract §1: without a key, dashboard reads serve DASHBOARD_PUBLIC_ORG, if set.
     let public_org = match key {
@@ -63,59 +78,54 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
     if key.is_none() && public_org.is_none() {
         return unauthorized(&req);
     }
-    let store = match env.d1("DB") {
-        Ok(db) => Store::new(db),
-        Err(e) => {
-            worker::console_error!("DB binding: {e}");
-            return http::error(&ApiError::internal(), &[]);
-        }
-    };
     let faults = crate::faults::from_env(&env);
     let found = match (&key, &public_org) {
-        (Some(key), _) => tenants::resolve(&store, &env, key, now, &faults).await,
-        (None, org) => store.tenant_by_org_id(org.as_deref().unwrap_or("")).await,
+        (Some(key), _) => tenants::resolve(&env, key, now, &faults).await,
+        (None, org) => match Store::from_env(&env) {
+            Ok(store) => store.tenant_by_org_id(org.as_deref().unwrap_or("")).await,
+            Err(e) => Err(e),
+        },
     };
     let tenant = match found {
         Ok(Some(t)) => t,
         Ok(None) => return unauthorized(&req),
         Err(e) => return http::error(&e, &[]),
     };
-    let limiter = match LimiterClient::for_org(&env, &tenant.org_id, faults.clone()) {
-        Ok(l) => l,
-        Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
+    let route = resolve(&req.method, &req.path);
+    // /collect validates and packs its body before the limiter round, which then also reserves
+    // the batch's quota and enqueues it; the limiter's verdict is still answered first.
+    let mut claim = Claim {
+        admission: Admission {
+            rate_limit: tenant.limits.rate_per_minute,
+            monthly_limit: tenant.limits.monthly_events,
+            reserve: 0,
+        },
+        bodies: Vec::new(),
     };
-    // The raw method: workers-rs maps methods it does not know (e.g. QUERY) to GET, which
-    // would route them as reads instead of answering 405.
-    let route = resolve(&req.inner().method(), &req.path());
-    let mut req = req;
-    // /collect validates its body before the one limiter call, which then also reserves the
-    // batch's quota; the limiter's verdict is still answered first.
     let collect = match route {
-        Ok(Route::Collect) => Some(handlers::collect::read(&mut req).await),
+        Ok(Route::Collect) => Some(handlers::collect::prepare(&req, &tenant, now).await.map(
+            |(ids, bodies)| {
+                claim.admission.reserve = ids.len() as u64;
+                claim.bodies = bodies;
+                ids
+            },
+        )),
         _ => None,
     };
-    let admit = LimiterRequest::Admit {
-        rate_limit: tenant.limits.rate_per_minute,
-        monthly_limit: tenant.limits.monthly_events,
-        reserve: match &collect {
-            Some(Ok(events)) => events.len() as u64,
-            _ => 0,
-        },
-    };
-    let limits = match limiter.call(&admit).await {
+    let settled = commit::settle(wctx, &env, &tenant.org_id, &faults, claim).await;
+    let limits = match settled.limits {
         Ok(r) => r,
         Err(e) => return http::error(&e, &tenant_headers(&tenant, now, None, None)),
     };
     let ctx = Ctx {
         env,
-        store,
-        tenant,
-        limiter,
         faults,
+        store: OnceCell::new(),
+        tenant,
         now,
         limits,
     };
-    match dispatch(req, &ctx, route, collect).await {
+    match dispatch(req, &ctx, route, collect, settled.unsent).await {
         Ok(resp) => resp,
         Err((ctx_headers, e)) => http::error(&e, &ctx_headers),
     }
@@ -124,10 +134,11 @@ pub async fn handle(req: Request, env: Env, now: UnixMs) -> Response {
 type Failure = (Vec<(&'static str, String)>, ApiError);
 
 async fn dispatch(
-    mut req: Request,
+    req: Incoming,
     ctx: &Ctx,
     route: Result<Route, ApiError>,
-    collect: Option<Result<Vec<NewEvent>, ApiError>>,
+    collect: Option<Result<Vec<EventId>, ApiError>>,
+    unsent: u64,
 ) -> Result<Response, Failure> {
     let fail = |e: ApiError| (ctx.headers(), e);
     if let Some(rate) = ctx.limits.rate.filter(|r| !r.allowed) {
@@ -138,6 +149,13 @@ async fn dispatch(
         )));
     }
     let route = route.map_err(fail)?;
+    if route == Route::Collect {
+        let ids = collect.unwrap_or_else(|| Err(ApiError::internal()));
+        return handlers::collect::post(ctx, ids, unsent)
+            .await
+            .map_err(fail);
+    }
+    let req = req.into_request();
     if matches!(
         route,
         Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)
@@ -146,37 +164,30 @@ async fn dispatch(
         return Err(fail(ApiError::plan_restricted("Alerts")));
     }
     match route {
-        Route::Collect => {
-            let events = collect.unwrap_or_else(|| Err(ApiError::internal()));
-            handlers::collect::post(&req, ctx, events)
-                .await
-                .map_err(fail)
-        }
+        Route::Collect => Err(fail(ApiError::internal())), // answered above
         Route::Health => handlers::health::get(ctx).await.map_err(fail),
         Route::ListEvents => handlers::events::list(&req, ctx).await.map_err(fail),
         Route::GetEvent(id) => handlers::events::get(&id, ctx).await.map_err(fail),
         Route::ListAlerts => handlers::alerts::list(&req, ctx).await.map_err(fail),
         Route::GetAlert(id) => handlers::alerts::get(&id, ctx).await.map_err(fail),
-        Route::UpdateAlert(id) => handlers::alerts::patch(&mut req, &id, ctx)
-            .await
-            .map_err(fail),
-        Route::LokiPush => handlers::loki::push(&mut req, ctx).await.map_err(fail),
+        Route::UpdateAlert(id) => handlers::alerts::patch(&req, &id, ctx).await.map_err(fail),
+        Route::LokiPush => handlers::loki::push(&req, ctx).await.map_err(fail),
         Route::DashboardData => handlers::dashboard::get(&req, ctx).await.map_err(fail),
     }
 }
 
 /// The organisation whose dashboard is served without a key (var `DASHBOARD_PUBLIC_ORG`), for
 /// `GET /ui/mock-data` only.
-fn public_dashboard_org(req: &Request, env: &Env) -> Option<String> {
-    let route = resolve(&req.inner().method(), &req.path()).ok()?;
+fn public_dashboard_org(req: &Incoming, env: &Env) -> Option<String> {
+    let route = resolve(&req.method, &req.path).ok()?;
     let org = env.var("DASHBOARD_PUBLIC_ORG").ok()?.to_string();
     (route == Route::DashboardData && !org.trim().is_empty()).then(|| org.trim().to_string())
 }
 
-fn unauthorized(req: &Request) -> Response {
+fn unauthorized(req: &Incoming) -> Response {
     let err = ApiError::unauthorized();
     let mut body = err.body();
-    if req.path().trim_end_matches('/').ends_with("/health") {
+    if req.path.trim_end_matches('/').ends_with("/health") {
         body["status"] = "error".into();
     }
     http::error_with_body(&err, &body, &[])

@@ -24,7 +24,7 @@ pub(crate) fn var_u32(env: &Env, name: &str, default: u32) -> u32 {
 
 /// Purges every organisation's expired rows as of `now`.
 pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
-    let store = Store::new(env.d1("DB").map_err(|_| ApiError::internal())?);
+    let store = Store::from_env(env)?;
     let chunk = var_u32(env, "PURGE_CHUNK_ROWS", DEFAULT_CHUNK_ROWS);
     let budget = var_u32(env, "PURGE_MAX_STATEMENTS", DEFAULT_MAX_STATEMENTS);
     let mut report = PurgeReport::default();

@@ -6,9 +6,9 @@ use crate::detection;
 use crate::store::Store;
 use edgesoc_core::enrichment::BatchEnrichment;
 use edgesoc_core::faults::Faults;
-use edgesoc_core::message::{Delivery, Packed, QueueMessage};
+use edgesoc_core::message::{send_chunks, Delivery, Packed, QueueMessage};
 use edgesoc_core::plan::Plan;
-use edgesoc_core::record::{group_by_size, EventRecord};
+use edgesoc_core::record::EventRecord;
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
 use worker::{
@@ -18,35 +18,45 @@ use worker::{
 /// Queue `sendBatch` limits: 100 messages and 256 KB; keep headroom for per-message overhead.
 const MAX_SEND_MESSAGES: usize = 100;
 const MAX_SEND_BYTES: usize = 200 * 1024;
-/// Send attempts per chunk before the request fails.
-const SEND_ATTEMPTS: usize = 3;
+/// Pauses before each send attempt of a chunk; the request fails after the last. A refused
+/// send is retried after a short pause rather than at once: an overloaded queue (the local
+/// broker under load refuses with "Unknown Internal Error") mostly accepts the retry.
+const SEND_BACKOFF_MS: [u64; 4] = [0, 20, 100, 400];
 
-/// Enqueues every packed body, in as few `sendBatch` calls as the limits allow (usually one,
-/// which the queue accepts or refuses whole). Returns how many events were enqueued before a
-/// failure, so the caller can refund exactly the events that will never be stored.
+/// Enqueues the packed messages of several requests, in order, in as few `sendBatch` calls as
+/// the limits allow, each accepted or refused whole and cut only between requests
+/// (`message::send_chunks`), so a request's events are stored all together or not at all. On a
+/// failure nothing after it is sent, and the error carries how many messages (a prefix of the
+/// concatenation) were enqueued, so each request refunds exactly its events that will never be
+/// stored (`message::unsent_events`).
 pub async fn enqueue(
     queue: &Queue,
-    bodies: &[Packed],
+    requests: &[&[Packed]],
     faults: &Faults,
 ) -> Result<(), (usize, worker::Error)> {
-    let mut sent = 0;
-    for chunk in group_by_size(bodies, MAX_SEND_MESSAGES, MAX_SEND_BYTES) {
+    let messages: Vec<&Packed> = requests.iter().flat_map(|r| r.iter()).collect();
+    for chunk in send_chunks(requests, MAX_SEND_MESSAGES, MAX_SEND_BYTES) {
         let mut last_err = None;
-        for _ in 0..SEND_ATTEMPTS {
-            let batch = chunk.iter().fold(BatchMessageBuilder::new(), |b, p| {
-                b.message(
-                    RawMessageBuilder::new(JsValue::from_str(&p.body))
-                        .build_with_content_type(QueueContentType::Text),
-                )
-            });
-            let sent = if crate::faults::strikes(faults, "queue_send") {
+        for pause in SEND_BACKOFF_MS {
+            if pause > 0 {
+                worker::Delay::from(std::time::Duration::from_millis(pause)).await;
+            }
+            let batch = messages[chunk.clone()]
+                .iter()
+                .fold(BatchMessageBuilder::new(), |b, p| {
+                    b.message(
+                        RawMessageBuilder::new(JsValue::from_str(&p.body))
+                            .build_with_content_type(QueueContentType::Text),
+                    )
+                });
+            let result = if crate::faults::strikes(faults, "queue_send") {
                 Err(worker::Error::RustError(
                     "injected fault: queue_send".into(),
                 ))
             } else {
                 queue.send_raw_batch(batch.build()).await
             };
-            match sent {
+            match result {
                 Ok(()) => {
                     last_err = None;
                     break;
@@ -55,9 +65,8 @@ pub async fn enqueue(
             }
         }
         if let Some(e) = last_err {
-            return Err((sent, e));
+            return Err((chunk.start, e));
         }
-        sent += chunk.iter().map(|p| p.events).sum::<usize>();
     }
     Ok(())
 }

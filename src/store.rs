@@ -89,6 +89,11 @@ impl Store {
         Store { db }
     }
 
+    /// The store over the `DB` binding.
+    pub fn from_env(env: &worker::Env) -> Result<Self, ApiError> {
+        env.d1("DB").map(Store::new).or_internal("DB binding")
+    }
+
     /// The tenant owning an active key, or `None` for unknown and revoked keys.
     pub async fn tenant_for_key(&self, key: &ApiKey) -> Result<Option<Tenant>, ApiError> {
         let hash = key.hash();

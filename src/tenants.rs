@@ -38,7 +38,6 @@ fn ttl_ms(env: &Env) -> i64 {
 /// The tenant of `key`: from the cache, else D1; on a miss, registers the key through the
 /// bootstrap secret when that applies.
 pub async fn resolve(
-    store: &Store,
     env: &Env,
     key: &ApiKey,
     now: UnixMs,
@@ -57,9 +56,10 @@ pub async fn resolve(
     if crate::faults::strikes(faults, "tenant_d1") {
         return Err(ApiError::unavailable("D1"));
     }
+    let store = Store::from_env(env)?;
     let found = match store.tenant_for_key(key).await? {
         Some(t) => Some(t),
-        None => bootstrap(store, env, key, now).await?,
+        None => bootstrap(&store, env, key, now).await?,
     };
     if let Some(t) = &found {
         CACHE.with(|c| c.borrow_mut().insert(hash, t.clone(), now));

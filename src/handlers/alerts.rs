@@ -16,7 +16,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = AlertQuery::parse(&query_pairs(req)?)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (rows, total) = ctx
-        .store
+        .store()?
         .page::<AlertRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
     let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some());
@@ -28,7 +28,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 async fn load(id: &str, ctx: &Ctx) -> Result<AlertRow, ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let row: Option<AlertRow> = ctx
-        .store
+        .store()?
         .one(by_id_sql("alerts", &ctx.tenant.org_id.0, id, cutoff))
         .await?;
     row.ok_or_else(|| ApiError::not_found("Alert"))
@@ -42,13 +42,13 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     ))
 }
 
-pub async fn patch(req: &mut Request, raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = path_id(raw_id, "Alert")?;
-    let body = read_body_limited(req, MAX_PATCH_BYTES).await?;
+    let body = read_body_limited(req.inner(), MAX_PATCH_BYTES).await?;
     let patch = AlertPatch::parse(&body)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let changed = ctx
-        .store
+        .store()?
         .run(patch.update_sql(&ctx.tenant.org_id, &id, ctx.now, cutoff))
         .await?;
     if changed == 0 {

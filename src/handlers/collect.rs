@@ -1,38 +1,54 @@
-//! `POST /collect`: validate, reserve quota, assign ids, enqueue (packed, a few messages per
-//! request), answer 202.
+//! `POST /collect`: validate, assign ids and pack before the request's limiter round; the round
+//! reserves quota and enqueues (`commit`); answer 202.
 
+use crate::error::OrUnavailable;
 use crate::http::read_body_limited;
+use crate::incoming::Incoming;
 use crate::pipeline::Ctx;
-use crate::queue::enqueue;
 use edgesoc_core::enrichment::{cf_snapshot, source, Source};
 use edgesoc_core::ids::EventId;
-use edgesoc_core::ingest::NewEvent;
 use edgesoc_core::ingest::{parse_collect_body, MAX_BODY_BYTES};
-use edgesoc_core::limiter::LimiterRequest;
-use edgesoc_core::message::pack;
+use edgesoc_core::message::{pack, Packed};
 use edgesoc_core::record::EventRecord;
-use edgesoc_core::respond::collect_accepted;
+use edgesoc_core::respond::{collect_accepted, Tenant};
+use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::Value;
-use wasm_bindgen::JsValue;
-use worker::{Request, Response};
+use worker::Response;
 
-/// Reads and validates a `/collect` body. The pipeline does this before its one limiter call,
-/// so the same call can reserve the batch's quota; an error here is answered only after the
-/// rate limit has had its say (api-contract §1 order).
-pub async fn read(req: &mut Request) -> Result<Vec<NewEvent>, ApiError> {
-    let body = read_body_limited(req, MAX_BODY_BYTES).await?;
-    parse_collect_body(&body)
+/// Reads, validates and packs a `/collect` body before the request's one limiter round, so
+/// that round can reserve the batch's quota and enqueue its messages (`commit`). Ids are fixed
+/// here, once. An error is answered only after the rate limit has had its say (api-contract §1
+/// order).
+pub async fn prepare(
+    req: &Incoming,
+    tenant: &Tenant,
+    now: UnixMs,
+) -> Result<(Vec<EventId>, Vec<Packed>), ApiError> {
+    let body = read_body_limited(req.raw(), MAX_BODY_BYTES).await?;
+    let events = parse_collect_body(&body)?;
+    let server_ip = req.header("CF-Connecting-IP");
+    let records: Vec<EventRecord> = events
+        .into_iter()
+        .map(|e| EventRecord::assign(e, &tenant.org_id, EventId::new_v4(), now, server_ip.clone()))
+        .collect();
+    let ids = records.iter().map(|r| r.id).collect();
+    // Enrichment happens in the consumer: the request path does no D1 work for its events.
+    let bodies =
+        pack(&records, tenant.plan, &cf_for(&records, req)).or_internal("packing events")?;
+    Ok((ids, bodies))
 }
 
-/// Accepts validated events whose quota the limiter has already reserved (or refused).
+/// Answers a `/collect` whose round is settled: 202 when every event reached the queue; the
+/// quota error when the reservation was refused; otherwise the events that never reached the
+/// queue are refunded and the request fails (api-contract §3).
 pub async fn post(
-    req: &Request,
     ctx: &Ctx,
-    events: Result<Vec<NewEvent>, ApiError>,
+    prepared: Result<Vec<EventId>, ApiError>,
+    unsent: u64,
 ) -> Result<Response, ApiError> {
-    let events = events?;
-    let count = events.len() as u64;
+    let ids = prepared?;
+    let count = ids.len() as u64;
     if let Some(denied) = ctx.limits.denied {
         return Err(ApiError::quota_exceeded(
             denied.limit,
@@ -41,61 +57,28 @@ pub async fn post(
             ctx.limits.month_retry_after,
         ));
     }
-
-    let server_ip = req.headers().get("CF-Connecting-IP").ok().flatten();
-    let records: Vec<EventRecord> = events
-        .into_iter()
-        .map(|e| {
-            EventRecord::assign(
-                e,
-                &ctx.tenant.org_id,
-                EventId::new_v4(),
-                ctx.now,
-                server_ip.clone(),
-            )
-        })
-        .collect();
-    let ids: Vec<EventId> = records.iter().map(|r| r.id).collect();
-    // Enrichment happens in the consumer: the request path does no D1 work for its events.
-    let cf = cf_for(&records, req);
-    let sent = match (
-        ctx.env.queue("DETECT_QUEUE"),
-        pack(&records, ctx.tenant.plan, &cf),
-    ) {
-        (Ok(q), Ok(bodies)) => enqueue(&q, &bodies, &ctx.faults).await,
-        (Err(e), _) => Err((0, e)),
-        (_, Err(e)) => Err((0, worker::Error::RustError(e.to_string()))),
-    };
-    if let Err((sent, e)) = sent {
+    if unsent > 0 {
         // Only the events that never reached the queue are refunded: the rest will be stored.
-        worker::console_error!("enqueue failed after {sent} of {count} events: {e}");
-        let refund = LimiterRequest::Refund {
-            count: count - sent as u64,
-            month: ctx.limits.quota.month.clone(),
-            monthly_limit: ctx.tenant.limits.monthly_events,
+        let month = ctx.limits.quota.month.clone();
+        let refund = match ctx.limiter() {
+            Ok(limiter) => {
+                limiter
+                    .refund(unsent, month, ctx.tenant.limits.monthly_events)
+                    .await
+            }
+            Err(e) => Err(e),
         };
-        if let Err(re) = ctx.limiter.call(&refund).await {
-            worker::console_error!("quota refund failed: {re}");
+        if let Err(e) = refund {
+            worker::console_error!("quota refund of {unsent} events failed: {e}");
         }
-        // api-contract §3: refunded, then 500.
         return Err(ApiError::internal());
     }
     Ok(ctx.json(202, &collect_accepted(&ids, &ctx.limits.quota)))
 }
 
-/// The request's `cf` object as JSON (`null` when absent, e.g. for requests made in tests
-/// without one). Read through reflection: the typed accessors panic on missing fields.
-fn cf_object(req: &Request) -> Value {
-    js_sys::Reflect::get(req.inner(), &JsValue::from_str("cf"))
-        .ok()
-        .filter(JsValue::is_object)
-        .and_then(|v| serde_wasm_bindgen::from_value(v).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// The location fields of `cf` that the consumer needs: only when some event describes the
 /// caller (no `user_ip`, or the caller's own), so other messages do not carry them.
-fn cf_for(records: &[EventRecord], req: &Request) -> Value {
+fn cf_for(records: &[EventRecord], req: &Incoming) -> Value {
     let describes_caller = records.iter().any(|r| {
         matches!(
             source(r.user_ip.as_deref(), r.server_ip.as_deref()),
@@ -103,7 +86,7 @@ fn cf_for(records: &[EventRecord], req: &Request) -> Value {
         )
     });
     if describes_caller {
-        cf_snapshot(&cf_object(req))
+        cf_snapshot(&req.cf())
     } else {
         Value::Null
     }

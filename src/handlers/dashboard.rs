@@ -12,7 +12,7 @@ pub async fn get(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = DashboardQuery::parse(&query_pairs(req)?)?;
     let window = Window::new(q.hours, ctx.now, ctx.tenant.cutoff(ctx.now));
     let reads = statements(&q, &window, &ctx.tenant.org_id.0);
-    let rows = ctx.store.batch(&reads).await.map_err(|e| {
+    let rows = ctx.store()?.batch(&reads).await.map_err(|e| {
         worker::console_error!("dashboard reads: {e}");
         ApiError::unavailable("Dashboard data")
     })?;

@@ -30,7 +30,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = EventQuery::parse(&query_pairs(req)?)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (rows, total) = ctx
-        .store
+        .store()?
         .page::<EventRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
     let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some());
@@ -44,7 +44,7 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = path_id(raw_id, "Event")?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let row: Option<EventRow> = ctx
-        .store
+        .store()?
         .one(by_id_sql("events", &ctx.tenant.org_id.0, &id, cutoff))
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found("Event"))?;

@@ -7,7 +7,11 @@ use edgesoc_core::ApiError;
 use worker::Response;
 
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
-    if let Err(e) = ctx.store.ping().await {
+    let ping = match ctx.store() {
+        Ok(store) => store.ping().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = ping {
         let mut body = e.body();
         body["status"] = "error".into();
         return Ok(http::error_with_body(&e, &body, &ctx.headers()));

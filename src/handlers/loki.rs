@@ -4,6 +4,7 @@
 
 use crate::http::read_body_limited;
 use crate::pipeline::Ctx;
+use crate::store::Store;
 use edgesoc_core::detect::DetectionConfig;
 use edgesoc_core::loki;
 use edgesoc_core::loki::detect::{self, FailedLine, KeyHistory, KeyKind};
@@ -14,11 +15,11 @@ use worker::{Request, Response};
 /// The largest JSON array bound to one insert: below D1's 2 MB value limit with headroom.
 const MAX_INSERT_JSON_BYTES: usize = 1_500_000;
 
-pub async fn push(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
+pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let (content_type, content_encoding) = (header("Content-Type"), header("Content-Encoding"));
     let encoding = loki::check_headers(content_type.as_deref(), content_encoding.as_deref())?;
-    let raw = read_body_limited(req, loki::MAX_WIRE_BYTES).await?;
+    let raw = read_body_limited(req.inner(), loki::MAX_WIRE_BYTES).await?;
     let body = loki::decode_body(raw, encoding, loki::MAX_BODY_BYTES)?;
     let streams = loki::parse_push(&body)?;
     drop(body);
@@ -44,7 +45,7 @@ pub async fn push(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
             ApiError::internal()
         })?;
     // One batch: the whole push is stored, or nothing is (a shipper retry then loses nothing).
-    let results = ctx.store.batch(&statements).await.map_err(|e| {
+    let results = ctx.store()?.batch(&statements).await.map_err(|e| {
         worker::console_error!("loki insert of {} rows: {e}", built.rows.len());
         ApiError::unavailable("Log storage")
     })?;
@@ -57,7 +58,7 @@ pub async fn push(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
     // The lines are stored: from here on a failure is logged, never answered with an error
     // (a retried push would store its lines twice).
     if !lines.is_empty() {
-        if let Err(e) = detect_lines(ctx, &lines).await {
+        if let Err(e) = detect_lines(ctx, ctx.store()?, &lines).await {
             worker::console_error!(
                 "loki brute-force detection over {} lines failed: {e}",
                 lines.len()
@@ -68,13 +69,13 @@ pub async fn push(req: &mut Request, ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 /// Brute force over the stored failure lines: one batch of history reads, one of alert writes.
-async fn detect_lines(ctx: &Ctx, lines: &[FailedLine]) -> worker::Result<()> {
+async fn detect_lines(ctx: &Ctx, store: &Store, lines: &[FailedLine]) -> worker::Result<()> {
     let config = DetectionConfig::default();
     let org = &ctx.tenant.org_id;
     let (kinds, reads): (Vec<KeyKind>, Vec<_>) = detect::history_statements(&org.0, lines, &config)
         .into_iter()
         .unzip();
-    let rows = ctx.store.batch(&reads).await?;
+    let rows = store.batch(&reads).await?;
     let (mut by_ip, mut by_user) = (KeyHistory::new(), KeyHistory::new());
     for (kind, rows) in kinds.into_iter().zip(rows) {
         let history =
@@ -93,7 +94,7 @@ async fn detect_lines(ctx: &Ctx, lines: &[FailedLine]) -> worker::Result<()> {
         );
     }
     let writes = detect::alert_statements(org, &alerts, ctx.now);
-    ctx.store.batch(&writes).await?;
+    store.batch(&writes).await?;
     Ok(())
 }
 

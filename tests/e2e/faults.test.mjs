@@ -77,9 +77,11 @@ test("consumer failing before the insert: redelivered until stored, exactly once
 
 test("soak: bounded mixed load with every fault at once; stored events equal 202-accepted ones, no duplicates", () =>
   withApp({
-    // queue_send strikes each of 3 attempts: 0.5 fails 1 request in 8, so a run without a 500 is
-    // practically impossible (0.3 failed only 1 in 37 and once produced none in CI).
-    EDGESOC_FAULTS: "tenant_d1:0.05,limiter:0.05,queue_send:0.5,consumer_insert:0.15,consumer_fail_after_insert:0.1",
+    // queue_send strikes each of the 4 send attempts of a round (src/queue.rs), and concurrent
+    // requests share rounds (src/commit.rs): at least REQUESTS / CONCURRENCY = 30 of them. At
+    // 0.75 a round fails with probability 0.32, so a run without any 500 has odds below 1e-5,
+    // while about two thirds of the requests are still accepted (the check below asks a third).
+    EDGESOC_FAULTS: "tenant_d1:0.05,limiter:0.05,queue_send:0.75,consumer_insert:0.15,consumer_fail_after_insert:0.1",
   }, async (app) => {
     const key = await app.createKey({ org: "Soak", quota: 1_000_000 });
     const REQUESTS = 240;
@@ -117,7 +119,7 @@ test("soak: bounded mixed load with every fault at once; stored events equal 202
       }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, (_, w) => worker(w)));
-    assert.ok(statuses[202] > REQUESTS / 2, JSON.stringify(statuses));
+    assert.ok(statuses[202] > REQUESTS / 3, JSON.stringify(statuses));
     assert.ok(statuses[500] > 0 && statuses[503] > 0, `faults were injected: ${JSON.stringify(statuses)}`);
 
     await app.eventually(async () => (await app.count("SELECT count(*) FROM events")) >= accepted.size, { timeoutMs: 60_000, intervalMs: 250 });

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod enrichment;
 pub mod error;
 pub mod faults;
+pub mod group;
 pub mod history;
 pub mod ids;
 pub mod ingest;

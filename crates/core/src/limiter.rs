@@ -120,25 +120,80 @@ pub struct QuotaDenied {
     pub remaining: u64,
 }
 
+/// One request's claim in an admission round: its organisation's limits and, for `/collect`, the
+/// number of events to reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admission {
+    pub rate_limit: Option<u32>,
+    pub monthly_limit: Option<u64>,
+    #[serde(default)]
+    pub reserve: u64,
+}
+
 /// A call from the Worker to the organisation's limiter object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum LimiterRequest {
-    /// Count one request against the rate limit and report quota usage; when the request is
-    /// admitted and `reserve` > 0, also reserve that many events of this month's quota, all or
-    /// nothing, in the same atomic step (one round trip for `/collect`).
-    Admit {
-        rate_limit: Option<u32>,
-        monthly_limit: Option<u64>,
-        #[serde(default)]
-        reserve: u64,
-    },
+    /// Decide each request in order, in one atomic step: count it against the rate limit and,
+    /// when it is admitted and its `reserve` > 0, reserve that many events of this month's
+    /// quota, all or nothing. The reply is one [`LimiterReply`] per item. Concurrent requests
+    /// of an isolate share one such call (`group`), so one round trip serves them all.
+    Admit { items: Vec<Admission> },
     /// Give back a reservation that could not be used (enqueue failed).
     Refund {
         count: u64,
         month: String,
         monthly_limit: Option<u64>,
     },
+}
+
+/// What the limiter object keeps, loaded once per call and decided on in memory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LimiterState {
+    /// Rate-limit buckets (any order; stale ones are ignored and pruned).
+    pub buckets: Vec<Bucket>,
+    /// Events reserved in the current month.
+    pub used: u64,
+}
+
+impl LimiterState {
+    /// Decides one admission at `now_ms` and updates the state: the current second's bucket
+    /// counts an admitted request (when a rate limit applies) and the quota grows by a granted
+    /// reservation. A 429 never consumes quota.
+    pub fn admit(
+        &mut self,
+        a: &Admission,
+        now_ms: i64,
+        month: &str,
+        month_retry_after: u64,
+    ) -> LimiterReply {
+        let decision = decide_rate(&self.buckets, now_ms, a.rate_limit);
+        if decision.allowed && a.rate_limit.is_some() {
+            let sec = now_ms.div_euclid(1000);
+            self.buckets.retain(|b| b.sec > sec - WINDOW_SECONDS);
+            match self.buckets.iter_mut().find(|b| b.sec == sec) {
+                Some(b) => b.count = b.count.saturating_add(1),
+                None => self.buckets.push(Bucket { sec, count: 1 }),
+            }
+        }
+        let mut denied = None;
+        if decision.allowed && a.reserve > 0 {
+            match reserve_quota(self.used, a.monthly_limit, a.reserve) {
+                Ok(used) => self.used = used,
+                Err(d) => denied = Some(d),
+            }
+        }
+        LimiterReply {
+            rate: Some(decision),
+            quota: QuotaState {
+                month: month.to_string(),
+                used: self.used,
+                limit: a.monthly_limit,
+            },
+            denied,
+            month_retry_after,
+        }
+    }
 }
 
 /// The limiter's answer.
@@ -226,26 +281,92 @@ mod tests {
     #[test]
     fn requests_serialize_with_an_op_tag() {
         let r = LimiterRequest::Admit {
-            rate_limit: Some(5),
-            monthly_limit: Some(10),
-            reserve: 3,
+            items: vec![Admission {
+                rate_limit: Some(5),
+                monthly_limit: Some(10),
+                reserve: 3,
+            }],
         };
         let s = serde_json::to_string(&r).unwrap();
         assert_eq!(
             s,
-            r#"{"op":"admit","rate_limit":5,"monthly_limit":10,"reserve":3}"#
+            r#"{"op":"admit","items":[{"rate_limit":5,"monthly_limit":10,"reserve":3}]}"#
         );
-        let old: LimiterRequest =
-            serde_json::from_str(r#"{"op":"admit","rate_limit":null,"monthly_limit":null}"#)
-                .unwrap();
+        let no_reserve: LimiterRequest = serde_json::from_str(
+            r#"{"op":"admit","items":[{"rate_limit":null,"monthly_limit":null}]}"#,
+        )
+        .unwrap();
         assert_eq!(
-            old,
+            no_reserve,
             LimiterRequest::Admit {
-                rate_limit: None,
-                monthly_limit: None,
-                reserve: 0
+                items: vec![Admission {
+                    rate_limit: None,
+                    monthly_limit: None,
+                    reserve: 0
+                }]
             }
         );
         assert_eq!(serde_json::from_str::<LimiterRequest>(&s).unwrap(), r);
+    }
+
+    fn admission(rate_limit: Option<u32>, monthly_limit: Option<u64>, reserve: u64) -> Admission {
+        Admission {
+            rate_limit,
+            monthly_limit,
+            reserve,
+        }
+    }
+
+    #[test]
+    fn a_round_admits_exactly_the_limit_in_order() {
+        let mut state = LimiterState::default();
+        let a = admission(Some(5), None, 1);
+        let replies: Vec<_> = (0..8)
+            .map(|_| state.admit(&a, 1_000_500, "1970-01", 10))
+            .collect();
+        let allowed: Vec<bool> = replies.iter().map(|r| r.rate.unwrap().allowed).collect();
+        assert_eq!(allowed, [true, true, true, true, true, false, false, false]);
+        assert_eq!(replies[4].rate.unwrap().remaining, Some(0));
+        assert_eq!(replies[0].rate.unwrap().remaining, Some(4));
+        assert_eq!(state.buckets, vec![b(1000, 5)]);
+        assert_eq!(state.used, 5, "denied requests reserve nothing");
+        assert_eq!(replies[7].quota.used, 5);
+    }
+
+    #[test]
+    fn a_round_reserves_all_or_nothing_per_request_until_the_quota_is_gone() {
+        let mut state = LimiterState {
+            buckets: vec![],
+            used: 90,
+        };
+        let reserves = [4, 7, 6, 0, 1];
+        let replies: Vec<_> = reserves
+            .iter()
+            .map(|&n| state.admit(&admission(None, Some(100), n), 0, "1970-01", 10))
+            .collect();
+        let denied: Vec<bool> = replies.iter().map(|r| r.denied.is_some()).collect();
+        assert_eq!(denied, [false, true, false, false, true]);
+        assert_eq!(
+            replies[1].denied,
+            Some(QuotaDenied {
+                limit: 100,
+                remaining: 6
+            })
+        );
+        assert_eq!(state.used, 100);
+        assert_eq!(replies[3].quota.used, 100, "a read reports usage");
+    }
+
+    #[test]
+    fn admitting_prunes_buckets_that_left_the_window() {
+        let mut state = LimiterState {
+            buckets: vec![b(900, 3), b(950, 2)],
+            used: 0,
+        };
+        state.admit(&admission(Some(10), None, 0), 1_000_000, "m", 1);
+        assert_eq!(state.buckets, vec![b(950, 2), b(1000, 1)]);
+        let unlimited = state.admit(&admission(None, None, 0), 1_001_000, "m", 1);
+        assert!(unlimited.rate.unwrap().allowed);
+        assert_eq!(state.buckets.len(), 2, "no rate limit, nothing counted");
     }
 }

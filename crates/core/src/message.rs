@@ -6,9 +6,10 @@
 //! enqueueing) may still be in flight when a v2 Worker starts consuming.
 
 use crate::plan::Plan;
-use crate::record::{json_array_groups, EventRecord};
+use crate::record::{group_by_size, json_array_groups, EventRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::ops::Range;
 
 /// Most events in one message. Bounds the consumer's work per message (a batch of 10 messages
 /// is at most 250 events: one D1 batch and a few ms of CPU).
@@ -123,6 +124,60 @@ pub fn pack(
         .collect())
 }
 
+/// `sendBatch` chunks for several requests' messages sent one after another, as index ranges
+/// into their concatenation: at most `max_messages` and `max_bytes` each, and cut only between
+/// requests, so a request's messages are accepted or refused together. Only a request too large
+/// for one chunk on its own is split (as `group_by_size` would).
+pub fn send_chunks(
+    requests: &[&[Packed]],
+    max_messages: usize,
+    max_bytes: usize,
+) -> Vec<Range<usize>> {
+    let mut chunks = Vec::new();
+    let (mut start, mut end, mut bytes) = (0, 0, 0);
+    for messages in requests.iter().filter(|m| !m.is_empty()) {
+        let size: usize = messages.iter().map(|p| p.body.len()).sum();
+        let fits_alone = messages.len() <= max_messages && size <= max_bytes;
+        if end > start
+            && (!fits_alone
+                || end - start + messages.len() > max_messages
+                || bytes + size > max_bytes)
+        {
+            chunks.push(start..end);
+            (start, bytes) = (end, 0);
+        }
+        if fits_alone {
+            end += messages.len();
+            bytes += size;
+        } else {
+            for group in group_by_size(messages, max_messages, max_bytes) {
+                chunks.push(end..end + group.len());
+                end += group.len();
+            }
+            start = end;
+        }
+    }
+    if end > start {
+        chunks.push(start..end);
+    }
+    chunks
+}
+
+/// Events left unsent per request after a shared `sendBatch` sequence stopped after its first
+/// `sent` messages. The requests' messages went out concatenated in order, so each request
+/// knows exactly which of its events will be stored and refunds the rest.
+pub fn unsent_events(requests: &[&[Packed]], sent: usize) -> Vec<usize> {
+    let mut before = 0;
+    requests
+        .iter()
+        .map(|messages| {
+            let delivered = sent.saturating_sub(before).min(messages.len());
+            before += messages.len();
+            messages[delivered..].iter().map(|p| p.events).sum()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +264,78 @@ mod tests {
         ] {
             assert!(QueueMessage::parse(bad).is_err(), "{bad}");
         }
+    }
+    fn packed(events: &[usize]) -> Vec<Packed> {
+        events
+            .iter()
+            .map(|&n| Packed {
+                body: String::new(),
+                events: n,
+            })
+            .collect()
+    }
+
+    fn sized(bytes: &[usize]) -> Vec<Packed> {
+        bytes
+            .iter()
+            .map(|&n| Packed {
+                body: "x".repeat(n),
+                events: 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn send_chunks_cut_only_between_requests() {
+        let (a, b, c) = (sized(&[40, 40]), sized(&[30, 30, 30]), sized(&[10]));
+        let all: [&[Packed]; 3] = [&a, &b, &c];
+        assert_eq!(
+            send_chunks(&all, 100, 1000),
+            vec![0..6],
+            "everything fits in one"
+        );
+        assert_eq!(
+            send_chunks(&all, 4, 1000),
+            [0..2, 2..6],
+            "b would not fit beside a"
+        );
+        assert_eq!(send_chunks(&all, 100, 160), [0..2, 2..6], "by bytes too");
+        assert_eq!(
+            send_chunks(&all, 100, 170),
+            [0..5, 5..6],
+            "a limit reached exactly still fits"
+        );
+        assert_eq!(send_chunks(&all, 3, 1000), [0..2, 2..5, 5..6]);
+        assert!(send_chunks(&[], 3, 10).is_empty());
+        let empty = sized(&[]);
+        assert_eq!(send_chunks(&[&empty, &c, &empty], 3, 10), vec![0..1]);
+    }
+
+    #[test]
+    fn send_chunks_split_only_a_request_too_large_alone() {
+        let (small, big, tail) = (sized(&[10]), sized(&[50, 50, 50]), sized(&[10, 10]));
+        let all: [&[Packed]; 3] = [&small, &big, &tail];
+        assert_eq!(send_chunks(&all, 100, 100), [0..1, 1..3, 3..4, 4..6]);
+        assert_eq!(send_chunks(&all, 2, 1000), [0..1, 1..3, 3..4, 4..6]);
+    }
+
+    #[test]
+    fn unsent_events_split_a_stopped_send_by_request() {
+        let a = packed(&[25, 25, 10]);
+        let b = packed(&[1]);
+        let c = packed(&[]);
+        let d = packed(&[25, 5]);
+        let all: [&[Packed]; 4] = [&a, &b, &c, &d];
+        assert_eq!(unsent_events(&all, 6), [0, 0, 0, 0], "everything sent");
+        assert_eq!(unsent_events(&all, 100), [0, 0, 0, 0]);
+        assert_eq!(unsent_events(&all, 0), [60, 1, 0, 30], "nothing sent");
+        assert_eq!(
+            unsent_events(&all, 2),
+            [10, 1, 0, 30],
+            "inside the first request"
+        );
+        assert_eq!(unsent_events(&all, 3), [0, 1, 0, 30], "on a boundary");
+        assert_eq!(unsent_events(&all, 5), [0, 0, 0, 5]);
+        assert!(unsent_events(&[], 3).is_empty());
     }
 }

@@ -1,0 +1,258 @@
+//! Group commit on the request path (the bookkeeping is `edgesoc_core::group`). Every API
+//! request needs the organisation's limiter object, and `/collect` also a queue send; the
+//! requests of one organisation that are in flight together share one limiter round trip and
+//! one `sendBatch`. Each request still answers only after its own claim is settled: a 202 is
+//! sent after its events are in the queue, exactly as when each request sent alone.
+//!
+//! Waiting across requests needs care in workerd:
+//! - A leader runs its rounds under `waitUntil`, so the rounds (and the other requests' 202s)
+//!   survive its own client disconnecting.
+//! - A waiter waits on a promise created in its own request context, raced with a timer set in
+//!   that context. The leader settles it by resolving that promise; workerd then runs the
+//!   continuation in the waiter's context. The timer is also the waiter's pending event: a
+//!   request waiting on nothing of its own would be aborted as hung.
+//! - A waiter whose timer fires while its group's leader has gone silent takes over the lead.
+
+use crate::limiter::LimiterClient;
+use crate::queue::enqueue;
+use edgesoc_core::faults::Faults;
+use edgesoc_core::group::{Groups, LeaseId, Round};
+use edgesoc_core::ids::OrgId;
+use edgesoc_core::limiter::{Admission, LimiterReply};
+use edgesoc_core::message::{unsent_events, Packed};
+use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
+use js_sys::{Function, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{Context, Env};
+
+/// Requests per round: bounds one limiter call's body and one leader's work.
+const MAX_ROUND: usize = 64;
+/// Rounds in flight at once per organisation: the limiter object decides the next round while
+/// an earlier one waits for its writes to be confirmed and its queue send.
+const LEADERS: usize = 1;
+/// Rounds one leader runs before handing the lead to a waiter.
+const MAX_TENURE: usize = 8;
+/// A leader that has not started a round for this long is presumed lost.
+const STALE_MS: i64 = 10_000;
+/// How often a waiter wakes to check on its leader.
+const CHECK_MS: i32 = 2_500;
+/// After this long a waiter stops waiting and fails its request.
+const GIVE_UP_MS: i64 = 30_000;
+
+/// One request's part in a round.
+pub struct Claim {
+    pub admission: Admission,
+    /// `/collect`'s packed events, sent only when the limiter admits the request and grants
+    /// its reservation. Empty for every other route.
+    pub bodies: Vec<Packed>,
+}
+
+/// How a claim was settled.
+pub struct Settled {
+    /// The limiter's decision for this request.
+    pub limits: Result<LimiterReply, ApiError>,
+    /// Reserved events that did not reach the queue: the request refunds them and fails.
+    pub unsent: u64,
+}
+
+impl Settled {
+    fn failed(e: ApiError) -> Self {
+        Settled {
+            limits: Err(e),
+            unsent: 0,
+        }
+    }
+}
+
+struct Waiter {
+    claim: RefCell<Option<Claim>>,
+    settled: RefCell<Option<Settled>>,
+    /// Resolves the promise the waiter is currently awaiting (in its own context).
+    wake: RefCell<Option<Function>>,
+}
+
+impl Waiter {
+    fn settle(&self, s: Settled) {
+        *self.settled.borrow_mut() = Some(s);
+        self.wake();
+    }
+
+    /// Resumes the waiting request (in its own context): settled, or told to take the lead.
+    fn wake(&self) {
+        if let Some(wake) = self.wake.borrow_mut().take() {
+            let _ = wake.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+thread_local! {
+    static GROUPS: RefCell<Groups<Rc<Waiter>>> = RefCell::new(Groups::new(STALE_MS, LEADERS));
+}
+
+fn now() -> UnixMs {
+    UnixMs(js_sys::Date::now() as i64)
+}
+
+/// Settles `claim` for `org`, in a round shared with the organisation's other requests in
+/// flight in this isolate.
+pub async fn settle(
+    ctx: &Context,
+    env: &Env,
+    org: &OrgId,
+    faults: &Faults,
+    claim: Claim,
+) -> Settled {
+    let waiter = Rc::new(Waiter {
+        claim: RefCell::new(Some(claim)),
+        settled: RefCell::new(None),
+        wake: RefCell::new(None),
+    });
+    let started = now();
+    let lease = GROUPS.with(|g| g.borrow_mut().join(&org.0, waiter.clone(), started));
+    if let Some(lease) = lease {
+        lead(ctx, env, org, faults, lease);
+    }
+    loop {
+        if let Some(s) = waiter.settled.borrow_mut().take() {
+            return s;
+        }
+        if now().0 - started.0 >= GIVE_UP_MS {
+            return give_up(org, &waiter);
+        }
+        if let Err(e) = sleep_until_woken(&waiter, CHECK_MS).await {
+            worker::console_error!("group commit: cannot wait: {e:?}");
+            return give_up(org, &waiter);
+        }
+        if waiter.settled.borrow().is_none() {
+            let lease = GROUPS.with(|g| g.borrow_mut().lead_if_free(&org.0, now()));
+            if let Some(lease) = lease {
+                lead(ctx, env, org, faults, lease);
+            }
+        }
+    }
+}
+
+/// A waiter that was never taken into a round reserved nothing: retrying is safe (503). One
+/// taken into a round whose outcome never came back may have been accepted: 500.
+fn give_up(org: &OrgId, waiter: &Rc<Waiter>) -> Settled {
+    let withdrawn = GROUPS.with(|g| g.borrow_mut().withdraw(&org.0, |w| Rc::ptr_eq(w, waiter)));
+    worker::console_error!(
+        "group commit: no outcome for a request of {} (withdrawn: {withdrawn})",
+        org.0
+    );
+    Settled::failed(if withdrawn {
+        ApiError::unavailable("rate limiter")
+    } else {
+        ApiError::internal()
+    })
+}
+
+/// Runs the holder of `lease`'s rounds under `waitUntil` until nobody waits, or hands the lead
+/// to the first waiter after `MAX_TENURE` rounds: the CPU a request spends on others' rounds
+/// stays bounded, whatever the load.
+fn lead(ctx: &Context, env: &Env, org: &OrgId, faults: &Faults, lease: LeaseId) {
+    let (env, org, faults) = (env.clone(), org.clone(), faults.clone());
+    ctx.wait_until(async move {
+        for _ in 0..MAX_TENURE {
+            let round = GROUPS.with(|g| g.borrow_mut().next_round(&org.0, lease, MAX_ROUND, now()));
+            let Round::Flush(waiters) = round else {
+                return;
+            };
+            let (waiters, claims): (Vec<Rc<Waiter>>, Vec<Claim>) = waiters
+                .into_iter()
+                .filter_map(|w| {
+                    let claim = w.claim.borrow_mut().take()?;
+                    Some((w, claim))
+                })
+                .unzip();
+            let settled = flush(&env, &org, &faults, claims).await;
+            for (w, s) in waiters.iter().zip(settled) {
+                w.settle(s);
+            }
+        }
+        let next = GROUPS.with(|g| g.borrow_mut().step_down(&org.0, lease).cloned());
+        if let Some(next) = next {
+            next.wake();
+        }
+    });
+}
+
+/// One round: one limiter call deciding every claim in order, then one queue send (as few
+/// `sendBatch` calls as its limits allow) for the admitted claims' events.
+async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> Vec<Settled> {
+    let admissions = claims.iter().map(|c| c.admission).collect();
+    let replies = match LimiterClient::for_org(env, org, faults.clone()) {
+        Ok(limiter) => limiter.admit(admissions).await,
+        Err(e) => Err(e),
+    };
+    let replies = match replies {
+        Ok(r) => r,
+        Err(e) => return claims.iter().map(|_| Settled::failed(e.clone())).collect(),
+    };
+    // The admitted claims' messages, concatenated in order; `ranges[i]` are claim i's.
+    let mut bodies: Vec<Packed> = Vec::new();
+    let mut ranges = Vec::with_capacity(claims.len());
+    for (claim, reply) in claims.into_iter().zip(&replies) {
+        let start = bodies.len();
+        let granted = reply.rate.is_none_or(|d| d.allowed) && reply.denied.is_none();
+        if granted && claim.admission.reserve > 0 {
+            bodies.extend(claim.bodies);
+        }
+        ranges.push(start..bodies.len());
+    }
+    let per_claim: Vec<&[Packed]> = ranges.into_iter().map(|r| &bodies[r]).collect();
+    let sent = match env.queue("DETECT_QUEUE") {
+        _ if bodies.is_empty() => 0,
+        Ok(q) => match enqueue(&q, &per_claim, faults).await {
+            Ok(()) => bodies.len(),
+            Err((sent, e)) => {
+                worker::console_error!(
+                    "enqueue failed after {sent} of {} messages: {e}",
+                    bodies.len()
+                );
+                sent
+            }
+        },
+        Err(e) => {
+            worker::console_error!("DETECT_QUEUE binding: {e}");
+            0
+        }
+    };
+    replies
+        .into_iter()
+        .zip(unsent_events(&per_claim, sent))
+        .map(|(r, u)| Settled {
+            limits: Ok(r),
+            unsent: u as u64,
+        })
+        .collect()
+}
+
+/// Waits until `waiter` is settled or `ms` have passed, on a promise made in this request's
+/// context (see the module comment).
+async fn sleep_until_woken(waiter: &Waiter, ms: i32) -> Result<(), JsValue> {
+    let mut resolve = None;
+    let promise = Promise::new(&mut |res, _| resolve = Some(res));
+    let resolve = resolve.ok_or_else(|| JsValue::from_str("no resolver"))?;
+    let (set_timeout, clear_timeout) = TIMERS.with(|t| t.clone())?;
+    let global = js_sys::global();
+    let timer = set_timeout.call2(&global, &resolve, &ms.into())?;
+    *waiter.wake.borrow_mut() = Some(resolve);
+    JsFuture::from(promise).await?;
+    waiter.wake.borrow_mut().take();
+    clear_timeout.call1(&global, &timer)?;
+    Ok(())
+}
+
+thread_local! {
+    /// `setTimeout` and `clearTimeout`, looked up once per isolate.
+    static TIMERS: Result<(Function, Function), JsValue> = {
+        let global = js_sys::global();
+        let get = |name: &str| Reflect::get(&global, &name.into())?.dyn_into::<Function>();
+        get("setTimeout").and_then(|set| Ok((set, get("clearTimeout")?)))
+    };
+}
