@@ -1,11 +1,11 @@
 // POST /collect throughput and latency through workerd (Miniflare over loopback HTTP), next to
 // an empty Worker served by the same runtime in the same run. Writes bench/results/http.json.
 // Usage: node bench/http.mjs [--seconds 10] [--connections 16]
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
-import { instance } from "./lib.mjs";
+import { start } from "../tests/e2e/harness.mjs";
 
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "16" } } });
 const duration = Number(values.seconds);
@@ -14,26 +14,49 @@ const connections = Number(values.connections);
 const single = JSON.stringify({ event: "auth.login_failed", actor: { id: "user_123", email: "u@example.com" }, user_ip: "203.0.113.50", metadata: { method: "password", _sdk: "litesoc-node" } });
 const batch = JSON.stringify({ events: Array.from({ length: 100 }, (_, i) => ({ event: i % 2 ? "auth.login_success" : "data.export", actor: `user_${i % 20}`, user_ip: `198.51.100.${i}` })) });
 
-function load(url, body, headers) {
+// workerd processes (each Miniflare instance runs its own) and their CPU time, from /proc, so
+// each target's CPU per request is measured in its own process: a steadier figure than
+// throughput on a shared machine.
+const workerdPids = () => new Set(readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((p) => {
+  try { return readFileSync(`/proc/${p}/comm`, "utf8").startsWith("workerd"); } catch { return false; }
+}));
+const cpuMs = (pids) => [...pids].reduce((sum, p) => {
+  try {
+    const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+    return sum + (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 10 ms ticks
+  } catch { return sum; }
+}, 0);
+/** Starts an instance with `make` and returns it with the workerd processes it added. */
+async function launch(make) {
+  const before = workerdPids();
+  const instance = await make();
+  await (instance.ready ?? instance.mf.ready);
+  return { instance, pids: new Set([...workerdPids()].filter((p) => !before.has(p))) };
+}
+
+function load(url, body, headers, pids) {
+  const cpu0 = cpuMs(pids);
   return new Promise((resolve, reject) => {
     autocannon({ url, method: "POST", body, headers: { "content-type": "application/json", ...headers }, duration, connections }, (err, r) => {
       if (err) return reject(err);
       const ok = r["2xx"], bad = r.non2xx + r.errors + r.timeouts;
+      const cpu_us_per_request = ok + bad ? Math.round((1000 * (cpuMs(pids) - cpu0)) / (ok + bad)) : null;
       // Failures are reported, not hidden: throughput counts accepted (2xx) requests only.
-      resolve({ requests_per_s: ok / duration, p50_ms: r.latency.p50, p99_ms: r.latency.p99, requests: ok, failed: bad });
+      const statuses = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
+      resolve({ requests_per_s: ok / duration, p50_ms: r.latency.p50, p99_ms: r.latency.p99, requests: ok, failed: bad, statuses, cpu_us_per_request });
     });
   });
 }
 
 // The baseline: the smallest possible Worker in the same runtime, answering like /collect.
-const empty = new Miniflare({
+const empty = await launch(() => new Miniflare({
   modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
   script: `export default { async fetch(req) { await req.text(); return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } }); } }`,
-});
+}));
 // The binding floor: the least any durable /collect can do in this runtime — one Durable Object
 // call (the rate limit) and one queue send per request, in plain JS, with a consumer that acks.
 // It shows how much of the gap to the empty Worker is the runtime's bindings, not edgesoc.
-const floor = new Miniflare({
+const floor = await launch(() => new Miniflare({
   modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
   durableObjects: { L: { className: "L", useSQLite: true } },
   queueProducers: { Q: "floor" }, queueConsumers: { floor: { maxBatchSize: 10, maxBatchTimeout: 1 } },
@@ -48,9 +71,9 @@ const floor = new Miniflare({
         return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } });
       },
       async queue(batch) { batch.ackAll(); } }`,
-});
+}));
 // The queue floor: only the durable part — one queue send per request, no rate limit at all.
-const queueOnly = new Miniflare({
+const queueOnly = await launch(() => new Miniflare({
   modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
   queueProducers: { Q: "qfloor" }, queueConsumers: { qfloor: { maxBatchSize: 10, maxBatchTimeout: 1 } },
   script: `export default {
@@ -59,18 +82,22 @@ const queueOnly = new Miniflare({
         return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } });
       },
       async queue(batch) { batch.ackAll(); } }`,
-});
-const app = await instance({}, { listen: true });
+}));
+// edgesoc with in-memory storage, like the floors, and its real queue consumer running beside it.
+const app = await launch(() => start({ listen: true }));
 const results = {};
 try {
-  const emptyUrl = (await empty.ready).toString();
+  const url = (m) => m.instance.url ?? m.instance.ready.then((u) => u.toString());
   // A custom plan without rate limit or quota: the benchmark measures work, not 429s.
-  const key = await app.createKey({ org: "Load", plan: "custom" });
-  results.empty_worker = await load(emptyUrl, single, {});
-  results.queue_floor = await load((await queueOnly.ready).toString(), single, {});
-  results.binding_floor = await load((await floor.ready).toString(), single, {});
-  results.collect_single = await load(`${app.url}/collect`, single, { "X-API-Key": key });
-  results.collect_batch_100 = await load(`${app.url}/collect`, batch, { "X-API-Key": key });
+  const key = await app.instance.createKey({ org: "Load", plan: "custom" });
+  results.empty_worker = await load(await url(empty), single, {}, empty.pids);
+  results.queue_floor = await load(await url(queueOnly), single, {}, queueOnly.pids);
+  results.binding_floor = await load(await url(floor), single, {}, floor.pids);
+  results.collect_single = await load(`${app.instance.url}/collect`, single, { "X-API-Key": key }, app.pids);
+  // Each edgesoc row starts with the previous row's events consumed (the local consumer is one
+  // isolate; in production consumers scale out), so a backlog does not carry into the next row.
+  await app.instance.settle({ timeoutMs: 180000 });
+  results.collect_batch_100 = await load(`${app.instance.url}/collect`, batch, { "X-API-Key": key }, app.pids);
   results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
   results.single_vs_empty = results.collect_single.requests_per_s / results.empty_worker.requests_per_s;
   results.queue_floor_vs_empty = results.queue_floor.requests_per_s / results.empty_worker.requests_per_s;
@@ -78,10 +105,10 @@ try {
   results.single_vs_floor = results.collect_single.requests_per_s / results.binding_floor.requests_per_s;
   results.settings = { duration_s: duration, connections };
 } finally {
-  await app.dispose();
-  await empty.dispose();
-  await floor.dispose();
-  await queueOnly.dispose();
+  await app.instance.dispose();
+  await empty.instance.dispose();
+  await floor.instance.dispose();
+  await queueOnly.instance.dispose();
 }
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
 writeFileSync(new URL("./results/http.json", import.meta.url), JSON.stringify(results, null, 2));

@@ -11,7 +11,8 @@ export const BASE = "http://edgesoc.test";
 
 /** Options: `bindings` (vars), `persist` (a directory for D1/DO state), `listen` (serve on
  *  127.0.0.1), `maxRetries` (queue redeliveries), `runtimeStdio` (Miniflare's
- *  handleRuntimeStdio, to redirect workerd's output). */
+ *  handleRuntimeStdio, to redirect workerd's output). EDGESOC_INSPECTOR=<port> in the environment
+ *  opens workerd's inspector there (bench/profile.mjs). */
 export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
@@ -29,6 +30,7 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
+    ...(process.env.EDGESOC_INSPECTOR ? { inspectorPort: Number(process.env.EDGESOC_INSPECTOR) } : {}),
   });
   const db = await mf.getD1Database("DB");
   const dir = join(ROOT, "migrations");
