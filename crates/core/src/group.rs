@@ -85,7 +85,11 @@ impl<W> Groups<W> {
         group
             .leases
             .retain(|l| (0..stale_ms).contains(&(now.0 - l.renewed.0)));
-        if group.leases.len() >= self.leaders || group.waiting.is_empty() {
+        if group.waiting.is_empty() {
+            self.forget_if_idle(key);
+            return None;
+        }
+        if group.leases.len() >= self.leaders {
             return None;
         }
         let id = self.next_lease;
@@ -378,6 +382,19 @@ mod tests {
             Round::Flush(vec![4])
         );
         assert_eq!(g.next_round("org", live, 64, at(6_000)), Round::Done);
+    }
+
+    #[test]
+    fn a_group_whose_only_lease_went_stale_is_forgotten() {
+        let mut g = Groups::new(5_000, 1);
+        let lost = g.join("org", 1, T0).unwrap();
+        assert_eq!(g.next_round("org", lost, 64, T0), Round::Flush(vec![1]));
+        assert_eq!(g.lead_if_free("org", at(5_000)), None, "nobody waits");
+        assert!(
+            g.is_empty(),
+            "the stale lease is dropped and the group with it"
+        );
+        assert_eq!(g.next_round("org", lost, 64, at(5_000)), Round::Superseded);
     }
 
     #[test]
