@@ -66,8 +66,6 @@ pub fn preflight() -> Response {
 /// is never buffered whole. With a `Content-Length` within the limit (the runtime frames the
 /// body by it) the body is read in one call; without one it is streamed and counted.
 pub async fn read_body_limited(req: &web_sys::Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::payload_too_large(format!("Request body exceeds {limit} bytes"));
-    let unreadable = |_| ApiError::invalid("body", "could not read the request body");
     let declared = req
         .headers()
         .get("Content-Length")
@@ -75,20 +73,28 @@ pub async fn read_body_limited(req: &web_sys::Request, limit: usize) -> Result<V
         .flatten()
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body = match declared {
-        Some(n) if n > limit as u64 => return Err(too_large()),
+        Some(n) if n > limit as u64 => return Err(too_large(limit)),
         Some(_) => {
-            let buffer = JsFuture::from(req.array_buffer().map_err(unreadable)?)
+            let buffer = JsFuture::from(req.array_buffer().map_err(|_| unreadable())?)
                 .await
-                .map_err(unreadable)?;
+                .map_err(|_| unreadable())?;
             js_sys::Uint8Array::new(&buffer).to_vec()
         }
         // A handle to the same request (not `Request.clone()`, which would tee the body).
         None => read_stream_limited(Request::from(Clone::clone(req)), limit).await?,
     };
     if body.len() > limit {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
     Ok(body)
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::payload_too_large(format!("Request body exceeds {limit} bytes"))
+}
+
+fn unreadable() -> ApiError {
+    ApiError::invalid("body", "could not read the request body")
 }
 
 async fn read_stream_limited(mut req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
@@ -97,12 +103,9 @@ async fn read_stream_limited(mut req: Request, limit: usize) -> Result<Vec<u8>, 
     };
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::invalid("body", "could not read the request body"))?;
+        let chunk = chunk.map_err(|_| unreadable())?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::payload_too_large(format!(
-                "Request body exceeds {limit} bytes"
-            )));
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }

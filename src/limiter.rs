@@ -84,17 +84,19 @@ impl OrgLimiter {
         };
         let sec = now.0.div_euclid(1000);
         let prune = state.buckets.iter().any(|b| b.sec <= sec - WINDOW_SECONDS);
+        let count_of = |s: &LimiterState| s.buckets.iter().find(|b| b.sec == sec).map(|b| b.count);
+        let counted = count_of(&state);
         let before = state.used;
         let replies: Vec<LimiterReply> = items
             .iter()
             .map(|a| state.admit(a, now.0, &key, retry_after))
             .collect();
         // On a failed write the cache stays empty, so the next call reads what was stored.
-        if let Some(b) = state.buckets.iter().find(|b| b.sec == sec) {
+        if let Some(count) = count_of(&state).filter(|c| Some(*c) != counted) {
             self.sql.exec(
                 "INSERT INTO rate_buckets (sec, count) VALUES (?, ?) \
                  ON CONFLICT(sec) DO UPDATE SET count = excluded.count",
-                vec![sec.into(), i64::from(b.count).into()],
+                vec![sec.into(), i64::from(count).into()],
             )?;
         }
         if prune {

@@ -160,7 +160,7 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
     if sources.is_empty() {
         return Ok(Vec::new());
     }
-    let store = Store::new(env.d1("DB").map_err(|e| format!("D1 binding: {e}"))?);
+    let store = Store::from_env(env).map_err(|e| format!("D1 binding: {e}"))?;
     let timeout_ms = crate::purge::var_u32(env, "NETWORK_LIST_TIMEOUT_MS", FETCH_TIMEOUT_MS as u32);
     let stored = stored_meta(
         &store

@@ -100,8 +100,8 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
         worker::console_error!("queue: {why}; retrying {} messages", good.len());
         good.iter().for_each(|m| m.retry());
     };
-    let store = match env.d1("DB") {
-        Ok(db) => Store::new(db),
+    let store = match Store::from_env(env) {
+        Ok(store) => store,
         Err(e) => return retry_all(format!("DB binding missing: {e}")),
     };
     // Enrich, store, then detect: detection reads the stored history (batch siblings
