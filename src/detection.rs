@@ -1,12 +1,13 @@
-//! Detection in the queue consumer: for each stored event, fetch the history its rules need
-//! (one D1 batch), evaluate the pure rules, and store the resulting alerts with
-//! de-duplication (one D1 batch, one transaction). Events are processed oldest first so a burst
-//! inside one queue batch builds up one alert.
+//! Detection in the queue consumer, for a whole queue batch at once: the history reads in one
+//! or two rounds of one statement per part (`edgesoc_core::history`), the pure rules per event,
+//! and the alerts folded per key into three writes (`edgesoc_core::alerts::store_statements`),
+//! one D1 batch and one transaction. The statement count does not grow with the batch, which
+//! keeps a brute-force flood inside D1's per-invocation query limit.
 
 use crate::store::Store;
-use edgesoc_core::alerts::upsert_statements;
+use edgesoc_core::alerts::store_statements;
 use edgesoc_core::detect::{evaluate, history_request, DetectionConfig, DetectionEvent};
-use edgesoc_core::history::{assemble, history_statements};
+use edgesoc_core::history::HistoryReads;
 use edgesoc_core::ids::EventId;
 use edgesoc_core::plan::Plan;
 use edgesoc_core::record::EventRecord;
@@ -15,24 +16,43 @@ use edgesoc_core::time::UnixMs;
 /// Runs every rule on `events` (with the plan each was accepted under) and stores the alerts.
 pub async fn run(store: &Store, events: &[(EventRecord, Plan)]) -> worker::Result<()> {
     let config = DetectionConfig::default();
-    let mut ordered: Vec<&(EventRecord, Plan)> = events.iter().collect();
-    ordered.sort_by(|a, b| {
-        (a.0.created_at, a.0.id.to_string()).cmp(&(b.0.created_at, b.0.id.to_string()))
-    });
-    for (record, plan) in ordered {
-        let event = DetectionEvent::from_record(record);
-        let request = history_request(&event, *plan, &config);
-        let queries = history_statements(&event, &record.org_id.0, &request);
-        let (parts, statements): (Vec<_>, Vec<_>) = queries.into_iter().unzip();
-        let rows = store.batch(&statements).await?;
-        let history = assemble(parts.into_iter().zip(rows).collect())
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let now = UnixMs(js_sys::Date::now() as i64);
-        let writes: Vec<_> = evaluate(&event, &history, *plan, &config)
+    let detection: Vec<DetectionEvent> = events
+        .iter()
+        .map(|(r, _)| DetectionEvent::from_record(r))
+        .collect();
+    let mut reads = HistoryReads::new(
+        events
             .iter()
-            .flat_map(|c| upsert_statements(c, record, EventId::new_v4(), now))
-            .collect();
-        store.batch(&writes).await?;
+            .zip(&detection)
+            .map(|((r, plan), e)| {
+                let request = history_request(e, *plan, &config);
+                (e.clone(), r.org_id.0.clone(), request)
+            })
+            .collect(),
+    );
+    loop {
+        let statements = reads.statements();
+        if statements.is_empty() {
+            break;
+        }
+        let rows = store.batch(&statements).await?;
+        reads
+            .absorb(rows)
+            .map_err(|e| worker::Error::RustError(format!("history rows: {e}")))?;
     }
+    let candidates: Vec<_> = events
+        .iter()
+        .zip(&detection)
+        .zip(reads.into_histories())
+        .flat_map(|(((record, plan), event), history)| {
+            evaluate(event, &history, *plan, &config)
+                .into_iter()
+                .map(move |c| (c, record))
+        })
+        .collect();
+    let now = UnixMs(js_sys::Date::now() as i64);
+    store
+        .batch(&store_statements(&candidates, now, EventId::new_v4))
+        .await?;
     Ok(())
 }

@@ -47,6 +47,38 @@ describe("detection through the queue", () => {
     assert.match(a.created_at, /Z$/);
   });
 
+  test("a brute-force flood is one alert per key counting every failure, and a quiet key beside it still alerts", async () => {
+    // 500 failures in 5 requests: the consumer sees queue batches of up to 250 events, reads
+    // each key's history once per batch and folds the batch's candidates per key.
+    const key = await app.createKey({ org: "AlertFlood", plan: "pro" });
+    const flood = { event: "auth.login_failed", actor: "flooded", user_ip: "198.51.100.200" };
+    for (let r = 0; r < 5; r++) {
+      const res = await app.collect(key, { events: Array.from({ length: 100 }, () => flood) });
+      assert.equal(res.status, 202);
+    }
+    const quiet = [];
+    for (let i = 0; i < 5; i++) {
+      quiet.push((await app.collect(key, { event: "auth.login_failed", actor: `quiet${i}`, user_ip: "198.51.100.201" })).body.event_ids[0]);
+    }
+    await app.settle();
+    const list = (await alerts(key, "?alert_type=brute_force&limit=10")).data;
+    assert.equal(list.length, 3, JSON.stringify(list.map((a) => a.title)));
+    const ip = list.find((a) => a.title === "Brute force from 198.51.100.200");
+    const account = list.find((a) => a.title === "Brute force against account flooded");
+    // The events of one request share their acceptance time, so each sees the other 99 inside
+    // its window: all 500 cross both thresholds.
+    assert.equal(ip.metadata.occurrences, 500);
+    assert.equal(account.metadata.occurrences, 500);
+    assert.equal(ip.metadata.trigger_event_ids.length, 20);
+    assert.equal(ip.metadata.evidence.count, 500);
+    const quietAlert = list.find((a) => a.title === "Brute force from 198.51.100.201");
+    assert.ok(quietAlert, JSON.stringify(list.map((a) => a.title)));
+    assert.equal(quietAlert.metadata.evidence.count, 5);
+    assert.equal(quietAlert.trigger_event_id, quiet[4]);
+    const triggers = await app.db.prepare("SELECT count(*) AS n FROM alert_triggers WHERE dedup_key IN ('ip:198.51.100.200', 'actor:flooded')").first();
+    assert.equal(triggers.n, 1000, "every trigger recorded once");
+  });
+
   test("four failures stay below the threshold: no alert", async () => {
     for (let i = 0; i < 4; i++) await app.collect(other, { event: "auth.login_failed", actor: `x${i}`, user_ip: "198.51.100.5" });
     await app.settle();

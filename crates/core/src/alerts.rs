@@ -4,7 +4,7 @@
 use crate::catalogue::AlertType;
 use crate::detect::{AlertCandidate, AlertSeverity};
 use crate::error::ApiError;
-use crate::ids::{EventId, OrgId};
+use crate::ids::OrgId;
 use crate::query::{
     aliased, parse_limit, parse_offset, parse_time_bound, Cursor, Filter, SqlParam, Statement,
 };
@@ -12,6 +12,9 @@ use crate::record::EventRecord;
 use crate::time::UnixMs;
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+mod store;
+pub use store::store_statements;
 
 /// While an open alert with the same (org, type, key) is younger than this, new triggers
 /// update it instead of creating another.
@@ -97,92 +100,6 @@ pub fn new_metadata(c: &AlertCandidate, trigger: &EventRecord) -> Value {
         "latitude": e.latitude, "longitude": e.longitude, "city": e.city, "country": e.country_code,
         "isp": isp, "threat_score": e.threat_score,
     })
-}
-
-/// The three statements that store one candidate idempotently, to run as one D1 batch (one
-/// transaction): update the open alert of the same key, or create one, then record the
-/// trigger. A redelivered trigger finds its `alert_triggers` row and changes nothing.
-pub fn upsert_statements(
-    c: &AlertCandidate,
-    trigger: &EventRecord,
-    new_id: EventId,
-    now: UnixMs,
-) -> Vec<Statement> {
-    let org = &trigger.org_id.0;
-    let since = trigger.created_at.0 - DEDUP_WINDOW_MS;
-    let key_params = || {
-        vec![
-            SqlParam::Text(org.clone()),
-            SqlParam::Text(c.alert_type.as_str().into()),
-            SqlParam::Text(c.dedup_key.clone()),
-            SqlParam::Text(c.trigger_event_id.clone()),
-        ]
-    };
-    const FRESH_TRIGGER: &str =
-        "NOT EXISTS (SELECT 1 FROM alert_triggers WHERE org_id = ?1 AND alert_type = ?2 \
-        AND dedup_key = ?3 AND event_id = ?4)";
-    const OPEN_ALERT: &str =
-        "SELECT id FROM alerts WHERE org_id = ?1 AND alert_type = ?2 AND dedup_key = ?3 \
-        AND status = 'open' AND created_at >= ?5";
-
-    let update_sql = format!(
-        "UPDATE alerts SET metadata = json_set(CASE WHEN json_array_length(metadata, '$.trigger_event_ids') < {MAX_TRIGGER_IDS} \
-         THEN json_insert(metadata, '$.trigger_event_ids[#]', ?4) ELSE metadata END, \
-         '$.occurrences', coalesce(json_extract(metadata, '$.occurrences'), 1) + 1, \
-         '$.confidence', max(coalesce(json_extract(metadata, '$.confidence'), 0), ?6), \
-         '$.evidence', json(?7)), \
-         severity = CASE WHEN ?8 > (CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3 ELSE 4 END) \
-         THEN ?9 ELSE severity END, \
-         description = ?10, updated_at = ?11 \
-         WHERE id = ({OPEN_ALERT} ORDER BY created_at DESC LIMIT 1) AND {FRESH_TRIGGER}"
-    );
-    let mut update = key_params();
-    update.extend([
-        SqlParam::Number(since as f64),
-        SqlParam::Number(f64::from(c.confidence)),
-        SqlParam::Text(c.evidence.to_string()),
-        SqlParam::Number(severity_rank(c.severity)),
-        SqlParam::Text(c.severity.as_str().into()),
-        SqlParam::Text(c.description.clone()),
-        SqlParam::Number(now.0 as f64),
-    ]);
-
-    let insert_sql = format!(
-        "INSERT INTO alerts (id, org_id, alert_type, severity, status, title, description, source_ip, actor_id, \
-         dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at) \
-         SELECT ?6, ?1, ?2, ?7, 'open', ?8, ?9, ?10, ?11, ?3, ?4, json(?12), ?13, ?14, ?15 \
-         WHERE NOT EXISTS ({OPEN_ALERT}) AND {FRESH_TRIGGER}"
-    );
-    let mut insert = key_params();
-    let text_or_null = |v: &Option<String>| v.clone().map_or(SqlParam::Null, SqlParam::Text);
-    insert.extend([
-        SqlParam::Number(since as f64),
-        SqlParam::Text(new_id.to_string()),
-        SqlParam::Text(c.severity.as_str().into()),
-        SqlParam::Text(c.title.clone()),
-        SqlParam::Text(c.description.clone()),
-        text_or_null(&c.source_ip),
-        text_or_null(&c.actor_id),
-        trigger
-            .enrichment
-            .forensics
-            .as_ref()
-            .map_or(SqlParam::Null, |f| SqlParam::Text(f.to_string())),
-        SqlParam::Text(new_metadata(c, trigger).to_string()),
-        SqlParam::Number(trigger.created_at.0 as f64),
-        SqlParam::Number(now.0 as f64),
-    ]);
-
-    let record_sql = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_type, dedup_key, event_id, created_at) \
-        VALUES (?1, ?2, ?3, ?4, ?5)";
-    let mut record = key_params();
-    record.push(SqlParam::Number(trigger.created_at.0 as f64));
-
-    vec![
-        (update_sql, update),
-        (insert_sql, insert),
-        (record_sql.into(), record),
-    ]
 }
 
 /// A parsed `GET /alerts` query.
@@ -494,72 +411,7 @@ impl AlertPatch {
 mod tests {
     use super::*;
     use crate::ids::OrgId;
-    use crate::ingest::NewEvent;
     use crate::query::max_placeholder;
-
-    fn candidate() -> AlertCandidate {
-        AlertCandidate {
-            alert_type: AlertType::BruteForceAttack,
-            severity: AlertSeverity::High,
-            dedup_key: "ip:203.0.113.9".into(),
-            title: "Brute force from 203.0.113.9".into(),
-            description: "5 failed logins in 5 min".into(),
-            confidence: 70,
-            actor_id: Some("u1".into()),
-            source_ip: Some("203.0.113.9".into()),
-            trigger_event_id: "e-1".into(),
-            evidence: json!({"count":5,"threshold":5,"window_minutes":5,"key":"ip"}),
-        }
-    }
-
-    fn trigger() -> EventRecord {
-        let new = NewEvent {
-            event_name: "auth.login_failed".into(),
-            actor_id: Some("u1".into()),
-            actor_email: None,
-            user_ip: Some("203.0.113.9".into()),
-            metadata: Default::default(),
-        };
-        EventRecord::assign(
-            new,
-            &OrgId("org_1".into()),
-            EventId::new_v4(),
-            UnixMs(10_000_000),
-            None,
-        )
-    }
-
-    #[test]
-    fn upsert_statements_bind_every_placeholder() {
-        let stmts = upsert_statements(
-            &candidate(),
-            &trigger(),
-            EventId::new_v4(),
-            UnixMs(10_000_500),
-        );
-        assert_eq!(stmts.len(), 3);
-        for (sql, params) in &stmts {
-            assert_eq!(max_placeholder(sql), params.len(), "{sql}");
-            assert_eq!(
-                params[0],
-                SqlParam::Text("org_1".into()),
-                "org-scoped: {sql}"
-            );
-        }
-        let (_, insert) = &stmts[1];
-        assert_eq!(
-            insert[4],
-            SqlParam::Number((10_000_000 - DEDUP_WINDOW_MS) as f64)
-        );
-        let meta: Value = match &insert[12] {
-            SqlParam::Text(t) => serde_json::from_str(t).unwrap(),
-            other => panic!("metadata not text: {other:?}"),
-        };
-        assert_eq!(meta["occurrences"], 1);
-        assert_eq!(meta["trigger_event_ids"], json!(["e-1"]));
-        assert_eq!(meta["confidence"], 70);
-        assert_eq!(meta["evidence"]["threshold"], 5);
-    }
 
     #[test]
     fn patch_update_binds_every_placeholder_and_is_scoped() {

@@ -12,13 +12,13 @@
 //!    history); the lines that would alert are picked per key, at most two per de-duplication
 //!    span (the first, which opens or joins the alert, and the last, which leaves the latest
 //!    evidence), and only those run the real rules ([`crate::detect::evaluate`]);
-//! 4. [`alert_statements`]: the usual de-duplicating upserts ([`crate::alerts::upsert_statements`]),
+//! 4. [`alert_statements`]: the usual de-duplicating writes ([`crate::alerts::store_statements`]),
 //!    in one batch.
 //!
 //! The window clock of a line is its own timestamp (lines may be replayed late: counting them
 //! at ingestion time would turn a backfill into a burst).
 
-use crate::alerts::{upsert_statements, DEDUP_WINDOW_MS};
+use crate::alerts::{store_statements, DEDUP_WINDOW_MS};
 use crate::classify::LogType;
 use crate::detect::{
     evaluate, AlertCandidate, Burst, DetectionConfig, DetectionEvent, History, Occurrence,
@@ -340,11 +340,11 @@ pub fn candidates(
 /// The statements storing `alerts` for `org` with the usual de-duplication, to run as one
 /// batch in order. The trigger of each is its line, as a record with no enrichment.
 pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Vec<Statement> {
-    alerts
+    let triggers: Vec<EventRecord> = alerts
         .candidates
         .iter()
-        .flat_map(|(c, line)| {
-            let trigger = EventRecord::assign(
+        .map(|(_, line)| {
+            EventRecord::assign(
                 NewEvent {
                     event_name: LINE_EVENT_NAME.into(),
                     actor_id: line.user.clone(),
@@ -356,8 +356,14 @@ pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Vec<St
                 EventId::new_v4(),
                 line.at,
                 None,
-            );
-            upsert_statements(c, &trigger, EventId::new_v4(), now)
+            )
         })
-        .collect()
+        .collect();
+    let candidates: Vec<(AlertCandidate, &EventRecord)> = alerts
+        .candidates
+        .iter()
+        .zip(&triggers)
+        .map(|((c, _), t)| (c.clone(), t))
+        .collect();
+    store_statements(&candidates, now, EventId::new_v4)
 }

@@ -1,0 +1,332 @@
+//! Storing alert candidates with de-duplication (api-contract §8), a whole queue batch (or a
+//! Loki push) at once.
+//!
+//! Candidates are folded per `(org, alert_type, dedup_key)` and de-duplication span, oldest
+//! trigger first: one fold carries every trigger id, the highest confidence and severity, and the
+//! latest evidence and description. Folds are written with three statements that take them all
+//! as one JSON parameter, so the number of statements does not grow with the candidates (D1
+//! counts every statement against its per-invocation limit, 50 on the Free plan):
+//! 1. update the open alert of each fold's key, adding the fold's *fresh* triggers (those
+//!    without an `alert_triggers` row) to its occurrences and trigger ids;
+//! 2. create an alert for each fold with fresh triggers and no open alert;
+//! 3. record every trigger in `alert_triggers`.
+//!
+//! Run as one D1 batch (one transaction), a redelivered batch finds its triggers recorded and
+//! changes nothing; a fold whose key has a second span in the same batch (triggers more than
+//! [`DEDUP_WINDOW_MS`] apart) goes into a later layer of statements, so it sees the first
+//! span's alert.
+
+use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_TRIGGER_IDS};
+use crate::detect::AlertCandidate;
+use crate::ids::EventId;
+use crate::query::{SqlParam, Statement};
+use crate::record::{json_array_chunks, EventRecord};
+use crate::time::UnixMs;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Most bytes of folds per statement parameter, well inside D1's limits.
+const MAX_FOLDS_JSON_BYTES: usize = 96 * 1024;
+
+/// The folds as a CTE `f(v, org, type, k, fresh)`; `fresh` is a JSON array of the fold's
+/// trigger ids not yet recorded.
+const FOLDS: &str = "WITH f AS (SELECT j.value AS v, json_extract(j.value, '$.org') AS org, \
+    json_extract(j.value, '$.type') AS type, json_extract(j.value, '$.key') AS k, \
+    (SELECT json_group_array(t.value) FROM json_each(j.value, '$.ids') t WHERE NOT EXISTS \
+    (SELECT 1 FROM alert_triggers a WHERE a.org_id = json_extract(j.value, '$.org') \
+    AND a.alert_type = json_extract(j.value, '$.type') AND a.dedup_key = json_extract(j.value, '$.key') \
+    AND a.event_id = t.value)) AS fresh FROM json_each(?1) j)";
+
+/// The newest open alert of a fold's key inside the de-duplication window.
+const OPEN_ALERT: &str =
+    "SELECT id FROM alerts o WHERE o.org_id = f.org AND o.alert_type = f.type \
+    AND o.dedup_key = f.k AND o.status = 'open' AND o.created_at >= json_extract(f.v, '$.since') \
+    ORDER BY o.created_at DESC LIMIT 1";
+
+fn update_sql() -> String {
+    format!(
+        "{FOLDS} UPDATE alerts SET metadata = json_set(metadata, \
+         '$.trigger_event_ids', json((SELECT json_group_array(value) FROM (SELECT value FROM \
+         (SELECT value, 0 AS s, key AS n FROM json_each(alerts.metadata, '$.trigger_event_ids') \
+         UNION ALL SELECT value, 1, key FROM json_each(f.fresh)) ORDER BY s, n LIMIT {MAX_TRIGGER_IDS}))), \
+         '$.occurrences', coalesce(json_extract(metadata, '$.occurrences'), 1) + json_array_length(f.fresh), \
+         '$.confidence', max(coalesce(json_extract(metadata, '$.confidence'), 0), json_extract(f.v, '$.confidence')), \
+         '$.evidence', json(json_extract(f.v, '$.evidence'))), \
+         severity = CASE WHEN json_extract(f.v, '$.rank') > (CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 \
+         WHEN 'high' THEN 3 ELSE 4 END) THEN json_extract(f.v, '$.severity') ELSE severity END, \
+         description = json_extract(f.v, '$.description'), updated_at = json_extract(f.v, '$.now') \
+         FROM f WHERE json_array_length(f.fresh) > 0 AND alerts.id = ({OPEN_ALERT})"
+    )
+}
+
+fn insert_sql() -> String {
+    format!(
+        "{FOLDS} INSERT INTO alerts (id, org_id, alert_type, severity, status, title, description, source_ip, \
+         actor_id, dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at) \
+         SELECT json_extract(v, '$.new_id'), org, type, json_extract(v, '$.severity'), 'open', \
+         json_extract(v, '$.title'), json_extract(v, '$.description'), json_extract(v, '$.source_ip'), \
+         json_extract(v, '$.actor_id'), k, json_extract(fresh, '$[0]'), json_extract(v, '$.forensics'), \
+         json_set(json_extract(v, '$.metadata'), '$.occurrences', json_array_length(fresh), '$.trigger_event_ids', \
+         json((SELECT json_group_array(value) FROM (SELECT value FROM json_each(fresh) ORDER BY key LIMIT {MAX_TRIGGER_IDS})))), \
+         json_extract(v, '$.created_at'), json_extract(v, '$.now') \
+         FROM f WHERE json_array_length(fresh) > 0 AND NOT EXISTS ({OPEN_ALERT})"
+    )
+}
+
+const RECORD_SQL: &str = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_type, dedup_key, event_id, created_at) \
+    SELECT json_extract(g.value, '$.org'), json_extract(g.value, '$.type'), json_extract(g.value, '$.key'), \
+    json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]') FROM json_each(?1) g, json_each(g.value, '$.triggers') t";
+
+/// The candidates of one key and span, folded.
+struct Fold<'a> {
+    first: &'a AlertCandidate,
+    record: &'a EventRecord,
+    last: &'a AlertCandidate,
+    triggers: Vec<(&'a str, i64)>,
+    confidence: u8,
+    rank: f64,
+    severity: &'static str,
+}
+
+impl Fold<'_> {
+    fn to_json(&self, new_id: EventId, now: UnixMs) -> Value {
+        let mut metadata = new_metadata(self.first, self.record);
+        metadata["confidence"] = json!(self.confidence);
+        metadata["evidence"] = self.last.evidence.clone();
+        let start = self.triggers[0].1;
+        json!({
+            "org": self.record.org_id.0,
+            "type": self.first.alert_type.as_str(),
+            "key": self.first.dedup_key,
+            "since": start - DEDUP_WINDOW_MS,
+            "ids": self.triggers.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+            "triggers": self.triggers,
+            "confidence": self.confidence,
+            "evidence": self.last.evidence,
+            "rank": self.rank,
+            "severity": self.severity,
+            "description": self.last.description,
+            "now": now.0,
+            "new_id": new_id.to_string(),
+            "title": self.first.title,
+            "source_ip": self.first.source_ip,
+            "actor_id": self.first.actor_id,
+            "forensics": self.record.enrichment.forensics.as_ref().map(Value::to_string),
+            "metadata": metadata,
+            "created_at": self.record.created_at.0,
+        })
+    }
+}
+
+/// The statements that store `candidates` (each with its trigger event), to run as one D1
+/// batch. `new_id` names each alert that may be created.
+pub fn store_statements(
+    candidates: &[(AlertCandidate, &EventRecord)],
+    now: UnixMs,
+    mut new_id: impl FnMut() -> EventId,
+) -> Vec<Statement> {
+    let mut ordered: Vec<&(AlertCandidate, &EventRecord)> = candidates.iter().collect();
+    ordered.sort_by(|a, b| {
+        (a.1.created_at, &a.0.trigger_event_id).cmp(&(b.1.created_at, &b.0.trigger_event_id))
+    });
+    // Per key, its spans in time order; a span's index is its layer.
+    let mut spans: BTreeMap<(&str, &str, &str), Vec<Fold>> = BTreeMap::new();
+    for (c, record) in ordered {
+        let key = (
+            record.org_id.0.as_str(),
+            c.alert_type.as_str(),
+            c.dedup_key.as_str(),
+        );
+        let at = record.created_at.0;
+        let folds = spans.entry(key).or_default();
+        match folds.last_mut() {
+            Some(f) if at - f.triggers[0].1 <= DEDUP_WINDOW_MS => {
+                if !f.triggers.iter().any(|(id, _)| *id == c.trigger_event_id) {
+                    f.triggers.push((&c.trigger_event_id, at));
+                }
+                f.last = c;
+                f.confidence = f.confidence.max(c.confidence);
+                if severity_rank(c.severity) > f.rank {
+                    (f.rank, f.severity) = (severity_rank(c.severity), c.severity.as_str());
+                }
+            }
+            _ => folds.push(Fold {
+                first: c,
+                record,
+                last: c,
+                triggers: vec![(&c.trigger_event_id, at)],
+                confidence: c.confidence,
+                rank: severity_rank(c.severity),
+                severity: c.severity.as_str(),
+            }),
+        }
+    }
+    let mut layers: Vec<Vec<Value>> = Vec::new();
+    for folds in spans.values() {
+        for (layer, fold) in folds.iter().enumerate() {
+            if layers.len() <= layer {
+                layers.push(Vec::new());
+            }
+            layers[layer].push(fold.to_json(new_id(), now));
+        }
+    }
+    let (update, insert) = (update_sql(), insert_sql());
+    let mut out = Vec::new();
+    for layer in layers {
+        // Values always serialise, so the chunking cannot fail.
+        for chunk in json_array_chunks(&layer, MAX_FOLDS_JSON_BYTES).unwrap_or_default() {
+            let param = || vec![SqlParam::Text(chunk.clone())];
+            out.push((update.clone(), param()));
+            out.push((insert.clone(), param()));
+            out.push((RECORD_SQL.to_owned(), param()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::AlertType;
+    use crate::detect::AlertSeverity;
+    use crate::ids::OrgId;
+    use crate::ingest::NewEvent;
+
+    fn trigger(org: &str, at: i64) -> EventRecord {
+        let new = NewEvent {
+            event_name: "auth.login_failed".into(),
+            actor_id: Some("u1".into()),
+            actor_email: None,
+            user_ip: Some("203.0.113.9".into()),
+            metadata: Default::default(),
+        };
+        EventRecord::assign(new, &OrgId(org.into()), EventId::new_v4(), UnixMs(at), None)
+    }
+
+    fn candidate(
+        r: &EventRecord,
+        key: &str,
+        confidence: u8,
+        severity: AlertSeverity,
+    ) -> AlertCandidate {
+        AlertCandidate {
+            alert_type: AlertType::BruteForceAttack,
+            severity,
+            dedup_key: key.into(),
+            title: format!("Brute force from {key}"),
+            description: format!("{confidence} failed logins"),
+            confidence,
+            actor_id: Some("u1".into()),
+            source_ip: Some("203.0.113.9".into()),
+            trigger_event_id: r.id.to_string(),
+            evidence: json!({"count": confidence, "threshold": 5, "window_minutes": 5, "key": "ip"}),
+        }
+    }
+
+    fn folds(stmts: &[Statement]) -> Vec<Vec<Value>> {
+        stmts
+            .chunks(3)
+            .map(|s| match &s[0].1[..] {
+                [SqlParam::Text(t)] => serde_json::from_str(t).unwrap(),
+                other => panic!("one JSON parameter: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_burst_folds_into_one_write_per_key_whatever_its_size() {
+        let records: Vec<EventRecord> =
+            (0..250).map(|i| trigger("org_1", 10_000_000 + i)).collect();
+        let mut candidates = Vec::new();
+        for (i, r) in records.iter().enumerate().rev() {
+            let sev = if i == 100 {
+                AlertSeverity::Critical
+            } else {
+                AlertSeverity::High
+            };
+            candidates.push((candidate(r, "ip:203.0.113.9", 70 + (i % 20) as u8, sev), r));
+            candidates.push((candidate(r, "actor:u1", 70, AlertSeverity::High), r));
+        }
+        let stmts = store_statements(&candidates, UnixMs(10_001_000), EventId::new_v4);
+        assert_eq!(
+            stmts.len(),
+            3,
+            "update, insert, record: one layer, one chunk"
+        );
+        let layer = &folds(&stmts)[0];
+        assert_eq!(layer.len(), 2);
+        let ip = layer.iter().find(|f| f["key"] == "ip:203.0.113.9").unwrap();
+        assert_eq!(ip["ids"].as_array().unwrap().len(), 250);
+        assert_eq!(
+            ip["ids"][0],
+            records[0].id.to_string(),
+            "oldest trigger first"
+        );
+        assert_eq!(ip["since"], 10_000_000 - DEDUP_WINDOW_MS);
+        assert_eq!(ip["confidence"], 89);
+        assert_eq!(ip["severity"], "critical");
+        assert_eq!(
+            ip["evidence"]["count"],
+            70 + (249 % 20),
+            "the newest trigger's evidence"
+        );
+        assert_eq!(
+            ip["metadata"]["trigger_event_ids"][0],
+            records[0].id.to_string()
+        );
+        assert_eq!(ip["org"], "org_1");
+        for (sql, params) in &stmts {
+            assert_eq!(crate::query::max_placeholder(sql), params.len(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_second_span_of_one_key_goes_into_a_later_layer() {
+        let a = trigger("org_1", 10_000_000);
+        let b = trigger("org_1", 10_000_000 + DEDUP_WINDOW_MS + 1);
+        let c = trigger("org_2", 10_000_000);
+        let candidates = [
+            (candidate(&b, "ip:x", 70, AlertSeverity::High), &b),
+            (candidate(&a, "ip:x", 70, AlertSeverity::High), &a),
+            (candidate(&c, "ip:x", 70, AlertSeverity::High), &c),
+        ];
+        let stmts = store_statements(&candidates, UnixMs(0), EventId::new_v4);
+        let layers = folds(&stmts);
+        assert_eq!(layers.len(), 2);
+        assert_eq!(
+            layers[0].len(),
+            2,
+            "org_1's first span and org_2's, which never merge"
+        );
+        assert_eq!(layers[1][0]["ids"], json!([b.id.to_string()]));
+    }
+
+    #[test]
+    fn a_repeated_candidate_counts_its_trigger_once_and_large_batches_chunk() {
+        let r = trigger("org_1", 5);
+        let twice = [
+            (candidate(&r, "ip:x", 70, AlertSeverity::High), &r),
+            (candidate(&r, "ip:x", 70, AlertSeverity::High), &r),
+        ];
+        let stmts = store_statements(&twice, UnixMs(0), EventId::new_v4);
+        assert_eq!(folds(&stmts)[0][0]["ids"].as_array().unwrap().len(), 1);
+
+        let records: Vec<EventRecord> = (0..400).map(|i| trigger("org_1", i)).collect();
+        let many: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    candidate(r, &format!("ip:{}", r.id), 70, AlertSeverity::High),
+                    r,
+                )
+            })
+            .collect();
+        let stmts = store_statements(&many, UnixMs(0), EventId::new_v4);
+        assert!(stmts.len() > 3 && stmts.len() % 3 == 0);
+        assert!(stmts
+            .iter()
+            .all(|(_, p)| matches!(&p[0], SqlParam::Text(t) if t.len() <= MAX_FOLDS_JSON_BYTES)));
+        assert_eq!(folds(&stmts).iter().map(Vec::len).sum::<usize>(), 400);
+        assert!(store_statements(&[], UnixMs(0), EventId::new_v4).is_empty());
+    }
+}

@@ -1,0 +1,355 @@
+//! The rounds are driven against an in-memory table that answers each handed-out read the way
+//! its SQL does (newest rows first, up to the statement's bound); results are compared with
+//! per-event reads of the same table. The SQL itself runs in the end-to-end tests.
+
+use super::*;
+use crate::detect::{history_request, DetectionConfig, RATE_LIMIT_NAME, SUCCESSFUL_LOGIN_NAME};
+use crate::plan::Plan;
+use serde_json::json;
+
+const FAILED: &str = "auth.login_failed";
+
+#[derive(Clone)]
+struct Row {
+    org: &'static str,
+    e: DetectionEvent,
+}
+
+fn event(id: &str, name: &str, at: i64, ip: &str, actor: &str) -> DetectionEvent {
+    let mut e = DetectionEvent::new(id, name, UnixMs(at));
+    e.source_ip = Some(ip.into());
+    e.actor_id = Some(actor.into());
+    e
+}
+
+/// The key a part's read matches `e` on, when `e` belongs to that part's table slice.
+fn key_of(part: Part, e: &DetectionEvent) -> Option<&str> {
+    let failed = e.event_name == FAILED;
+    let limited = e.event_name == RATE_LIMIT_NAME;
+    match part {
+        Part::IpFailedLogins if failed => e.source_ip.as_deref(),
+        Part::ActorFailedLogins if failed => e.actor_id.as_deref(),
+        Part::IpRateLimits if limited => e.source_ip.as_deref(),
+        Part::ActorRateLimits if limited => e.actor_id.as_deref(),
+        Part::ActorLogins if e.event_name == SUCCESSFUL_LOGIN_NAME => e.actor_id.as_deref(),
+        Part::ActorCountries | Part::ActorDevices | Part::ActorPrior => e.actor_id.as_deref(),
+        _ => None,
+    }
+}
+
+fn value_of(part: Part, e: &DetectionEvent) -> Option<String> {
+    match part {
+        Part::ActorCountries => e.country.as_ref().map(|c| c.to_uppercase()),
+        _ => e.device.clone(),
+    }
+}
+
+/// Answers one read as its SQL does.
+fn answer(table: &[Row], read: &Read, limit: usize) -> String {
+    let mut rows: Vec<&DetectionEvent> = table
+        .iter()
+        .filter(|r| r.org == read.org && key_of(read.part, &r.e) == Some(read.key.as_str()))
+        .map(|r| &r.e)
+        .filter(|e| e.created_at <= read.until)
+        .collect();
+    if read.part == Part::ActorPrior {
+        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let out: Vec<Value> = rows
+            .iter()
+            .take(2)
+            .map(|e| json!([e.id, e.created_at.0]))
+            .collect();
+        return Value::Array(out).to_string();
+    }
+    rows.retain(|e| e.created_at >= read.since);
+    rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let out: Vec<Value> = match read.part {
+        Part::ActorCountries | Part::ActorDevices => {
+            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+            rows.iter()
+                .filter_map(|e| Some((value_of(read.part, e)?, e)))
+                .filter(|(v, _)| {
+                    let n = seen.entry(v.clone()).or_default();
+                    *n += 1;
+                    *n <= limit
+                })
+                .map(|(v, e)| json!([v, e.created_at.0, e.id]))
+                .collect()
+        }
+        Part::ActorLogins => rows
+            .iter()
+            .take(limit)
+            .map(|e| {
+                json!({"id": e.id, "event_name": e.event_name, "actor_id": e.actor_id, "user_ip": e.source_ip,
+                    "created_at": e.created_at.0, "latitude": e.latitude, "longitude": e.longitude,
+                    "country_code": e.country, "city": e.city, "is_vpn": 0, "is_tor": null, "is_proxy": 0,
+                    "metadata": json!({"device_id": e.device}).to_string()})
+            })
+            .collect(),
+        _ => rows.iter().take(limit).map(|e| json!([e.id, e.created_at.0])).collect(),
+    };
+    Value::Array(out).to_string()
+}
+
+/// Runs every round against `table`; returns the histories and the statements per round.
+fn run(table: &[Row], batch: &[(&'static str, DetectionEvent)]) -> (Vec<History>, Vec<usize>) {
+    let config = DetectionConfig::default();
+    let items = batch
+        .iter()
+        .map(|(org, e)| {
+            (
+                e.clone(),
+                org.to_string(),
+                history_request(e, Plan::Pro, &config),
+            )
+        })
+        .collect();
+    let mut reads = HistoryReads::new(items);
+    let mut rounds = Vec::new();
+    loop {
+        let statements = reads.statements();
+        if statements.is_empty() {
+            break;
+        }
+        rounds.push(statements.len());
+        assert!(rounds.len() <= 2, "at most two rounds");
+        let rows: Vec<Vec<Value>> = reads
+            .handed
+            .iter()
+            .zip(&statements)
+            .map(|(part, (sql, params))| {
+                assert!(sql.contains("org_id = g.org"), "{sql}");
+                assert_eq!(params.len(), 1);
+                reads
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.read.part == *part)
+                    .map(|(gid, g)| json!({"g": gid, "rows": answer(table, &g.read, g.limit)}))
+                    .collect()
+            })
+            .collect();
+        reads.absorb(rows).unwrap();
+    }
+    (reads.into_histories(), rounds)
+}
+
+/// The history one event's own reads would give (per-event windows, newest first).
+fn reference(table: &[Row], org: &str, e: &DetectionEvent) -> History {
+    let config = DetectionConfig::default();
+    let req = history_request(e, Plan::Pro, &config);
+    let mut h = History::default();
+    for (part, key, since) in needs(e, &req) {
+        let read = Read {
+            part,
+            org: org.into(),
+            key: key.into(),
+            since,
+            until: e.created_at,
+        };
+        let text = answer(table, &read, part.limit(1).max(MAX_PER_VALUE));
+        let need = Need {
+            event: 0,
+            part,
+            key: key.into(),
+            since,
+        };
+        Answer::parse(part, &text)
+            .unwrap()
+            .fill(e, &need, usize::MAX, &mut h);
+    }
+    h
+}
+
+fn stored(org: &'static str, events: impl IntoIterator<Item = DetectionEvent>) -> Vec<Row> {
+    events.into_iter().map(|e| Row { org, e }).collect()
+}
+
+#[test]
+fn a_brute_force_flood_is_read_once_per_key_and_counts_like_per_event_reads() {
+    // 1,300 failures from one IP against one account; the queue batch holds the last 250.
+    let all: Vec<DetectionEvent> = (0..1300)
+        .map(|i| {
+            event(
+                &format!("f{i:05}"),
+                FAILED,
+                1_000_000 + i * 10,
+                "203.0.113.9",
+                "alice",
+            )
+        })
+        .collect();
+    let table = stored("o", all.clone());
+    let batch: Vec<_> = all[1050..].iter().map(|e| ("o", e.clone())).collect();
+    let (histories, rounds) = run(&table, &batch);
+    assert_eq!(rounds, vec![2], "one statement per part, one round");
+    for ((_, e), h) in batch.iter().zip(&histories) {
+        let want = reference(&table, "o", e);
+        assert_eq!(h.ip_failed_logins, want.ip_failed_logins, "{}", e.id);
+        assert_eq!(h.actor_failed_logins, want.actor_failed_logins, "{}", e.id);
+    }
+    // The failures are 10 ms apart, so both windows hold every earlier one, up to the bound.
+    let newest = histories.last().unwrap();
+    assert_eq!(newest.ip_failed_logins.len(), MAX_ROWS);
+    assert_eq!(
+        newest.actor_failed_logins.len(),
+        MAX_ROWS,
+        "bounded like a per-event read"
+    );
+}
+
+#[test]
+fn a_member_whose_window_the_bound_cut_is_read_again_on_its_own() {
+    // An old failure redelivered late, behind 1,500 newer failures of the same account.
+    let newer: Vec<DetectionEvent> = (0..1500)
+        .map(|i| {
+            event(
+                &format!("n{i:05}"),
+                FAILED,
+                2_000_000 + i,
+                "198.51.100.1",
+                "bob",
+            )
+        })
+        .collect();
+    let old = event("old", FAILED, 1_999_000, "198.51.100.1", "bob");
+    let earlier = event("earlier", FAILED, 1_998_000, "198.51.100.1", "bob");
+    let mut table = stored("o", newer.clone());
+    table.extend(stored("o", [old.clone(), earlier]));
+    let batch = vec![("o", old.clone()), ("o", newer.last().unwrap().clone())];
+    let (histories, rounds) = run(&table, &batch);
+    assert_eq!(
+        rounds,
+        vec![2, 2],
+        "the late member's reads are repeated alone"
+    );
+    let want = reference(&table, "o", &old);
+    assert_eq!(histories[0].actor_failed_logins, want.actor_failed_logins);
+    assert_eq!(histories[0].ip_failed_logins, want.ip_failed_logins);
+    assert_eq!(
+        histories[0].actor_failed_logins.len(),
+        1,
+        "only `earlier` precedes it"
+    );
+}
+
+#[test]
+fn reads_are_never_shared_across_organisations() {
+    let a = event("a1", FAILED, 5_000_000, "192.0.2.1", "carol");
+    let b = event("b1", FAILED, 5_000_001, "192.0.2.1", "carol");
+    let table = stored(
+        "org_a",
+        [
+            event("a0", FAILED, 4_999_000, "192.0.2.1", "carol"),
+            a.clone(),
+        ],
+    )
+    .into_iter()
+    .chain(stored("org_b", [b.clone()]))
+    .collect::<Vec<_>>();
+    let (h, rounds) = run(&table, &[("org_a", a), ("org_b", b)]);
+    assert_eq!(rounds, vec![2]);
+    assert_eq!(h[0].ip_failed_logins.len(), 1);
+    assert!(
+        h[1].ip_failed_logins.is_empty(),
+        "org_b sees nothing of org_a"
+    );
+}
+
+fn login(id: &str, at: i64, actor: &str, country: &str, device: &str) -> DetectionEvent {
+    let mut e = event(id, SUCCESSFUL_LOGIN_NAME, at, "192.0.2.7", actor);
+    (e.latitude, e.longitude) = (Some(48.8), Some(2.3));
+    e.country = Some(country.into());
+    e.device = Some(device.into());
+    e
+}
+
+#[test]
+fn behavioural_reads_match_per_event_reads_inside_a_burst() {
+    let day = 86_400_000;
+    let mut events = vec![login("p0", 10 * day, "dave", "FR", "d1")];
+    // A burst of 40 logins, alternating countries and devices, one of them new.
+    events.extend((0..40).map(|i| {
+        let (c, d) = if i % 2 == 0 {
+            ("FR", "d1")
+        } else {
+            ("DE", "d2")
+        };
+        login(&format!("b{i:03}"), 30 * day + i * 1000, "dave", c, d)
+    }));
+    let table = stored("o", events.clone());
+    let batch: Vec<_> = events[1..].iter().map(|e| ("o", e.clone())).collect();
+    let (histories, rounds) = run(&table, &batch);
+    assert!(rounds.len() <= 2);
+    for ((_, e), h) in batch.iter().zip(&histories) {
+        let want = reference(&table, "o", e);
+        let values = |s: &[Sighting]| {
+            s.iter()
+                .map(|s| s.value.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(
+            values(&h.actor_countries),
+            values(&want.actor_countries),
+            "{}",
+            e.id
+        );
+        assert_eq!(
+            values(&h.actor_devices),
+            values(&want.actor_devices),
+            "{}",
+            e.id
+        );
+        assert_eq!(
+            h.actor_has_prior_event, want.actor_has_prior_event,
+            "{}",
+            e.id
+        );
+        assert_eq!(h.actor_logins, want.actor_logins, "{}", e.id);
+    }
+    // p0 is 20 days before the burst: inside the 28-day memory, so FR is known from the start.
+    assert!(histories[0].actor_countries.iter().any(|s| s.value == "FR"));
+    assert!(histories[0].actor_has_prior_event);
+}
+
+#[test]
+fn an_earlier_sighting_hidden_behind_newer_ones_is_read_again() {
+    let day = 86_400_000;
+    // The trigger is older than 40 newer FR logins stored by a concurrent batch; its own
+    // country FR was also seen a day before it.
+    let seen = login("seen", 5 * day, "erin", "FR", "d1");
+    let trigger = login("late", 6 * day, "erin", "FR", "d1");
+    let newer: Vec<_> = (0..40)
+        .map(|i| login(&format!("n{i:03}"), 7 * day + i, "erin", "FR", "d1"))
+        .collect();
+    let mut table = stored("o", [seen, trigger.clone()]);
+    table.extend(stored("o", newer.clone()));
+    let batch = vec![("o", trigger.clone()), ("o", newer[39].clone())];
+    let (h, rounds) = run(&table, &batch);
+    assert_eq!(rounds.len(), 2, "the hidden sighting forces a second round");
+    assert!(h[0].actor_countries.iter().any(|s| s.event_id == "seen"));
+}
+
+#[test]
+fn rows_of_an_unknown_shape_are_an_error() {
+    let e = event("x", FAILED, 1, "192.0.2.1", "u");
+    let mut reads = HistoryReads::new(vec![(
+        e.clone(),
+        "o".into(),
+        history_request(&e, Plan::Free, &DetectionConfig::default()),
+    )]);
+    let statements = reads.statements();
+    let bad = statements
+        .iter()
+        .map(|_| vec![json!({"g": 0, "rows": "[{\"x\":1}]"})])
+        .collect();
+    assert!(reads.absorb(bad).is_err());
+}
+
+#[test]
+fn events_without_needs_hand_out_nothing() {
+    let e = DetectionEvent::new("q", "data.export", UnixMs(9));
+    let mut reads = HistoryReads::new(vec![(e.clone(), "o".into(), HistoryRequest::default())]);
+    assert!(reads.statements().is_empty());
+    assert_eq!(reads.into_histories(), vec![History::default()]);
+}
