@@ -31,7 +31,9 @@ if (pipeline) {
 }
 if (http) {
   lines.push("## POST /collect through the runtime, next to an empty Worker", "",
-    `autocannon, ${http.settings.connections} connections, ${http.settings.duration_s} s each, loopback HTTP into workerd; every target`,
+    `autocannon, ${http.settings.connections} connections, ${http.settings.duration_s} s per run, loopback HTTP into workerd; ` +
+    `the targets run interleaved for ${http.settings.rounds ?? 1} round(s) and each row shows its median round (every round's req/s: ` +
+    `${Object.entries(http).filter(([, v]) => v?.rounds_requests_per_s).map(([k, v]) => `${k} ${v.rounds_requests_per_s.map((x) => x.toFixed(0)).join("/")}`).join(", ")}); every target`,
     "with in-memory storage. edgesoc's real queue consumer (enrichment, D1 insert, detection) runs in the same",
     "process during its rows, and its CPU is counted there. Concurrent requests of an organisation share one",
     "limiter call and one `sendBatch` (group commit, `src/commit.rs`); each still answers 202 only after its own",
