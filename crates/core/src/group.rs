@@ -77,8 +77,8 @@ impl<W> Groups<W> {
 
     /// A new lease for `key` when it has waiters and fewer than `leaders` live leases. Leases
     /// not renewed for `stale_ms` (or renewed "in the future": a clock that went backwards) are
-    /// dropped first. A waiter whose wait timed out, or that a leader stepping down woke, calls
-    /// this to take the lead.
+    /// dropped first. A waiter calls this each time it polls, to take the lead of a group whose
+    /// leader stepped down or went silent.
     pub fn lead_if_free(&mut self, key: &str, now: UnixMs) -> Option<LeaseId> {
         let stale_ms = self.stale_ms;
         let group = self.groups.get_mut(key)?;
@@ -119,8 +119,9 @@ impl<W> Groups<W> {
     }
 
     /// Ends the tenure of `lease` early while requests still wait (a leader bounds the work it
-    /// does for others). Returns the first waiter, which the caller wakes to take the lead;
-    /// `None` when the lease was dropped as stale or nobody waits.
+    /// does for others). Returns the first waiter, the next to lead (any waiter polling
+    /// [`Groups::lead_if_free`] takes the freed lease); `None` when the lease was dropped as
+    /// stale or nobody waits.
     pub fn step_down(&mut self, key: &str, lease: LeaseId) -> Option<&W> {
         let group = self.groups.get_mut(key)?;
         let before = group.leases.len();
