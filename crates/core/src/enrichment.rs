@@ -152,6 +152,9 @@ pub fn ip_table_answers(rows: Vec<Vec<Value>>) -> HashMap<String, (LocationInfo,
 
 /// Window of the threat score's history.
 pub const THREAT_HISTORY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Failed-login counts of the threat history read as at most this (the score's history part
+/// saturates at 5 failures).
+pub const THREAT_COUNT_CAP: u32 = 100;
 
 /// Three statements (one D1 batch) that count, for all distinct IPs and actors of a request at
 /// once, recent failed logins per IP, per actor, and open alerts per IP or actor.
@@ -165,18 +168,21 @@ pub fn threat_history_statements(
         SqlParam::Text(serde_json::to_string(s).unwrap_or_else(|_| "[]".into()))
     };
     let since = SqlParam::Number((now.0 - THREAT_HISTORY_MS) as f64);
-    let failed = |column: &str, keys: &BTreeSet<String>| {
+    // Per key, a count bounded at THREAT_COUNT_CAP on the key's own index: the score saturates
+    // at 5 failures, and an uncapped count would walk a whole flood once per queue batch.
+    let failed = |column: &str, index: &str, keys: &BTreeSet<String>| {
         (
             format!(
-                "SELECT {column} AS k, count(*) AS n FROM events WHERE org_id = ?1 AND event_name = 'auth.login_failed' \
-                 AND created_at >= ?2 AND {column} IN (SELECT value FROM json_each(?3)) GROUP BY {column}"
+                "SELECT j.value AS k, (SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY {index} WHERE org_id = ?1 \
+                 AND {column} = j.value AND event_name = 'auth.login_failed' AND created_at >= ?2 LIMIT {THREAT_COUNT_CAP})) AS n \
+                 FROM json_each(?3) j"
             ),
             vec![SqlParam::Text(org.into()), since.clone(), list(keys)],
         )
     };
     vec![
-        failed("user_ip", ips),
-        failed("actor_id", actors),
+        failed("user_ip", "events_org_ip_name", ips),
+        failed("actor_id", "events_org_actor_name", actors),
         (
             "SELECT source_ip, actor_id FROM alerts WHERE org_id = ?1 AND status = 'open' \
              AND (source_ip IN (SELECT value FROM json_each(?2)) OR actor_id IN (SELECT value FROM json_each(?3))) LIMIT 5000"
@@ -499,6 +505,10 @@ mod tests {
         assert!(stmts
             .iter()
             .all(|(sql, p)| sql.contains("org_id = ?1") && p[0] == SqlParam::Text("o".into())));
+        // Failure counts are bounded per key, so a flood is not walked once per queue batch.
+        assert!(stmts[..2]
+            .iter()
+            .all(|(sql, _)| sql.contains(&format!("LIMIT {THREAT_COUNT_CAP}"))));
     }
 
     #[test]
