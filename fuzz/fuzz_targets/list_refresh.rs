@@ -36,7 +36,11 @@ fuzz_target!(|data: &[u8]| {
     let kind = ListKind::ALL[control.first().map_or(0, |b| *b as usize) % ListKind::ALL.len()];
     let stored_entries = control.get(1).map_or(0, |b| *b as usize);
     let chunk_max = 4 + control.get(2).map_or(60, |b| *b as usize);
-    let bodies: Vec<&[u8]> = if f.len() > 1 { f[1..].to_vec() } else { vec![&[]] };
+    let bodies: Vec<&[u8]> = if f.len() > 1 {
+        f[1..].to_vec()
+    } else {
+        vec![&[]]
+    };
 
     // The catalogue var, as text.
     if let Ok(text) = std::str::from_utf8(bodies[0]) {
@@ -105,7 +109,12 @@ fn check_stored(
     for line in &lines {
         if kind.is_asn_list() {
             let asn: u32 = line.parse().unwrap();
-            assert!(listed(&lists, kind, "203.0.113.1".parse().unwrap(), Some(asn)));
+            assert!(listed(
+                &lists,
+                kind,
+                "203.0.113.1".parse().unwrap(),
+                Some(asn)
+            ));
         } else {
             // The network address of a CIDR (host bits are cleared), or the address itself.
             let addr: IpAddr = line.split('/').next().unwrap().parse().unwrap();
@@ -131,7 +140,14 @@ fn check_stored(
     let pieces = chunks(text, chunk_max);
     assert_eq!(pieces.concat(), text);
     assert!(pieces.iter().all(|p| p.len() <= chunk_max));
-    let stmts = store_statements(kind, &["https://lists.example/0".into()], text, entries, sha256, UnixMs(1));
+    let stmts = store_statements(
+        kind,
+        &["https://lists.example/0".into()],
+        text,
+        entries,
+        sha256,
+        UnixMs(1),
+    );
     for s in &stmts {
         check_statement(s);
     }

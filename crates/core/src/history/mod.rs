@@ -14,6 +14,7 @@
 //! per-event read would (the rules drop entries after the trigger and outside the window), never
 //! fewer inside the window, up to the same bounds ([`MAX_ROWS`], [`MAX_LOGINS`]).
 
+pub mod model;
 mod sql;
 
 pub use sql::{Read, DEVICE_EXPR};
@@ -207,6 +208,22 @@ impl HistoryReads {
         }
         self.groups = groups;
         statements
+    }
+
+    /// The rows of the statements last handed out, answered by `answer(read, row bound)` (a JSON
+    /// array text per read) instead of D1: for [`model`] and diagnostics.
+    pub fn answer_with(&self, answer: impl Fn(&Read, usize) -> String) -> Vec<Vec<Value>> {
+        self.handed
+            .iter()
+            .map(|part| {
+                self.groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g.read.part == *part)
+                    .map(|(gid, g)| serde_json::json!({"g": gid, "rows": answer(&g.read, g.limit)}))
+                    .collect()
+            })
+            .collect()
     }
 
     /// Takes the rows of the statements last handed out (in order) and fills every event

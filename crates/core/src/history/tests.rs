@@ -1,19 +1,14 @@
-//! The rounds are driven against an in-memory table that answers each handed-out read the way
-//! its SQL does (newest rows first, up to the statement's bound); results are compared with
-//! per-event reads of the same table. The SQL itself runs in the end-to-end tests.
+//! The rounds are driven against [`model`], an in-memory table that answers each handed-out
+//! read the way its SQL does (newest rows first, up to the statement's bound); results are
+//! compared with per-event reads of the same table. The SQL itself runs in the end-to-end tests.
 
+use super::model::{self, Stored};
 use super::*;
-use crate::detect::{history_request, DetectionConfig, RATE_LIMIT_NAME, SUCCESSFUL_LOGIN_NAME};
+use crate::detect::{history_request, DetectionConfig, SUCCESSFUL_LOGIN_NAME};
 use crate::plan::Plan;
 use serde_json::json;
 
 const FAILED: &str = "auth.login_failed";
-
-#[derive(Clone)]
-struct Row {
-    org: &'static str,
-    e: DetectionEvent,
-}
 
 fn event(id: &str, name: &str, at: i64, ip: &str, actor: &str) -> DetectionEvent {
     let mut e = DetectionEvent::new(id, name, UnixMs(at));
@@ -22,77 +17,8 @@ fn event(id: &str, name: &str, at: i64, ip: &str, actor: &str) -> DetectionEvent
     e
 }
 
-/// The key a part's read matches `e` on, when `e` belongs to that part's table slice.
-fn key_of(part: Part, e: &DetectionEvent) -> Option<&str> {
-    let failed = e.event_name == FAILED;
-    let limited = e.event_name == RATE_LIMIT_NAME;
-    match part {
-        Part::IpFailedLogins if failed => e.source_ip.as_deref(),
-        Part::ActorFailedLogins if failed => e.actor_id.as_deref(),
-        Part::IpRateLimits if limited => e.source_ip.as_deref(),
-        Part::ActorRateLimits if limited => e.actor_id.as_deref(),
-        Part::ActorLogins if e.event_name == SUCCESSFUL_LOGIN_NAME => e.actor_id.as_deref(),
-        Part::ActorCountries | Part::ActorDevices | Part::ActorPrior => e.actor_id.as_deref(),
-        _ => None,
-    }
-}
-
-fn value_of(part: Part, e: &DetectionEvent) -> Option<String> {
-    match part {
-        Part::ActorCountries => e.country.as_ref().map(|c| c.to_uppercase()),
-        _ => e.device.clone(),
-    }
-}
-
-/// Answers one read as its SQL does.
-fn answer(table: &[Row], read: &Read, limit: usize) -> String {
-    let mut rows: Vec<&DetectionEvent> = table
-        .iter()
-        .filter(|r| r.org == read.org && key_of(read.part, &r.e) == Some(read.key.as_str()))
-        .map(|r| &r.e)
-        .filter(|e| e.created_at <= read.until)
-        .collect();
-    if read.part == Part::ActorPrior {
-        rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        let out: Vec<Value> = rows
-            .iter()
-            .take(2)
-            .map(|e| json!([e.id, e.created_at.0]))
-            .collect();
-        return Value::Array(out).to_string();
-    }
-    rows.retain(|e| e.created_at >= read.since);
-    rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-    let out: Vec<Value> = match read.part {
-        Part::ActorCountries | Part::ActorDevices => {
-            let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-            rows.iter()
-                .filter_map(|e| Some((value_of(read.part, e)?, e)))
-                .filter(|(v, _)| {
-                    let n = seen.entry(v.clone()).or_default();
-                    *n += 1;
-                    *n <= limit
-                })
-                .map(|(v, e)| json!([v, e.created_at.0, e.id]))
-                .collect()
-        }
-        Part::ActorLogins => rows
-            .iter()
-            .take(limit)
-            .map(|e| {
-                json!({"id": e.id, "event_name": e.event_name, "actor_id": e.actor_id, "user_ip": e.source_ip,
-                    "created_at": e.created_at.0, "latitude": e.latitude, "longitude": e.longitude,
-                    "country_code": e.country, "city": e.city, "is_vpn": 0, "is_tor": null, "is_proxy": 0,
-                    "metadata": json!({"device_id": e.device}).to_string()})
-            })
-            .collect(),
-        _ => rows.iter().take(limit).map(|e| json!([e.id, e.created_at.0])).collect(),
-    };
-    Value::Array(out).to_string()
-}
-
 /// Runs every round against `table`; returns the histories and the statements per round.
-fn run(table: &[Row], batch: &[(&'static str, DetectionEvent)]) -> (Vec<History>, Vec<usize>) {
+fn run(table: &[Stored], batch: &[(&'static str, DetectionEvent)]) -> (Vec<History>, Vec<usize>) {
     let config = DetectionConfig::default();
     let items = batch
         .iter()
@@ -113,56 +39,30 @@ fn run(table: &[Row], batch: &[(&'static str, DetectionEvent)]) -> (Vec<History>
         }
         rounds.push(statements.len());
         assert!(rounds.len() <= 2, "at most two rounds");
-        let rows: Vec<Vec<Value>> = reads
-            .handed
-            .iter()
-            .zip(&statements)
-            .map(|(part, (sql, params))| {
-                assert!(sql.contains("org_id = g.org"), "{sql}");
-                assert_eq!(params.len(), 1);
-                reads
-                    .groups
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, g)| g.read.part == *part)
-                    .map(|(gid, g)| json!({"g": gid, "rows": answer(table, &g.read, g.limit)}))
-                    .collect()
-            })
-            .collect();
+        for (sql, params) in &statements {
+            assert!(sql.contains("org_id = g.org"), "{sql}");
+            assert_eq!(params.len(), 1);
+        }
+        let rows = reads.answer_with(|read, limit| model::answer(table, read, limit));
         reads.absorb(rows).unwrap();
     }
     (reads.into_histories(), rounds)
 }
 
-/// The history one event's own reads would give (per-event windows, newest first).
-fn reference(table: &[Row], org: &str, e: &DetectionEvent) -> History {
-    let config = DetectionConfig::default();
-    let req = history_request(e, Plan::Pro, &config);
-    let mut h = History::default();
-    for (part, key, since) in needs(e, &req) {
-        let read = Read {
-            part,
-            org: org.into(),
-            key: key.into(),
-            since,
-            until: e.created_at,
-        };
-        let text = answer(table, &read, part.limit(1).max(MAX_PER_VALUE));
-        let need = Need {
-            event: 0,
-            part,
-            key: key.into(),
-            since,
-        };
-        Answer::parse(part, &text)
-            .unwrap()
-            .fill(e, &need, usize::MAX, &mut h);
-    }
-    h
+/// The history one event's own reads would give.
+fn reference(table: &[Stored], org: &str, e: &DetectionEvent) -> History {
+    let req = history_request(e, Plan::Pro, &DetectionConfig::default());
+    model::per_event(table, org, e, &req)
 }
 
-fn stored(org: &'static str, events: impl IntoIterator<Item = DetectionEvent>) -> Vec<Row> {
-    events.into_iter().map(|e| Row { org, e }).collect()
+fn stored(org: &str, events: impl IntoIterator<Item = DetectionEvent>) -> Vec<Stored> {
+    events
+        .into_iter()
+        .map(|event| Stored {
+            org: org.into(),
+            event,
+        })
+        .collect()
 }
 
 #[test]
