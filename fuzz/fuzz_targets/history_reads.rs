@@ -16,7 +16,6 @@ use edgesoc_core::detect::{
     SUCCESSFUL_LOGIN_NAME,
 };
 use edgesoc_core::history::model::{self, Stored};
-use edgesoc_core::history::HistoryReads;
 use edgesoc_core::plan::Plan;
 use edgesoc_core::time::UnixMs;
 use libfuzzer_sys::fuzz_target;
@@ -55,31 +54,15 @@ fuzz_target!(|data: &[u8]| {
             event: e,
         });
     }
+    let (histories, rounds) =
+        model::run(&table, &batch, Plan::Pro).expect("the model's rows parse");
+    assert!(rounds.len() <= 2, "more than two rounds");
+    assert!(
+        rounds.iter().all(|r| r.len() <= 8),
+        "one statement per part"
+    );
     let config = DetectionConfig::default();
-    let items = batch
-        .iter()
-        .map(|(e, org)| {
-            (
-                e.clone(),
-                org.clone(),
-                history_request(e, Plan::Pro, &config),
-            )
-        })
-        .collect();
-    let mut reads = HistoryReads::new(items);
-    let mut rounds = 0;
-    loop {
-        let statements = reads.statements();
-        if statements.is_empty() {
-            break;
-        }
-        rounds += 1;
-        assert!(rounds <= 2, "more than two rounds");
-        assert!(statements.len() <= 8, "one statement per part");
-        let rows = reads.answer_with(|read, limit| model::answer(&table, read, limit));
-        reads.absorb(rows).expect("the model's rows parse");
-    }
-    for ((e, org), got) in batch.iter().zip(reads.into_histories()) {
+    for ((e, org), got) in batch.iter().zip(histories) {
         let want = model::per_event(&table, org, e, &history_request(e, Plan::Pro, &config));
         assert_eq!(got.ip_failed_logins, want.ip_failed_logins, "{}", e.id);
         assert_eq!(

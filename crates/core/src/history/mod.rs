@@ -381,35 +381,51 @@ impl Answer {
     ) -> bool {
         let (t, since) = (event.created_at, need.since);
         let prior = |id: &str, at: UnixMs| id != event.id && at <= t && at >= since;
-        // Newest-first rows bounded by `limit`: complete for the window unless the bound cut
-        // rows that are still inside it.
-        let complete = |len: usize, oldest: Option<UnixMs>, taken: usize, wanted: usize| {
-            len < limit || taken >= wanted || oldest.is_some_and(|at| at < since)
-        };
+        // Newest-first rows bounded by `limit`: the `wanted` newest earlier ones inside the
+        // window, and whether they are complete (the bound cut no row still inside it).
+        fn window<T: Clone>(
+            rows: &[T],
+            id_at: impl for<'r> Fn(&'r T) -> (&'r str, UnixMs),
+            prior: impl Fn(&str, UnixMs) -> bool,
+            wanted: usize,
+            limit: usize,
+            since: UnixMs,
+        ) -> (Vec<T>, bool) {
+            let list: Vec<T> = rows
+                .iter()
+                .filter(|r| {
+                    let (id, at) = id_at(r);
+                    prior(id, at)
+                })
+                .take(wanted)
+                .cloned()
+                .collect();
+            let oldest = rows.last().map(|r| id_at(r).1);
+            let complete =
+                rows.len() < limit || list.len() >= wanted || oldest.is_some_and(|at| at < since);
+            (list, complete)
+        }
         match self {
             Answer::Occurrences(rows) => {
-                let list: Vec<Occurrence> = rows
-                    .iter()
-                    .filter(|o| prior(&o.event_id, o.at))
-                    .take(MAX_ROWS)
-                    .cloned()
-                    .collect();
-                let covered = complete(rows.len(), rows.last().map(|o| o.at), list.len(), MAX_ROWS);
+                let (list, covered) = window(
+                    rows,
+                    |o| (o.event_id.as_str(), o.at),
+                    prior,
+                    MAX_ROWS,
+                    limit,
+                    since,
+                );
                 *occurrence_list(history, need.part) = list;
                 covered
             }
             Answer::Logins(rows) => {
-                let list: Vec<DetectionEvent> = rows
-                    .iter()
-                    .filter(|e| prior(&e.id, e.created_at))
-                    .take(MAX_LOGINS)
-                    .cloned()
-                    .collect();
-                let covered = complete(
-                    rows.len(),
-                    rows.last().map(|e| e.created_at),
-                    list.len(),
+                let (list, covered) = window(
+                    rows,
+                    |e| (e.id.as_str(), e.created_at),
+                    prior,
                     MAX_LOGINS,
+                    limit,
+                    since,
                 );
                 history.actor_logins = list;
                 covered

@@ -2,11 +2,13 @@
 //! part's SQL does, and the history one event's own reads would give. Unit tests and the
 //! `history_reads` fuzz target drive [`super::HistoryReads`] against it and compare.
 
-use super::{needs, Answer, Need, Part, Read, MAX_PER_VALUE};
+use super::{needs, Answer, HistoryReads, Need, Part, Read, MAX_PER_VALUE};
 use crate::detect::{
-    is_failed_login, DetectionEvent, History, HistoryRequest, RATE_LIMIT_NAME,
-    SUCCESSFUL_LOGIN_NAME,
+    history_request, is_failed_login, DetectionConfig, DetectionEvent, History, HistoryRequest,
+    RATE_LIMIT_NAME, SUCCESSFUL_LOGIN_NAME,
 };
+use crate::plan::Plan;
+use crate::query::Statement;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -121,4 +123,30 @@ pub fn per_event(
         }
     }
     h
+}
+
+/// Runs every round of `batch`'s reads (each event with its organisation, on `plan` and the
+/// default configuration) against `table`: the histories, and the statements of each round.
+pub fn run(
+    table: &[Stored],
+    batch: &[(DetectionEvent, String)],
+    plan: Plan,
+) -> Result<(Vec<History>, Vec<Vec<Statement>>), serde_json::Error> {
+    let config = DetectionConfig::default();
+    let items = batch
+        .iter()
+        .map(|(e, org)| (e.clone(), org.clone(), history_request(e, plan, &config)))
+        .collect();
+    let mut reads = HistoryReads::new(items);
+    let mut rounds = Vec::new();
+    loop {
+        let statements = reads.statements();
+        if statements.is_empty() {
+            break;
+        }
+        let rows = reads.answer_with(|read, limit| answer(table, read, limit));
+        rounds.push(statements);
+        reads.absorb(rows)?;
+    }
+    Ok((reads.into_histories(), rounds))
 }

@@ -19,34 +19,17 @@ fn event(id: &str, name: &str, at: i64, ip: &str, actor: &str) -> DetectionEvent
 
 /// Runs every round against `table`; returns the histories and the statements per round.
 fn run(table: &[Stored], batch: &[(&'static str, DetectionEvent)]) -> (Vec<History>, Vec<usize>) {
-    let config = DetectionConfig::default();
-    let items = batch
+    let batch: Vec<(DetectionEvent, String)> = batch
         .iter()
-        .map(|(org, e)| {
-            (
-                e.clone(),
-                org.to_string(),
-                history_request(e, Plan::Pro, &config),
-            )
-        })
+        .map(|(org, e)| (e.clone(), org.to_string()))
         .collect();
-    let mut reads = HistoryReads::new(items);
-    let mut rounds = Vec::new();
-    loop {
-        let statements = reads.statements();
-        if statements.is_empty() {
-            break;
-        }
-        rounds.push(statements.len());
-        assert!(rounds.len() <= 2, "at most two rounds");
-        for (sql, params) in &statements {
-            assert!(sql.contains("org_id = g.org"), "{sql}");
-            assert_eq!(params.len(), 1);
-        }
-        let rows = reads.answer_with(|read, limit| model::answer(table, read, limit));
-        reads.absorb(rows).unwrap();
+    let (histories, rounds) = model::run(table, &batch, Plan::Pro).unwrap();
+    assert!(rounds.len() <= 2, "at most two rounds");
+    for (sql, params) in rounds.iter().flatten() {
+        assert!(sql.contains("org_id = g.org"), "{sql}");
+        assert_eq!(params.len(), 1);
     }
-    (reads.into_histories(), rounds)
+    (histories, rounds.iter().map(Vec::len).collect())
 }
 
 /// The history one event's own reads would give.
