@@ -19,8 +19,10 @@
 
 use crate::limiter::LimiterClient;
 use crate::queue::enqueue;
+use crate::store::Store;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::group::{Groups, LeaseId, Round};
+use edgesoc_core::hold;
 use edgesoc_core::ids::OrgId;
 use edgesoc_core::limiter::{Admission, LimiterReply};
 use edgesoc_core::message::{unsent_events, Packed};
@@ -58,6 +60,9 @@ pub struct Claim {
     /// `/collect`'s packed events, sent only when the limiter admits the request and grants
     /// its reservation. Empty for every other route.
     pub bodies: Vec<Packed>,
+    /// The hold token of a request split over several sends (`edgesoc_core::hold`): the round
+    /// commits it after the request's last send, or the request fails whole.
+    pub hold: Option<String>,
 }
 
 /// How a claim was settled.
@@ -182,6 +187,7 @@ fn lead(ctx: &Context, env: &Env, org: &OrgId, faults: &Faults, lease: LeaseId) 
 /// One round: one limiter call deciding every claim in order, then one queue send (as few
 /// `sendBatch` calls as its limits allow) for the admitted claims' events.
 async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> Vec<Settled> {
+    let started = now();
     let admissions = claims.iter().map(|c| c.admission).collect();
     let replies = match LimiterClient::for_org(env, org, faults.clone()) {
         Ok(limiter) => limiter.admit(admissions).await,
@@ -194,6 +200,7 @@ async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> V
     // The admitted claims' messages, concatenated in order; `ranges[i]` are claim i's.
     let mut bodies: Vec<Packed> = Vec::new();
     let mut ranges = Vec::with_capacity(claims.len());
+    let mut holds = Vec::with_capacity(claims.len());
     for (claim, reply) in claims.into_iter().zip(&replies) {
         let start = bodies.len();
         let granted = reply.rate.is_none_or(|d| d.allowed) && reply.denied.is_none();
@@ -201,6 +208,7 @@ async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> V
             bodies.extend(claim.bodies);
         }
         ranges.push(start..bodies.len());
+        holds.push(claim.hold);
     }
     let per_claim: Vec<&[Packed]> = ranges.into_iter().map(|r| &bodies[r]).collect();
     let sent = match env.queue("DETECT_QUEUE") {
@@ -220,14 +228,69 @@ async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> V
             0
         }
     };
+    let mut unsent = unsent_events(&per_claim, sent);
+    commit_holds(env, org, faults, started, &holds, &per_claim, &mut unsent).await;
     replies
         .into_iter()
-        .zip(unsent_events(&per_claim, sent))
+        .zip(unsent)
         .map(|(r, u)| Settled {
             limits: Ok(r),
             unsent: u as u64,
         })
         .collect()
+}
+
+/// Commits the round's split requests whose messages were all sent (`edgesoc_core::hold`), in
+/// one D1 batch. A request that cannot commit, in time or at all, has every event counted
+/// unsent: it refunds them all and fails, and the consumer drops its messages.
+async fn commit_holds(
+    env: &Env,
+    org: &OrgId,
+    faults: &Faults,
+    started: UnixMs,
+    holds: &[Option<String>],
+    per_claim: &[&[Packed]],
+    unsent: &mut [usize],
+) {
+    let total = |i: usize| per_claim[i].iter().map(|p| p.events).sum();
+    let mut due = Vec::new();
+    for i in (0..holds.len()).filter(|&i| holds[i].is_some() && !per_claim[i].is_empty()) {
+        if unsent[i] == 0 {
+            due.push(i);
+        } else {
+            // Partly sent: the consumer drops the sent part, which never commits.
+            unsent[i] = total(i);
+        }
+    }
+    if due.is_empty() {
+        return;
+    }
+    let at = now();
+    let statements: Vec<_> = due
+        .iter()
+        .filter_map(|&i| holds[i].as_deref())
+        .map(|h| hold::commit_statement(h, org, at))
+        .collect();
+    let committed = if !hold::may_commit(started, at) {
+        Err("the round ran past the commit window".to_string())
+    } else if crate::faults::strikes(faults, "hold_commit") {
+        Err("injected fault: hold_commit".to_string())
+    } else {
+        match Store::from_env(env) {
+            Ok(store) => store
+                .batch(&statements)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    if let Err(e) = committed {
+        worker::console_error!("split requests not committed ({} of them): {e}", due.len());
+        for i in due {
+            unsent[i] = total(i);
+        }
+    }
 }
 
 /// Sleeps `ms` on a timer set in the current request's context (see the module comment).

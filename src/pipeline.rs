@@ -101,12 +101,14 @@ pub async fn handle(req: Incoming, env: Env, wctx: &Context, now: UnixMs) -> Res
             reserve: 0,
         },
         bodies: Vec::new(),
+        hold: None,
     };
     let collect = match route {
         Ok(Route::Collect) => Some(handlers::collect::prepare(&req, &tenant, now).await.map(
-            |(ids, bodies)| {
+            |(ids, bodies, hold)| {
                 claim.admission.reserve = ids.len() as u64;
                 claim.bodies = bodies;
+                claim.hold = hold;
                 ids
             },
         )),

@@ -6,18 +6,20 @@ use crate::detection;
 use crate::store::Store;
 use edgesoc_core::enrichment::BatchEnrichment;
 use edgesoc_core::faults::Faults;
-use edgesoc_core::message::{send_chunks, Delivery, Packed, QueueMessage};
+use edgesoc_core::hold::{self, Verdict};
+use edgesoc_core::ids::OrgId;
+use edgesoc_core::message::{
+    send_chunks, Delivery, Packed, QueueMessage, MAX_SEND_BYTES, MAX_SEND_MESSAGES,
+};
 use edgesoc_core::plan::Plan;
 use edgesoc_core::record::EventRecord;
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
 use worker::{
-    BatchMessageBuilder, Env, MessageBatch, MessageExt, Queue, QueueContentType, RawMessageBuilder,
+    BatchMessageBuilder, Env, MessageBatch, MessageExt, Queue, QueueContentType,
+    QueueRetryOptionsBuilder, RawMessage, RawMessageBuilder,
 };
 
-/// Queue `sendBatch` limits: 100 messages and 256 KB; keep headroom for per-message overhead.
-const MAX_SEND_MESSAGES: usize = 100;
-const MAX_SEND_BYTES: usize = 200 * 1024;
 /// Pauses before each send attempt of a chunk; the request fails after the last. A refused
 /// send is retried after a short pause rather than at once: an overloaded queue (the local
 /// broker under load refuses with "Unknown Internal Error") mostly accepts the retry.
@@ -96,14 +98,22 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     if deliveries.is_empty() {
         return;
     }
-    let retry_all = |why: String| {
-        worker::console_error!("queue: {why}; retrying {} messages", good.len());
-        good.iter().for_each(|m| m.retry());
+    let retry = |why: String, messages: &[RawMessage]| {
+        worker::console_error!("queue: {why}; retrying {} messages", messages.len());
+        messages.iter().for_each(|m| m.retry());
     };
     let store = match Store::from_env(env) {
         Ok(store) => store,
-        Err(e) => return retry_all(format!("DB binding missing: {e}")),
+        Err(e) => return retry(format!("DB binding missing: {e}"), &good),
     };
+    let (mut deliveries, good) = match admit_held(&store, deliveries, good).await {
+        Ok(admitted) => admitted,
+        Err((e, all)) => return retry(format!("hold lookup failed: {e}"), &all),
+    };
+    if deliveries.is_empty() {
+        return;
+    }
+    let retry_all = |why: String| retry(why, &good);
     // Enrich, store, then detect: detection reads the stored history (batch siblings
     // included). Every step is idempotent (event ids are fixed at acceptance and inserts
     // ignore known ids), so retrying the whole batch after any failure is safe.
@@ -131,6 +141,63 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
         return retry_all("fault injection: consumer_fail_after_insert".into());
     }
     good.iter().for_each(|m| m.ack());
+}
+
+/// Passes on the deliveries that were never held or whose split request has committed; a held
+/// message whose request has not committed is delivered again later, or dropped once it is too
+/// old for any commit to come (`edgesoc_core::hold`). One D1 read, only when a message is held.
+async fn admit_held(
+    store: &Store,
+    deliveries: Vec<Delivery>,
+    messages: Vec<RawMessage>,
+) -> Result<(Vec<Delivery>, Vec<RawMessage>), (worker::Error, Vec<RawMessage>)> {
+    let org = |d: &Delivery| d.events[0].org_id.clone();
+    let holds: Vec<(String, OrgId)> = deliveries
+        .iter()
+        .filter_map(|d| Some((d.hold.clone()?, org(d))))
+        .collect();
+    if holds.is_empty() {
+        return Ok((deliveries, messages));
+    }
+    let refs: Vec<(&str, &OrgId)> = holds.iter().map(|(h, o)| (h.as_str(), o)).collect();
+    let rows = match store.batch(&[hold::committed_statement(&refs)]).await {
+        Ok(rows) => rows,
+        Err(e) => return Err((e, messages)),
+    };
+    let committed: Vec<(String, String)> = rows
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["hold"].as_str()?.into(), r["org_id"].as_str()?.into())))
+        .collect();
+    let now = js_sys::Date::now() as i64;
+    let mut kept = (Vec::new(), Vec::new());
+    for (d, m) in deliveries.into_iter().zip(messages) {
+        let Some(token) = d.hold.as_deref() else {
+            kept.0.push(d);
+            kept.1.push(m);
+            continue;
+        };
+        let done = committed.iter().any(|(h, o)| h == token && *o == org(&d).0);
+        match hold::verdict(done, now - m.timestamp().as_millis() as i64) {
+            Verdict::Store => {
+                kept.0.push(d);
+                kept.1.push(m);
+            }
+            Verdict::Wait => m.retry_with_options(
+                &QueueRetryOptionsBuilder::new()
+                    .with_delay_seconds(hold::RETRY_DELAY_SECONDS)
+                    .build(),
+            ),
+            Verdict::Drop => {
+                worker::console_error!(
+                    "queue: dropping message {} of split request {token}: it never committed",
+                    m.id()
+                );
+                m.ack();
+            }
+        }
+    }
+    Ok(kept)
 }
 
 /// Enriches the events of v2 messages (v1 events were enriched by their request) with one D1

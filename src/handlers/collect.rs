@@ -8,7 +8,7 @@ use crate::pipeline::Ctx;
 use edgesoc_core::enrichment::{cf_snapshot, source, Source};
 use edgesoc_core::ids::EventId;
 use edgesoc_core::ingest::{parse_collect_body, MAX_BODY_BYTES};
-use edgesoc_core::message::{pack, Packed};
+use edgesoc_core::message::{pack_request, Packed};
 use edgesoc_core::record::EventRecord;
 use edgesoc_core::respond::{collect_accepted, Tenant};
 use edgesoc_core::time::UnixMs;
@@ -24,7 +24,7 @@ pub async fn prepare(
     req: &Incoming,
     tenant: &Tenant,
     now: UnixMs,
-) -> Result<(Vec<EventId>, Vec<Packed>), ApiError> {
+) -> Result<(Vec<EventId>, Vec<Packed>, Option<String>), ApiError> {
     let body = read_body_limited(req.raw(), MAX_BODY_BYTES).await?;
     let events = parse_collect_body(&body)?;
     let server_ip = req.header("CF-Connecting-IP");
@@ -34,9 +34,10 @@ pub async fn prepare(
         .collect();
     let ids = records.iter().map(|r| r.id).collect();
     // Enrichment happens in the consumer: the request path does no D1 work for its events.
-    let bodies =
-        pack(&records, tenant.plan, &cf_for(&records, req)).or_internal("packing events")?;
-    Ok((ids, bodies))
+    // A request too large for one queue send carries a hold token (edgesoc_core::hold).
+    let (bodies, hold) = pack_request(&records, tenant.plan, &cf_for(&records, req))
+        .or_internal("packing events")?;
+    Ok((ids, bodies, hold))
 }
 
 /// Answers a `/collect` whose round is settled: 202 when every event reached the queue; the

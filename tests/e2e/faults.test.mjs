@@ -60,6 +60,36 @@ test("queue send failing every attempt: the reservation is refunded and the answ
     assert.equal(await app.count("SELECT count(*) FROM events"), 0);
   }));
 
+test("a split request that cannot commit: 500, every event refunded, none ever stored", async () => {
+  const logs = [];
+  const capture = (stream) => stream.on("data", (chunk) => logs.push(String(chunk)));
+  const app = await start({
+    bindings: { TENANT_CACHE_SECONDS: "0", EDGESOC_FAULTS: "hold_commit" },
+    runtimeStdio: (stdout, stderr) => { capture(stdout); capture(stderr); },
+  });
+  try {
+    const key = await app.createKey({ org: "NoCommit", quota: 1000 });
+    // About 300 KB packed: its messages need two sends, both accepted; then the commit fails.
+    const big = Array.from({ length: 100 }, (_, i) => ({ ...EVENT, metadata: { seq: i, pad: "x".repeat(3000) } }));
+    const res = await app.collect(key, { events: big });
+    assert.equal(res.status, 500, JSON.stringify(res.body).slice(0, 300));
+    assert.equal(res.body.error.code, "INTERNAL");
+    // A request that fits one send never needs a commit.
+    const small = await app.collect(key, { events: [EVENT, EVENT] });
+    assert.equal(small.status, 202);
+    const health = await app.request("/health", { key });
+    assert.equal(health.body.quota.used, 2, "the split request refunded all 100 events");
+    // The consumer puts the held messages back until they are too old for any commit (20 s),
+    // then drops them; the small request's events are stored meanwhile.
+    const dropped = await app.eventually(() => logs.join("").includes("it never committed"), { timeoutMs: 40000, intervalMs: 500 });
+    assert.ok(dropped, "the held messages were dropped");
+    await app.settle({ quietMs: 6000, timeoutMs: 20000 });
+    assert.equal(await app.count("SELECT count(*) FROM events"), 2);
+  } finally {
+    await app.dispose();
+  }
+});
+
 test("consumer failing before the insert: redelivered until stored, exactly once", () =>
   withApp({ EDGESOC_FAULTS: "consumer_insert:0.5" }, async (app) => {
     const key = await app.createKey({ org: "Flaky" });

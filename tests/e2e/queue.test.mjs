@@ -93,6 +93,59 @@ test("a malformed message is acked and dropped; its good neighbours are stored",
   }
 });
 
+// Split requests (crates/core/src/hold.rs): a held message is stored only once its request
+// has committed, for its own organisation; until then it is put back, and once too old for any
+// commit to come it is dropped.
+test("held messages wait for their split request's commit, and are dropped when none can come", async () => {
+  const app = await start();
+  try {
+    const held = (hold, org, ageMs = 0) => {
+      const event = record(org);
+      const body = JSON.stringify({ v: 2, plan: "pro", cf: null, hold, events: [event] });
+      return { id: `m-${hold}-${ageMs}`, timestamp: new Date(Date.now() - ageMs), attempts: 1, body, event };
+    };
+    await app.db.prepare("INSERT INTO held_commits (hold, org_id, committed_at) VALUES ('h-other', 'org_other', ?)").bind(Date.now()).run();
+    const waiting = held("h-1", "org_x");
+    const stale = held("h-2", "org_x", 25_000);
+    const foreign = held("h-other", "org_x");
+    const plain = { ...message(record("org_x")), id: "plain" };
+    const res = await app.queue([waiting, stale, foreign, plain]);
+    assert.equal(res.outcome, "ok");
+    assert.deepEqual([...res.explicitAcks].sort(), [stale.id, "plain"].sort());
+    assert.deepEqual(res.retryMessages.map((r) => [r.msgId, r.delaySeconds]).sort(), [[foreign.id, 5], [waiting.id, 5]].sort());
+    assert.equal(await app.count("SELECT count(*) FROM events"), 1, "only the message without a hold");
+
+    await app.db.prepare("INSERT INTO held_commits (hold, org_id, committed_at) VALUES ('h-1', 'org_x', ?)").bind(Date.now()).run();
+    const again = await app.queue([{ ...waiting, id: "m-h-1-again" }]);
+    assert.deepEqual(again.explicitAcks, ["m-h-1-again"]);
+    assert.equal(await app.count("SELECT count(*) FROM events WHERE id = ?", waiting.event.id), 1);
+    assert.equal(await app.count("SELECT count(*) FROM events WHERE id = ?", stale.event.id), 0);
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("a request too large for one queue send commits after its last send and is stored whole, once", async () => {
+  const app = await start();
+  try {
+    const key = await app.createKey({ org: "Big", plan: "pro" });
+    // 100 events of ~3 KB: about 300 KB packed, more than one sendBatch carries (200 KiB).
+    const events = Array.from({ length: 100 }, (_, i) => ({ event: "data.export", actor: `u${i}`, metadata: { seq: i, pad: "x".repeat(3000) } }));
+    const res = await app.collect(key, { events });
+    assert.equal(res.status, 202, JSON.stringify(res.body).slice(0, 300));
+    const ids = res.body.event_ids;
+    assert.equal(ids.length, 100);
+    assert.equal(await app.count("SELECT count(*) FROM held_commits WHERE hold = ?", ids[0]), 1, "committed before the 202");
+    await app.eventually(async () => (await app.count("SELECT count(*) FROM events")) === 100, { timeoutMs: 20000 });
+    await app.settle();
+    assert.equal(await app.count("SELECT count(*) FROM events"), 100);
+    assert.equal(await app.count("SELECT count(DISTINCT json_extract(metadata, '$.seq')) FROM events"), 100);
+    assert.equal(await app.count(`SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)), 100);
+  } finally {
+    await app.dispose();
+  }
+});
+
 test("BOOTSTRAP_API_KEY registers itself for a default organisation when no key exists", async () => {
   const secret = "lsoc_live_bootstrapbootstrap1234";
   const app = await start({ bindings: { BOOTSTRAP_API_KEY: secret, BOOTSTRAP_PLAN: "free" } });

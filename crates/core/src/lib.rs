@@ -13,6 +13,7 @@ pub mod error;
 pub mod faults;
 pub mod group;
 pub mod history;
+pub mod hold;
 pub mod ids;
 pub mod ingest;
 pub mod intel;

@@ -17,6 +17,9 @@ pub const MAX_EVENTS_PER_MESSAGE: usize = 25;
 /// Largest message body. Queues accept 128 KB per message; an event is at most 32 KiB
 /// (`ingest::MAX_EVENT_BYTES`), so any single event still fits alone.
 pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
+/// Queue `sendBatch` limits: 100 messages and 256 KB; keep headroom for per-message overhead.
+pub const MAX_SEND_MESSAGES: usize = 100;
+pub const MAX_SEND_BYTES: usize = 200 * 1024;
 
 /// A message as read by the consumer (any version).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -36,6 +39,10 @@ pub struct QueueMessage {
     /// ([`crate::enrichment::cf_snapshot`]); `null` when no event describes the caller.
     #[serde(default)]
     pub cf: Value,
+    /// The token of a split request ([`crate::hold`]): its events are stored only once the
+    /// request has committed. Absent for requests sent in one `sendBatch`.
+    #[serde(default)]
+    pub hold: Option<String>,
 }
 
 fn default_plan() -> Plan {
@@ -50,6 +57,8 @@ pub struct Delivery {
     pub cf: Value,
     /// False for v1 messages, whose events were enriched by the request.
     pub needs_enrichment: bool,
+    /// See [`QueueMessage::hold`].
+    pub hold: Option<String>,
 }
 
 impl QueueMessage {
@@ -75,6 +84,7 @@ impl QueueMessage {
             plan: m.plan,
             cf: m.cf,
             needs_enrichment,
+            hold: m.hold,
         })
     }
 }
@@ -84,6 +94,8 @@ struct Header<'a> {
     v: u8,
     plan: Plan,
     cf: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<&'a str>,
 }
 
 /// One message body and how many events it carries.
@@ -106,10 +118,42 @@ pub fn pack(
     plan: Plan,
     cf: &Value,
 ) -> Result<Vec<Packed>, serde_json::Error> {
+    pack_with(records, plan, cf, None)
+}
+
+/// Packs a request like [`pack`]; when its messages do not fit one `sendBatch`, packs them
+/// again carrying a hold token (the first event's id), returned beside them: the request must
+/// then commit it before answering (`crate::hold`).
+pub fn pack_request(
+    records: &[EventRecord],
+    plan: Plan,
+    cf: &Value,
+) -> Result<(Vec<Packed>, Option<String>), serde_json::Error> {
+    let bodies = pack(records, plan, cf)?;
+    if fits_one_send(&bodies) {
+        return Ok((bodies, None));
+    }
+    let hold = records.first().map(|r| r.id.to_string());
+    Ok((pack_with(records, plan, cf, hold.as_deref())?, hold))
+}
+
+/// Whether one `sendBatch` can carry all of `bodies`.
+pub fn fits_one_send(bodies: &[Packed]) -> bool {
+    bodies.len() <= MAX_SEND_MESSAGES
+        && bodies.iter().map(|p| p.body.len()).sum::<usize>() <= MAX_SEND_BYTES
+}
+
+fn pack_with(
+    records: &[EventRecord],
+    plan: Plan,
+    cf: &Value,
+    hold: Option<&str>,
+) -> Result<Vec<Packed>, serde_json::Error> {
     let header = serde_json::to_string(&Header {
         v: QueueMessage::VERSION,
         plan,
         cf,
+        hold,
     })?;
     // `{…header…,"events":` + array + `}`
     let open = header.strip_suffix('}').unwrap_or(&header);
@@ -221,6 +265,36 @@ mod tests {
             back.extend(d.events);
         }
         assert_eq!(back, records);
+    }
+
+    #[test]
+    fn only_a_request_too_large_for_one_send_is_held_and_every_message_carries_the_token() {
+        let small: Vec<EventRecord> = (0..100).map(|i| record(i, 1000)).collect();
+        let (bodies, hold) = pack_request(&small, Plan::Pro, &Value::Null).unwrap();
+        assert!(hold.is_none() && fits_one_send(&bodies));
+        assert!(bodies
+            .iter()
+            .all(|b| QueueMessage::parse(&b.body).unwrap().hold.is_none()));
+        assert!(!bodies[0].body.contains("hold"), "no token field at all");
+
+        let large: Vec<EventRecord> = (0..100).map(|i| record(i, 3000)).collect();
+        assert!(!fits_one_send(
+            &pack(&large, Plan::Pro, &Value::Null).unwrap()
+        ));
+        let (bodies, hold) = pack_request(&large, Plan::Pro, &Value::Null).unwrap();
+        assert_eq!(hold, Some(large[0].id.to_string()));
+        let mut back = Vec::new();
+        for b in &bodies {
+            assert!(b.body.len() <= MAX_MESSAGE_BYTES);
+            let d = QueueMessage::parse(&b.body).unwrap();
+            assert_eq!(d.hold, hold);
+            back.extend(d.events);
+        }
+        assert_eq!(back, large);
+        assert_eq!(
+            pack_request(&[], Plan::Free, &Value::Null).unwrap(),
+            (Vec::new(), None)
+        );
     }
 
     #[test]
