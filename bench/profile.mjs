@@ -1,6 +1,6 @@
 // CPU profile of the built Worker's isolate under POST /collect load, through workerd's inspector
 // (Chrome DevTools protocol): self time and inclusive time per function. Build with names kept
-// to read the wasm frames (e.g. a release build whose wasm-opt runs with -g).
+// to read the wasm frames: `scripts/build --profile`.
 // Usage: node bench/profile.mjs [--seconds 5] [--top 40]
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";

@@ -12,7 +12,7 @@ use edgesoc_core::plan::Plan;
 use edgesoc_core::respond::Tenant;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use worker::Env;
 
 const DEFAULT_TTL_SECONDS: i64 = 10;
@@ -26,13 +26,22 @@ thread_local! {
         RefCell::new(TtlCache::new(DEFAULT_TTL_SECONDS * 1000, CAPACITY));
 }
 
+thread_local! {
+    /// The TTL var, read once per isolate (vars are fixed for its lifetime).
+    static TTL_MS: OnceCell<i64> = const { OnceCell::new() };
+}
+
 fn ttl_ms(env: &Env) -> i64 {
-    env.var("TENANT_CACHE_SECONDS")
-        .ok()
-        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
-        .unwrap_or(DEFAULT_TTL_SECONDS)
-        .clamp(0, MAX_TTL_SECONDS)
-        * 1000
+    TTL_MS.with(|t| {
+        *t.get_or_init(|| {
+            env.var("TENANT_CACHE_SECONDS")
+                .ok()
+                .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+                .unwrap_or(DEFAULT_TTL_SECONDS)
+                .clamp(0, MAX_TTL_SECONDS)
+                * 1000
+        })
+    })
 }
 
 /// The tenant of `key`: from the cache, else D1; on a miss, registers the key through the
