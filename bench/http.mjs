@@ -56,6 +56,14 @@ const empty = await launch(() => new Miniflare({
   modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
   script: `export default { async fetch(req) { await req.text(); return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } }); } }`,
 }));
+// The Rust floor: the smallest workers-rs Worker (bench/empty-worker, built by scripts/bench),
+// which answers like the empty Worker through the same wasm-bindgen glue as edgesoc.
+const rustDir = new URL("./empty-worker/", import.meta.url).pathname;
+const rustEmpty = await launch(() => new Miniflare({
+  modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
+  rootPath: rustDir, scriptPath: `${rustDir}build/index.js`,
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+}));
 // The binding floor: the least any durable /collect can do in this runtime — one Durable Object
 // call (the rate limit) and one queue send per request, in plain JS, with a consumer that acks.
 // It shows how much of the gap to the empty Worker is the runtime's bindings, not edgesoc.
@@ -98,6 +106,7 @@ try {
   const settled = async (run) => { await app.instance.settle({ timeoutMs: 180000 }); return run(); };
   const targets = {
     empty_worker: async () => load(await url(empty), single, {}, empty.pids),
+    empty_rust_worker: async () => load(await url(rustEmpty), single, {}, rustEmpty.pids),
     queue_floor: async () => load(await url(queueOnly), single, {}, queueOnly.pids),
     binding_floor: async () => load(await url(floor), single, {}, floor.pids),
     collect_single: () => settled(() => load(`${app.instance.url}/collect`, single, { "X-API-Key": key }, app.pids)),
@@ -113,6 +122,7 @@ try {
   }
   results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
   results.single_vs_empty = results.collect_single.requests_per_s / results.empty_worker.requests_per_s;
+  results.rust_floor_vs_empty = results.empty_rust_worker.requests_per_s / results.empty_worker.requests_per_s;
   results.queue_floor_vs_empty = results.queue_floor.requests_per_s / results.empty_worker.requests_per_s;
   results.floor_vs_empty = results.binding_floor.requests_per_s / results.empty_worker.requests_per_s;
   results.single_vs_floor = results.collect_single.requests_per_s / results.binding_floor.requests_per_s;
@@ -120,6 +130,7 @@ try {
 } finally {
   await app.instance.dispose();
   await empty.instance.dispose();
+  await rustEmpty.instance.dispose();
   await floor.instance.dispose();
   await queueOnly.instance.dispose();
 }
