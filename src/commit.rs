@@ -252,16 +252,12 @@ async fn commit_holds(
     per_claim: &[&[Packed]],
     unsent: &mut [usize],
 ) {
-    let total = |i: usize| per_claim[i].iter().map(|p| p.events).sum();
-    let mut due = Vec::new();
-    for i in (0..holds.len()).filter(|&i| holds[i].is_some() && !per_claim[i].is_empty()) {
-        if unsent[i] == 0 {
-            due.push(i);
-        } else {
-            // Partly sent: the consumer drops the sent part, which never commits.
-            unsent[i] = total(i);
-        }
-    }
+    let held: Vec<bool> = holds.iter().map(Option::is_some).collect();
+    let totals: Vec<usize> = per_claim
+        .iter()
+        .map(|c| c.iter().map(|p| p.events).sum())
+        .collect();
+    let due = hold::due_commits(&held, &totals, unsent);
     if due.is_empty() {
         return;
     }
@@ -288,7 +284,7 @@ async fn commit_holds(
     if let Err(e) = committed {
         worker::console_error!("split requests not committed ({} of them): {e}", due.len());
         for i in due {
-            unsent[i] = total(i);
+            unsent[i] = totals[i];
         }
     }
 }

@@ -151,16 +151,20 @@ async fn admit_held(
     deliveries: Vec<Delivery>,
     messages: Vec<RawMessage>,
 ) -> Result<(Vec<Delivery>, Vec<RawMessage>), (worker::Error, Vec<RawMessage>)> {
-    let org = |d: &Delivery| d.events[0].org_id.clone();
-    let holds: Vec<(String, OrgId)> = deliveries
+    // A message's events all belong to the organisation of the request that sent it.
+    fn org(d: &Delivery) -> &OrgId {
+        &d.events[0].org_id
+    }
+    let holds: Vec<(&str, &OrgId)> = deliveries
         .iter()
-        .filter_map(|d| Some((d.hold.clone()?, org(d))))
+        .filter_map(|d| Some((d.hold.as_deref()?, org(d))))
         .collect();
     if holds.is_empty() {
         return Ok((deliveries, messages));
     }
-    let refs: Vec<(&str, &OrgId)> = holds.iter().map(|(h, o)| (h.as_str(), o)).collect();
-    let rows = match store.batch(&[hold::committed_statement(&refs)]).await {
+    let lookup = hold::committed_statement(&holds);
+    drop(holds);
+    let rows = match store.batch(&[lookup]).await {
         Ok(rows) => rows,
         Err(e) => return Err((e, messages)),
     };

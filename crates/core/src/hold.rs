@@ -28,6 +28,12 @@ pub const DROP_AFTER_MS: i64 = 20_000;
 /// Commit records older than this are purged: every message they vouch for is long stored.
 pub const KEEP_COMMITS_MS: i64 = 24 * 3_600_000;
 
+// Checked when compiling: a commit lands within COMMIT_WITHIN_MS plus one D1 write, and the
+// consumer waits far longer; the waits before a drop fit the queue's retries (wrangler.toml
+// max_retries = 5).
+const _: () = assert!(DROP_AFTER_MS >= COMMIT_WITHIN_MS * 4);
+const _: () = assert!(DROP_AFTER_MS / (RETRY_DELAY_SECONDS as i64 * 1000) < 5);
+
 /// What the consumer does with a held message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -53,6 +59,21 @@ pub fn verdict(committed: bool, age_ms: i64) -> Verdict {
 /// Whether a split request whose round started at `started` may still commit at `now`.
 pub fn may_commit(started: UnixMs, now: UnixMs) -> bool {
     now.0 - started.0 < COMMIT_WITHIN_MS
+}
+
+/// The claims of a round that must commit now, given for each claim whether it is held, its
+/// events sent in this round and how many of them went unsent. A held claim partly sent is not
+/// among them: its sent part will never commit, so all its events are counted unsent here.
+pub fn due_commits(held: &[bool], totals: &[usize], unsent: &mut [usize]) -> Vec<usize> {
+    let mut due = Vec::new();
+    for i in (0..held.len()).filter(|&i| held[i] && totals[i] > 0) {
+        if unsent[i] == 0 {
+            due.push(i);
+        } else {
+            unsent[i] = totals[i];
+        }
+    }
+    due
 }
 
 /// Records that `hold`'s request sent all its messages. Idempotent.
@@ -102,11 +123,6 @@ mod tests {
         assert_eq!(verdict(false, 0), Verdict::Wait);
         assert_eq!(verdict(false, DROP_AFTER_MS - 1), Verdict::Wait);
         assert_eq!(verdict(false, DROP_AFTER_MS), Verdict::Drop);
-        // A commit lands within COMMIT_WITHIN_MS plus one D1 write; the consumer waits far longer.
-        assert!(DROP_AFTER_MS >= COMMIT_WITHIN_MS * 4);
-        // Waits needed before a drop fit the queue's retries (wrangler.toml max_retries = 5).
-        let waits = DROP_AFTER_MS / (i64::from(RETRY_DELAY_SECONDS) * 1000);
-        assert!(waits < 5, "{waits} waits");
     }
 
     #[test]
@@ -115,6 +131,21 @@ mod tests {
         assert!(may_commit(t, t));
         assert!(may_commit(t, UnixMs(t.0 + COMMIT_WITHIN_MS - 1)));
         assert!(!may_commit(t, UnixMs(t.0 + COMMIT_WITHIN_MS)));
+    }
+
+    #[test]
+    fn only_fully_sent_held_claims_commit_and_a_partly_sent_one_refunds_everything() {
+        // Claims: plain and partly sent; held and fully sent; held and partly sent; held but
+        // refused (nothing to send); held and sent nothing at all.
+        let held = [false, true, true, true, true];
+        let totals = [10, 100, 100, 0, 100];
+        let mut unsent = [4, 0, 60, 0, 100];
+        assert_eq!(due_commits(&held, &totals, &mut unsent), vec![1]);
+        assert_eq!(
+            unsent,
+            [4, 0, 100, 0, 100],
+            "only the partly sent held claim changes"
+        );
     }
 
     #[test]
