@@ -16,17 +16,13 @@ use edgesoc_core::time::UnixMs;
 /// Runs every rule on `events` (with the plan each was accepted under) and stores the alerts.
 pub async fn run(store: &Store, events: &[(EventRecord, Plan)]) -> worker::Result<()> {
     let config = DetectionConfig::default();
-    let detection: Vec<DetectionEvent> = events
-        .iter()
-        .map(|(r, _)| DetectionEvent::from_record(r))
-        .collect();
     let mut reads = HistoryReads::new(
         events
             .iter()
-            .zip(&detection)
-            .map(|((r, plan), e)| {
-                let request = history_request(e, *plan, &config);
-                (e.clone(), r.org_id.0.clone(), request)
+            .map(|(r, plan)| {
+                let e = DetectionEvent::from_record(r);
+                let request = history_request(&e, *plan, &config);
+                (e, r.org_id.0.clone(), request)
             })
             .collect(),
     );
@@ -42,10 +38,9 @@ pub async fn run(store: &Store, events: &[(EventRecord, Plan)]) -> worker::Resul
     }
     let candidates: Vec<_> = events
         .iter()
-        .zip(&detection)
         .zip(reads.into_histories())
-        .flat_map(|(((record, plan), event), history)| {
-            evaluate(event, &history, *plan, &config)
+        .flat_map(|((record, plan), (event, history))| {
+            evaluate(&event, &history, *plan, &config)
                 .into_iter()
                 .map(move |c| (c, record))
         })

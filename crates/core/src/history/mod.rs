@@ -262,9 +262,14 @@ impl HistoryReads {
         Ok(())
     }
 
-    /// Each event's history, in the order the events were given.
-    pub fn into_histories(self) -> Vec<History> {
-        self.histories
+    /// Each event with its history, in the order the events were given (the events are handed
+    /// back so the caller need not keep its own copy beside these).
+    pub fn into_histories(self) -> Vec<(DetectionEvent, History)> {
+        self.events
+            .into_iter()
+            .map(|(event, _)| event)
+            .zip(self.histories)
+            .collect()
     }
 }
 

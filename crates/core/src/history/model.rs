@@ -148,5 +148,6 @@ pub fn run(
         rounds.push(statements);
         reads.absorb(rows)?;
     }
-    Ok((reads.into_histories(), rounds))
+    let histories = reads.into_histories().into_iter().map(|(_, h)| h).collect();
+    Ok((histories, rounds))
 }

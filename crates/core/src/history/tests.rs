@@ -234,5 +234,5 @@ fn events_without_needs_hand_out_nothing() {
     let e = DetectionEvent::new("q", "data.export", UnixMs(9));
     let mut reads = HistoryReads::new(vec![(e.clone(), "o".into(), HistoryRequest::default())]);
     assert!(reads.statements().is_empty());
-    assert_eq!(reads.into_histories(), vec![History::default()]);
+    assert_eq!(reads.into_histories(), vec![(e, History::default())]);
 }
