@@ -14,7 +14,9 @@ function assertUnavailable(res) {
   assert.ok(Number(res.headers.get("retry-after")) >= 1, "Retry-After in whole seconds");
   assert.equal(res.body.success, false);
   assert.equal(res.body.error.code, "INTERNAL");
-  assert.match(res.body.error.message, /temporarily unavailable/);
+  // A fixed message naming only the kind of dependency, nothing from the failure itself.
+  assert.match(res.body.error.message, /^(D1|rate limiter) is temporarily unavailable$/);
+  assert.deepEqual(Object.keys(res.body.error).sort(), ["code", "message", "retry_after"]);
 }
 
 async function withApp(bindings, fn, opts = {}) {
@@ -85,6 +87,25 @@ test("a split request that cannot commit: 500, every event refunded, none ever s
     assert.ok(dropped, "the held messages were dropped");
     await app.settle({ quietMs: 6000, timeoutMs: 20000 });
     assert.equal(await app.count("SELECT count(*) FROM events"), 2);
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("a real internal failure (no queue binding) answers the fixed body, no binding name, and refunds the quota", async () => {
+  const app = await start({ bindings: { TENANT_CACHE_SECONDS: "0" }, withoutQueue: true });
+  try {
+    const key = await app.createKey({ org: "NoBinding", quota: 1000 });
+    const res = await app.collect(key, { events: [EVENT, EVENT, EVENT] });
+    assert.equal(res.status, 500);
+    assert.deepEqual(res.body, {
+      success: false, code: "INTERNAL", message: "Internal error",
+      error: { code: "INTERNAL", message: "Internal error" },
+    }, "nothing beyond the fixed message");
+    assert.doesNotMatch(JSON.stringify(res.body), /DETECT_QUEUE|binding|queue/i);
+    const health = await app.request("/health", { key });
+    assert.equal(health.status, 200, "reads still work");
+    assert.equal(health.body.quota.used, 0, "the reservation refunded");
   } finally {
     await app.dispose();
   }

@@ -11,9 +11,10 @@ export const BASE = "http://edgesoc.test";
 
 /** Options: `bindings` (vars), `persist` (a directory for D1/DO state), `listen` (serve on
  *  127.0.0.1), `maxRetries` (queue redeliveries), `runtimeStdio` (Miniflare's
- *  handleRuntimeStdio, to redirect workerd's output). EDGESOC_INSPECTOR=<port> in the environment
+ *  handleRuntimeStdio, to redirect workerd's output), `withoutQueue` (no DETECT_QUEUE binding: a
+ *  real missing binding, not an injected fault). EDGESOC_INSPECTOR=<port> in the environment
  *  opens workerd's inspector there (bench/profile.mjs). */
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio } = {}) {
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -24,8 +25,10 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     // In memory by default; benchmarks pass a directory so large datasets live on disk.
     ...(persist ? { d1Persist: persist, durableObjectsPersist: persist } : {}),
     durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },
-    queueProducers: { DETECT_QUEUE: "edgesoc-detect" },
-    queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries } },
+    ...(withoutQueue ? {} : {
+      queueProducers: { DETECT_QUEUE: "edgesoc-detect" },
+      queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries } },
+    }),
     bindings: { BOOTSTRAP_PLAN: "pro", ...bindings },
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
