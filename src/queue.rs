@@ -176,13 +176,14 @@ async fn admit_held(
     let now = js_sys::Date::now() as i64;
     let mut kept = (Vec::new(), Vec::new());
     for (d, m) in deliveries.into_iter().zip(messages) {
-        let Some(token) = d.hold.as_deref() else {
-            kept.0.push(d);
-            kept.1.push(m);
-            continue;
+        let verdict = match d.hold.as_deref() {
+            None => Verdict::Store,
+            Some(token) => {
+                let done = committed.iter().any(|(h, o)| h == token && *o == org(&d).0);
+                hold::verdict(done, now - m.timestamp().as_millis() as i64)
+            }
         };
-        let done = committed.iter().any(|(h, o)| h == token && *o == org(&d).0);
-        match hold::verdict(done, now - m.timestamp().as_millis() as i64) {
+        match verdict {
             Verdict::Store => {
                 kept.0.push(d);
                 kept.1.push(m);
@@ -194,8 +195,9 @@ async fn admit_held(
             ),
             Verdict::Drop => {
                 worker::console_error!(
-                    "queue: dropping message {} of split request {token}: it never committed",
-                    m.id()
+                    "queue: dropping message {} of split request {}: it never committed",
+                    m.id(),
+                    d.hold.as_deref().unwrap_or_default()
                 );
                 m.ack();
             }
