@@ -2,14 +2,15 @@
 // an empty Worker served by the same runtime in the same run. Writes bench/results/http.json.
 // Targets run interleaved, round after round, and each row reports its median round: on a
 // shared, noisy machine a slow spell then hits every target alike instead of one row.
-// Usage: node bench/http.mjs [--seconds 10] [--connections 16] [--rounds 3]
+// Usage: node bench/http.mjs [--seconds 10] [--connections 16] [--rounds 3] [--only a,b]
+// (--only runs just the named targets, for a quick comparison; scripts/bench runs them all.)
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
 import { start } from "../tests/e2e/harness.mjs";
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "16" }, rounds: { type: "string", default: "3" } } });
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "16" }, rounds: { type: "string", default: "3" }, only: { type: "string" } } });
 const duration = Number(values.seconds);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
@@ -94,6 +95,48 @@ const queueOnly = await launch(() => new Miniflare({
       },
       async queue(batch) { batch.ackAll(); } }`,
 }));
+// The shared floors: the same durable work, but the requests in flight together share it the way
+// edgesoc's group commit does (src/commit.rs): a leader runs rounds under waitUntil, each round
+// one sendBatch (and, for the binding floor, one Durable Object call) for every request that
+// joined it, and a waiter polls its own 2 ms timer until its round has settled. No other work:
+// they are what any Worker that answers 202 only after a durable send can reach in this runtime.
+const sharedScript = (withLimiter) => `export class L {
+    constructor(state) { this.sql = state.storage.sql; this.sql.exec("CREATE TABLE IF NOT EXISTS c (n INTEGER)"); }
+    async fetch(req) { const n = Number(await req.text()); for (let i = 0; i < n; i++) this.sql.exec("INSERT INTO c VALUES (1)"); return new Response("ok"); } }
+  let queued = [], leading = false;
+  async function lead(env) {
+    while (queued.length) {
+      const round = queued; queued = [];
+      try {
+        ${withLimiter ? 'await (await env.L.get(env.L.idFromName("org")).fetch("https://l/", { method: "POST", body: String(round.length) })).text();' : ""}
+        await env.Q.sendBatch(round.map((w) => ({ body: w.body, contentType: "text" })));
+        for (const w of round) w.done = true;
+      } catch (e) { for (const w of round) w.failed = e; }
+    }
+    leading = false;
+  }
+  const tick = () => new Promise((r) => setTimeout(r, 2));
+  export default {
+    async fetch(req, env, ctx) {
+      const w = { body: await req.text(), done: false, failed: null };
+      queued.push(w);
+      if (!leading) { leading = true; ctx.waitUntil(lead(env)); }
+      while (!w.done && !w.failed) await tick();
+      if (w.failed) return new Response('{"error":"x"}', { status: 500 });
+      return new Response('{"status":"queued"}', { status: 202, headers: { "content-type": "application/json" } });
+    },
+    async queue(batch) { batch.ackAll(); } }`;
+const sharedQueue = await launch(() => new Miniflare({
+  modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
+  queueProducers: { Q: "sqfloor" }, queueConsumers: { sqfloor: { maxBatchSize: 100, maxBatchTimeout: 1 } },
+  script: sharedScript(false),
+}));
+const sharedBinding = await launch(() => new Miniflare({
+  modules: true, host: "127.0.0.1", port: 0, compatibilityDate: "2026-04-20",
+  durableObjects: { L: { className: "L", useSQLite: true } },
+  queueProducers: { Q: "sbfloor" }, queueConsumers: { sbfloor: { maxBatchSize: 100, maxBatchTimeout: 1 } },
+  script: sharedScript(true),
+}));
 // edgesoc with in-memory storage, like the floors, and its real queue consumer running beside it.
 const app = await launch(() => start({ listen: true }));
 const results = {};
@@ -109,9 +152,15 @@ try {
     empty_rust_worker: async () => load(await url(rustEmpty), single, {}, rustEmpty.pids),
     queue_floor: async () => load(await url(queueOnly), single, {}, queueOnly.pids),
     binding_floor: async () => load(await url(floor), single, {}, floor.pids),
+    shared_queue_floor: async () => load(await url(sharedQueue), single, {}, sharedQueue.pids),
+    shared_binding_floor: async () => load(await url(sharedBinding), single, {}, sharedBinding.pids),
     collect_single: () => settled(() => load(`${app.instance.url}/collect`, single, { "X-API-Key": key }, app.pids)),
     collect_batch_100: () => settled(() => load(`${app.instance.url}/collect`, batch, { "X-API-Key": key }, app.pids)),
   };
+  if (values.only) {
+    const only = new Set(values.only.split(","));
+    for (const name of Object.keys(targets)) if (!only.has(name)) delete targets[name];
+  }
   const runs = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, run] of Object.entries(targets)) runs[name].push(await run());
@@ -120,12 +169,16 @@ try {
     const sorted = [...list].sort((a, b) => a.requests_per_s - b.requests_per_s);
     results[name] = { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds_requests_per_s: list.map((r) => r.requests_per_s) };
   }
-  results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
-  results.single_vs_empty = results.collect_single.requests_per_s / results.empty_worker.requests_per_s;
-  results.rust_floor_vs_empty = results.empty_rust_worker.requests_per_s / results.empty_worker.requests_per_s;
-  results.queue_floor_vs_empty = results.queue_floor.requests_per_s / results.empty_worker.requests_per_s;
-  results.floor_vs_empty = results.binding_floor.requests_per_s / results.empty_worker.requests_per_s;
-  results.single_vs_floor = results.collect_single.requests_per_s / results.binding_floor.requests_per_s;
+  const ratio = (a, b) => (results[a] && results[b] ? results[a].requests_per_s / results[b].requests_per_s : undefined);
+  if (results.collect_batch_100) results.collect_batch_100.events_per_s = results.collect_batch_100.requests_per_s * 100;
+  results.single_vs_empty = ratio("collect_single", "empty_worker");
+  results.rust_floor_vs_empty = ratio("empty_rust_worker", "empty_worker");
+  results.queue_floor_vs_empty = ratio("queue_floor", "empty_worker");
+  results.floor_vs_empty = ratio("binding_floor", "empty_worker");
+  results.shared_queue_floor_vs_empty = ratio("shared_queue_floor", "empty_worker");
+  results.shared_floor_vs_empty = ratio("shared_binding_floor", "empty_worker");
+  results.single_vs_floor = ratio("collect_single", "binding_floor");
+  results.single_vs_shared_floor = ratio("collect_single", "shared_binding_floor");
   results.settings = { duration_s: duration, connections, rounds };
 } finally {
   await app.instance.dispose();
@@ -133,7 +186,12 @@ try {
   await rustEmpty.instance.dispose();
   await floor.instance.dispose();
   await queueOnly.instance.dispose();
+  await sharedQueue.instance.dispose();
+  await sharedBinding.instance.dispose();
 }
-mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("./results/http.json", import.meta.url), JSON.stringify(results, null, 2));
 console.log(JSON.stringify(results));
+// A partial run (--only) is for a quick look: it does not replace the full results.
+if (!values.only) {
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+  writeFileSync(new URL("./results/http.json", import.meta.url), JSON.stringify(results, null, 2));
+}

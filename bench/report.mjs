@@ -10,6 +10,7 @@ const read = (name) => {
 const pipeline = read("pipeline"), http = read("http"), query = read("query"), bundle = read("bundle"), dash = read("dashboard");
 const ms = (x) => (x == null ? "–" : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 const us = (ns) => `${(ns / 1000).toFixed(1)} µs`;
+const pct = (x) => `${(x * 100).toFixed(1)} %`;
 const cpu = (r) => (r.cpu_us_per_request == null ? "–" : `${r.cpu_us_per_request} µs`);
 const lines = [
   "# Benchmarks",
@@ -38,20 +39,30 @@ if (http) {
     "process during its rows, and its CPU is counted there. Concurrent requests of an organisation share one",
     "limiter call and one `sendBatch` (group commit, `src/commit.rs`); each still answers 202 only after its own",
     "events are in the queue. CPU per request is the workerd process's CPU time over the run's requests.", "",
-    "| target | accepted req/s | p50 | p99 | failed requests | workerd CPU per request |", "|---|---|---|---|---|---|",
-    `| empty Worker (same runtime) | ${http.empty_worker.requests_per_s.toFixed(0)} | ${http.empty_worker.p50_ms} ms | ${http.empty_worker.p99_ms} ms | ${http.empty_worker.failed} | ${cpu(http.empty_worker)} |`,
-    ...(http.empty_rust_worker ? [`| empty Rust Worker: workers-rs, same glue as edgesoc | ${http.empty_rust_worker.requests_per_s.toFixed(0)} | ${http.empty_rust_worker.p50_ms} ms | ${http.empty_rust_worker.p99_ms} ms | ${http.empty_rust_worker.failed} | ${cpu(http.empty_rust_worker)} |`] : []),
-    ...(http.queue_floor ? [`| queue floor: JS Worker, 1 queue send | ${http.queue_floor.requests_per_s.toFixed(0)} | ${http.queue_floor.p50_ms} ms | ${http.queue_floor.p99_ms} ms | ${http.queue_floor.failed} | ${cpu(http.queue_floor)} |`] : []),
-    ...(http.binding_floor ? [`| binding floor: JS Worker, 1 DO call + 1 queue send | ${http.binding_floor.requests_per_s.toFixed(0)} | ${http.binding_floor.p50_ms} ms | ${http.binding_floor.p99_ms} ms | ${http.binding_floor.failed} | ${cpu(http.binding_floor)} |`] : []),
-    `| /collect, 1 event | ${http.collect_single.requests_per_s.toFixed(0)} | ${http.collect_single.p50_ms} ms | ${http.collect_single.p99_ms} ms | ${http.collect_single.failed} | ${cpu(http.collect_single)} |`,
-    `| /collect, 100-event batch | ${http.collect_batch_100.requests_per_s.toFixed(0)} (${http.collect_batch_100.events_per_s.toFixed(0)} events/s) | ${http.collect_batch_100.p50_ms} ms | ${http.collect_batch_100.p99_ms} ms | ${http.collect_batch_100.failed} | ${cpu(http.collect_batch_100)} |`,
-    "", `Single-event throughput is **${(http.single_vs_empty * 100).toFixed(1)} %** of the empty Worker's (target ≥ 80 %: ` +
-    `${http.single_vs_empty >= 0.8 ? "met" : "**missed**"}).` + (http.binding_floor
-      ? ` The binding floor — one Durable Object call and one queue send per request, what /collect cost before concurrent requests shared them — reaches ${(http.floor_vs_empty * 100).toFixed(1)} % of the empty Worker; ` +
-        `edgesoc reaches ${(http.single_vs_floor * 100).toFixed(1)} % of that floor.` +
-        (http.queue_floor ? ` A Worker that only enqueues — the durable minimum behind a 202 — reaches ${(http.queue_floor_vs_empty * 100).toFixed(1)} %.` : "") +
-        (http.empty_rust_worker ? ` An empty Rust Worker — workers-rs and wasm-bindgen's glue, no work at all — reaches ${(http.rust_floor_vs_empty * 100).toFixed(1)} %.` : "")
-      : ""), "",
+    "| target | accepted req/s | share of the empty Worker | p50 | p99 | failed requests | workerd CPU per request |", "|---|---|---|---|---|---|---|",
+    ...[
+      ["empty_worker", "empty Worker (same runtime)"],
+      ["empty_rust_worker", "empty Rust Worker: workers-rs, same glue as edgesoc"],
+      ["queue_floor", "queue floor: JS Worker, 1 queue send per request"],
+      ["binding_floor", "binding floor: JS Worker, 1 DO call + 1 queue send per request"],
+      ["shared_queue_floor", "shared queue floor: JS Worker, 1 `sendBatch` per round of requests"],
+      ["shared_binding_floor", "shared binding floor: JS Worker, 1 DO call + 1 `sendBatch` per round"],
+      ["collect_single", "**/collect, 1 event**"],
+      ["collect_batch_100", "/collect, 100-event batch"],
+    ].filter(([k]) => http[k]).map(([k, label]) => {
+      const r = http[k];
+      const rate = k === "collect_batch_100" ? `${r.requests_per_s.toFixed(0)} (${r.events_per_s.toFixed(0)} events/s)` : r.requests_per_s.toFixed(0);
+      return `| ${label} | ${rate} | ${pct(r.requests_per_s / http.empty_worker.requests_per_s)} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${r.failed} | ${cpu(r)} |`;
+    }),
+    "", `Single-event throughput is **${pct(http.single_vs_empty)}** of the empty Worker's (target ≥ 80 %: ` +
+    `${http.single_vs_empty >= 0.8 ? "met" : "**missed**"}).` +
+    (http.shared_binding_floor && http.shared_queue_floor
+      ? ` No Worker that answers 202 only after a durable send can reach 80 % in this runtime: the shared floors do ` +
+        `nothing else — plain JS, no parsing, no auth, the same group commit as edgesoc — and reach ${pct(http.shared_floor_vs_empty)} ` +
+        `with the rate limiter's Durable Object call, ${pct(http.shared_queue_floor_vs_empty)} with the queue send alone. ` +
+        `edgesoc reaches ${pct(http.single_vs_shared_floor)} of the shared binding floor, the ceiling for its design.`
+      : "") +
+    (http.empty_rust_worker ? ` An empty Rust Worker — workers-rs and wasm-bindgen's glue, no work at all — reaches ${pct(http.rust_floor_vs_empty)}.` : ""), "",
     "Failed requests are `500`s: queue sends the local broker refused (\"Unknown Internal Error (15000)\") on every",
     "attempt, which the JS floors see too. edgesoc retries a send four times with pauses (SECURITY.md IDEM-6), then",
     "refunds the reservation and answers 500; nothing accepted is lost. They grow with the backlog when events",
@@ -92,11 +103,23 @@ if (bundle) {
 lines.push("## Reading these figures", "",
   "- **Targets met:** a filtered `GET /events` page and `/ui/mock-data` stay under their p95 targets at 1,000,000",
   "  stored items; a 100-event batch costs under 10 ms of wasm CPU; the bundle is about half of the 1 MiB gzip target.",
-  "- **/collect throughput** is measured against three baselines. The request path does no D1 work: the",
-  "  tenant comes from an isolate cache (`TENANT_CACHE_SECONDS`), enrichment runs in the queue consumer, and",
-  "  concurrent requests share one limiter call and one `sendBatch` (group commit). The floors show what the",
-  "  runtime itself costs: wasm-bindgen's glue alone (the empty Rust Worker) and a queue send alone each take a",
-  "  large share of the empty Worker's throughput before any work is done.",
+  "- **/collect throughput** is measured against floors: Workers that do only part of what a durable `/collect`",
+  "  must do, in the same runtime and run. The request path does no D1 work: the tenant comes from an isolate",
+  "  cache (`TENANT_CACHE_SECONDS`), enrichment runs in the queue consumer, and concurrent requests share one",
+  "  limiter call and one `sendBatch` (group commit). The floors show what the runtime itself costs:",
+  "  wasm-bindgen's glue alone (the empty Rust Worker) and a durable send alone each take a large share of the",
+  "  empty Worker's throughput before any work is done.",
+  "- **Why the 80 % target is out of reach here.** A 202 promises the event is stored exactly once, so it can be",
+  "  sent only after the event is in the queue, and the product rate-limits and reserves quota per key in a",
+  "  Durable Object. The shared floors do exactly that much and nothing else, in plain JS, with edgesoc's group",
+  "  commit (a leader's round under `waitUntil`, waiters polling their own 2 ms timers). The shared queue floor",
+  "  is the ceiling, in this runtime, of any Worker that answers only after a durable send; the shared binding",
+  "  floor, of one that also asks a Durable Object per request, as the exact monthly quota needs. Both are well",
+  "  under 80 %, before a body read, validation or auth. A variant that woke waiters by resolving",
+  "  promises across requests, which would save the polling, failed most of its requests in workerd (\"Cannot",
+  "  perform I/O on behalf of a different request\"; measured once, not kept). More concurrent connections make",
+  "  rounds larger: at 64 connections (measured once, 5 s × 2 rounds, 2026-11-24) the shared binding floor",
+  "  reached 52.6 % of the empty Worker and `/collect` 52.1 %, 99 % of that floor; 16 is the setting for every row.",
   "- **Where /collect's time goes** (diagnostic builds run once on 2026-11-24, 5 s × 2 rounds beside the same",
   "  rows; not regenerated by `scripts/bench`): with the limiter round and the queue send cut out, the request's",
   "  own work — key from the cache, body read, validation, ids, packing, the 202 and its tenant headers — ran at",
@@ -126,6 +149,7 @@ const series = query ? Object.keys(query.sizes[0]).filter((k) => k !== "size").m
 const ratios = [
   ...(pipeline ? [["wasm/native CPU", pipeline.wasm_over_native]] : []),
   ...(http ? [["/collect ÷ empty (req/s)", http.single_vs_empty]] : []),
+  ...(http?.shared_binding_floor ? [["shared binding floor ÷ empty", http.shared_floor_vs_empty]] : []),
 ];
 chart.setOption({
   animation: false, backgroundColor: "#fff", title: [{ text: "GET /events p95 (ms) by stored events", left: "2%" }, { text: "ratios", left: "66%" }],
