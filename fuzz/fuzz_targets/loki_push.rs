@@ -217,8 +217,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let alerts = ldetect::candidates(&lines, &by_ip, &by_user, Plan::Enterprise, &config);
-    assert!(alerts.candidates.len() <= ldetect::MAX_CANDIDATES);
-    for st in ldetect::alert_statements(&org, &alerts, now) {
+    let writes = ldetect::alert_statements(&org, &alerts, now);
+    assert!(writes.statements.len() <= ldetect::MAX_ALERT_STATEMENTS);
+    for st in writes.statements {
         check_statement(&st);
     }
 });

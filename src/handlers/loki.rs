@@ -86,15 +86,15 @@ async fn detect_lines(ctx: &Ctx, store: &Store, lines: &[FailedLine]) -> worker:
         }
     }
     let alerts = detect::candidates(lines, &by_ip, &by_user, ctx.tenant.plan, &config);
-    if alerts.dropped > 0 {
+    let writes = detect::alert_statements(org, &alerts, ctx.now);
+    if writes.dropped_folds > 0 {
         worker::console_warn!(
-            "loki push for {}: {} brute-force candidates over the per-push cap were not stored",
+            "loki push for {}: {} brute-force alerts (a key in one de-duplication span each) over the per-push write budget were not stored",
             org.0,
-            alerts.dropped
+            writes.dropped_folds
         );
     }
-    let writes = detect::alert_statements(org, &alerts, ctx.now);
-    store.batch(&writes).await?;
+    store.batch(&writes.statements).await?;
     Ok(())
 }
 

@@ -291,6 +291,19 @@ describe("events and detection", () => {
     assert.equal(again[0].metadata.evidence.count, 6);
   });
 
+  test("one push in which forty IPs each brute-force raises forty alerts (none dropped by a per-push cap)", async () => {
+    const t = Date.now() - 3 * MIN;
+    const values = [];
+    for (let ip = 0; ip < 40; ip++) {
+      for (let i = 0; i < 5; i++) values.push([ns(t + i * 1000 + ip), `Failed password for root from 192.0.2.${ip} port ${i + 1} ssh2`]);
+    }
+    assert.equal((await send(pro, { streams: [{ stream: { service: "sshd" }, values }] })).status, 204);
+    const ips = await app.db.prepare("SELECT DISTINCT source_ip AS ip FROM alerts WHERE alert_type = 'brute_force_attack' AND source_ip LIKE '192.0.2.%'").all();
+    assert.equal(ips.results.length, 40, "every IP that crossed the threshold has its alert");
+    const api = await app.request("/alerts?alert_type=brute_force_attack&limit=100", { key: pro });
+    assert.equal(api.body.data.filter((a) => a.source_ip?.startsWith("192.0.2.")).length, 40);
+  });
+
   test("failed-login events and lines count together", async () => {
     for (let i = 0; i < 3; i++) {
       const res = await app.collect(mixed, { event: "auth.login_failed", actor: `u${i}`, user_ip: "203.0.113.88" });

@@ -20,7 +20,7 @@ use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_TRIGGER_IDS};
 use crate::detect::AlertCandidate;
 use crate::ids::EventId;
 use crate::query::{SqlParam, Statement};
-use crate::record::{json_array_chunks, EventRecord};
+use crate::record::{json_array_groups, EventRecord};
 use crate::time::UnixMs;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -123,8 +123,29 @@ impl Fold<'_> {
 pub fn store_statements(
     candidates: &[(AlertCandidate, &EventRecord)],
     now: UnixMs,
-    mut new_id: impl FnMut() -> EventId,
+    new_id: impl FnMut() -> EventId,
 ) -> Vec<Statement> {
+    store_statements_within(candidates, now, new_id, usize::MAX).statements
+}
+
+/// What [`store_statements_within`] wrote, and what its budget left out.
+#[derive(Debug)]
+pub struct BoundedWrites {
+    pub statements: Vec<Statement>,
+    /// Folds (one key's triggers within one de-duplication span) not written.
+    pub dropped_folds: usize,
+}
+
+/// [`store_statements`] in at most `max_statements` statements (a multiple of three is used).
+/// Each layer's folds go in chunks of three statements; when they need more, a key's newest
+/// spans are kept first (the last layers), since an older span's alert is the one a later one
+/// would only have added occurrences to. The kept chunks still run oldest layer first.
+pub fn store_statements_within(
+    candidates: &[(AlertCandidate, &EventRecord)],
+    now: UnixMs,
+    mut new_id: impl FnMut() -> EventId,
+    max_statements: usize,
+) -> BoundedWrites {
     let mut ordered: Vec<&(AlertCandidate, &EventRecord)> = candidates.iter().collect();
     ordered.sort_by(|a, b| {
         (a.1.created_at, &a.0.trigger_event_id).cmp(&(b.1.created_at, &b.0.trigger_event_id))
@@ -170,15 +191,32 @@ pub fn store_statements(
             layers[layer].push(fold.to_json(new_id(), now));
         }
     }
+    // Values always serialise, so the chunking cannot fail.
+    let chunks: Vec<Vec<(String, usize)>> = layers
+        .iter()
+        .map(|layer| json_array_groups(layer, usize::MAX, MAX_FOLDS_JSON_BYTES).unwrap_or_default())
+        .collect();
+    let mut budget = max_statements / 3;
+    let mut kept = vec![0usize; chunks.len()]; // chunks kept per layer, from its start
+    for (layer, groups) in chunks.iter().enumerate().rev() {
+        kept[layer] = groups.len().min(budget);
+        budget -= kept[layer];
+    }
     let (update, insert) = (update_sql(), insert_sql());
-    let mut out = Vec::new();
-    for layer in layers {
-        // Values always serialise, so the chunking cannot fail.
-        for chunk in json_array_chunks(&layer, MAX_FOLDS_JSON_BYTES).unwrap_or_default() {
+    let mut out = BoundedWrites {
+        statements: Vec::new(),
+        dropped_folds: 0,
+    };
+    for (groups, kept) in chunks.into_iter().zip(kept) {
+        for (i, (chunk, folds)) in groups.into_iter().enumerate() {
+            if i >= kept {
+                out.dropped_folds += folds;
+                continue;
+            }
             let param = || vec![SqlParam::Text(chunk.clone())];
-            out.push((update.clone(), param()));
-            out.push((insert.clone(), param()));
-            out.push((RECORD_SQL.to_owned(), param()));
+            out.statements.push((update.clone(), param()));
+            out.statements.push((insert.clone(), param()));
+            out.statements.push((RECORD_SQL.to_owned(), param()));
         }
     }
     out
@@ -328,5 +366,12 @@ mod tests {
             .all(|(_, p)| matches!(&p[0], SqlParam::Text(t) if t.len() <= MAX_FOLDS_JSON_BYTES)));
         assert_eq!(folds(&stmts).iter().map(Vec::len).sum::<usize>(), 400);
         assert!(store_statements(&[], UnixMs(0), EventId::new_v4).is_empty());
+
+        // Within a budget of two chunks, the rest of the layer is counted as dropped.
+        let bounded = store_statements_within(&many, UnixMs(0), EventId::new_v4, 7);
+        assert_eq!(bounded.statements.len(), 6);
+        let written: usize = folds(&bounded.statements).iter().map(Vec::len).sum();
+        assert!(written > 0 && written < 400);
+        assert_eq!(written + bounded.dropped_folds, 400);
     }
 }

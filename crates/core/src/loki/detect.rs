@@ -13,12 +13,12 @@
 //!    span (the first, which opens or joins the alert, and the last, which leaves the latest
 //!    evidence), and only those run the real rules ([`crate::detect::evaluate`]);
 //! 4. [`alert_statements`]: the usual de-duplicating writes ([`crate::alerts::store_statements`]),
-//!    in one batch.
+//!    in one batch of at most [`MAX_ALERT_STATEMENTS`] statements, however many keys alert.
 //!
 //! The window clock of a line is its own timestamp (lines may be replayed late: counting them
 //! at ingestion time would turn a backfill into a burst).
 
-use crate::alerts::{store_statements, DEDUP_WINDOW_MS};
+use crate::alerts::{store_statements_within, BoundedWrites, DEDUP_WINDOW_MS};
 use crate::classify::LogType;
 use crate::detect::{
     evaluate, AlertCandidate, Burst, DetectionConfig, DetectionEvent, History, Occurrence,
@@ -43,9 +43,12 @@ pub const LINE_EVENT_NAME: &str = FAILED_LOGIN_NAMES[1];
 pub const MAX_HISTORY_ROWS: u32 = 20_000;
 /// Most earlier failures handed to the rules per trigger (the event path's bound too).
 pub const MAX_WINDOW_HISTORY: usize = 1000;
-/// Most alert candidates stored per push (three statements each), so one push stays well inside
-/// D1's per-invocation query budget. Further candidates are dropped (and counted).
-pub const MAX_CANDIDATES: usize = 32;
+/// Most statements of one push's alert writes. Every key that alerts in one de-duplication span
+/// is one fold, and the folds of a span layer go three statements per ~96 KiB chunk (about 50
+/// folds), so this stores hundreds of keys' alerts while the whole push — a few insert
+/// statements, two history reads and these — stays inside the 50 queries the Free plan allows
+/// one invocation. Folds beyond it are dropped, oldest spans first, and counted.
+pub const MAX_ALERT_STATEMENTS: usize = 30;
 
 /// One stored `login_failure` line, as detection sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,8 +238,6 @@ pub struct LineAlerts {
     /// Lines at or above a threshold whose candidate was folded (not the first or last of its
     /// key's span) — de-duplication would only have counted them as occurrences.
     pub folded: usize,
-    /// Candidates dropped by [`MAX_CANDIDATES`].
-    pub dropped: usize,
 }
 
 /// Runs the brute-force rules over the stored failure lines of one push (see the module doc).
@@ -327,19 +328,16 @@ pub fn candidates(
             if !wanted {
                 continue;
             }
-            if out.candidates.len() >= MAX_CANDIDATES {
-                out.dropped += 1;
-            } else {
-                out.candidates.push((c, ordered[i].clone()));
-            }
+            out.candidates.push((c, ordered[i].clone()));
         }
     }
     out
 }
 
 /// The statements storing `alerts` for `org` with the usual de-duplication, to run as one
-/// batch in order. The trigger of each is its line, as a record with no enrichment.
-pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Vec<Statement> {
+/// batch in order, within [`MAX_ALERT_STATEMENTS`]. The trigger of each is its line, as a
+/// record with no enrichment.
+pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> BoundedWrites {
     let triggers: Vec<EventRecord> = alerts
         .candidates
         .iter()
@@ -365,5 +363,5 @@ pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Vec<St
         .zip(&triggers)
         .map(|((c, _), t)| (c.clone(), t))
         .collect();
-    store_statements(&candidates, now, EventId::new_v4)
+    store_statements_within(&candidates, now, EventId::new_v4, MAX_ALERT_STATEMENTS)
 }

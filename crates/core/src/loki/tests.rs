@@ -786,11 +786,14 @@ fn event_metadata_feeds_the_item() {
 mod brute_force {
     use super::super::detect::*;
     use super::*;
+    use crate::alerts::DEDUP_WINDOW_MS;
     use crate::catalogue::AlertType;
     use crate::detect::{DetectionConfig, Occurrence};
     use crate::plan::Plan;
+    use std::collections::BTreeSet;
 
     const MIN: i64 = 60_000;
+    const HOUR: i64 = 60 * MIN;
 
     fn line(row: i64, offset: i64, ip: &str, user: Option<&str>) -> FailedLine {
         let at = NOW.0 + offset;
@@ -865,7 +868,9 @@ mod brute_force {
         assert_eq!(c.trigger_event_id, lines[4].id);
         assert_eq!(trigger, &lines[4]);
         assert_eq!(c.confidence, 70);
-        let stmts = alert_statements(&org(), &out, NOW);
+        let writes = alert_statements(&org(), &out, NOW);
+        assert_eq!(writes.dropped_folds, 0);
+        let stmts = writes.statements;
         assert_eq!(stmts.len(), 3);
         assert!(stmts.iter().all(|(_, p)| match &p[0] {
             crate::query::SqlParam::Text(t) => t.contains(r#""org":"org_1""#),
@@ -972,9 +977,22 @@ mod brute_force {
         assert_eq!(out.candidates[2].1, lines[9]);
     }
 
+    /// The JSON folds bound to each chunk's statements (every third statement is a new chunk).
+    fn written_folds(stmts: &[crate::query::Statement]) -> Vec<Value> {
+        stmts
+            .iter()
+            .step_by(3)
+            .flat_map(|(_, p)| match &p[0] {
+                crate::query::SqlParam::Text(t) => serde_json::from_str::<Vec<Value>>(t).unwrap(),
+                other => panic!("one JSON parameter: {other:?}"),
+            })
+            .collect()
+    }
+
     #[test]
-    fn candidates_are_capped() {
-        // 40 IPs, each with a burst of 5 → 40 first+last pairs (first == last: 40 candidates).
+    fn every_alerting_key_of_a_push_is_written() {
+        // 40 IPs, each with a burst of 5: 40 keys alert (first == last line: one candidate each).
+        // The old per-push cap of 32 candidates dropped 8 of them.
         let mut lines = Vec::new();
         for ip in 0..40 {
             for i in 0..5 {
@@ -987,8 +1005,48 @@ mod brute_force {
             }
         }
         let out = run(&lines, &[]);
-        assert_eq!(out.candidates.len(), MAX_CANDIDATES);
-        assert_eq!(out.dropped, 40 - MAX_CANDIDATES);
+        assert_eq!(out.candidates.len(), 40);
+        let writes = alert_statements(&org(), &out, NOW);
+        assert_eq!(writes.dropped_folds, 0);
+        assert!(writes.statements.len() <= MAX_ALERT_STATEMENTS);
+        let keys: BTreeSet<String> = written_folds(&writes.statements)
+            .iter()
+            .map(|f| f["key"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(keys.len(), 40);
+    }
+
+    #[test]
+    fn a_push_over_the_write_budget_keeps_each_keys_newest_spans() {
+        // One IP bursting once every two hours, 40 times: 40 spans of one key, each in its own
+        // layer of three statements. The budget keeps the newest ten, still written oldest first.
+        const SPANS: i64 = 40;
+        let mut lines = Vec::new();
+        for span in 0..SPANS {
+            for i in 0..5 {
+                lines.push(line(
+                    span * 10 + i + 1,
+                    span * 2 * HOUR + i * 1000,
+                    "198.51.100.7",
+                    None,
+                ));
+            }
+        }
+        let out = run(&lines, &[]);
+        assert_eq!(out.candidates.len(), SPANS as usize);
+        let writes = alert_statements(&org(), &out, NOW);
+        assert_eq!(writes.statements.len(), MAX_ALERT_STATEMENTS);
+        let kept = (MAX_ALERT_STATEMENTS / 3) as i64;
+        assert_eq!(writes.dropped_folds, (SPANS - kept) as usize);
+        let starts: Vec<i64> = written_folds(&writes.statements)
+            .iter()
+            .map(|f| f["since"].as_i64().unwrap() + DEDUP_WINDOW_MS)
+            .collect();
+        // A span opens on its burst's fifth line, the first to reach the threshold.
+        let expected: Vec<i64> = (SPANS - kept..SPANS)
+            .map(|span| lines[(span * 5 + 4) as usize].at.0)
+            .collect();
+        assert_eq!(starts, expected);
     }
 
     #[test]
