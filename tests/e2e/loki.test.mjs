@@ -291,15 +291,18 @@ describe("events and detection", () => {
     assert.equal(again[0].metadata.evidence.count, 6);
   });
 
-  test("one push in which forty IPs each brute-force raises forty alerts (none dropped by a per-push cap)", async () => {
+  test("one push in which forty IPs each brute-force raises forty alerts, each counting every line past the threshold", async () => {
     const t = Date.now() - 3 * MIN;
     const values = [];
     for (let ip = 0; ip < 40; ip++) {
-      for (let i = 0; i < 5; i++) values.push([ns(t + i * 1000 + ip), `Failed password for root from 192.0.2.${ip} port ${i + 1} ssh2`]);
+      for (let i = 0; i < 7; i++) values.push([ns(t + i * 1000 + ip), `Failed password for root from 192.0.2.${ip} port ${i + 1} ssh2`]);
     }
     assert.equal((await send(pro, { streams: [{ stream: { service: "sshd" }, values }] })).status, 204);
-    const ips = await app.db.prepare("SELECT DISTINCT source_ip AS ip FROM alerts WHERE alert_type = 'brute_force_attack' AND source_ip LIKE '192.0.2.%'").all();
-    assert.equal(ips.results.length, 40, "every IP that crossed the threshold has its alert");
+    const rows = await app.db.prepare("SELECT source_ip, metadata FROM alerts WHERE alert_type = 'brute_force_attack' AND source_ip LIKE '192.0.2.%'").all();
+    assert.equal(new Set(rows.results.map((r) => r.source_ip)).size, 40, "every IP that crossed the threshold has its alert (a cap of 32 candidates dropped some)");
+    assert.equal(rows.results.length, 40, "one alert per IP");
+    // Lines 5, 6 and 7 each cross the threshold: three occurrences, like three events would be.
+    for (const r of rows.results) assert.equal(JSON.parse(r.metadata).occurrences, 3, r.source_ip);
     const api = await app.request("/alerts?alert_type=brute_force_attack&limit=100", { key: pro });
     assert.equal(api.body.data.filter((a) => a.source_ip?.startsWith("192.0.2.")).length, 40);
   });

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod store;
-pub use store::{store_statements, store_statements_within, BoundedWrites};
+pub use store::{store_statements, store_statements_within, BoundedWrites, ExtraTrigger};
 
 /// While an open alert with the same (org, type, key) is younger than this, new triggers
 /// update it instead of creating another.

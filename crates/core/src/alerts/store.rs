@@ -125,7 +125,17 @@ pub fn store_statements(
     now: UnixMs,
     new_id: impl FnMut() -> EventId,
 ) -> Vec<Statement> {
-    store_statements_within(candidates, now, new_id, usize::MAX).statements
+    store_statements_within(candidates, &[], now, new_id, usize::MAX).statements
+}
+
+/// A trigger with no candidate of its own: it joins the fold of `candidates[candidate]` (it
+/// must fall in that candidate's span), counting as one more occurrence. The Loki path runs the
+/// rules only on a span's first and last line; its other qualifying lines come in this way.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraTrigger<'a> {
+    pub candidate: usize,
+    pub id: &'a str,
+    pub at: UnixMs,
 }
 
 /// What [`store_statements_within`] wrote, and what its budget left out.
@@ -140,19 +150,24 @@ pub struct BoundedWrites {
 /// Each layer's folds go in chunks of three statements; when they need more, a key's newest
 /// spans are kept first (the last layers), since an older span's alert is the one a later one
 /// would only have added occurrences to. The kept chunks still run oldest layer first.
-pub fn store_statements_within(
-    candidates: &[(AlertCandidate, &EventRecord)],
+pub fn store_statements_within<'a>(
+    candidates: &'a [(AlertCandidate, &EventRecord)],
+    extra: &[ExtraTrigger<'a>],
     now: UnixMs,
     mut new_id: impl FnMut() -> EventId,
     max_statements: usize,
 ) -> BoundedWrites {
-    let mut ordered: Vec<&(AlertCandidate, &EventRecord)> = candidates.iter().collect();
-    ordered.sort_by(|a, b| {
+    let mut ordered: Vec<usize> = (0..candidates.len()).collect();
+    ordered.sort_by(|&a, &b| {
+        let (a, b) = (&candidates[a], &candidates[b]);
         (a.1.created_at, &a.0.trigger_event_id).cmp(&(b.1.created_at, &b.0.trigger_event_id))
     });
     // Per key, its spans in time order; a span's index is its layer.
     let mut spans: BTreeMap<(&str, &str, &str), Vec<Fold>> = BTreeMap::new();
-    for (c, record) in ordered {
+    // Where each candidate was folded: its key and layer.
+    let mut folded_into = vec![None; candidates.len()];
+    for i in ordered {
+        let (c, record) = &candidates[i];
         let key = (
             record.org_id.0.as_str(),
             c.alert_type.as_str(),
@@ -162,9 +177,7 @@ pub fn store_statements_within(
         let folds = spans.entry(key).or_default();
         match folds.last_mut() {
             Some(f) if at - f.triggers[0].1 <= DEDUP_WINDOW_MS => {
-                if !f.triggers.iter().any(|(id, _)| *id == c.trigger_event_id) {
-                    f.triggers.push((&c.trigger_event_id, at));
-                }
+                f.triggers.push((&c.trigger_event_id, at));
                 f.last = c;
                 f.confidence = f.confidence.max(c.confidence);
                 if severity_rank(c.severity) > f.rank {
@@ -181,6 +194,19 @@ pub fn store_statements_within(
                 severity: c.severity.as_str(),
             }),
         }
+        folded_into[i] = Some((key, folds.len() - 1));
+    }
+    for x in extra {
+        if let Some(Some((key, layer))) = folded_into.get(x.candidate) {
+            if let Some(f) = spans.get_mut(key).and_then(|folds| folds.get_mut(*layer)) {
+                f.triggers.push((x.id, x.at.0));
+            }
+        }
+    }
+    // Oldest trigger first, each once (a redelivered or repeated candidate names it again).
+    for f in spans.values_mut().flatten() {
+        f.triggers.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+        f.triggers.dedup_by(|a, b| a.0 == b.0);
     }
     let mut layers: Vec<Vec<Value>> = Vec::new();
     for folds in spans.values() {
@@ -319,6 +345,37 @@ mod tests {
     }
 
     #[test]
+    fn extra_triggers_join_their_candidates_fold_oldest_first_and_once() {
+        let (a, b) = (trigger("org_1", 1_000), trigger("org_1", 9_000));
+        let candidates = [
+            (candidate(&b, "ip:x", 70, AlertSeverity::High), &b),
+            (candidate(&a, "ip:x", 70, AlertSeverity::High), &a),
+        ];
+        let between = |id, at| ExtraTrigger {
+            candidate: 1,
+            id,
+            at: UnixMs(at),
+        };
+        let extra = [
+            between("line-5", 5_000),
+            between("line-3", 3_000),
+            between("line-3", 3_000),
+            ExtraTrigger {
+                candidate: 7, // no such candidate: ignored
+                id: "stray",
+                at: UnixMs(4_000),
+            },
+        ];
+        let a_id = a.id.to_string();
+        let b_id = b.id.to_string();
+        let out = store_statements_within(&candidates, &extra, UnixMs(0), EventId::new_v4, 3);
+        assert_eq!(out.dropped_folds, 0);
+        let layer = &folds(&out.statements)[0];
+        assert_eq!(layer.len(), 1);
+        assert_eq!(layer[0]["ids"], json!([a_id, "line-3", "line-5", b_id]));
+    }
+
+    #[test]
     fn a_second_span_of_one_key_goes_into_a_later_layer() {
         let a = trigger("org_1", 10_000_000);
         let b = trigger("org_1", 10_000_000 + DEDUP_WINDOW_MS + 1);
@@ -368,7 +425,7 @@ mod tests {
         assert!(store_statements(&[], UnixMs(0), EventId::new_v4).is_empty());
 
         // Within a budget of two chunks, the rest of the layer is counted as dropped.
-        let bounded = store_statements_within(&many, UnixMs(0), EventId::new_v4, 7);
+        let bounded = store_statements_within(&many, &[], UnixMs(0), EventId::new_v4, 7);
         assert_eq!(bounded.statements.len(), 6);
         let written: usize = folds(&bounded.statements).iter().map(Vec::len).sum();
         assert!(written > 0 && written < 400);

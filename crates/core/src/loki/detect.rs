@@ -11,14 +11,16 @@
 //! 3. [`candidates`]: each line's burst is counted in memory (binary search in the key's sorted
 //!    history); the lines that would alert are picked per key, at most two per de-duplication
 //!    span (the first, which opens or joins the alert, and the last, which leaves the latest
-//!    evidence), and only those run the real rules ([`crate::detect::evaluate`]);
+//!    evidence), and only those run the real rules ([`crate::detect::evaluate`]); the lines
+//!    between them join the first's alert as occurrences, so an alert counts every line past
+//!    the threshold, as it would count events;
 //! 4. [`alert_statements`]: the usual de-duplicating writes ([`crate::alerts::store_statements`]),
 //!    in one batch of at most [`MAX_ALERT_STATEMENTS`] statements, however many keys alert.
 //!
 //! The window clock of a line is its own timestamp (lines may be replayed late: counting them
 //! at ingestion time would turn a backfill into a burst).
 
-use crate::alerts::{store_statements_within, BoundedWrites, DEDUP_WINDOW_MS};
+use crate::alerts::{store_statements_within, BoundedWrites, ExtraTrigger, DEDUP_WINDOW_MS};
 use crate::classify::LogType;
 use crate::detect::{
     evaluate, AlertCandidate, Burst, DetectionConfig, DetectionEvent, History, Occurrence,
@@ -235,9 +237,10 @@ fn window<'a>(
 pub struct LineAlerts {
     /// Candidates to store, oldest trigger first, each with the line that raised it.
     pub candidates: Vec<(AlertCandidate, FailedLine)>,
-    /// Lines at or above a threshold whose candidate was folded (not the first or last of its
-    /// key's span) — de-duplication would only have counted them as occurrences.
-    pub folded: usize,
+    /// Lines at or above a threshold between the first and last of their key's span, each with
+    /// the index of the span's first candidate: they are stored as that alert's occurrences
+    /// without running the rules again.
+    pub folded: Vec<(usize, FailedLine)>,
 }
 
 /// Runs the brute-force rules over the stored failure lines of one push (see the module doc).
@@ -258,9 +261,10 @@ pub fn candidates(
         KeyKind::User => user_history,
     };
 
-    // Which (line, kind) pairs alert, picked per key: first and last of each span.
+    // Which (line, kind) pairs alert, picked per key: first and last of each span. The lines
+    // between them qualify too and join the first's alert as occurrences.
     let mut chosen: BTreeSet<(usize, KeyKind)> = BTreeSet::new();
-    let mut qualifying = 0usize;
+    let mut middles: Vec<((usize, KeyKind), usize)> = Vec::new();
     for kind in KINDS {
         let rule = kind.rule(config);
         let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -272,33 +276,30 @@ pub fn candidates(
             }
         }
         for triggers in by_key.values() {
-            qualifying += triggers.len();
-            let mut span: Option<(i64, usize)> = None; // (span start time, last index in span)
-            for &i in triggers {
-                let at = events[i].created_at.0;
-                match span {
-                    Some((start, _)) if at - start <= DEDUP_WINDOW_MS => {
-                        span = Some((start, i));
-                    }
-                    _ => {
-                        if let Some((_, last)) = span {
-                            chosen.insert((last, kind));
-                        }
-                        chosen.insert((i, kind));
-                        span = Some((at, i));
-                    }
+            let mut span: Vec<usize> = Vec::new();
+            let mut close = |span: &mut Vec<usize>| {
+                if let (Some(&first), Some(&last)) = (span.first(), span.last()) {
+                    chosen.insert((first, kind));
+                    chosen.insert((last, kind));
+                    let inner = span.get(1..span.len().saturating_sub(1)).unwrap_or(&[]);
+                    middles.extend(inner.iter().map(|&i| ((first, kind), i)));
                 }
+                span.clear();
+            };
+            for &i in triggers {
+                let start = span.first().map(|&f| events[f].created_at.0);
+                if start.is_some_and(|s| events[i].created_at.0 - s > DEDUP_WINDOW_MS) {
+                    close(&mut span);
+                }
+                span.push(i);
             }
-            if let Some((_, last)) = span {
-                chosen.insert((last, kind));
-            }
+            close(&mut span);
         }
     }
 
-    let mut out = LineAlerts {
-        folded: qualifying - chosen.len(),
-        ..LineAlerts::default()
-    };
+    let mut out = LineAlerts::default();
+    // The candidate each chosen (line, kind) became.
+    let mut candidate_of: BTreeMap<(usize, KeyKind), usize> = BTreeMap::new();
     let mut i_prev = None;
     for &(i, _) in &chosen {
         if i_prev == Some(i) {
@@ -321,16 +322,19 @@ pub fn candidates(
             ..History::default()
         };
         for c in evaluate(e, &history, plan, config) {
-            let wanted = KINDS.into_iter().any(|kind| {
+            let wanted = KINDS.into_iter().find(|&kind| {
                 chosen.contains(&(i, kind))
                     && c.evidence.get("key").and_then(Value::as_str) == Some(kind.evidence_key())
             });
-            if !wanted {
-                continue;
-            }
+            let Some(kind) = wanted else { continue };
+            candidate_of.insert((i, kind), out.candidates.len());
             out.candidates.push((c, ordered[i].clone()));
         }
     }
+    out.folded = middles
+        .into_iter()
+        .filter_map(|(first, i)| Some((*candidate_of.get(&first)?, ordered[i].clone())))
+        .collect();
     out
 }
 
@@ -363,5 +367,20 @@ pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Bounde
         .zip(&triggers)
         .map(|((c, _), t)| (c.clone(), t))
         .collect();
-    store_statements_within(&candidates, now, EventId::new_v4, MAX_ALERT_STATEMENTS)
+    let extra: Vec<ExtraTrigger> = alerts
+        .folded
+        .iter()
+        .map(|(candidate, line)| ExtraTrigger {
+            candidate: *candidate,
+            id: &line.id,
+            at: line.at,
+        })
+        .collect();
+    store_statements_within(
+        &candidates,
+        &extra,
+        now,
+        EventId::new_v4,
+        MAX_ALERT_STATEMENTS,
+    )
 }

@@ -920,9 +920,29 @@ mod brute_force {
             .map(|(c, _)| c.trigger_event_id.as_str())
             .collect();
         assert_eq!(ids, [lines[4].id.as_str(), lines[29].id.as_str()]);
-        assert_eq!(out.folded, 24);
+        assert_eq!(out.folded.len(), 24);
+        assert!(
+            out.folded.iter().all(|(c, _)| *c == 0),
+            "they join the first's alert"
+        );
         assert_eq!(out.candidates[1].0.evidence["count"], 30);
         assert_eq!(out.candidates[1].0.confidence, 99);
+        // Every qualifying line is an occurrence, as 26 events would be on the event path.
+        let writes = alert_statements(&org(), &out, NOW);
+        let folds = written_folds(&writes.statements);
+        assert_eq!(folds.len(), 1);
+        let ids: Vec<&str> = folds[0]["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = lines[4..].iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, expected, "oldest first, each once");
+        assert_eq!(
+            folds[0]["evidence"]["count"], 30,
+            "the last line's evidence"
+        );
     }
 
     #[test]
