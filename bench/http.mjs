@@ -2,7 +2,8 @@
 // an empty Worker served by the same runtime in the same run. Writes bench/results/http.json.
 // Targets run interleaved, round after round, and each row reports its median round: on a
 // shared, noisy machine a slow spell then hits every target alike instead of one row.
-// Usage: node bench/http.mjs [--seconds 10] [--connections 16] [--rounds 3] [--only a,b]
+// Usage: node bench/http.mjs [--seconds 10] [--connections 16] [--many 64] [--rounds 3] [--only a,b]
+// (--many: the connections of the `_many` rows, which show how group commit scales with load.)
 // (--only runs just the named targets, for a quick comparison; scripts/bench runs them all.)
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -10,9 +11,10 @@ import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
 import { start } from "../tests/e2e/harness.mjs";
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "16" }, rounds: { type: "string", default: "3" }, only: { type: "string" } } });
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "10" }, connections: { type: "string", default: "16" }, many: { type: "string", default: "64" }, rounds: { type: "string", default: "3" }, only: { type: "string" } } });
 const duration = Number(values.seconds);
 const connections = Number(values.connections);
+const many = Number(values.many);
 const rounds = Number(values.rounds);
 
 const single = JSON.stringify({ event: "auth.login_failed", actor: { id: "user_123", email: "u@example.com" }, user_ip: "203.0.113.50", metadata: { method: "password", _sdk: "litesoc-node" } });
@@ -38,10 +40,10 @@ async function launch(make) {
   return { instance, pids: new Set([...workerdPids()].filter((p) => !before.has(p))) };
 }
 
-function load(url, body, headers, pids) {
+function load(url, body, headers, pids, clients = connections) {
   const cpu0 = cpuMs(pids);
   return new Promise((resolve, reject) => {
-    autocannon({ url, method: "POST", body, headers: { "content-type": "application/json", ...headers }, duration, connections }, (err, r) => {
+    autocannon({ url, method: "POST", body, headers: { "content-type": "application/json", ...headers }, duration, connections: clients }, (err, r) => {
       if (err) return reject(err);
       const ok = r["2xx"], bad = r.non2xx + r.errors + r.timeouts;
       const cpu_us_per_request = ok + bad ? Math.round((1000 * (cpuMs(pids) - cpu0)) / (ok + bad)) : null;
@@ -156,6 +158,10 @@ try {
     shared_binding_floor: async () => load(await url(sharedBinding), single, {}, sharedBinding.pids),
     collect_single: () => settled(() => load(`${app.instance.url}/collect`, single, { "X-API-Key": key }, app.pids)),
     collect_batch_100: () => settled(() => load(`${app.instance.url}/collect`, batch, { "X-API-Key": key }, app.pids)),
+    // The same, with more clients in flight: larger rounds for group commit to share.
+    empty_worker_many: async () => load(await url(empty), single, {}, empty.pids, many),
+    shared_binding_floor_many: async () => load(await url(sharedBinding), single, {}, sharedBinding.pids, many),
+    collect_single_many: () => settled(() => load(`${app.instance.url}/collect`, single, { "X-API-Key": key }, app.pids, many)),
   };
   if (values.only) {
     const only = new Set(values.only.split(","));
@@ -179,7 +185,9 @@ try {
   results.shared_floor_vs_empty = ratio("shared_binding_floor", "empty_worker");
   results.single_vs_floor = ratio("collect_single", "binding_floor");
   results.single_vs_shared_floor = ratio("collect_single", "shared_binding_floor");
-  results.settings = { duration_s: duration, connections, rounds };
+  results.many_single_vs_empty = ratio("collect_single_many", "empty_worker_many");
+  results.many_shared_floor_vs_empty = ratio("shared_binding_floor_many", "empty_worker_many");
+  results.settings = { duration_s: duration, connections, many, rounds };
 } finally {
   await app.instance.dispose();
   await empty.instance.dispose();
