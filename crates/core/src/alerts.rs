@@ -14,6 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 mod store;
+#[cfg(test)]
+pub(crate) use store::folds;
 pub use store::{store_statements, store_statements_within, BoundedWrites, ExtraTrigger};
 
 /// While an open alert with the same (org, type, key) is younger than this, new triggers

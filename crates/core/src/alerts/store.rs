@@ -248,6 +248,19 @@ pub fn store_statements_within<'a>(
     out
 }
 
+/// The folds bound to each chunk of `stmts` (three statements per chunk), for tests that read
+/// what [`store_statements`] would write.
+#[cfg(test)]
+pub(crate) fn folds(stmts: &[Statement]) -> Vec<Vec<Value>> {
+    stmts
+        .chunks(3)
+        .map(|s| match &s[0].1[..] {
+            [SqlParam::Text(t)] => serde_json::from_str(t).unwrap(),
+            other => panic!("one JSON parameter: {other:?}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,16 +298,6 @@ mod tests {
             trigger_event_id: r.id.to_string(),
             evidence: json!({"count": confidence, "threshold": 5, "window_minutes": 5, "key": "ip"}),
         }
-    }
-
-    fn folds(stmts: &[Statement]) -> Vec<Vec<Value>> {
-        stmts
-            .chunks(3)
-            .map(|s| match &s[0].1[..] {
-                [SqlParam::Text(t)] => serde_json::from_str(t).unwrap(),
-                other => panic!("one JSON parameter: {other:?}"),
-            })
-            .collect()
     }
 
     #[test]

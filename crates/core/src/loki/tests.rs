@@ -997,16 +997,9 @@ mod brute_force {
         assert_eq!(out.candidates[2].1, lines[9]);
     }
 
-    /// The JSON folds bound to each chunk's statements (every third statement is a new chunk).
+    /// Every fold the statements write, layer after layer.
     fn written_folds(stmts: &[crate::query::Statement]) -> Vec<Value> {
-        stmts
-            .iter()
-            .step_by(3)
-            .flat_map(|(_, p)| match &p[0] {
-                crate::query::SqlParam::Text(t) => serde_json::from_str::<Vec<Value>>(t).unwrap(),
-                other => panic!("one JSON parameter: {other:?}"),
-            })
-            .collect()
+        crate::alerts::folds(stmts).concat()
     }
 
     #[test]
