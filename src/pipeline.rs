@@ -105,11 +105,11 @@ pub async fn handle(req: Incoming, env: Env, wctx: &Context, now: UnixMs) -> Res
     };
     let collect = match route {
         Ok(Route::Collect) => Some(handlers::collect::prepare(&req, &tenant, now).await.map(
-            |(ids, bodies, hold)| {
-                claim.admission.reserve = ids.len() as u64;
-                claim.bodies = bodies;
-                claim.hold = hold;
-                ids
+            |accepted| {
+                claim.admission.reserve = accepted.ids.len() as u64;
+                claim.bodies = accepted.messages;
+                claim.hold = accepted.hold;
+                accepted.ids
             },
         )),
         _ => None,

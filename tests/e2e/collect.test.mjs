@@ -221,6 +221,32 @@ describe("POST /collect rejects", () => {
     assert.equal((await res.json()).error.code, "PAYLOAD_TOO_LARGE");
   });
 
+  test("metadata nests at most 32 levels: 32 is stored, 33 and serde_json's edge (125, 126) are 400 naming metadata", async () => {
+    // {"a":{"a":…}} with the outermost object as level 1.
+    const nested = (levels) => JSON.parse("{\"a\":".repeat(levels - 1) + "{}" + "}".repeat(levels - 1));
+    const before = await app.settle({ quietMs: 800 });
+    const ok = await app.collect(key, { event: "admin.privilege_escalation", actor: "deep", metadata: nested(32) });
+    assert.equal(ok.status, 202);
+    const okBatch = await app.collect(key, { events: [{ event: "a.b" }, { event: "a.b", metadata: nested(32) }] });
+    assert.equal(okBatch.status, 202);
+    assert.equal(await app.settle({ quietMs: 1200 }), before + 3, "all three stored");
+    const stored = await app.db.prepare("SELECT metadata FROM events WHERE id = ?").bind(ok.body.event_ids[0]).first();
+    assert.deepEqual(JSON.parse(stored.metadata), nested(32));
+    for (const levels of [33, 125, 126]) {
+      const single = await app.collect(key, { event: "admin.privilege_escalation", metadata: nested(levels) });
+      assertErrorBody(single, 400, "VALIDATION_ERROR");
+      assert.deepEqual(single.body.error.details.map((d) => [d.index, d.field]), [[undefined, "metadata"]], `${levels}`);
+      const batch = await app.collect(key, { events: [{ event: "a.b" }, { event: "a.b", metadata: nested(levels) }] });
+      assertErrorBody(batch, 400, "VALIDATION_ERROR");
+      // In a batch, 125 levels of metadata are past the JSON parser's limit of 128: the body.
+      const where = levels === 33 ? [1, "metadata"] : [undefined, "body"];
+      assert.deepEqual(batch.body.error.details.map((d) => [d.index, d.field]), [where], `${levels}`);
+    }
+    // Deeper than the JSON parser's own limit: still a 400, on the body.
+    assertErrorBody(await app.collect(key, { event: "a.b", metadata: nested(140) }), 400, "VALIDATION_ERROR");
+    assert.equal(await app.settle({ quietMs: 1200 }), before + 3, "nothing else stored");
+  });
+
   test("an event over 32 KiB is 413 naming its index", async () => {
     const res = await app.collect(key, { events: [{ event: "a.b" }, { event: "a.b", metadata: { b: "x".repeat(33 * 1024) } }] });
     assertErrorBody(res, 413, "PAYLOAD_TOO_LARGE");
@@ -229,10 +255,32 @@ describe("POST /collect rejects", () => {
 });
 
 describe("routing and CORS", () => {
-  test("unknown path is 404, wrong method 405, both with the error body", async () => {
+  test("unknown path is 404, wrong method 405 with Allow, both with the error body", async () => {
     assertErrorBody(await app.request("/nope", { key }), 404, "NOT_FOUND");
-    assertErrorBody(await app.request("/collect", { key }), 405, "METHOD_NOT_ALLOWED");
-    assertErrorBody(await app.request("/health", { key, method: "POST", body: {} }), 405, "METHOD_NOT_ALLOWED");
+    for (const [path, method, allow] of [
+      ["/collect", "GET", "POST, OPTIONS"],
+      ["/health", "POST", "GET, HEAD, OPTIONS"],
+      ["/alerts/6ba7b810-9dad-41d1-80b4-00c04fd430c8", "DELETE", "GET, HEAD, PATCH, OPTIONS"],
+      ["/openapi.json", "POST", "GET, HEAD, OPTIONS"],
+    ]) {
+      const res = await app.request(path, { key, method, ...(method === "GET" ? {} : { body: {} }) });
+      assertErrorBody(res, 405, "METHOD_NOT_ALLOWED");
+      assert.equal(res.headers.get("allow"), allow, `${method} ${path}`);
+    }
+    assert.equal((await app.request("/nope", { key })).headers.get("allow"), null);
+  });
+
+  test("every response says nosniff: successes, errors, the spec and preflights", async () => {
+    const responses = [
+      await app.collect(key, { event: "a.b" }),
+      await app.request("/events", { key }),
+      await app.request("/health", { key }),
+      await app.request("/nope", { key }),
+      await app.request("/events"), // 401
+      await app.request("/openapi.json"),
+      await app.request("/collect", { method: "OPTIONS" }),
+    ];
+    for (const res of responses) assert.equal(res.headers.get("x-content-type-options"), "nosniff", `${res.status}`);
   });
 
   test("OPTIONS preflight is 204 with the allowed methods and headers", async () => {

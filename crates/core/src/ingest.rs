@@ -3,7 +3,13 @@
 //! types and sizes.
 
 use crate::catalogue::canonical_alias;
+use crate::enrichment::{cf_snapshot, source, Source};
 use crate::error::{ApiError, FieldError};
+use crate::ids::{EventId, OrgId};
+use crate::message::{pack_request, Packed, MESSAGE_NESTING};
+use crate::plan::Plan;
+use crate::record::EventRecord;
+use crate::time::UnixMs;
 use serde_json::{Map, Value};
 
 /// Largest accepted request body.
@@ -20,6 +26,14 @@ pub const MAX_ACTOR_ID: usize = 255;
 pub const MAX_ACTOR_EMAIL: usize = 320;
 /// Longest `user_ip` string.
 pub const MAX_USER_IP: usize = 64;
+/// Deepest `metadata`: the object itself is level 1, each nested object or array one more.
+/// Real metadata is a few levels deep; the bound keeps every later decode of the event (queue
+/// message, D1 row, API answer) far inside serde_json's own limit of 128.
+pub const MAX_METADATA_DEPTH: usize = 32;
+// Every accepted event must decode again in the queue consumer, whose messages wrap metadata
+// `MESSAGE_NESTING` levels deeper, within serde_json's recursion limit of 128.
+const _: () = assert!(MAX_METADATA_DEPTH + MESSAGE_NESTING < 128);
+
 /// Most validation problems reported in one response.
 const MAX_DETAILS: usize = 100;
 
@@ -34,6 +48,52 @@ pub struct NewEvent {
     pub user_ip: Option<String>,
     /// Always an object; `_original_event` is added when an alias was rewritten.
     pub metadata: Map<String, Value>,
+}
+
+/// One `/collect` request, accepted: the ids it answers with and the queue messages that carry
+/// its events (with a hold token when they need more than one send, see `crate::hold`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub ids: Vec<EventId>,
+    pub messages: Vec<Packed>,
+    pub hold: Option<String>,
+}
+
+/// Validates a `/collect` body and turns it into queue messages: ids and receive time assigned
+/// once, here. `cf` is read only when some event describes the caller (the consumer locates
+/// those from it). Every body accepted here decodes, event for event, in the consumer
+/// (`message::QueueMessage::parse`); the `accepted_bodies_decode_unchanged` property test and
+/// the `collect_body` fuzz target hold that.
+pub fn accept(
+    body: &[u8],
+    org: &OrgId,
+    plan: Plan,
+    now: UnixMs,
+    caller_ip: Option<String>,
+    cf: impl FnOnce() -> Value,
+) -> Result<Accepted, ApiError> {
+    let records: Vec<EventRecord> = parse_collect_body(body)?
+        .into_iter()
+        .map(|e| EventRecord::assign(e, org, EventId::new_v4(), now, caller_ip.clone()))
+        .collect();
+    let describes_caller = records.iter().any(|r| {
+        matches!(
+            source(r.user_ip.as_deref(), r.server_ip.as_deref()),
+            Source::Cf(_)
+        )
+    });
+    let cf = if describes_caller {
+        cf_snapshot(&cf())
+    } else {
+        Value::Null
+    };
+    // Serializing validated JSON values cannot fail; should it, nothing is accepted.
+    let (messages, hold) = pack_request(&records, plan, &cf).map_err(|_| ApiError::internal())?;
+    Ok(Accepted {
+        ids: records.iter().map(|r| r.id).collect(),
+        messages,
+        hold,
+    })
 }
 
 /// Parses a whole body. Errors: 400 naming every bad field (with batch index), or 413 for an
@@ -197,6 +257,12 @@ fn parse_event(mut obj: Map<String, Value>) -> Result<NewEvent, Vec<FieldError>>
     if let Some(orig) = original {
         metadata.insert("_original_event".into(), Value::String(orig));
     }
+    if nests_deeper_than(&metadata, MAX_METADATA_DEPTH) {
+        errors.push(FieldError::new(
+            "metadata",
+            format!("must nest at most {MAX_METADATA_DEPTH} levels of objects and arrays"),
+        ));
+    }
 
     if errors.is_empty() {
         Ok(NewEvent {
@@ -209,6 +275,18 @@ fn parse_event(mut obj: Map<String, Value>) -> Result<NewEvent, Vec<FieldError>>
     } else {
         Err(errors)
     }
+}
+
+/// Whether `metadata` (level 1) holds objects or arrays nested deeper than `max` levels.
+fn nests_deeper_than(metadata: &Map<String, Value>, max: usize) -> bool {
+    fn exceeds(v: &Value, level: usize, max: usize) -> bool {
+        match v {
+            Value::Object(m) => level > max || m.values().any(|c| exceeds(c, level + 1, max)),
+            Value::Array(a) => level > max || a.iter().any(|c| exceeds(c, level + 1, max)),
+            _ => false,
+        }
+    }
+    metadata.values().any(|v| exceeds(v, 2, max))
 }
 
 /// Returns the canonical name and, when an alias was rewritten, the name as sent.
@@ -475,6 +553,36 @@ mod tests {
             assert_eq!(err.status(), 400);
             assert_eq!(details(&err), vec![(None, "body".into())]);
         }
+    }
+
+    /// `{"a":{"a":…}}` nested `levels` deep, the outermost object being level 1.
+    fn nested(levels: usize) -> Value {
+        (1..levels).fold(json!({}), |inner, _| json!({ "a": inner }))
+    }
+
+    #[test]
+    fn metadata_nests_at_most_the_limit_single_and_batched() {
+        let at_limit = one(json!({"event":"a.b","metadata": nested(MAX_METADATA_DEPTH)}));
+        assert_eq!(Value::Object(at_limit.metadata), nested(MAX_METADATA_DEPTH));
+        let over = nested(MAX_METADATA_DEPTH + 1);
+        let err = parse(json!({"event":"a.b","metadata": over})).unwrap_err();
+        assert_eq!(err.status(), 400);
+        assert_eq!(details(&err), vec![(None, "metadata".into())]);
+        let err = parse(json!({"events":[{"event":"a.b"},{"event":"a.b","metadata": over}]}))
+            .unwrap_err();
+        assert_eq!(details(&err), vec![(Some(1), "metadata".into())]);
+        // Arrays count like objects, and a non-object metadata is wrapped as `_value` (level 2).
+        let arrays = (2..=MAX_METADATA_DEPTH).fold(json!(1), |inner, _| json!([inner]));
+        assert!(parse(json!({"event":"a.b","metadata": {"x": arrays}})).is_ok());
+        assert!(parse(json!({"event":"a.b","metadata": arrays})).is_ok());
+        let deeper = json!([arrays]);
+        assert_eq!(
+            details(&parse(json!({"event":"a.b","metadata": deeper})).unwrap_err()),
+            vec![(None, "metadata".into())]
+        );
+        // Deeper than serde_json's own limit: still a 400, on the body.
+        let err = parse_collect_body(nested(130).to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.status(), 400);
     }
 
     #[test]

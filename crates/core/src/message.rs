@@ -17,6 +17,9 @@ pub const MAX_EVENTS_PER_MESSAGE: usize = 25;
 /// Largest message body. Queues accept 128 KB per message; an event is at most 32 KiB
 /// (`ingest::MAX_EVENT_BYTES`), so any single event still fits alone.
 pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
+/// How much deeper a message nests an event's metadata than the event's own level 1: the
+/// message object, its `events` array and the event object.
+pub const MESSAGE_NESTING: usize = 3;
 /// Queue `sendBatch` limits: 100 messages and 256 KB; keep headroom for per-message overhead.
 pub const MAX_SEND_MESSAGES: usize = 100;
 pub const MAX_SEND_BYTES: usize = 200 * 1024;
