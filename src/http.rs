@@ -15,6 +15,7 @@ fn base_headers() -> Headers {
     let h = Headers::new();
     let _ = h.set("Access-Control-Allow-Origin", "*");
     let _ = h.set("Access-Control-Expose-Headers", EXPOSED);
+    let _ = h.set("X-Content-Type-Options", "nosniff");
     h
 }
 
@@ -41,9 +42,7 @@ pub fn error(err: &ApiError, extra: &[(&str, String)]) -> Response {
 /// still with the error's status and `Retry-After`.
 pub fn error_with_body(err: &ApiError, body: &Value, extra: &[(&str, String)]) -> Response {
     let mut headers: Vec<(&str, String)> = extra.to_vec();
-    if let Some(r) = err.retry_after {
-        headers.push(("Retry-After", r.to_string()));
-    }
+    headers.extend(err.headers());
     json(err.status(), body, &headers)
 }
 

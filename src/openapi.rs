@@ -18,13 +18,14 @@ pub fn is_spec_path(path: &str) -> bool {
 /// reads methods it does not know (e.g. `QUERY`) as `GET`.
 pub fn respond(method: &str) -> Response {
     if !(method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD")) {
-        let err = edgesoc_core::ApiError::method_not_allowed(method, "/openapi.json");
+        let err = edgesoc_core::ApiError::method_not_allowed(method, "/openapi.json", &["GET"]);
         return http::error(&err, &[]);
     }
     let headers = Headers::new();
     let _ = headers.set("Access-Control-Allow-Origin", "*");
     let _ = headers.set("Content-Type", "application/json; charset=utf-8");
     let _ = headers.set("Cache-Control", "public, max-age=300");
+    let _ = headers.set("X-Content-Type-Options", "nosniff");
     Response::builder()
         .with_status(200)
         .with_headers(headers)

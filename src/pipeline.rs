@@ -13,12 +13,23 @@ use edgesoc_core::faults::Faults;
 use edgesoc_core::ids::{key_from_headers, EventId};
 use edgesoc_core::limiter::{Admission, LimiterReply};
 use edgesoc_core::plan::Plan;
+use edgesoc_core::query::CursorKey;
 use edgesoc_core::respond::{tenant_headers, Tenant};
 use edgesoc_core::route::{resolve, Route};
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use std::cell::OnceCell;
 use worker::{Context, Env, Response};
+
+/// The cursor secret when the Worker has no `CURSOR_SECRET`: cursors still cannot cross
+/// organisations or lists, but anyone who reads this can seal a position in their own rows.
+/// Production sets the secret (README, "Production").
+const DEFAULT_CURSOR_SECRET: &str = "edgesoc-local-cursor-secret";
+
+thread_local! {
+    /// Secrets are fixed for an isolate's lifetime: read once.
+    static CURSOR_SECRET: OnceCell<String> = const { OnceCell::new() };
+}
 
 /// Everything a handler needs about the caller and its limits.
 pub struct Ctx {
@@ -56,6 +67,22 @@ impl Ctx {
             Some(&self.limits.quota),
             self.limits.rate.as_ref(),
         )
+    }
+
+    /// The key that seals this organisation's cursors for `list` (`"events"`, `"alerts"`).
+    pub fn cursors(&self, list: &str) -> CursorKey {
+        CURSOR_SECRET.with(|secret| {
+            let secret = secret.get_or_init(|| {
+                self.env
+                    .secret("CURSOR_SECRET")
+                    .map(|s| s.to_string())
+                    .or_else(|_| self.env.var("CURSOR_SECRET").map(|v| v.to_string()))
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| DEFAULT_CURSOR_SECRET.to_string())
+            });
+            CursorKey::new(secret, &self.tenant.org_id.0, list)
+        })
     }
 
     /// A JSON success response with the tenant headers.

@@ -9,7 +9,7 @@
 //! Checks, beyond "no panic":
 //! * errors are 400s naming the parameter;
 //! * limits clamp to 1–200 (events) / 1–500 (alerts), offsets to ≤ 1,000,000;
-//! * `Cursor::decode(c.encode()) == c` for every decoded cursor and any (time, UUID) cursor;
+//! * `key.decode(key.encode(c)) == c` for every decoded cursor and any (time, UUID) cursor;
 //! * the SQL binds every `?N` and uses every parameter, and its text does not depend on the
 //!   client's strings (replacing them changes parameters only: no injection);
 //! * a PATCH is consistent: `resolution_type` only when resolving and from the list; notes ≤
@@ -20,7 +20,7 @@ use edgesoc_core::alerts::{
     AlertPatch, AlertQuery, AlertStatus, ALERTS_MAX_LIMIT, MAX_INTERNAL_NOTES, RESOLUTION_TYPES,
 };
 use edgesoc_core::ids::{EventId, OrgId};
-use edgesoc_core::query::{by_id_sql, Cursor, EventQuery, EVENTS_MAX_LIMIT};
+use edgesoc_core::query::{by_id_sql, Cursor, CursorKey, EventQuery, EVENTS_MAX_LIMIT};
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::{check_error, check_statement, field, fields};
 use libfuzzer_sys::fuzz_target;
@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
 
     for (_, v) in &pairs {
-        if let Ok(c) = Cursor::decode(v) {
+        if let Ok(c) = key().decode(v) {
             check_cursor(&c);
         }
     }
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         });
     }
 
-    match EventQuery::parse(&pairs) {
+    match EventQuery::parse(&pairs, &key()) {
         Ok(q) => {
             assert!(
                 (1..=EVENTS_MAX_LIMIT).contains(&q.limit),
@@ -79,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => check_error(&e, &[400]),
     }
 
-    match AlertQuery::parse(&pairs) {
+    match AlertQuery::parse(&pairs, &key()) {
         Ok(q) => {
             assert!(
                 (1..=ALERTS_MAX_LIMIT).contains(&q.limit),
@@ -145,10 +145,15 @@ fn uuid_from(b: &[u8]) -> String {
         .to_string()
 }
 
+/// The cursor key of the fuzzed organisation.
+fn key() -> CursorKey {
+    CursorKey::new("fuzz-secret", "org_fuzz", "events")
+}
+
 fn check_cursor(c: &Cursor) {
-    let encoded = c.encode();
+    let encoded = key().encode(c);
     let back =
-        Cursor::decode(&encoded).unwrap_or_else(|e| panic!("own cursor {c:?} refused: {e:?}"));
+        key().decode(&encoded).unwrap_or_else(|e| panic!("own cursor {c:?} refused: {e:?}"));
     assert_eq!(&back, c, "cursor round trip");
     assert_eq!(c.id.len(), 36);
     assert_eq!(c.id.to_ascii_lowercase(), c.id, "cursor id not lowercase");

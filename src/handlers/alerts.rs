@@ -13,13 +13,14 @@ use worker::{Request, Response};
 const MAX_PATCH_BYTES: usize = 16 * 1024;
 
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let q = AlertQuery::parse(&query_pairs(req)?)?;
+    let cursors = ctx.cursors("alerts");
+    let q = AlertQuery::parse(&query_pairs(req)?, &cursors)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (rows, total) = ctx
         .store()?
         .page::<AlertRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
-    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some());
+    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some(), &cursors);
     let data = page.rows.iter().map(AlertRow::to_api).collect();
     let meta = meta(&ctx.tenant, ctx.now, Some(ALERTS_MAX_LIMIT));
     Ok(ctx.json(200, &page.envelope(data, meta)))

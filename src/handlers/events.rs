@@ -27,13 +27,14 @@ pub fn path_id(raw: &str, what: &str) -> Result<String, ApiError> {
 }
 
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let q = EventQuery::parse(&query_pairs(req)?)?;
+    let cursors = ctx.cursors("events");
+    let q = EventQuery::parse(&query_pairs(req)?, &cursors)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (rows, total) = ctx
         .store()?
         .page::<EventRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
-    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some());
+    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some(), &cursors);
     let redact = redacts(&ctx.tenant);
     let data = page.rows.iter().map(|r| r.to_api(redact)).collect();
     let meta = meta(&ctx.tenant, ctx.now, Some(EVENTS_MAX_LIMIT));

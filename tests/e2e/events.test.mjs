@@ -74,9 +74,22 @@ describe("GET /events", () => {
       if (!cursor) break;
     }
     assert.deepEqual(walked, all);
-    const forged = await app.request("/events?cursor=bm90LWEtY3Vyc29y", { key: pro });
-    assert.equal(forged.status, 400);
-    assert.equal(forged.body.error.details[0].field, "cursor");
+    // Cursors are sealed: garbage, a hand-made position of the caller's own rows (the old,
+    // unsealed form), an edited one, and another organisation's or list's are all 400.
+    const sealed = (await app.request("/events?actor_id=walker&limit=3", { key: pro })).body.pagination.next_cursor;
+    const [position, tag] = sealed.split(".");
+    const b64 = (s) => Buffer.from(s).toString("base64url");
+    const [ms, id] = Buffer.from(position, "base64url").toString().split(":");
+    await seed("OtherOrg", { actor: "walker" });
+    await seed("OtherOrg", { actor: "walker" });
+    const otherCursor = (await app.request("/events?limit=1", { key: other })).body.pagination.next_cursor;
+    assert.equal(typeof otherCursor, "string");
+    for (const forged of ["bm90LWEtY3Vyc29y", b64(`${ms}:${id}`), `${b64(`${Number(ms) + 1}:${id}`)}.${tag}`,
+      `${position}.${tag.slice(0, -2)}AA`, otherCursor]) {
+      const res = await app.request(`/events?cursor=${forged}`, { key: pro });
+      assert.equal(res.status, 400, forged);
+      assert.equal(res.body.error.details[0].field, "cursor");
+    }
   });
 
   test("filters: event_type/event_name, actor_id, severity list, from/to", async () => {
@@ -100,6 +113,11 @@ describe("GET /events", () => {
   test("limit clamps; bad parameters are 400 naming the parameter", async () => {
     assert.equal((await app.request("/events?limit=1000", { key: pro })).body.pagination.limit, 200);
     assert.equal((await app.request("/events?limit=0", { key: pro })).body.pagination.limit, 1);
+    // Past any integer type: clamped the same way, not refused.
+    assert.equal((await app.request("/events?limit=99999999999999999999", { key: pro })).body.pagination.limit, 200);
+    const deep = await app.request("/events?offset=99999999999999999999", { key: pro });
+    assert.equal(deep.status, 200);
+    assert.equal(deep.body.pagination.offset, 1000000);
     for (const [qs, field] of [["limit=abc", "limit"], ["offset=-3", "offset"], ["severity=urgent", "severity"],
       ["from=yesterday", "from"], ["event_type=a.b&event_name=c.d", "event_name"]]) {
       const res = await app.request(`/events?${qs}`, { key: pro });

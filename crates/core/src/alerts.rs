@@ -6,7 +6,8 @@ use crate::detect::{AlertCandidate, AlertSeverity};
 use crate::error::ApiError;
 use crate::ids::OrgId;
 use crate::query::{
-    aliased, parse_limit, parse_offset, parse_time_bound, Cursor, Filter, SqlParam, Statement,
+    aliased, parse_limit, parse_offset, parse_time_bound, Cursor, CursorKey, Filter, SqlParam,
+    Statement,
 };
 use crate::record::EventRecord;
 use crate::time::UnixMs;
@@ -155,8 +156,8 @@ fn parse_alert_type(s: &str) -> Option<AlertType> {
 }
 
 impl AlertQuery {
-    /// Parses the query string pairs of `GET /alerts`.
-    pub fn parse(params: &[(String, String)]) -> Result<AlertQuery, ApiError> {
+    /// Parses the query string pairs of `GET /alerts`; `cursors` opens the `cursor` parameter.
+    pub fn parse(params: &[(String, String)], cursors: &CursorKey) -> Result<AlertQuery, ApiError> {
         Ok(AlertQuery {
             limit: parse_limit(
                 aliased(params, &["limit"])?,
@@ -190,7 +191,7 @@ impl AlertQuery {
                 .map(|s| parse_time_bound("to", s, true))
                 .transpose()?,
             cursor: aliased(params, &["cursor"])?
-                .map(Cursor::decode)
+                .map(|c| cursors.decode(c))
                 .transpose()?,
         })
     }
@@ -480,7 +481,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            AlertQuery::parse(&owned)
+            AlertQuery::parse(&owned, &CursorKey::new("s", "o", "alerts"))
         };
         let a = q(&[
             ("status", "active,dismissed"),

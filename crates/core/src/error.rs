@@ -73,6 +73,8 @@ pub struct ApiError {
     pub details: Vec<FieldError>,
     /// 503 instead of 500 for `Internal` (a dependency is down and a retry may work).
     pub unavailable: bool,
+    /// A 405's `Allow` header: the methods the path does support (RFC 9110 §15.5.6).
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -85,6 +87,7 @@ impl ApiError {
             required_plan: None,
             details: Vec::new(),
             unavailable: false,
+            allow: None,
         }
     }
 
@@ -126,11 +129,24 @@ impl ApiError {
         ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
-    pub fn method_not_allowed(method: &str, path: &str) -> Self {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            format!("Method {method} is not allowed on {path}"),
-        )
+    /// 405 with the path's methods for `Allow` (`HEAD` beside `GET`, and `OPTIONS`, which
+    /// every path answers for CORS).
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Self {
+        let mut methods: Vec<&str> = Vec::new();
+        for m in allowed {
+            methods.push(m);
+            if *m == "GET" {
+                methods.push("HEAD");
+            }
+        }
+        methods.push("OPTIONS");
+        ApiError {
+            allow: Some(methods.join(", ")),
+            ..ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("Method {method} is not allowed on {path}"),
+            )
+        }
     }
 
     pub fn payload_too_large(message: impl Into<String>) -> Self {
@@ -189,6 +205,18 @@ impl ApiError {
                 format!("{what} is temporarily unavailable"),
             )
         }
+    }
+
+    /// The headers this error implies: `Retry-After` and `Allow`.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut h = Vec::new();
+        if let Some(r) = self.retry_after {
+            h.push(("Retry-After", r.to_string()));
+        }
+        if let Some(a) = &self.allow {
+            h.push(("Allow", a.clone()));
+        }
+        h
     }
 
     /// The HTTP status to send.
@@ -279,7 +307,7 @@ mod tests {
         assert_eq!(ApiError::internal().status(), 500);
         assert_eq!(ApiError::payload_too_large("x").status(), 413);
         assert_eq!(
-            ApiError::method_not_allowed("PUT", "/collect").status(),
+            ApiError::method_not_allowed("PUT", "/collect", &["POST"]).status(),
             405
         );
         assert_eq!(ApiError::not_found("Route").status(), 404);

@@ -6,6 +6,8 @@ use crate::catalogue::Severity;
 use crate::error::ApiError;
 use crate::time::UnixMs;
 use chrono::{DateTime, NaiveDate};
+use hmac::Mac;
+use std::num::IntErrorKind;
 
 /// `/events` page size bounds.
 pub const EVENTS_DEFAULT_LIMIT: u32 = 50;
@@ -20,36 +22,77 @@ pub enum SqlParam {
     Null,
 }
 
-/// Keyset position after the last row of a page: opaque to clients (base64url of
-/// `created_at:id`), so deep pages never pay for an OFFSET scan.
+/// Keyset position after the last row of a page, newest-first order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub created_at: UnixMs,
     pub id: String,
 }
 
-impl Cursor {
-    /// The opaque form given to clients.
-    pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{}:{}", self.created_at.0, self.id))
+/// Seals cursors for one organisation and one list: a cursor is `base64url(created_at:id)`
+/// and a truncated HMAC-SHA256 of it under a key derived from the Worker's `CURSOR_SECRET`,
+/// the organisation and the list, so a cursor made or edited by hand, or taken from another
+/// organisation or list, is a 400.
+#[derive(Clone)]
+pub struct CursorKey([u8; 32]);
+
+/// Bytes of the MAC kept in a cursor (128 bits).
+const CURSOR_MAC_BYTES: usize = 16;
+
+impl CursorKey {
+    /// The key for `list` (`"events"`, `"alerts"`, …) of `org`.
+    pub fn new(secret: &str, org: &str, list: &str) -> CursorKey {
+        let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+        for part in [org, list] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        CursorKey(mac.finalize().into_bytes().into())
     }
 
-    /// Parses a client's cursor; anything malformed is a 400 on `cursor`.
-    pub fn decode(raw: &str) -> Result<Cursor, ApiError> {
+    fn mac(&self, position: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(position);
+        mac
+    }
+
+    /// The opaque form given to clients.
+    pub fn encode(&self, cursor: &Cursor) -> String {
         use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let position = format!("{}:{}", cursor.created_at.0, cursor.id);
+        let tag = self.mac(position.as_bytes()).finalize().into_bytes();
+        format!(
+            "{}.{}",
+            b64.encode(position),
+            b64.encode(&tag[..CURSOR_MAC_BYTES])
+        )
+    }
+
+    /// Opens a client's cursor; anything not sealed by [`Self::encode`] with this key is a 400
+    /// on `cursor`.
+    pub fn decode(&self, raw: &str) -> Result<Cursor, ApiError> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let bad = || ApiError::invalid("cursor", "is not a cursor returned by this API");
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(raw.trim())
+        let (position, tag) = raw.trim().split_once('.').ok_or_else(bad)?;
+        let position = b64.decode(position).map_err(|_| bad())?;
+        let tag = b64.decode(tag).map_err(|_| bad())?;
+        if tag.len() != CURSOR_MAC_BYTES {
+            return Err(bad());
+        }
+        self.mac(&position)
+            .verify_truncated_left(&tag)
             .map_err(|_| bad())?;
-        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let text = String::from_utf8(position).map_err(|_| bad())?;
         let (t, id) = text.split_once(':').ok_or_else(bad)?;
         let created_at = UnixMs(t.parse().map_err(|_| bad())?);
         let id = crate::ids::EventId::parse(id).ok_or_else(bad)?.to_string();
         Ok(Cursor { created_at, id })
     }
 }
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// A parsed, validated `GET /events` query.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -66,31 +109,43 @@ pub struct EventQuery {
     pub cursor: Option<Cursor>,
 }
 
+/// Deepest `offset` honoured: larger ones are read as this (OFFSET scans stay bounded).
+pub const MAX_OFFSET: u32 = 1_000_000;
+
+/// An integer of any size, saturated to `i64` (so `99999999999999999999` clamps like `999999`);
+/// `None` when the text is not an integer at all.
+fn saturating_int(raw: &str) -> Option<i64> {
+    match raw.trim().parse::<i64>() {
+        Ok(n) => Some(n),
+        Err(e) => match e.kind() {
+            IntErrorKind::PosOverflow => Some(i64::MAX),
+            IntErrorKind::NegOverflow => Some(i64::MIN),
+            _ => None,
+        },
+    }
+}
+
 /// Parses `limit` with the contract's clamping: above max → max, below 1 → 1, non-integer → 400.
 pub fn parse_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
     match raw {
         None => Ok(default),
         Some(s) => {
-            let n: i64 = s
-                .trim()
-                .parse()
-                .map_err(|_| ApiError::invalid("limit", "must be an integer"))?;
+            let n = saturating_int(s)
+                .ok_or_else(|| ApiError::invalid("limit", "must be an integer"))?;
             Ok(n.clamp(1, i64::from(max)) as u32)
         }
     }
 }
 
-/// Parses `offset`: a non-negative integer (capped so OFFSET scans stay bounded).
+/// Parses `offset`: a non-negative integer, clamped to [`MAX_OFFSET`].
 pub fn parse_offset(raw: Option<&str>) -> Result<u32, ApiError> {
-    match raw {
+    match raw.map(saturating_int) {
         None => Ok(0),
-        Some(s) => match s.trim().parse::<i64>() {
-            Ok(n) if n >= 0 => Ok(n.min(1_000_000) as u32),
-            _ => Err(ApiError::invalid(
-                "offset",
-                "must be a non-negative integer",
-            )),
-        },
+        Some(Some(n)) if n >= 0 => Ok(n.min(i64::from(MAX_OFFSET)) as u32),
+        Some(_) => Err(ApiError::invalid(
+            "offset",
+            "must be a non-negative integer",
+        )),
     }
 }
 
@@ -144,8 +199,8 @@ pub(crate) fn aliased<'a>(
 }
 
 impl EventQuery {
-    /// Parses the query string pairs of `GET /events`.
-    pub fn parse(params: &[(String, String)]) -> Result<EventQuery, ApiError> {
+    /// Parses the query string pairs of `GET /events`; `cursors` opens the `cursor` parameter.
+    pub fn parse(params: &[(String, String)], cursors: &CursorKey) -> Result<EventQuery, ApiError> {
         let limit = parse_limit(
             aliased(params, &["limit"])?,
             EVENTS_DEFAULT_LIMIT,
@@ -173,7 +228,7 @@ impl EventQuery {
             .map(|s| parse_time_bound("to", s, true))
             .transpose()?;
         let cursor = aliased(params, &["cursor"])?
-            .map(Cursor::decode)
+            .map(|c| cursors.decode(c))
             .transpose()?;
         Ok(EventQuery {
             cursor,
@@ -435,12 +490,16 @@ pub fn by_id_sql(table: &str, org: &str, id: &str, cutoff: UnixMs) -> Statement 
 mod tests {
     use super::*;
 
+    fn key() -> CursorKey {
+        CursorKey::new("test-secret", "org_a", "events")
+    }
+
     fn q(pairs: &[(&str, &str)]) -> Result<EventQuery, ApiError> {
         let owned: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        EventQuery::parse(&owned)
+        EventQuery::parse(&owned, &key())
     }
 
     #[test]
@@ -457,6 +516,22 @@ mod tests {
             q(&[("offset", "-1")]).unwrap_err().details[0].field,
             "offset"
         );
+        // Integers past i64 clamp like any other large value; only non-integers are refused.
+        assert_eq!(q(&[("limit", "99999999999999999999")]).unwrap().limit, 200);
+        assert_eq!(q(&[("limit", "-99999999999999999999")]).unwrap().limit, 1);
+        assert_eq!(
+            q(&[("offset", "99999999999999999999")]).unwrap().offset,
+            MAX_OFFSET
+        );
+        assert_eq!(
+            q(&[("offset", "-99999999999999999999")])
+                .unwrap_err()
+                .details[0]
+                .field,
+            "offset"
+        );
+        assert!(q(&[("limit", "1e3")]).is_err());
+        assert!(q(&[("limit", "12abc")]).is_err());
     }
 
     #[test]
@@ -551,15 +626,44 @@ mod tests {
             created_at: UnixMs(1_769_764_500_123),
             id: "6ba7b810-9dad-41d1-80b4-00c04fd430c8".into(),
         };
-        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for bad in ["", "!!!", "bm9jb2xvbg", "MTIzOm5vdC1hLXV1aWQ"] {
+        let sealed = key().encode(&c);
+        assert_eq!(key().decode(&sealed).unwrap(), c);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (position, tag) = sealed.split_once('.').unwrap();
+        // A hand-made cursor for a real position of the caller's (the old, unsealed form).
+        let hand_made = b64.encode(format!("{}:{}", c.created_at.0, c.id));
+        let edited = format!(
+            "{}.{tag}",
+            b64.encode(format!("{}:{}", c.created_at.0 + 1, c.id))
+        );
+        let mut flipped_tag = b64.decode(tag).unwrap();
+        flipped_tag[0] ^= 1;
+        let flipped = format!("{position}.{}", b64.encode(flipped_tag));
+        let short = format!("{position}.{}", &tag[..8]);
+        let other_org = CursorKey::new("test-secret", "org_b", "events").encode(&c);
+        let other_list = CursorKey::new("test-secret", "org_a", "alerts").encode(&c);
+        let other_secret = CursorKey::new("another-secret", "org_a", "events").encode(&c);
+        for bad in [
+            "",
+            "!!!",
+            "bm9jb2xvbg",
+            "MTIzOm5vdC1hLXV1aWQ",
+            &hand_made,
+            &edited,
+            &flipped,
+            &short,
+            &other_org,
+            &other_list,
+            &other_secret,
+        ] {
             assert_eq!(
-                Cursor::decode(bad).unwrap_err().details[0].field,
+                key().decode(bad).unwrap_err().details[0].field,
                 "cursor",
                 "{bad}"
             );
         }
-        let query = q(&[("cursor", &c.encode()), ("offset", "40"), ("limit", "5")]).unwrap();
+        let query = q(&[("cursor", &sealed), ("offset", "40"), ("limit", "5")]).unwrap();
         let ((page, params), (count, cparams)) = query.page_sql("o", UnixMs(0));
         assert!(
             page.contains("AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))"),

@@ -54,7 +54,10 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
             m.eq_ignore_ascii_case(method) || (method.eq_ignore_ascii_case("HEAD") && *m == "GET")
         })
         .map(|(_, r)| r.clone())
-        .ok_or_else(|| ApiError::method_not_allowed(method, &path))
+        .ok_or_else(|| {
+            let methods: Vec<&str> = allowed.iter().map(|(m, _)| *m).collect();
+            ApiError::method_not_allowed(method, &path, &methods)
+        })
 }
 
 #[cfg(test)]
@@ -96,5 +99,12 @@ mod tests {
         assert_eq!(resolve("GET", "/events/a/b").unwrap_err().status(), 404);
         assert_eq!(resolve("GET", "/collect").unwrap_err().status(), 405);
         assert_eq!(resolve("DELETE", "/alerts/x").unwrap_err().status(), 405);
+        let allow = |m: &str, p: &str| resolve(m, p).unwrap_err().allow;
+        assert_eq!(
+            allow("DELETE", "/alerts/x").as_deref(),
+            Some("GET, HEAD, PATCH, OPTIONS")
+        );
+        assert_eq!(allow("GET", "/collect").as_deref(), Some("POST, OPTIONS"));
+        assert_eq!(allow("GET", "/nope"), None);
     }
 }

@@ -1,7 +1,7 @@
 //! Stored rows → API objects (api-contract §7) and the list/single envelopes (§9.2, §9.3),
 //! including Free-plan redaction: stored data keeps everything, responses hide it.
 
-use crate::query::Cursor;
+use crate::query::{Cursor, CursorKey};
 use crate::respond::Tenant;
 use crate::time::UnixMs;
 use serde::Deserialize;
@@ -156,6 +156,7 @@ impl<T: Keyed> Page<T> {
         offset: u32,
         total: u64,
         cursor_mode: bool,
+        cursors: &CursorKey,
     ) -> Page<T> {
         let probed_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
@@ -166,7 +167,7 @@ impl<T: Keyed> Page<T> {
             u64::from(offset) + (rows.len() as u64) < total
         };
         let next_cursor = if has_more {
-            rows.last().map(|r| r.cursor().encode())
+            rows.last().map(|r| cursors.encode(&r.cursor()))
         } else {
             None
         };
@@ -291,7 +292,8 @@ mod tests {
         let render = |p: &Page<EventRow>| {
             p.envelope(p.rows.iter().map(|r| json!(r.id)).collect(), m.clone())
         };
-        let mid = Page::new(rows(3), 2, 2, 5, false);
+        let key = CursorKey::new("s", "o", "events");
+        let mid = Page::new(rows(3), 2, 2, 5, false, &key);
         assert_eq!(mid.rows.len(), 2, "the probe row is trimmed");
         let l = render(&mid);
         assert_eq!(l["pagination"]["has_more"], json!(true));
@@ -302,9 +304,11 @@ mod tests {
             ),
             (json!(5), json!(2))
         );
-        let next = Cursor::decode(l["pagination"]["next_cursor"].as_str().unwrap()).unwrap();
+        let next = key
+            .decode(l["pagination"]["next_cursor"].as_str().unwrap())
+            .unwrap();
         assert_eq!(next.id, mid.rows[1].id);
-        let last = render(&Page::new(rows(1), 2, 4, 5, false));
+        let last = render(&Page::new(rows(1), 2, 4, 5, false, &key));
         assert_eq!(
             (
                 last["pagination"]["has_more"].clone(),
@@ -312,7 +316,7 @@ mod tests {
             ),
             (json!(false), Value::Null)
         );
-        let by_cursor = render(&Page::new(rows(2), 2, 40, 99, true));
+        let by_cursor = render(&Page::new(rows(2), 2, 40, 99, true, &key));
         assert_eq!(
             (
                 by_cursor["pagination"]["has_more"].clone(),
@@ -320,7 +324,7 @@ mod tests {
             ),
             (json!(false), json!(0))
         );
-        let empty = render(&Page::new(Vec::<EventRow>::new(), 50, 0, 0, false));
+        let empty = render(&Page::new(Vec::<EventRow>::new(), 50, 0, 0, false, &key));
         assert_eq!(
             empty["pagination"],
             json!({"total":0,"limit":50,"offset":0,"has_more":false,"next_cursor":null})
