@@ -7,6 +7,7 @@ mod error;
 mod faults;
 mod handlers;
 mod http;
+mod incidents;
 mod incoming;
 mod limiter;
 mod lists;

@@ -3,11 +3,13 @@
 //! controls parsing (a malformed message is acked and logged, never retried forever).
 
 use crate::detection;
+use crate::incidents;
 use crate::store::Store;
 use edgesoc_core::enrichment::BatchEnrichment;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::hold::{self, Verdict};
 use edgesoc_core::ids::OrgId;
+use edgesoc_core::incidents::Incident;
 use edgesoc_core::message::{
     send_chunks, Delivery, Packed, QueueMessage, MAX_SEND_BYTES, MAX_SEND_MESSAGES,
 };
@@ -78,9 +80,11 @@ pub async fn enqueue(
 pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let mut good = Vec::new();
     let mut deliveries = Vec::new();
+    let mut undecodable = Vec::new();
     for m in batch.raw_iter() {
-        let parsed = match m.body().as_string() {
-            Some(text) => QueueMessage::parse(&text),
+        let text = m.body().as_string();
+        let parsed = match &text {
+            Some(text) => QueueMessage::parse(text),
             None => Err("body is not text".to_string()),
         };
         match parsed {
@@ -88,15 +92,9 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
                 deliveries.push(d);
                 good.push(m);
             }
-            Err(e) => {
-                // Poison message: retrying cannot help. Log it and drop it.
-                worker::console_error!("queue: dropping malformed message {}: {e}", m.id());
-                m.ack();
-            }
+            // Retrying cannot help: the loss is recorded as an incident instead.
+            Err(e) => undecodable.push((Incident::undecodable(&m.id(), text.as_deref(), &e), m)),
         }
-    }
-    if deliveries.is_empty() {
-        return;
     }
     let retry = |why: String, messages: &[RawMessage]| {
         worker::console_error!("queue: {why}; retrying {} messages", messages.len());
@@ -104,8 +102,23 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     };
     let store = match Store::from_env(env) {
         Ok(store) => store,
-        Err(e) => return retry(format!("DB binding missing: {e}"), &good),
+        Err(e) => {
+            let all: Vec<RawMessage> = good
+                .into_iter()
+                .chain(undecodable.into_iter().map(|u| u.1))
+                .collect();
+            return retry(format!("DB binding missing: {e}"), &all);
+        }
     };
+    for (incident, m) in undecodable {
+        match incidents::report(env, &store, &incident).await {
+            Ok(()) => m.ack(),
+            Err(e) => retry(format!("recording incident {}: {e}", incident.id), &[m]),
+        }
+    }
+    if deliveries.is_empty() {
+        return;
+    }
     let (mut deliveries, good) = match admit_held(&store, deliveries, good).await {
         Ok(admitted) => admitted,
         Err((e, all)) => return retry(format!("hold lookup failed: {e}"), &all),

@@ -263,16 +263,6 @@ impl Store {
             .map(|r| r.results::<serde_json::Value>())
             .collect()
     }
-
-    /// `SELECT 1`, for `/health`.
-    pub async fn ping(&self) -> Result<(), ApiError> {
-        self.db
-            .prepare("SELECT 1 AS ok")
-            .first::<serde_json::Value>(None)
-            .await
-            .or_unavailable("D1")?;
-        Ok(())
-    }
 }
 
 const INSERT_EVENTS_SQL: &str = "INSERT OR IGNORE INTO events (id, org_id, event_name, category, severity, \

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { orgIdFor } from "../../scripts/lib/keys.mjs";
 import { start } from "./harness.mjs";
 
 function message(event, id = randomUUID()) {
@@ -74,7 +75,49 @@ test("through the real queue: 202-accepted events are stored exactly once despit
   }
 });
 
-test("a malformed message is acked and dropped; its good neighbours are stored", async () => {
+test("a message the consumer cannot decode is an incident: recorded once, refunded, shown in /health", async () => {
+  const app = await start();
+  try {
+    const key = await app.createKey({ org: "Lossy", plan: "free" });
+    assert.equal((await app.collect(key, { events: [{ event: "a.b" }, { event: "a.b" }, { event: "a.b" }] })).status, 202);
+    await app.settle();
+    const org = orgIdFor("Lossy");
+    // What a bug between /collect and the consumer would send: events of Lossy's whose metadata
+    // nests past the decoder's limit.
+    const deep = "[".repeat(200) + "1" + "]".repeat(200);
+    const lost = [randomUUID(), randomUUID()];
+    const body = `{"v":2,"plan":"free","cf":null,"events":[${lost.map((id) =>
+      `{"id":"${id}","org_id":"${org}","event_name":"admin.privilege_escalation","created_at":${Date.now()},"metadata":{"m":${deep}}}`).join(",")}]}`;
+    const poison = { id: "poison-1", timestamp: new Date(), attempts: 1, body };
+    const res = await app.queue([poison]);
+    assert.deepEqual(res.explicitAcks, ["poison-1"]);
+    assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id = ?", org), 3);
+
+    const health = await app.request("/health", { key });
+    assert.equal(health.status, 200);
+    assert.equal(health.body.incidents.total, 1);
+    assert.equal(health.body.incidents.events, 2);
+    const [incident] = health.body.incidents.recent;
+    assert.equal(incident.kind, "undecodable_message");
+    assert.deepEqual(incident.event_ids, lost);
+    assert.match(incident.detail, /recursion limit/);
+    assert.equal(health.body.quota.used, 1, "3 accepted, 2 lost and refunded");
+
+    // The queue redelivers it: still one incident, refunded once.
+    const again = await app.queue([poison]);
+    assert.deepEqual(again.explicitAcks, ["poison-1"]);
+    const after = await app.request("/health", { key });
+    assert.equal(after.body.incidents.total, 1);
+    assert.equal(after.body.quota.used, 1);
+    // Another organisation sees none of it.
+    const other = await app.createKey({ org: "Clean", plan: "free" });
+    assert.deepEqual((await app.request("/health", { key: other })).body.incidents, { total: 0, events: 0, recent: [] });
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("a malformed message is acked and recorded; its good neighbours are stored", async () => {
   const app = await start();
   try {
     const good = record("org_p");
@@ -88,6 +131,8 @@ test("a malformed message is acked and dropped; its good neighbours are stored",
     assert.deepEqual([...res.explicitAcks].sort(), ["bad-json", "bad-shape", "good", "not-text"]);
     assert.equal(res.retryMessages.length, 0);
     assert.equal(await app.count("SELECT count(*) FROM events"), 1);
+    // Not even an organisation can be read from them: recorded without one, for the operator.
+    assert.equal(await app.count("SELECT count(*) FROM incidents WHERE org_id = ''"), 3);
   } finally {
     await app.dispose();
   }

@@ -15,6 +15,7 @@ pub mod group;
 pub mod history;
 pub mod hold;
 pub mod ids;
+pub mod incidents;
 pub mod ingest;
 pub mod intel;
 pub mod ipdb;

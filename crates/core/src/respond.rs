@@ -73,7 +73,14 @@ pub fn collect_accepted(ids: &[EventId], quota: &QuotaState) -> Value {
 }
 
 /// The bare `GET /health` body.
-pub fn health(tenant: &Tenant, now: UnixMs, quota: &QuotaState, version: &str) -> Value {
+/// The `GET /health` body; `incidents` is [`crate::incidents::health_view`].
+pub fn health(
+    tenant: &Tenant,
+    now: UnixMs,
+    quota: &QuotaState,
+    version: &str,
+    incidents: Value,
+) -> Value {
     let month = now.month();
     json!({
         "status": "ok",
@@ -92,6 +99,7 @@ pub fn health(tenant: &Tenant, now: UnixMs, quota: &QuotaState, version: &str) -
             "period_end": month.end().iso_millis(),
         },
         "rate_limit": { "limit": tenant.limits.rate_per_minute, "window_seconds": WINDOW_SECONDS },
+        "incidents": incidents,
     })
 }
 
@@ -179,7 +187,14 @@ mod tests {
             used: 1,
             limit: None,
         };
-        let b = health(&tenant(Plan::Enterprise), NOW, &q, "0.1.0");
+        let b = health(
+            &tenant(Plan::Enterprise),
+            NOW,
+            &q,
+            "0.1.0",
+            json!({"total": 0}),
+        );
+        assert_eq!(b["incidents"]["total"], 0);
         assert_eq!(b["quota"]["period_start"], "2026-01-01T00:00:00.000Z");
         assert_eq!(b["quota"]["period_end"], "2026-02-01T00:00:00.000Z");
         assert_eq!(b["quota"]["limit"], Value::Null);

@@ -18,9 +18,9 @@ pub struct PurgeTarget {
 }
 
 /// Everything that holds tenant data with a time: events, dashboard log items, alerts and their
-/// trigger records. Each has an index starting `(org_id, <time>)` or a primary key starting
-/// with `org_id`.
-pub const PURGE_TARGETS: [PurgeTarget; 4] = [
+/// trigger records, incidents. Each has an index starting `(org_id, <time>)` or a primary key
+/// starting with `org_id`.
+pub const PURGE_TARGETS: [PurgeTarget; 5] = [
     PurgeTarget {
         table: "events",
         time_column: "created_at",
@@ -40,6 +40,11 @@ pub const PURGE_TARGETS: [PurgeTarget; 4] = [
         table: "alert_triggers",
         time_column: "created_at",
         key: "org_id, alert_type, dedup_key, event_id",
+    },
+    PurgeTarget {
+        table: "incidents",
+        time_column: "at",
+        key: "id",
     },
 ];
 
