@@ -46,7 +46,8 @@ test("each plan keeps exactly its retention; a second run changes nothing", asyn
 });
 
 test("chunked deletes resume across runs when the statement budget runs out", async () => {
-  const app = await start({ bindings: { PURGE_CHUNK_ROWS: "4", PURGE_MAX_STATEMENTS: "3" } });
+  // 4 statements: the commit-record purge, then 3 chunks of 4 rows.
+  const app = await start({ bindings: { PURGE_CHUNK_ROWS: "4", PURGE_MAX_STATEMENTS: "4" } });
   try {
     const now = Date.now();
     await app.createKey({ org: "Big", plan: "free" });
@@ -101,6 +102,23 @@ test("with more organisations than one run's budget covers, consecutive runs rea
     }
     assert.equal(await remaining(), 0, "every organisation purged");
     assert.ok(runs >= 3 && runs <= 5, `took ${runs} runs`);
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("old commit records of split requests are purged even when organisations use up the budget", async () => {
+  const app = await start({ bindings: { PURGE_CHUNK_ROWS: "2", PURGE_MAX_STATEMENTS: "2" } });
+  try {
+    const now = Date.now();
+    await app.createKey({ org: "Busy", plan: "free" });
+    await seedRows(app, "Busy", 30, 10, now);
+    const insert = "INSERT INTO held_commits (hold, org_id, committed_at) VALUES (?, ?, ?)";
+    await app.db.prepare(insert).bind(randomUUID(), orgIdFor("Busy"), now - 2 * DAY).run();
+    await app.db.prepare(insert).bind(randomUUID(), orgIdFor("Busy"), now - 60_000).run();
+    await app.scheduled(now);
+    assert.equal(await count(app, "Busy"), 10 - 2, "the budget ran out on the organisation's rows");
+    assert.equal(await app.count("SELECT count(*) FROM held_commits"), 1, "the old record is gone, the fresh one kept");
   } finally {
     await app.dispose();
   }
