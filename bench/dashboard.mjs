@@ -16,7 +16,7 @@
 // * a country on 5/6 of the external addresses' items;
 // plus 1,000 alerts in the window (triggered by stored items) and 20 ip_blocked events.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -159,16 +159,13 @@ async function seedAlerts(app) {
 }
 
 // ------------------------------------------------------------------------------------------
-// The statements the Worker sends (crates/core/src/dashboard/sql_dump.rs prints them).
+// The statements the Worker sends (crates/bench/src/bin/dashboard-sql.rs prints them).
 
 function statements(spec) {
-  const dir = mkdtempSync(join(tmpdir(), "edgesoc-dash-sql-"));
-  const out = join(dir, "s.json");
-  execFileSync("cargo", ["test", "-q", "-p", "edgesoc-core", "--lib", "dashboard::sql_dump"], {
-    cwd: root, stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, EDGESOC_DASHBOARD_SQL_OUT: out, EDGESOC_DASHBOARD_SQL_SPEC: JSON.stringify(spec) },
+  const out = execFileSync("cargo", ["run", "-q", "-p", "edgesoc-bench", "--bin", "dashboard-sql", "--", JSON.stringify(spec)], {
+    cwd: root, stdio: ["ignore", "pipe", "inherit"],
   });
-  return JSON.parse(readFileSync(out, "utf8"));
+  return JSON.parse(out.toString("utf8"));
 }
 
 const NAMES = ["buckets", "flows", "sources", "attackers", "logs", "iam", "anomalies", "anomaly_counts"];

@@ -11,7 +11,7 @@
 -- '600000000000000000000000000000001'. An IPv4-mapped address (::ffff:a.b.c.d) uses the IPv4
 -- key. The width is fixed within a family, so string order is numeric order. All IPv4 keys sort
 -- before all IPv6 keys, and no range crosses families. A lookup is one descending probe of
--- the primary key (the SQL is in crates/core/src/ipdb.rs and scripts/lib/ipdb.mjs):
+-- the primary key (the SQL is in crates/core/src/intel/ipdb.rs and scripts/lib/ipdb.mjs):
 --   SELECT ... FROM (SELECT ... FROM ip_city WHERE ip_start <= ?1 ORDER BY ip_start DESC
 --   LIMIT 1) AS r JOIN ip_location AS l ON l.id = r.location_id WHERE r.ip_end >= ?1
 -- Ranges within one table never overlap. There are gaps, which is why ip_end is checked.

@@ -4,7 +4,7 @@
 -- from `logs` (the Loki push and the queue consumer only insert, the retention purge only
 -- deletes), and backfilled from the rows already stored at the end of this file.
 -- The queries that read these tables, and why each one has the shape it has, are in
--- crates/core/src/dashboard/sql.rs.
+-- crates/core/src/analytics/dashboard/sql.rs.
 --
 -- Times are Unix milliseconds. `hour` is the start of the UTC hour (as logs.hour), `day` the
 -- start of the UTC day. `source` is the item's sourceIp as the dashboard shows it: source_ip, or
@@ -67,7 +67,7 @@ CREATE INDEX log_source_hours_by_source ON log_source_hours(org_id, source, hour
 
 -- Items per UTC day and (service, namespace, source), with an index by count: each
 -- (day, service, namespace) cut yields its top sources and an upper bound for every other
--- source (the threshold algorithm of the top-10 ranking, see crates/core/src/dashboard/sql.rs).
+-- source (the threshold algorithm of the top-10 ranking, see crates/core/src/analytics/dashboard/sql.rs).
 CREATE TABLE log_source_daily (
   org_id TEXT NOT NULL,
   day INTEGER NOT NULL,

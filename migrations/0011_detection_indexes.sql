@@ -1,4 +1,4 @@
--- Indexes for detection's history reads (crates/core/src/history/). Before these, counting one
+-- Indexes for detection's history reads (crates/core/src/detect/history/). Before these, counting one
 -- IP's or one user's failed logins walked every login failure of the organisation in the window,
 -- so a quiet key cost as much as the whole flood around it; and "has this actor any earlier
 -- event" walked the actor's events per event name. Each read is now a range scan of one key.

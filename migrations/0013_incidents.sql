@@ -1,4 +1,4 @@
--- Incidents: losses the service owns up to instead of only logging (crates/core/src/incidents.rs).
+-- Incidents: losses the service owns up to instead of only logging (crates/core/src/ingest/incidents.rs).
 -- Today one kind: a queue message this Worker produced that its consumer could not decode. One
 -- row per message (its queue message id), so a redelivered message is recorded and refunded
 -- once; `refunded` is set after its events were given back to the monthly quota. `org_id` is ''

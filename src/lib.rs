@@ -1,28 +1,26 @@
 //! edgesoc Worker: the thin adapter between the Workers runtime and `edgesoc-core`.
 //! Entry points live here; each binding has its own module.
 
-mod commit;
-mod detection;
-mod error;
+mod access;
+mod alerts;
+mod analytics;
+mod api;
+mod d1;
+mod detect;
 mod faults;
-mod handlers;
-mod http;
-mod incidents;
-mod incoming;
-mod limiter;
+mod ingest;
+mod limits;
 mod lists;
-mod openapi;
-mod pipeline;
-mod purge;
+mod logs;
 mod queue;
-mod store;
-mod tenants;
+mod retention;
+mod vars;
 
-pub use limiter::OrgLimiter;
+pub use limits::OrgLimiter;
 
+use api::incoming::Incoming;
 use edgesoc_core::intel::refresh::REFRESH_CRON;
 use edgesoc_core::time::UnixMs;
-use incoming::Incoming;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::web_sys;
 use worker::{event, Context, Env, MessageBatch, Result, ScheduleContext, ScheduledEvent};
@@ -33,20 +31,13 @@ fn now() -> UnixMs {
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let req = Incoming::new(req);
-    let resp = if req.method.eq_ignore_ascii_case("OPTIONS") {
-        http::preflight()
-    } else if openapi::is_spec_path(&req.path) {
-        openapi::respond(&req.method)
-    } else {
-        pipeline::handle(req, env, &ctx, now()).await
-    };
+    let resp = api::handle(Incoming::new(req), env, ctx, now()).await;
     Ok(resp.into())
 }
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<()> {
-    queue::consume(batch, &env).await;
+    ingest::consume::consume(batch, &env).await;
     Ok(())
 }
 
@@ -64,7 +55,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn purge(env: &Env, now: UnixMs) {
-    match purge::run(env, now).await {
+    match retention::run(env, now).await {
         Ok(r) => worker::console_log!(
             "retention purge: {} organisations, {} rows deleted in {} statements{}",
             r.organisations,

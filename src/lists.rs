@@ -3,7 +3,7 @@
 //! shrink guard, what to store, how to load) are `edgesoc_core::intel::refresh`; this module
 //! only fetches, reads and writes.
 
-use crate::store::Store;
+use crate::d1::Store;
 use edgesoc_core::intel::refresh::{
     assemble, decide, error_statement, load, store_statements, stored_meta, unchanged_statement,
     Decision, Fetched, Sources, CHUNKS_SQL, FETCH_TIMEOUT_MS, LISTS_SQL, MAX_SOURCE_BYTES,
@@ -161,7 +161,8 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
         return Ok(Vec::new());
     }
     let store = Store::from_env(env).map_err(|e| format!("D1 binding: {e}"))?;
-    let timeout_ms = crate::purge::var_u32(env, "NETWORK_LIST_TIMEOUT_MS", FETCH_TIMEOUT_MS as u32);
+    let timeout_ms =
+        crate::vars::positive_u32(env, "NETWORK_LIST_TIMEOUT_MS", FETCH_TIMEOUT_MS as u32);
     let stored = stored_meta(
         &store
             .batch(&[(LISTS_SQL.to_string(), Vec::new())])

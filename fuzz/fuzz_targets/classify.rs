@@ -16,11 +16,11 @@
 //! * `normalize` is case-, whitespace-insensitive and a fixed point on canonical names.
 #![no_main]
 
-use edgesoc_core::classify::{
+use edgesoc_core::logs::classify::{
     classify, classify_event, classify_with_action, extract_fields, iam_action, tokenize,
     IamAction, LineFormat, LogLevel, LogType,
 };
-use edgesoc_core::loki::{StreamLabels, MAX_LABEL_BYTES};
+use edgesoc_core::logs::{StreamLabels, MAX_LABEL_BYTES};
 use edgesoc_fuzz::{field, fields};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};

@@ -11,13 +11,13 @@
 //!   messages) decodes in the consumer (`QueueMessage::parse`) to exactly the accepted events.
 #![no_main]
 
-use edgesoc_core::ids::OrgId;
+use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::ingest::{
     accept, parse_collect_body, NewEvent, MAX_ACTOR_EMAIL, MAX_ACTOR_ID, MAX_BATCH,
     MAX_EVENT_BYTES, MAX_EVENT_NAME, MAX_USER_IP,
 };
-use edgesoc_core::message::QueueMessage;
-use edgesoc_core::plan::Plan;
+use edgesoc_core::ingest::message::QueueMessage;
+use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::check_error;
 use libfuzzer_sys::fuzz_target;

@@ -17,8 +17,8 @@
 //!   events in unsent messages, and the sent ones are a prefix.
 #![no_main]
 
-use edgesoc_core::group::{Groups, LeaseId, Round};
-use edgesoc_core::message::{send_chunks, unsent_events, Packed};
+use edgesoc_core::limits::group::{Groups, LeaseId, Round};
+use edgesoc_core::ingest::message::{send_chunks, unsent_events, Packed};
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::fields;
 use libfuzzer_sys::fuzz_target;

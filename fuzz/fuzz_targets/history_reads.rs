@@ -15,8 +15,8 @@ use edgesoc_core::detect::{
     history_request, DetectionConfig, DetectionEvent, History, RATE_LIMIT_NAME,
     SUCCESSFUL_LOGIN_NAME,
 };
-use edgesoc_core::history::model::{self, Stored};
-use edgesoc_core::plan::Plan;
+use edgesoc_core::detect::history::model::{self, Stored};
+use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
 use libfuzzer_sys::fuzz_target;
 use std::collections::BTreeSet;

@@ -21,11 +21,11 @@
 //!   it lists.
 #![no_main]
 
-use edgesoc_core::enrichment::{from_cf, ip_table_answers, scored_ip, source, Source};
+use edgesoc_core::intel::enrichment::{from_cf, ip_table_answers, scored_ip, source, Source};
 use edgesoc_core::intel::{
     classify_ip, AsnInfo, IpClass, ListKind, ListTexts, LocationInfo, NetworkLists,
 };
-use edgesoc_core::ipdb::{ip_key, location_from_rows, AsnRow, CityRow};
+use edgesoc_core::intel::ipdb::{ip_key, location_from_rows, AsnRow, CityRow};
 use edgesoc_fuzz::{field, fields};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -23,7 +23,7 @@ use edgesoc_core::intel::refresh::{
     MAX_ERROR_CHARS, MAX_LIST_ENTRIES, MAX_URLS_PER_LIST, MIN_KEEP_PERCENT,
 };
 use edgesoc_core::intel::{canonical_entries, ListKind, ListTexts, NetworkLists};
-use edgesoc_core::query::SqlParam;
+use edgesoc_core::api::sql::SqlParam;
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::{check_statement, fields};
 use libfuzzer_sys::fuzz_target;

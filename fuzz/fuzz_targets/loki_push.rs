@@ -20,16 +20,16 @@
 //! * the insert statements bind every row exactly once; detection keeps ≤ 32 candidates.
 #![no_main]
 
-use edgesoc_core::classify::{IamAction, LogType};
+use edgesoc_core::logs::classify::{IamAction, LogType};
 use edgesoc_core::detect::DetectionConfig;
-use edgesoc_core::ids::OrgId;
-use edgesoc_core::loki::detect::{self as ldetect, FailedLine, KeyHistory, KeyKind};
-use edgesoc_core::loki::{
+use edgesoc_core::access::ids::OrgId;
+use edgesoc_core::logs::detect::{self as ldetect, FailedLine, KeyHistory, KeyKind};
+use edgesoc_core::logs::{
     build_line_rows, check_headers, decode_body, insert_statements, parse_push, Encoding, LogRow,
     MAX_ENTRIES, MAX_FIELD_BYTES, MAX_FUTURE_MS, MAX_LABEL_BYTES, MAX_LINE_BYTES,
 };
-use edgesoc_core::plan::Plan;
-use edgesoc_core::query::SqlParam;
+use edgesoc_core::limits::plan::Plan;
+use edgesoc_core::api::sql::SqlParam;
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::{check_error, check_statement};
 use flate2::write::GzEncoder;

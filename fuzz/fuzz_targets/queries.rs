@@ -19,8 +19,10 @@
 use edgesoc_core::alerts::{
     AlertPatch, AlertQuery, AlertStatus, ALERTS_MAX_LIMIT, MAX_INTERNAL_NOTES, RESOLUTION_TYPES,
 };
-use edgesoc_core::ids::{EventId, OrgId};
-use edgesoc_core::query::{by_id_sql, Cursor, CursorKey, EventQuery, EVENTS_MAX_LIMIT};
+use edgesoc_core::access::ids::{EventId, OrgId};
+use edgesoc_core::analytics::events::{EventQuery, EVENTS_MAX_LIMIT};
+use edgesoc_core::api::cursor::{Cursor, CursorKey};
+use edgesoc_core::api::sql::by_id_sql;
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::{check_error, check_statement, field, fields};
 use libfuzzer_sys::fuzz_target;

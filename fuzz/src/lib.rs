@@ -1,8 +1,8 @@
 //! Helpers shared by the fuzz targets: splitting one input into fields, and the checks every
 //! target applies to API errors and SQL statements.
 
-use edgesoc_core::error::{ApiError, ErrorCode};
-use edgesoc_core::query::Statement;
+use edgesoc_core::api::error::{ApiError, ErrorCode};
+use edgesoc_core::api::sql::Statement;
 
 /// Field separator of multi-input targets: ASCII unit separator (0x1F). A seed with no
 /// separator is one field; missing fields count as absent.

@@ -1,7 +1,7 @@
 // The IP-range tables that enrich events whose `user_ip` is not the caller's own address
 // (api-contract §7, enrichment source 3): loads DB-IP City Lite and the ip-location-db ASN table
 // into D1 (ip_city + ip_location, ip_asn, ip_import: migrations/0003_ip_table.sql). It also holds
-// the key encoding and lookup SQL that crates/core/src/ipdb.rs mirrors (a Rust test compares the
+// the key encoding and lookup SQL that crates/core/src/intel/ipdb.rs mirrors (a Rust test compares the
 // SQL text, tests/ipdb checks keys against the same vectors).
 //
 //   scripts/import-ipdb [--local|--remote [--dry-run]] [--full] [--force] [--fixture DIR]
@@ -37,7 +37,7 @@ const require = createRequire(import.meta.url);
 export const ROOT = new URL("../..", import.meta.url).pathname;
 
 // ---------------------------------------------------------------------------------------------
-// Key encoding and lookup SQL (mirrored in crates/core/src/ipdb.rs, compared by a Rust test)
+// Key encoding and lookup SQL (mirrored in crates/core/src/intel/ipdb.rs, compared by a Rust test)
 // ---------------------------------------------------------------------------------------------
 //
 // Keys are lowercase hex tagged with the family: IPv4 = "4" + 8 hex digits, IPv6 = "6" + 32

@@ -2,7 +2,7 @@
 //  1. it is a valid OpenAPI 3.1 document (@readme/openapi-parser) with the conventions we rely on;
 //  2. the Worker serves it byte for byte at GET /openapi.json without a key;
 //  3. its (method, path) set equals what the Worker routes, probed through Miniflare and
-//     cross-checked against crates/core/src/route.rs;
+//     cross-checked against crates/core/src/api/route.rs;
 //  4. real responses (successes and every error status we can trigger) validate against the
 //     documented response schemas and headers (ajv, JSON Schema 2020-12).
 // Runs the built Worker (build/index.js) in Miniflare via the e2e harness.
@@ -174,9 +174,9 @@ describe("served at GET /openapi.json", () => {
 
 // ------------------------------------------------------------------ 3. route set
 
-/** Route patterns of crates/core/src/route.rs: [{path, methods}] with `{id}` for bindings. */
+/** Route patterns of crates/core/src/api/route.rs: [{path, methods}] with `{id}` for bindings. */
 function routesFromSource() {
-  const src = readFileSync(`${ROOT}crates/core/src/route.rs`, "utf8");
+  const src = readFileSync(`${ROOT}crates/core/src/api/route.rs`, "utf8");
   const body = src.slice(src.indexOf("let allowed"), src.indexOf("_ => return Err"));
   const routes = [];
   let current = null;

@@ -104,17 +104,16 @@ describe("detection through the queue", () => {
     const id = res.body.event_ids[0];
     const [alert] = await alertsEventually(pro, "?actor_id=mallory", 1);
     assert.equal(alert.alert_type, "privilege_escalation");
-    const stored = await app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first();
-    const record = {
-      ...stored, instant_alert: true, is_vpn: null, is_tor: null, is_proxy: null, is_datacenter: null,
-      metadata: JSON.parse(stored.metadata), forensics: null,
-    };
-    const msg = () => ({ id: randomUUID(), timestamp: new Date(), attempts: 2, body: JSON.stringify({ v: 1, event: record, plan: "pro" }) });
-    const res2 = await app.queue([msg(), msg()]);
+    const before = await app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first();
+    // The message production sent, delivered twice more: enriched, stored and detected again.
+    const res2 = await app.queue([await app.acceptedMessage(id), await app.acceptedMessage(id)]);
     assert.equal(res2.retryMessages.length, 0);
+    assert.equal(res2.explicitAcks.length, 2);
     const after = await alerts(pro, "?actor_id=mallory");
     assert.equal(after.data.length, 1);
     assert.equal(after.data[0].metadata.occurrences, 1);
+    assert.deepEqual(await app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first(), before, "the row is unchanged");
+    assert.equal(await app.count("SELECT count(*) FROM logs WHERE event_id = ?", id), 1);
   });
 });
 

@@ -1,4 +1,4 @@
-// Group commit (src/commit.rs, crates/core/src/group.rs): concurrent requests of an
+// Group commit (src/limits/group.rs, crates/core/src/limits/group.rs): concurrent requests of an
 // organisation share limiter round trips and queue sends. Sharing must never mix their answers:
 // each request gets its own verdict, its own ids and its own refund, and every 202-accepted event
 // is stored exactly once, under its own organisation.

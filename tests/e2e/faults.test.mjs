@@ -128,8 +128,8 @@ test("consumer failing before the insert: redelivered until stored, exactly once
 
 test("soak: bounded mixed load with every fault at once; stored events equal 202-accepted ones, no duplicates", () =>
   withApp({
-    // queue_send strikes each of the 4 send attempts of a round (src/queue.rs), and concurrent
-    // requests share rounds (src/commit.rs): at least REQUESTS / CONCURRENCY = 30 of them. At
+    // queue_send strikes each of the 4 send attempts of a round (src/ingest/consume.rs), and concurrent
+    // requests share rounds (src/limits/group.rs): at least REQUESTS / CONCURRENCY = 30 of them. At
     // 0.75 a round fails with probability 0.32, so a run without any 500 has odds below 1e-5,
     // while about two thirds of the requests are still accepted (the check below asks a third).
     EDGESOC_FAULTS: "tenant_d1:0.05,limiter:0.05,queue_send:0.75,consumer_insert:0.15,consumer_fail_after_insert:0.1",

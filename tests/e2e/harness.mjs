@@ -117,6 +117,22 @@ class Instance {
     throw new Error("queue did not settle");
   }
 
+  /** The queue message `/collect` sent for a stored event, as a fresh delivery: the event as
+   *  accepted (before enrichment), packed as production packs it (crates/core/src/ingest/message.rs). */
+  async acceptedMessage(eventId, { plan = "pro", cf = null } = {}) {
+    const row = await this.db.prepare("SELECT * FROM events WHERE id = ?").bind(eventId).first();
+    if (!row) throw new Error(`no stored event ${eventId}`);
+    const event = {
+      id: row.id, org_id: row.org_id, event_name: row.event_name, category: row.category, severity: row.severity,
+      instant_alert: Boolean(row.instant_alert), actor_id: row.actor_id, actor_email: row.actor_email,
+      user_ip: row.user_ip, server_ip: row.server_ip, country_code: null, city: null, latitude: null, longitude: null,
+      is_vpn: null, is_tor: null, is_proxy: null, is_datacenter: null, threat_score: null, forensics: null,
+      metadata: JSON.parse(row.metadata), created_at: row.created_at,
+    };
+    const body = JSON.stringify({ v: 2, plan, cf, events: [event] });
+    return { id: `redelivery-${Math.random().toString(36).slice(2)}`, timestamp: new Date(), attempts: 2, body };
+  }
+
   async queue(messages) {
     const worker = await this.mf.getWorker();
     return worker.queue("edgesoc-detect", messages);

@@ -14,7 +14,7 @@
 //               own history), and bravo's API views and every bravo row in D1 stay unchanged.
 //
 // Adding a route means adding a row: the first test fails while openapi.json or `Route` in
-// crates/core/src/route.rs has an operation that no row covers.
+// crates/core/src/api/route.rs has an operation that no row covers.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -547,7 +547,7 @@ test("every route in openapi.json and every Route variant has a row in the matri
       assert.ok(ops.has(`${method.toUpperCase()} ${path}`), `no row for ${method.toUpperCase()} ${path}`);
     }
   }
-  const src = readFileSync(`${ROOT}crates/core/src/route.rs`, "utf8");
+  const src = readFileSync(`${ROOT}crates/core/src/api/route.rs`, "utf8");
   const variants = src.match(/pub enum Route \{([^}]*)\}/)[1].match(/^\s*([A-Z]\w*)/gm).map((v) => v.trim());
   assert.ok(variants.length >= 9, `parsed ${variants}`);
   const routes = new Set(all.map((r) => r.route));

@@ -251,13 +251,7 @@ describe("events and detection", () => {
         source_ip: "203.0.113.70", user: "dana", hostname: "iam-1", status_code: 200,
         resource: "admin", event_name: "authz.role_changed" },
     );
-    const stored = await app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first();
-    const record = {
-      ...stored, instant_alert: Boolean(stored.instant_alert), is_vpn: null, is_tor: null, is_proxy: null,
-      is_datacenter: null, metadata: JSON.parse(stored.metadata), forensics: null,
-    };
-    const msg = () => ({ id: randomUUID(), timestamp: new Date(), attempts: 2, body: JSON.stringify({ v: 1, event: record, plan: "pro" }) });
-    const out = await app.queue([msg(), msg()]);
+    const out = await app.queue([await app.acceptedMessage(id), await app.acceptedMessage(id)]);
     assert.equal(out.retryMessages.length, 0);
     assert.equal(await app.count("SELECT count(*) FROM logs WHERE event_id = ?", id), 1);
   });

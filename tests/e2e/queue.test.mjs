@@ -6,8 +6,9 @@ import { randomUUID } from "node:crypto";
 import { orgIdFor } from "../../scripts/lib/keys.mjs";
 import { start } from "./harness.mjs";
 
-function message(event, id = randomUUID()) {
-  return { id, timestamp: new Date(), attempts: 1, body: JSON.stringify({ v: 1, event }) };
+/** A queue message as `/collect` packs it (crates/core/src/ingest/message.rs). */
+function message(event, id = randomUUID(), plan = "pro") {
+  return { id, timestamp: new Date(), attempts: 1, body: JSON.stringify({ v: 2, plan, cf: null, events: [event] }) };
 }
 
 function record(orgId, overrides = {}) {
@@ -123,22 +124,23 @@ test("a malformed message is acked and recorded; its good neighbours are stored"
     const good = record("org_p");
     const res = await app.queue([
       { id: "bad-json", timestamp: new Date(), attempts: 1, body: "{not json" },
-      { id: "bad-shape", timestamp: new Date(), attempts: 1, body: JSON.stringify({ v: 1, event: { id: 5 } }) },
-      { id: "not-text", timestamp: new Date(), attempts: 1, body: { v: 1 } },
+      { id: "bad-shape", timestamp: new Date(), attempts: 1, body: JSON.stringify({ v: 2, events: [{ id: 5 }] }) },
+      { id: "old-version", timestamp: new Date(), attempts: 1, body: JSON.stringify({ v: 1, event: record("org_p") }) },
+      { id: "not-text", timestamp: new Date(), attempts: 1, body: { v: 2 } },
       { ...message(good), id: "good" },
     ]);
     assert.equal(res.outcome, "ok");
-    assert.deepEqual([...res.explicitAcks].sort(), ["bad-json", "bad-shape", "good", "not-text"]);
+    assert.deepEqual([...res.explicitAcks].sort(), ["bad-json", "bad-shape", "good", "not-text", "old-version"]);
     assert.equal(res.retryMessages.length, 0);
     assert.equal(await app.count("SELECT count(*) FROM events"), 1);
     // Not even an organisation can be read from them: recorded without one, for the operator.
-    assert.equal(await app.count("SELECT count(*) FROM incidents WHERE org_id = ''"), 3);
+    assert.equal(await app.count("SELECT count(*) FROM incidents WHERE org_id = ''"), 4);
   } finally {
     await app.dispose();
   }
 });
 
-// Split requests (crates/core/src/hold.rs): a held message is stored only once its request
+// Split requests (crates/core/src/ingest/hold.rs): a held message is stored only once its request
 // has committed, for its own organisation; until then it is put back, and once too old for any
 // commit to come it is dropped.
 test("held messages wait for their split request's commit, and are dropped when none can come", async () => {

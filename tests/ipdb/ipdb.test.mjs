@@ -1,7 +1,7 @@
 // The IP-range tables end to end, without the Worker: Miniflare with one D1 database (in
 // memory), the project's migrations, scripts/import-ipdb's library on the fixture cut from the
 // real data (tests/fixtures/ipdb), then lookups with the same SQL the Worker uses. The Rust
-// core holds identical SQL and key encoding (crates/core/src/ipdb.rs tests compare the SQL).
+// core holds identical SQL and key encoding (crates/core/src/intel/ipdb.rs tests compare the SQL).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";

@@ -653,7 +653,7 @@ describe("alerts: getAlerts(), getAlert(), resolveAlert(), markAlertSafe()", () 
   });
 
   test("INCOMPATIBILITY: getAlerts({status: 'acknowledged'}), a value of the SDK's AlertStatus type",
-    { todo: "edgesoc answers 400 VALIDATION_ERROR (crates/core/src/alerts.rs AlertStatus::parse knows open/active, resolved, safe/dismissed only); the SDK's AlertStatus (src/index.ts:125) also offers 'acknowledged', so a typed call throws ValidationError" },
+    { todo: "edgesoc answers 400 VALIDATION_ERROR (crates/core/src/alerts/mod.rs AlertStatus::parse knows open/active, resolved, safe/dismissed only); the SDK's AlertStatus (src/index.ts:125) also offers 'acknowledged', so a typed call throws ValidationError" },
     async () => {
       const r = await management(await send(alertsKey, only(WIRE.getAlertsStatus("acknowledged"))));
       assert.equal(r.error, undefined, `the SDK throws ${r.error?.name}: ${r.error?.message}`);

@@ -145,6 +145,6 @@ test("the HTTP API has no key, organisation or plan management operation", () =>
   });
   assert.deepEqual(open, ["GET /openapi.json"]);
   assert.ok(Array.isArray(spec.security) && spec.security.length > 0, "a key is required by default");
-  const route = read("crates/core/src/route.rs");
+  const route = read("crates/core/src/api/route.rs");
   assert.doesNotMatch(route.slice(route.indexOf("let allowed"), route.indexOf("_ => return Err")), /"(keys?|orgs?|admin|plans?|tenants?)"/);
 });

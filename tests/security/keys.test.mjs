@@ -46,7 +46,7 @@ test("newKey: lsoc_live_ + 32 base62 characters, all distinct, no character favo
 });
 
 test("hashKey is the Worker's SHA-256 of the trimmed key", () => {
-  // The same vector as crates/core/src/ids.rs › tests::hash_is_lowercase_hex_sha256.
+  // The same vector as crates/core/src/access/ids.rs › tests::hash_is_lowercase_hex_sha256.
   assert.equal(hashKey("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert.equal(hashKey("  abc\n"), hashKey("abc"), "trimmed like ApiKey::from_header");
 });

@@ -3,16 +3,16 @@
 //! rule against a realistic history. The same function runs natively (`main.rs`) and compiled
 //! to wasm (exported below), so the two figures are directly comparable.
 
-use edgesoc_core::classify::classify_event;
+use edgesoc_core::access::ids::{EventId, OrgId};
 use edgesoc_core::detect::{
     evaluate, history_request, DetectionConfig, DetectionEvent, History, Occurrence, Sighting,
 };
-use edgesoc_core::enrichment::{apply, source, ThreatCounts};
-use edgesoc_core::ids::{EventId, OrgId};
 use edgesoc_core::ingest::parse_collect_body;
+use edgesoc_core::ingest::record::EventRecord;
+use edgesoc_core::intel::enrichment::{apply, source, ThreatCounts};
 use edgesoc_core::intel::NetworkLists;
-use edgesoc_core::plan::Plan;
-use edgesoc_core::record::EventRecord;
+use edgesoc_core::limits::plan::Plan;
+use edgesoc_core::logs::classify::classify_event;
 use edgesoc_core::time::UnixMs;
 use serde_json::json;
 

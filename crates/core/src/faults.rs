@@ -7,7 +7,7 @@
 //! | `tenant_d1` | the API-key lookup | D1 unavailable: 503 with `Retry-After` |
 //! | `limiter` | every rate-limiter call | the Durable Object unavailable: 503 with `Retry-After` |
 //! | `queue_send` | each `sendBatch` attempt | a failed send: retried, then refunded and 500 |
-//! | `hold_commit` | a split request's commit (`crate::hold`) | D1 failing after every send: refunded, 500, messages dropped |
+//! | `hold_commit` | a split request's commit (`crate::ingest::hold`) | D1 failing after every send: refunded, 500, messages dropped |
 //! | `consumer_insert` | the consumer, before storing | D1 failing: the batch is retried |
 //! | `consumer_fail_after_insert` | the consumer, after storing and detecting | a crash before the ack: the batch is redelivered |
 

@@ -1,34 +1,20 @@
 //! edgesoc's pure domain core: everything that decides, with no `worker` dependency, so it is
-//! tested natively (and in wasm) without the Workers runtime. The Worker adapter in the root
-//! crate only moves bytes between bindings and these functions.
+//! tested natively (and in wasm) without the Workers runtime. It is grouped by capability, with
+//! the same names as the Worker adapter's modules (`src/`), which only move bytes between
+//! bindings and these functions. docs/ARCHITECTURE.md follows an event, a log line, an alert and
+//! a purge through both.
 
+pub mod access;
 pub mod alerts;
-pub mod cache;
-pub mod catalogue;
-pub mod classify;
-pub mod dashboard;
+pub mod analytics;
+pub mod api;
 pub mod detect;
-pub mod enrichment;
-pub mod error;
 pub mod faults;
-pub mod group;
-pub mod history;
-pub mod hold;
-pub mod ids;
-pub mod incidents;
 pub mod ingest;
 pub mod intel;
-pub mod ipdb;
-pub mod limiter;
-pub mod loki;
-pub mod message;
-pub mod plan;
-pub mod query;
-pub mod record;
-pub mod respond;
+pub mod limits;
+pub mod logs;
 pub mod retention;
-pub mod route;
 pub mod time;
-pub mod view;
 
-pub use error::{ApiError, ErrorCode, FieldError};
+pub use api::error::{ApiError, ErrorCode, FieldError};

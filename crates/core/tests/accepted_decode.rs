@@ -3,10 +3,10 @@
 //! `collect_body` fuzz target checks the same on arbitrary bytes.
 #![cfg(not(target_arch = "wasm32"))]
 
-use edgesoc_core::ids::OrgId;
+use edgesoc_core::access::ids::OrgId;
+use edgesoc_core::ingest::message::QueueMessage;
 use edgesoc_core::ingest::{accept, parse_collect_body, MAX_METADATA_DEPTH};
-use edgesoc_core::message::QueueMessage;
-use edgesoc_core::plan::Plan;
+use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;

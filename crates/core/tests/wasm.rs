@@ -8,11 +8,11 @@ use std::prelude::v1::test as check;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as check;
 
-use edgesoc_core::ids::{ApiKey, EventId};
+use edgesoc_core::access::ids::{ApiKey, EventId};
+use edgesoc_core::ingest::message::{pack, QueueMessage};
 use edgesoc_core::ingest::parse_collect_body;
-use edgesoc_core::limiter::{decide_rate, Bucket};
-use edgesoc_core::message::{pack, QueueMessage};
-use edgesoc_core::record::EventRecord;
+use edgesoc_core::ingest::record::EventRecord;
+use edgesoc_core::limits::limiter::{decide_rate, Bucket};
 use edgesoc_core::time::UnixMs;
 
 #[check]
@@ -46,11 +46,11 @@ fn validation_and_serde_round_trip() {
     let body = br#"{"events":[{"event":"Auth.Login.Failed","actor":"u1","user_ip":"203.0.113.5","metadata":{"n":1.5}},{"event":"data.export"}]}"#;
     let events = parse_collect_body(body).unwrap();
     assert_eq!(events[0].event_name, "auth.login_failed");
-    let org = edgesoc_core::ids::OrgId("org_1".into());
+    let org = edgesoc_core::access::ids::OrgId("org_1".into());
     let rec = EventRecord::assign(events[0].clone(), &org, EventId::new_v4(), UnixMs(1), None);
     let bodies = pack(
         std::slice::from_ref(&rec),
-        edgesoc_core::plan::Plan::Pro,
+        edgesoc_core::limits::plan::Plan::Pro,
         &serde_json::Value::Null,
     )
     .unwrap();

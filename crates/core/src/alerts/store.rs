@@ -17,10 +17,10 @@
 //! span's alert.
 
 use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_TRIGGER_IDS};
+use crate::access::ids::EventId;
+use crate::api::sql::{SqlParam, Statement};
 use crate::detect::AlertCandidate;
-use crate::ids::EventId;
-use crate::query::{SqlParam, Statement};
-use crate::record::{json_array_groups, EventRecord};
+use crate::ingest::record::{json_array_groups, EventRecord};
 use crate::time::UnixMs;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -264,9 +264,9 @@ pub(crate) fn folds(stmts: &[Statement]) -> Vec<Vec<Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::AlertType;
+    use crate::access::ids::OrgId;
     use crate::detect::AlertSeverity;
-    use crate::ids::OrgId;
+    use crate::ingest::catalogue::AlertType;
     use crate::ingest::NewEvent;
 
     fn trigger(org: &str, at: i64) -> EventRecord {
@@ -343,7 +343,7 @@ mod tests {
         );
         assert_eq!(ip["org"], "org_1");
         for (sql, params) in &stmts {
-            assert_eq!(crate::query::max_placeholder(sql), params.len(), "{sql}");
+            assert_eq!(crate::api::sql::max_placeholder(sql), params.len(), "{sql}");
         }
     }
 

@@ -10,7 +10,7 @@ use super::{
     actor_key, candidate, ip_key, is_failed_login, is_prior, AlertCandidate, AlertSeverity, Burst,
     Confidences, DetectionConfig, DetectionEvent, History, Occurrence, RATE_LIMIT_NAME,
 };
-use crate::catalogue::AlertType;
+use crate::ingest::catalogue::AlertType;
 use serde_json::json;
 use std::collections::BTreeSet;
 

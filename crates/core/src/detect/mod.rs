@@ -16,6 +16,7 @@
 
 mod burst;
 mod config;
+pub mod history;
 mod model;
 mod novelty;
 mod single;
@@ -29,8 +30,8 @@ pub use model::{
 };
 pub use travel::{haversine_km, EARTH_RADIUS_KM};
 
-use crate::catalogue::AlertType;
-use crate::plan::Plan;
+use crate::ingest::catalogue::AlertType;
+use crate::limits::plan::Plan;
 use crate::time::UnixMs;
 use config::days_ms;
 use serde_json::Value;

@@ -1,8 +1,8 @@
 //! What the rules read and what they return: one event as detection sees it, the history the
 //! caller fetched for it, and alert candidates for the caller to de-duplicate and store.
 
-use crate::catalogue::AlertType;
-use crate::record::EventRecord;
+use crate::ingest::catalogue::AlertType;
+use crate::ingest::record::EventRecord;
 use crate::time::UnixMs;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,7 +31,7 @@ pub fn is_successful_login(name: &str) -> bool {
 }
 
 /// Alert severity: the alert scale of api-contract §8. It is a separate type from the event
-/// [`crate::catalogue::Severity`] because alerts have no `info` or `warning`.
+/// [`crate::ingest::catalogue::Severity`] because alerts have no `info` or `warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
@@ -237,9 +237,9 @@ pub struct AlertCandidate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{EventId, OrgId};
+    use crate::access::ids::{EventId, OrgId};
+    use crate::ingest::record::Enrichment;
     use crate::ingest::NewEvent;
-    use crate::record::Enrichment;
     use serde_json::{json, Map};
 
     fn record(metadata: Value) -> EventRecord {

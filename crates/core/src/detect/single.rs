@@ -5,7 +5,7 @@ use super::{
     candidate, is_successful_login, subject_label, AlertCandidate, AlertSeverity, DetectionConfig,
     DetectionEvent,
 };
-use crate::catalogue::{lookup, AlertType};
+use crate::ingest::catalogue::{lookup, AlertType};
 use serde_json::json;
 
 /// An explicit event that is an alert in itself: critical, full confidence, keyed by the actor
@@ -74,7 +74,7 @@ fn label(t: AlertType) -> &'static str {
 mod tests {
     use super::super::fixtures::*;
     use super::*;
-    use crate::catalogue::STANDARD_EVENTS;
+    use crate::ingest::catalogue::STANDARD_EVENTS;
 
     fn cfg() -> DetectionConfig {
         DetectionConfig::default()

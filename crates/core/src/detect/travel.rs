@@ -6,7 +6,7 @@ use super::{
     actor_key, candidate, is_prior, is_successful_login, AlertCandidate, AlertSeverity,
     DetectionConfig, DetectionEvent, History, TravelConfig,
 };
-use crate::catalogue::AlertType;
+use crate::ingest::catalogue::AlertType;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 

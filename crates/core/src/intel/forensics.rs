@@ -3,8 +3,8 @@
 use super::address::classify_ip;
 use super::lists::{NetworkFlags, NetworkLists};
 use super::score::{threat_score, ThreatHistory};
-use crate::catalogue::Severity;
-use crate::record::Enrichment;
+use crate::ingest::catalogue::Severity;
+use crate::ingest::record::Enrichment;
 use serde_json::{json, Value};
 
 /// Where the address is, as the request's `cf` object or the D1 IP-range table said; every

@@ -14,13 +14,15 @@
 //! 4. [`threat_score`] combines the flags, the event's severity and the recent
 //!    [`ThreatHistory`] of the IP and actor.
 //! 5. [`forensics`] builds `{network, location}`; [`enrich`] does steps 1, 3–5 at once and fills
-//!    a [`crate::record::Enrichment`].
+//!    a [`crate::ingest::record::Enrichment`].
 //!
 //! Pure: no I/O, no clock, no `worker`.
 
 mod address;
 mod defaults;
+pub mod enrichment;
 mod forensics;
+pub mod ipdb;
 mod lists;
 pub mod refresh;
 mod score;

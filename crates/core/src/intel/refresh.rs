@@ -33,7 +33,7 @@
 //! nears its 2 MB limit.
 
 use super::lists::{canonical_entries, ListError, ListKind, ListTexts, NetworkLists};
-use crate::query::{SqlParam, Statement};
+use crate::api::sql::{SqlParam, Statement};
 use crate::time::UnixMs;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -568,7 +568,7 @@ pub fn load(stored: &[StoredList]) -> (NetworkLists, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::max_placeholder;
+    use crate::api::sql::max_placeholder;
     use serde_json::json;
     use std::net::IpAddr;
 

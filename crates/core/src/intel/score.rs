@@ -1,7 +1,7 @@
 //! The threat score (api-contract §7, "Threat score").
 
 use super::lists::NetworkFlags;
-use crate::catalogue::Severity;
+use crate::ingest::catalogue::Severity;
 use serde::{Deserialize, Serialize};
 
 /// Recent history the caller counted before scoring (D1 queries over the last 24 hours, and

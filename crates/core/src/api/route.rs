@@ -1,0 +1,110 @@
+//! Path normalisation and routing (api-contract §1): `/v1` and `/api/v1` prefixes stripped,
+//! repeated slashes collapsed, trailing slash ignored, 404 for unknown paths and 405 for a
+//! known path with the wrong method.
+
+use crate::api::error::ApiError;
+
+/// Every API operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Collect,
+    ListEvents,
+    GetEvent(String),
+    ListAlerts,
+    GetAlert(String),
+    UpdateAlert(String),
+    Health,
+    DashboardData,
+    LokiPush,
+}
+
+/// `/v1//collect/` → `/collect`.
+pub fn normalize_path(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let rest = match segments.as_slice() {
+        ["api", "v1", rest @ ..] | ["v1", rest @ ..] => rest,
+        all => all,
+    };
+    format!("/{}", rest.join("/"))
+}
+
+/// Resolves a method and a raw path to a route.
+pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
+    let path = normalize_path(raw_path);
+    let segs: Vec<&str> = path.split('/').skip(1).collect();
+    let allowed: &[(&str, Route)] = &match segs.as_slice() {
+        ["collect"] | ["collect", "batch"] => vec![("POST", Route::Collect)],
+        ["events"] => vec![("GET", Route::ListEvents)],
+        ["events", id] => vec![("GET", Route::GetEvent(id.to_string()))],
+        ["alerts"] => vec![("GET", Route::ListAlerts)],
+        ["alerts", id] => {
+            vec![
+                ("GET", Route::GetAlert(id.to_string())),
+                ("PATCH", Route::UpdateAlert(id.to_string())),
+            ]
+        }
+        ["health"] => vec![("GET", Route::Health)],
+        ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
+        ["loki", "api", "v1", "push"] => vec![("POST", Route::LokiPush)],
+        _ => return Err(ApiError::not_found("Route")),
+    };
+    allowed
+        .iter()
+        .find(|(m, _)| {
+            m.eq_ignore_ascii_case(method) || (method.eq_ignore_ascii_case("HEAD") && *m == "GET")
+        })
+        .map(|(_, r)| r.clone())
+        .ok_or_else(|| {
+            let methods: Vec<&str> = allowed.iter().map(|(m, _)| *m).collect();
+            ApiError::method_not_allowed(method, &path, &methods)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_prefixes_and_slashes() {
+        assert_eq!(normalize_path("//collect"), "/collect");
+        assert_eq!(normalize_path("/events/"), "/events");
+        assert_eq!(normalize_path("/v1/collect"), "/collect");
+        assert_eq!(normalize_path("/api/v1//alerts/x/"), "/alerts/x");
+        assert_eq!(normalize_path("/"), "/");
+        assert_eq!(normalize_path("/api/v2/collect"), "/api/v2/collect");
+    }
+
+    #[test]
+    fn resolves_routes() {
+        assert_eq!(resolve("POST", "/collect").unwrap(), Route::Collect);
+        assert_eq!(resolve("POST", "/collect/batch").unwrap(), Route::Collect);
+        assert_eq!(
+            resolve("GET", "/events/abc").unwrap(),
+            Route::GetEvent("abc".into())
+        );
+        assert_eq!(
+            resolve("PATCH", "/v1/alerts/abc").unwrap(),
+            Route::UpdateAlert("abc".into())
+        );
+        assert_eq!(resolve("GET", "/health/").unwrap(), Route::Health);
+        assert_eq!(
+            resolve("POST", "/loki/api/v1/push").unwrap(),
+            Route::LokiPush
+        );
+    }
+
+    #[test]
+    fn unknown_is_404_and_wrong_method_is_405() {
+        assert_eq!(resolve("GET", "/nope").unwrap_err().status(), 404);
+        assert_eq!(resolve("GET", "/events/a/b").unwrap_err().status(), 404);
+        assert_eq!(resolve("GET", "/collect").unwrap_err().status(), 405);
+        assert_eq!(resolve("DELETE", "/alerts/x").unwrap_err().status(), 405);
+        let allow = |m: &str, p: &str| resolve(m, p).unwrap_err().allow;
+        assert_eq!(
+            allow("DELETE", "/alerts/x").as_deref(),
+            Some("GET, HEAD, PATCH, OPTIONS")
+        );
+        assert_eq!(allow("GET", "/collect").as_deref(), Some("POST, OPTIONS"));
+        assert_eq!(allow("GET", "/nope"), None);
+    }
+}

@@ -1,0 +1,134 @@
+//! SQL as the core hands it to D1: statements with positional parameters, and the WHERE
+//! builder every list query starts from, scoped to one organisation and its retention.
+
+use crate::api::cursor::Cursor;
+use crate::time::UnixMs;
+
+/// A value bound to a `?N` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlParam {
+    Text(String),
+    /// Numbers travel as f64 (D1 has no BigInt); ms timestamps stay exact below 2^53.
+    Number(f64),
+    Null,
+}
+
+/// The largest JSON array bound as one parameter (expanded by `json_each`): below D1's 2 MB
+/// value limit with headroom.
+pub const MAX_BOUND_JSON_BYTES: usize = 1_500_000;
+
+/// A SQL text with its positional parameters.
+pub type Statement = (String, Vec<SqlParam>);
+
+/// The highest `?N` placeholder of a statement. Tests check it equals the parameter count, so
+/// no slot is left unbound or unused.
+#[cfg(test)]
+pub(crate) fn max_placeholder(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    (0..b.len())
+        .filter(|&i| b[i] == b'?')
+        .map(|i| {
+            sql[i + 1..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// WHERE-clause builder that always starts from `org_id = ?1 AND created_at >= ?2`, so no
+/// combination of filters can leave the tenant or the retention window.
+pub struct Filter {
+    clauses: Vec<String>,
+    params: Vec<SqlParam>,
+}
+
+impl Filter {
+    /// Scoped to `org`, rows at or after `lower`.
+    pub fn new(org: &str, lower: UnixMs) -> Filter {
+        Filter {
+            clauses: vec!["org_id = ?1".into(), "created_at >= ?2".into()],
+            params: vec![SqlParam::Text(org.into()), SqlParam::Number(lower.0 as f64)],
+        }
+    }
+
+    fn push(&mut self, clause: &str, p: SqlParam) {
+        self.params.push(p);
+        self.clauses
+            .push(clause.replace('?', &format!("?{}", self.params.len())));
+    }
+
+    /// `column = value` when a value is given. `column` is always a literal from our code.
+    pub fn eq(&mut self, column: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.push(&format!("{column} = ?"), SqlParam::Text(v.into()));
+        }
+    }
+
+    /// `column <= bound` when a bound is given.
+    pub fn le(&mut self, column: &str, bound: Option<UnixMs>) {
+        if let Some(b) = bound {
+            self.push(&format!("{column} <= ?"), SqlParam::Number(b.0 as f64));
+        }
+    }
+
+    /// `column IN (…)` for a non-empty list, bound as one JSON array whatever its length.
+    pub fn any_of(&mut self, column: &str, values: &[&str]) {
+        if !values.is_empty() {
+            let list = serde_json::to_string(values).unwrap_or_else(|_| "[]".into());
+            self.push(
+                &format!("{column} IN (SELECT value FROM json_each(?))"),
+                SqlParam::Text(list),
+            );
+        }
+    }
+
+    /// One page (newest first) and the total count over `table`.
+    /// One page (newest first) and the total count over `table`. The page asks for one row
+    /// more than `limit` so the caller knows whether another page exists; with a cursor it
+    /// starts after the cursor's row and ignores `offset`. The total ignores the cursor: it
+    /// counts every match inside retention.
+    pub fn page(
+        self,
+        table: &str,
+        limit: u32,
+        offset: u32,
+        cursor: Option<&Cursor>,
+    ) -> (Statement, Statement) {
+        let filter = self.clauses.join(" AND ");
+        let count = format!("SELECT count(*) AS total FROM {table} WHERE {filter}");
+        let mut page_params = self.params.clone();
+        let (after, offset) = match cursor {
+            Some(c) => {
+                page_params.push(SqlParam::Number(c.created_at.0 as f64));
+                page_params.push(SqlParam::Text(c.id.clone()));
+                let (t, i) = (page_params.len() - 1, page_params.len());
+                (
+                    format!(" AND (created_at < ?{t} OR (created_at = ?{t} AND id < ?{i}))"),
+                    0,
+                )
+            }
+            None => (String::new(), offset),
+        };
+        let page = format!(
+            "SELECT * FROM {table} WHERE {filter}{after} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {offset}",
+            limit + 1
+        );
+        ((page, page_params), (count, self.params))
+    }
+}
+
+/// `SELECT` of one row of `table` by id, scoped to the org and retention.
+pub fn by_id_sql(table: &str, org: &str, id: &str, cutoff: UnixMs) -> Statement {
+    (
+        format!("SELECT * FROM {table} WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3"),
+        vec![
+            SqlParam::Text(id.into()),
+            SqlParam::Text(org.into()),
+            SqlParam::Number(cutoff.0 as f64),
+        ],
+    )
+}

@@ -1,0 +1,106 @@
+//! One SQL statement per [`Part`], answering many reads at once. The reads travel as one
+//! JSON parameter, `[[group, org, key, since, until], …]`, and each answers with one row,
+//! `{g, rows}`, whose `rows` is a JSON array text: one JS→Rust value per read instead of one
+//! per column of every row. Each read is a range scan of one key, on an index named with
+//! `INDEXED BY`: without statistics the planner may otherwise pick `(org_id, created_at)`, which
+//! matches the ORDER BY but walks the whole organisation.
+
+use super::Part;
+use crate::api::sql::{SqlParam, Statement};
+use crate::time::UnixMs;
+
+/// One read: `part` for `key` (an IP or an actor id) of `org`, in `[since, until]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub part: Part,
+    pub org: String,
+    pub key: String,
+    pub since: UnixMs,
+    pub until: UnixMs,
+}
+
+/// The reads as a CTE `g(gid, org, k, since, until)`.
+const GROUPS: &str = "WITH g AS (SELECT json_extract(value, '$[0]') AS gid, json_extract(value, '$[1]') AS org, \
+    json_extract(value, '$[2]') AS k, json_extract(value, '$[3]') AS since, json_extract(value, '$[4]') AS until \
+    FROM json_each(?1))";
+
+/// Failed logins from the dashboard log items, which hold both `auth.login_failed` events and
+/// raw `login_failure` lines (dashboard-contract §10: brute force counts both). Ids are the
+/// items' ids: the event UUID, or `<row id>-<unix seconds>` for a line. Newest first.
+fn failed_logins(column: &str, index: &str, limit: usize) -> String {
+    format!(
+        "SELECT json_group_array(json_array(event_id, at)) FROM (SELECT coalesce(event_id, id || '-' || (ts / 1000)) \
+         AS event_id, ts AS at FROM logs INDEXED BY {index} WHERE org_id = g.org AND type = 'login_failure' AND {column} = g.k \
+         AND ts >= g.since AND ts <= g.until ORDER BY ts DESC LIMIT {limit})"
+    )
+}
+
+/// Events of one name for an IP or an actor, newest first.
+fn occurrences(column: &str, index: &str, name: &str, limit: usize) -> String {
+    format!(
+        "SELECT json_group_array(json_array(id, created_at)) FROM (SELECT id, created_at FROM events \
+         INDEXED BY {index} WHERE org_id = g.org AND {column} = g.k AND event_name = '{name}' AND created_at >= g.since \
+         AND created_at <= g.until ORDER BY created_at DESC LIMIT {limit})"
+    )
+}
+
+/// The actor's successful logins, newest first, as objects (see `LoginRow`).
+fn logins(limit: usize) -> String {
+    format!(
+        "SELECT json_group_array(json_object('id', id, 'event_name', event_name, 'actor_id', actor_id, \
+         'user_ip', user_ip, 'created_at', created_at, 'latitude', latitude, 'longitude', longitude, \
+         'country_code', country_code, 'city', city, 'is_vpn', is_vpn, 'is_tor', is_tor, 'is_proxy', is_proxy, \
+         'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_org_actor_name WHERE org_id = g.org AND actor_id = g.k \
+         AND event_name = '{}' AND created_at >= g.since AND created_at <= g.until \
+         ORDER BY created_at DESC, id DESC LIMIT {limit})",
+        crate::detect::SUCCESSFUL_LOGIN_NAME
+    )
+}
+
+/// For each value of `expr` among the actor's events, its `per_value` newest sightings
+/// `[value, at, id]`, newest first; `limit` rows in all.
+fn sightings(expr: &str, per_value: usize, limit: usize) -> String {
+    format!(
+        "SELECT json_group_array(json_array(value, at, id)) FROM (SELECT value, created_at AS at, id, \
+         row_number() OVER (PARTITION BY value ORDER BY created_at DESC, id DESC) AS rn FROM \
+         (SELECT {expr} AS value, created_at, id FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k \
+         AND created_at >= g.since AND created_at <= g.until) WHERE value IS NOT NULL) \
+         WHERE rn <= {per_value} LIMIT {limit}"
+    )
+}
+
+/// The actor's two earliest events up to `until`: enough to tell, for any event of the read,
+/// whether another event of the actor came no later than it.
+const EARLIEST_TWO: &str = "SELECT json_group_array(json_array(id, created_at)) FROM (SELECT id, created_at \
+    FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k AND created_at <= g.until \
+    ORDER BY created_at, id LIMIT 2)";
+
+/// The device of an event: `metadata.device_id`, else `metadata.user_agent`.
+pub const DEVICE_EXPR: &str =
+    "coalesce(json_extract(metadata, '$.device_id'), json_extract(metadata, '$.user_agent'))";
+
+/// The statement answering `reads` (all of one `part`; `ids[i]` is the group id of `reads[i]`).
+/// `limit` bounds the rows of each read (for sightings: per value; see [`Part::limit`]).
+pub fn statement(part: Part, reads: &[(usize, &Read)], limit: usize) -> Statement {
+    use crate::detect::RATE_LIMIT_NAME;
+    let inner = match part {
+        Part::IpFailedLogins => failed_logins("source_ip", "logs_org_type_ip_ts", limit),
+        Part::ActorFailedLogins => failed_logins("user", "logs_org_type_user_ts", limit),
+        Part::IpRateLimits => occurrences("user_ip", "events_org_ip_name", RATE_LIMIT_NAME, limit),
+        Part::ActorRateLimits => {
+            occurrences("actor_id", "events_org_actor_name", RATE_LIMIT_NAME, limit)
+        }
+        Part::ActorLogins => logins(limit),
+        Part::ActorCountries => sightings("upper(country_code)", limit, super::MAX_SIGHTING_ROWS),
+        Part::ActorDevices => sightings(DEVICE_EXPR, limit, super::MAX_SIGHTING_ROWS),
+        Part::ActorPrior => EARLIEST_TWO.to_owned(),
+    };
+    let groups: Vec<serde_json::Value> = reads
+        .iter()
+        .map(|(gid, r)| serde_json::json!([gid, r.org, r.key, r.since.0, r.until.0]))
+        .collect();
+    (
+        format!("{GROUPS} SELECT gid AS g, ({inner}) AS rows FROM g"),
+        vec![SqlParam::Text(serde_json::Value::Array(groups).to_string())],
+    )
+}

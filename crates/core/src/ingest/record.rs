@@ -1,0 +1,220 @@
+//! The stored event: a validated event plus everything the server assigns. It is the queue
+//! message body and, through `json_each`, the D1 row, so one serde shape serves both.
+
+use crate::access::ids::{EventId, OrgId};
+use crate::api::sql::{SqlParam, Statement, MAX_BOUND_JSON_BYTES};
+use crate::ingest::catalogue::{lookup, Severity};
+use crate::ingest::NewEvent;
+use crate::time::UnixMs;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Location and network intelligence for an event; every field unknown (`None`) by default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    pub country_code: Option<String>,
+    pub city: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub is_vpn: Option<bool>,
+    pub is_tor: Option<bool>,
+    pub is_proxy: Option<bool>,
+    pub is_datacenter: Option<bool>,
+    pub threat_score: Option<u8>,
+    /// `{network, location}` as the API returns it.
+    pub forensics: Option<Value>,
+}
+
+/// One event as queued and stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: EventId,
+    pub org_id: OrgId,
+    pub event_name: String,
+    pub category: String,
+    pub severity: Severity,
+    pub instant_alert: bool,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    pub user_ip: Option<String>,
+    /// The caller's `CF-Connecting-IP`.
+    pub server_ip: Option<String>,
+    #[serde(flatten)]
+    pub enrichment: Enrichment,
+    pub metadata: Map<String, Value>,
+    /// Server-assigned receive time.
+    pub created_at: UnixMs,
+}
+
+impl EventRecord {
+    /// Assigns the server's view of a validated event: id, severity, category, time.
+    pub fn assign(
+        new: NewEvent,
+        org: &OrgId,
+        id: EventId,
+        created_at: UnixMs,
+        server_ip: Option<String>,
+    ) -> Self {
+        let spec = lookup(&new.event_name);
+        let category = new
+            .event_name
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        EventRecord {
+            id,
+            org_id: org.clone(),
+            category,
+            severity: spec.severity,
+            instant_alert: spec.instant_alert.is_some(),
+            event_name: new.event_name,
+            actor_id: new.actor_id,
+            actor_email: new.actor_email,
+            user_ip: new.user_ip,
+            server_ip,
+            enrichment: Enrichment::default(),
+            metadata: new.metadata,
+            created_at,
+        }
+    }
+}
+
+/// Inserts every record of the JSON array bound to `?1`; `OR IGNORE` on the event id makes a
+/// redelivered event a no-op.
+const INSERT_EVENTS_SQL: &str = "INSERT OR IGNORE INTO events (id, org_id, event_name, category, severity, \
+instant_alert, actor_id, actor_email, user_ip, server_ip, country_code, city, latitude, longitude, \
+is_vpn, is_tor, is_proxy, is_datacenter, threat_score, forensics, metadata, created_at) \
+SELECT json_extract(value, '$.id'), json_extract(value, '$.org_id'), json_extract(value, '$.event_name'), \
+json_extract(value, '$.category'), json_extract(value, '$.severity'), json_extract(value, '$.instant_alert'), \
+json_extract(value, '$.actor_id'), json_extract(value, '$.actor_email'), json_extract(value, '$.user_ip'), \
+json_extract(value, '$.server_ip'), json_extract(value, '$.country_code'), json_extract(value, '$.city'), \
+json_extract(value, '$.latitude'), json_extract(value, '$.longitude'), json_extract(value, '$.is_vpn'), \
+json_extract(value, '$.is_tor'), json_extract(value, '$.is_proxy'), json_extract(value, '$.is_datacenter'), \
+json_extract(value, '$.threat_score'), json(json_extract(value, '$.forensics')), \
+json(json_extract(value, '$.metadata')), json_extract(value, '$.created_at') FROM json_each(?1)";
+
+/// Stores records idempotently: one statement per JSON array of at most
+/// [`MAX_BOUND_JSON_BYTES`], so D1's 100-parameter limit never applies, whatever the count.
+/// Each record carries its own `org_id`, stamped when it was accepted.
+pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serde_json::Error> {
+    Ok(json_array_chunks(records, MAX_BOUND_JSON_BYTES)?
+        .into_iter()
+        .map(|chunk| (INSERT_EVENTS_SQL.to_string(), vec![SqlParam::Text(chunk)]))
+        .collect())
+}
+
+/// Groups serialized items, in order, so that each group has at most `max_items` items and at
+/// most `max_bytes` bytes in all (a single larger item still gets a group of its own). Used for
+/// queue `sendBatch` calls and for D1 statements that bind one JSON array.
+pub fn group_by_size<T: AsRef<str>>(items: &[T], max_items: usize, max_bytes: usize) -> Vec<&[T]> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        let len = item.as_ref().len();
+        if i > start && (i - start == max_items || bytes + len > max_bytes) {
+            groups.push(&items[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += len;
+    }
+    if start < items.len() {
+        groups.push(&items[start..]);
+    }
+    groups
+}
+
+/// Serializes items into JSON arrays of at most about `max_bytes` each, in order, so each array
+/// can be bound as one parameter and expanded by SQLite's `json_each`.
+pub fn json_array_chunks<T: Serialize>(
+    items: &[T],
+    max_bytes: usize,
+) -> Result<Vec<String>, serde_json::Error> {
+    Ok(json_array_groups(items, usize::MAX, max_bytes)?
+        .into_iter()
+        .map(|(array, _)| array)
+        .collect())
+}
+
+/// Serializes items into JSON arrays of at most `max_items` items and about `max_bytes` bytes
+/// each (a single larger item still gets an array of its own), in order; each array comes with
+/// how many items it holds. Every item is serialized once.
+pub fn json_array_groups<T: Serialize>(
+    items: &[T],
+    max_items: usize,
+    max_bytes: usize,
+) -> Result<Vec<(String, usize)>, serde_json::Error> {
+    // Each item costs its length plus one separator; the brackets cost two per array.
+    let with_sep: Vec<String> = items
+        .iter()
+        .map(|i| serde_json::to_string(i).map(|s| s + ","))
+        .collect::<Result<_, _>>()?;
+    Ok(
+        group_by_size(&with_sep, max_items, max_bytes.saturating_sub(2))
+            .into_iter()
+            .map(|g| (format!("[{}]", g.concat().trim_end_matches(',')), g.len()))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> EventRecord {
+        let new = NewEvent {
+            event_name: "authz.role_changed".into(),
+            actor_id: Some("u1".into()),
+            actor_email: None,
+            user_ip: Some("203.0.113.5".into()),
+            metadata: Map::new(),
+        };
+        EventRecord::assign(
+            new,
+            &OrgId("org_1".into()),
+            EventId::new_v4(),
+            UnixMs(1_769_764_500_123),
+            Some("198.51.100.1".into()),
+        )
+    }
+
+    #[test]
+    fn assign_sets_server_fields() {
+        let r = sample();
+        assert_eq!(r.category, "authz");
+        assert_eq!(r.severity, Severity::Critical);
+        assert!(r.instant_alert);
+        assert_eq!(r.server_ip.as_deref(), Some("198.51.100.1"));
+    }
+
+    #[test]
+    fn chunks_respect_the_byte_bound_and_keep_every_item() {
+        let items: Vec<u32> = (0..1000).collect();
+        let chunks = json_array_chunks(&items, 100).unwrap();
+        assert!(chunks.iter().all(|c| c.len() <= 100));
+        let back: Vec<u32> = chunks
+            .iter()
+            .flat_map(|c| serde_json::from_str::<Vec<u32>>(c).unwrap())
+            .collect();
+        assert_eq!(back, items);
+        assert!(json_array_chunks::<u32>(&[], 100).unwrap().is_empty());
+        // An item larger than the bound still travels, alone.
+        let big = vec!["x".repeat(50), "y".into()];
+        assert_eq!(json_array_chunks(&big, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn groups_respect_item_and_byte_bounds() {
+        let items: Vec<String> = (0..250).map(|i| format!("{i:03}")).collect(); // 3 bytes each
+        let g = group_by_size(&items, 100, usize::MAX);
+        assert_eq!(
+            g.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
+        let g = group_by_size(&items, 100, 30);
+        assert!(g.iter().all(|g| g.len() == 10));
+        assert_eq!(g.concat(), items);
+        assert!(group_by_size::<String>(&[], 10, 10).is_empty());
+    }
+}

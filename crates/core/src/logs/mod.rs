@@ -1,0 +1,148 @@
+//! Raw log ingestion, Loki push compatible (dashboard-contract §7), and the dashboard's log
+//! items (§2, §3.1): one `logs` row per raw line or LiteSOC event, classified once, here.
+//!
+//! The adapter's `POST /loki/api/v1/push` handler is a straight pipe through this module:
+//! 1. [`check_headers`]: `Content-Type` and `Content-Encoding` → [`Encoding`], or 415;
+//! 2. [`decode_body`]: gunzip through a bounded reader (4 MiB after decompression), or 413;
+//! 3. [`parse_push`]: the JSON push into streams of entries (≤ 10,000 entries), or 400/413;
+//! 4. [`build_line_rows`]: labels (§7.1) + fields (§7.3) + type (§4/§5) per line, dropping
+//!    entries outside `[cutoff, now + 10 min]` and truncating lines over 8 KiB;
+//! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`;
+//! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.3, last paragraph).
+//!
+//! [`event_row`] is the log item of a stored LiteSOC event (§3.1 "Events" column, §6); the
+//! queue consumer writes it in the same transaction as the event.
+//!
+//! Pure: no I/O, no clock (callers pass `now`).
+
+pub mod classify;
+pub mod detect;
+mod push;
+mod row;
+
+pub use push::{parse_push, PushEntry, PushStream};
+pub use row::{
+    build_line_rows, event_row, hour_bucket, insert_statements, item_id, line_row, truncate_utf8,
+    LineRows, LogRow, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS,
+};
+
+use crate::api::error::ApiError;
+use std::io::Read;
+
+/// Largest push after decompression (§7.1 "Limits").
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Largest body read off the wire: the decompressed limit plus room for gzip framing of
+/// incompressible data, so a gzip body is never refused for its compressed size alone.
+pub const MAX_WIRE_BYTES: usize = MAX_BODY_BYTES + MAX_BODY_BYTES / 64;
+/// Most entries in one push, all streams together (§7.1).
+pub const MAX_ENTRIES: usize = 10_000;
+/// Most streams in one push: a stream without entries carries nothing, so the entry cap bounds
+/// it; without this, ~1.4 million empty streams fit in 4 MiB and multiply memory.
+pub const MAX_STREAMS: usize = MAX_ENTRIES;
+/// Most labels per stream (Loki itself defaults to 15–30 label names per series).
+pub const MAX_LABELS: usize = 32;
+/// Lines longer than this are truncated (at a UTF-8 boundary) before anything reads them.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
+/// Entries stamped further than this in the future are dropped (§7.1).
+pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1000;
+/// Other text fields (user, hostname, geo, device, resource) are truncated to this: a line's
+/// own fields are bounded by the line, but its structured metadata is not.
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// Label values used as columns are truncated to this. A label is copied into every row of
+/// its stream, so without a bound one large label would be multiplied by 10,000 rows.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// The body's content coding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+}
+
+fn unsupported(message: impl Into<String>) -> ApiError {
+    ApiError::unsupported_media_type(message)
+}
+
+/// Checks the request's `Content-Type` and `Content-Encoding` (§7.1 "Body").
+///
+/// * `Content-Type` must be `application/json` (any parameters, any case) or absent/empty.
+///   `application/x-protobuf` (Promtail, Alloy, Vector's default) and anything else → 415.
+/// * `Content-Encoding` may be absent, empty, `identity` or `gzip` (`x-gzip` is its registered
+///   alias). Any other coding, or a chain of codings, → 415.
+pub fn check_headers(
+    content_type: Option<&str>,
+    content_encoding: Option<&str>,
+) -> Result<Encoding, ApiError> {
+    let media = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media.as_str() {
+        "" | "application/json" => {}
+        "application/x-protobuf" | "application/protobuf" => {
+            return Err(unsupported(
+                "Protobuf (snappy) pushes are not supported: send Loki's JSON push format \
+                 (Content-Type: application/json)",
+            ))
+        }
+        other => {
+            return Err(unsupported(format!(
+                "Content-Type {other} is not supported: send application/json"
+            )))
+        }
+    }
+    let codings: Vec<String> = content_encoding
+        .unwrap_or("")
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect();
+    match codings.as_slice() {
+        [] => Ok(Encoding::Identity),
+        [one] if one == "gzip" || one == "x-gzip" => Ok(Encoding::Gzip),
+        _ => Err(unsupported(format!(
+            "Content-Encoding {} is not supported: send gzip or no encoding",
+            content_encoding.unwrap_or("").trim()
+        ))),
+    }
+}
+
+/// The body as JSON bytes, at most `limit` bytes after decompression.
+///
+/// Gzip is inflated through `Read::take(limit + 1)`, so a gzip bomb costs at most `limit + 1`
+/// bytes of output (and the CPU to produce them) before it is refused with 413. Concatenated
+/// gzip members (RFC 1952 allows them) are read as one stream. A body that is not valid gzip
+/// is a 400.
+pub fn decode_body(raw: Vec<u8>, encoding: Encoding, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || {
+        ApiError::payload_too_large(format!(
+            "Push body exceeds {limit} bytes after decompression"
+        ))
+    };
+    match encoding {
+        Encoding::Identity => {
+            if raw.len() > limit {
+                return Err(too_large());
+            }
+            Ok(raw)
+        }
+        Encoding::Gzip => {
+            let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+            let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(limit));
+            flate2::read::MultiGzDecoder::new(raw.as_slice())
+                .take(bound)
+                .read_to_end(&mut out)
+                .map_err(|_| ApiError::invalid("body", "is not valid gzip"))?;
+            if out.len() > limit {
+                return Err(too_large());
+            }
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

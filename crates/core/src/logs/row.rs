@@ -1,0 +1,360 @@
+//! Dashboard log items as stored (`logs` table, migrations/0004_logs.sql): built once at
+//! ingestion from a raw line (§7) or a LiteSOC event (§3.1, §6), never reclassified.
+
+use super::push::{PushEntry, PushStream};
+use super::{MAX_FIELD_BYTES, MAX_FUTURE_MS, MAX_LABEL_BYTES, MAX_LINE_BYTES};
+use crate::access::ids::OrgId;
+use crate::api::sql::{SqlParam, Statement};
+use crate::ingest::record::{json_array_chunks, EventRecord};
+use crate::logs::classify::{
+    classify_event, event_log_level, extract_fields, IamAction, LogLevel, LogType,
+};
+use crate::time::UnixMs;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// `_metadata.service` of a raw line without a service label (§3.1).
+pub const DEFAULT_SERVICE: &str = "unknown";
+/// `_metadata.namespace` of a raw line without a `namespace` label (§3.1).
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// `_metadata.namespace` of an event without `metadata.namespace` (§3.1).
+pub const EVENT_NAMESPACE: &str = "litesoc";
+
+/// One `logs` row. Serialised as the JSON object that [`INSERT_LOGS_SQL`] reads with
+/// `json_extract`, so the field names are the column names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogRow {
+    pub org_id: String,
+    /// The item's time, Unix ms: the entry's timestamp, or the event's `created_at`.
+    pub ts: i64,
+    /// Start of the UTC hour containing `ts`, Unix ms (timeline and heatmap buckets).
+    pub hour: i64,
+    #[serde(rename = "type")]
+    pub log_type: LogType,
+    /// Only for `iam_change`.
+    pub action: Option<IamAction>,
+    /// `_metadata.severity`: a log level.
+    pub level: LogLevel,
+    pub service: String,
+    pub namespace: String,
+    /// The extracted IP (lines) or `user_ip` (events); `None` renders as `"unknown"`.
+    pub source_ip: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub target_ip: Option<String>,
+    pub geo: Option<String>,
+    pub device: Option<String>,
+    pub vpn: Option<bool>,
+    pub status_code: Option<u16>,
+    /// What an IAM change acted on (§3.3): a `resource` field (lines), or
+    /// `metadata.resource` → `target` → `new_role` → the event name (events).
+    pub resource: Option<String>,
+    /// The raw line, truncated to 8 KiB (lines); the event name, plus `metadata.message` when
+    /// it is a string (events).
+    pub message: String,
+    /// The event's UUID (events only): the item id, and the idempotency key of a redelivery.
+    pub event_id: Option<String>,
+    /// The event name (events only). `None` marks a raw line.
+    pub event_name: Option<String>,
+}
+
+/// The columns written by [`INSERT_LOGS_SQL`], in order (`id` is assigned by SQLite).
+pub const LOG_COLUMNS: [&str; 20] = [
+    "org_id",
+    "ts",
+    "hour",
+    "type",
+    "action",
+    "level",
+    "service",
+    "namespace",
+    "source_ip",
+    "user",
+    "hostname",
+    "target_ip",
+    "geo",
+    "device",
+    "vpn",
+    "status_code",
+    "resource",
+    "message",
+    "event_id",
+    "event_name",
+];
+
+/// Inserts every row of the JSON array bound to `?1`. `OR IGNORE` makes a redelivered event a
+/// no-op (`event_id` is UNIQUE); raw lines have no `event_id`, so they always insert.
+pub const INSERT_LOGS_SQL: &str = "INSERT OR IGNORE INTO logs (org_id, ts, hour, type, action, level, \
+service, namespace, source_ip, user, hostname, target_ip, geo, device, vpn, status_code, resource, message, \
+event_id, event_name) SELECT json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
+json_extract(value, '$.hour'), json_extract(value, '$.type'), json_extract(value, '$.action'), \
+json_extract(value, '$.level'), json_extract(value, '$.service'), json_extract(value, '$.namespace'), \
+json_extract(value, '$.source_ip'), json_extract(value, '$.user'), json_extract(value, '$.hostname'), \
+json_extract(value, '$.target_ip'), json_extract(value, '$.geo'), json_extract(value, '$.device'), \
+json_extract(value, '$.vpn'), json_extract(value, '$.status_code'), json_extract(value, '$.resource'), \
+json_extract(value, '$.message'), json_extract(value, '$.event_id'), json_extract(value, '$.event_name') \
+FROM json_each(?1)";
+
+/// What `RETURNING` gives back for each inserted row when asked (see [`insert_statements`]):
+/// what brute-force detection needs to pick and key the stored failure lines.
+pub const RETURNING: &str = " RETURNING id, ts, type, source_ip, user";
+
+/// The statements inserting `rows`, each binding one JSON array of at most about `max_bytes`.
+/// With `returning`, each statement returns `id, ts, type, source_ip, user` of every row it
+/// inserted.
+pub fn insert_statements(
+    rows: &[LogRow],
+    returning: bool,
+    max_bytes: usize,
+) -> Result<Vec<Statement>, serde_json::Error> {
+    let sql = if returning {
+        format!("{INSERT_LOGS_SQL}{RETURNING}")
+    } else {
+        INSERT_LOGS_SQL.to_string()
+    };
+    Ok(json_array_chunks(rows, max_bytes)?
+        .into_iter()
+        .map(|chunk| (sql.clone(), vec![SqlParam::Text(chunk)]))
+        .collect())
+}
+
+/// The dashboard id of a raw line: `<row id>-<unix seconds>` (§2, the seed's id style).
+pub fn item_id(row_id: i64, ts_ms: i64) -> String {
+    format!("{row_id}-{}", ts_ms.div_euclid(1000))
+}
+
+/// The start of the UTC hour containing `ts_ms`.
+pub fn hour_bucket(ts_ms: i64) -> i64 {
+    ts_ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, and whether it was cut.
+pub fn truncate_utf8(s: &str, max: usize) -> (&str, bool) {
+    if s.len() <= max {
+        return (s, false);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&s[..end], true)
+}
+
+/// A field value cut to [`MAX_FIELD_BYTES`] (structured metadata is not bounded by the line).
+fn capped(v: Option<String>) -> Option<String> {
+    v.map(|s| match truncate_utf8(&s, MAX_FIELD_BYTES) {
+        (_, false) => s,
+        (cut, true) => cut.to_string(),
+    })
+}
+
+/// A label or metadata value as text: a non-empty trimmed string, or a number or boolean
+/// written out; truncated to [`MAX_LABEL_BYTES`].
+fn text(v: &Value) -> Option<String> {
+    let s = match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    (!s.is_empty()).then(|| truncate_utf8(&s, MAX_LABEL_BYTES).0.to_string())
+}
+
+/// The first of `keys` present in `map` with a usable value.
+fn first(map: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| map.get(*k).and_then(text))
+}
+
+/// What a stream's labels contribute to each of its rows (§7.1 "Labels", §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamLabels {
+    /// `service` → `service_name` → `app` → `job`, else `unknown`.
+    pub service: String,
+    /// `namespace`, else `default`.
+    pub namespace: String,
+    /// `pod` → `host` → `hostname`; wins over a hostname field of the line.
+    pub hostname: Option<String>,
+    /// `level` → `severity` → `detected_level`, normalised; used when the line gives no level.
+    pub level: Option<LogLevel>,
+    /// `device`; used when the line has no device field.
+    pub device: Option<String>,
+}
+
+impl StreamLabels {
+    /// Reads the labels; the first present label of each list wins, where "present" means a
+    /// non-empty value. Label values are truncated to [`MAX_LABEL_BYTES`].
+    pub fn from_labels(labels: &Map<String, Value>) -> Self {
+        StreamLabels {
+            service: first(labels, &["service", "service_name", "app", "job"])
+                .unwrap_or_else(|| DEFAULT_SERVICE.into()),
+            namespace: first(labels, &["namespace"]).unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+            hostname: first(labels, &["pod", "host", "hostname"]),
+            level: first(labels, &["level", "severity", "detected_level"])
+                .map(|l| LogLevel::normalize(&l)),
+            device: first(labels, &["device"]),
+        }
+    }
+}
+
+/// The row of one entry (already inside the time bounds), and whether its line was truncated.
+///
+/// * type/action: §4/§5 over the line's method, message and status;
+/// * level: the line's level, else the stream's level label, else from the status (§7.3);
+/// * hostname: the label, else a field (§3.1 "Label pod/host/hostname, or a field");
+/// * device: a field, else the label (§3.1 "A device field or label").
+pub fn line_row(org: &OrgId, labels: &StreamLabels, entry: &PushEntry) -> (LogRow, bool) {
+    let (line, truncated) = truncate_utf8(&entry.line, MAX_LINE_BYTES);
+    let f = extract_fields(line, entry.structured.as_ref());
+    let (log_type, action) = f.classify();
+    let level = f
+        .level
+        .or(labels.level)
+        .unwrap_or_else(|| LogLevel::from_status(f.status));
+    let row = LogRow {
+        org_id: org.0.clone(),
+        ts: entry.ts.0,
+        hour: hour_bucket(entry.ts.0),
+        log_type,
+        action,
+        level,
+        service: labels.service.clone(),
+        namespace: labels.namespace.clone(),
+        source_ip: f.ip,
+        user: capped(f.user),
+        hostname: labels.hostname.clone().or(capped(f.hostname)),
+        target_ip: f.target_ip,
+        geo: capped(f.geo),
+        device: capped(f.device).or_else(|| labels.device.clone()),
+        vpn: f.vpn,
+        status_code: f.status,
+        resource: capped(f.resource),
+        message: line.trim().to_string(),
+        event_id: None,
+        event_name: None,
+    };
+    (row, truncated)
+}
+
+/// The rows of a push and what was left out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineRows {
+    pub rows: Vec<LogRow>,
+    /// Entries older than the retention cutoff.
+    pub dropped_old: usize,
+    /// Entries more than 10 minutes in the future.
+    pub dropped_future: usize,
+    /// Entries whose line is empty or only whitespace: nothing to classify or show.
+    pub dropped_empty: usize,
+    /// Lines cut to 8 KiB.
+    pub truncated: usize,
+}
+
+/// Builds every row of a push for `org`. Entries are kept when `cutoff <= ts <= now + 10 min`
+/// (both ends inclusive); the rest are counted, not stored.
+pub fn build_line_rows(
+    streams: &[PushStream],
+    org: &OrgId,
+    now: UnixMs,
+    cutoff: UnixMs,
+) -> LineRows {
+    let latest = now.0.saturating_add(MAX_FUTURE_MS);
+    let mut out = LineRows::default();
+    for stream in streams {
+        let labels = StreamLabels::from_labels(&stream.labels);
+        for entry in &stream.entries {
+            if entry.ts < cutoff {
+                out.dropped_old += 1;
+            } else if entry.ts.0 > latest {
+                out.dropped_future += 1;
+            } else if entry.line.trim().is_empty() {
+                out.dropped_empty += 1;
+            } else {
+                let (row, truncated) = line_row(org, &labels, entry);
+                out.truncated += usize::from(truncated);
+                out.rows.push(row);
+            }
+        }
+    }
+    out
+}
+
+/// A metadata value as text (a non-empty trimmed string, or a number), truncated to
+/// [`MAX_FIELD_BYTES`].
+fn meta(r: &EventRecord, key: &str) -> Option<String> {
+    capped(r.metadata.get(key).and_then(|v| match v {
+        Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }))
+}
+
+/// A metadata value used like a label (service, namespace), truncated to [`MAX_LABEL_BYTES`].
+fn meta_label(r: &EventRecord, key: &str) -> Option<String> {
+    meta(r, key).map(|s| truncate_utf8(&s, MAX_LABEL_BYTES).0.to_string())
+}
+
+/// `metadata.status_code` when it is an integer (or a string of digits) in 100–599.
+fn meta_status(r: &EventRecord) -> Option<u16> {
+    let n = match r.metadata.get("status_code")? {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s)
+            if !s.trim().is_empty() && s.trim().bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            s.trim().parse().ok()?
+        }
+        _ => return None,
+    };
+    u16::try_from(n).ok().filter(|n| (100..=599).contains(n))
+}
+
+/// The log item of a stored LiteSOC event (§3.1 "Events" column):
+/// * type/action from §6 ([`classify_event`], with `metadata.message` for custom events);
+/// * level from the event severity ([`event_log_level`]);
+/// * service: `metadata.service`, else the category; namespace: `metadata.namespace`, else
+///   `litesoc`;
+/// * source_ip = `user_ip`, user = `actor_id`, geo = `country_code`, vpn = `is_vpn`;
+/// * hostname, target_ip, device and status_code from `metadata`.
+pub fn event_row(r: &EventRecord) -> LogRow {
+    let message_meta = match r.metadata.get("message") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    let (log_type, action) = classify_event(&r.event_name, message_meta);
+    let message = match message_meta.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => format!("{}: {m}", r.event_name),
+        None => r.event_name.clone(),
+    };
+    let non_empty = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    LogRow {
+        org_id: r.org_id.0.clone(),
+        ts: r.created_at.0,
+        hour: hour_bucket(r.created_at.0),
+        log_type,
+        action,
+        level: event_log_level(r.severity),
+        service: meta_label(r, "service").unwrap_or_else(|| r.category.clone()),
+        namespace: meta_label(r, "namespace").unwrap_or_else(|| EVENT_NAMESPACE.into()),
+        source_ip: non_empty(&r.user_ip),
+        user: non_empty(&r.actor_id),
+        hostname: meta(r, "hostname"),
+        target_ip: meta(r, "target_ip"),
+        geo: non_empty(&r.enrichment.country_code),
+        device: meta(r, "device"),
+        vpn: r.enrichment.is_vpn,
+        status_code: meta_status(r),
+        resource: meta(r, "resource")
+            .or_else(|| meta(r, "target"))
+            .or_else(|| meta(r, "new_role"))
+            .or_else(|| Some(r.event_name.clone())),
+        message: truncate_utf8(&message, MAX_LINE_BYTES).0.to_string(),
+        event_id: Some(r.id.to_string()),
+        event_name: Some(r.event_name.clone()),
+    }
+}

@@ -1,0 +1,181 @@
+//! Who is calling: the API key (or, for the dashboard's data only, `DASHBOARD_PUBLIC_ORG`)
+//! resolved to its organisation. Key → tenant goes through an isolate-level cache. Without it every request would wait on a D1
+//! read before anything else; with it an isolate reads each key at most once per TTL. The price
+//! is bounded staleness: a revoked key, or a plan change, takes effect within the TTL
+//! (`TENANT_CACHE_SECONDS`, default 10; 0 turns the cache off). Unknown keys are never cached,
+//! so a new key works at once.
+
+use crate::api::http;
+use crate::api::incoming::Incoming;
+use crate::d1::Store;
+use edgesoc_core::access::cache::TtlCache;
+use edgesoc_core::access::ids::key_from_headers;
+use edgesoc_core::access::ids::{ApiKey, KeyHash};
+use edgesoc_core::access::tenant::{self, Tenant, TenantRow, UnknownPlan};
+use edgesoc_core::api::route::Route;
+use edgesoc_core::faults::Faults;
+use edgesoc_core::limits::plan::Plan;
+use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
+use std::cell::{OnceCell, RefCell};
+use worker::{Env, Response};
+
+const DEFAULT_TTL_SECONDS: i64 = 10;
+/// Longest accepted TTL: a revocation must not wait longer than this.
+const MAX_TTL_SECONDS: i64 = 300;
+/// Keys held per isolate (a few hundred bytes each).
+const CAPACITY: usize = 10_000;
+
+thread_local! {
+    static CACHE: RefCell<TtlCache<KeyHash, Tenant>> =
+        RefCell::new(TtlCache::new(DEFAULT_TTL_SECONDS * 1000, CAPACITY));
+}
+
+thread_local! {
+    /// The TTL var, read once per isolate (vars are fixed for its lifetime).
+    static TTL_MS: OnceCell<i64> = const { OnceCell::new() };
+}
+
+fn ttl_ms(env: &Env) -> i64 {
+    TTL_MS.with(|t| {
+        *t.get_or_init(|| {
+            env.var("TENANT_CACHE_SECONDS")
+                .ok()
+                .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+                .unwrap_or(DEFAULT_TTL_SECONDS)
+                .clamp(0, MAX_TTL_SECONDS)
+                * 1000
+        })
+    })
+}
+
+/// The caller's organisation, or the response that refuses the request: 401 without a valid
+/// key (the contract's body; `/health` adds `"status":"error"`), 503 when D1 cannot say.
+pub async fn authenticate(
+    req: &Incoming,
+    env: &Env,
+    route: Option<&Route>,
+    now: UnixMs,
+) -> Result<Tenant, Response> {
+    let key = key_from_headers(
+        req.header("X-API-Key").as_deref(),
+        req.header("Authorization").as_deref(),
+    );
+    let found = match (&key, public_dashboard_org(route, env)) {
+        (Some(key), _) => resolve(env, key, now, &crate::faults::from_env(env)).await,
+        (None, Some(org)) => tenant_by_org(env, &org).await,
+        (None, None) => Ok(None),
+    };
+    match found {
+        Ok(Some(tenant)) => Ok(tenant),
+        Ok(None) => Err(unauthorized(req)),
+        Err(e) => Err(http::error(&e, &[])),
+    }
+}
+
+/// The organisation whose dashboard data is served without a key (var
+/// `DASHBOARD_PUBLIC_ORG`), for `GET /ui/mock-data` only.
+fn public_dashboard_org(route: Option<&Route>, env: &Env) -> Option<String> {
+    if route != Some(&Route::DashboardData) {
+        return None;
+    }
+    let org = env.var("DASHBOARD_PUBLIC_ORG").ok()?.to_string();
+    let org = org.trim();
+    (!org.is_empty()).then(|| org.to_string())
+}
+
+fn unauthorized(req: &Incoming) -> Response {
+    let err = ApiError::unauthorized();
+    let mut body = err.body();
+    if req.path.trim_end_matches('/').ends_with("/health") {
+        body["status"] = "error".into();
+    }
+    http::error_with_body(&err, &body, &[])
+}
+
+/// The tenant of `key`: from the cache, else D1; on a miss, registers the key through the
+/// bootstrap secret when that applies.
+async fn resolve(
+    env: &Env,
+    key: &ApiKey,
+    now: UnixMs,
+    faults: &Faults,
+) -> Result<Option<Tenant>, ApiError> {
+    let hash = key.hash();
+    let ttl = ttl_ms(env);
+    let cached = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.set_ttl(ttl);
+        c.get(&hash, now).cloned()
+    });
+    if let Some(t) = cached {
+        return Ok(Some(t));
+    }
+    if crate::faults::strikes(faults, "tenant_d1") {
+        return Err(ApiError::unavailable("D1"));
+    }
+    let store = Store::from_env(env)?;
+    let found = match tenant_for_key(&store, key).await? {
+        Some(t) => Some(t),
+        None => bootstrap(&store, env, key, now).await?,
+    };
+    if let Some(t) = &found {
+        CACHE.with(|c| c.borrow_mut().insert(hash, t.clone(), now));
+    }
+    Ok(found)
+}
+
+/// Registers `key` for the default organisation when it is the `BOOTSTRAP_API_KEY` secret.
+async fn bootstrap(
+    store: &Store,
+    env: &Env,
+    key: &ApiKey,
+    now: UnixMs,
+) -> Result<Option<Tenant>, ApiError> {
+    let Ok(secret) = env.secret("BOOTSTRAP_API_KEY").map(|s| s.to_string()) else {
+        return Ok(None);
+    };
+    if secret.trim().is_empty() || !key.matches_secret(&secret) {
+        return Ok(None);
+    }
+    let plan = env
+        .var("BOOTSTRAP_PLAN")
+        .ok()
+        .and_then(|v| Plan::parse(v.to_string().trim()))
+        .unwrap_or(Plan::Pro);
+    store
+        .batch(&tenant::bootstrap_statements(&key.hash(), plan, now))
+        .await?;
+    tenant_for_key(store, key).await
+}
+
+/// The tenant owning an active key, or `None` for unknown and revoked keys.
+async fn tenant_for_key(store: &Store, key: &ApiKey) -> Result<Option<Tenant>, ApiError> {
+    let hash = key.hash();
+    let row: Option<TenantRow> = store.one(tenant::by_key_statement(&hash)).await?;
+    match row.map(|r| r.tenant_for(&hash)).transpose() {
+        Ok(found) => Ok(found.flatten()),
+        Err(e) => Err(unknown_plan(e)),
+    }
+}
+
+/// The tenant of an organisation by id, if it exists.
+async fn tenant_by_org(env: &Env, org: &str) -> Result<Option<Tenant>, ApiError> {
+    let store = Store::from_env(env)?;
+    let row: Option<TenantRow> = store.one(tenant::by_org_statement(org)).await?;
+    row.map(TenantRow::tenant).transpose().map_err(unknown_plan)
+}
+
+/// Every organisation, least recently purged first.
+pub async fn all_tenants(store: &Store) -> Result<Vec<Tenant>, ApiError> {
+    let rows: Vec<TenantRow> = store.all(tenant::all_statement()).await?;
+    rows.into_iter()
+        .map(TenantRow::tenant)
+        .collect::<Result<_, _>>()
+        .map_err(unknown_plan)
+}
+
+fn unknown_plan(e: UnknownPlan) -> ApiError {
+    worker::console_error!("{e}");
+    ApiError::internal()
+}

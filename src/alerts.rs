@@ -1,0 +1,64 @@
+//! `GET /alerts`, `GET /alerts/:id`, `PATCH /alerts/:id` (Pro+; the plan gate runs before).
+
+use crate::analytics::events::{path_id, query_pairs};
+use crate::api::http::read_body_limited;
+use crate::api::Ctx;
+use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, ALERTS_MAX_LIMIT};
+use edgesoc_core::api::envelope::{meta, single_envelope, Page};
+use edgesoc_core::api::sql::by_id_sql;
+use edgesoc_core::ApiError;
+use worker::{Request, Response};
+
+/// PATCH bodies are tiny; 16 KiB leaves room for 2,000-character notes in any encoding.
+const MAX_PATCH_BYTES: usize = 16 * 1024;
+
+pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let cursors = ctx.cursors("alerts");
+    let q = AlertQuery::parse(&query_pairs(req)?, &cursors)?;
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let (rows, total) = ctx
+        .store()?
+        .page::<AlertRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
+        .await?;
+    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some(), &cursors);
+    let data = page.rows.iter().map(AlertRow::to_api).collect();
+    let meta = meta(&ctx.tenant, ctx.now, Some(ALERTS_MAX_LIMIT));
+    Ok(ctx.json(200, &page.envelope(data, meta)))
+}
+
+async fn load(id: &str, ctx: &Ctx) -> Result<AlertRow, ApiError> {
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let row: Option<AlertRow> = ctx
+        .store()?
+        .one(by_id_sql("alerts", &ctx.tenant.org_id.0, id, cutoff))
+        .await?;
+    row.ok_or_else(|| ApiError::not_found("Alert"))
+}
+
+pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
+    let row = load(&path_id(raw_id, "Alert")?, ctx).await?;
+    Ok(ctx.json(
+        200,
+        &single_envelope(row.to_api(), meta(&ctx.tenant, ctx.now, None)),
+    ))
+}
+
+pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
+    let id = path_id(raw_id, "Alert")?;
+    let body = read_body_limited(req.inner(), MAX_PATCH_BYTES).await?;
+    let patch = AlertPatch::parse(&body)?;
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let changed = ctx
+        .store()?
+        .run(patch.update_sql(&ctx.tenant.org_id, &id, ctx.now, cutoff))
+        .await?;
+    if changed == 0 {
+        return Err(ApiError::not_found("Alert"));
+    }
+    let mut data = load(&id, ctx).await?.to_api();
+    data["action"] = patch.action().into();
+    Ok(ctx.json(
+        200,
+        &single_envelope(data, meta(&ctx.tenant, ctx.now, None)),
+    ))
+}

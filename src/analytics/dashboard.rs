@@ -1,0 +1,24 @@
+//! `GET /ui/mock-data`: the SOC dashboard's data (dashboard-contract §1–§3). Parse, one D1
+//! batch (one round trip) of the core's fixed statements, assemble.
+
+use crate::analytics::events::query_pairs;
+use crate::api::Ctx;
+use edgesoc_core::analytics::dashboard::{assemble, statements, DashboardQuery, Window};
+use edgesoc_core::api::envelope::redacts;
+use edgesoc_core::ApiError;
+use worker::{Request, Response};
+
+pub async fn get(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let q = DashboardQuery::parse(&query_pairs(req)?)?;
+    let window = Window::new(q.hours, ctx.now, ctx.tenant.cutoff(ctx.now));
+    let reads = statements(&q, &window, &ctx.tenant.org_id.0);
+    let rows = ctx.store()?.batch(&reads).await.map_err(|e| {
+        worker::console_error!("dashboard reads: {e}");
+        ApiError::unavailable("Dashboard data")
+    })?;
+    let body = assemble(rows, &window, redacts(&ctx.tenant)).map_err(|e| {
+        worker::console_error!("{e}");
+        ApiError::internal()
+    })?;
+    Ok(ctx.json(200, &body))
+}

@@ -1,0 +1,59 @@
+//! `GET /events` and `GET /events/:id`: org-scoped, retention-bounded, redacted on Free.
+
+use crate::api::Ctx;
+use edgesoc_core::access::ids::EventId;
+use edgesoc_core::analytics::event_row::EventRow;
+use edgesoc_core::analytics::events::{EventQuery, EVENTS_MAX_LIMIT};
+use edgesoc_core::api::envelope::{meta, redacts, single_envelope, Page};
+use edgesoc_core::api::sql::by_id_sql;
+use edgesoc_core::ApiError;
+use worker::{Request, Response};
+
+/// Decoded query-string pairs, in order.
+pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::invalid("url", "could not parse the request URL"))?;
+    Ok(url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// A path id as a canonical UUID; anything else is indistinguishable from an unknown id (404),
+/// so ids cannot be probed.
+pub fn path_id(raw: &str, what: &str) -> Result<String, ApiError> {
+    EventId::parse(&raw.to_ascii_lowercase())
+        .map(|id| id.to_string())
+        .ok_or_else(|| ApiError::not_found(what))
+}
+
+pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let cursors = ctx.cursors("events");
+    let q = EventQuery::parse(&query_pairs(req)?, &cursors)?;
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let (rows, total) = ctx
+        .store()?
+        .page::<EventRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
+        .await?;
+    let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some(), &cursors);
+    let redact = redacts(&ctx.tenant);
+    let data = page.rows.iter().map(|r| r.to_api(redact)).collect();
+    let meta = meta(&ctx.tenant, ctx.now, Some(EVENTS_MAX_LIMIT));
+    Ok(ctx.json(200, &page.envelope(data, meta)))
+}
+
+pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
+    let id = path_id(raw_id, "Event")?;
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let row: Option<EventRow> = ctx
+        .store()?
+        .one(by_id_sql("events", &ctx.tenant.org_id.0, &id, cutoff))
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found("Event"))?;
+    let body = single_envelope(
+        row.to_api(redacts(&ctx.tenant)),
+        meta(&ctx.tenant, ctx.now, None),
+    );
+    Ok(ctx.json(200, &body))
+}

@@ -1,0 +1,131 @@
+//! What a handler knows about the request it serves: the caller's organisation, the time, the
+//! limiter's verdict once the request is admitted, and D1, bound on first use (`/collect` never
+//! touches D1).
+
+use crate::api::http;
+use crate::d1::Store;
+use crate::limits::group::{self, Claim};
+use crate::limits::LimiterClient;
+use edgesoc_core::access::tenant::Tenant;
+use edgesoc_core::api::cursor::CursorKey;
+use edgesoc_core::api::respond::tenant_headers;
+use edgesoc_core::faults::Faults;
+use edgesoc_core::limits::limiter::{LimiterReply, QuotaState};
+use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
+use std::cell::OnceCell;
+use worker::{Context, Env, Response};
+
+/// The cursor secret when the Worker has no `CURSOR_SECRET`: cursors still cannot cross
+/// organisations or lists, but anyone who reads this can seal a position in their own rows.
+/// Production sets the secret (README, "Production").
+const DEFAULT_CURSOR_SECRET: &str = "edgesoc-local-cursor-secret";
+
+thread_local! {
+    /// Secrets are fixed for an isolate's lifetime: read once.
+    static CURSOR_SECRET: OnceCell<String> = const { OnceCell::new() };
+}
+
+/// One authenticated request.
+pub struct Ctx {
+    env: Env,
+    wctx: Context,
+    /// Test-only injected faults (`EDGESOC_FAULTS`).
+    faults: Faults,
+    store: OnceCell<Store>,
+    pub tenant: Tenant,
+    pub now: UnixMs,
+    /// The limiter's verdict, once [`Ctx::admit`] has run.
+    limits: Option<LimiterReply>,
+}
+
+/// What admission left for the handler to settle.
+pub struct Admitted {
+    /// Reserved events that did not reach the queue: the request refunds them and fails.
+    pub unsent: u64,
+}
+
+impl Ctx {
+    pub fn new(env: Env, wctx: Context, faults: Faults, tenant: Tenant, now: UnixMs) -> Ctx {
+        Ctx {
+            env,
+            wctx,
+            faults,
+            store: OnceCell::new(),
+            tenant,
+            now,
+            limits: None,
+        }
+    }
+
+    /// Admits the request through the organisation's limiter: one round trip shared with the
+    /// organisation's other requests in flight in this isolate (`limits::group`), which also
+    /// reserves `claim`'s events against the monthly quota and sends its queue messages. Over
+    /// the rate limit is a 429 here; a refused reservation is left in [`Ctx::limits`] for the
+    /// handler to answer.
+    pub async fn admit(&mut self, claim: Claim) -> Result<Admitted, ApiError> {
+        let org = self.tenant.org_id.clone();
+        let settled = group::settle(&self.wctx, &self.env, &org, &self.faults, claim).await;
+        let limits = settled.limits?;
+        let rate = limits.rate;
+        self.limits = Some(limits);
+        if let Some(rate) = rate.filter(|r| !r.allowed) {
+            let retry_after = rate.retry_after.unwrap_or(1);
+            return Err(ApiError::rate_limited(rate.limit.unwrap_or(0), retry_after));
+        }
+        Ok(Admitted {
+            unsent: settled.unsent,
+        })
+    }
+
+    /// The limiter's verdict (after [`Ctx::admit`]).
+    pub fn limits(&self) -> Option<&LimiterReply> {
+        self.limits.as_ref()
+    }
+
+    /// The monthly quota as the limiter last reported it.
+    pub fn quota(&self) -> Option<&QuotaState> {
+        self.limits.as_ref().map(|l| &l.quota)
+    }
+
+    /// The D1 store.
+    pub fn store(&self) -> Result<&Store, ApiError> {
+        if let Some(store) = self.store.get() {
+            return Ok(store);
+        }
+        let store = Store::from_env(&self.env)?;
+        Ok(self.store.get_or_init(|| store))
+    }
+
+    /// The organisation's limiter object (for refunds; admissions go through [`Ctx::admit`]).
+    pub fn limiter(&self) -> Result<LimiterClient, ApiError> {
+        LimiterClient::for_org(&self.env, &self.tenant.org_id, self.faults.clone())
+    }
+
+    /// The key that seals this organisation's cursors for `list` (`"events"`, `"alerts"`).
+    pub fn cursors(&self, list: &str) -> CursorKey {
+        CURSOR_SECRET.with(|secret| {
+            let secret = secret.get_or_init(|| {
+                crate::vars::secret(&self.env, "CURSOR_SECRET")
+                    .unwrap_or_else(|| DEFAULT_CURSOR_SECRET.to_string())
+            });
+            CursorKey::new(secret, &self.tenant.org_id.0, list)
+        })
+    }
+
+    /// Plan, retention, quota and rate-limit headers for this response.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let limits = self.limits.as_ref();
+        tenant_headers(
+            &self.tenant,
+            self.now,
+            limits.map(|l| &l.quota),
+            limits.and_then(|l| l.rate.as_ref()),
+        )
+    }
+
+    /// A JSON success response with the tenant headers.
+    pub fn json(&self, status: u16, body: &serde_json::Value) -> Response {
+        http::json(status, body, &self.headers())
+    }
+}

@@ -1,0 +1,75 @@
+//! Every HTTP request: CORS preflights and the OpenAPI document answer without a key; everything
+//! else is authenticated (`access`), routed, and handed to its capability's handler. `/collect`
+//! admits itself, because its limiter round also reserves quota and enqueues its events; every
+//! other route is admitted here against the rate limit first. Each answer to an authenticated
+//! request carries the tenant headers, errors included.
+
+mod ctx;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod incoming;
+pub mod openapi;
+
+pub use ctx::Ctx;
+
+use crate::limits::group::Claim;
+use crate::{access, alerts, analytics, ingest, logs};
+use edgesoc_core::api::route::{resolve, Route};
+use edgesoc_core::limits::plan::Plan;
+use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
+use incoming::Incoming;
+use worker::{Context, Env, Response};
+
+/// Answers one request; never fails (errors become contract error bodies).
+pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Response {
+    if req.method.eq_ignore_ascii_case("OPTIONS") {
+        return http::preflight();
+    }
+    if openapi::is_spec_path(&req.path) {
+        return openapi::respond(&req.method);
+    }
+    let route = resolve(&req.method, &req.path);
+    let caller = match access::authenticate(&req, &env, route.as_ref().ok(), now).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let faults = crate::faults::from_env(&env);
+    let mut ctx = Ctx::new(env, wctx, faults, caller, now);
+    match serve(req, &mut ctx, route).await {
+        Ok(response) => response,
+        Err(e) => http::error(&e, &ctx.headers()),
+    }
+}
+
+async fn serve(
+    req: Incoming,
+    ctx: &mut Ctx,
+    route: Result<Route, ApiError>,
+) -> Result<Response, ApiError> {
+    if let Ok(Route::Collect) = route {
+        return ingest::collect::post(&req, ctx).await;
+    }
+    ctx.admit(Claim::rate_only(&ctx.tenant.limits)).await?;
+    let route = route?;
+    let req = req.into_request();
+    let alerts_route = matches!(
+        route,
+        Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)
+    );
+    if alerts_route && ctx.tenant.plan == Plan::Free {
+        return Err(ApiError::plan_restricted("Alerts"));
+    }
+    match route {
+        Route::Collect => unreachable!("answered above"),
+        Route::Health => health::get(ctx).await,
+        Route::ListEvents => analytics::events::list(&req, ctx).await,
+        Route::GetEvent(id) => analytics::events::get(&id, ctx).await,
+        Route::ListAlerts => alerts::list(&req, ctx).await,
+        Route::GetAlert(id) => alerts::get(&id, ctx).await,
+        Route::UpdateAlert(id) => alerts::patch(&req, &id, ctx).await,
+        Route::LokiPush => logs::push(&req, ctx).await,
+        Route::DashboardData => analytics::dashboard::get(&req, ctx).await,
+    }
+}

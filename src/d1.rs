@@ -1,0 +1,156 @@
+//! The D1 binding (`DB`): runs the statements the core builds (`edgesoc_core::api::sql`) and
+//! hands back their rows. Every statement that touches tenant data is scoped by `org_id` in the
+//! core; nothing here builds SQL of its own.
+
+use edgesoc_core::api::sql::{SqlParam, Statement};
+use edgesoc_core::ApiError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+/// A D1 failure: the database did not answer, or answered rows this build cannot read.
+#[derive(Debug)]
+pub enum Error {
+    /// No `DB` binding: a deployment mistake.
+    Binding(String),
+    /// D1 refused or failed the statement (outage, limits, constraint): retry later.
+    Unavailable(String),
+    /// The rows are not what the statement promises (a bug or a schema mismatch).
+    Rows(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Binding(e) => write!(f, "DB binding: {e}"),
+            Error::Unavailable(e) => write!(f, "D1 unavailable: {e}"),
+            Error::Rows(e) => write!(f, "D1 rows unreadable: {e}"),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    /// Logs the cause; the client sees 503 (retry) for an outage and 500 otherwise.
+    fn from(e: Error) -> ApiError {
+        worker::console_error!("{e}");
+        match e {
+            Error::Unavailable(_) => ApiError::unavailable("D1"),
+            Error::Binding(_) | Error::Rows(_) => ApiError::internal(),
+        }
+    }
+}
+
+fn unavailable(e: worker::Error) -> Error {
+    Error::Unavailable(e.to_string())
+}
+
+fn unreadable(e: worker::Error) -> Error {
+    Error::Rows(e.to_string())
+}
+
+/// Typed access to the `DB` binding.
+pub struct Store {
+    db: D1Database,
+}
+
+fn js_params(params: &[SqlParam]) -> Vec<JsValue> {
+    params
+        .iter()
+        .map(|p| match p {
+            SqlParam::Text(s) => JsValue::from_str(s),
+            SqlParam::Number(n) => JsValue::from_f64(*n),
+            SqlParam::Null => JsValue::NULL,
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Total {
+    total: f64,
+}
+
+impl Store {
+    /// The store over the `DB` binding.
+    pub fn from_env(env: &worker::Env) -> Result<Self, Error> {
+        env.d1("DB")
+            .map(|db| Store { db })
+            .map_err(|e| Error::Binding(e.to_string()))
+    }
+
+    fn prepare(&self, (sql, params): &Statement) -> Result<D1PreparedStatement, Error> {
+        self.db
+            .prepare(sql.as_str())
+            .bind(&js_params(params))
+            .map_err(unreadable)
+    }
+
+    /// One page of rows and the total match count, in a single D1 round trip.
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        (page, count): (Statement, Statement),
+    ) -> Result<(Vec<T>, u64), Error> {
+        let results = self
+            .db
+            .batch(vec![self.prepare(&page)?, self.prepare(&count)?])
+            .await
+            .map_err(unavailable)?;
+        let [page, count] = results.as_slice() else {
+            return Err(Error::Rows(
+                "a two-statement batch did not answer twice".into(),
+            ));
+        };
+        let rows: Vec<T> = page.results().map_err(unreadable)?;
+        let total = count
+            .results::<Total>()
+            .map_err(unreadable)?
+            .first()
+            .map_or(0, |t| t.total as u64);
+        Ok((rows, total))
+    }
+
+    /// The first row of a statement, if any.
+    pub async fn one<T: DeserializeOwned>(&self, statement: Statement) -> Result<Option<T>, Error> {
+        self.prepare(&statement)?
+            .first(None)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Every row of a statement.
+    pub async fn all<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, Error> {
+        let result = self.prepare(&statement)?.all().await.map_err(unavailable)?;
+        result.results().map_err(unreadable)
+    }
+
+    /// Runs one write statement and returns how many rows it changed.
+    pub async fn run(&self, statement: Statement) -> Result<u64, Error> {
+        let result = self.prepare(&statement)?.run().await.map_err(unavailable)?;
+        Ok(result
+            .meta()
+            .ok()
+            .flatten()
+            .and_then(|m| m.changes)
+            .unwrap_or(0) as u64)
+    }
+
+    /// Runs statements as one D1 batch (one transaction, one round trip) and returns each
+    /// statement's rows as JSON objects.
+    pub async fn batch(
+        &self,
+        statements: &[Statement],
+    ) -> Result<Vec<Vec<serde_json::Value>>, Error> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self.db.batch(prepared).await.map_err(unavailable)?;
+        results
+            .iter()
+            .map(|r| r.results::<serde_json::Value>().map_err(unreadable))
+            .collect()
+    }
+}

@@ -1,0 +1,162 @@
+//! `OrgLimiter`: one SQLite-backed Durable Object per organisation holding the sliding-window
+//! rate limit and the monthly quota counter. All decisions come from `edgesoc_core::limits::limiter`;
+//! this file only persists state. Each operation reads and writes with synchronous `exec`
+//! calls and no `.await` in between, so the object's single thread makes every decision
+//! atomic: with limit L and N > L concurrent requests, exactly L pass.
+
+use edgesoc_core::limits::limiter::{
+    Admission, Bucket, LimiterReply, LimiterRequest, LimiterState, QuotaState, WINDOW_SECONDS,
+};
+use edgesoc_core::time::UnixMs;
+use serde::Deserialize;
+use std::cell::RefCell;
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+
+/// The Durable Object class bound as `LIMITER`.
+#[durable_object]
+pub struct OrgLimiter {
+    sql: SqlStorage,
+    /// The month's state as last written: this object is the only writer of its tables, so
+    /// while it stays in memory the reads can be skipped (writes still go through at once).
+    cache: RefCell<Option<(String, LimiterState)>>,
+}
+
+#[derive(Deserialize)]
+struct UsedRow {
+    used: f64,
+}
+
+impl OrgLimiter {
+    fn buckets(&self) -> Result<Vec<Bucket>> {
+        #[derive(Deserialize)]
+        struct Row {
+            sec: f64,
+            count: f64,
+        }
+        let rows: Vec<Row> = self
+            .sql
+            .exec("SELECT sec, count FROM rate_buckets", None)?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Bucket {
+                sec: r.sec as i64,
+                count: r.count as u32,
+            })
+            .collect())
+    }
+
+    fn used(&self, month: &str) -> Result<u64> {
+        let rows: Vec<UsedRow> = self
+            .sql
+            .exec("SELECT used FROM quota WHERE month = ?", vec![month.into()])?
+            .to_array()?;
+        Ok(rows.first().map_or(0, |r| r.used as u64))
+    }
+
+    fn set_used(&self, month: &str, used: u64) -> Result<()> {
+        self.sql.exec(
+            "INSERT INTO quota (month, used) VALUES (?, ?) ON CONFLICT(month) DO UPDATE SET used = excluded.used",
+            vec![month.into(), (used as i64).into()],
+        )?;
+        Ok(())
+    }
+
+    /// Everything below is synchronous: no other request can interleave. The decisions are
+    /// made in memory (`LimiterState::admit`) and only the current second's bucket and the
+    /// month's usage are written back.
+    fn admit(&self, items: &[Admission], now: UnixMs) -> Result<Vec<LimiterReply>> {
+        let key = now.month().key();
+        let retry_after = now.month().seconds_until_end(now);
+        let mut state = match self.cache.borrow_mut().take() {
+            Some((month, state)) if month == key => state,
+            _ => LimiterState {
+                buckets: self.buckets()?,
+                used: self.used(&key)?,
+            },
+        };
+        let sec = now.0.div_euclid(1000);
+        let prune = state.buckets.iter().any(|b| b.sec <= sec - WINDOW_SECONDS);
+        let count_of = |s: &LimiterState| s.buckets.iter().find(|b| b.sec == sec).map(|b| b.count);
+        let counted = count_of(&state);
+        let before = state.used;
+        let replies: Vec<LimiterReply> = items
+            .iter()
+            .map(|a| state.admit(a, now.0, &key, retry_after))
+            .collect();
+        // On a failed write the cache stays empty, so the next call reads what was stored.
+        if let Some(count) = count_of(&state).filter(|c| Some(*c) != counted) {
+            self.sql.exec(
+                "INSERT INTO rate_buckets (sec, count) VALUES (?, ?) \
+                 ON CONFLICT(sec) DO UPDATE SET count = excluded.count",
+                vec![sec.into(), i64::from(count).into()],
+            )?;
+        }
+        if prune {
+            self.sql.exec(
+                "DELETE FROM rate_buckets WHERE sec <= ?",
+                vec![(sec - WINDOW_SECONDS).into()],
+            )?;
+        }
+        if state.used != before {
+            self.set_used(&key, state.used)?;
+        }
+        *self.cache.borrow_mut() = Some((key, state));
+        Ok(replies)
+    }
+
+    fn refund(
+        &self,
+        count: u64,
+        refund_month: &str,
+        monthly_limit: Option<u64>,
+        now: UnixMs,
+    ) -> Result<LimiterReply> {
+        let key = now.month().key();
+        self.cache.borrow_mut().take();
+        let used = self.used(refund_month)?.saturating_sub(count);
+        self.set_used(refund_month, used)?;
+        Ok(LimiterReply {
+            rate: None,
+            quota: QuotaState {
+                used: self.used(&key)?,
+                month: key,
+                limit: monthly_limit,
+            },
+            denied: None,
+            month_retry_after: now.month().seconds_until_end(now),
+        })
+    }
+}
+
+impl DurableObject for OrgLimiter {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        // Idempotent schema; a failure here surfaces on the first query instead.
+        let _ = sql.exec("CREATE TABLE IF NOT EXISTS rate_buckets (sec INTEGER PRIMARY KEY, count INTEGER NOT NULL)", None);
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS quota (month TEXT PRIMARY KEY, used INTEGER NOT NULL)",
+            None,
+        );
+        OrgLimiter {
+            sql,
+            cache: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op: LimiterRequest = match req.json().await {
+            Ok(op) => op,
+            Err(e) => return Response::error(format!("bad limiter request: {e}"), 400),
+        };
+        let now = UnixMs(js_sys::Date::now() as i64);
+        match op {
+            LimiterRequest::Admit { items } => Response::from_json(&self.admit(&items, now)?),
+            LimiterRequest::Refund {
+                count,
+                month,
+                monthly_limit,
+            } => Response::from_json(&self.refund(count, &month, monthly_limit, now)?),
+        }
+    }
+}
