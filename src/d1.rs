@@ -3,6 +3,7 @@
 //! core; nothing here builds SQL of its own.
 
 use edgesoc_core::api::sql::{SqlParam, Statement};
+use edgesoc_core::runtime;
 use edgesoc_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -152,5 +153,13 @@ impl Store {
             .iter()
             .map(|r| r.results::<serde_json::Value>().map_err(unreadable))
             .collect()
+    }
+}
+
+impl runtime::Db for Store {
+    type Error = Error;
+
+    async fn batch(&self, statements: &[Statement]) -> Result<Vec<Vec<serde_json::Value>>, Error> {
+        Store::batch(self, statements).await
     }
 }

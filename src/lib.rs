@@ -6,7 +6,6 @@ mod alerts;
 mod analytics;
 mod api;
 mod d1;
-mod detect;
 mod faults;
 mod ingest;
 mod limits;

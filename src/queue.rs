@@ -1,61 +1,54 @@
-//! The queue producer binding (`DETECT_QUEUE`): `/collect` enqueues its events packed into a
-//! few text messages (`edgesoc_core::ingest::message`), sent in as few `sendBatch` calls as the
-//! limits allow.
+//! The queue producer binding (`DETECT_QUEUE`): one `sendBatch` of text messages per call
+//! (`edgesoc_core::runtime::Queue`); the commit round decides what goes in each
+//! (`edgesoc_core::limits::round::send_all`).
 
 use edgesoc_core::faults::Faults;
-use edgesoc_core::ingest::message::{send_chunks, Packed, MAX_SEND_BYTES, MAX_SEND_MESSAGES};
+use edgesoc_core::ingest::message::Packed;
+use edgesoc_core::runtime;
 use wasm_bindgen::JsValue;
-use worker::{BatchMessageBuilder, Queue, QueueContentType, RawMessageBuilder};
+use worker::{BatchMessageBuilder, Env, QueueContentType, RawMessageBuilder};
 
-/// Pauses before each send attempt of a chunk; the request fails after the last. A refused
-/// send is retried after a short pause rather than at once: an overloaded queue (the local
-/// broker under load refuses with "Unknown Internal Error") mostly accepts the retry.
+/// Pauses before each send attempt; the send fails after the last. A refused send is retried
+/// after a short pause rather than at once: an overloaded queue (the local broker under load
+/// refuses with "Unknown Internal Error") mostly accepts the retry.
 const SEND_BACKOFF_MS: [u64; 4] = [0, 20, 100, 400];
 
-/// Enqueues the packed messages of several requests, in order, in as few `sendBatch` calls as
-/// the limits allow, each accepted or refused whole and cut only between requests
-/// (`message::send_chunks`), so a request's events are stored all together or not at all. On a
-/// failure nothing after it is sent, and the error carries how many messages (a prefix of the
-/// concatenation) were enqueued, so each request refunds exactly its events that will never be
-/// stored (`message::unsent_events`).
-pub async fn enqueue(
-    queue: &Queue,
-    requests: &[&[Packed]],
-    faults: &Faults,
-) -> Result<(), (usize, worker::Error)> {
-    let messages: Vec<&Packed> = requests.iter().flat_map(|r| r.iter()).collect();
-    for chunk in send_chunks(requests, MAX_SEND_MESSAGES, MAX_SEND_BYTES) {
-        let mut last_err = None;
+/// The detection queue.
+pub struct DetectQueue {
+    queue: worker::Queue,
+    faults: Faults,
+}
+
+impl DetectQueue {
+    pub fn from_env(env: &Env, faults: Faults) -> Result<DetectQueue, String> {
+        env.queue("DETECT_QUEUE")
+            .map(|queue| DetectQueue { queue, faults })
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl runtime::Queue for DetectQueue {
+    async fn send(&self, messages: &[&Packed]) -> Result<(), String> {
+        let mut last_err = String::new();
         for pause in SEND_BACKOFF_MS {
             if pause > 0 {
                 worker::Delay::from(std::time::Duration::from_millis(pause)).await;
             }
-            let batch = messages[chunk.clone()]
-                .iter()
-                .fold(BatchMessageBuilder::new(), |b, p| {
-                    b.message(
-                        RawMessageBuilder::new(JsValue::from_str(&p.body))
-                            .build_with_content_type(QueueContentType::Text),
-                    )
-                });
-            let result = if crate::faults::strikes(faults, "queue_send") {
-                Err(worker::Error::RustError(
-                    "injected fault: queue_send".into(),
-                ))
-            } else {
-                queue.send_raw_batch(batch.build()).await
-            };
-            match result {
-                Ok(()) => {
-                    last_err = None;
-                    break;
-                }
-                Err(e) => last_err = Some(e),
+            if crate::faults::strikes(&self.faults, "queue_send") {
+                last_err = "injected fault: queue_send".into();
+                continue;
+            }
+            let batch = messages.iter().fold(BatchMessageBuilder::new(), |b, p| {
+                b.message(
+                    RawMessageBuilder::new(JsValue::from_str(&p.body))
+                        .build_with_content_type(QueueContentType::Text),
+                )
+            });
+            match self.queue.send_raw_batch(batch.build()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last_err = e.to_string(),
             }
         }
-        if let Some(e) = last_err {
-            return Err((chunk.start, e));
-        }
+        Err(last_err)
     }
-    Ok(())
 }

@@ -1,9 +1,5 @@
-//! Ingestion in the Worker: the `POST /collect` handler ([`collect`]), the group commit that
-//! shares one limiter call and one queue send among concurrent requests ([`commit`]), and the
-//! queue consumer that enriches, stores and detects ([`consume`]), recording what it cannot
-//! decode as an incident ([`incidents`]).
+//! Ingestion in the Worker: the `POST /collect` handler ([`collect`]) and the queue consumer
+//! ([`consume`]), both thin over the core's `edgesoc_core::ingest`.
 
 pub mod collect;
-
 pub mod consume;
-pub mod incidents;

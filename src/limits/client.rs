@@ -5,6 +5,7 @@ use crate::api::error::OrUnavailable;
 use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::limits::limiter::{Admission, LimiterReply, LimiterRequest};
+use edgesoc_core::runtime;
 use edgesoc_core::ApiError;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -94,5 +95,17 @@ impl LimiterClient {
             return Err(ApiError::unavailable("rate limiter"));
         }
         serde_json::from_str::<T>(&text).or_unavailable("rate limiter")
+    }
+}
+
+impl runtime::Limiter for LimiterClient {
+    async fn admit(&self, items: Vec<Admission>) -> Result<Vec<LimiterReply>, ApiError> {
+        LimiterClient::admit(self, items).await
+    }
+
+    async fn refund(&self, count: u64, month: &str) -> Result<(), ApiError> {
+        LimiterClient::refund(self, count, month.to_string(), None)
+            .await
+            .map(|_| ())
     }
 }

@@ -19,14 +19,12 @@
 
 use crate::d1::Store;
 use crate::limits::LimiterClient;
-use crate::queue::enqueue;
+use crate::queue::DetectQueue;
 use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::faults::Faults;
-use edgesoc_core::ingest::hold;
-use edgesoc_core::ingest::message::{unsent_events, Packed};
 use edgesoc_core::limits::group::{Groups, LeaseId, Round};
-use edgesoc_core::limits::limiter::{Admission, LimiterReply};
-use edgesoc_core::limits::plan::Limits;
+use edgesoc_core::limits::round::{self, RoundEnv};
+pub use edgesoc_core::limits::round::{Claim, Settled};
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use js_sys::{Function, Promise, Reflect};
@@ -54,60 +52,6 @@ const SLOW_POLL_MS: i32 = 25;
 const FAST_POLL_FOR_MS: i64 = 100;
 /// After this long a waiter stops waiting and fails its request.
 const GIVE_UP_MS: i64 = 30_000;
-
-/// One request's part in a round.
-pub struct Claim {
-    pub admission: Admission,
-    /// `/collect`'s packed events, sent only when the limiter admits the request and grants
-    /// its reservation. Empty for every other route.
-    pub bodies: Vec<Packed>,
-    /// The hold token of a request split over several sends (`edgesoc_core::ingest::hold`): the round
-    /// commits it after the request's last send, or the request fails whole.
-    pub hold: Option<String>,
-}
-
-impl Claim {
-    /// A request that only counts against the rate limit.
-    pub fn rate_only(limits: &Limits) -> Claim {
-        Claim::events(limits, 0, Vec::new(), None)
-    }
-
-    /// `/collect`: also reserve `reserve` events of the monthly quota and, once admitted and
-    /// reserved, send `bodies` (with `hold`, the token of a request split over several sends).
-    pub fn events(
-        limits: &Limits,
-        reserve: u64,
-        bodies: Vec<Packed>,
-        hold: Option<String>,
-    ) -> Claim {
-        Claim {
-            admission: Admission {
-                rate_limit: limits.rate_per_minute,
-                monthly_limit: limits.monthly_events,
-                reserve,
-            },
-            bodies,
-            hold,
-        }
-    }
-}
-
-/// How a claim was settled.
-pub struct Settled {
-    /// The limiter's decision for this request.
-    pub limits: Result<LimiterReply, ApiError>,
-    /// Reserved events that did not reach the queue: the request refunds them and fails.
-    pub unsent: u64,
-}
-
-impl Settled {
-    fn failed(e: ApiError) -> Self {
-        Settled {
-            limits: Err(e),
-            unsent: 0,
-        }
-    }
-}
 
 struct Waiter {
     claim: RefCell<Option<Claim>>,
@@ -209,109 +153,24 @@ fn lead(ctx: &Context, env: &Env, org: &OrgId, faults: &Faults, lease: LeaseId) 
     });
 }
 
-/// One round: one limiter call deciding every claim in order, then one queue send (as few
-/// `sendBatch` calls as its limits allow) for the admitted claims' events.
+/// One round (`edgesoc_core::limits::round`) over this organisation's bindings.
 async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> Vec<Settled> {
-    let started = now();
-    let admissions = claims.iter().map(|c| c.admission).collect();
-    let replies = match LimiterClient::for_org(env, org, faults.clone()) {
-        Ok(limiter) => limiter.admit(admissions).await,
-        Err(e) => Err(e),
+    let queue = DetectQueue::from_env(env, faults.clone());
+    let store = Store::from_env(env).map_err(|e| e.to_string());
+    let strikes = |name: &str| crate::faults::strikes(faults, name);
+    let round = RoundEnv {
+        org,
+        limiter: LimiterClient::for_org(env, org, faults.clone()),
+        queue: queue.as_ref().map_err(Clone::clone),
+        db: store.as_ref().map_err(Clone::clone),
+        now: &now,
+        strikes: &strikes,
     };
-    let replies = match replies {
-        Ok(r) => r,
-        Err(e) => return claims.iter().map(|_| Settled::failed(e.clone())).collect(),
-    };
-    // The admitted claims' messages, concatenated in order; `ranges[i]` are claim i's.
-    let mut bodies: Vec<Packed> = Vec::new();
-    let mut ranges = Vec::with_capacity(claims.len());
-    let mut holds = Vec::with_capacity(claims.len());
-    for (claim, reply) in claims.into_iter().zip(&replies) {
-        let start = bodies.len();
-        let granted = reply.rate.is_none_or(|d| d.allowed) && reply.denied.is_none();
-        if granted && claim.admission.reserve > 0 {
-            bodies.extend(claim.bodies);
-        }
-        ranges.push(start..bodies.len());
-        holds.push(claim.hold);
+    let (settled, notes) = round::run(round, claims).await;
+    for note in notes {
+        worker::console_error!("group commit for {}: {note}", org.0);
     }
-    let per_claim: Vec<&[Packed]> = ranges.into_iter().map(|r| &bodies[r]).collect();
-    let sent = match env.queue("DETECT_QUEUE") {
-        _ if bodies.is_empty() => 0,
-        Ok(q) => match enqueue(&q, &per_claim, faults).await {
-            Ok(()) => bodies.len(),
-            Err((sent, e)) => {
-                worker::console_error!(
-                    "enqueue failed after {sent} of {} messages: {e}",
-                    bodies.len()
-                );
-                sent
-            }
-        },
-        Err(e) => {
-            worker::console_error!("DETECT_QUEUE binding: {e}");
-            0
-        }
-    };
-    let mut unsent = unsent_events(&per_claim, sent);
-    commit_holds(env, org, faults, started, &holds, &per_claim, &mut unsent).await;
-    replies
-        .into_iter()
-        .zip(unsent)
-        .map(|(r, u)| Settled {
-            limits: Ok(r),
-            unsent: u as u64,
-        })
-        .collect()
-}
-
-/// Commits the round's split requests whose messages were all sent (`edgesoc_core::ingest::hold`), in
-/// one D1 batch. A request that cannot commit, in time or at all, has every event counted
-/// unsent: it refunds them all and fails, and the consumer drops its messages.
-async fn commit_holds(
-    env: &Env,
-    org: &OrgId,
-    faults: &Faults,
-    started: UnixMs,
-    holds: &[Option<String>],
-    per_claim: &[&[Packed]],
-    unsent: &mut [usize],
-) {
-    let held: Vec<bool> = holds.iter().map(Option::is_some).collect();
-    let totals: Vec<usize> = per_claim
-        .iter()
-        .map(|c| c.iter().map(|p| p.events).sum())
-        .collect();
-    let due = hold::due_commits(&held, &totals, unsent);
-    if due.is_empty() {
-        return;
-    }
-    let at = now();
-    let statements: Vec<_> = due
-        .iter()
-        .filter_map(|&i| holds[i].as_deref())
-        .map(|h| hold::commit_statement(h, org, at))
-        .collect();
-    let committed = if !hold::may_commit(started, at) {
-        Err("the round ran past the commit window".to_string())
-    } else if crate::faults::strikes(faults, "hold_commit") {
-        Err("injected fault: hold_commit".to_string())
-    } else {
-        match Store::from_env(env) {
-            Ok(store) => store
-                .batch(&statements)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    };
-    if let Err(e) = committed {
-        worker::console_error!("split requests not committed ({} of them): {e}", due.len());
-        for i in due {
-            unsent[i] = totals[i];
-        }
-    }
+    settled
 }
 
 /// Sleeps `ms` on a timer set in the current request's context (see the module comment).

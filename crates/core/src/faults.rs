@@ -8,8 +8,12 @@
 //! | `limiter` | every rate-limiter call | the Durable Object unavailable: 503 with `Retry-After` |
 //! | `queue_send` | each `sendBatch` attempt | a failed send: retried, then refunded and 500 |
 //! | `hold_commit` | a split request's commit (`crate::ingest::hold`) | D1 failing after every send: refunded, 500, messages dropped |
-//! | `consumer_insert` | the consumer, before storing | D1 failing: the batch is retried |
-//! | `consumer_fail_after_insert` | the consumer, after storing and detecting | a crash before the ack: the batch is redelivered |
+//! | `consumer_insert` | the consumer flow (`crate::ingest::consume`), before storing | D1 failing: the batch is retried |
+//! | `consumer_fail_after_insert` | the consumer flow, after storing and detecting | a crash before the ack: the real queue redelivers |
+//!
+//! The flows themselves are tested natively against fakes (`crate::testing`), failures
+//! included; these faults remain for what only the runtime shows: its queue's redelivery, its
+//! Durable Object and D1 bindings failing under a live Worker.
 
 /// A parsed fault spec; empty (the production case) injects nothing.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -15,6 +15,9 @@ pub mod intel;
 pub mod limits;
 pub mod logs;
 pub mod retention;
+pub mod runtime;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod testing;
 pub mod time;
 
 pub use api::error::{ApiError, ErrorCode, FieldError};

@@ -14,6 +14,7 @@
 //! * `novelty`: first-seen country (geo anomaly) and first-seen device;
 //! * `single`: alerts decided by the event alone (instant alerts, Tor logins).
 
+pub mod batch;
 mod burst;
 mod config;
 pub mod history;

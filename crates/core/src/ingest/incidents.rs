@@ -6,7 +6,9 @@
 
 use crate::access::ids::{EventId, OrgId};
 use crate::api::sql::{SqlParam, Statement};
+use crate::runtime::{Db, Limiter};
 use crate::time::UnixMs;
+use crate::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -115,6 +117,56 @@ impl Incident {
             vec![SqlParam::Text(self.id.clone())],
         )
     }
+}
+
+impl Incident {
+    /// The log line for the operator.
+    pub fn describe(&self) -> String {
+        format!(
+            "INCIDENT {}: message {} of organisation {} with {} events {:?}: {}",
+            self.kind,
+            self.id,
+            self.org.as_ref().map_or("(unknown)", |o| o.0.as_str()),
+            self.events,
+            self.event_ids,
+            self.detail
+        )
+    }
+}
+
+/// Records `incident` and refunds its events to its organisation's quota, once however often
+/// the message is delivered. An error means the message must not be acked: it comes back and
+/// the report is retried.
+pub async fn report<D: Db, L: Limiter>(
+    db: &D,
+    limiter_for: &dyn Fn(&OrgId) -> Result<L, ApiError>,
+    incident: &Incident,
+    now: UnixMs,
+) -> Result<(), String> {
+    let rows = db
+        .batch(&incident.record_statements(now))
+        .await
+        .map_err(|e| e.to_string())?;
+    let refunded = rows
+        .get(1)
+        .and_then(|r| r.first())
+        .and_then(|r| r["refunded"].as_f64())
+        .is_some_and(|r| r > 0.0);
+    let (Some(org), Some(month)) = (&incident.org, &incident.month) else {
+        return Ok(()); // nothing to refund to
+    };
+    if refunded || incident.events == 0 {
+        return Ok(());
+    }
+    let limiter = limiter_for(org).map_err(|e| e.to_string())?;
+    limiter
+        .refund(incident.events as u64, month)
+        .await
+        .map_err(|e| e.to_string())?;
+    db.batch(&[incident.refunded_statement()])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The organisation's incidents for `GET /health`: totals over retention and the newest few.

@@ -1,12 +1,13 @@
-//! Ingestion: a `/collect` body becomes validated events ([`body`]), stored records with ids
-//! and server-assigned severity ([`record`], [`catalogue`]), and packed queue messages
-//! ([`message`]) that the queue consumer decodes, enriches and stores exactly once. Concurrent
-//! requests of an organisation share their limiter call and queue send ([`group`]); a request
-//! too large for one send commits through a hold token ([`hold`]); a message the consumer
-//! cannot decode is an [`incidents`] record, not a log line.
+//! Ingestion: a `/collect` body becomes validated events ([`body`]), records with ids and
+//! server-assigned severity ([`record`], [`catalogue`]), and packed queue messages
+//! ([`message`]) — all in [`accept`]. The queue consumer ([`consume`]) decodes, enriches,
+//! stores exactly once and detects. A request too large for one queue send commits through a
+//! hold token ([`hold`]); a message the consumer cannot decode is an [`incidents`] record, not
+//! a log line. (The limiter round that admits and enqueues a request is `crate::limits::round`.)
 
 pub mod body;
 pub mod catalogue;
+pub mod consume;
 pub mod hold;
 pub mod incidents;
 pub mod message;

@@ -308,6 +308,26 @@ pub fn cf_snapshot(cf: &Value) -> Value {
     }
 }
 
+/// Lookup answers that do not match the statements they answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowsError {
+    /// Not one result set per statement.
+    Count { got: usize, expected: usize },
+    /// A threat-history row of the wrong shape.
+    ThreatHistory(String),
+}
+
+impl std::fmt::Display for RowsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowsError::Count { got, expected } => {
+                write!(f, "enrichment: {got} result sets for {expected} statements")
+            }
+            RowsError::ThreatHistory(e) => write!(f, "enrichment: threat history: {e}"),
+        }
+    }
+}
+
 /// Enrichment of a queue consumer's batch, which may mix organisations: one D1 batch of
 /// lookups (per organisation: threat history; for all: the IP-range tables), then [`apply`] per
 /// event. The caller address is each record's `server_ip`, so sources are decided exactly as
@@ -368,7 +388,7 @@ impl BatchEnrichment {
         cfs: &[&Value],
         mut rows: Vec<Vec<Value>>,
         lists: &NetworkLists,
-    ) -> Result<(), String> {
+    ) -> Result<(), RowsError> {
         const PER_ORG: usize = 3;
         let history_rows = PER_ORG * self.orgs.len();
         let expected = history_rows + if self.ip_table { 2 } else { 0 };
@@ -376,17 +396,18 @@ impl BatchEnrichment {
             || records.len() != self.sources.len()
             || cfs.len() != records.len()
         {
-            return Err(format!(
-                "enrichment: {} result sets for {expected} statements",
-                rows.len()
-            ));
+            return Err(RowsError::Count {
+                got: rows.len(),
+                expected,
+            });
         }
         let tables = ip_table_answers(rows.split_off(history_rows));
         let mut counts = HashMap::new();
         let mut rows = rows.into_iter();
         for org in &self.orgs {
             let mine: Vec<Vec<Value>> = rows.by_ref().take(PER_ORG).collect();
-            let c = ThreatCounts::from_rows(mine).map_err(|e| format!("threat history: {e}"))?;
+            let c = ThreatCounts::from_rows(mine)
+                .map_err(|e| RowsError::ThreatHistory(e.to_string()))?;
             counts.insert(org.as_str(), c);
         }
         let none = ThreatCounts::default();

@@ -6,3 +6,4 @@
 pub mod group;
 pub mod limiter;
 pub mod plan;
+pub mod round;

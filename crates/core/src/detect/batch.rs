@@ -1,0 +1,56 @@
+//! Detection for a whole queue batch at once: the history reads in one or two rounds of one
+//! statement per part (`super::history`), the pure rules per event ([`super::evaluate`]), and
+//! the alerts folded per key into three writes (`crate::alerts::store_statements`), one batch
+//! and one transaction. The statement count does not grow with the batch, which keeps a
+//! brute-force flood inside D1's per-invocation query limit.
+
+use crate::access::ids::EventId;
+use crate::alerts::store_statements;
+use crate::detect::history::HistoryReads;
+use crate::detect::{evaluate, history_request, DetectionConfig, DetectionEvent};
+use crate::ingest::record::EventRecord;
+use crate::limits::plan::Plan;
+use crate::runtime::Db;
+use crate::time::UnixMs;
+
+/// Runs every rule on `events` (each with the plan it was accepted under) and stores the alerts.
+pub async fn detect_batch<D: Db>(
+    db: &D,
+    events: &[(EventRecord, Plan)],
+    now: UnixMs,
+) -> Result<(), String> {
+    let config = DetectionConfig::default();
+    let mut reads = HistoryReads::new(
+        events
+            .iter()
+            .map(|(r, plan)| {
+                let e = DetectionEvent::from_record(r);
+                let request = history_request(&e, *plan, &config);
+                (e, r.org_id.0.clone(), request)
+            })
+            .collect(),
+    );
+    loop {
+        let statements = reads.statements();
+        if statements.is_empty() {
+            break;
+        }
+        let rows = db.batch(&statements).await.map_err(|e| e.to_string())?;
+        reads
+            .absorb(rows)
+            .map_err(|e| format!("history rows: {e}"))?;
+    }
+    let candidates: Vec<_> = events
+        .iter()
+        .zip(reads.into_histories())
+        .flat_map(|((record, plan), (event, history))| {
+            evaluate(&event, &history, *plan, &config)
+                .into_iter()
+                .map(move |c| (c, record))
+        })
+        .collect();
+    db.batch(&store_statements(&candidates, now, EventId::new_v4))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! The queue consumer's work on one batch of messages: decode each; record what cannot be
+//! decoded as an incident (`super::incidents`); hold back the messages of split requests until
+//! they commit (`super::hold`); enrich every event with one batch of lookups
+//! (`crate::intel::enrichment`); store the events and their dashboard log items in one
+//! transaction; run detection over the batch (`crate::detect::batch`). Every step is
+//! idempotent — event ids are fixed at acceptance and every insert ignores known keys — so
+//! retrying the whole batch after any failure is safe, and a redelivered message stores nothing
+//! twice.
+
+use crate::access::ids::OrgId;
+use crate::api::sql::MAX_BOUND_JSON_BYTES;
+use crate::detect::batch::detect_batch;
+use crate::ingest::hold::{self, Verdict};
+use crate::ingest::incidents::{self, Incident};
+use crate::ingest::message::{Delivery, QueueMessage};
+use crate::ingest::record::{self, EventRecord};
+use crate::intel::enrichment::BatchEnrichment;
+use crate::intel::NetworkLists;
+use crate::limits::plan::Plan;
+use crate::logs;
+use crate::runtime::{Db, Limiter};
+use crate::time::UnixMs;
+use crate::ApiError;
+
+/// One message as the queue delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    pub id: String,
+    /// `None` when the body is not text.
+    pub body: Option<String>,
+    /// Time since the message was first sent.
+    pub age_ms: i64,
+}
+
+/// What to tell the queue about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Done with: stored, recorded as an incident, or dropped on purpose.
+    Ack,
+    /// Deliver again (after the queue's own delay).
+    Retry,
+    /// Deliver again after this many seconds.
+    RetryAfter(u32),
+}
+
+/// The runtime the consumer works against.
+pub struct ConsumeEnv<'a, D, L> {
+    pub db: &'a D,
+    /// The limiter of an organisation (incidents refund their events).
+    pub limiter_for: &'a dyn Fn(&OrgId) -> Result<L, ApiError>,
+    /// The network lists in force.
+    pub lists: &'a NetworkLists,
+    pub now: UnixMs,
+    /// Whether an injected fault strikes (`crate::faults`); never in production.
+    pub strikes: &'a dyn Fn(&str) -> bool,
+}
+
+/// Consumes one batch: an answer per message, in order, and log lines for the operator.
+pub async fn consume<D: Db, L: Limiter>(
+    env: &ConsumeEnv<'_, D, L>,
+    messages: &[Delivered],
+) -> (Vec<Ack>, Vec<String>) {
+    let mut acks = vec![Ack::Retry; messages.len()];
+    let mut notes = Vec::new();
+    // Decode; what cannot be decoded is an incident, recorded once and then acked.
+    let mut batch: Vec<(usize, Delivery)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let decoded = match &m.body {
+            Some(text) => QueueMessage::parse(text).map_err(|e| e.to_string()),
+            None => Err("body is not text".to_string()),
+        };
+        match decoded {
+            Ok(d) => batch.push((i, d)),
+            Err(e) => {
+                let incident = Incident::undecodable(&m.id, m.body.as_deref(), &e);
+                notes.push(incident.describe());
+                acks[i] = match incidents::report(env.db, env.limiter_for, &incident, env.now).await
+                {
+                    Ok(()) => Ack::Ack,
+                    Err(e) => {
+                        notes.push(format!("recording incident {}: {e}; retrying", incident.id));
+                        Ack::Retry
+                    }
+                };
+            }
+        }
+    }
+    if batch.is_empty() {
+        return (acks, notes);
+    }
+    // Split requests: store a held message only once its request has committed.
+    let batch = match admit_held(env.db, batch, messages, &mut acks, &mut notes).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            notes.push(format!("hold lookup failed: {e}; retrying"));
+            return (acks, notes);
+        }
+    };
+    if batch.is_empty() {
+        return (acks, notes);
+    }
+    let indexes: Vec<usize> = batch.iter().map(|(i, _)| *i).collect();
+    match store_and_detect(env, batch).await {
+        Ok(unenriched) => {
+            notes.extend(unenriched);
+            indexes.iter().for_each(|&i| acks[i] = Ack::Ack);
+        }
+        Err(e) => notes.push(format!("{e}; retrying {} messages", indexes.len())),
+    }
+    (acks, notes)
+}
+
+/// Enrich, store, then detect (detection reads the stored history, batch siblings included).
+/// `Ok` carries a note when the lookups' answers were unreadable and the events were stored
+/// unenriched.
+async fn store_and_detect<D: Db, L>(
+    env: &ConsumeEnv<'_, D, L>,
+    mut batch: Vec<(usize, Delivery)>,
+) -> Result<Option<String>, String> {
+    let unenriched = enrich(env, &mut batch)
+        .await
+        .map_err(|e| format!("enrichment lookups failed: {e}"))?;
+    let mut records: Vec<EventRecord> = Vec::new();
+    let mut plans: Vec<Plan> = Vec::new();
+    for (_, d) in batch {
+        plans.extend(std::iter::repeat_n(d.plan, d.events.len()));
+        records.extend(d.events);
+    }
+    if (env.strikes)("consumer_insert") {
+        return Err("fault injection: consumer_insert".into());
+    }
+    insert(env.db, &records)
+        .await
+        .map_err(|e| format!("insert of {} events failed: {e}", records.len()))?;
+    let events: Vec<(EventRecord, Plan)> = records.into_iter().zip(plans).collect();
+    detect_batch(env.db, &events, env.now)
+        .await
+        .map_err(|e| format!("detection failed: {e}"))?;
+    if (env.strikes)("consumer_fail_after_insert") {
+        return Err("fault injection: consumer_fail_after_insert".into());
+    }
+    Ok(unenriched)
+}
+
+/// Passes on the deliveries that were never held or whose split request has committed; a held
+/// message whose request has not committed is delivered again later, or dropped once it is too
+/// old for any commit to come. One D1 read, only when a message is held.
+async fn admit_held<D: Db>(
+    db: &D,
+    batch: Vec<(usize, Delivery)>,
+    messages: &[Delivered],
+    acks: &mut [Ack],
+    notes: &mut Vec<String>,
+) -> Result<Vec<(usize, Delivery)>, D::Error> {
+    // A message's events all belong to the organisation of the request that sent it.
+    fn org(d: &Delivery) -> &OrgId {
+        &d.events[0].org_id
+    }
+    let holds: Vec<(&str, &OrgId)> = batch
+        .iter()
+        .filter_map(|(_, d)| Some((d.hold.as_deref()?, org(d))))
+        .collect();
+    if holds.is_empty() {
+        return Ok(batch);
+    }
+    let rows = db.batch(&[hold::committed_statement(&holds)]).await?;
+    let committed: Vec<(String, String)> = rows
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["hold"].as_str()?.into(), r["org_id"].as_str()?.into())))
+        .collect();
+    let mut kept = Vec::new();
+    for (i, d) in batch {
+        let verdict = match d.hold.as_deref() {
+            None => Verdict::Store,
+            Some(token) => {
+                let done = committed.iter().any(|(h, o)| h == token && *o == org(&d).0);
+                hold::verdict(done, messages[i].age_ms)
+            }
+        };
+        match verdict {
+            Verdict::Store => kept.push((i, d)),
+            Verdict::Wait => acks[i] = Ack::RetryAfter(hold::RETRY_DELAY_SECONDS),
+            Verdict::Drop => {
+                notes.push(format!(
+                    "dropping message {} of split request {}: it never committed",
+                    messages[i].id,
+                    d.hold.as_deref().unwrap_or_default()
+                ));
+                acks[i] = Ack::Ack;
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Enriches every event of the batch with one batch of lookups. Unreadable answers leave the
+/// events as accepted: stored unenriched rather than never.
+async fn enrich<D: Db, L>(
+    env: &ConsumeEnv<'_, D, L>,
+    batch: &mut [(usize, Delivery)],
+) -> Result<Option<String>, D::Error> {
+    let mut records = Vec::new();
+    let mut cfs = Vec::new();
+    let mut counts = Vec::new();
+    for (_, d) in batch.iter_mut() {
+        counts.push(d.events.len());
+        cfs.extend(std::iter::repeat_n(&d.cf, d.events.len()));
+        records.append(&mut d.events);
+    }
+    let (plan, statements) = BatchEnrichment::plan(&records, env.now);
+    let rows = env.db.batch(&statements).await?;
+    let unreadable = plan.apply(&mut records, &cfs, rows, env.lists).err();
+    // Hand the records back, in order, to the deliveries they came from.
+    let mut it = records.into_iter();
+    for ((_, d), n) in batch.iter_mut().zip(counts) {
+        d.events = it.by_ref().take(n).collect();
+    }
+    Ok(unreadable.map(|e| format!("{e}: stored unenriched")))
+}
+
+/// Stores the events and their dashboard log items in one transaction, idempotently.
+async fn insert<D: Db>(db: &D, records: &[EventRecord]) -> Result<(), String> {
+    let mut statements = record::insert_statements(records).map_err(|e| e.to_string())?;
+    let items: Vec<_> = records.iter().map(logs::event_row).collect();
+    let item_inserts =
+        logs::insert_statements(&items, false, MAX_BOUND_JSON_BYTES).map_err(|e| e.to_string())?;
+    statements.extend(item_inserts);
+    db.batch(&statements).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "consume_tests.rs"]
+mod tests;

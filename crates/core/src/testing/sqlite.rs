@@ -1,0 +1,118 @@
+//! D1 for native tests: an in-memory SQLite database with every file of `migrations/` applied
+//! in order, answering batches the way D1 does (one transaction; each statement's rows as JSON
+//! objects; a failing statement rolls the whole batch back).
+
+use crate::api::sql::{SqlParam, Statement};
+use crate::runtime::Db;
+use rusqlite::types::{Value as Sql, ValueRef};
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+use std::cell::{Cell, RefCell};
+
+pub struct SqliteDb {
+    conn: RefCell<Connection>,
+    /// Fails every batch whose first statement contains this text (an outage of that write).
+    pub fail_on: RefCell<Option<String>>,
+    /// Batches run, for counting round trips.
+    pub batches: Cell<usize>,
+}
+
+impl SqliteDb {
+    /// A fresh database with the schema of `migrations/`.
+    pub fn migrated() -> SqliteDb {
+        let conn = Connection::open_in_memory().expect("in-memory SQLite");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("migrations/")
+            .map(|e| e.expect("a migration").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        files.sort();
+        for f in files {
+            let sql = std::fs::read_to_string(&f).expect("a readable migration");
+            conn.execute_batch(&sql)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        }
+        SqliteDb {
+            conn: RefCell::new(conn),
+            fail_on: RefCell::new(None),
+            batches: Cell::new(0),
+        }
+    }
+
+    /// The rows of one read, outside any batch (for assertions).
+    pub fn rows(&self, sql: &str, params: &[SqlParam]) -> Vec<Value> {
+        query(&self.conn.borrow(), sql, params).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first column of the first row of `sql`, as a number.
+    pub fn count(&self, sql: &str, params: &[SqlParam]) -> i64 {
+        let rows = self.rows(sql, params);
+        let first = rows.first().and_then(Value::as_object).expect("a row");
+        first
+            .values()
+            .next()
+            .and_then(Value::as_i64)
+            .expect("a number")
+    }
+
+    /// Runs statements outside the flows under test (seeding).
+    pub fn exec(&self, sql: &str, params: &[SqlParam]) {
+        self.rows(sql, params);
+    }
+}
+
+fn bind(p: &SqlParam) -> Sql {
+    match p {
+        SqlParam::Text(s) => Sql::Text(s.clone()),
+        // D1 binds an integral JavaScript number as an integer.
+        SqlParam::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Sql::Integer(*n as i64),
+        SqlParam::Number(n) => Sql::Real(*n),
+        SqlParam::Null => Sql::Null,
+    }
+}
+
+fn query(conn: &Connection, sql: &str, params: &[SqlParam]) -> rusqlite::Result<Vec<Value>> {
+    let mut stmt = conn.prepare(sql)?;
+    let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
+    let bound: Vec<Sql> = params.iter().map(bind).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(bound))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut obj = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = match row.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => Value::from(n),
+                ValueRef::Real(f) => Value::from(f),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::from(b.to_vec()),
+            };
+            obj.insert(name.clone(), v);
+        }
+        out.push(Value::Object(obj));
+    }
+    Ok(out)
+}
+
+impl Db for SqliteDb {
+    type Error = String;
+
+    async fn batch(&self, statements: &[Statement]) -> Result<Vec<Vec<Value>>, String> {
+        self.batches.set(self.batches.get() + 1);
+        let fail = self.fail_on.borrow().clone();
+        if let (Some(text), Some((first, _))) = (fail, statements.first()) {
+            if first.contains(&text) {
+                return Err(format!("injected D1 failure on {text:?}"));
+            }
+        }
+        let mut conn = self.conn.borrow_mut();
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(statements.len());
+        for (sql, params) in statements {
+            out.push(query(&tx, sql, params).map_err(|e| format!("{e}: {sql}"))?);
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+}
