@@ -1,7 +1,7 @@
 //! `GET /alerts`, `GET /alerts/:id`, `PATCH /alerts/:id` (Pro+; the plan gate runs before).
 
-use crate::analytics::events::{path_id, query_pairs};
 use crate::api::http::read_body_limited;
+use crate::api::incoming::{path_id, query_pairs};
 use crate::api::Ctx;
 use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, ALERTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, single_envelope, Page};

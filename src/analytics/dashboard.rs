@@ -1,7 +1,7 @@
 //! `GET /ui/mock-data`: the SOC dashboard's data (dashboard-contract §1–§3). Parse, one D1
 //! batch (one round trip) of the core's fixed statements, assemble.
 
-use crate::analytics::events::query_pairs;
+use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
 use edgesoc_core::analytics::dashboard::{assemble, statements, DashboardQuery, Window};
 use edgesoc_core::api::envelope::redacts;

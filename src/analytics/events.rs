@@ -1,32 +1,13 @@
 //! `GET /events` and `GET /events/:id`: org-scoped, retention-bounded, redacted on Free.
 
+use crate::api::incoming::{path_id, query_pairs};
 use crate::api::Ctx;
-use edgesoc_core::access::ids::EventId;
 use edgesoc_core::analytics::event_row::EventRow;
 use edgesoc_core::analytics::events::{EventQuery, EVENTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, redacts, single_envelope, Page};
 use edgesoc_core::api::sql::by_id_sql;
 use edgesoc_core::ApiError;
 use worker::{Request, Response};
-
-/// Decoded query-string pairs, in order.
-pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::invalid("url", "could not parse the request URL"))?;
-    Ok(url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect())
-}
-
-/// A path id as a canonical UUID; anything else is indistinguishable from an unknown id (404),
-/// so ids cannot be probed.
-pub fn path_id(raw: &str, what: &str) -> Result<String, ApiError> {
-    EventId::parse(&raw.to_ascii_lowercase())
-        .map(|id| id.to_string())
-        .ok_or_else(|| ApiError::not_found(what))
-}
 
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cursors = ctx.cursors("events");

@@ -3,6 +3,8 @@
 //! wrapper reads only what a handler asks for, and converts to a `worker::Request` only for
 //! the routes that want one.
 
+use edgesoc_core::access::ids::EventId;
+use edgesoc_core::ApiError;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 use worker::worker_sys::web_sys;
@@ -54,4 +56,23 @@ impl Incoming {
     pub fn into_request(self) -> Request {
         Request::from(self.raw)
     }
+}
+
+/// Decoded query-string pairs, in order.
+pub fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::invalid("url", "could not parse the request URL"))?;
+    Ok(url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// A path id as a canonical UUID; anything else is indistinguishable from an unknown id (404),
+/// so ids cannot be probed.
+pub fn path_id(raw: &str, what: &str) -> Result<String, ApiError> {
+    EventId::parse(&raw.to_ascii_lowercase())
+        .map(|id| id.to_string())
+        .ok_or_else(|| ApiError::not_found(what))
 }
