@@ -1,5 +1,5 @@
 // The IP-range tables that enrich events whose `user_ip` is not the caller's own address
-// (api-contract §7, enrichment source 3): loads DB-IP City Lite and the ip-location-db ASN table
+// (docs/api.md §7.2, step 3): loads DB-IP City Lite and the ip-location-db ASN table
 // into D1 (ip_city + ip_location, ip_asn, ip_import: migrations/0003_ip_table.sql). It also holds
 // the key encoding and lookup SQL that crates/core/src/intel/ipdb.rs mirrors (a Rust test compares the
 // SQL text, tests/ipdb checks keys against the same vectors).

@@ -19,7 +19,7 @@ use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
 use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
-/// The queue consumer. Never returns `Err` (that aborts the instance, see workers-rs-notes §4):
+/// The queue consumer. Never returns `Err` (that aborts the instance, see docs/workers.md §4):
 /// every message is acked or retried explicitly.
 pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let mut good = Vec::new();

@@ -436,7 +436,7 @@ describe("ingestion: track(), flush(), trackBatch()", () => {
   });
 
   test("a flush of more than 100 queued events (batchSize > 100) is refused whole, so the SDK re-queues it", async () => {
-    // The SDK caps trackBatch() at 100 but not a batching client's queue (api-contract §9.11).
+    // The SDK caps trackBatch() at 100 but not a batching client's queue (docs/api.md §9.11).
     const events = Array.from({ length: 101 }, (_, i) => ({ event: "auth.logout", actor: { id: `node-big${i}` }, user_ip: null, metadata: META }));
     const res = await send(pro, collect({ events }));
     assert.equal(res.status, 400);
