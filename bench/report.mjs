@@ -37,7 +37,7 @@ if (http) {
     `${Object.entries(http).filter(([, v]) => v?.rounds_requests_per_s).map(([k, v]) => `${k} ${v.rounds_requests_per_s.map((x) => x.toFixed(0)).join("/")}`).join(", ")}); every target`,
     "with in-memory storage. edgesoc's real queue consumer (enrichment, D1 insert, detection) runs in the same",
     "process during its rows, and its CPU is counted there. Concurrent requests of an organisation share one",
-    "limiter call and one `sendBatch` (group commit, `src/ingest/commit.rs`); each still answers 202 only after its own",
+    "limiter call and one `sendBatch` (group commit, `src/limits/group.rs`); each still answers 202 only after its own",
     "events are in the queue. CPU per request is the workerd process's CPU time over the run's requests.", "",
     "| target | accepted req/s | share of the empty Worker | p50 | p99 | failed requests | workerd CPU per request |", "|---|---|---|---|---|---|---|",
     ...[
