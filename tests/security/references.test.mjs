@@ -5,10 +5,11 @@
 //       (`## 5.` / `### 5.1`) does not exist;
 //   (b) a repository path (`crates/…`, `src/…`, `tests/…`, `scripts/…`, `migrations/…`,
 //       `bench/…`, `dashboard/…`, `docs/…`, `openapi/…`, `fuzz/…`) that names no tracked file
-//       or directory, from the repository root or from the citing file's own directory (so
-//       `src/api.ts` in dashboard/README.md is dashboard/src/api.ts);
+//       or directory, from the repository root or from the citing file's own directory or a
+//       parent of it (so a `src/…` path in dashboard/README.md names a file of dashboard/src/);
 //   (c) any mention of the notes that used to live outside the repository (the old contract
-//       and platform-notes file names, or a `shared/docs` path): docs/ holds them now;
+//       and platform-notes file names, or a path into the directory that held them): docs/
+//       holds them now;
 //   (d) a Rust path `edgesoc_core::a::b` (anywhere) or `crate::a::b` (in .rs files) whose
 //       modules do not resolve to files (`a/b.rs` or `a/b/mod.rs` under the crate's src/),
 //       where the first segment that is not a module file must at least appear as a word in
