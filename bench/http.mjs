@@ -98,7 +98,7 @@ const queueOnly = await launch(() => new Miniflare({
       async queue(batch) { batch.ackAll(); } }`,
 }));
 // The shared floors: the same durable work, but the requests in flight together share it the way
-// edgesoc's group commit does (src/ingest/commit.rs): a leader runs rounds under waitUntil, each round
+// edgesoc's group commit does (src/limits/group.rs): a leader runs rounds under waitUntil, each round
 // one sendBatch (and, for the binding floor, one Durable Object call) for every request that
 // joined it, and a waiter polls its own 2 ms timer until its round has settled. No other work:
 // they are what any Worker that answers 202 only after a durable send can reach in this runtime.

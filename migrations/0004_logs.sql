@@ -1,7 +1,7 @@
--- edgesoc schema v4: dashboard log items (dashboard-contract sections 2, 3.1, 7, 9).
+-- edgesoc schema v4: dashboard log items (docs/dashboard.md §2, §3.1, §7, §9).
 -- One row per raw log line from POST /loki/api/v1/push, and one per stored LiteSOC event
 -- (written by the queue consumer in the same transaction as the event). Everything the
--- dashboard shows is classified once, at ingestion, into these columns (crates/core/src/loki).
+-- dashboard shows is classified once, at ingestion, into these columns (crates/core/src/logs).
 -- Times are Unix milliseconds; booleans are 0/1.
 
 CREATE TABLE logs (

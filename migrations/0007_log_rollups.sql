@@ -1,5 +1,5 @@
--- edgesoc schema v7: rollups of the dashboard log items, so GET /ui/mock-data (dashboard-contract
--- sections 3 and 9) aggregates a few thousand rollup rows instead of scanning up to millions of
+-- edgesoc schema v7: rollups of the dashboard log items, so GET /ui/mock-data
+-- (docs/dashboard.md §3, §9) aggregates a few thousand rollup rows instead of scanning up to millions of
 -- `logs` rows. Every rollup is kept exact by the triggers below on each insert into and delete
 -- from `logs` (the Loki push and the queue consumer only insert, the retention purge only
 -- deletes), and backfilled from the rows already stored at the end of this file.
@@ -10,7 +10,7 @@
 -- start of the UTC day. `source` is the item's sourceIp as the dashboard shows it: source_ip, or
 -- 'unknown' when it has none.
 
--- A hostile item (contract section 3.5), decided once per row from its stored columns: a
+-- A hostile item (docs/dashboard.md §3.5), decided once per row from its stored columns: a
 -- routable source IP (an IPv4 or IPv6 literal that is neither loopback nor unspecified) and at
 -- least one of: type login_failure or network_scan, one of the five named events, or a raw line
 -- (no event_name) with status 401, 403 or 429. Virtual: computed when read, no storage.

@@ -1,4 +1,4 @@
-//! `POST /loki/api/v1/push` (dashboard-contract §7): Loki JSON pushes (optionally gzip) become
+//! `POST /loki/api/v1/push` (docs/dashboard.md §7): Loki JSON pushes (optionally gzip) become
 //! classified `logs` rows; then the stored `login_failure` lines run brute-force detection.
 //! Answers `204` with the plan headers and no body. Never touches the monthly quota.
 

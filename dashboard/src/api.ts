@@ -74,7 +74,7 @@ export async function fetchMockData(q: Query, signal?: AbortSignal): Promise<Moc
 
 export type AlertAction = "resolve" | "mark_safe";
 
-/** PATCH /alerts/:id (api-contract §5.6); resolves to the updated alert's status. */
+/** PATCH /alerts/:id (docs/api.md §5.6); resolves to the updated alert's status. */
 export async function patchAlert(id: string, action: AlertAction): Promise<Anomaly["status"]> {
   const res = await fetch(`/alerts/${encodeURIComponent(id)}`, {
     method: "PATCH",

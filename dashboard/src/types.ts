@@ -1,4 +1,4 @@
-// Shapes of GET /ui/mock-data (docs: dashboard-contract.md §3) and the API error body (api-contract §9.7).
+// Shapes of GET /ui/mock-data (docs/dashboard.md §3) and the API error body (docs/api.md §9.7).
 
 export type AlertSeverity = "critical" | "high" | "medium" | "low";
 export type LogLevel = "debug" | "info" | "warning" | "error" | "critical";

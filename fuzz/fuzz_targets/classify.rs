@@ -1,4 +1,4 @@
-//! The log classifier (dashboard-contract §3–§7): `tokenize`, `classify_with_action`,
+//! The log classifier (docs/dashboard.md §3–§7): `tokenize`, `classify_with_action`,
 //! `extract_fields`, `classify_event`, `LogLevel::normalize`, `StreamLabels::from_labels`.
 //!
 //! Input: fields separated by 0x1F — `line`, `structured` (a JSON object, else absent),

@@ -1,4 +1,4 @@
-//! `POST /collect` bodies: `parse_collect_body` on arbitrary bytes (api-contract §5.1, §9.9).
+//! `POST /collect` bodies: `parse_collect_body` on arbitrary bytes (docs/api.md §5.1, §9.9).
 //!
 //! Checks, beyond "no panic":
 //! * `Ok` holds 1–100 events; every name is `category.action` (dot-separated non-empty

@@ -1,4 +1,4 @@
-//! The IP table lookup and the address checks around it (api-contract §7): `ip_key`,
+//! The IP table lookup and the address checks around it (docs/api.md §7.2): `ip_key`,
 //! `location_from_rows`, `enrichment::{source, from_cf, ip_table_answers}`, `classify_ip`,
 //! `NetworkLists::from_texts` / `flags`.
 //!

@@ -1,4 +1,4 @@
-//! `POST /loki/api/v1/push` (dashboard-contract §7), the whole pure pipeline of the handler:
+//! `POST /loki/api/v1/push` (docs/dashboard.md §7), the whole pure pipeline of the handler:
 //! `check_headers` → `decode_body` → `parse_push` → `build_line_rows` → `insert_statements`
 //! → (`RETURNING` rows) `FailedLine::from_returned` → `history_statements` / `assemble` /
 //! `candidates` → `alert_statements`.

@@ -1,5 +1,5 @@
 // The IP-range tables that enrich events whose `user_ip` is not the caller's own address
-// (api-contract §7, enrichment source 3): loads DB-IP City Lite and the ip-location-db ASN table
+// (docs/api.md §7.2, step 3): loads DB-IP City Lite and the ip-location-db ASN table
 // into D1 (ip_city + ip_location, ip_asn, ip_import: migrations/0003_ip_table.sql). It also holds
 // the key encoding and lookup SQL that crates/core/src/intel/ipdb.rs mirrors (a Rust test compares the
 // SQL text, tests/ipdb checks keys against the same vectors).
@@ -101,7 +101,7 @@ export function keyOf(v) {
   return isMapped(v) ? "4" + (v & 0xffffffffn).toString(16).padStart(8, "0") : "6" + v.toString(16).padStart(32, "0");
 }
 
-/** The D1 key for an address (what `edgesoc_core::ipdb::ip_key` returns), or null if invalid. */
+/** The D1 key for an address (what `edgesoc_core::intel::ipdb::ip_key` returns), or null if invalid. */
 export function ipKey(text) {
   const v = ipToBigInt(text);
   return v === null ? null : keyOf(v);
@@ -778,7 +778,7 @@ function bigToIp(v, family) {
   return `${groups.slice(0, best[0]).join(":")}::${groups.slice(best[0] + best[1]).join(":")}`;
 }
 
-/** Writes tests/fixtures/ipdb-style CSVs cut from the real data around FIXTURE_ADDRESSES. */
+/** Writes CSVs like those of tests/fixtures/ipdb/, cut from the real data around FIXTURE_ADDRESSES. */
 export async function makeFixture(outDir, { around = 15, cacheDir, log = () => {} } = {}) {
   mkdirSync(outDir, { recursive: true });
   const written = {};

@@ -1,4 +1,4 @@
-//! `GET /ui/mock-data`: the SOC dashboard's data (dashboard-contract §1–§3). Parse, one D1
+//! `GET /ui/mock-data`: the SOC dashboard's data (docs/dashboard.md §1–§3). Parse, one D1
 //! batch (one round trip) of the core's fixed statements, assemble.
 
 use crate::api::incoming::query_pairs;

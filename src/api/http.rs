@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::worker_sys::web_sys;
 use worker::{Headers, Request, Response};
 
-/// Headers a browser client may read (api-contract §1, CORS).
+/// Headers a browser client may read (docs/api.md §1.3).
 const EXPOSED: &str = "X-LiteSOC-Plan, X-LiteSOC-Retention, X-LiteSOC-Cutoff, X-LiteSOC-Quota-Limit, \
 X-LiteSOC-Quota-Used, X-LiteSOC-Quota-Remaining, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
 

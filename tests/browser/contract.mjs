@@ -1,4 +1,4 @@
-// Checks a GET /ui/mock-data body against docs/dashboard-contract.md §3. Returns a list of
+// Checks a GET /ui/mock-data body against docs/dashboard.md §3. Returns a list of
 // problems (empty when the body conforms). Used on the fixture, and on a live Worker when
 // BASE_URL is set (fixture.test.mjs).
 

@@ -1,5 +1,5 @@
 // Generates tests/browser/fixture.json: a deterministic GET /ui/mock-data response that follows
-// docs/dashboard-contract.md §3 exactly (aggregates computed from the items by the contract's rules).
+// docs/dashboard.md §3 exactly (aggregates computed from the items by the contract's rules).
 // Hostile strings are planted in user, description, title, resource, service and country fields.
 //   node tests/browser/make-fixture.mjs
 import { writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 // A stand-in for the Worker, for the browser test: serves public/ the way Workers static assets do
 // (files first, `/` → index.html, _headers applied, no SPA fallback) and fakes the two API routes
-// the page calls, with the API contract's envelopes and error body (api-contract §5.6, §9.3, §9.7).
+// the page calls, with the API contract's envelopes and error body (docs/api.md §5.6, §9.3, §9.7).
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";

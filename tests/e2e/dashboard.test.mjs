@@ -1,4 +1,4 @@
-// GET /ui/mock-data end to end (dashboard-contract §1–§3): data seeded through the real APIs
+// GET /ui/mock-data end to end (docs/dashboard.md §1–§3): data seeded through the real APIs
 // (POST /collect with instant alerts and a brute-force burst, Loki pushes from two services and
 // namespaces), then every section checked twice: against hand-counted values of the seed, and
 // against an independent computation of the contract's rules over the stored rows (the
@@ -34,7 +34,7 @@ function push(key, streams) {
 
 const get = (key, query = "") => app.request(PATH + query, { key });
 
-/** Every 4xx/5xx carries the contract's error body (api-contract §9.7). */
+/** Every 4xx/5xx carries the contract's error body (docs/api.md §9.7). */
 function assertError(res, status, code) {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.equal(res.body.success, false);

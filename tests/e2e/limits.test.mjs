@@ -97,7 +97,7 @@ test("a rate-limited batch consumes no quota, and the rate limit is answered bef
   assert.equal(limited.status, 429);
   assert.equal(limited.headers.get("x-litesoc-quota-used"), "20", "the refused batch reserved nothing");
   const invalid = await app.collect(key, { events: [] });
-  assert.equal(invalid.status, 429, "429 comes before 400 (api-contract §1 order)");
+  assert.equal(invalid.status, 429, "429 comes before 400 (docs/api.md §1.4 order)");
   const huge = await app.collect(key, JSON.stringify({ event: "a.b", metadata: { x: "y".repeat(1_100_000) } }));
   assert.equal(huge.status, 429, "and before 413");
 });

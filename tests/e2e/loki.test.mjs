@@ -1,4 +1,4 @@
-// POST /loki/api/v1/push end to end (dashboard-contract §7): Loki JSON pushes, gzip, the
+// POST /loki/api/v1/push end to end (docs/dashboard.md §7): Loki JSON pushes, gzip, the
 // label and field rules, limits and their error bodies, auth styles, the quota staying
 // untouched, events mirrored as log items, and brute force from raw lines.
 import { after, before, describe, test } from "node:test";
@@ -45,7 +45,7 @@ async function logRows(org, where = "1", ...params) {
   return results;
 }
 
-/** Every 4xx/5xx carries the contract's error body (api-contract §9.7). */
+/** Every 4xx/5xx carries the contract's error body (docs/api.md §9.7). */
 function assertError(res, status, code) {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.match(res.headers.get("content-type") || "", /^application\/json/);

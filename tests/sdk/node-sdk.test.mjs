@@ -6,7 +6,7 @@
 // Worker: `LITESOC_NODE_SDK=/path/to/index.mjs` or `node_modules/litesoc`.
 //
 // Derived from github.com/LiteSOC/litesoc-node at tag v2.6.0 (3d5cb7c0; release commit c2159b9,
-// the tag adds only a CI workflow), file src/index.ts. Line numbers refer to that file:
+// the tag adds only a CI workflow), file litesoc-node/src/index.ts. Line numbers refer to that file:
 //
 //   Wire constants      SDK_VERSION "2.6.0", DEFAULT_BASE_URL, USER_AGENT           18-25
 //   Client defaults     batching true, batchSize 10, flushInterval 5000, timeout 5000 678-686
@@ -436,7 +436,7 @@ describe("ingestion: track(), flush(), trackBatch()", () => {
   });
 
   test("a flush of more than 100 queued events (batchSize > 100) is refused whole, so the SDK re-queues it", async () => {
-    // The SDK caps trackBatch() at 100 but not a batching client's queue (api-contract §9.11).
+    // The SDK caps trackBatch() at 100 but not a batching client's queue (docs/api.md §9.11).
     const events = Array.from({ length: 101 }, (_, i) => ({ event: "auth.logout", actor: { id: `node-big${i}` }, user_ip: null, metadata: META }));
     const res = await send(pro, collect({ events }));
     assert.equal(res.status, 400);
@@ -653,7 +653,7 @@ describe("alerts: getAlerts(), getAlert(), resolveAlert(), markAlertSafe()", () 
   });
 
   test("INCOMPATIBILITY: getAlerts({status: 'acknowledged'}), a value of the SDK's AlertStatus type",
-    { todo: "edgesoc answers 400 VALIDATION_ERROR (crates/core/src/alerts/mod.rs AlertStatus::parse knows open/active, resolved, safe/dismissed only); the SDK's AlertStatus (src/index.ts:125) also offers 'acknowledged', so a typed call throws ValidationError" },
+    { todo: "edgesoc answers 400 VALIDATION_ERROR (crates/core/src/alerts/mod.rs AlertStatus::parse knows open/active, resolved, safe/dismissed only); the SDK's AlertStatus (litesoc-node/src/index.ts:125) also offers 'acknowledged', so a typed call throws ValidationError" },
     async () => {
       const r = await management(await send(alertsKey, only(WIRE.getAlertsStatus("acknowledged"))));
       assert.equal(r.error, undefined, `the SDK throws ${r.error?.name}: ${r.error?.message}`);

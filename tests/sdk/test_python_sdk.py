@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(not URL.startswith("http://127.0.0.1:"), reason=
 
 
 def sdk(key=KEY, **kw):
-    """A client with the options the contract recommends for tests (§9.12)."""
+    """A client with the options docs/api.md §9.12 recommends for tests."""
     kw.setdefault("batching", False)
     kw.setdefault("silent", False)
     kw.setdefault("timeout", 10.0)
@@ -293,7 +293,7 @@ def test_quota_and_rate_limit_errors():
 
 def test_sdk_forensics_helper_when_the_location_is_unknown():
     # litesoc 2.6.0's Forensics.from_dict() dereferences both parts, so the server sends an
-    # unknown part as its keys with null/false values rather than null (api-contract §7 allows both).
+    # unknown part as its keys with null/false values rather than null (docs/api.md §7.1 allows both).
     client = sdk()
     actor = unique("forensics")
     client.track("auth.login_success", actor_id=actor, user_ip="203.0.113.9")

@@ -1,8 +1,8 @@
-//! Retention purge planning (api-contract §3 "Retention"): which rows of which organisation
+//! Retention purge planning (docs/api.md §3.4): which rows of which organisation
 //! are past `now − retention`, deleted in bounded chunks so one cron run stays within D1's
 //! per-invocation query budget and the next run resumes where it stopped.
 
-/// Rows deleted per statement (workers-rs-notes §7: about 10,000).
+/// Rows deleted per statement (docs/workers.md §6.2).
 pub const DEFAULT_CHUNK_ROWS: u32 = 10_000;
 /// DELETE statements per cron run: inside the free plan's 50 queries per invocation, with room
 /// for the organisation listing.

@@ -1,4 +1,4 @@
-//! Alerts: storing detection candidates with de-duplication (api-contract §8), listing them
+//! Alerts: storing detection candidates with de-duplication (docs/api.md §8.4), listing them
 //! (§5.4), their API shape, and status changes (§5.6). SQL is built here; the adapter binds it.
 
 use crate::access::ids::OrgId;
@@ -249,7 +249,7 @@ impl crate::api::envelope::Keyed for AlertRow {
 }
 
 impl AlertRow {
-    /// The Alert object of api-contract §8.
+    /// The Alert object of docs/api.md §8.1.
     pub fn to_api(&self) -> Value {
         let metadata = serde_json::from_str::<Value>(&self.metadata)
             .ok()

@@ -1,4 +1,4 @@
-//! Storing alert candidates with de-duplication (api-contract §8), a whole queue batch (or a
+//! Storing alert candidates with de-duplication (docs/api.md §8.4), a whole queue batch (or a
 //! Loki push) at once.
 //!
 //! Candidates are folded per `(org, alert_type, dedup_key)` and de-duplication span, oldest

@@ -1,4 +1,4 @@
-//! An `events` row as stored, and the Event object the API returns for it (§7), with Free-plan
+//! An `events` row as stored, and the Event object of docs/api.md §7.1, with Free-plan
 //! redaction: stored data keeps everything, responses hide it.
 
 use crate::api::cursor::Cursor;

@@ -1,4 +1,4 @@
-//! `GET /events`: its query string (api-contract §5.2) and the org-scoped SQL it becomes, with
+//! `GET /events`: its query string (docs/api.md §5.2) and the org-scoped SQL it becomes, with
 //! exact totals from the hourly rollup. Every statement starts from `org_id = ?1 AND
 //! created_at >= cutoff`, so no filter combination can reach another tenant's rows or data
 //! past retention.

@@ -1,4 +1,4 @@
-//! The list and single envelopes (§9.2, §9.3): `meta`, pagination with sealed cursors, and
+//! The list and single envelopes (docs/api.md §9.2, §9.3, §5.8): `meta`, sealed cursors, and
 //! whether the caller's plan redacts enrichment.
 
 use crate::access::tenant::Tenant;

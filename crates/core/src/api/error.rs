@@ -1,4 +1,4 @@
-//! The one API error type and the contract's error body (api-contract §9.7).
+//! The one API error type and the contract's error body (docs/api.md §9.7).
 
 use serde::Serialize;
 

@@ -1,4 +1,4 @@
-//! Success bodies and the headers every authenticated response carries (api-contract §4, §5).
+//! Success bodies and the headers every authenticated response carries (docs/api.md §4, §5).
 
 use crate::access::ids::EventId;
 use crate::access::tenant::Tenant;

@@ -1,4 +1,4 @@
-//! Path normalisation and routing (api-contract §1): `/v1` and `/api/v1` prefixes stripped,
+//! Path normalisation and routing (docs/api.md §1.1): `/v1` and `/api/v1` prefixes stripped,
 //! repeated slashes collapsed, trailing slash ignored, 404 for unknown paths and 405 for a
 //! known path with the wrong method.
 

@@ -2,7 +2,7 @@
 //! counts matching events in a window ending at the trigger, the trigger included.
 //!
 //! A rule emits one candidate per burst per key, carrying the burst's size, on every trigger
-//! at or above the threshold. Storage de-duplication (api-contract §8) folds the repeats into
+//! at or above the threshold. Storage de-duplication (docs/api.md §8.4) folds the repeats into
 //! the open alert as extra occurrences, so a late-arriving failure is never lost because the
 //! threshold was "already crossed".
 

@@ -1,6 +1,6 @@
-//! Every detection threshold in one struct (dashboard-contract §10: "has its thresholds in one
-//! config struct"). `Default` is exactly the documented defaults; severities are not here
-//! because api-contract §8 fixes them per alert type.
+//! Every detection threshold in one struct (docs/api.md §10.1). `Default` is exactly the
+//! documented defaults (docs/api.md §10); severities are not here because docs/api.md §8.2
+//! fixes them per alert type.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +32,7 @@ impl Burst {
     }
 }
 
-/// Impossible-travel thresholds (dashboard-contract §10, "Impossible-travel details").
+/// Impossible-travel thresholds (docs/api.md §10.3).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TravelConfig {
     /// Alert only when the logins are at least this far apart (inclusive).
@@ -55,7 +55,7 @@ impl TravelConfig {
     }
 }
 
-/// Confidence of each alert (dashboard-contract §10, "Confidence"), integers 0–100.
+/// Confidence of each alert (docs/api.md §10.9), integers 0–100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confidences {
     pub instant: u8,
@@ -86,7 +86,7 @@ pub struct DetectionConfig {
     pub travel: TravelConfig,
     /// Country memory of the geo-anomaly rule.
     pub geo_history_days: u32,
-    /// Device memory of the new-device rule (api-contract §8 reuses the geo window).
+    /// Device memory of the new-device rule (docs/api.md §10.5: the geo window's length).
     pub device_history_days: u32,
     pub confidence: Confidences,
 }

@@ -1,4 +1,4 @@
-//! Detection rules (dashboard-contract §10, api-contract §8): pure functions from one new event
+//! Detection rules (docs/api.md §10, §8): pure functions from one new event
 //! and the history the caller fetched for it to alert candidates.
 //!
 //! There is no I/O and no wall clock. The clock is the new event's server-assigned
@@ -42,7 +42,7 @@ use serde_json::Value;
 /// behavioural rules (impossible travel, geo anomaly, new device).
 ///
 /// Brute force, instant alerts, rate-limit abuse and Tor logins run on every plan; the
-/// behavioural rules only for Pro and above (api-contract §3, §8).
+/// behavioural rules only for Pro and above (docs/api.md §3.1, §10.1).
 pub fn evaluate(
     event: &DetectionEvent,
     history: &History,

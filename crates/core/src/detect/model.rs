@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::net::IpAddr;
 
 /// Event names that count as a failed login: the standard event, and raw log lines classified
-/// `login_failure` (dashboard-contract §4), because brute force runs on both (§10).
+/// `login_failure` (docs/dashboard.md §4), because brute force runs on both (docs/api.md §10.2).
 pub const FAILED_LOGIN_NAMES: [&str; 2] = ["auth.login_failed", "login_failure"];
 
 /// The event that counts as a successful login. Raw `login_success` lines are deliberately
@@ -30,7 +30,7 @@ pub fn is_successful_login(name: &str) -> bool {
     name == SUCCESSFUL_LOGIN_NAME
 }
 
-/// Alert severity: the alert scale of api-contract §8. It is a separate type from the event
+/// Alert severity: the alert scale of docs/api.md §8.1. It is a separate type from the event
 /// [`crate::ingest::catalogue::Severity`] because alerts have no `info` or `warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,9 +60,9 @@ pub struct DetectionEvent {
     pub id: String,
     pub event_name: String,
     pub actor_id: Option<String>,
-    /// `user_ip` as sent; rules use it only when it parses as an IP (api-contract §5.1).
+    /// `user_ip` as sent; rules use it only when it parses as an IP (docs/api.md §10.1).
     pub source_ip: Option<String>,
-    /// Server-assigned time: the rules' clock (dashboard-contract §10, "Time").
+    /// Server-assigned time: the rules' clock (docs/api.md §10.1, "Time").
     pub created_at: UnixMs,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -213,7 +213,7 @@ pub struct HistoryRequest {
     pub actor_prior_event: bool,
 }
 
-/// An alert a rule wants raised. The caller applies de-duplication (api-contract §8: one open
+/// An alert a rule wants raised. The caller applies de-duplication (docs/api.md §8.4: one open
 /// alert per `(org, alert_type, dedup_key)` younger than 60 min) and stores it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertCandidate {
@@ -230,7 +230,7 @@ pub struct AlertCandidate {
     /// Only a parseable IP, never a placeholder.
     pub source_ip: Option<String>,
     pub trigger_event_id: String,
-    /// Exactly the keys of dashboard-contract §3.2 for the alert's rule.
+    /// Exactly the keys of docs/api.md §10.10 for the alert's rule.
     pub evidence: Value,
 }
 

@@ -1,6 +1,6 @@
 //! First-seen rules: a successful login from a country (geo anomaly) or a device (new device)
 //! not seen for the actor in the history window. Both stay silent on the actor's first event,
-//! since everything is "new" then (Panther's 4-week location memory, api-contract §8).
+//! since everything is "new" then (Panther's 4-week location memory; docs/api.md §10.4, §10.5).
 
 use super::config::days_ms;
 use super::{

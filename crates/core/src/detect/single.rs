@@ -1,5 +1,5 @@
-//! Alerts decided by the event alone: instant alerts from explicit events (api-contract §6's
-//! ⚡ column) and successful logins from a Tor exit.
+//! Alerts decided by the event alone: instant alerts from explicit events (docs/api.md §6,
+//! §10.6) and successful logins from a Tor exit (§10.8).
 
 use super::{
     candidate, is_successful_login, subject_label, AlertCandidate, AlertSeverity, DetectionConfig,
@@ -31,8 +31,8 @@ pub(super) fn instant(event: &DetectionEvent, config: &DetectionConfig) -> Optio
 }
 
 /// A successful login from a Tor exit ("suspicious network"): medium, keyed like an instant
-/// alert. §3.2 lists no evidence for it, so it uses the instant alerts' `{event_name,
-/// event_id}`: it is likewise decided by one event.
+/// alert. It uses the instant alerts' evidence, `{event_name, event_id}` (docs/api.md §10.10):
+/// it is likewise decided by one event.
 pub(super) fn tor_login(
     event: &DetectionEvent,
     config: &DetectionConfig,

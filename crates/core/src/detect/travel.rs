@@ -1,5 +1,4 @@
-//! Great-circle distance and the impossible-travel rule (dashboard-contract §10,
-//! "Impossible-travel details").
+//! Great-circle distance and the impossible-travel rule (docs/api.md §10.3).
 
 use super::config::minutes_ms;
 use super::{

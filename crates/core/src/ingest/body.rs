@@ -1,4 +1,4 @@
-//! Parsing and validation of `POST /collect` bodies (api-contract §5.1, §9.9): a single event
+//! Parsing and validation of `POST /collect` bodies (docs/api.md §5.1, §9.9): a single event
 //! or `{"events":[…]}` of 1–100, all-or-nothing, lenient where the SDKs need it and strict on
 //! types and sizes.
 

@@ -1,5 +1,5 @@
 //! The 26 standard LiteSOC events, their server-assigned severities and instant alerts
-//! (api-contract §6), plus the alias spellings rewritten before storage.
+//! (docs/api.md §6), plus the alias spellings rewritten before storage.
 
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +44,7 @@ impl Severity {
     }
 }
 
-/// The alert types of api-contract §8.
+/// The alert types of docs/api.md §8.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertType {

@@ -3,7 +3,7 @@
 //!
 //! Each `sendBatch` is accepted or refused whole, but a request spread over several can have
 //! its first sends accepted and a later one refused. It is then answered `500`, and the SDKs
-//! resend the whole batch (api-contract §9.11, no idempotency key): without this, the events
+//! resend the whole batch (docs/api.md §9.11, no idempotency key): without this, the events
 //! already sent would be stored twice. So a split request's messages carry a `hold` token (the
 //! first event's id) and the consumer stores them only once the request has *committed*: after
 //! its last send, the request writes the token to `held_commits` (D1) and only then answers

@@ -1,4 +1,4 @@
-//! Is `user_ip` an address worth enriching? (api-contract §7, "Enrichment sources", step 1.)
+//! Is `user_ip` an address worth enriching? (docs/api.md §7.2, step 1.)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

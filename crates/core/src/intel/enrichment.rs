@@ -1,5 +1,5 @@
 //! Where an event's location comes from, reading the request's `cf` object, and the batched
-//! history the threat score needs (api-contract §7).
+//! history the threat score needs (docs/api.md §7.2, §7.4).
 //!
 //! `cf` always describes the caller. It is used when the event has no `user_ip` (a client
 //! reporting for itself) or when `user_ip` is the caller's own address; any other public

@@ -1,4 +1,4 @@
-//! The `forensics` object and the whole [`Enrichment`] of an event (api-contract §7).
+//! The `forensics` object and the whole [`Enrichment`] of an event (docs/api.md §7.1).
 
 use super::address::classify_ip;
 use super::lists::{NetworkFlags, NetworkLists};
@@ -84,7 +84,7 @@ pub fn forensics(location: Option<&LocationInfo>, network: Option<&NetworkForens
     json!({ "network": network, "location": location })
 }
 
-/// The enrichment of one event (api-contract §7, "Enrichment sources"). When `user_ip` is
+/// The enrichment of one event (docs/api.md §7.2). When `user_ip` is
 /// missing, invalid or not public, everything is `None` (the default). Otherwise the location
 /// fields are copied from `location`, the four flags are `Some` (list lookups always answer),
 /// the threat score is computed, and `forensics` is the full object with a non-null `network`.

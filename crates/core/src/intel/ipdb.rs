@@ -1,6 +1,6 @@
 //! The IP-range tables in D1 (`migrations/0003_ip_table.sql`, loaded by `scripts/import-ipdb`)
 //! that give location and ASN for a public `user_ip` that is not the caller's own address
-//! (api-contract §7, enrichment source 3). Data: DB-IP City Lite and the ip-location-db ASN
+//! (docs/api.md §7.2, step 3). Data: DB-IP City Lite and the ip-location-db ASN
 //! table, CC BY 4.0 ("IP Geolocation by DB-IP", <https://db-ip.com>).
 //!
 //! The adapter binds `?1` = [`ip_key`] to [`CITY_LOOKUP_SQL`] and [`ASN_LOOKUP_SQL`] (one D1

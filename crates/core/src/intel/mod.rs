@@ -1,7 +1,7 @@
-//! Network intelligence for enrichment (api-contract §7): which addresses are enriched, network
+//! Network intelligence for enrichment (docs/api.md §7): which addresses are enriched, network
 //! flags from shipped lists, the threat score and the `forensics` object.
 //!
-//! The flow for one event, in the `/collect` handler:
+//! The flow for one event, in the queue consumer:
 //!
 //! 1. [`classify_ip`] the `user_ip`: only [`IpClass::Public`] addresses are enriched; otherwise
 //!    every enrichment field, the threat score included, is `null`.

@@ -1,4 +1,4 @@
-//! The threat score (api-contract §7, "Threat score").
+//! The threat score (docs/api.md §7.4).
 
 use super::lists::NetworkFlags;
 use crate::ingest::catalogue::Severity;

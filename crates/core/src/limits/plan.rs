@@ -1,4 +1,4 @@
-//! Plans and the limits an organisation actually gets (api-contract §3).
+//! Plans and the limits an organisation actually gets (docs/api.md §3.1).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Brute force from raw `login_failure` lines (dashboard-contract §7.3, last paragraph; §10):
+//! Brute force from raw `login_failure` lines (docs/dashboard.md §7.4; docs/api.md §10.2):
 //! lines count like `auth.login_failed` events, keyed by source IP and by user, and the alerts
 //! are ordinary `brute_force_attack` alerts.
 //!
@@ -131,7 +131,7 @@ impl KeyKind {
         }
     }
 
-    /// The `evidence.key` of this kind's brute-force alerts (§3.2).
+    /// The `evidence.key` of this kind's brute-force alerts (docs/api.md §10.10).
     fn evidence_key(self) -> &'static str {
         match self {
             KeyKind::Ip => "ip",

@@ -1,4 +1,4 @@
-//! Raw log ingestion, Loki push compatible (dashboard-contract §7), and the dashboard's log
+//! Raw log ingestion, Loki push compatible (docs/dashboard.md §7), and the dashboard's log
 //! items (§2, §3.1): one `logs` row per raw line or LiteSOC event, classified once, here.
 //!
 //! The adapter's `POST /loki/api/v1/push` handler is a straight pipe through this module:
@@ -8,7 +8,7 @@
 //! 4. [`build_line_rows`]: labels (§7.1) + fields (§7.3) + type (§4/§5) per line, dropping
 //!    entries outside `[cutoff, now + 10 min]` and truncating lines over 8 KiB;
 //! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`;
-//! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.3, last paragraph).
+//! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.4).
 //!
 //! [`event_row`] is the log item of a stored LiteSOC event (§3.1 "Events" column, §6); the
 //! queue consumer writes it in the same transaction as the event.

@@ -1,4 +1,4 @@
-//! Loki's JSON push body (dashboard-contract §7.1 "Wire format" and "Entries"):
+//! Loki's JSON push body (docs/dashboard.md §7.1, "Entries"):
 //! `{"streams":[{"stream":{labels},"values":[[ts, line], [ts, line, {structured}]]}]}`.
 //!
 //! The body is read by hand-written serde visitors that count entries across all streams as

@@ -202,8 +202,8 @@ impl StreamLabels {
 ///
 /// * type/action: §4/§5 over the line's method, message and status;
 /// * level: the line's level, else the stream's level label, else from the status (§7.3);
-/// * hostname: the label, else a field (§3.1 "Label pod/host/hostname, or a field");
-/// * device: a field, else the label (§3.1 "A device field or label").
+/// * hostname: the label, else a field (§3.1, `hostname`);
+/// * device: a field, else the label (§3.1, `device`).
 pub fn line_row(org: &OrgId, labels: &StreamLabels, entry: &PushEntry) -> (LogRow, bool) {
     let (line, truncated) = truncate_utf8(&entry.line, MAX_LINE_BYTES);
     let f = extract_fields(line, entry.structured.as_ref());

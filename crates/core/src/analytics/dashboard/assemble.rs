@@ -1,4 +1,4 @@
-//! The batch's rows → the §3 response. Every rule of the contract that is not an aggregate
+//! The batch's rows → the response of docs/dashboard.md §3. Every rule that is not an aggregate
 //! lives here: shapes, optional keys, redaction, ordering, thresholds, the Sankey layout and
 //! the weekday mapping.
 

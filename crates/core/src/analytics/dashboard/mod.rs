@@ -1,4 +1,4 @@
-//! `GET /ui/mock-data`: the SOC dashboard's data (dashboard-contract §1–§3, §9).
+//! `GET /ui/mock-data`: the SOC dashboard's data (docs/dashboard.md §1–§3, §9).
 //!
 //! The adapter is a straight pipe through this module:
 //! 1. [`DashboardQuery::parse`]: the query string, clamped and validated (§1), or 400;
@@ -21,7 +21,7 @@
 //! items the logs list reads.
 //!
 //! Because the first bucket is whole, the window is up to an hour longer than `hours`; to stay
-//! inside retention (§1 "never beyond the plan's retention"), `hours` is clamped to the whole
+//! inside retention (§1, "The window"), `hours` is clamped to the whole
 //! hours between the retention cutoff and `floor_hour(end)`: 167 on Free (7 days) unless the
 //! request lands exactly on the hour.
 //!

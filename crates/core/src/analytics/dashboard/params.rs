@@ -1,4 +1,4 @@
-//! The query string (§1) and the window it resolves to.
+//! The query string (docs/dashboard.md §1) and the window it resolves to.
 
 use crate::api::error::ApiError;
 use crate::api::params::aliased;

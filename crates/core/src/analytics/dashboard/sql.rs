@@ -1,6 +1,6 @@
 //! The dashboard's reads: [`STATEMENT_COUNT`] statements, always the same list in the same
 //! order, run as one D1 batch. Each is scoped by `org_id` and the window; each applies the
-//! `service`/`namespace` filters (§1 "Filters apply to every section").
+//! `service`/`namespace` filters (docs/dashboard.md §1: "The filters apply to every section").
 //!
 //! | # | Reads | Feeds |
 //! |---|---|---|

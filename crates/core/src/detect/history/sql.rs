@@ -25,7 +25,7 @@ const GROUPS: &str = "WITH g AS (SELECT json_extract(value, '$[0]') AS gid, json
     FROM json_each(?1))";
 
 /// Failed logins from the dashboard log items, which hold both `auth.login_failed` events and
-/// raw `login_failure` lines (dashboard-contract §10: brute force counts both). Ids are the
+/// raw `login_failure` lines (docs/api.md §10.2: brute force counts both). Ids are the
 /// items' ids: the event UUID, or `<row id>-<unix seconds>` for a line. Newest first.
 fn failed_logins(column: &str, index: &str, limit: usize) -> String {
     format!(

@@ -1,4 +1,4 @@
-//! Field extraction from one raw log line (dashboard-contract §7.3).
+//! Field extraction from one raw log line (docs/dashboard.md §7.3).
 //!
 //! Source order for every field: the line's own keys (JSON or logfmt), then the entry's
 //! structured metadata, then — for the IP and the status only — the plain-text heuristics

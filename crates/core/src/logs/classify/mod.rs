@@ -1,4 +1,4 @@
-//! Log type classification (dashboard-contract §4–§6), log levels (§3.1, §7.3) and field
+//! Log type classification (docs/dashboard.md §4–§6), log levels (§3.1, §7.3) and field
 //! extraction from raw log lines (§7.3).
 //!
 //! Everything here runs once, at ingestion; the results are stored in columns and never
