@@ -1,6 +1,6 @@
 //! The queue consumer (`[[queues.consumers]]` in wrangler.toml): hands each batch to the core's
 //! flow (`edgesoc_core::ingest::consume`) over the Worker's bindings, then acks or retries each
-//! message as the flow says. Never returns `Err` (that aborts the instance, docs/workers.md):
+//! message as the flow says. Never returns `Err` (that aborts the instance, docs/workers.md §4):
 //! every message is acked or retried explicitly.
 
 use crate::d1::Store;

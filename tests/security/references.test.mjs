@@ -22,7 +22,6 @@
 // * patterns rather than paths (`migrations/*.sql`, `fuzz/seeds/<target>/`, `tests/${dir}/`):
 //   only the part before the first wildcard must exist;
 // * data files: lockfiles, fixtures and fuzz seeds, bench results, binaries (files with a NUL);
-// * files named in PENDING below, written on another branch, while they do not exist yet.
 //
 //   node --test tests/security/
 import { test } from "node:test";
@@ -33,8 +32,6 @@ import { dirname, join, normalize } from "node:path";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-/** Files referred to before they land (another branch writes them). Tolerated while missing. */
-const PENDING = new Set(["docs/ARCHITECTURE.md"]);
 
 /** Tracked files that are data, not prose or code. */
 const DATA = [
@@ -96,7 +93,7 @@ const files = tracked
   .map((f) => ({ ...f, lines: f.text.split("\n") }));
 
 /** Whether `p` (relative to the root, no trailing slash) is a tracked file or directory. */
-const exists = (p) => trackedSet.has(p) || dirs.has(p) || PENDING.has(p);
+const exists = (p) => trackedSet.has(p) || dirs.has(p);
 
 /** Every match of `re` in `file`, as `{line, match}`. */
 function* scan(file, re) {
@@ -130,7 +127,7 @@ test("every docs/<name>.md §N citation names an existing numbered section", () 
       const doc = m[1];
       const known = sections(doc);
       if (!known) {
-        if (!PENDING.has(`docs/${doc}`)) problems.push(`${file.path}:${line}: docs/${doc} does not exist`);
+        problems.push(`${file.path}:${line}: docs/${doc} does not exist`);
         continue;
       }
       for (const [, n] of m[2].matchAll(/§\s*(\d+(?:\.\d+)*)/g)) {
