@@ -1,9 +1,9 @@
-//! The queue producer binding (`DETECT_QUEUE`): one `sendBatch` of text messages per call
-//! (`edgesoc_core::runtime::Queue`); the commit round decides what goes in each
-//! (`edgesoc_core::limits::round::send_all`).
+//! The queue producer bindings: `DETECT_QUEUE` (accepted events, `/collect`'s commit round
+//! decides what goes in each send, `edgesoc_core::limits::round::send_all`) and
+//! `DELIVERY_QUEUE` (alert deliveries). One `sendBatch` of text messages per call
+//! (`edgesoc_core::runtime::Queue`).
 
 use edgesoc_core::faults::Faults;
-use edgesoc_core::ingest::message::Packed;
 use edgesoc_core::runtime;
 use wasm_bindgen::JsValue;
 use worker::{BatchMessageBuilder, Env, QueueContentType, RawMessageBuilder};
@@ -13,22 +13,23 @@ use worker::{BatchMessageBuilder, Env, QueueContentType, RawMessageBuilder};
 /// refuses with "Unknown Internal Error") mostly accepts the retry.
 const SEND_BACKOFF_MS: [u64; 4] = [0, 20, 100, 400];
 
-/// The detection queue.
-pub struct DetectQueue {
+/// A queue producer binding.
+pub struct OutQueue {
     queue: worker::Queue,
     faults: Faults,
 }
 
-impl DetectQueue {
-    pub fn from_env(env: &Env, faults: Faults) -> Result<DetectQueue, String> {
-        env.queue("DETECT_QUEUE")
-            .map(|queue| DetectQueue { queue, faults })
-            .map_err(|e| e.to_string())
+impl OutQueue {
+    /// The producer bound as `binding`.
+    pub fn from_env(env: &Env, binding: &str, faults: Faults) -> Result<OutQueue, String> {
+        env.queue(binding)
+            .map(|queue| OutQueue { queue, faults })
+            .map_err(|e| format!("{binding} binding: {e}"))
     }
 }
 
-impl runtime::Queue for DetectQueue {
-    async fn send(&self, messages: &[&Packed]) -> Result<(), String> {
+impl runtime::Queue for OutQueue {
+    async fn send(&self, messages: &[&str]) -> Result<(), String> {
         let mut last_err = String::new();
         for pause in SEND_BACKOFF_MS {
             if pause > 0 {
@@ -38,9 +39,9 @@ impl runtime::Queue for DetectQueue {
                 last_err = "injected fault: queue_send".into();
                 continue;
             }
-            let batch = messages.iter().fold(BatchMessageBuilder::new(), |b, p| {
+            let batch = messages.iter().fold(BatchMessageBuilder::new(), |b, m| {
                 b.message(
-                    RawMessageBuilder::new(JsValue::from_str(&p.body))
+                    RawMessageBuilder::new(JsValue::from_str(m))
                         .build_with_content_type(QueueContentType::Text),
                 )
             });

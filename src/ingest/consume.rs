@@ -34,8 +34,10 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let limiter_for = |org: &OrgId| LimiterClient::for_org(env, org, faults.clone());
     let strikes = |name: &str| crate::faults::strikes(&faults, name);
     let lists = crate::lists::current(&store).await;
+    let deliveries = crate::queue::OutQueue::from_env(env, "DELIVERY_QUEUE", faults.clone()).ok();
     let flow = ConsumeEnv {
         db: &store,
+        deliveries: deliveries.as_ref(),
         limiter_for: &limiter_for,
         lists: &lists,
         now,

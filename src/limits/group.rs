@@ -19,7 +19,7 @@
 
 use crate::d1::Store;
 use crate::limits::LimiterClient;
-use crate::queue::DetectQueue;
+use crate::queue::OutQueue;
 use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::limits::group::{Groups, LeaseId, Round};
@@ -155,7 +155,7 @@ fn lead(ctx: &Context, env: &Env, org: &OrgId, faults: &Faults, lease: LeaseId) 
 
 /// One round (`edgesoc_core::limits::round`) over this organisation's bindings.
 async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> Vec<Settled> {
-    let queue = DetectQueue::from_env(env, faults.clone());
+    let queue = OutQueue::from_env(env, "DETECT_QUEUE", faults.clone());
     let store = Store::from_env(env).map_err(|e| e.to_string());
     let strikes = |name: &str| crate::faults::strikes(faults, name);
     let round = RoundEnv {

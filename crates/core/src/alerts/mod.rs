@@ -13,6 +13,7 @@ use crate::time::UnixMs;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub mod delivery;
 mod store;
 #[cfg(test)]
 pub(crate) use store::folds;
@@ -75,7 +76,8 @@ impl AlertStatus {
     }
 }
 
-fn severity_rank(s: AlertSeverity) -> f64 {
+/// Low 1 … critical 4.
+pub(crate) fn severity_rank(s: AlertSeverity) -> f64 {
     match s {
         AlertSeverity::Low => 1.0,
         AlertSeverity::Medium => 2.0,
@@ -135,7 +137,8 @@ fn comma_list<T>(
     })
 }
 
-fn parse_alert_severity(s: &str) -> Option<AlertSeverity> {
+/// An alert severity by its spelling.
+pub(crate) fn parse_alert_severity(s: &str) -> Option<AlertSeverity> {
     match s {
         "low" => Some(AlertSeverity::Low),
         "medium" => Some(AlertSeverity::Medium),
@@ -145,7 +148,8 @@ fn parse_alert_severity(s: &str) -> Option<AlertSeverity> {
     }
 }
 
-fn parse_alert_type(s: &str) -> Option<AlertType> {
+/// An alert type by its spelling (`brute_force` too).
+pub(crate) fn parse_alert_type(s: &str) -> Option<AlertType> {
     let s = if s == "brute_force" {
         "brute_force_attack"
     } else {

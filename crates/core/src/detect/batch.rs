@@ -2,9 +2,11 @@
 //! statement per part (`super::history`), the pure rules per event ([`super::evaluate`]), and
 //! the alerts folded per key into three writes (`crate::alerts::store_statements`), one batch
 //! and one transaction. The statement count does not grow with the batch, which keeps a
-//! brute-force flood inside D1's per-invocation query limit.
+//! brute-force flood inside D1's per-invocation query limit. The same transaction plans the
+//! deliveries of the alerts it created or updated (`crate::alerts::delivery`).
 
 use crate::access::ids::EventId;
+use crate::alerts::delivery::ledger::plan_raise_statement;
 use crate::alerts::store_statements;
 use crate::detect::history::HistoryReads;
 use crate::detect::{evaluate, history_request, DetectionConfig, DetectionEvent};
@@ -49,8 +51,24 @@ pub async fn detect_batch<D: Db>(
                 .map(move |c| (c, record))
         })
         .collect();
-    db.batch(&store_statements(&candidates, now, EventId::new_v4))
-        .await
-        .map_err(|e| e.to_string())?;
+    // Deliveries are planned in the same transaction as the alerts they deliver.
+    let mut statements = store_statements(&candidates, now, EventId::new_v4);
+    let delivering = delivering_orgs(events);
+    if !statements.is_empty() && !delivering.is_empty() {
+        statements.push(plan_raise_statement(&delivering, now));
+    }
+    db.batch(&statements).await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The organisations of `events` whose plan delivers alerts (Pro and above), each once.
+pub fn delivering_orgs(events: &[(EventRecord, Plan)]) -> Vec<&str> {
+    let mut orgs: Vec<&str> = events
+        .iter()
+        .filter(|(_, plan)| plan.is_pro_or_above())
+        .map(|(r, _)| r.org_id.0.as_str())
+        .collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    orgs
 }

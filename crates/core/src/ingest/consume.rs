@@ -8,8 +8,9 @@
 //! twice.
 
 use crate::access::ids::OrgId;
+use crate::alerts::delivery::deliver::enqueue_pending;
 use crate::api::sql::MAX_BOUND_JSON_BYTES;
-use crate::detect::batch::detect_batch;
+use crate::detect::batch::{delivering_orgs, detect_batch};
 use crate::ingest::hold::{self, Verdict};
 use crate::ingest::incidents::{self, Incident};
 use crate::ingest::message::{Delivery, QueueMessage};
@@ -18,7 +19,7 @@ use crate::intel::enrichment::BatchEnrichment;
 use crate::intel::NetworkLists;
 use crate::limits::plan::Plan;
 use crate::logs;
-use crate::runtime::{Db, Limiter};
+use crate::runtime::{Db, Limiter, Queue};
 use crate::time::UnixMs;
 use crate::ApiError;
 
@@ -44,8 +45,11 @@ pub enum Ack {
 }
 
 /// The runtime the consumer works against.
-pub struct ConsumeEnv<'a, D, L> {
+pub struct ConsumeEnv<'a, D, L, Q> {
     pub db: &'a D,
+    /// The delivery queue; `None` where it is not configured (deliveries then wait for the
+    /// hourly sweep).
+    pub deliveries: Option<&'a Q>,
     /// The limiter of an organisation (incidents refund their events).
     pub limiter_for: &'a dyn Fn(&OrgId) -> Result<L, ApiError>,
     /// The network lists in force.
@@ -56,8 +60,8 @@ pub struct ConsumeEnv<'a, D, L> {
 }
 
 /// Consumes one batch: an answer per message, in order, and log lines for the operator.
-pub async fn consume<D: Db, L: Limiter>(
-    env: &ConsumeEnv<'_, D, L>,
+pub async fn consume<D: Db, L: Limiter, Q: Queue>(
+    env: &ConsumeEnv<'_, D, L, Q>,
     messages: &[Delivered],
 ) -> (Vec<Ack>, Vec<String>) {
     let mut acks = vec![Ack::Retry; messages.len()];
@@ -113,8 +117,8 @@ pub async fn consume<D: Db, L: Limiter>(
 /// Enrich, store, then detect (detection reads the stored history, batch siblings included).
 /// `Ok` carries a note when the lookups' answers were unreadable and the events were stored
 /// unenriched.
-async fn store_and_detect<D: Db, L>(
-    env: &ConsumeEnv<'_, D, L>,
+async fn store_and_detect<D: Db, L, Q: Queue>(
+    env: &ConsumeEnv<'_, D, L, Q>,
     mut batch: Vec<(usize, Delivery)>,
 ) -> Result<Option<String>, String> {
     let unenriched = enrich(env, &mut batch)
@@ -136,6 +140,14 @@ async fn store_and_detect<D: Db, L>(
     detect_batch(env.db, &events, env.now)
         .await
         .map_err(|e| format!("detection failed: {e}"))?;
+    // New and updated alerts reach the delivery queue now; a failed send retries the batch
+    // (everything above is idempotent), so an instant alert is not left for the sweep.
+    if let Some(queue) = env.deliveries {
+        let orgs = delivering_orgs(&events);
+        enqueue_pending(env.db, queue, &orgs, None, env.now)
+            .await
+            .map_err(|e| format!("queueing alert deliveries failed: {e}"))?;
+    }
     if (env.strikes)("consumer_fail_after_insert") {
         return Err("fault injection: consumer_fail_after_insert".into());
     }
@@ -196,8 +208,8 @@ async fn admit_held<D: Db>(
 
 /// Enriches every event of the batch with one batch of lookups. Unreadable answers leave the
 /// events as accepted: stored unenriched rather than never.
-async fn enrich<D: Db, L>(
-    env: &ConsumeEnv<'_, D, L>,
+async fn enrich<D: Db, L, Q>(
+    env: &ConsumeEnv<'_, D, L, Q>,
     batch: &mut [(usize, Delivery)],
 ) -> Result<Option<String>, D::Error> {
     let mut records = Vec::new();

@@ -6,7 +6,7 @@ use crate::access::ids::OrgId;
 use crate::api::sql::SqlParam;
 use crate::ingest::accept;
 use crate::ingest::incidents::UNDECODABLE_MESSAGE;
-use crate::testing::{run, MemoryLimiter, SqliteDb};
+use crate::testing::{run, MemoryLimiter, MemoryQueue, SqliteDb};
 use serde_json::{json, Value};
 use std::cell::Cell;
 
@@ -15,6 +15,7 @@ const NOW: UnixMs = UnixMs(1_769_764_500_000);
 struct Fixture {
     db: SqliteDb,
     limiter: MemoryLimiter,
+    deliveries: MemoryQueue,
     fault: Cell<Option<&'static str>>,
 }
 
@@ -23,6 +24,7 @@ impl Fixture {
         Fixture {
             db: SqliteDb::migrated(),
             limiter: MemoryLimiter::at(NOW),
+            deliveries: MemoryQueue::default(),
             fault: Cell::new(None),
         }
     }
@@ -33,6 +35,7 @@ impl Fixture {
         let strikes = |name: &str| self.fault.get() == Some(name);
         let env = ConsumeEnv {
             db: &self.db,
+            deliveries: Some(&self.deliveries),
             limiter_for: &limiter_for,
             lists: NetworkLists::shipped(),
             now: NOW,

@@ -132,7 +132,7 @@ pub async fn run<L: Limiter, Q: Queue, D: Db>(
             }
         },
         Err(ref e) => {
-            notes.push(format!("DETECT_QUEUE binding: {e}"));
+            notes.push(e.clone());
             0
         }
     };
@@ -165,7 +165,10 @@ pub async fn run<L: Limiter, Q: Queue, D: Db>(
 /// concatenation) were enqueued, so each request refunds exactly its events that will never be
 /// stored (`message::unsent_events`).
 pub async fn send_all<Q: Queue>(queue: &Q, requests: &[&[Packed]]) -> Result<(), (usize, String)> {
-    let messages: Vec<&Packed> = requests.iter().flat_map(|r| r.iter()).collect();
+    let messages: Vec<&str> = requests
+        .iter()
+        .flat_map(|r| r.iter().map(|p| p.body.as_str()))
+        .collect();
     for chunk in send_chunks(requests, MAX_SEND_MESSAGES, MAX_SEND_BYTES) {
         queue
             .send(&messages[chunk.clone()])

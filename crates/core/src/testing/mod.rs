@@ -7,7 +7,6 @@ pub mod sqlite;
 
 pub use sqlite::SqliteDb;
 
-use crate::ingest::message::Packed;
 use crate::limits::limiter::{Admission, LimiterReply, LimiterState};
 use crate::runtime::{Limiter, Queue};
 use crate::time::UnixMs;
@@ -85,12 +84,51 @@ impl MemoryQueue {
 }
 
 impl Queue for MemoryQueue {
-    async fn send(&self, messages: &[&Packed]) -> Result<(), String> {
+    async fn send(&self, messages: &[&str]) -> Result<(), String> {
         let mut sent = self.sent.borrow_mut();
         if self.fail_after.get().is_some_and(|n| sent.len() >= n) {
             return Err("queue refused the send".into());
         }
-        sent.push(messages.iter().map(|p| p.body.clone()).collect());
+        sent.push(messages.iter().map(|m| m.to_string()).collect());
+        Ok(())
+    }
+}
+
+/// Outbound HTTP that answers from a script (then 200) and keeps every request.
+#[derive(Default)]
+pub struct ScriptedHttp {
+    pub answers: RefCell<std::collections::VecDeque<crate::alerts::delivery::policy::Answer>>,
+    pub requests: RefCell<Vec<crate::alerts::delivery::format::HttpRequest>>,
+}
+
+impl crate::runtime::Http for ScriptedHttp {
+    async fn post(
+        &self,
+        request: &crate::alerts::delivery::format::HttpRequest,
+        _timeout_ms: u32,
+    ) -> (crate::alerts::delivery::policy::Answer, u32) {
+        self.requests.borrow_mut().push(request.clone());
+        let answer = self.answers.borrow_mut().pop_front().unwrap_or(
+            crate::alerts::delivery::policy::Answer::Status {
+                status: 200,
+                retry_after: None,
+            },
+        );
+        (answer, 7)
+    }
+}
+
+/// Outbound email that keeps every message.
+#[derive(Default)]
+pub struct MemoryMailer {
+    pub sent: RefCell<Vec<(String, String, String)>>,
+}
+
+impl crate::runtime::Mailer for MemoryMailer {
+    async fn send(&self, from: &str, to: &str, raw: &str) -> Result<(), String> {
+        self.sent
+            .borrow_mut()
+            .push((from.to_string(), to.to_string(), raw.to_string()));
         Ok(())
     }
 }
