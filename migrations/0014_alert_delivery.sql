@@ -42,6 +42,7 @@ CREATE TABLE deliveries (
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_destination ON deliveries(org_id, destination_id, created_at DESC);
+CREATE INDEX deliveries_org_created ON deliveries(org_id, created_at);
 CREATE INDEX deliveries_unqueued ON deliveries(status, queued_at) WHERE queued_at IS NULL;
 
 -- Every attempt of a delivery: what the receiver answered and how long it took.
@@ -59,6 +60,7 @@ CREATE TABLE delivery_attempts (
   PRIMARY KEY (delivery_id, attempt)
 ) WITHOUT ROWID;
 CREATE INDEX delivery_attempts_destination ON delivery_attempts(org_id, destination_id, at DESC);
+CREATE INDEX delivery_attempts_org_at ON delivery_attempts(org_id, at);
 
 -- Alerts gain `acknowledged` (someone is on it) with who and when.
 CREATE TABLE alerts_v2 (

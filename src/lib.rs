@@ -36,11 +36,17 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<()> {
-    ingest::consume::consume(batch, &env).await;
+    // Two queues: events to store (`edgesoc-detect`) and alert deliveries (`edgesoc-deliver`).
+    if batch.queue().ends_with("-deliver") {
+        alerts::deliver::consume(batch, &env).await;
+    } else {
+        ingest::consume::consume(batch, &env).await;
+    }
     Ok(())
 }
 
-/// Cron triggers: the hourly network-list refresh (`REFRESH_CRON`) and, on every other
+/// Cron triggers: the hourly network-list refresh (`REFRESH_CRON`, which also queues alert
+/// deliveries whose message never went out) and, on every other
 /// schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
 /// tests control time.
 #[event(scheduled)]
@@ -48,6 +54,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = UnixMs(event.schedule() as i64);
     if event.cron() == REFRESH_CRON {
         refresh_lists(&env, now).await;
+        alerts::deliver::sweep(&env, now).await;
     } else {
         purge(&env, now).await;
     }

@@ -5,6 +5,7 @@
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
 use crate::d1::{self, Store};
+use edgesoc_core::alerts::delivery::ledger::plan_raise_statement;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
 use edgesoc_core::detect::DetectionConfig;
 use edgesoc_core::logs;
@@ -91,7 +92,16 @@ async fn detect_lines(ctx: &Ctx, store: &Store, lines: &[FailedLine]) -> Result<
             writes.dropped_folds
         );
     }
-    store.batch(&writes.statements).await?;
+    let mut statements = writes.statements;
+    let delivers = ctx.tenant.plan.is_pro_or_above();
+    if delivers && !statements.is_empty() {
+        // Deliveries of these alerts are planned in the same transaction, then queued.
+        statements.push(plan_raise_statement(&[&org.0], ctx.now));
+    }
+    store.batch(&statements).await?;
+    if delivers {
+        crate::alerts::deliver::enqueue_for(ctx.env(), store, &org.0).await;
+    }
     Ok(())
 }
 

@@ -72,7 +72,7 @@ export async function fetchMockData(q: Query, signal?: AbortSignal): Promise<Moc
   return (await res.json()) as MockData;
 }
 
-export type AlertAction = "resolve" | "mark_safe";
+export type AlertAction = "acknowledge" | "resolve" | "mark_safe";
 
 /** PATCH /alerts/:id (docs/api.md §5.6); resolves to the updated alert's status. */
 export async function patchAlert(id: string, action: AlertAction): Promise<Anomaly["status"]> {
@@ -83,5 +83,18 @@ export async function patchAlert(id: string, action: AlertAction): Promise<Anoma
   });
   if (!res.ok) throw await toError(res);
   const body = (await res.json().catch(() => null)) as { data?: { status?: string } } | null;
-  return body?.data?.status ?? (action === "resolve" ? "resolved" : "safe");
+  return body?.data?.status ?? { acknowledge: "acknowledged", resolve: "resolved", mark_safe: "safe" }[action];
+}
+
+/** A JSON API call with the key; resolves to `data` of the envelope, or throws ApiError. */
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: "no-store",
+  });
+  if (!res.ok) throw await toError(res);
+  const json = (await res.json()) as { data: T };
+  return json.data;
 }

@@ -2,6 +2,7 @@ import "./style.css";
 import { ApiError, fetchMockData, getKey, hasKeyChoice, patchAlert, setKey } from "./api";
 import type { AlertAction, Query } from "./api";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timelineOption } from "./charts";
+import { loadDestinations } from "./destinations";
 import { byId, h } from "./dom";
 import { fmtAgo, fmtClock, fmtNum, parseTime } from "./format";
 import type { Anomaly, MockData } from "./types";
@@ -25,6 +26,7 @@ const query: Query = {
 let data: MockData | null = null;
 let loading: AbortController | null = null;
 let lastLoadedAt: Date | null = null;
+let destinationsLoaded = false;
 const seen = { service: new Set<string>(), namespace: new Set<string>() };
 
 const stream = { paused: false, shown: new Set<string>(), pending: 0 };
@@ -204,6 +206,10 @@ async function load(): Promise<void> {
     render(d);
     setStatus("ok");
     showBanner(null);
+    if (!destinationsLoaded) {
+      destinationsLoaded = true;
+      void loadDestinations();
+    }
   } catch (err) {
     if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
     setStatus("error");
@@ -269,9 +275,11 @@ function drawAnomalies(): void {
   const list = data.anomalies;
   renderSevFilter(byId("sev-filter"), list, anomalyUi);
   const shown = renderAnomalies(byId("anomalies").querySelector("tbody")!, list, anomalyUi);
-  const open = list.filter((a) => (anomalyUi.statusOverride.get(a.id) ?? a.status) === "open").length;
+  const statusOf = (a: Anomaly) => anomalyUi.statusOverride.get(a.id) ?? a.status;
+  const open = list.filter((a) => statusOf(a) === "open").length;
+  const acked = list.filter((a) => statusOf(a) === "acknowledged").length;
   byId("anomalies-meta").textContent =
-    `${shown} shown · ${open} open · ${fmtNum(data.stats.totalAnomalies)} in window`;
+    `${shown} shown · ${open} open${acked ? ` · ${acked} acknowledged` : ""} · ${fmtNum(data.stats.totalAnomalies)} in window`;
 }
 
 let streamLatest: StreamItem[] = [];

@@ -2,7 +2,7 @@
 
 export type AlertSeverity = "critical" | "high" | "medium" | "low";
 export type LogLevel = "debug" | "info" | "warning" | "error" | "critical";
-export type AlertStatus = "open" | "resolved" | "safe";
+export type AlertStatus = "open" | "acknowledged" | "resolved" | "safe";
 
 export interface Log {
   id: string;

@@ -58,7 +58,7 @@ export interface AnomalyUi {
   errors: Map<string, string>;
   statusOverride: Map<string, string>;
   onToggle(id: string): void;
-  onAction(a: Anomaly, action: "resolve" | "mark_safe"): void;
+  onAction(a: Anomaly, action: "acknowledge" | "resolve" | "mark_safe"): void;
   onFilter(sev: string): void;
 }
 
@@ -88,8 +88,13 @@ function statusCell(a: Anomaly, ui: AnomalyUi) {
   const err = ui.errors.get(a.id);
   const busy = ui.pending.has(a.id);
   const cell = h("td", { class: "col-act" });
-  if (status === "open") {
-    cell.append(h("div", { class: "actions" },
+  if (status === "open" || status === "acknowledged") {
+    const ack = status === "open"
+      ? h("button", { type: "button", class: "btn small ghost act-ack", disabled: busy, "data-action": "acknowledge",
+        title: "Someone is on it: it stays active and keeps collecting occurrences",
+        onclick: (e: Event) => { e.stopPropagation(); ui.onAction(a, "acknowledge"); } }, "Acknowledge")
+      : h("span", { class: "status st-acknowledged" }, "Acknowledged");
+    cell.append(h("div", { class: "actions" }, ack,
       h("button", { type: "button", class: "btn small act-resolve", disabled: busy, "data-action": "resolve",
         onclick: (e: Event) => { e.stopPropagation(); ui.onAction(a, "resolve"); } }, busy ? "…" : "Resolve"),
       h("button", { type: "button", class: "btn small ghost act-safe", disabled: busy, "data-action": "mark_safe",
@@ -104,11 +109,12 @@ function statusCell(a: Anomaly, ui: AnomalyUi) {
 
 export function renderAnomalies(tbody: HTMLElement, anomalies: Anomaly[], ui: AnomalyUi): number {
   const statusOf = (a: Anomaly) => ui.statusOverride.get(a.id) ?? a.status;
+  const active = (a: Anomaly) => ["open", "acknowledged"].includes(statusOf(a));
   const rows = anomalies
     .filter((a) => ui.filter === "all" || a.severity === ui.filter)
     .slice()
-    // open alerts first (what needs a decision), then the contract's order: severity, newest
-    .sort((x, y) => Number(statusOf(x) !== "open") - Number(statusOf(y) !== "open") ||
+    // active alerts first (what needs a decision), then the contract's order: severity, newest
+    .sort((x, y) => Number(!active(x)) - Number(!active(y)) ||
       sevRank(x.severity) - sevRank(y.severity) || y.timestamp.localeCompare(x.timestamp));
   const out: HTMLElement[] = [];
   for (const a of rows) {
@@ -116,7 +122,7 @@ export function renderAnomalies(tbody: HTMLElement, anomalies: Anomaly[], ui: An
     const evidence = flattenEvidence(a.evidence ?? {});
     const status = ui.statusOverride.get(a.id) ?? a.status;
     out.push(h("tr", {
-      class: `anomaly sevrow-${sevClass(a.severity)}${open ? " open" : ""}${status !== "open" ? " closed" : ""}`,
+      class: `anomaly sevrow-${sevClass(a.severity)}${open ? " open" : ""}${active(a) ? "" : " closed"}${status === "acknowledged" ? " acked" : ""}`,
       "data-id": a.id,
       "aria-expanded": String(open),
       tabindex: 0,

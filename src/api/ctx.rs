@@ -78,6 +78,11 @@ impl Ctx {
         })
     }
 
+    /// The Worker's bindings and vars.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
     /// The limiter's verdict (after [`Ctx::admit`]).
     pub fn limits(&self) -> Option<&LimiterReply> {
         self.limits.as_ref()

@@ -13,6 +13,7 @@ pub mod openapi;
 
 pub use ctx::Ctx;
 
+use crate::alerts::destinations;
 use crate::limits::group::Claim;
 use crate::{access, alerts, analytics, ingest, logs};
 use edgesoc_core::api::route::{resolve, Route};
@@ -54,11 +55,7 @@ async fn serve(
     ctx.admit(Claim::rate_only(&ctx.tenant.limits)).await?;
     let route = route?;
     let req = req.into_request();
-    let alerts_route = matches!(
-        route,
-        Route::ListAlerts | Route::GetAlert(_) | Route::UpdateAlert(_)
-    );
-    if alerts_route && ctx.tenant.plan == Plan::Free {
+    if route.needs_pro() && ctx.tenant.plan == Plan::Free {
         return Err(ApiError::plan_restricted("Alerts"));
     }
     match route {
@@ -71,5 +68,13 @@ async fn serve(
         Route::UpdateAlert(id) => alerts::patch(&req, &id, ctx).await,
         Route::LokiPush => logs::push(&req, ctx).await,
         Route::DashboardData => analytics::dashboard::get(&req, ctx).await,
+        Route::ListDestinations => destinations::list(ctx).await,
+        Route::CreateDestination => destinations::create(&req, ctx).await,
+        Route::GetDestination(id) => destinations::get(&id, ctx).await,
+        Route::UpdateDestination(id) => destinations::update(&req, &id, ctx).await,
+        Route::DeleteDestination(id) => destinations::delete(&id, ctx).await,
+        Route::TestDestination(id) => destinations::test(&id, ctx).await,
+        Route::RotateDestinationSecret(id) => destinations::rotate_secret(&id, ctx).await,
+        Route::ListDeliveries(id) => destinations::deliveries(&req, &id, ctx).await,
     }
 }

@@ -5,11 +5,12 @@
 
 use crate::d1::Store;
 use crate::limits::LimiterClient;
+use crate::queue::OutQueue;
 use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::ingest::consume::{consume as consume_batch, Ack, ConsumeEnv, Delivered};
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
-use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
+use worker::{Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let now = UnixMs(js_sys::Date::now() as i64);
@@ -34,7 +35,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let limiter_for = |org: &OrgId| LimiterClient::for_org(env, org, faults.clone());
     let strikes = |name: &str| crate::faults::strikes(&faults, name);
     let lists = crate::lists::current(&store).await;
-    let deliveries = crate::queue::OutQueue::from_env(env, "DELIVERY_QUEUE", faults.clone()).ok();
+    let deliveries = OutQueue::from_env(env, crate::alerts::deliver::QUEUE, faults.clone()).ok();
     let flow = ConsumeEnv {
         db: &store,
         deliveries: deliveries.as_ref(),
@@ -47,8 +48,13 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     for note in notes {
         worker::console_error!("queue: {note}");
     }
+    apply_acks(&raw, &acks);
+}
+
+/// Tells the queue what the flow decided for each message.
+pub fn apply_acks(raw: &[RawMessage], acks: &[Ack]) {
     for (m, ack) in raw.iter().zip(acks) {
-        match ack {
+        match *ack {
             Ack::Ack => m.ack(),
             Ack::Retry => m.retry(),
             Ack::RetryAfter(seconds) => m.retry_with_options(

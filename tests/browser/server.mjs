@@ -36,12 +36,61 @@ function apiError(res, status, code, message, more = {}) {
   json(res, status, { success: false, error: { code, message, ...more }, code, message });
 }
 
+function headerRulesOf(publicDir) {
+  try {
+    return parseHeaders(readFileSync(join(publicDir, "_headers"), "utf8"));
+  } catch {
+    return []; // no _headers
+  }
+}
+
+/** Serves public/ as Workers static assets do, and forwards everything else to a real Worker at
+ *  `target` (the e2e harness listening on 127.0.0.1): the page and the API on one origin. */
+export async function startProxyServer({ publicDir, target }) {
+  const headerRules = headerRulesOf(publicDir);
+  const server = createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (serveAsset(req, res, url, publicDir, headerRules)) return;
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      const headers = { ...req.headers };
+      for (const h of ["host", "connection", "accept-encoding", "content-length"]) delete headers[h];
+      const body = ["GET", "HEAD"].includes(req.method) ? undefined : Buffer.concat(chunks);
+      const up = await fetch(target + req.url, { method: req.method, headers, body });
+      // fetch has already decoded the body: pass the rest of the headers on as they are.
+      const out = Object.fromEntries([...up.headers].filter(([k]) => !["content-encoding", "content-length", "transfer-encoding"].includes(k)));
+      res.writeHead(up.status, out);
+      res.end(Buffer.from(await up.arrayBuffer()));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  };
+}
+
+/** Answers a GET or HEAD for a file of public/ (files first, `/` → index.html, _headers applied,
+ *  no SPA fallback); false when the request is not for an asset. */
+function serveAsset(req, res, url, publicDir, headerRules) {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const rel = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname).replace(/^\/+/, "");
+  const file = normalize(join(publicDir, rel));
+  const isFile = file.startsWith(publicDir + sep) && !rel.startsWith("_") && (() => {
+    try { return statSync(file).isFile(); } catch { return false; }
+  })();
+  if (!isFile) return false;
+  const headers = { "Content-Type": MIME[extname(file)] ?? "application/octet-stream" };
+  for (const r of headerRules) if (r.re.test(url.pathname)) for (const [k, v] of r.headers) headers[k] = v;
+  res.writeHead(200, headers);
+  res.end(req.method === "HEAD" ? undefined : readFileSync(file));
+  return true;
+}
+
 /** Starts the fake on 127.0.0.1 with a random port. `fixture` is a /ui/mock-data body. */
 export async function startFakeServer({ publicDir, fixture }) {
-  let headerRules = [];
-  try {
-    headerRules = parseHeaders(readFileSync(join(publicDir, "_headers"), "utf8"));
-  } catch { /* no _headers */ }
+  const headerRules = headerRulesOf(publicDir);
   const data = structuredClone(fixture);
   const requests = [];
 
@@ -61,20 +110,7 @@ export async function startFakeServer({ publicDir, fixture }) {
 
   function route(req, res, url, body) {
     // 1. static assets first, as Workers static assets do
-    if (req.method === "GET" || req.method === "HEAD") {
-      const rel = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname).replace(/^\/+/, "");
-      const file = normalize(join(publicDir, rel));
-      const isFile = file.startsWith(publicDir + sep) && !rel.startsWith("_") && (() => {
-        try { return statSync(file).isFile(); } catch { return false; }
-      })();
-      if (isFile) {
-        const headers = { "Content-Type": MIME[extname(file)] ?? "application/octet-stream" };
-        for (const r of headerRules) if (r.re.test(url.pathname)) for (const [k, v] of r.headers) headers[k] = v;
-        res.writeHead(200, headers);
-        res.end(req.method === "HEAD" ? undefined : readFileSync(file));
-        return;
-      }
-    }
+    if (serveAsset(req, res, url, publicDir, headerRules)) return;
     // 2. the Worker
     if (url.pathname === "/ui/mock-data" && req.method === "GET") {
       if (!authed(req, res)) return;
@@ -101,8 +137,8 @@ export async function startFakeServer({ publicDir, fixture }) {
       if (!authed(req, res)) return;
       let parsed;
       try { parsed = JSON.parse(body); } catch { return apiError(res, 400, "VALIDATION_ERROR", "Body must be JSON"); }
-      const next = { resolve: "resolved", mark_safe: "safe" }[parsed?.action];
-      if (!next) return apiError(res, 400, "VALIDATION_ERROR", "action must be resolve or mark_safe");
+      const next = { acknowledge: "acknowledged", resolve: "resolved", mark_safe: "safe" }[parsed?.action];
+      if (!next) return apiError(res, 400, "VALIDATION_ERROR", "action must be acknowledge, resolve or mark_safe");
       const a = data.anomalies.find((x) => x.id === decodeURIComponent(m[1]));
       if (!a) return apiError(res, 404, "NOT_FOUND", "Alert not found");
       a.status = next;
@@ -118,6 +154,10 @@ export async function startFakeServer({ publicDir, fixture }) {
         },
         meta: { plan: "pro", retention_days: 30, cutoff_date: now, redacted: false },
       });
+    }
+    if (url.pathname === "/destinations" && req.method === "GET") {
+      if (!authed(req, res)) return;
+      return json(res, 200, { success: true, data: [], meta: { plan: "pro", retention_days: 30, redacted: false } });
     }
     if (m || url.pathname === "/ui/mock-data") return apiError(res, 405, "METHOD_NOT_ALLOWED", "Method not allowed");
     apiError(res, 404, "NOT_FOUND", "Not found");

@@ -12,9 +12,9 @@ export const BASE = "http://edgesoc.test";
 /** Options: `bindings` (vars), `persist` (a directory for D1/DO state), `listen` (serve on
  *  127.0.0.1), `maxRetries` (queue redeliveries), `runtimeStdio` (Miniflare's
  *  handleRuntimeStdio, to redirect workerd's output), `withoutQueue` (no DETECT_QUEUE binding: a
- *  real missing binding, not an injected fault). EDGESOC_INSPECTOR=<port> in the environment
+ *  real missing binding, not an injected fault), `email` (a send_email binding `EMAIL`). EDGESOC_INSPECTOR=<port> in the environment
  *  opens workerd's inspector there (bench/profile.mjs). */
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false } = {}) {
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -26,10 +26,16 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     ...(persist ? { d1Persist: persist, durableObjectsPersist: persist } : {}),
     durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },
     ...(withoutQueue ? {} : {
-      queueProducers: { DETECT_QUEUE: "edgesoc-detect" },
-      queueConsumers: { "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries } },
+      queueProducers: { DETECT_QUEUE: "edgesoc-detect", DELIVERY_QUEUE: "edgesoc-deliver" },
+      queueConsumers: {
+        "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries },
+        "edgesoc-deliver": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 10 },
+      },
     }),
-    bindings: { BOOTSTRAP_PLAN: "pro", ...bindings },
+    // Tests deliver alerts to receivers on 127.0.0.1 (a test of production mode overrides it).
+    // `email`: a send_email binding EMAIL, as wrangler.toml's commented example configures it.
+    ...(email ? { email: { send_email: [{ name: "EMAIL" }] } } : {}),
+    bindings: { BOOTSTRAP_PLAN: "pro", DELIVERY_ALLOW_HTTP_LOOPBACK: "true", PUBLIC_URL: "http://edgesoc.test", ...bindings },
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
@@ -87,8 +93,17 @@ class Instance {
   }
 
   async count(sql, ...params) {
-    const row = await this.db.prepare(sql).bind(...params).first();
-    return Object.values(row)[0];
+    // Miniflare's synchronous proxy for `db.prepare` occasionally trips its own message-id
+    // assertion under load (an AssertionError inside SynchronousFetcher); a read is safe to retry.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const row = await this.db.prepare(sql).bind(...params).first();
+        return Object.values(row)[0];
+      } catch (e) {
+        if (attempt >= 2 || !String(e?.stack).includes("SynchronousFetcher")) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   /** Polls until `fn` returns a truthy value or the deadline passes. */

@@ -12,6 +12,7 @@
 //   3. writes:  DETECTION and WRITES. alpha writes while reusing bravo's actors, IPs, labels and
 //               org id; alpha sees its writes (and its detections and threat scores count only its
 //               own history), and bravo's API views and every bravo row in D1 stay unchanged.
+//   4. destinations: DESTINATIONS × DESTINATION_FORMS, lists, creates and the plan gate.
 //
 // Adding a route means adding a row: the first test fails while openapi.json or `Route` in
 // crates/core/src/api/route.rs has an operation that no row covers.
@@ -536,10 +537,87 @@ describe("alpha's writes reach alpha only, and leave bravo's views and stored ro
 });
 
 // ------------------------------------------------------------------------------------------
+// ------------------------------------------------------------------------------------------
+// 4. Destinations. Another organisation's destination answers exactly like an unknown one on
+// every destination route and in every form, lists hold only the viewer's own, a create that
+// names the other organisation lands in the caller's, and the victim's row never changes.
+
+const DESTINATIONS = [
+  { op: "GET /destinations", route: "ListDestinations", list: true },
+  { op: "POST /destinations", route: "CreateDestination", create: true },
+  { op: "GET /destinations/{id}", route: "GetDestination", method: "GET", suffix: "" },
+  { op: "PATCH /destinations/{id}", route: "UpdateDestination", method: "PATCH", suffix: "", body: { name: "taken over", enabled: false } },
+  { op: "DELETE /destinations/{id}", route: "DeleteDestination", method: "DELETE", suffix: "" },
+  { op: "POST /destinations/{id}/test", route: "TestDestination", method: "POST", suffix: "/test" },
+  { op: "POST /destinations/{id}/rotate-secret", route: "RotateDestinationSecret", method: "POST", suffix: "/rotate-secret" },
+  { op: "GET /destinations/{id}/deliveries", route: "ListDeliveries", method: "GET", suffix: "/deliveries" },
+];
+const DESTINATION_FORMS = [
+  { name: "the victim's id", path: (id) => `/destinations/${id}` },
+  { name: "upper case", path: (id) => `/destinations/${id.toUpperCase()}` },
+  { name: "the /api/v1 prefix and a trailing slash", path: (id) => `/api/v1/destinations/${id}/` },
+  { name: "the victim's key as Bearer and its org as X-Scope-OrgID", path: (id) => `/destinations/${id}`,
+    headers: (v) => ({ Authorization: `Bearer ${v.key}`, "X-Scope-OrgID": v.orgId }) },
+];
+
+describe("destinations: another organisation's answer like unknown ones, and nothing changes", () => {
+  const dest = {};
+  const quiet = (o) => ({ name: `${o.tag}_hook`, kind: "webhook", url: "http://127.0.0.1:9/never", min_severity: "critical", alert_types: ["new_device"] });
+  before(async () => {
+    for (const o of [A, B]) {
+      const res = await call("POST", "/destinations", o.key, { body: quiet(o) });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      dest[o.tag] = res.body.data;
+    }
+  });
+
+  for (const [attacker, victim] of [[A, B], [B, A]]) {
+    for (const r of DESTINATIONS.filter((x) => x.method)) {
+      for (const form of DESTINATION_FORMS) {
+        test(`${attacker.tag} → ${victim.tag}: ${r.op} with ${form.name}`, async () => {
+          const id = dest[victim.tag].id;
+          const unknown = await call(r.method, `/destinations/dst_${"0".repeat(32)}${r.suffix}`, attacker.key, { body: r.body });
+          const res = await call(r.method, `${form.path(id)}${r.suffix}`, attacker.key, { headers: form.headers?.(victim) ?? {}, body: r.body });
+          assert.equal(unknown.status, 404);
+          assert.equal(res.status, 404, JSON.stringify(res.body));
+          assert.deepEqual(res.body, unknown.body);
+          assertNoLeak(res, attacker, r.op);
+        });
+      }
+    }
+  }
+
+  test("lists hold only the viewer's own; a create naming the other organisation lands in the caller's", async () => {
+    const made = await call("POST", "/destinations", A.key, { body: { ...quiet(A), name: `${A.tag}_second`, org_id: B.orgId },
+      headers: { "X-Scope-OrgID": B.orgId } });
+    assert.equal(made.status, 201);
+    for (const o of [A, B]) {
+      const list = await call("GET", "/destinations", o.key);
+      assert.ok(list.body.data.length >= 1 && list.body.data.every((d) => d.name.startsWith(`${o.tag}_`)), JSON.stringify(list.body.data));
+      assertNoLeak(list, o, "GET /destinations");
+    }
+    assert.equal(await app.count("SELECT count(*) FROM destinations WHERE id = ? AND org_id = ?", made.body.data.id, A.orgId), 1);
+  });
+
+  test("the victims' destinations are unchanged and Free gets the plan gate on every destination route", async () => {
+    for (const o of [A, B]) {
+      const [row] = await rows("SELECT name, enabled, secret IS NOT NULL AS signed FROM destinations WHERE id = ?", dest[o.tag].id);
+      assert.deepEqual(row, { name: `${o.tag}_hook`, enabled: 1, signed: 1 });
+    }
+    for (const r of DESTINATIONS) {
+      const path = r.list || r.create ? "/destinations" : `/destinations/${dest.alpha.id}${r.suffix}`;
+      const method = r.list ? "GET" : r.create ? "POST" : r.method;
+      const res = await call(method, path, F.key, { body: r.create ? quiet(F) : r.body });
+      assert.equal(res.status, 403, r.op);
+      assert.equal(res.body.error.code, "PLAN_RESTRICTED");
+    }
+  });
+});
+
 // The matrix covers the router: every operation of openapi.json and every `Route` has a row.
 
 test("every route in openapi.json and every Route variant has a row in the matrix", () => {
-  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES];
+  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES, ...DESTINATIONS];
   const ops = new Set(all.map((r) => r.op));
   const spec = JSON.parse(readFileSync(`${ROOT}openapi/openapi.json`, "utf8"));
   for (const [path, item] of Object.entries(spec.paths)) {

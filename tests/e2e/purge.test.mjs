@@ -85,7 +85,7 @@ test("alerts, their trigger records and dashboard log items are purged with the 
 });
 
 test("with more organisations than one run's budget covers, consecutive runs reach every one", async () => {
-  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "12" } }); // about 2 organisations per run
+  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "16" } }); // about 2 organisations per run
   try {
     const now = Date.now();
     const orgs = Array.from({ length: 7 }, (_, i) => `Tenant ${i}`);

@@ -44,18 +44,19 @@ function tomlSections(text) {
   return sections;
 }
 
-test("wrangler.toml holds no secret, no key and no test-only or public-org var", () => {
+test("wrangler.toml holds no secret, no key and no test-only, development or public-org var", () => {
   const text = read("wrangler.toml");
   const code = text.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
   // Secrets are set with `wrangler secret put`, never committed.
-  for (const name of ["BOOTSTRAP_API_KEY", "EDGESOC_FAULTS", "DASHBOARD_PUBLIC_ORG"]) {
+  for (const name of ["BOOTSTRAP_API_KEY", "EDGESOC_FAULTS", "DASHBOARD_PUBLIC_ORG", "CURSOR_SECRET", "DELIVERY_ALLOW_HTTP_LOOPBACK", "PAGERDUTY_EVENTS_URL"]) {
     assert.doesNotMatch(code, new RegExp(`\\b${name}\\b`), `${name} must not be set in wrangler.toml`);
   }
   assert.doesNotMatch(text, /lsoc_(live|test)_[A-Za-z0-9]{8,}/, "no API key in wrangler.toml");
   const vars = tomlSections(text).vars ?? {};
   const allowed = new Set([
     "BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS", "NETWORK_LIST_SOURCES", "NETWORK_LIST_TIMEOUT_MS",
-    "TENANT_CACHE_SECONDS",
+    "TENANT_CACHE_SECONDS", "PUBLIC_URL", "EMAIL_FROM", "DELIVERY_TIMEOUT_MS", "DELIVERY_MAX_ATTEMPTS",
+    "DELIVERY_BACKOFF_SECONDS",
   ]);
   for (const name of Object.keys(vars)) assert.ok(allowed.has(name), `unexpected [vars] entry ${name}: secrets go in wrangler secret`);
 });
@@ -105,14 +106,20 @@ test("EDGESOC_FAULTS is read in one place only, src/faults.rs", () => {
   assert.equal(uses.length, 1);
 });
 
-test("only src/lists.rs makes outbound requests", () => {
+test("only the network-list refresh and alert delivery make outbound requests", () => {
   // The global Fetch API (`worker::Fetch`, JS `fetch`) reaches the internet; Durable Object
-  // stubs (`stub.fetch_with_request`) do not. The network-list refresh is the only caller.
+  // stubs (`stub.fetch_with_request`) do not. Two callers, one call site each: the list refresh
+  // (fetch_capped) and alert delivery (Fetcher::post, reached only through the core's delivery
+  // flow, which checks the URL with alerts::delivery::outbound::check_url at every attempt).
   const files = [...sources("src", ".rs"), ...sources("crates", ".rs")];
   const callers = files.filter((f) => /\bFetch::(Request|Url)\b|\bworker::Fetch\b|js_sys::global\(\)[^;]*fetch/.test(read(f)));
-  assert.deepEqual(callers, ["src/lists.rs"]);
-  const urls = read("src/lists.rs").match(/\bFetch::(Request|Url)\b/g) ?? [];
-  assert.equal(urls.length, 1, "one call site, in fetch_capped");
+  assert.deepEqual(callers.sort(), ["src/alerts/deliver.rs", "src/lists.rs"]);
+  for (const f of callers) {
+    const urls = read(f).match(/\bFetch::(Request|Url)\b/g) ?? [];
+    assert.equal(urls.length, 1, `one call site in ${f}`);
+  }
+  assert.match(read("crates/core/src/alerts/delivery/deliver.rs"), /check_url\(&request\.url/);
+  assert.match(read("src/alerts/deliver.rs"), /RequestRedirect::Manual/, "redirects are not followed");
 });
 
 test("no response grants credentialed CORS, and the only allowed origin is *", () => {
@@ -132,6 +139,9 @@ test("the HTTP API has no key, organisation or plan management operation", () =>
   const allowed = new Set([
     "POST /collect", "POST /collect/batch", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
     "PATCH /alerts/{id}", "GET /health", "GET /openapi.json", "GET /ui/mock-data", "POST /loki/api/v1/push",
+    "GET /destinations", "POST /destinations", "GET /destinations/{id}", "PATCH /destinations/{id}",
+    "DELETE /destinations/{id}", "POST /destinations/{id}/test", "POST /destinations/{id}/rotate-secret",
+    "GET /destinations/{id}/deliveries",
   ]);
   const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
     ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));

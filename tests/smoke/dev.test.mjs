@@ -1,10 +1,12 @@
 // The README's promise, tested as a user would run it: `scripts/dev` on a fresh port serves the
 // Worker through `wrangler dev`, prints a working demo key, accepts the contract's curl example
-// with 202, stores the event in local D1 within seconds, and scripts/create-key and
-// scripts/revoke-key work while it runs. Traffic goes to 127.0.0.1 only, bounded in count and time.
+// with 202, stores the event in local D1 within seconds, delivers a signed alert webhook as the
+// README shows, and scripts/create-key and scripts/revoke-key work while it runs. Traffic goes to 127.0.0.1 only, bounded in count and time.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -82,6 +84,41 @@ test("the contract's curl example returns 202 and the event is in D1 within seco
 async function fetchAnswered(path, init) {
   return waitFor(() => fetch(url(path), init), 60_000, `an answer from ${path}`);
 }
+
+test("the README's alert-delivery example: a webhook added with one curl gets a signed POST within 2 s", async () => {
+  const received = [];
+  const receiver = createHttpServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      received.push({ at: Date.now(), headers: req.headers, body });
+      res.end("ok");
+    });
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  try {
+    const made = await (await fetchAnswered("/destinations", {
+      method: "POST", headers: { "X-API-Key": key },
+      body: JSON.stringify({ name: "smoke receiver", kind: "webhook", url: `http://127.0.0.1:${receiver.address().port}/` }),
+    })).json();
+    assert.match(made.data.secret, /^whsec_/);
+    const sent = await fetchAnswered("/collect", {
+      method: "POST", headers: { "X-API-Key": key },
+      body: JSON.stringify({ event: "admin.privilege_escalation", actor: "mallory", user_ip: "203.0.113.66" }),
+    });
+    assert.equal(sent.status, 202);
+    const accepted = Date.now();
+    const got = await waitFor(async () => received[0], 10_000, "the webhook");
+    assert.ok(got.at - accepted <= 2000, `arrived ${got.at - accepted} ms after the 202`);
+    const expected = createHmac("sha256", Buffer.from(made.data.secret.slice(6), "base64"))
+      .update(`${got.headers["webhook-id"]}.${got.headers["webhook-timestamp"]}.${got.body}`).digest("base64");
+    assert.equal(got.headers["webhook-signature"], `v1,${expected}`);
+    assert.equal(JSON.parse(got.body).data.alert.alert_type, "privilege_escalation");
+    await fetchAnswered(`/destinations/${made.data.id}`, { method: "DELETE", headers: { "X-API-Key": key } });
+  } finally {
+    receiver.close();
+  }
+});
 
 test("create-key and revoke-key work while the server runs", async () => {
   const created = script("create-key", ["--org", "Smoke Free", "--plan", "free"]).trim().split("\n").pop();

@@ -18,9 +18,9 @@ pub struct PurgeTarget {
 }
 
 /// Everything that holds tenant data with a time: events, dashboard log items, alerts and their
-/// trigger records, incidents. Each has an index starting `(org_id, <time>)` or a primary key
-/// starting with `org_id`.
-pub const PURGE_TARGETS: [PurgeTarget; 5] = [
+/// trigger records, incidents, and the alert delivery log. Each has an index starting
+/// `(org_id, <time>)` or a primary key starting with `org_id`.
+pub const PURGE_TARGETS: [PurgeTarget; 7] = [
     PurgeTarget {
         table: "events",
         time_column: "created_at",
@@ -45,6 +45,16 @@ pub const PURGE_TARGETS: [PurgeTarget; 5] = [
         table: "incidents",
         time_column: "at",
         key: "id",
+    },
+    PurgeTarget {
+        table: "deliveries",
+        time_column: "created_at",
+        key: "id",
+    },
+    PurgeTarget {
+        table: "delivery_attempts",
+        time_column: "at",
+        key: "delivery_id, attempt",
     },
 ];
 

@@ -2,7 +2,7 @@
 //! organisation's limiter Durable Object ([`Limiter`]), the queue producers ([`Queue`]), and
 //! outbound HTTP and email for alert delivery ([`Http`], [`Mailer`]). The Worker implements
 //! them over its bindings (`src/d1.rs`, `src/limits/client.rs`, `src/queue.rs`,
-//! `src/alerts/outbound.rs`); native tests implement them with SQLite and in-memory fakes
+//! `src/alerts/deliver.rs`); native tests implement them with SQLite and in-memory fakes
 //! (`crate::testing`), so the collect round and the queue consumer run end to end without the
 //! Workers runtime. Async without `Send`: the Worker is single-threaded.
 

@@ -48,10 +48,12 @@ const ALERT_TYPES: [AlertType; 8] = [
     AlertType::RateLimitExceeded,
 ];
 
-/// Alert status: exactly the seed's three.
+/// Alert status. `acknowledged` means someone is on it: it stays active (new occurrences fold
+/// into it) but is no longer waiting for an owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertStatus {
     Open,
+    Acknowledged,
     Resolved,
     Safe,
 }
@@ -60,6 +62,7 @@ impl AlertStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
             AlertStatus::Resolved => "resolved",
             AlertStatus::Safe => "safe",
         }
@@ -69,6 +72,7 @@ impl AlertStatus {
     pub fn parse(s: &str) -> Option<AlertStatus> {
         match s.trim() {
             "open" | "active" => Some(AlertStatus::Open),
+            "acknowledged" => Some(AlertStatus::Acknowledged),
             "resolved" => Some(AlertStatus::Resolved),
             "safe" | "dismissed" => Some(AlertStatus::Safe),
             _ => None,
@@ -171,7 +175,7 @@ impl AlertQuery {
             statuses: comma_list(
                 aliased(params, &["status"])?,
                 "status",
-                "open, resolved or safe",
+                "open, acknowledged, resolved or safe",
                 AlertStatus::parse,
             )?,
             severities: comma_list(
@@ -241,6 +245,10 @@ pub struct AlertRow {
     pub metadata: String,
     pub created_at: f64,
     pub updated_at: f64,
+    #[serde(default)]
+    pub acknowledged_at: Option<f64>,
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
 }
 
 impl crate::api::envelope::Keyed for AlertRow {
@@ -271,6 +279,8 @@ impl AlertRow {
             "forensics": forensics, "resolution_type": self.resolution_type,
             "resolved_at": self.resolved_at.map(|t| UnixMs(t as i64).iso_millis()),
             "resolved_by": self.resolved_by,
+            "acknowledged_at": self.acknowledged_at.map(|t| UnixMs(t as i64).iso_millis()),
+            "acknowledged_by": self.acknowledged_by,
             "created_at": UnixMs(self.created_at as i64).iso_millis(),
             "updated_at": UnixMs(self.updated_at as i64).iso_millis(),
             "metadata": metadata,
@@ -291,6 +301,7 @@ impl AlertPatch {
     /// `resolve`, `mark_safe` or `reopen`, echoed in the response.
     pub fn action(&self) -> &'static str {
         match self.status {
+            AlertStatus::Acknowledged => "acknowledge",
             AlertStatus::Resolved => "resolve",
             AlertStatus::Safe => "mark_safe",
             AlertStatus::Open => "reopen",
@@ -313,18 +324,20 @@ impl AlertPatch {
         };
         let from_status = text("status")?
             .map(|s| {
-                AlertStatus::parse(&s)
-                    .ok_or_else(|| ApiError::invalid("status", "must be open, resolved or safe"))
+                AlertStatus::parse(&s).ok_or_else(|| {
+                    ApiError::invalid("status", "must be open, acknowledged, resolved or safe")
+                })
             })
             .transpose()?;
         let from_action = text("action")?
             .map(|a| match a.trim() {
+                "acknowledge" => Ok(AlertStatus::Acknowledged),
                 "resolve" => Ok(AlertStatus::Resolved),
                 "mark_safe" => Ok(AlertStatus::Safe),
                 "reopen" => Ok(AlertStatus::Open),
                 _ => Err(ApiError::invalid(
                     "action",
-                    "must be resolve, mark_safe or reopen",
+                    "must be acknowledge, resolve, mark_safe or reopen",
                 )),
             })
             .transpose()?;
@@ -387,7 +400,16 @@ impl AlertPatch {
                 SqlParam::Null,
                 SqlParam::Text(self.resolved_by.clone().unwrap_or_else(|| "api".into())),
             ),
-            AlertStatus::Open => (SqlParam::Null, SqlParam::Null, SqlParam::Null),
+            AlertStatus::Open | AlertStatus::Acknowledged => {
+                (SqlParam::Null, SqlParam::Null, SqlParam::Null)
+            }
+        };
+        // Acknowledging records who and when; reopening clears it; resolving keeps it.
+        let by = self.resolved_by.clone().unwrap_or_else(|| "api".into());
+        let (ack_mode, ack_by) = match self.status {
+            AlertStatus::Acknowledged => ("set", SqlParam::Text(by)),
+            AlertStatus::Open => ("clear", SqlParam::Null),
+            AlertStatus::Resolved | AlertStatus::Safe => ("keep", SqlParam::Null),
         };
         let notes = self
             .internal_notes
@@ -395,7 +417,9 @@ impl AlertPatch {
             .map_or(SqlParam::Null, SqlParam::Text);
         (
             "UPDATE alerts SET status = ?1, resolution_type = ?2, resolved_at = ?3, resolved_by = ?4, updated_at = ?5, \
-             metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_set(metadata, '$.internal_notes', ?6) END \
+             metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_set(metadata, '$.internal_notes', ?6) END, \
+             acknowledged_at = CASE ?10 WHEN 'set' THEN ?5 WHEN 'clear' THEN NULL ELSE acknowledged_at END, \
+             acknowledged_by = CASE ?10 WHEN 'set' THEN ?11 WHEN 'clear' THEN NULL ELSE acknowledged_by END \
              WHERE id = ?7 AND org_id = ?8 AND created_at >= ?9"
                 .into(),
             vec![
@@ -408,6 +432,8 @@ impl AlertPatch {
                 SqlParam::Text(id.into()),
                 SqlParam::Text(org.0.clone()),
                 SqlParam::Number(cutoff.0 as f64),
+                SqlParam::Text(ack_mode.into()),
+                ack_by,
             ],
         )
     }
@@ -451,6 +477,17 @@ mod tests {
             "reopen"
         );
         assert!(AlertPatch::parse(br#"{"status":"resolved","action":"resolve"}"#).is_ok());
+        let ack = AlertPatch::parse(br#"{"action":"acknowledge","resolved_by":"dana"}"#).unwrap();
+        assert_eq!(
+            (ack.status, ack.action()),
+            (AlertStatus::Acknowledged, "acknowledge")
+        );
+        assert_eq!(
+            AlertPatch::parse(br#"{"status":"acknowledged"}"#)
+                .unwrap()
+                .status,
+            AlertStatus::Acknowledged
+        );
     }
 
     #[test]
@@ -529,9 +566,13 @@ mod tests {
             metadata: r#"{"confidence":70}"#.into(),
             created_at: 0.0,
             updated_at: 0.0,
+            acknowledged_at: Some(1_769_764_400_000.0),
+            acknowledged_by: Some("dana".into()),
         };
         let v = row.to_api();
         assert_eq!(v["resolved_at"], "2026-01-30T09:15:00.123Z");
+        assert_eq!(v["acknowledged_at"], "2026-01-30T09:13:20.000Z");
+        assert_eq!(v["acknowledged_by"], "dana");
         assert_eq!(v["metadata"]["confidence"], 70);
         assert_eq!(v["forensics"], Value::Null);
         assert_eq!(v["created_at"], "1970-01-01T00:00:00.000Z");

@@ -37,10 +37,12 @@ const FOLDS: &str = "WITH f AS (SELECT j.value AS v, json_extract(j.value, '$.or
     AND a.alert_type = json_extract(j.value, '$.type') AND a.dedup_key = json_extract(j.value, '$.key') \
     AND a.event_id = t.value)) AS fresh FROM json_each(?1) j)";
 
-/// The newest open alert of a fold's key inside the de-duplication window.
+/// The newest active (open or acknowledged) alert of a fold's key inside the de-duplication
+/// window.
 const OPEN_ALERT: &str =
     "SELECT id FROM alerts o WHERE o.org_id = f.org AND o.alert_type = f.type \
-    AND o.dedup_key = f.k AND o.status = 'open' AND o.created_at >= json_extract(f.v, '$.since') \
+    AND o.dedup_key = f.k AND o.status IN ('open', 'acknowledged') \
+    AND o.created_at >= json_extract(f.v, '$.since') \
     ORDER BY o.created_at DESC LIMIT 1";
 
 fn update_sql() -> String {

@@ -71,7 +71,7 @@ pub fn parse_time_bound(field: &str, raw: &str, end_of_day: bool) -> Result<Unix
 }
 
 /// Looks a parameter up by its first present alias; two different values for aliases → 400.
-pub(crate) fn aliased<'a>(
+pub fn aliased<'a>(
     params: &'a [(String, String)],
     names: &[&str],
 ) -> Result<Option<&'a str>, ApiError> {

@@ -16,6 +16,29 @@ pub enum Route {
     Health,
     DashboardData,
     LokiPush,
+    ListDestinations,
+    CreateDestination,
+    GetDestination(String),
+    UpdateDestination(String),
+    DeleteDestination(String),
+    TestDestination(String),
+    RotateDestinationSecret(String),
+    ListDeliveries(String),
+}
+
+impl Route {
+    /// Routes of the alert capability, which need the Pro plan or above.
+    pub fn needs_pro(&self) -> bool {
+        !matches!(
+            self,
+            Route::Collect
+                | Route::ListEvents
+                | Route::GetEvent(_)
+                | Route::Health
+                | Route::DashboardData
+                | Route::LokiPush
+        )
+    }
 }
 
 /// `/v1//collect/` → `/collect`.
@@ -46,6 +69,20 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["health"] => vec![("GET", Route::Health)],
         ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
         ["loki", "api", "v1", "push"] => vec![("POST", Route::LokiPush)],
+        ["destinations"] => vec![
+            ("GET", Route::ListDestinations),
+            ("POST", Route::CreateDestination),
+        ],
+        ["destinations", id] => vec![
+            ("GET", Route::GetDestination(id.to_string())),
+            ("PATCH", Route::UpdateDestination(id.to_string())),
+            ("DELETE", Route::DeleteDestination(id.to_string())),
+        ],
+        ["destinations", id, "test"] => vec![("POST", Route::TestDestination(id.to_string()))],
+        ["destinations", id, "rotate-secret"] => {
+            vec![("POST", Route::RotateDestinationSecret(id.to_string()))]
+        }
+        ["destinations", id, "deliveries"] => vec![("GET", Route::ListDeliveries(id.to_string()))],
         _ => return Err(ApiError::not_found("Route")),
     };
     allowed
@@ -91,6 +128,16 @@ mod tests {
             resolve("POST", "/loki/api/v1/push").unwrap(),
             Route::LokiPush
         );
+        assert_eq!(
+            resolve("POST", "/destinations/d1/test").unwrap(),
+            Route::TestDestination("d1".into())
+        );
+        assert_eq!(
+            resolve("DELETE", "/v1/destinations/d1/").unwrap(),
+            Route::DeleteDestination("d1".into())
+        );
+        assert!(Route::ListDestinations.needs_pro() && Route::ListAlerts.needs_pro());
+        assert!(!Route::Collect.needs_pro() && !Route::Health.needs_pro());
     }
 
     #[test]

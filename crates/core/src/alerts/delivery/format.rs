@@ -355,15 +355,26 @@ pub fn email(to: &str, view: &AlertView, purpose: Purpose) -> Email {
 }
 
 /// The email as an RFC 5322 message (multipart/alternative) for the `send_email` binding.
+/// The date, message id and MIME boundary are given: the builder's own defaults read the
+/// system clock, which the Workers runtime's wasm has not.
 pub fn email_mime(from: &str, email: &Email, message_id: &str, now: UnixMs) -> String {
+    use mail_builder::headers::content_type::ContentType;
+    use mail_builder::mime::MimePart;
+    let boundary = format!("edgesoc-{}", message_id.replace(|c: char| !c.is_ascii_alphanumeric(), ""));
+    let body = MimePart::new(
+        ContentType::new("multipart/alternative").attribute("boundary", boundary),
+        vec![
+            MimePart::new("text/plain", email.text.as_str()),
+            MimePart::new("text/html", email.html.as_str()),
+        ],
+    );
     mail_builder::MessageBuilder::new()
         .from(("edgesoc", from))
         .to(email.to.as_str())
         .subject(email.subject.as_str())
         .message_id(message_id)
         .date(now.0.div_euclid(1000))
-        .text_body(email.text.as_str())
-        .html_body(email.html.as_str())
+        .body(body)
         .write_to_string()
         .unwrap_or_default()
 }

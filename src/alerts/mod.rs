@@ -1,9 +1,15 @@
-//! `GET /alerts`, `GET /alerts/:id`, `PATCH /alerts/:id` (Pro+; the plan gate runs before).
+//! Alerts in the Worker (Pro and above; the router gates the plan): `GET /alerts`,
+//! `GET /alerts/:id`, `PATCH /alerts/:id` here; where they are delivered in [`destinations`];
+//! the delivery queue's consumer in [`deliver`].
+
+pub mod deliver;
+pub mod destinations;
 
 use crate::api::http::read_body_limited;
 use crate::api::incoming::{path_id, query_pairs};
 use crate::api::Ctx;
-use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, ALERTS_MAX_LIMIT};
+use edgesoc_core::alerts::delivery::ledger::plan_resolve_statement;
+use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, AlertStatus, ALERTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, single_envelope, Page};
 use edgesoc_core::api::sql::by_id_sql;
 use edgesoc_core::ApiError;
@@ -54,6 +60,13 @@ pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, A
         .await?;
     if changed == 0 {
         return Err(ApiError::not_found("Alert"));
+    }
+    if patch.status == AlertStatus::Resolved {
+        // A resolved alert resolves its PagerDuty incidents.
+        let org = &ctx.tenant.org_id.0;
+        let store = ctx.store()?;
+        store.run(plan_resolve_statement(org, &id, ctx.now)).await?;
+        deliver::enqueue_for(ctx.env(), store, org).await;
     }
     let mut data = load(&id, ctx).await?.to_api();
     data["action"] = patch.action().into();
