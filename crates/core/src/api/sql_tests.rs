@@ -94,24 +94,19 @@ fn by_id_returns_only_the_callers_rows_inside_retention() {
         .flat_map(|org| (0..3).map(move |i| format!("{org}-alert-{i}")))
         .collect();
 
-    // Each organisation reads its own rows at and after the cutoff, never the other's.
-    assert_eq!(
-        readable(&db, "events", "org_a", &event_ids, cutoff),
-        event_ids[1..3]
-    );
-    assert_eq!(
-        readable(&db, "events", "org_b", &event_ids, cutoff),
-        event_ids[4..6]
-    );
-    assert_eq!(
-        readable(&db, "alerts", "org_a", &alert_ids, cutoff),
-        alert_ids[1..3]
-    );
-    assert_eq!(
-        readable(&db, "alerts", "org_b", &alert_ids, cutoff),
-        alert_ids[4..6]
-    );
-    // An organisation with no rows reads nothing, whatever the id.
-    assert!(readable(&db, "events", "org_c", &event_ids, 0).is_empty());
-    assert!(readable(&db, "alerts", "org_c", &alert_ids, 0).is_empty());
+    // Each organisation reads its own rows at and after the cutoff, never the other's; an
+    // organisation with no rows reads nothing, whatever the id.
+    for (table, ids) in [("events", &event_ids), ("alerts", &alert_ids)] {
+        assert_eq!(
+            readable(&db, table, "org_a", ids, cutoff),
+            ids[1..3],
+            "{table}"
+        );
+        assert_eq!(
+            readable(&db, table, "org_b", ids, cutoff),
+            ids[4..6],
+            "{table}"
+        );
+        assert!(readable(&db, table, "org_c", ids, 0).is_empty(), "{table}");
+    }
 }
