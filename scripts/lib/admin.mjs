@@ -2,6 +2,8 @@
 //   node scripts/lib/admin.mjs create --org NAME --plan free|pro|enterprise|custom
 //        [--rate-limit N] [--quota N] [--retention-days N] [--remote]
 //   node scripts/lib/admin.mjs revoke KEY [--remote]
+// --persist-to DIR uses the local D1 state in DIR instead of .wrangler/state (wrangler's own
+// option; tests/security/keys.test.mjs runs scripts/create-key against a throwaway one).
 // The new key is printed alone on the last line of stdout; wrangler's chatter goes to stderr.
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -9,8 +11,12 @@ import { createKeyStatements, newKey, revokeKeyStatement } from "./keys.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 
-function d1(sql, remote) {
+function d1(sql, remote, persistTo) {
   const args = ["wrangler", "d1", "execute", "DB", remote ? "--remote" : "--local", "--command", sql, "--json"];
+  if (persistTo) {
+    if (remote) throw new Error("--persist-to is for the local database only");
+    args.push("--persist-to", persistTo);
+  }
   const out = execFileSync("npx", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   return JSON.parse(out);
 }
@@ -28,6 +34,7 @@ async function main(argv) {
       "retention-days": { type: "string" },
       remote: { type: "boolean", default: false },
       "key-file": { type: "string" },
+      "persist-to": { type: "string" },
     },
   });
   if (cmd === "create") {
@@ -36,20 +43,20 @@ async function main(argv) {
       org: values.org, plan: values.plan, key,
       rateLimit: values["rate-limit"], quota: values.quota, retentionDays: values["retention-days"],
     });
-    d1(stmts.join("; "), values.remote);
+    d1(stmts.join("; "), values.remote, values["persist-to"]);
     console.error(`created key for organisation "${values.org}" on plan ${values.plan}`);
     console.log(key);
   } else if (cmd === "revoke") {
     const key = positionals[0];
     if (!key) throw new Error("usage: revoke KEY");
-    const res = d1(revokeKeyStatement(key), values.remote);
+    const res = d1(revokeKeyStatement(key), values.remote, values["persist-to"]);
     if ((res?.[0]?.results ?? []).length === 0) throw new Error("no active key matches");
     console.error("key revoked");
   } else if (cmd === "check") {
     // Exit 0 when the key is active (used by scripts/dev to reuse its demo key).
     const key = positionals[0];
     const { hashKey } = await import("./keys.mjs");
-    const rows = d1(`SELECT count(*) AS n FROM api_keys WHERE key_hash = '${hashKey(key)}' AND revoked_at IS NULL`, values.remote);
+    const rows = d1(`SELECT count(*) AS n FROM api_keys WHERE key_hash = '${hashKey(key)}' AND revoked_at IS NULL`, values.remote, values["persist-to"]);
     process.exit(rows?.[0]?.results?.[0]?.n === 1 ? 0 : 1);
   } else {
     throw new Error(`unknown command ${cmd}; use create, revoke or check`);

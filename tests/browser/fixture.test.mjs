@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { validateMockData } from "./contract.mjs";
-import { fixture as generated } from "./make-fixture.mjs";
+import { fixture as generated, OPEN_ANOMALIES_NEEDED } from "./make-fixture.mjs";
 
 const fixture = JSON.parse(readFileSync(new URL("./fixture.json", import.meta.url), "utf8"));
 
@@ -14,6 +14,12 @@ test("fixture.json follows the /ui/mock-data contract", () => {
 
 test("fixture.json is up to date with make-fixture.mjs", () => {
   assert.deepEqual(fixture, JSON.parse(JSON.stringify(generated)), "run: node tests/browser/make-fixture.mjs");
+});
+
+test("fixture.json holds the open anomalies the resolve and mark-safe tests act on", () => {
+  const open = fixture.anomalies.filter((a) => a.status === "open");
+  assert.ok(open.length >= OPEN_ANOMALIES_NEEDED, `${open.length} open anomalies`);
+  assert.ok(open.length < fixture.anomalies.length, "and closed ones, shown without actions");
 });
 
 test("the live Worker's /ui/mock-data follows the contract", { skip: !process.env.BASE_URL && "BASE_URL not set" }, async () => {

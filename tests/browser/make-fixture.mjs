@@ -139,6 +139,12 @@ const anomalies = [
   A(800, "low", "new_device", "New device for alice@example.com", "iPhone 15 not seen in 28 days", "alice@example.com", "93.184.216.34", 60, "resolved", auth, { device: "iPhone 15", history_days: 28 }),
   A(1000, "medium", "geo_anomaly", "First login from Canada for svc-deploy", "Country CA not seen in 28 days", "svc-deploy", null, 70, "open", services[4], { country: "CA", known_countries: ["US"], history_days: 28 }),
 ];
+// tests/browser/dashboard.test.mjs resolves one open anomaly and then marks another one safe
+// (a refused PATCH): the fixture must hold at least two, or generating it fails.
+export const OPEN_ANOMALIES_NEEDED = 2;
+if (anomalies.filter((a) => a.status === "open").length < OPEN_ANOMALIES_NEEDED) {
+  throw new Error(`the fixture needs at least ${OPEN_ANOMALIES_NEEDED} open anomalies (dashboard.test.mjs acts on them)`);
+}
 const rank = { critical: 0, high: 1, medium: 2, low: 3 };
 anomalies.sort((a, b) => rank[a.severity] - rank[b.severity] || b.timestamp.localeCompare(a.timestamp));
 

@@ -1,7 +1,9 @@
 // POST /collect, authentication, routing and the contract's bodies and headers, end to end.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { start } from "./harness.mjs";
+import { createHash } from "node:crypto";
+import { everyValue, start } from "./harness.mjs";
+import { newKey } from "../../scripts/lib/keys.mjs";
 
 let app, key;
 before(async () => {
@@ -97,6 +99,39 @@ describe("authentication", () => {
       assert.match(r.key_hash, /^[0-9a-f]{64}$/);
       assert.ok(!r.key_hash.includes(key) && !key.startsWith(r.key_hash));
       assert.ok(r.key_prefix.length <= 14);
+    }
+  });
+
+  test("the Worker stores a BOOTSTRAP_API_KEY only as its SHA-256: no column of any table holds the key", async () => {
+    const secret = newKey();
+    // As `wrangler secret put` may store it, with a trailing newline: the key is the trimmed text.
+    const boot = await start({ bindings: { BOOTSTRAP_API_KEY: `${secret}\n` } });
+    try {
+      assert.equal(await boot.count("SELECT count(*) FROM api_keys"), 0);
+      // The Worker registers the key on its first use, then serves every path with it.
+      assert.equal((await boot.request("/health", { key: secret })).status, 200);
+      const res = await boot.request("/collect", {
+        method: "POST", headers: { Authorization: `Bearer ${secret}` }, body: { ...EXAMPLE, metadata: { note: "bootstrap" } },
+      });
+      assert.equal(res.status, 202);
+      await boot.eventually(async () => (await boot.count("SELECT count(*) FROM events")) === 1);
+      await boot.settle();
+      assert.equal((await boot.request("/events", { key: secret })).body.pagination.total, 1);
+
+      const sha256 = createHash("sha256").update(secret, "utf8").digest("hex");
+      const keys = (await boot.db.prepare("SELECT * FROM api_keys").all()).results;
+      assert.equal(keys.length, 1);
+      assert.equal(keys[0].key_hash, sha256, "lowercase hex SHA-256 of the key");
+      assert.equal(keys[0].key_prefix, "bootstrap", "no part of a bootstrap key is shown");
+      const values = await everyValue(boot.db);
+      assert.ok(values.some((v) => v.table === "events") && values.some((v) => v.table === "logs"), "the request's rows are checked too");
+      const random = secret.slice("lsoc_live_".length);
+      const holding = (needle) => values.filter((v) => v.text.includes(needle)).map((v) => `${v.table}.${v.column}`);
+      assert.deepEqual(holding(random), [], "the key (its random part) is in no column");
+      assert.deepEqual(holding(random.slice(0, 16)), [], "nor half of it");
+      assert.deepEqual(holding(sha256), ["api_keys.key_hash"], "the hash only where keys are looked up");
+    } finally {
+      await boot.dispose();
     }
   });
 });

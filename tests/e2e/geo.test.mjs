@@ -32,13 +32,30 @@ async function alertsFor(actor) {
 
 const login = (actor, ip, extra = {}) => ({ event: "auth.login_success", actor, user_ip: ip, ...extra });
 
+// Threat scores (crates/core/src/intel/score.rs): network signals (Tor 40, proxy 25, VPN 20,
+// datacenter 15) + the event's severity (info 0, low 2, medium 5, …) + history (3 per failed
+// login of the IP in 24 h, at most 15; 3 per failed login of the actor, at most 10; 10 per open
+// alert of the IP or actor, at most 20). auth.login_success is low, auth.login_failed medium.
+const LOW = 2, MEDIUM = 5, VPN = 20, DATACENTER = 15, OPEN_ALERT = 10;
+
+/** Waits until `actor` has exactly the open alerts `types` (sorted), so the next event's score
+ *  counts them. */
+async function openAlerts(actor, types) {
+  const sql = "SELECT group_concat(alert_type) AS t FROM (SELECT alert_type FROM alerts WHERE actor_id = ? AND status = 'open' ORDER BY alert_type)";
+  const seen = await app.eventually(async () => {
+    const t = (await app.db.prepare(sql).bind(actor).first()).t ?? "";
+    return t === types.join(",") ? t : null;
+  });
+  assert.equal(seen, types.join(","), `${actor}'s open alerts`);
+}
+
 describe("enrichment", () => {
   test("the caller's own address takes location and ASN from cf", async () => {
     const res = await app.collectFrom(pro, login("alice", "198.51.100.10"), "198.51.100.10", BERLIN);
     const row = await stored(res.body.event_ids[0]);
     assert.deepEqual([row.country_code, row.city, row.latitude, row.longitude], ["DE", "Berlin", 52.52, 13.405]);
     assert.deepEqual([row.is_vpn, row.is_tor, row.is_proxy, row.is_datacenter], [0, 0, 0, 0]);
-    assert.ok(row.threat_score >= 0 && row.threat_score <= 100);
+    assert.equal(row.threat_score, LOW, "a clean network, a low event, no history");
     const f = JSON.parse(row.forensics);
     assert.equal(f.location.timezone, "Europe/Berlin");
     assert.equal(f.network.asn, 3320);
@@ -50,12 +67,14 @@ describe("enrichment", () => {
 
   test("an event without user_ip describes the caller; a different user_ip never takes the caller's cf", async () => {
     const own = await app.collectFrom(pro, { event: "auth.logout", actor: "bob" }, "198.51.100.11", PARIS);
-    assert.equal((await stored(own.body.event_ids[0])).country_code, "FR");
+    const ownRow = await stored(own.body.event_ids[0]);
+    assert.equal(ownRow.country_code, "FR");
+    assert.equal(ownRow.threat_score, 0, "the caller's address is scored: auth.logout is info");
     const other = await app.collectFrom(pro, login("bob", "203.0.113.200"), "198.51.100.11", PARIS);
     const row = await stored(other.body.event_ids[0]);
     assert.equal(row.country_code, null, "cf describes the caller, not 203.0.113.200");
     assert.equal(row.is_datacenter, 0, "flags are still computed for the public address");
-    assert.ok(row.threat_score !== null);
+    assert.equal(row.threat_score, LOW);
   });
 
   test("datacenter and VPN signals come from the shipped lists and raise the score", async () => {
@@ -63,7 +82,12 @@ describe("enrichment", () => {
     assert.equal(dc.is_datacenter, 1, "104.131.0.0/16 is DigitalOcean");
     const vpn = await stored((await app.collectFrom(pro, login("carol", "198.51.100.13"), "198.51.100.13", VPN_NY)).body.event_ids[0]);
     assert.equal(vpn.is_vpn, 1, "AS9009 hosts VPN servers");
+    assert.equal(dc.threat_score, DATACENTER + LOW);
+    assert.equal(vpn.threat_score, VPN + LOW, "carol's first login raised no alert before it");
+    // US was new for carol: the geo anomaly is open, and the next login's score counts it.
+    await openAlerts("carol", ["geo_anomaly"]);
     const plain = await stored((await app.collectFrom(pro, login("carol", "198.51.100.14"), "198.51.100.14", BERLIN)).body.event_ids[0]);
+    assert.equal(plain.threat_score, LOW + OPEN_ALERT, "a clean network: only the severity and carol's open alert");
     assert.ok(dc.threat_score > plain.threat_score && vpn.threat_score > plain.threat_score);
   });
 
@@ -72,6 +96,10 @@ describe("enrichment", () => {
     for (let i = 0; i < 3; i++) await app.collectFrom(pro, { event: "auth.login_failed", actor: "dave", user_ip: "198.51.100.20" }, "198.51.100.20", BERLIN);
     await app.settle();
     const later = await stored((await app.collectFrom(pro, { event: "auth.login_failed", actor: "dave", user_ip: "198.51.100.20" }, "198.51.100.20", BERLIN)).body.event_ids[0]);
+    assert.equal(first.threat_score, MEDIUM, "no earlier failure");
+    // Four earlier failures: 4 × 3 for the IP, and 4 × 3 capped at 10 for the actor; no alert yet
+    // (brute force needs five).
+    assert.equal(later.threat_score, MEDIUM + 12 + 10);
     assert.ok(later.threat_score > first.threat_score, `${later.threat_score} > ${first.threat_score}`);
   });
 
@@ -88,11 +116,13 @@ describe("enrichment", () => {
   test("Free responses redact what is stored", async () => {
     const res = await app.collectFrom(free, login("frank", "198.51.100.30"), "198.51.100.30", BERLIN);
     const id = res.body.event_ids[0];
-    assert.equal((await stored(id)).city, "Berlin");
+    const row = await stored(id);
+    assert.equal(row.city, "Berlin");
+    assert.equal(row.threat_score, LOW);
     const api = await app.request(`/events/${id}`, { key: free });
     assert.equal(api.body.data.city, null);
     assert.equal(api.body.data.forensics, null);
-    assert.equal(typeof api.body.data.threat_score, "number");
+    assert.equal(api.body.data.threat_score, LOW, "the score is not redacted");
   });
 });
 
@@ -156,6 +186,7 @@ describe("the IP-range table (DB-IP fixture)", () => {
     const res = await app.collectFrom(pro, login("gina", "81.2.69.160"), "198.51.100.200", BERLIN);
     const row = await stored(res.body.event_ids[0]);
     assert.deepEqual([row.country_code, row.city], ["GB", "London"]);
+    assert.equal(row.threat_score, LOW, "gina's first event");
     assert.ok(Math.abs(row.latitude - 51.5143) < 1e-6);
     assert.equal(JSON.parse(row.forensics).location.region, "England");
   });
@@ -164,15 +195,18 @@ describe("the IP-range table (DB-IP fixture)", () => {
     const res = await app.collectFrom(pro, login("gina", "8.8.8.8"), "198.51.100.200", BERLIN);
     const row = await stored(res.body.event_ids[0]);
     assert.equal(row.is_datacenter, 1);
+    assert.equal(row.threat_score, DATACENTER + LOW);
     assert.equal(JSON.parse(row.forensics).network.asn, 15169);
     assert.equal(JSON.parse(row.forensics).network.asn_org, "Google LLC");
   });
 
   test("an address outside every range stays unlocated but flagged and scored", async () => {
+    // London, then Mountain View seconds later: gina has two open alerts, which count.
+    await openAlerts("gina", ["geo_anomaly", "impossible_travel"]);
     const res = await app.collectFrom(pro, login("gina", "203.0.113.250"), "198.51.100.200", BERLIN);
     const row = await stored(res.body.event_ids[0]);
     assert.equal(row.country_code, null);
     assert.equal(row.is_tor, 0);
-    assert.ok(row.threat_score !== null);
+    assert.equal(row.threat_score, LOW + 2 * OPEN_ALERT);
   });
 });

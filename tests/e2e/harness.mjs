@@ -53,6 +53,25 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
   return app;
 }
 
+/** Every row of every table of the D1 database `db`, as `{ table, column, text }` per column
+ *  value (numbers and blobs as text too); D1's own `_cf_*` tables, which no code of ours
+ *  writes, aside. For checks that a value is stored nowhere. */
+export async function everyValue(db) {
+  const sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'";
+  const tables = (await db.prepare(sql).all()).results.map((r) => r.name);
+  const out = [];
+  for (const table of tables) {
+    for (const row of (await db.prepare(`SELECT * FROM "${table}"`).all()).results) {
+      for (const [column, v] of Object.entries(row)) {
+        if (v === null) continue;
+        const text = v instanceof ArrayBuffer ? Buffer.from(v).toString("latin1") : String(v);
+        out.push({ table, column, text });
+      }
+    }
+  }
+  return out;
+}
+
 class Instance {
   constructor(mf, db) {
     this.mf = mf;

@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+import requests
 
 import litesoc
 from litesoc import (
@@ -277,9 +278,20 @@ def test_legacy_endpoint_and_trailing_slash_base_urls():
 
 def test_quota_and_rate_limit_errors():
     client = sdk(LIMITED_KEY)
-    # 3 events/month: a batch of 4 is refused whole (403 → PlanRestrictedError in this SDK).
-    with pytest.raises(Exception):
+    # 3 events/month: a batch of 4 is refused whole with 403 QUOTA_EXCEEDED. litesoc 2.6.0 sends
+    # events through _send_events, which calls raise_for_status() and re-raises the HTTPError as
+    # a plain Exception (not its PlanRestrictedError, which only the read calls raise).
+    with pytest.raises(Exception) as refused:
         client.track_batch([{"event_name": "a.b"}] * 4)
+    assert type(refused.value) is Exception, type(refused.value)
+    assert str(refused.value).startswith("Failed to send 4 event(s): 403 Client Error"), str(refused.value)
+    http_error = refused.value.__cause__
+    assert isinstance(http_error, requests.HTTPError)
+    assert http_error.response.status_code == 403
+    body = http_error.response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "QUOTA_EXCEEDED" and body["code"] == "QUOTA_EXCEEDED"
+    assert body["error"]["message"] == "Monthly quota of 3 events exceeded: 4 requested, 3 remaining"
     assert client.get_plan_info().quota_used == 0, "nothing was reserved"
     assert sdk(LIMITED_KEY, silent=True).track_batch([{"event_name": "a.b"}] * 3) == 3
     # 5 requests/minute, counted per request: two so far, the sixth is refused.

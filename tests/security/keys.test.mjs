@@ -6,10 +6,14 @@
 //   node --test tests/security/
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { createKeyStatements, hashKey, migrationStatements, newKey, orgIdFor, revokeKeyStatement } from "../../scripts/lib/keys.mjs";
+import { everyValue } from "../e2e/harness.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 let mf, db;
@@ -90,4 +94,47 @@ test("revoke-key revokes by hash once; a second revoke matches nothing", async (
   assert.ok(row.revoked_at > 0);
   assert.deepEqual((await db.prepare(revokeKeyStatement(key)).all()).results, [], "scripts/revoke-key then reports 'no active key matches'");
   assert.deepEqual((await db.prepare(revokeKeyStatement(newKey())).all()).results, [], "an unknown key revokes nothing");
+});
+
+test("scripts/create-key stores only the key's SHA-256: no column of any table holds the key", async () => {
+  // The real script (scripts/create-key → scripts/lib/admin.mjs → wrangler d1 execute --local)
+  // against a throwaway local D1 state, migrated by wrangler as scripts/dev migrates its own.
+  const dir = mkdtempSync(join(tmpdir(), "edgesoc-create-key-"));
+  const env = { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" };
+  const run = (cmd, args) => execFileSync(cmd, args, { cwd: ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  let reader;
+  try {
+    run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", dir]);
+    const out = run(join(ROOT, "scripts/create-key"), ["--org", "Key Writer", "--plan", "pro", "--persist-to", dir]);
+    const key = out.trim().split("\n").at(-1);
+    assert.match(key, /^lsoc_live_[A-Za-z0-9]{32}$/, "the key alone on the last line");
+
+    // Read what wrangler wrote: Miniflare on the same state and database id.
+    const databaseId = readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/^database_id = "([^"]+)"/m)[1];
+    reader = new Miniflare({
+      modules: true,
+      script: "export default { fetch() { return new Response('') } }",
+      compatibilityDate: "2026-04-20",
+      d1Databases: { DB: databaseId },
+      d1Persist: join(dir, "v3", "d1"),
+    });
+    const stored = await reader.getD1Database("DB");
+    const org = await stored.prepare("SELECT * FROM orgs WHERE name = 'Key Writer'").first();
+    assert.equal(org?.plan, "pro", "the script's database is the one read");
+    const keys = (await stored.prepare("SELECT * FROM api_keys").all()).results;
+    assert.equal(keys.length, 1);
+    const sha256 = createHash("sha256").update(key, "utf8").digest("hex");
+    assert.equal(keys[0].key_hash, sha256, "lowercase hex SHA-256 of the key");
+    assert.equal(keys[0].key_prefix, key.slice(0, 14));
+    assert.equal(keys[0].org_id, org.id);
+    const values = await everyValue(stored);
+    const holding = (needle) => values.filter((v) => v.text.includes(needle)).map((v) => `${v.table}.${v.column}`);
+    assert.deepEqual(holding(key.slice(14)), [], "the secret part of the key is in no column");
+    assert.deepEqual(holding(key.slice(14, 30)), [], "nor half of it");
+    assert.deepEqual(holding(key.slice(0, 14)), ["api_keys.key_prefix"], "the prefix only where humans read it");
+    assert.deepEqual(holding(sha256), ["api_keys.key_hash"], "the hash only where keys are looked up");
+  } finally {
+    await reader?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -139,6 +139,37 @@ mod tests {
     }
 
     #[test]
+    fn matches_secret_only_for_the_same_key() {
+        let secret = "lsoc_live_bootstrapbootstrap1234";
+        let k = ApiKey::from_header(secret).unwrap();
+        assert!(k.matches_secret(secret));
+        // The secret is trimmed like a presented key: a newline from `wrangler secret put`.
+        assert!(k.matches_secret(&format!("  {secret}\n")));
+        let other = ApiKey::from_header("lsoc_live_0000000000000000000000").unwrap();
+        for wrong in [
+            "",
+            "   ",
+            "lsoc_live_",
+            &secret[..secret.len() - 1],
+            &format!("{secret}x"),
+            &format!("{secret}\0"),
+            &format!("{secret} x"),
+            &secret.to_uppercase(),
+            &secret.replace('b', "B"),
+            "lsoc_live_bootstrapbootstrap1235",
+            "lsoc_live_0000000000000000000000",
+        ] {
+            assert!(!k.matches_secret(wrong), "{wrong:?}");
+        }
+        assert!(!other.matches_secret(secret), "another key");
+        // A prefix of the key as the presented key does not match the whole secret either.
+        let prefix = ApiKey::from_header(&secret[..14]).unwrap();
+        assert!(!prefix.matches_secret(secret));
+        // Nor does the key's hash stand in for the key.
+        assert!(!k.matches_secret(&k.hash().0));
+    }
+
+    #[test]
     fn event_ids_parse_only_uuids() {
         let id = EventId::new_v4();
         assert_eq!(EventId::parse(&id.to_string()), Some(id));

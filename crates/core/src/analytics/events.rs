@@ -462,3 +462,7 @@ mod tests {
         assert!(actor.0.starts_with("SELECT count(*) AS total FROM events"));
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "events_sql_tests.rs"]
+mod sql_tests;

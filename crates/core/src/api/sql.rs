@@ -132,3 +132,7 @@ pub fn by_id_sql(table: &str, org: &str, id: &str, cutoff: UnixMs) -> Statement 
         ],
     )
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "sql_tests.rs"]
+mod tests;

@@ -231,8 +231,9 @@ async fn enrich<D: Db, L, Q>(
     Ok(unreadable.map(|e| format!("{e}: stored unenriched")))
 }
 
-/// Stores the events and their dashboard log items in one transaction, idempotently.
-async fn insert<D: Db>(db: &D, records: &[EventRecord]) -> Result<(), String> {
+/// Stores the events and their dashboard log items in one transaction, idempotently (also the
+/// seeding path of the native SQL tests, `crate::testing::store`).
+pub(crate) async fn insert<D: Db>(db: &D, records: &[EventRecord]) -> Result<(), String> {
     let mut statements = record::insert_statements(records).map_err(|e| e.to_string())?;
     let items: Vec<_> = records.iter().map(logs::event_row).collect();
     let item_inserts =

@@ -384,3 +384,7 @@ pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Bounde
         MAX_ALERT_STATEMENTS,
     )
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "detect_sql_tests.rs"]
+mod sql_tests;

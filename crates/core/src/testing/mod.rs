@@ -19,6 +19,13 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
     pollster::block_on(f)
 }
 
+/// Stores `records` the way the queue consumer does (`ingest::consume`: the events through
+/// `ingest::record::insert_statements` and their log items, one batch), so the migrations'
+/// triggers maintain every rollup exactly as in production.
+pub fn store(db: &SqliteDb, records: &[crate::ingest::record::EventRecord]) {
+    run(crate::ingest::consume::insert(db, records)).expect("stored");
+}
+
 /// One organisation's limiter, deciding with the same code as the Durable Object.
 #[derive(Clone)]
 pub struct MemoryLimiter {

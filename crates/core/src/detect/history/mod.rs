@@ -479,5 +479,7 @@ fn occurrence_list(history: &mut History, part: Part) -> &mut Vec<Occurrence> {
     }
 }
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod sql_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! The rounds are driven against [`model`], an in-memory table that answers each handed-out
 //! read the way its SQL does (newest rows first, up to the statement's bound); results are
-//! compared with per-event reads of the same table. The SQL itself runs in the end-to-end tests.
+//! compared with per-event reads of the same table. The SQL itself runs on SQLite in
+//! `sql_tests.rs`, with rows at every window edge, and in the end-to-end tests.
 
 use super::model::{self, Stored};
 use super::*;
