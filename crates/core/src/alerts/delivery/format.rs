@@ -360,7 +360,10 @@ pub fn email(to: &str, view: &AlertView, purpose: Purpose) -> Email {
 pub fn email_mime(from: &str, email: &Email, message_id: &str, now: UnixMs) -> String {
     use mail_builder::headers::content_type::ContentType;
     use mail_builder::mime::MimePart;
-    let boundary = format!("edgesoc-{}", message_id.replace(|c: char| !c.is_ascii_alphanumeric(), ""));
+    let boundary = format!(
+        "edgesoc-{}",
+        message_id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
     let body = MimePart::new(
         ContentType::new("multipart/alternative").attribute("boundary", boundary),
         vec![
