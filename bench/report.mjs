@@ -8,6 +8,7 @@ const read = (name) => {
   return existsSync(p) ? JSON.parse(readFileSync(p, "utf8")) : null;
 };
 const pipeline = read("pipeline"), http = read("http"), query = read("query"), bundle = read("bundle"), dash = read("dashboard");
+const delivery = read("delivery");
 const ms = (x) => (x == null ? "–" : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 const us = (ns) => `${(ns / 1000).toFixed(1)} µs`;
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
@@ -29,6 +30,21 @@ if (pipeline) {
     `| wasm32 (release, Node's V8) | ${us(pipeline.wasm.ns_per_event)} | ${ms(pipeline.wasm.ns_per_batch / 1e6)} | ${pipeline.wasm_over_native.toFixed(2)} |`,
     "", `Free-plan budget: 10 ms CPU per request. A full 100-event batch costs ${ms(pipeline.wasm.ns_per_batch / 1e6)} of wasm CPU for this work ` +
     `(${pipeline.wasm.ns_per_batch / 1e6 <= 10 ? "inside" : "**over**"} the budget; I/O waits do not count as CPU).`, "");
+}
+if (delivery) {
+  const [prod, none] = delivery.rows;
+  lines.push("## Alert delivery latency (202 → signed POST at the receiver)", "",
+    `${prod.events} \`admin.privilege_escalation\` events, one at a time, each raising its own alert, to a webhook`,
+    "receiver on 127.0.0.1: the event queue's consumer (enrichment, insert, detection), the delivery",
+    "queue (no batch wait), and an outbound `fetch`, in workerd. The event queue waits up to",
+    "`max_batch_timeout` to fill a batch; wrangler.toml sets 1 s. Target: p95 ≤ 2 s.", "",
+    "| event queue batch wait | delivered | p50 | p95 | max |", "|---|---|---|---|---|",
+    ...delivery.rows.map((r) => `| ${r.detect_batch_timeout_s} s${r === prod ? " (wrangler.toml)" : ""} | ${r.delivered}/${r.events} | ${r.p50_ms} ms | ${r.p95_ms} ms | ${r.max_ms} ms |`),
+    "", `Most of the latency is the batch wait (${prod.p95_ms} ms against ${none.p95_ms} ms at p95). Without it, at low`,
+    "traffic every event is its own consumer invocation, so the per-batch work — one batch of enrichment",
+    "lookups, the history reads and the alert writes, each a few D1 statements — is paid per event instead",
+    "of shared by up to 10 messages; at high traffic batches fill before the wait ends and nothing changes.",
+    "The 1 s wait keeps the shared batches and meets the target.", "");
 }
 if (http) {
   lines.push("## POST /collect through the runtime, next to an empty Worker", "",

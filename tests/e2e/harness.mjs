@@ -12,9 +12,10 @@ export const BASE = "http://edgesoc.test";
 /** Options: `bindings` (vars), `persist` (a directory for D1/DO state), `listen` (serve on
  *  127.0.0.1), `maxRetries` (queue redeliveries), `runtimeStdio` (Miniflare's
  *  handleRuntimeStdio, to redirect workerd's output), `withoutQueue` (no DETECT_QUEUE binding: a
- *  real missing binding, not an injected fault), `email` (a send_email binding `EMAIL`). EDGESOC_INSPECTOR=<port> in the environment
+ *  real missing binding, not an injected fault), `email` (a send_email binding `EMAIL`),
+ *  `detectBatchTimeout` (seconds the event queue waits to fill a batch; wrangler.toml's is 1). EDGESOC_INSPECTOR=<port> in the environment
  *  opens workerd's inspector there (bench/profile.mjs). */
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false } = {}) {
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1 } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -28,7 +29,7 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     ...(withoutQueue ? {} : {
       queueProducers: { DETECT_QUEUE: "edgesoc-detect", DELIVERY_QUEUE: "edgesoc-deliver" },
       queueConsumers: {
-        "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries },
+        "edgesoc-detect": { maxBatchSize: 10, maxBatchTimeout: detectBatchTimeout, maxRetries },
         "edgesoc-deliver": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 10 },
       },
     }),
