@@ -1,12 +1,17 @@
 //! The queue producer bindings: `DETECT_QUEUE` (accepted events, `/collect`'s commit round
 //! decides what goes in each send, `edgesoc_core::limits::round::send_all`) and
 //! `DELIVERY_QUEUE` (alert deliveries). One `sendBatch` of text messages per call
-//! (`edgesoc_core::runtime::Queue`).
+//! (`edgesoc_core::runtime::Queue`). And, for both consumers, a received batch ([`Received`]).
 
 use edgesoc_core::faults::Faults;
+use edgesoc_core::ingest::consume::{Ack, Delivered};
 use edgesoc_core::runtime;
+use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
-use worker::{BatchMessageBuilder, Env, QueueContentType, RawMessageBuilder};
+use worker::{
+    BatchMessageBuilder, Env, MessageBatch, MessageExt, QueueContentType, QueueRetryOptionsBuilder,
+    RawMessage, RawMessageBuilder,
+};
 
 /// Pauses before each send attempt; the send fails after the last. A refused send is retried
 /// after a short pause rather than at once: an overloaded queue (the local broker under load
@@ -51,5 +56,48 @@ impl runtime::Queue for OutQueue {
             }
         }
         Err(last_err)
+    }
+}
+
+/// A batch a queue consumer received: its messages as the core's flows read them, answered
+/// with [`Received::answer`].
+pub struct Received {
+    raw: Vec<RawMessage>,
+    pub messages: Vec<Delivered>,
+}
+
+impl Received {
+    pub fn new(batch: MessageBatch<JsValue>, now: UnixMs) -> Received {
+        let raw: Vec<RawMessage> = batch.raw_iter().collect();
+        let messages = raw
+            .iter()
+            .map(|m| Delivered {
+                id: m.id(),
+                body: m.body().as_string(),
+                age_ms: now.0 - m.timestamp().as_millis() as i64,
+            })
+            .collect();
+        Received { raw, messages }
+    }
+
+    /// Every message back to the queue: nothing could be done (`why` is logged).
+    pub fn retry_all(&self, why: &str) {
+        worker::console_error!("{why}; retrying {} messages", self.raw.len());
+        self.raw.iter().for_each(|m| m.retry());
+    }
+
+    /// Tells the queue what the flow decided for each message.
+    pub fn answer(&self, acks: &[Ack]) {
+        for (m, ack) in self.raw.iter().zip(acks) {
+            match *ack {
+                Ack::Ack => m.ack(),
+                Ack::Retry => m.retry(),
+                Ack::RetryAfter(seconds) => m.retry_with_options(
+                    &QueueRetryOptionsBuilder::new()
+                        .with_delay_seconds(seconds)
+                        .build(),
+                ),
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! hourly sweep that queues deliveries whose message never went out or was lost.
 
 use crate::d1::Store;
-use crate::queue::OutQueue;
+use crate::queue::{OutQueue, Received};
 use crate::vars;
 use edgesoc_core::alerts::delivery::deliver::{
     deliver_batch, enqueue_pending, DeliverEnv, Settings, DEFAULT_TIMEOUT_MS, PAGERDUTY_EVENTS_URL,
@@ -12,7 +12,6 @@ use edgesoc_core::alerts::delivery::deliver::{
 use edgesoc_core::alerts::delivery::destination::Allowed;
 use edgesoc_core::alerts::delivery::format::HttpRequest;
 use edgesoc_core::alerts::delivery::policy::{Answer, Policy};
-use edgesoc_core::ingest::consume::Delivered;
 use edgesoc_core::runtime::{Http, Mailer};
 use edgesoc_core::time::UnixMs;
 use futures_util::future::{select, Either};
@@ -20,8 +19,7 @@ use std::pin::pin;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 use worker::{
-    AbortController, Delay, Env, Fetch, Headers, MessageExt, Method, Request, RequestInit,
-    RequestRedirect,
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
 /// The binding of the delivery queue's producer.
@@ -134,23 +132,11 @@ impl Mailer for EmailBinding {
 
 /// The delivery queue's consumer: one attempt per message.
 pub async fn consume(batch: worker::MessageBatch<JsValue>, env: &Env) {
-    let raw: Vec<_> = batch.raw_iter().collect();
+    let received = Received::new(batch, now());
     let store = match Store::from_env(env) {
         Ok(store) => store,
-        Err(e) => {
-            worker::console_error!("delivery queue: {e}; retrying {} messages", raw.len());
-            raw.iter().for_each(|m| m.retry());
-            return;
-        }
+        Err(e) => return received.retry_all(&format!("delivery queue: {e}")),
     };
-    let messages: Vec<Delivered> = raw
-        .iter()
-        .map(|m| Delivered {
-            id: m.id(),
-            body: m.body().as_string(),
-            age_ms: now().0 - m.timestamp().as_millis() as i64,
-        })
-        .collect();
     let settings = settings(env);
     let mailer = mailer(env);
     let flow = DeliverEnv {
@@ -160,11 +146,11 @@ pub async fn consume(batch: worker::MessageBatch<JsValue>, env: &Env) {
         settings: &settings,
         now: &now,
     };
-    let (acks, notes) = deliver_batch(&flow, &messages).await;
+    let (acks, notes) = deliver_batch(&flow, &received.messages).await;
     for note in notes {
         worker::console_error!("{note}");
     }
-    crate::ingest::consume::apply_acks(&raw, &acks);
+    received.answer(&acks);
 }
 
 /// The hourly sweep: queues every pending delivery that never reached the queue or whose retry

@@ -18,6 +18,7 @@ pub mod retention;
 pub mod runtime;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod testing;
+pub mod text;
 pub mod time;
 
 pub use api::error::{ApiError, ErrorCode, FieldError};

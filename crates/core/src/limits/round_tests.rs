@@ -36,24 +36,32 @@ fn limits(monthly: u64) -> Limits {
     }
 }
 
-struct Run<'a> {
-    limiter: &'a MemoryLimiter,
-    queue: &'a MemoryQueue,
-    db: &'a SqliteDb,
-    fault: Option<&'static str>,
+/// A limiter, a queue and D1 for one organisation's rounds.
+struct World {
+    limiter: MemoryLimiter,
+    queue: MemoryQueue,
+    db: SqliteDb,
 }
 
-impl Run<'_> {
-    fn round(&self, claims: Vec<Claim>) -> (Vec<Settled>, Vec<String>) {
+impl World {
+    fn new() -> World {
+        World {
+            limiter: MemoryLimiter::at(NOW),
+            queue: MemoryQueue::default(),
+            db: SqliteDb::migrated(),
+        }
+    }
+
+    /// One round of `claims`, with `fault` striking.
+    fn round(&self, claims: Vec<Claim>, fault: Option<&str>) -> (Vec<Settled>, Vec<String>) {
         let org = org();
         let now = || NOW;
-        let fault = self.fault;
         let strikes = move |name: &str| fault == Some(name);
         let env = RoundEnv {
             org: &org,
             limiter: Ok(self.limiter.clone()),
-            queue: Ok(self.queue),
-            db: Ok(self.db),
+            queue: Ok(&self.queue),
+            db: Ok(&self.db),
             now: &now,
             strikes: &strikes,
         };
@@ -61,31 +69,20 @@ impl Run<'_> {
     }
 }
 
-fn fixture() -> (MemoryLimiter, MemoryQueue, SqliteDb) {
-    (
-        MemoryLimiter::at(NOW),
-        MemoryQueue::default(),
-        SqliteDb::migrated(),
-    )
-}
-
 #[test]
 fn a_request_over_the_quota_is_refused_alone_and_sends_nothing() {
-    let (limiter, queue, db) = fixture();
-    let r = Run {
-        limiter: &limiter,
-        queue: &queue,
-        db: &db,
-        fault: None,
-    };
+    let w = World::new();
     let l = limits(10);
     let e = json!({"event": "a.b"});
-    let (settled, _) = r.round(vec![
-        claim(&l, 4, e.clone()),
-        claim(&l, 7, e.clone()),
-        Claim::rate_only(&l),
-        claim(&l, 6, e),
-    ]);
+    let (settled, _) = w.round(
+        vec![
+            claim(&l, 4, e.clone()),
+            claim(&l, 7, e.clone()),
+            Claim::rate_only(&l),
+            claim(&l, 6, e),
+        ],
+        None,
+    );
     let denied: Vec<bool> = settled
         .iter()
         .map(|s| s.limits.as_ref().unwrap().denied.is_some())
@@ -96,7 +93,8 @@ fn a_request_over_the_quota_is_refused_alone_and_sends_nothing() {
         "4 + 6 fit in 10; 7 did not after 4"
     );
     assert!(settled.iter().all(|s| s.unsent == 0));
-    let sent: usize = queue
+    let sent: usize = w
+        .queue
         .bodies()
         .iter()
         .map(|b| {
@@ -107,28 +105,25 @@ fn a_request_over_the_quota_is_refused_alone_and_sends_nothing() {
         })
         .sum();
     assert_eq!(sent, 10, "only the granted requests' events went out");
-    assert_eq!(limiter.state.borrow().used, 10);
+    assert_eq!(w.limiter.state.borrow().used, 10);
 }
 
 #[test]
 fn a_failed_send_leaves_each_request_exactly_its_own_unsent_events() {
-    let (limiter, queue, db) = fixture();
-    let r = Run {
-        limiter: &limiter,
-        queue: &queue,
-        db: &db,
-        fault: None,
-    };
+    let w = World::new();
     let l = limits(1_000_000);
     // ~30 KB events: a request of 6 fills most of one 200 KiB send, so the next request goes
     // in a second send (with the small third one), and that send fails.
     let big = json!({"event": "a.b", "metadata": {"pad": "x".repeat(30_000)}});
-    queue.fail_after.set(Some(1));
-    let (settled, notes) = r.round(vec![
-        claim(&l, 6, big.clone()),
-        claim(&l, 2, big.clone()),
-        claim(&l, 1, json!({"event": "a.b"})),
-    ]);
+    w.queue.fail_after.set(Some(1));
+    let (settled, notes) = w.round(
+        vec![
+            claim(&l, 6, big.clone()),
+            claim(&l, 2, big.clone()),
+            claim(&l, 1, json!({"event": "a.b"})),
+        ],
+        None,
+    );
     let unsent: Vec<u64> = settled.iter().map(|s| s.unsent).collect();
     assert_eq!(
         unsent,
@@ -143,7 +138,7 @@ fn a_failed_send_leaves_each_request_exactly_its_own_unsent_events() {
 
 #[test]
 fn a_split_request_that_cannot_commit_counts_every_event_unsent() {
-    let (limiter, queue, db) = fixture();
+    let w = World::new();
     let l = limits(1_000_000);
     // 100 events of ~3 KB: more than one send carries, so the request is held.
     let split = || {
@@ -154,27 +149,20 @@ fn a_split_request_that_cannot_commit_counts_every_event_unsent() {
         )
     };
     assert!(split().hold.is_some());
-    let ok = Run {
-        limiter: &limiter,
-        queue: &queue,
-        db: &db,
-        fault: None,
-    };
-    let (settled, _) = ok.round(vec![split()]);
+    let (settled, _) = w.round(vec![split()], None);
     assert_eq!(settled[0].unsent, 0);
     assert_eq!(
-        db.count(
+        w.db.count(
             "SELECT count(*) FROM held_commits WHERE org_id = 'org_a'",
             &[]
         ),
         1
     );
 
-    let failing = Run {
-        fault: Some("hold_commit"),
-        ..ok
-    };
-    let (settled, notes) = failing.round(vec![split(), claim(&l, 1, json!({"event": "a.b"}))]);
+    let (settled, notes) = w.round(
+        vec![split(), claim(&l, 1, json!({"event": "a.b"}))],
+        Some("hold_commit"),
+    );
     assert_eq!(
         settled[0].unsent, 100,
         "the whole split request refunds and fails"
@@ -184,26 +172,20 @@ fn a_split_request_that_cannot_commit_counts_every_event_unsent() {
         notes.iter().any(|n| n.contains("not committed")),
         "{notes:?}"
     );
-    assert_eq!(db.count("SELECT count(*) FROM held_commits", &[]), 1);
+    assert_eq!(w.db.count("SELECT count(*) FROM held_commits", &[]), 1);
 }
 
 #[test]
 fn an_unavailable_limiter_fails_every_request_and_sends_nothing() {
-    let (limiter, queue, db) = fixture();
-    limiter.down.set(true);
-    let r = Run {
-        limiter: &limiter,
-        queue: &queue,
-        db: &db,
-        fault: None,
-    };
+    let w = World::new();
+    w.limiter.down.set(true);
     let l = limits(10);
-    let (settled, _) = r.round(vec![
-        claim(&l, 1, json!({"event": "a.b"})),
-        Claim::rate_only(&l),
-    ]);
+    let (settled, _) = w.round(
+        vec![claim(&l, 1, json!({"event": "a.b"})), Claim::rate_only(&l)],
+        None,
+    );
     for s in &settled {
         assert_eq!(s.limits.as_ref().unwrap_err().status(), 503);
     }
-    assert!(queue.sent.borrow().is_empty());
+    assert!(w.queue.sent.borrow().is_empty());
 }

@@ -150,28 +150,10 @@ async fn deliver_one<D: Db, H: Http, M: Mailer>(
         (Some(kind), Some(target), Some(enabled)) if enabled != 0.0 => {
             (kind.clone(), target.clone())
         }
-        _ => {
-            env.db
-                .batch(&[ledger::cancel_statement(&l.id, now)])
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok((
-                Ack::Ack,
-                Some(format!(
-                    "delivery {id} cancelled: its destination is gone or disabled"
-                )),
-            ));
-        }
+        _ => return cancel(env.db, &l.id, now, "its destination is gone or disabled").await,
     };
     let Some(alert) = alert.first() else {
-        env.db
-            .batch(&[ledger::cancel_statement(&l.id, now)])
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok((
-            Ack::Ack,
-            Some(format!("delivery {id} cancelled: its alert is gone")),
-        ));
+        return cancel(env.db, &l.id, now, "its alert is gone").await;
     };
     // Only one consumer gets the next attempt of a delivery.
     let claimed = env
@@ -207,21 +189,9 @@ async fn deliver_one<D: Db, H: Http, M: Mailer>(
         .settings
         .policy
         .decide(&answer, number as u32, elapsed, now.0);
-    let attempt = Attempt {
-        delivery: &l.id,
-        org: &l.org_id,
-        destination: &l.destination_id,
-        number: number as i64,
-        at: now,
-        status: status_of(&answer),
-        latency_ms,
-        error: ledger::error_text(&answer),
-        outcome,
-    };
-    env.db
-        .batch(&attempt.statements())
-        .await
-        .map_err(|e| e.to_string())?;
+    let attempt = Attempt::new(&l.id, &l.org_id, &l.destination_id, number as i64, now)
+        .answered(&answer, latency_ms, outcome);
+    record(env.db, &attempt).await?;
     let note = match outcome {
         Outcome::Dead => Some(format!(
             "delivery {id} is dead after {number} attempts: {}",
@@ -241,6 +211,27 @@ fn status_of(answer: &Answer) -> Option<u16> {
         Answer::Status { status, .. } => Some(*status),
         _ => None,
     }
+}
+
+/// Cancels a delivery that can no longer be made, and says why.
+async fn cancel<D: Db>(
+    db: &D,
+    id: &str,
+    now: UnixMs,
+    why: &str,
+) -> Result<(Ack, Option<String>), String> {
+    db.batch(&[ledger::cancel_statement(id, now)])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((Ack::Ack, Some(format!("delivery {id} cancelled: {why}"))))
+}
+
+/// Writes an attempt and the delivery's new state.
+async fn record<D: Db>(db: &D, attempt: &Attempt<'_>) -> Result<(), String> {
+    db.batch(&attempt.statements())
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The alert and its events as delivered.
@@ -370,21 +361,9 @@ pub async fn test_destination<D: Db, H: Http, M: Mailer>(
     } else {
         Outcome::Dead
     };
-    let attempt = Attempt {
-        delivery: delivery_id,
-        org: &destination.org_id,
-        destination: &destination.id,
-        number: 1,
-        at: now,
-        status: status_of(&answer),
-        latency_ms,
-        error: ledger::error_text(&answer),
-        outcome,
-    };
-    env.db
-        .batch(&attempt.statements())
-        .await
-        .map_err(|e| e.to_string())?;
+    let attempt = Attempt::new(delivery_id, &destination.org_id, &destination.id, 1, now)
+        .answered(&answer, latency_ms, outcome);
+    record(env.db, &attempt).await?;
     Ok(json!({
         "delivery_id": delivery_id,
         "delivered": delivered,

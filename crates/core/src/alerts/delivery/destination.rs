@@ -285,42 +285,20 @@ impl DestinationPatch {
                 ));
             }
         }
-        match string(&obj, "name") {
-            Ok(Some(n)) => match name(n) {
-                Ok(n) => patch.name = Some(n),
-                Err(e) => errors.push(e),
-            },
-            Ok(None) => {}
-            Err(e) => errors.push(e),
-        }
-        match string(&obj, kind.target_field()) {
-            Ok(Some(raw)) => match target(kind, raw, allowed) {
-                Ok(t) => patch.target = Some(t),
-                Err(e) => errors.push(e),
-            },
-            Ok(None) => {}
-            Err(e) => errors.push(e),
-        }
+        let name = string(&obj, "name").and_then(|n| n.map(name).transpose());
+        patch.name = keep(&mut errors, name).flatten();
+        let field = kind.target_field();
+        let target =
+            string(&obj, field).and_then(|t| t.map(|raw| target(kind, raw, allowed)).transpose());
+        patch.target = keep(&mut errors, target).flatten();
         errors.extend(foreign_fields(&obj, kind));
-        match string(&obj, "min_severity") {
-            Ok(Some(s)) => match severity(s) {
-                Ok(s) => patch.min_severity = Some(s),
-                Err(e) => errors.push(e),
-            },
-            Ok(None) => {}
-            Err(e) => errors.push(e),
-        }
+        let min = string(&obj, "min_severity").and_then(|s| s.map(severity).transpose());
+        patch.min_severity = keep(&mut errors, min).flatten();
         if let Some(v) = obj.get("alert_types") {
-            match alert_types(v) {
-                Ok(t) => patch.alert_types = Some(t),
-                Err(e) => errors.push(e),
-            }
+            patch.alert_types = keep(&mut errors, alert_types(v));
         }
         if let Some(v) = obj.get("enabled").filter(|v| !v.is_null()) {
-            match enabled(v) {
-                Ok(e) => patch.enabled = Some(e),
-                Err(e) => errors.push(e),
-            }
+            patch.enabled = keep(&mut errors, enabled(v));
         }
         if errors.is_empty() {
             Ok(patch)

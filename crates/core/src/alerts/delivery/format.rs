@@ -24,6 +24,17 @@ pub enum Purpose {
     Test,
 }
 
+impl Purpose {
+    /// How titles mark a test or a resolve; nothing for a raise.
+    fn label(self) -> Option<&'static str> {
+        match self {
+            Purpose::Test => Some("test"),
+            Purpose::Resolve => Some("resolved"),
+            Purpose::Raise => None,
+        }
+    }
+}
+
 /// The alert as delivered: its API object, the events behind it, and a link to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertView {
@@ -63,15 +74,7 @@ fn text(v: &Value, key: &str) -> String {
     }
 }
 
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
+use crate::text::shorten as cut;
 
 /// `City, CC` from the alert's signal copies, or `None`.
 fn location(alert: &Value) -> Option<String> {
@@ -81,6 +84,20 @@ fn location(alert: &Value) -> Option<String> {
         .filter_map(|k| m[*k].as_str().filter(|s| !s.is_empty()).map(str::to_string))
         .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The alert's key facts in display order: severity, actor, IP, location.
+fn facts(alert: &Value) -> Vec<(&'static str, String)> {
+    let mut facts = vec![("Severity", severity_word(alert))];
+    for (label, key) in [("Actor", "actor_id"), ("IP", "source_ip")] {
+        if let Some(v) = alert[key].as_str() {
+            facts.push((label, v.to_string()));
+        }
+    }
+    if let Some(loc) = location(alert) {
+        facts.push(("Location", loc));
+    }
+    facts
 }
 
 /// One line per evidence field, `key: value`, for text renderings.
@@ -165,23 +182,16 @@ pub fn slack_escape(s: &str) -> String {
 /// A Slack incoming-webhook message in Block Kit.
 pub fn slack(url: &str, view: &AlertView, purpose: Purpose) -> HttpRequest {
     let a = &view.alert;
-    let prefix = match purpose {
-        Purpose::Test => "[test] ",
-        Purpose::Resolve => "[resolved] ",
-        Purpose::Raise => "",
+    let title = match purpose.label() {
+        Some(label) => format!("[{label}] {}", headline(a)),
+        None => headline(a),
     };
-    let title = format!("{prefix}{}", headline(a));
-    let field = |name: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{name}*\n{}", slack_escape(&cut(&value, 200)))});
-    let mut fields = vec![field("Severity", severity_word(a))];
-    if let Some(actor) = a["actor_id"].as_str() {
-        fields.push(field("Actor", actor.to_string()));
-    }
-    if let Some(ip) = a["source_ip"].as_str() {
-        fields.push(field("IP", ip.to_string()));
-    }
-    if let Some(loc) = location(a) {
-        fields.push(field("Location", loc));
-    }
+    let fields: Vec<Value> = facts(a)
+        .into_iter()
+        .map(|(name, value)| {
+            json!({"type": "mrkdwn", "text": format!("*{name}*\n{}", slack_escape(&cut(&value, 200)))})
+        })
+        .collect();
     let mut summary = text(a, "description");
     let evidence = evidence_lines(a);
     if !evidence.is_empty() {
@@ -288,28 +298,15 @@ fn html_escape(s: &str) -> String {
 /// An email: a short subject, and the same content as plain text and HTML.
 pub fn email(to: &str, view: &AlertView, purpose: Purpose) -> Email {
     let a = &view.alert;
-    let prefix = match purpose {
-        Purpose::Test => "[edgesoc test] ",
-        Purpose::Resolve => "[edgesoc resolved] ",
-        Purpose::Raise => "[edgesoc] ",
-    };
-    let mut subject = format!("{prefix}{}", headline(a));
+    let tag = purpose.label().map_or(String::new(), |l| format!(" {l}"));
+    let mut subject = format!("[edgesoc{tag}] {}", headline(a));
     if let Some(actor) = a["actor_id"].as_str() {
         subject.push_str(&format!(" — {actor}"));
     }
     let subject = cut(&subject.replace(['\r', '\n'], " "), 200);
-    let mut facts = vec![("Severity", severity_word(a))];
-    for (label, key) in [
-        ("Actor", "actor_id"),
-        ("IP", "source_ip"),
-        ("Alert type", "alert_type"),
-    ] {
-        if let Some(v) = a[key].as_str() {
-            facts.push((label, v.to_string()));
-        }
-    }
-    if let Some(loc) = location(a) {
-        facts.push(("Location", loc));
+    let mut facts = facts(a);
+    if let Some(t) = a["alert_type"].as_str() {
+        facts.push(("Alert type", t.to_string()));
     }
     facts.push(("Raised", text(a, "created_at")));
     let evidence = evidence_lines(a);

@@ -180,7 +180,42 @@ pub struct Attempt<'a> {
     pub outcome: Outcome,
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
+    /// Attempt `number` of a delivery, made `at`, not answered yet.
+    pub fn new(
+        delivery: &'a str,
+        org: &'a str,
+        destination: &'a str,
+        number: i64,
+        at: UnixMs,
+    ) -> Self {
+        Attempt {
+            delivery,
+            org,
+            destination,
+            number,
+            at,
+            status: None,
+            latency_ms: 0,
+            error: None,
+            outcome: Outcome::Dead,
+        }
+    }
+
+    /// The attempt with what the receiver did and what that decided.
+    pub fn answered(self, answer: &Answer, latency_ms: u32, outcome: Outcome) -> Self {
+        Attempt {
+            status: match answer {
+                Answer::Status { status, .. } => Some(*status),
+                _ => None,
+            },
+            latency_ms,
+            error: error_text(answer),
+            outcome,
+            ..self
+        }
+    }
+
     /// The attempt row and the delivery's update, for one batch.
     pub fn statements(&self) -> [Statement; 2] {
         let next = match self.outcome {
