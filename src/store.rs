@@ -263,6 +263,16 @@ impl Store {
             .map(|r| r.results::<serde_json::Value>())
             .collect()
     }
+
+    /// Runs one statement and returns its rows unconverted (each a JS array of the column
+    /// values), so a large result can be converted one row at a time (`lists::reload`).
+    pub async fn raw_rows(&self, (sql, params): &Statement) -> worker::Result<Vec<JsValue>> {
+        self.db
+            .prepare(sql.as_str())
+            .bind(&js_params(params))?
+            .raw_js_value()
+            .await
+    }
 }
 
 const INSERT_EVENTS_SQL: &str = "INSERT OR IGNORE INTO events (id, org_id, event_name, category, severity, \
