@@ -135,6 +135,15 @@ impl Store {
             .unwrap_or(0) as u64)
     }
 
+    /// Runs one statement and returns its rows unconverted (each a JS array of the column
+    /// values), so a large result can be converted one row at a time (`lists::reload`).
+    pub async fn raw_rows(&self, statement: &Statement) -> Result<Vec<JsValue>, Error> {
+        self.prepare(statement)?
+            .raw_js_value()
+            .await
+            .map_err(unavailable)
+    }
+
     /// Runs statements as one D1 batch (one transaction, one round trip) and returns each
     /// statement's rows as JSON objects.
     pub async fn batch(

@@ -1,13 +1,13 @@
 //! Network lists in the Worker: the hourly refresh from public sources (cron), and the lists in
 //! force for enrichment ([`current`]), cached per isolate. The decisions (catalogue, caps,
-//! shrink guard, what to store, how to load) are `edgesoc_core::intel::refresh`; this module
-//! only fetches, reads and writes.
+//! memory budget, shrink guard, what to store, how to load) are
+//! `edgesoc_core::intel::refresh`; this module only fetches, reads and writes.
 
 use crate::d1::Store;
 use edgesoc_core::intel::refresh::{
-    assemble, decide, error_statement, load, store_statements, stored_meta, unchanged_statement,
-    Decision, Fetched, Sources, CHUNKS_SQL, FETCH_TIMEOUT_MS, LISTS_SQL, MAX_SOURCE_BYTES,
-    RELOAD_AFTER_MS, RELOAD_RETRY_MS, SOURCES_VAR,
+    error_statement, list_statement, store_statements, stored_meta, unchanged_statement, Candidate,
+    ChunkRow, Decision, Fetched, LoadedLists, Sources, FETCH_TIMEOUT_MS, LISTS_SQL,
+    MAX_SOURCE_BYTES, RELOAD_AFTER_MS, RELOAD_RETRY_MS, SOURCES_VAR,
 };
 use edgesoc_core::intel::NetworkLists;
 use edgesoc_core::time::UnixMs;
@@ -15,23 +15,21 @@ use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::cell::{Cell, RefCell};
 use std::pin::pin;
-use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 use worker::{
     AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, ResponseBody,
 };
 
-/// What an isolate last loaded: the lists, the stored versions they were built from, and when
+/// What an isolate loaded (the lists and the stored versions they were built from) and when
 /// to look again.
 struct Cached {
-    lists: Rc<NetworkLists>,
-    /// `(list, fetched_at)` of every stored list, from [`LISTS_SQL`].
-    versions: Versions,
+    loaded: LoadedLists,
     check_at_ms: f64,
+    /// False until the isolate's first load has finished: requests meanwhile wait for it
+    /// instead of enriching with the shipped lists or loading a second copy.
+    ready: bool,
 }
-
-type Versions = Vec<(String, i64)>;
 
 thread_local! {
     static CACHE: RefCell<Option<Cached>> = const { RefCell::new(None) };
@@ -40,47 +38,90 @@ thread_local! {
     static GENERATION: Cell<u64> = const { Cell::new(0) };
 }
 
+/// How often a request waiting for the isolate's first load looks again.
+const FIRST_LOAD_POLL_MS: u64 = 10;
+
+enum Claim {
+    /// The lists in force are fresh (or another request is reloading them).
+    Fresh(NetworkLists),
+    /// The isolate's first load is under way.
+    Wait,
+    /// This request loads.
+    Load,
+}
+
 /// The network lists in force: the stored lists over the shipped ones. Each isolate reads D1 at
-/// most once per `RELOAD_AFTER_MS` (5 minutes), and re-reads the list texts only when a stored
-/// list changed; the refresh invalidates its own isolate's copy at once. When nothing is stored
-/// the shipped lists apply; when the read fails, the lists already in force (else the shipped
-/// ones) stay and the read is retried after `RELOAD_RETRY_MS`. Never fails.
-pub async fn current(store: &Store) -> Rc<NetworkLists> {
+/// most once per `RELOAD_AFTER_MS` (5 minutes), and re-reads only the lists stored anew since,
+/// one at a time, each replacing its old copy as soon as it is parsed; the refresh invalidates
+/// its own isolate's copy at once. When nothing is stored the shipped lists apply; when a read
+/// fails, the lists already in force stay and the read is retried after `RELOAD_RETRY_MS`.
+/// Never fails. The returned lists are shared, not copied.
+pub async fn current(store: &Store) -> NetworkLists {
     let now = js_sys::Date::now();
     let generation = GENERATION.with(Cell::get);
     // The first request past the interval claims the reload; concurrent requests keep using
-    // the lists in force meanwhile.
-    let known = CACHE.with(|c| match c.borrow_mut().as_mut() {
-        Some(c) if now < c.check_at_ms => Err(c.lists.clone()),
-        Some(c) => {
-            c.check_at_ms = now + RELOAD_RETRY_MS as f64;
-            Ok(Some((c.lists.clone(), c.versions.clone())))
+    // the lists in force meanwhile (in a new isolate, they wait for the first load).
+    let claim = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        match c.as_mut() {
+            Some(c) if now < c.check_at_ms && !c.ready => Claim::Wait,
+            Some(c) if now < c.check_at_ms => Claim::Fresh(c.loaded.lists().clone()),
+            Some(c) => {
+                c.check_at_ms = now + RELOAD_RETRY_MS as f64;
+                Claim::Load
+            }
+            None => {
+                *c = Some(Cached {
+                    loaded: LoadedLists::default(),
+                    check_at_ms: now + RELOAD_RETRY_MS as f64,
+                    ready: false,
+                });
+                Claim::Load
+            }
         }
-        None => Ok(None),
     });
-    let known = match known {
-        Err(fresh) => return fresh,
-        Ok(known) => known,
-    };
-    // No borrow is held across this await: requests interleave here.
-    let (lists, versions, wait) = match read(store, known.as_ref()).await {
-        Ok((lists, versions)) => (lists, versions, RELOAD_AFTER_MS),
-        Err(e) => {
-            worker::console_error!("network lists: read failed, keeping the lists in force: {e}");
-            let (lists, versions) =
-                known.unwrap_or_else(|| (Rc::new(NetworkLists::shipped().clone()), Vec::new()));
-            (lists, versions, RELOAD_RETRY_MS)
-        }
-    };
+    match claim {
+        Claim::Fresh(lists) => return lists,
+        Claim::Wait => return first_load().await,
+        Claim::Load => {}
+    }
+    // No borrow is held across an await: requests interleave here.
+    let result = reload(store).await;
+    if let Err(e) = &result {
+        worker::console_error!("network lists: read failed, keeping the lists in force: {e}");
+    }
     let stale = GENERATION.with(Cell::get) != generation;
+    with_cache(|c| {
+        c.ready = true;
+        c.check_at_ms = match result {
+            Ok(()) if stale => 0.0,
+            Ok(()) => now + RELOAD_AFTER_MS as f64,
+            Err(_) => now + RELOAD_RETRY_MS as f64,
+        };
+        c.loaded.lists().clone()
+    })
+}
+
+/// Waits (polling a timer of its own) until the isolate's first load is done, at most
+/// `RELOAD_RETRY_MS`, then returns the lists in force.
+async fn first_load() -> NetworkLists {
+    let give_up = js_sys::Date::now() + RELOAD_RETRY_MS as f64;
+    while !with_cache(|c| c.ready) && js_sys::Date::now() < give_up {
+        Delay::from(Duration::from_millis(FIRST_LOAD_POLL_MS)).await;
+    }
+    with_cache(|c| c.loaded.lists().clone())
+}
+
+fn with_cache<T>(f: impl FnOnce(&mut Cached) -> T) -> T {
     CACHE.with(|c| {
-        *c.borrow_mut() = Some(Cached {
-            lists: lists.clone(),
-            versions,
-            check_at_ms: if stale { 0.0 } else { now + wait as f64 },
-        })
-    });
-    lists
+        let mut c = c.borrow_mut();
+        let c = c.get_or_insert_with(|| Cached {
+            loaded: LoadedLists::default(),
+            check_at_ms: 0.0,
+            ready: false,
+        });
+        f(c)
+    })
 }
 
 /// Makes the next [`current`] in this isolate look at D1 again (after a refresh stored a list).
@@ -93,48 +134,53 @@ fn invalidate() {
     });
 }
 
-/// Reads the stored lists. With `known` (the lists in force and the versions they came from),
-/// the texts are read only when a version changed; then rows and chunks are read again in one
-/// batch, so they come from the same snapshot.
-async fn read(
-    store: &Store,
-    known: Option<&(Rc<NetworkLists>, Versions)>,
-) -> Result<(Rc<NetworkLists>, Versions), String> {
-    let lists_stmt = || (LISTS_SQL.to_string(), Vec::new());
-    if let Some((lists, known_versions)) = known {
-        let rows = store
-            .batch(&[lists_stmt()])
-            .await
-            .map_err(|e| e.to_string())?
-            .pop()
-            .unwrap_or_default();
-        if *known_versions == versions(&rows) {
-            return Ok((lists.clone(), known_versions.clone()));
-        }
-    }
-    let mut results = store
-        .batch(&[lists_stmt(), (CHUNKS_SQL.to_string(), Vec::new())])
+/// Brings the cached lists up to date with D1: the stored versions first, then each changed
+/// list on its own (its row and chunks in one statement, so from one snapshot), its rows
+/// converted and parsed one chunk at a time, and put in force before the next list is read. A
+/// failed read leaves the lists not yet read as they were (with their old versions, so the
+/// retry reads them).
+async fn reload(store: &Store) -> Result<(), String> {
+    let rows = store
+        .batch(&[(LISTS_SQL.to_string(), Vec::new())])
         .await
-        .map_err(|e| e.to_string())?;
-    let chunk_rows = results.pop().unwrap_or_default();
-    let rows = results.pop().unwrap_or_default();
-    let (stored, mut problems) = assemble(&rows, &chunk_rows);
-    let (lists, load_problems) = load(&stored);
-    problems.extend(load_problems);
+        .map_err(|e| e.to_string())?
+        .pop()
+        .unwrap_or_default();
+    let (changed, problems) = with_cache(|c| c.loaded.changed(&rows));
     for p in problems {
         worker::console_error!("network lists: {p}");
     }
-    Ok((Rc::new(lists), versions(&rows)))
-}
-
-/// `(list, fetched_at)` of every stored list, from [`LISTS_SQL`] rows.
-fn versions(rows: &[serde_json::Value]) -> Versions {
-    rows.iter()
-        .filter_map(|r| {
-            let list = r.get("list")?.as_str()?.to_string();
-            Some((list, r.get("fetched_at")?.as_f64()? as i64))
-        })
-        .collect()
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let started = js_sys::Date::now();
+    for kind in &changed {
+        let rows = store
+            .raw_rows(&list_statement(*kind))
+            .await
+            .map_err(|e| e.to_string())?;
+        // One row (one chunk of at most 256 KiB) in wasm memory at a time; an unreadable row
+        // reads as empty, which the chunk check refuses.
+        let rows = rows
+            .into_iter()
+            .map(|r| serde_wasm_bindgen::from_value::<ChunkRow>(r).unwrap_or_default());
+        if let Some(p) = with_cache(|c| c.loaded.apply(*kind, rows)) {
+            worker::console_error!("network lists: {p}");
+        }
+    }
+    let (lists, bytes) = with_cache(|c| {
+        let lists = c.loaded.lists();
+        let each: Vec<String> = changed
+            .iter()
+            .map(|k| format!("{k} {} entries", lists.entry_count(*k)))
+            .collect();
+        (each.join(", "), lists.bytes())
+    });
+    worker::console_log!(
+        "network lists: loaded {lists} in {} ms; the lists in force hold {bytes} bytes",
+        js_sys::Date::now() - started
+    );
+    Ok(())
 }
 
 /// One list's refresh outcome, for the summary log.
@@ -173,11 +219,12 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
     );
     let mut outcomes = Vec::new();
     for (kind, urls) in sources.iter() {
-        let mut fetched = Vec::new();
+        // Each body is read into the candidate and dropped before the next URL is fetched.
+        let mut candidate = Candidate::new(kind);
         for url in urls {
             let body = fetch_capped(url, timeout_ms).await;
             let failed = body.is_err();
-            fetched.push(Fetched {
+            candidate.add(&Fetched {
                 url: url.clone(),
                 body,
             });
@@ -185,13 +232,15 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
                 break; // the list is refused anyway
             }
         }
-        let result = match decide(kind, &fetched, stored.get(&kind)) {
+        let decision = candidate.decide(stored.get(&kind));
+        let result = match decision {
             Decision::Store {
                 text,
                 entries,
                 sha256,
             } => {
                 let statements = store_statements(kind, urls, &text, entries, &sha256, now);
+                drop(text);
                 match store.batch(&statements).await {
                     Ok(_) => Ok(Stored::Replaced(entries)),
                     Err(e) => Err(format!("storing failed: {e}")),
@@ -262,14 +311,13 @@ async fn fetch_capped(url: &str, timeout_ms: u32) -> Result<Vec<u8>, String> {
         if !(200..300).contains(&status) {
             return Err(format!("HTTP {status}"));
         }
-        if let Ok(Some(len)) = resp.headers().get("Content-Length") {
-            if len
-                .trim()
-                .parse::<u64>()
-                .is_ok_and(|n| n > MAX_SOURCE_BYTES as u64)
-            {
-                return Err(too_large());
-            }
+        // A declared length over the cap is refused unread; one under it sizes the buffer.
+        let declared = match resp.headers().get("Content-Length") {
+            Ok(Some(len)) => len.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        if declared.is_some_and(|n| n > MAX_SOURCE_BYTES as u64) {
+            return Err(too_large());
         }
         let mut stream = match resp.body() {
             ResponseBody::Empty => return Ok(Vec::new()),
@@ -277,7 +325,7 @@ async fn fetch_capped(url: &str, timeout_ms: u32) -> Result<Vec<u8>, String> {
             ResponseBody::Body(bytes) => return Ok(bytes.clone()),
             ResponseBody::Stream(_) => resp.stream().map_err(|e| format!("body: {e}"))?,
         };
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| format!("reading the body failed: {e}"))?;
             if body.len() + chunk.len() > MAX_SOURCE_BYTES {

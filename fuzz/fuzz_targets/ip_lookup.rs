@@ -18,12 +18,16 @@
 //!   within ±90, longitude within ±180, ASN ≥ 1, texts trimmed and non-empty, and a table row
 //!   is used only when its range covers the key;
 //! * a list text that loads has as many entries as value lines, and flags each address/ASN
-//!   it lists.
+//!   it lists;
+//! * differential: the compact lists (merged ranges searched by bisection, a sorted ASN array)
+//!   flag exactly the addresses and ASNs a naive loop over the entries flags (prefix
+//!   containment written here with std only), probed at the fuzzed address, at the first and
+//!   last address of every entry and just outside them, and as IPv4-mapped IPv6.
 #![no_main]
 
 use edgesoc_core::intel::enrichment::{from_cf, ip_table_answers, scored_ip, source, Source};
 use edgesoc_core::intel::{
-    classify_ip, AsnInfo, IpClass, ListKind, ListTexts, LocationInfo, NetworkLists,
+    classify_ip, AsnInfo, IpClass, ListKind, ListTexts, LocationInfo, NetworkLists, ParsedList,
 };
 use edgesoc_core::intel::ipdb::{ip_key, location_from_rows, AsnRow, CityRow};
 use edgesoc_fuzz::{field, fields};
@@ -282,6 +286,7 @@ fn check_lists(text: &str, probe: IpAddr) {
                     );
                 }
             }
+            check_against_naive_nets(&lists, &vals, probe);
         }
         Err(errors) => check_list_errors(&errors, 5 * vals.len()),
     }
@@ -294,6 +299,7 @@ fn check_lists(text: &str, probe: IpAddr) {
     };
     match NetworkLists::from_texts(&asns) {
         Ok(lists) => {
+            let mut listed = Vec::new();
             for v in &vals {
                 let digits = match v.get(..2) {
                     Some(p) if p.eq_ignore_ascii_case("as") => &v[2..],
@@ -307,9 +313,139 @@ fn check_lists(text: &str, probe: IpAddr) {
                     fl.is_datacenter && fl.is_vpn && fl.is_relay,
                     "AS{asn} listed, {fl:?}"
                 );
+                listed.push(asn);
+            }
+            // Differential: exactly the listed ASNs, probed around each.
+            let parsed = ParsedList::parse(ListKind::VpnAsns, text).expect("loaded above");
+            let mut distinct = listed.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(parsed.entries(), distinct.len());
+            assert_eq!(parsed.bytes(), 4 * distinct.len());
+            for asn in listed
+                .iter()
+                .take(64)
+                .flat_map(|a| [a.wrapping_sub(1), *a, a.wrapping_add(1)])
+            {
+                assert_eq!(
+                    lists.flags(probe, Some(asn)).is_vpn,
+                    listed.contains(&asn),
+                    "AS{asn}"
+                );
             }
         }
         Err(errors) => check_list_errors(&errors, 3 * vals.len()),
+    }
+}
+
+/// A prefix as the naive model holds it: family width, network bits and prefix length.
+#[derive(Debug, Clone, Copy)]
+struct Naive {
+    v4: bool,
+    bits: u128,
+    len: u32,
+}
+
+impl Naive {
+    /// The value as the lists read it (a CIDR, host bits ignored; an address, IPv4-mapped
+    /// IPv6 as IPv4), parsed with std only. `None` for a form std does not read.
+    fn parse(value: &str) -> Option<Naive> {
+        let (addr, len) = match value.split_once('/') {
+            Some((a, l)) if l.bytes().all(|b| b.is_ascii_digit()) => {
+                (a.parse::<IpAddr>().ok()?, Some(l.parse::<u32>().ok()?))
+            }
+            Some(_) => return None,
+            None => (value.parse::<IpAddr>().ok()?.to_canonical(), None),
+        };
+        Some(match addr {
+            IpAddr::V4(a) => Naive {
+                v4: true,
+                bits: u128::from(u32::from(a)),
+                len: len.unwrap_or(32),
+            },
+            IpAddr::V6(a) => Naive {
+                v4: false,
+                bits: u128::from(a),
+                len: len.unwrap_or(128),
+            },
+        })
+    }
+
+    fn width(&self) -> u32 {
+        if self.v4 {
+            32
+        } else {
+            128
+        }
+    }
+
+    /// Whether the prefix holds `ip` (canonical): same family and the same top `len` bits.
+    fn contains(&self, ip: IpAddr) -> bool {
+        let (v4, bits) = match ip {
+            IpAddr::V4(a) => (true, u128::from(u32::from(a))),
+            IpAddr::V6(a) => (false, u128::from(a)),
+        };
+        let shift = self.width() - self.len;
+        v4 == self.v4 && (shift >= 128 || (bits >> shift) == (self.bits >> shift))
+    }
+
+    /// The first and last address of the prefix, and the addresses just outside.
+    fn probes(&self) -> Vec<IpAddr> {
+        let width = self.width();
+        let host: u128 = if width - self.len >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << (width - self.len)) - 1
+        };
+        let top: u128 = if width == 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        let first = self.bits & !host;
+        let last = first | host;
+        [
+            first,
+            last,
+            first.wrapping_sub(1) & top,
+            last.wrapping_add(1) & top,
+        ]
+        .into_iter()
+        .map(|b| {
+            if self.v4 {
+                IpAddr::V4(Ipv4Addr::from(b as u32))
+            } else {
+                IpAddr::V6(Ipv6Addr::from(b))
+            }
+        })
+        .collect()
+    }
+}
+
+/// The compact lists against a naive loop over the entries.
+fn check_against_naive_nets(lists: &NetworkLists, vals: &[&str], probe: IpAddr) {
+    let Some(nets) = vals
+        .iter()
+        .map(|v| Naive::parse(v))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return; // a spelling only ipnet reads
+    };
+    let mut probes = vec![probe];
+    for n in nets.iter().take(64) {
+        probes.extend(n.probes());
+    }
+    for ip in probes {
+        let mut forms = vec![ip];
+        if let IpAddr::V4(a) = ip {
+            forms.push(IpAddr::V6(a.to_ipv6_mapped()));
+        }
+        for form in forms {
+            let naive = nets.iter().any(|n| n.contains(form.to_canonical()));
+            let fl = lists.flags(form, None);
+            assert_eq!(fl.is_tor, naive, "{form} against {nets:?}");
+            assert_eq!(fl.is_proxy, naive, "{form}");
+        }
     }
 }
 

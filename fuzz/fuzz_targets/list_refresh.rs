@@ -1,6 +1,6 @@
 //! The network-list refresh, which reads bodies downloaded from the internet:
-//! `intel::refresh::{decide, Sources::from_var, chunks, store_statements, assemble, load}` and
-//! `intel::canonical_entries`.
+//! `intel::refresh::{decide, Candidate, Sources::from_var, chunks, store_statements,
+//! list_statement, LoadedLists}` and `intel::canonical_entries`.
 //!
 //! Input: fields separated by 0x1F — a control field (byte 0: which list, byte 1: the stored
 //! entry count, 0 = nothing stored; byte 2: chunk size), then one or more bodies (one per URL;
@@ -10,19 +10,24 @@
 //! Checks, beyond "no panic":
 //! * a stored text is canonical: sorted, unique, one valid entry per line, ending in `\n`; it
 //!   holds 1 to `MAX_LIST_ENTRIES` entries, at least 10% of the list in force, and loads to a
-//!   list with exactly that entry count that flags every address/ASN it holds;
+//!   list with exactly that entry count, within the `MAX_LIST_BYTES` memory budget, that flags
+//!   every address/ASN it holds;
 //! * deciding again on the stored text, with its hash stored, is `Unchanged` (idempotent);
 //! * a refusal's error is non-empty and at most `MAX_ERROR_CHARS` characters;
 //! * the statements bind every placeholder; the chunks rejoin to the text within the size
-//!   limit; `assemble` + `load` of the rows they write give the same list back;
+//!   limit; loading the rows they write (`LoadedLists::changed`, then `apply` with the rows
+//!   `LIST_SQL` answers) gives the same list back, loading them again reads nothing, and a
+//!   missing or misplaced chunk keeps the shipped list;
+//! * a `Candidate` fed the stored text decides to store the same text;
 //! * a catalogue that parses names 1 to 4 `http(s)://` URLs per list.
 #![no_main]
 
 use edgesoc_core::intel::refresh::{
-    assemble, chunks, decide, load, store_statements, Decision, Fetched, Sources, StoredMeta,
-    MAX_ERROR_CHARS, MAX_LIST_ENTRIES, MAX_URLS_PER_LIST, MIN_KEEP_PERCENT,
+    chunks, decide, list_statement, store_statements, Candidate, ChunkRow, Decision, Fetched,
+    LoadedLists, Sources, StoredMeta, MAX_ERROR_CHARS, MAX_LIST_BYTES, MAX_LIST_ENTRIES,
+    MAX_URLS_PER_LIST, MIN_KEEP_PERCENT,
 };
-use edgesoc_core::intel::{canonical_entries, ListKind, ListTexts, NetworkLists};
+use edgesoc_core::intel::{canonical_entries, ListKind, ListTexts, NetworkLists, ParsedList};
 use edgesoc_core::api::sql::SqlParam;
 use edgesoc_core::time::UnixMs;
 use edgesoc_fuzz::{check_statement, fields};
@@ -106,6 +111,9 @@ fn check_stored(
     texts.set(kind, Some(text));
     let lists = NetworkLists::from_texts(&texts).unwrap();
     assert_eq!(lists.entry_count(kind), entries);
+    let parsed = ParsedList::parse(kind, text).unwrap();
+    assert!(parsed.bytes() <= MAX_LIST_BYTES, "{} bytes", parsed.bytes());
+    assert_eq!(parsed.bytes(), lists.list_bytes(kind));
     for line in &lines {
         if kind.is_asn_list() {
             let asn: u32 = line.parse().unwrap();
@@ -121,6 +129,17 @@ fn check_stored(
             assert!(listed(&lists, kind, addr, None), "{line}");
         }
     }
+
+    // Fed one body at a time, the same decision.
+    let mut candidate = Candidate::new(kind);
+    candidate.add(&Fetched {
+        url: "https://lists.example/0".into(),
+        body: Ok(text.as_bytes().to_vec()),
+    });
+    assert!(
+        matches!(candidate.decide(None), Decision::Store { text: t, .. } if t == text)
+            || in_force_shrinks(kind, entries)
+    );
 
     // The same text again, with its hash stored, is unchanged.
     let again = Fetched {
@@ -162,13 +181,35 @@ fn check_stored(
         .collect();
     let row = json!({"list": kind.as_str(), "entries": entries, "chunks": chunk_rows.len(),
                      "fetched_at": 1, "sha256": sha256});
-    let (assembled, problems) = assemble(&[row], &chunk_rows);
+    check_statement(&list_statement(kind));
+    // The rows D1 answers LIST_SQL with: the list row joined to each chunk.
+    let joined: Vec<ChunkRow> = chunk_rows
+        .iter()
+        .map(|c| ChunkRow::from_json(&row, Some(c)))
+        .collect();
+    let mut loaded = LoadedLists::default();
+    let (read, problems) = loaded.changed(std::slice::from_ref(&row));
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(assembled.len(), 1);
-    assert_eq!(assembled[0].text, text);
-    let (loaded, problems) = load(&assembled);
-    assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(loaded, lists);
+    assert_eq!(read, [kind]);
+    assert_eq!(loaded.apply(kind, joined.clone()), None);
+    assert_eq!(loaded.lists(), &lists);
+    assert_eq!(loaded.changed(&[row]), (vec![], vec![]));
+    // A missing or misplaced chunk keeps the shipped list.
+    if joined.len() > 1 {
+        let mut swapped = joined.clone();
+        swapped.swap(0, 1);
+        for broken in [joined[1..].to_vec(), swapped] {
+            let mut loaded = LoadedLists::default();
+            assert!(loaded.apply(kind, broken).is_some());
+            assert_eq!(loaded.lists(), NetworkLists::shipped());
+        }
+    }
+}
+
+/// Whether `entries` is under 10% of the shipped list of `kind` (then a decision without a
+/// stored list refuses it).
+fn in_force_shrinks(kind: ListKind, entries: usize) -> bool {
+    entries * 100 < NetworkLists::shipped().entry_count(kind) * MIN_KEEP_PERCENT
 }
 
 fn listed(lists: &NetworkLists, kind: ListKind, ip: IpAddr, asn: Option<u32>) -> bool {

@@ -118,6 +118,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(b.chars().count() <= 255);
             }
             let expected = match p.status {
+                AlertStatus::Acknowledged => "acknowledge",
                 AlertStatus::Resolved => "resolve",
                 AlertStatus::Safe => "mark_safe",
                 AlertStatus::Open => "reopen",

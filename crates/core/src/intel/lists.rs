@@ -1,13 +1,18 @@
 //! Network lists (Tor exits, datacenter/VPN/proxy/relay ASNs and CIDRs) and the flags they give
 //! an address. Shipped defaults are compiled in ([`super::defaults`]); the cron job may replace
-//! any list from a public source through [`NetworkLists::from_texts`].
+//! any list from a public source: its text is parsed ([`ListParser`], piece by piece, or
+//! [`NetworkLists::from_texts`]) into a compact list ([`ParsedList`]: merged address ranges or
+//! a sorted ASN array, see [`super::compact`]) that replaces the one in force
+//! ([`NetworkLists::set`]).
 
+use super::canonical::CanonicalSet;
+use super::compact::{Builder, CompactList};
 use super::defaults;
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// What the lists say about one address and its ASN. Every flag is known (`false` = no list
 /// matched), so the API shows `true`/`false`, never `null`, for public addresses.
@@ -79,6 +84,11 @@ impl ListKind {
     /// The list named `name` (its [`Self::as_str`] spelling), if any.
     pub fn parse(name: &str) -> Option<ListKind> {
         ListKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The list's position in [`Self::ALL`].
+    pub(super) fn index(self) -> usize {
+        self as usize
     }
 
     /// Whether the list holds ASNs (otherwise addresses and CIDRs).
@@ -194,98 +204,232 @@ impl<'a> ListTexts<'a> {
     }
 }
 
-/// A set of IPv4 and IPv6 prefixes, aggregated and sorted so a lookup is a binary search.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct NetSet {
-    v4: Vec<Ipv4Net>,
-    v6: Vec<Ipv6Net>,
-    /// Entries as loaded, before aggregation (for logs).
-    entries: usize,
+/// At most this many invalid lines of one list are kept with their messages; the rest are only
+/// counted, so a garbage download costs no memory per line.
+pub const MAX_REPORTED_ERRORS: usize = 100;
+
+/// One parsed value line: an address or CIDR (host bits cleared) or an ASN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Entry {
+    Net(IpNet),
+    Asn(u32),
 }
 
-impl NetSet {
-    fn new(nets: Vec<IpNet>) -> Self {
-        let entries = nets.len();
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for net in nets {
-            match net {
-                IpNet::V4(n) => v4.push(n),
-                IpNet::V6(n) => v6.push(n),
-            }
-        }
-        // Aggregation merges overlapping and adjacent prefixes, so the sorted result is
-        // disjoint and at most one prefix can contain a given address.
-        let mut v4 = Ipv4Net::aggregate(&v4);
-        let mut v6 = Ipv6Net::aggregate(&v6);
-        v4.sort_unstable_by_key(|n| n.network());
-        v6.sort_unstable_by_key(|n| n.network());
-        NetSet { v4, v6, entries }
-    }
+/// The invalid lines of one list text: the first [`MAX_REPORTED_ERRORS`], and how many.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invalid {
+    pub errors: Vec<ListError>,
+    pub lines: usize,
+}
 
-    fn contains(&self, ip: IpAddr) -> bool {
-        match ip {
-            IpAddr::V4(ip) => {
-                let i = self.v4.partition_point(|n| n.network() <= ip);
-                i > 0 && self.v4[i - 1].contains(&ip)
-            }
-            IpAddr::V6(ip) => {
-                let i = self.v6.partition_point(|n| n.network() <= ip);
-                i > 0 && self.v6[i - 1].contains(&ip)
-            }
+impl Invalid {
+    fn push(&mut self, error: ListError) {
+        self.lines += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(error);
         }
     }
-}
 
-/// A sorted set of ASNs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct AsnSet(Vec<u32>);
-
-impl AsnSet {
-    fn new(mut asns: Vec<u32>) -> Self {
-        asns.sort_unstable();
-        asns.dedup();
-        AsnSet(asns)
-    }
-
-    fn contains(&self, asn: Option<u32>) -> bool {
-        asn.is_some_and(|a| self.0.binary_search(&a).is_ok())
+    pub fn is_empty(&self) -> bool {
+        self.lines == 0
     }
 }
 
-/// The network lists in matching form. [`Default`] is the shipped lists (also available,
+/// Reads one list's text line by line, in pieces that may end mid-line (the chunks a list is
+/// stored in), and calls `entry` for every value; invalid lines go to `invalid`.
+#[derive(Debug)]
+pub(super) struct LineReader {
+    kind: ListKind,
+    /// The unfinished last line of the pieces so far.
+    carry: String,
+    /// Lines read so far.
+    lines: usize,
+    started: bool,
+    pub(super) invalid: Invalid,
+}
+
+impl LineReader {
+    pub(super) fn new(kind: ListKind) -> Self {
+        LineReader {
+            kind,
+            carry: String::new(),
+            lines: 0,
+            started: false,
+            invalid: Invalid::default(),
+        }
+    }
+
+    /// Reads the next piece of the text.
+    pub(super) fn push(&mut self, mut piece: &str, entry: &mut impl FnMut(Entry)) {
+        if !self.started && !piece.is_empty() {
+            self.started = true;
+            piece = piece.strip_prefix('\u{feff}').unwrap_or(piece);
+        }
+        if !self.carry.is_empty() {
+            let Some(end) = piece.find('\n') else {
+                self.carry.push_str(piece);
+                return;
+            };
+            self.carry.push_str(&piece[..=end]);
+            piece = &piece[end + 1..];
+            let line = std::mem::take(&mut self.carry);
+            self.read_lines(&line, entry);
+        }
+        match piece.rfind('\n') {
+            Some(end) => {
+                self.read_lines(&piece[..=end], entry);
+                self.carry.push_str(&piece[end + 1..]);
+            }
+            None => self.carry.push_str(piece),
+        }
+    }
+
+    /// Reads what is left (a last line without a newline).
+    pub(super) fn finish(&mut self, entry: &mut impl FnMut(Entry)) {
+        let line = std::mem::take(&mut self.carry);
+        self.read_lines(&line, entry);
+    }
+
+    fn read_lines(&mut self, text: &str, entry: &mut impl FnMut(Entry)) {
+        for line in text.lines() {
+            self.lines += 1;
+            let content = line.split('#').next().unwrap_or_default().trim();
+            if content.is_empty() {
+                continue;
+            }
+            let value = content
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .next()
+                .unwrap_or_default();
+            let parsed = if value.is_empty() {
+                Err(format!("empty first field: {}", quoted(content)))
+            } else if self.kind.is_asn_list() {
+                parse_asn(value).map(Entry::Asn)
+            } else {
+                parse_net(value).map(Entry::Net)
+            };
+            match parsed {
+                Ok(e) => entry(e),
+                Err(message) => self.invalid.push(ListError {
+                    list: self.kind,
+                    line: self.lines,
+                    message,
+                }),
+            }
+        }
+    }
+}
+
+/// Parses one list's text into its compact form ([`ParsedList`]), piece by piece: the stored
+/// chunks of a list are fed one at a time and never joined.
+#[derive(Debug)]
+pub struct ListParser {
+    reader: LineReader,
+    builder: Builder,
+}
+
+impl ListParser {
+    pub fn new(kind: ListKind) -> Self {
+        ListParser {
+            reader: LineReader::new(kind),
+            builder: Builder::default(),
+        }
+    }
+
+    /// The next piece of the text; a line may continue in the next piece.
+    pub fn push(&mut self, piece: &str) {
+        let builder = &mut self.builder;
+        self.reader.push(piece, &mut |e| builder.add(e));
+    }
+
+    /// The list, or its invalid lines: any invalid line refuses the whole list.
+    pub fn finish(mut self) -> Result<ParsedList, Invalid> {
+        let builder = &mut self.builder;
+        self.reader.finish(&mut |e| builder.add(e));
+        if !self.reader.invalid.is_empty() {
+            return Err(self.reader.invalid);
+        }
+        Ok(ParsedList {
+            kind: self.reader.kind,
+            list: self.builder.finish(),
+        })
+    }
+}
+
+impl Builder {
+    pub(super) fn add(&mut self, entry: Entry) {
+        match entry {
+            Entry::Net(net) => self.net(net),
+            Entry::Asn(asn) => self.asn(asn),
+        }
+    }
+}
+
+/// One list in matching form, ready to replace the one in force ([`NetworkLists::set`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedList {
+    kind: ListKind,
+    list: CompactList,
+}
+
+impl ParsedList {
+    /// Parses a whole text (see [`ListParser`] for pieces).
+    pub fn parse(kind: ListKind, text: &str) -> Result<ParsedList, Invalid> {
+        let mut p = ListParser::new(kind);
+        p.push(text);
+        p.finish()
+    }
+
+    pub fn kind(&self) -> ListKind {
+        self.kind
+    }
+
+    /// Entries read: value lines of an address list, distinct ASNs of an ASN list.
+    pub fn entries(&self) -> usize {
+        self.list.entries()
+    }
+
+    /// The memory the list holds: 8 bytes per merged IPv4 range, 32 per IPv6 range, 4 per ASN.
+    pub fn bytes(&self) -> usize {
+        self.list.bytes()
+    }
+}
+
+/// The network lists in matching form, one compact list ([`ParsedList::bytes`]) per
+/// [`ListKind`]. Cloning shares the lists. [`Default`] is the shipped lists (also available,
 /// parsed once, as [`NetworkLists::shipped`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkLists {
-    tor_exits: NetSet,
-    datacenter_asns: AsnSet,
-    datacenter_cidrs: NetSet,
-    vpn_asns: AsnSet,
-    vpn_cidrs: NetSet,
-    proxy_cidrs: NetSet,
-    relay_asns: AsnSet,
-    relay_cidrs: NetSet,
+    lists: [Arc<CompactList>; ListKind::ALL.len()],
 }
 
 impl Default for NetworkLists {
     fn default() -> Self {
         let nets = |entries: &[(&str, &str)]| {
-            NetSet::new(
-                entries
-                    .iter()
-                    .map(|(cidr, _)| parse_net(cidr).expect("shipped CIDRs parse"))
-                    .collect(),
-            )
+            let mut b = Builder::default();
+            for (cidr, _) in entries {
+                b.net(parse_net(cidr).expect("shipped CIDRs parse"));
+            }
+            Arc::new(b.finish())
         };
-        let asns = |entries: &[(u32, &str)]| AsnSet::new(entries.iter().map(|e| e.0).collect());
+        let asns = |entries: &[(u32, &str)]| {
+            let mut b = Builder::default();
+            for (asn, _) in entries {
+                b.asn(*asn);
+            }
+            Arc::new(b.finish())
+        };
         NetworkLists {
-            tor_exits: nets(defaults::TOR_EXITS),
-            datacenter_asns: asns(defaults::DATACENTER_ASNS),
-            datacenter_cidrs: nets(defaults::DATACENTER_CIDRS),
-            vpn_asns: asns(defaults::VPN_ASNS),
-            vpn_cidrs: nets(defaults::VPN_CIDRS),
-            proxy_cidrs: nets(defaults::PROXY_CIDRS),
-            relay_asns: asns(defaults::RELAY_ASNS),
-            relay_cidrs: nets(defaults::RELAY_CIDRS),
+            lists: ListKind::ALL.map(|kind| match kind {
+                ListKind::TorExits => nets(defaults::TOR_EXITS),
+                ListKind::DatacenterAsns => asns(defaults::DATACENTER_ASNS),
+                ListKind::DatacenterCidrs => nets(defaults::DATACENTER_CIDRS),
+                ListKind::VpnAsns => asns(defaults::VPN_ASNS),
+                ListKind::VpnCidrs => nets(defaults::VPN_CIDRS),
+                ListKind::ProxyCidrs => nets(defaults::PROXY_CIDRS),
+                ListKind::RelayAsns => asns(defaults::RELAY_ASNS),
+                ListKind::RelayCidrs => nets(defaults::RELAY_CIDRS),
+            }),
         }
     }
 }
@@ -298,47 +442,21 @@ impl NetworkLists {
     }
 
     /// The shipped lists with each list given in `texts` replaced by its parsed text (format and
-    /// sources on [`ListTexts`]). Any invalid line rejects the whole result, with every invalid
-    /// line reported, so a bad download never half-replaces a list: keep the previous lists on
-    /// `Err`. An empty text is a valid empty list; check [`Self::entry_count`] before trusting a
-    /// refresh that shrank sharply.
+    /// sources on [`ListTexts`]). Any invalid line rejects the whole result, with the invalid
+    /// lines reported (up to [`MAX_REPORTED_ERRORS`] per list), so a bad download never
+    /// half-replaces a list: keep the previous lists on `Err`. An empty text is a valid empty
+    /// list; check [`Self::entry_count`] before trusting a refresh that shrank sharply.
     pub fn from_texts(texts: &ListTexts<'_>) -> Result<NetworkLists, Vec<ListError>> {
         let mut lists = NetworkLists::shipped().clone();
         let mut errors = Vec::new();
-        let mut nets = |slot: &mut NetSet, kind: ListKind, text: Option<&str>| {
-            if let Some(text) = text {
-                *slot = NetSet::new(parse_lines(kind, text, parse_net, &mut errors));
+        for kind in ListKind::ALL {
+            if let Some(text) = texts.get(kind) {
+                match ParsedList::parse(kind, text) {
+                    Ok(parsed) => lists.set(parsed),
+                    Err(invalid) => errors.extend(invalid.errors),
+                }
             }
-        };
-        nets(&mut lists.tor_exits, ListKind::TorExits, texts.tor_exits);
-        nets(
-            &mut lists.datacenter_cidrs,
-            ListKind::DatacenterCidrs,
-            texts.datacenter_cidrs,
-        );
-        nets(&mut lists.vpn_cidrs, ListKind::VpnCidrs, texts.vpn_cidrs);
-        nets(
-            &mut lists.proxy_cidrs,
-            ListKind::ProxyCidrs,
-            texts.proxy_cidrs,
-        );
-        nets(
-            &mut lists.relay_cidrs,
-            ListKind::RelayCidrs,
-            texts.relay_cidrs,
-        );
-        let mut asns = |slot: &mut AsnSet, kind: ListKind, text: Option<&str>| {
-            if let Some(text) = text {
-                *slot = AsnSet::new(parse_lines(kind, text, parse_asn, &mut errors));
-            }
-        };
-        asns(
-            &mut lists.datacenter_asns,
-            ListKind::DatacenterAsns,
-            texts.datacenter_asns,
-        );
-        asns(&mut lists.vpn_asns, ListKind::VpnAsns, texts.vpn_asns);
-        asns(&mut lists.relay_asns, ListKind::RelayAsns, texts.relay_asns);
+        }
         if errors.is_empty() {
             Ok(lists)
         } else {
@@ -347,98 +465,63 @@ impl NetworkLists {
         }
     }
 
-    /// How many entries a list was loaded with (before CIDR aggregation), for logs.
+    /// Puts `list` in force in place of its kind's list (the old one is freed once no clone
+    /// holds it).
+    pub fn set(&mut self, list: ParsedList) {
+        self.lists[list.kind.index()] = Arc::new(list.list);
+    }
+
+    /// Puts the shipped list of `kind` back in force.
+    pub fn reset(&mut self, kind: ListKind) {
+        self.lists[kind.index()] = NetworkLists::shipped().lists[kind.index()].clone();
+    }
+
+    /// How many entries a list was loaded with (before CIDR merging), for logs.
     pub fn entry_count(&self, kind: ListKind) -> usize {
-        match kind {
-            ListKind::TorExits => self.tor_exits.entries,
-            ListKind::DatacenterAsns => self.datacenter_asns.0.len(),
-            ListKind::DatacenterCidrs => self.datacenter_cidrs.entries,
-            ListKind::VpnAsns => self.vpn_asns.0.len(),
-            ListKind::VpnCidrs => self.vpn_cidrs.entries,
-            ListKind::ProxyCidrs => self.proxy_cidrs.entries,
-            ListKind::RelayAsns => self.relay_asns.0.len(),
-            ListKind::RelayCidrs => self.relay_cidrs.entries,
-        }
+        self.lists[kind.index()].entries()
+    }
+
+    /// The memory one list holds ([`ParsedList::bytes`]).
+    pub fn list_bytes(&self, kind: ListKind) -> usize {
+        self.lists[kind.index()].bytes()
+    }
+
+    /// The memory all lists hold.
+    pub fn bytes(&self) -> usize {
+        ListKind::ALL.iter().map(|k| self.list_bytes(*k)).sum()
     }
 
     /// The flags for a (public) address and its ASN, when known. IPv4-mapped IPv6 addresses
     /// match the IPv4 lists. An ASN flag needs `asn`; a CIDR flag needs only the address.
     pub fn flags(&self, ip: IpAddr, asn: Option<u32>) -> NetworkFlags {
         let ip = ip.to_canonical();
+        let on = |kind: ListKind| self.lists[kind.index()].matches(ip, asn);
         NetworkFlags {
-            is_tor: self.tor_exits.contains(ip),
-            is_vpn: self.vpn_asns.contains(asn) || self.vpn_cidrs.contains(ip),
-            is_proxy: self.proxy_cidrs.contains(ip),
-            is_datacenter: self.datacenter_asns.contains(asn) || self.datacenter_cidrs.contains(ip),
-            is_relay: self.relay_asns.contains(asn) || self.relay_cidrs.contains(ip),
+            is_tor: on(ListKind::TorExits),
+            is_vpn: on(ListKind::VpnAsns) || on(ListKind::VpnCidrs),
+            is_proxy: on(ListKind::ProxyCidrs),
+            is_datacenter: on(ListKind::DatacenterAsns) || on(ListKind::DatacenterCidrs),
+            is_relay: on(ListKind::RelayAsns) || on(ListKind::RelayCidrs),
         }
     }
 }
 
 /// The entries of one list's text in canonical spelling, sorted and without duplicates: ASNs as
-/// plain numbers, addresses without a prefix length, CIDRs with host bits cleared. This is what
-/// the refresh stores: it parses back through [`NetworkLists::from_texts`] to the same list, and
-/// its length is that list's [`NetworkLists::entry_count`]. Errors as for `from_texts`.
+/// plain numbers, addresses without a prefix length, CIDRs with host bits cleared. The refresh
+/// stores these, one per line ([`super::refresh`] builds the same text without a `String` per
+/// entry); they parse back through [`NetworkLists::from_texts`] to the same list, and their
+/// number is that list's [`NetworkLists::entry_count`]. Errors as for `from_texts`.
 pub fn canonical_entries(kind: ListKind, text: &str) -> Result<Vec<String>, Vec<ListError>> {
-    let mut errors = Vec::new();
-    let mut entries: Vec<String> = if kind.is_asn_list() {
-        let mut asns = parse_lines(kind, text, parse_asn, &mut errors);
-        asns.sort_unstable();
-        asns.dedup();
-        asns.iter().map(u32::to_string).collect()
-    } else {
-        parse_lines(kind, text, parse_net, &mut errors)
-            .into_iter()
-            .map(|net| {
-                if net.prefix_len() == net.max_prefix_len() {
-                    net.addr().to_string()
-                } else {
-                    net.to_string()
-                }
-            })
-            .collect()
-    };
-    if !errors.is_empty() {
-        return Err(errors);
+    let mut reader = LineReader::new(kind);
+    let mut set = CanonicalSet::new(kind);
+    let mut add = |e| set.add(e);
+    reader.push(text, &mut add);
+    reader.finish(&mut add);
+    if !reader.invalid.is_empty() {
+        return Err(reader.invalid.errors);
     }
-    entries.sort_unstable();
-    entries.dedup();
-    Ok(entries)
-}
-
-/// Parses every value line of `text` with `parse`, collecting errors with 1-based line numbers.
-fn parse_lines<T>(
-    kind: ListKind,
-    text: &str,
-    parse: fn(&str) -> Result<T, String>,
-    errors: &mut Vec<ListError>,
-) -> Vec<T> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut values = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let content = line.split('#').next().unwrap_or_default().trim();
-        if content.is_empty() {
-            continue;
-        }
-        let value = content
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .next()
-            .unwrap_or_default();
-        let parsed = if value.is_empty() {
-            Err(format!("empty first field: {}", quoted(content)))
-        } else {
-            parse(value)
-        };
-        match parsed {
-            Ok(v) => values.push(v),
-            Err(message) => errors.push(ListError {
-                list: kind,
-                line: i + 1,
-                message,
-            }),
-        }
-    }
-    values
+    let (text, _) = set.finish();
+    Ok(text.lines().map(str::to_string).collect())
 }
 
 /// An address (a host prefix) or a CIDR, host bits cleared.
@@ -692,7 +775,7 @@ mod tests {
         assert!(!l.flags(any, Some(64503)).is_datacenter);
         // Host bits are cleared.
         assert!(l.flags(ip("10.200.0.1"), None).is_datacenter);
-        // Overlapping and duplicate entries aggregate without losing coverage.
+        // Overlapping and duplicate entries merge without losing coverage.
         let l = NetworkLists::from_texts(&ListTexts {
             proxy_cidrs: Some(
                 "192.0.2.0/24\n192.0.2.128/25\n192.0.2.7\n198.51.100.0/24\n198.51.101.0/24\n",
@@ -806,6 +889,94 @@ mod tests {
     }
 
     #[test]
+    fn a_text_read_in_pieces_is_the_text_read_whole() {
+        let text =
+            "\u{feff}# exits\r\n198.51.100.7\r\n2001:db8:7::1 # v6\n\n10.1.2.3/8,x\n203.0.113.9";
+        let whole = ParsedList::parse(ListKind::TorExits, text).unwrap();
+        assert_eq!(whole.entries(), 4);
+        // Every cut, a line split across pieces (a CRLF and the BOM included), and pieces of
+        // one byte.
+        for cut in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+            let mut p = ListParser::new(ListKind::TorExits);
+            p.push(&text[..cut]);
+            p.push("");
+            p.push(&text[cut..]);
+            assert_eq!(p.finish().unwrap(), whole, "cut at {cut}");
+        }
+        let mut p = ListParser::new(ListKind::TorExits);
+        for (i, _) in text.char_indices() {
+            p.push(&text[i..i + text[i..].chars().next().unwrap().len_utf8()]);
+        }
+        assert_eq!(p.finish().unwrap(), whole);
+        // Line numbers run on across pieces.
+        let mut p = ListParser::new(ListKind::VpnAsns);
+        p.push("AS1\nAS2\nbad");
+        p.push("ly\nAS3\n");
+        p.push("\nworse\n");
+        let invalid = p.finish().unwrap_err();
+        let lines: Vec<usize> = invalid.errors.iter().map(|e| e.line).collect();
+        assert_eq!((lines, invalid.lines), (vec![3, 6], 2));
+        assert_eq!(invalid.errors[0].message, "not an ASN: \"badly\"");
+    }
+
+    #[test]
+    fn invalid_lines_are_counted_and_the_first_hundred_kept() {
+        let garbage: String = (0..10_000).map(|i| format!("<junk {i}>\n")).collect();
+        let invalid = ParsedList::parse(ListKind::ProxyCidrs, &garbage).unwrap_err();
+        assert_eq!(invalid.lines, 10_000);
+        assert_eq!(invalid.errors.len(), MAX_REPORTED_ERRORS);
+        assert_eq!(invalid.errors[99].line, 100);
+        let err = NetworkLists::from_texts(&ListTexts {
+            proxy_cidrs: Some(&garbage),
+            vpn_asns: Some(&garbage),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.len(), 2 * MAX_REPORTED_ERRORS);
+    }
+
+    #[test]
+    fn lists_at_the_entry_cap_are_compact() {
+        // 250,000 IPv4 addresses that do not merge: 8 bytes each, the array and nothing else.
+        let text: String = (0..250_000u32)
+            .map(|i| format!("{}\n", std::net::Ipv4Addr::from(0x1400_0000 + 2 * i)))
+            .collect();
+        let l = ParsedList::parse(ListKind::TorExits, &text).unwrap();
+        assert_eq!((l.entries(), l.bytes()), (250_000, 2_000_000));
+        let asns: String = (1..=250_000u32).map(|i| format!("AS{i}\n")).collect();
+        let a = ParsedList::parse(ListKind::DatacenterAsns, &asns).unwrap();
+        assert_eq!((a.entries(), a.bytes()), (250_000, 1_000_000));
+        let mut lists = NetworkLists::shipped().clone();
+        let shipped = lists.bytes();
+        assert!(shipped < 1_000, "{shipped}");
+        lists.set(l);
+        lists.set(a);
+        assert_eq!(lists.bytes(), shipped + 3_000_000 - lists_bytes_replaced());
+        assert!(lists.flags(ip("20.0.0.0"), None).is_tor);
+        assert!(!lists.flags(ip("20.0.0.1"), None).is_tor);
+        assert!(
+            lists.flags(ip("20.7.161.30"), None).is_tor,
+            "the last entry"
+        );
+        assert!(!lists.flags(ip("20.7.161.32"), None).is_tor);
+        assert!(
+            lists
+                .flags(ip("::ffff:20.0.0.2"), Some(250_000))
+                .is_datacenter
+        );
+        // Back to the shipped lists: the same lists as before.
+        lists.reset(ListKind::TorExits);
+        lists.reset(ListKind::DatacenterAsns);
+        assert_eq!(&lists, NetworkLists::shipped());
+    }
+
+    /// What the shipped Tor and datacenter ASN lists held.
+    fn lists_bytes_replaced() -> usize {
+        let s = NetworkLists::shipped();
+        s.list_bytes(ListKind::TorExits) + s.list_bytes(ListKind::DatacenterAsns)
+    }
+
+    #[test]
     fn list_kinds_parse_and_texts_are_addressed_by_kind() {
         for kind in ListKind::ALL {
             assert_eq!(ListKind::parse(kind.as_str()), Some(kind));
@@ -815,6 +986,9 @@ mod tests {
             for other in ListKind::ALL.into_iter().filter(|k| *k != kind) {
                 assert_eq!(texts.get(other), None);
             }
+        }
+        for (i, kind) in ListKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i);
         }
         assert_eq!(ListKind::parse("Tor_Exits"), None);
         assert_eq!(ListKind::parse("tor"), None);

@@ -8,9 +8,11 @@
 //! 2. Location and ASN come from the request's `cf` object or the D1 IP-range table (the
 //!    caller's job) as [`LocationInfo`] and [`AsnInfo`].
 //! 3. [`NetworkLists::flags`] matches the address and ASN against the Tor, datacenter, VPN,
-//!    proxy and relay lists. The shipped lists ([`NetworkLists::shipped`]) work offline; the
-//!    hourly cron job replaces them from public sources ([`refresh`]: catalogue, caps, the
-//!    decision what to store, and loading what is stored).
+//!    proxy and relay lists, each held as sorted, merged address ranges or a sorted ASN array
+//!    (a binary search per lookup, no heap object per entry). The shipped lists
+//!    ([`NetworkLists::shipped`]) work offline; the hourly cron job replaces them from public
+//!    sources ([`refresh`]: catalogue, caps, the memory budget, the decision what to store, and
+//!    loading what is stored one list at a time).
 //! 4. [`threat_score`] combines the flags, the event's severity and the recent
 //!    [`ThreatHistory`] of the IP and actor.
 //! 5. [`forensics`] builds `{network, location}`; [`enrich`] does steps 1, 3–5 at once and fills
@@ -19,6 +21,8 @@
 //! Pure: no I/O, no clock, no `worker`.
 
 mod address;
+mod canonical;
+mod compact;
 mod defaults;
 pub mod enrichment;
 mod forensics;
@@ -29,5 +33,8 @@ mod score;
 
 pub use address::{classify_ip, IpClass};
 pub use forensics::{enrich, forensics, AsnInfo, LocationInfo, NetworkForensics};
-pub use lists::{canonical_entries, ListError, ListKind, ListTexts, NetworkFlags, NetworkLists};
+pub use lists::{
+    canonical_entries, Invalid, ListError, ListKind, ListParser, ListTexts, NetworkFlags,
+    NetworkLists, ParsedList, MAX_REPORTED_ERRORS,
+};
 pub use score::{threat_score, ThreatHistory};

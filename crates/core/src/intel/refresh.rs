@@ -4,9 +4,11 @@
 //! URL of a list with a timeout and a size cap, and hands the bodies to [`decide`], which says
 //! what to store. It stores with [`store_statements`] (one D1 batch, so one transaction),
 //! records an unchanged download with [`unchanged_statement`] (nothing is rewritten, so no
-//! isolate re-parses the list), or records the error with [`error_statement`]. Requests load what is stored with
-//! [`LISTS_SQL`], [`CHUNKS_SQL`], [`assemble`] and [`load`], at most once per
-//! [`RELOAD_AFTER_MS`] per isolate.
+//! isolate re-parses the list), or records the error with [`error_statement`]. Requests load
+//! what is stored into a [`LoadedLists`], at most once per [`RELOAD_AFTER_MS`] per isolate:
+//! [`LISTS_SQL`] says which lists changed ([`LoadedLists::changed`]), and each changed list is
+//! read on its own ([`LIST_SQL`]) and parsed chunk by chunk into its compact form
+//! ([`LoadedLists::apply`]), replacing the old one before the next is read.
 //!
 //! A security product must not lose its Tor list because a mirror returned an empty page, so a
 //! refresh is refused, and the list in force kept, when:
@@ -16,29 +18,47 @@
 //! * any line is invalid (HTML, a truncated download, a prefix broader than `/8` or `/16`):
 //!   lists are never half-replaced;
 //! * the list would have no entries, or more than [`MAX_LIST_ENTRIES`];
+//! * the list would hold more than [`MAX_LIST_BYTES`] in memory (its memory budget, below);
 //! * the list would shrink below [`MIN_KEEP_PERCENT`] % of the list in force (the stored one,
 //!   else the shipped one). To accept such a shrink on purpose, delete the list's row from
 //!   `network_lists`; the comparison is then with the shipped list.
+//!
+//! # Memory budget
+//!
+//! Every isolate that enriches holds the eight lists, so their size is budgeted, not just their
+//! line count. In memory a list is sorted, merged ranges (8 bytes an IPv4 range, 32 an IPv6
+//! range) or a sorted ASN array (4 bytes an ASN); overlapping and adjacent prefixes merge, so a
+//! list's cost is its distinct ranges. A refresh refuses a list over [`MAX_LIST_BYTES`], and a
+//! load keeps the shipped list instead of a stored one over it, so the lists together never
+//! hold more than [`MAX_LISTS_BYTES`]. Loading reads and parses one list at a time, straight
+//! from its stored chunks, so on top of the lists an isolate needs one list's stored text
+//! (at most [`MAX_LIST_ENTRIES`] lines) while it reloads.
 //!
 //! # Formats
 //!
 //! A body is either a line list as [`super::ListTexts`] describes (one entry per line, `#`
 //! comments, CSV first field), or a provider JSON feed: a body starting with `{` is flattened
 //! to the string values of every `ip_prefix`, `ipv6_prefix`, `ipv4Prefix` and `ipv6Prefix` key
-//! at any depth, which covers AWS `ip-ranges.json` and Google `cloud.json`/`goog.json`.
+//! at any depth, which covers AWS `ip-ranges.json` and Google `cloud.json`/`goog.json`. The
+//! feed is read as a stream: no JSON tree is built.
 //! A list with several URLs (e.g. an IPv4 and an IPv6 file) is their union.
 //!
 //! Stored texts are canonical ([`super::canonical_entries`]): one entry per line, sorted,
 //! de-duplicated, split into chunks of at most [`CHUNK_BYTES`] at line boundaries so no D1 value
 //! nears its 2 MB limit.
 
-use super::lists::{canonical_entries, ListError, ListKind, ListTexts, NetworkLists};
+use super::canonical::CanonicalSet;
+use super::compact::Builder;
+use super::lists::{Entry, Invalid, LineReader, ListKind, ListParser, NetworkLists};
 use crate::api::sql::{SqlParam, Statement};
 use crate::time::UnixMs;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// The var holding the source catalogue (a JSON object, list name → URL or array of URLs).
 pub const SOURCES_VAR: &str = "NETWORK_LIST_SOURCES";
@@ -48,8 +68,19 @@ pub const REFRESH_CRON: &str = "41 * * * *";
 /// The largest body accepted from one URL. The biggest default source (X4BNet's datacenter IPv4
 /// list) is about 0.5 MB.
 pub const MAX_SOURCE_BYTES: usize = 4 * 1024 * 1024;
-/// The most entries one list may hold after a refresh.
+/// The most entries one list may hold after a refresh. It bounds the stored text (about 4 MB
+/// of IPv4 entries, 11 MB of the longest IPv6 ones), which is what a reload reads at once.
 pub const MAX_LIST_ENTRIES: usize = 250_000;
+/// The memory budget of one list in an isolate, in bytes of its compact form (8 per merged
+/// IPv4 range, 32 per IPv6 range, 4 per ASN: [`super::ParsedList::bytes`]). 2 MiB holds
+/// 262,144 IPv4 ranges, 65,536 IPv6 ranges or every ASN a list may have. A refresh over it is
+/// refused; a stored list over it is not loaded (the shipped one stays).
+pub const MAX_LIST_BYTES: usize = 2 * 1024 * 1024;
+/// What all lists together can hold: [`MAX_LIST_BYTES`] for each of the eight (the shipped
+/// lists are far smaller).
+pub const MAX_LISTS_BYTES: usize = ListKind::ALL.len() * MAX_LIST_BYTES;
+// An IPv4 or ASN list within the entry cap is within the budget: only IPv6 ranges can reach it.
+const _: () = assert!(MAX_LIST_ENTRIES * 8 <= MAX_LIST_BYTES);
 /// A refresh that leaves fewer than this percentage of the entries in force is refused.
 pub const MIN_KEEP_PERCENT: usize = 10;
 /// URLs per list and characters per URL in the catalogue.
@@ -207,37 +238,57 @@ pub enum Decision {
 }
 
 /// Decides what to store for `kind` from its fetched bodies. `stored` describes the stored
-/// list, if any; without one the shipped list is the one in force.
+/// list, if any; without one the shipped list is the one in force. ([`Candidate`] does the
+/// same one body at a time.)
 pub fn decide(kind: ListKind, fetched: &[Fetched], stored: Option<&StoredMeta>) -> Decision {
-    match accept(kind, fetched, stored.map(|s| s.entries)) {
-        Ok((text, entries)) => {
-            let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-            if stored.is_some_and(|s| s.sha256 == sha256) {
-                Decision::Unchanged { entries }
-            } else {
-                Decision::Store {
-                    text,
-                    entries,
-                    sha256,
-                }
-            }
-        }
-        Err(error) => Decision::Keep {
-            error: shorten(&error, MAX_ERROR_CHARS),
-        },
+    let mut candidate = Candidate::new(kind);
+    for f in fetched {
+        candidate.add(f);
     }
+    candidate.decide(stored)
 }
 
-fn accept(
+/// The refresh of one list, fed its fetched bodies one at a time so each can be dropped once
+/// added (a list may have four URLs of up to [`MAX_SOURCE_BYTES`]). One pass over a body builds
+/// both the canonical text and the compact list whose size is budgeted; neither keeps a heap
+/// object per entry. The first failing body decides the error; later ones are ignored.
+#[derive(Debug)]
+pub struct Candidate {
     kind: ListKind,
-    fetched: &[Fetched],
-    stored_entries: Option<usize>,
-) -> Result<(String, usize), String> {
-    if fetched.is_empty() {
-        return Err("no source".to_string());
+    canonical: CanonicalSet,
+    ranges: Builder,
+    bodies: usize,
+    /// More than [`MAX_LIST_ENTRIES`] distinct entries were seen: lines are only checked.
+    capped: bool,
+    error: Option<String>,
+}
+
+impl Candidate {
+    pub fn new(kind: ListKind) -> Self {
+        Candidate {
+            kind,
+            canonical: CanonicalSet::new(kind),
+            ranges: Builder::default(),
+            bodies: 0,
+            capped: false,
+            error: None,
+        }
     }
-    let mut entries = Vec::new();
-    for f in fetched {
+
+    /// Adds one URL's outcome.
+    pub fn add(&mut self, f: &Fetched) {
+        self.bodies += 1;
+        if self.error.is_none() {
+            if let Err(e) = self.read(f) {
+                self.error = Some(e);
+                // Nothing more is needed from what was read.
+                self.canonical = CanonicalSet::new(self.kind);
+                self.ranges = Builder::default();
+            }
+        }
+    }
+
+    fn read(&mut self, f: &Fetched) -> Result<(), String> {
         let body = f.body.as_ref().map_err(|e| format!("{}: {e}", f.url))?;
         if body.len() > MAX_SOURCE_BYTES {
             return Err(format!(
@@ -248,50 +299,105 @@ fn accept(
         let text =
             std::str::from_utf8(body).map_err(|_| format!("{}: not UTF-8 text; refused", f.url))?;
         let text = flatten(text).map_err(|e| format!("{}: {e}; refused", f.url))?;
-        let parsed = canonical_entries(kind, &text)
-            .map_err(|errors| format!("{}: {}", f.url, describe(&errors)))?;
-        entries.extend(parsed);
-    }
-    if fetched.len() > 1 {
-        entries.sort_unstable();
-        entries.dedup();
-    }
-    let n = entries.len();
-    if n == 0 {
-        return Err("no entries; an empty list is refused".to_string());
-    }
-    if n > MAX_LIST_ENTRIES {
-        return Err(format!(
-            "{n} entries, over the {MAX_LIST_ENTRIES}-entry cap; refused"
-        ));
-    }
-    let in_force = stored_entries.unwrap_or_else(|| NetworkLists::shipped().entry_count(kind));
-    if n * 100 < in_force * MIN_KEEP_PERCENT {
-        let which = if stored_entries.is_some() {
-            "stored"
-        } else {
-            "shipped"
+        let mut reader = LineReader::new(self.kind);
+        let (canonical, ranges, capped) = (&mut self.canonical, &mut self.ranges, &mut self.capped);
+        // Past the entry cap, lines are only checked: the list is refused either way, and
+        // holds no more memory.
+        let mut add = |e: Entry| {
+            if !*capped {
+                canonical.add(e);
+                ranges.add(e);
+                *capped = canonical.over(MAX_LIST_ENTRIES);
+            }
         };
-        return Err(format!(
-            "{n} entries, under {MIN_KEEP_PERCENT}% of the {in_force} in the {which} list; refused"
-        ));
+        reader.push(&text, &mut add);
+        reader.finish(&mut add);
+        if reader.invalid.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}: {}", f.url, describe(&reader.invalid)))
+        }
     }
-    let mut text = entries.join("\n");
-    text.push('\n');
-    Ok((text, n))
+
+    /// What to store (see [`decide`]).
+    pub fn decide(self, stored: Option<&StoredMeta>) -> Decision {
+        match self.accept(stored.map(|s| s.entries)) {
+            Ok((text, entries)) => {
+                let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+                if stored.is_some_and(|s| s.sha256 == sha256) {
+                    Decision::Unchanged { entries }
+                } else {
+                    Decision::Store {
+                        text,
+                        entries,
+                        sha256,
+                    }
+                }
+            }
+            Err(error) => Decision::Keep {
+                error: shorten(&error, MAX_ERROR_CHARS),
+            },
+        }
+    }
+
+    fn accept(mut self, stored_entries: Option<usize>) -> Result<(String, usize), String> {
+        if self.bodies == 0 {
+            return Err("no source".to_string());
+        }
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if self.capped {
+            return Err(format!(
+                "more than {MAX_LIST_ENTRIES} entries, over the {MAX_LIST_ENTRIES}-entry cap; \
+                 refused"
+            ));
+        }
+        let bytes = self.ranges.bytes();
+        drop(self.ranges);
+        let (text, n) = self.canonical.finish();
+        if n == 0 {
+            return Err("no entries; an empty list is refused".to_string());
+        }
+        if n > MAX_LIST_ENTRIES {
+            return Err(format!(
+                "{n} entries, over the {MAX_LIST_ENTRIES}-entry cap; refused"
+            ));
+        }
+        if bytes > MAX_LIST_BYTES {
+            return Err(format!(
+                "{n} entries need {bytes} bytes in memory as merged ranges, over the \
+                 {MAX_LIST_BYTES}-byte budget per list; refused"
+            ));
+        }
+        let kind = self.kind;
+        let in_force = stored_entries.unwrap_or_else(|| NetworkLists::shipped().entry_count(kind));
+        if n * 100 < in_force * MIN_KEEP_PERCENT {
+            let which = if stored_entries.is_some() {
+                "stored"
+            } else {
+                "shipped"
+            };
+            return Err(format!(
+                "{n} entries, under {MIN_KEEP_PERCENT}% of the {in_force} in the {which} list; refused"
+            ));
+        }
+        Ok((text, n))
+    }
 }
 
 /// `N invalid lines, e.g. …` with the first three.
-fn describe(errors: &[ListError]) -> String {
-    let first: Vec<String> = errors
+fn describe(invalid: &Invalid) -> String {
+    let first: Vec<String> = invalid
+        .errors
         .iter()
         .take(3)
         .map(|e| format!("line {}: {}", e.line, e.message))
         .collect();
-    let s = if errors.len() == 1 { "" } else { "s" };
+    let s = if invalid.lines == 1 { "" } else { "s" };
     format!(
         "{} invalid line{s}; refused (first: {})",
-        errors.len(),
+        invalid.lines,
         first.join("; ")
     )
 }
@@ -305,30 +411,116 @@ fn flatten(text: &str) -> Result<Cow<'_, str>, String> {
     if !start.starts_with('{') {
         return Ok(Cow::Borrowed(text));
     }
-    let value: Value = serde_json::from_str(start).map_err(|e| format!("invalid JSON: {e}"))?;
     let mut out = String::new();
-    collect_prefixes(&value, &mut out);
+    let mut json = serde_json::Deserializer::from_str(start);
+    Prefixes {
+        out: &mut out,
+        take: false,
+    }
+    .deserialize(&mut json)
+    .and_then(|()| json.end())
+    .map_err(|e| format!("invalid JSON: {e}"))?;
     if out.is_empty() {
         return Err(format!("JSON without any {} value", PREFIX_KEYS.join("/")));
     }
     Ok(Cow::Owned(out))
 }
 
-fn collect_prefixes(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map {
-                match v {
-                    Value::String(s) if PREFIX_KEYS.contains(&key.as_str()) => {
-                        out.push_str(s);
-                        out.push('\n');
-                    }
-                    _ => collect_prefixes(v, out),
-                }
-            }
+/// Walks a JSON value as it is read, appending the string values of [`PREFIX_KEYS`] at any
+/// depth to `out`, one per line; everything else is skipped, so memory does not grow with the
+/// feed's structure. `take`: this value is under a prefix key.
+struct Prefixes<'a> {
+    out: &'a mut String,
+    take: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Prefixes<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Prefixes<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        if self.take {
+            self.out.push_str(s);
+            self.out.push('\n');
         }
-        Value::Array(items) => items.iter().for_each(|v| collect_prefixes(v, out)),
-        _ => {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        let out = self.out;
+        while items
+            .next_element_seed(Prefixes {
+                out: &mut *out,
+                take: false,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let out = self.out;
+        while let Some(take) = map.next_key_seed(IsPrefixKey)? {
+            map.next_value_seed(Prefixes {
+                out: &mut *out,
+                take,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads an object key as whether it is one of [`PREFIX_KEYS`], without keeping it.
+struct IsPrefixKey;
+
+impl<'de> DeserializeSeed<'de> for IsPrefixKey {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IsPrefixKey {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(PREFIX_KEYS.contains(&key))
     }
 }
 
@@ -370,11 +562,10 @@ pub fn chunks(text: &str, max: usize) -> Vec<&str> {
     out
 }
 
-/// The stored lists (only those holding a text), oldest columns first. Rows for `assemble`.
+/// The stored lists (only those holding a text), oldest columns first: rows for
+/// [`stored_meta`] and [`LoadedLists::changed`]. No text is read.
 pub const LISTS_SQL: &str = "SELECT list, entries, chunks, fetched_at, sha256 FROM network_lists \
 WHERE fetched_at IS NOT NULL ORDER BY list";
-/// Every stored chunk, in order. Rows for `assemble`.
-pub const CHUNKS_SQL: &str = "SELECT list, seq, body FROM network_list_chunks ORDER BY list, seq";
 
 /// Replaces `kind`'s stored text with `text` (from [`Decision::Store`]) in one batch: the
 /// caller runs these as one D1 transaction, so readers see the old list or the new one.
@@ -449,13 +640,47 @@ pub fn error_statement(kind: ListKind, error: &str, now: UnixMs) -> Statement {
     )
 }
 
-/// One stored list, reassembled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredList {
-    pub kind: ListKind,
-    pub text: String,
-    pub entries: usize,
-    pub fetched_at: UnixMs,
+/// One list's stored row with its chunks in order, in one statement (so from one snapshot):
+/// `?1` is the list name; each row is `entries, chunks, fetched_at, seq, body` ([`ChunkRow`]),
+/// one per chunk (one with a null `seq` and `body` when the list has no chunk; none when the
+/// list is not stored). The Worker converts and parses the rows one at a time
+/// ([`LoadedLists::apply`]), and reading one list at a time keeps one list's text, not all of
+/// them, in the isolate's JavaScript heap.
+pub const LIST_SQL: &str = "SELECT l.entries, l.chunks, l.fetched_at, c.seq, c.body \
+FROM network_lists l LEFT JOIN network_list_chunks c ON c.list = l.list \
+WHERE l.list = ?1 AND l.fetched_at IS NOT NULL ORDER BY c.seq";
+
+/// [`LIST_SQL`] for `kind`.
+pub fn list_statement(kind: ListKind) -> Statement {
+    (
+        LIST_SQL.to_string(),
+        vec![SqlParam::Text(kind.as_str().to_string())],
+    )
+}
+
+/// One row of [`LIST_SQL`], in column order (a raw D1 row converts to it).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ChunkRow(
+    pub Option<f64>,
+    pub Option<f64>,
+    pub Option<f64>,
+    pub Option<f64>,
+    pub Option<String>,
+);
+
+impl ChunkRow {
+    /// The row as D1 would answer [`LIST_SQL`] for this list row (`entries`, `chunks`,
+    /// `fetched_at`) and chunk row (`seq`, `body`), as JSON objects (tests and fuzzing).
+    pub fn from_json(list_row: &Value, chunk_row: Option<&Value>) -> ChunkRow {
+        let chunk = |key| chunk_row.and_then(|c| number(c, key));
+        ChunkRow(
+            number(list_row, "entries"),
+            number(list_row, "chunks"),
+            number(list_row, "fetched_at"),
+            chunk("seq"),
+            chunk_row.and_then(|c| text(c, "body")).map(str::to_string),
+        )
+    }
 }
 
 fn number(row: &Value, key: &str) -> Option<f64> {
@@ -479,95 +704,149 @@ pub fn stored_meta(list_rows: &[Value]) -> BTreeMap<ListKind, StoredMeta> {
         .collect()
 }
 
-/// Reassembles the stored lists from [`LISTS_SQL`] and [`CHUNKS_SQL`] rows. A list whose chunks
-/// do not match its row (missing, extra or out-of-order sequence numbers) or whose name is
-/// unknown is skipped with a problem message; the rest load.
-pub fn assemble(list_rows: &[Value], chunk_rows: &[Value]) -> (Vec<StoredList>, Vec<String>) {
-    let mut pieces: BTreeMap<&str, Vec<(f64, &str)>> = BTreeMap::new();
-    for row in chunk_rows {
-        if let (Some(list), Some(seq), Some(body)) =
-            (text(row, "list"), number(row, "seq"), text(row, "body"))
-        {
-            pieces.entry(list).or_default().push((seq, body));
-        }
-    }
-    let mut lists = Vec::new();
-    let mut problems = Vec::new();
-    for row in list_rows {
-        let Some(name) = text(row, "list") else {
-            continue;
-        };
-        let Some(kind) = ListKind::parse(name) else {
-            problems.push(format!("unknown stored list {name:?} ignored"));
-            continue;
-        };
-        let (Some(entries), Some(count), Some(fetched_at)) = (
-            number(row, "entries"),
-            number(row, "chunks"),
-            number(row, "fetched_at"),
-        ) else {
-            problems.push(format!("{kind}: incomplete row ignored"));
-            continue;
-        };
-        let mut parts = pieces.remove(name).unwrap_or_default();
-        parts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let in_order = parts.len() as f64 == count
-            && parts
-                .iter()
-                .enumerate()
-                .all(|(i, (seq, _))| *seq == i as f64);
-        if !in_order {
-            problems.push(format!(
-                "{kind}: {} stored chunks for {count}; ignored",
-                parts.len()
-            ));
-            continue;
-        }
-        lists.push(StoredList {
-            kind,
-            text: parts.iter().map(|(_, body)| *body).collect(),
-            entries: entries.max(0.0) as usize,
-            fetched_at: UnixMs(fetched_at as i64),
-        });
-    }
-    (lists, problems)
+/// An isolate's lists in force and the stored versions (`fetched_at`) they were read from.
+/// Starts as the shipped lists; [`Self::changed`] and [`Self::apply`] bring it up to date with
+/// D1 one list at a time, each list replaced as soon as it is parsed, so an isolate never holds
+/// two copies of the lists: at most the old and the new copy of the list being read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedLists {
+    lists: NetworkLists,
+    /// By list name (names no build knows included, so they are reported once).
+    versions: BTreeMap<String, i64>,
 }
 
-/// The lists in force: the shipped lists with every stored list replacing its shipped one. A
-/// stored list that no longer parses (stored texts are validated before they are stored, so
-/// only a change of parsing rules could do this) keeps its shipped list, with a problem message.
-pub fn load(stored: &[StoredList]) -> (NetworkLists, Vec<String>) {
-    let mut texts = ListTexts::default();
-    for s in stored {
-        texts.set(s.kind, Some(&s.text));
-    }
-    match NetworkLists::from_texts(&texts) {
-        Ok(lists) => (lists, Vec::new()),
-        Err(errors) => {
-            let mut problems = Vec::new();
-            for kind in ListKind::ALL {
-                let bad: Vec<ListError> =
-                    errors.iter().filter(|e| e.list == kind).cloned().collect();
-                if !bad.is_empty() {
-                    texts.set(kind, None);
-                    problems.push(format!(
-                        "stored {kind}: {}; the shipped list stays",
-                        describe(&bad)
-                    ));
-                }
-            }
-            let lists = NetworkLists::from_texts(&texts).unwrap_or_else(|_| {
-                // Unreachable: every list with an error was removed.
-                NetworkLists::shipped().clone()
-            });
-            (lists, problems)
+impl Default for LoadedLists {
+    fn default() -> Self {
+        LoadedLists {
+            lists: NetworkLists::shipped().clone(),
+            versions: BTreeMap::new(),
         }
     }
+}
+
+impl LoadedLists {
+    /// The lists in force (a cheap clone: the lists are shared).
+    pub fn lists(&self) -> &NetworkLists {
+        &self.lists
+    }
+
+    /// Compares [`LISTS_SQL`] rows with what is loaded: returns the lists to read again with
+    /// [`LIST_SQL`] (stored anew or changed since), and problems to log. A list no
+    /// longer stored returns to its shipped list at once; an unknown list name is reported
+    /// once per version and ignored.
+    pub fn changed(&mut self, list_rows: &[Value]) -> (Vec<ListKind>, Vec<String>) {
+        let stored: BTreeMap<&str, i64> = list_rows
+            .iter()
+            .filter_map(|row| Some((text(row, "list")?, number(row, "fetched_at")? as i64)))
+            .collect();
+        let mut read = Vec::new();
+        let mut problems = Vec::new();
+        for (name, version) in &stored {
+            if self.versions.get(*name) == Some(version) {
+                continue;
+            }
+            match ListKind::parse(name) {
+                Some(kind) => read.push(kind),
+                None => {
+                    problems.push(format!("unknown stored list {name:?} ignored"));
+                    self.versions.insert(name.to_string(), *version);
+                }
+            }
+        }
+        let gone: Vec<String> = self
+            .versions
+            .keys()
+            .filter(|name| !stored.contains_key(name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.versions.remove(&name);
+            if let Some(kind) = ListKind::parse(&name) {
+                self.lists.reset(kind);
+            }
+        }
+        (read, problems)
+    }
+
+    /// Puts in force what [`LIST_SQL`] read for `kind`: its rows, consumed one at a time (no
+    /// rows: the list is no longer stored). Each chunk is parsed and dropped before the next
+    /// row is taken. A stored list that cannot be used keeps the shipped list, with a problem
+    /// to log, until it is stored again: chunks that do not match the row, a text that no
+    /// longer parses (stored texts are validated, so only a change of parsing rules could do
+    /// this) or a list over [`MAX_LIST_BYTES`].
+    pub fn apply(
+        &mut self,
+        kind: ListKind,
+        rows: impl IntoIterator<Item = ChunkRow>,
+    ) -> Option<String> {
+        let mut rows = rows.into_iter().peekable();
+        let Some(&ChunkRow(entries, count, fetched_at, ..)) = rows.peek() else {
+            self.versions.remove(kind.as_str());
+            self.lists.reset(kind);
+            return None;
+        };
+        let Some(version) = fetched_at else {
+            return Some(format!("{kind}: incomplete row ignored"));
+        };
+        self.versions
+            .insert(kind.as_str().to_string(), version as i64);
+        match parse_stored(kind, entries, count, rows) {
+            Ok(parsed) => {
+                self.lists.set(parsed);
+                None
+            }
+            Err(problem) => {
+                self.lists.reset(kind);
+                Some(problem)
+            }
+        }
+    }
+}
+
+/// One stored list, parsed chunk by chunk as the rows come; each chunk is dropped once parsed.
+fn parse_stored(
+    kind: ListKind,
+    entries: Option<f64>,
+    count: Option<f64>,
+    rows: impl Iterator<Item = ChunkRow>,
+) -> Result<super::ParsedList, String> {
+    let (Some(_), Some(count)) = (entries, count) else {
+        return Err(format!("{kind}: incomplete row ignored"));
+    };
+    let mut parser = ListParser::new(kind);
+    let mut seen = 0usize;
+    let mut in_order = true;
+    for ChunkRow(.., seq, body) in rows {
+        match (seq, body) {
+            (Some(seq), Some(body)) if in_order && seq == seen as f64 => parser.push(&body),
+            (None, None) => continue, // the list has no chunk
+            _ => in_order = false,
+        }
+        seen += 1;
+    }
+    if !in_order || seen as f64 != count {
+        return Err(format!("{kind}: {seen} stored chunks for {count}; ignored"));
+    }
+    let parsed = parser.finish().map_err(|invalid| {
+        format!(
+            "stored {kind}: {}; the shipped list stays",
+            describe(&invalid)
+        )
+    })?;
+    if parsed.bytes() > MAX_LIST_BYTES {
+        return Err(format!(
+            "stored {kind}: {} bytes in memory, over the {MAX_LIST_BYTES}-byte budget per list; \
+             the shipped list stays",
+            parsed.bytes()
+        ));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intel::ParsedList;
     use crate::api::sql::max_placeholder;
     use serde_json::json;
     use std::net::IpAddr;
@@ -851,6 +1130,42 @@ mod tests {
     }
 
     #[test]
+    fn a_list_over_the_memory_budget_is_refused() {
+        // 70,000 IPv6 addresses that do not merge take 70,000 ranges of 32 bytes.
+        let apart: String = (0..70_000u32)
+            .map(|i| format!("2001:db8::{:x}:{:x}\n", i >> 8, (i & 0xff) * 2))
+            .collect();
+        assert_eq!(
+            keep_error(decide(ListKind::DatacenterCidrs, &[ok("u", &apart)], None)),
+            "70000 entries need 2240000 bytes in memory as merged ranges, over the 2097152-byte \
+             budget per list; refused"
+        );
+        // As many entries in runs of 256 consecutive addresses merge into 274 ranges.
+        let runs: String = (0..70_000u32)
+            .map(|i| format!("2001:db8::{:x}:{:x}\n", i >> 8, i & 0xff))
+            .collect();
+        assert_eq!(
+            stored(decide(ListKind::DatacenterCidrs, &[ok("u", &runs)], None)).1,
+            70_000
+        );
+        // The budget counts the union of every URL, after merging: half of the spaced list from
+        // each of two URLs is refused together.
+        let (a, b) = apart.split_at(apart[..apart.len() / 2].rfind('\n').unwrap() + 1);
+        let err = keep_error(decide(
+            ListKind::VpnCidrs,
+            &[ok("u1", a), ok("u2", b)],
+            None,
+        ));
+        assert!(err.contains("over the 2097152-byte budget"), "{err}");
+        // 65,536 ranges is exactly the budget.
+        let (fits, _) = apart.split_at(apart.match_indices('\n').nth(65_535).unwrap().0 + 1);
+        assert_eq!(
+            stored(decide(ListKind::DatacenterCidrs, &[ok("u", fits)], None)).1,
+            65_536
+        );
+    }
+
+    #[test]
     fn a_list_that_shrinks_below_ten_percent_is_refused() {
         let tor = |n| decide(ListKind::TorExits, &[ok("u", &exits(n))], Some(&meta(1500)));
         assert_eq!(
@@ -1017,31 +1332,64 @@ mod tests {
         (row, chunk_rows)
     }
 
+    /// The rows D1 answers `LIST_SQL` with for this list row and these chunk rows (of any
+    /// list): its chunks in `seq` order, each joined to the list row.
+    fn joined(row: &Value, chunk_rows: &[Value]) -> Vec<ChunkRow> {
+        let mut chunks: Vec<&Value> = chunk_rows
+            .iter()
+            .filter(|c| text(c, "list") == text(row, "list"))
+            .collect();
+        chunks.sort_by(|a, b| number(a, "seq").partial_cmp(&number(b, "seq")).unwrap());
+        if chunks.is_empty() {
+            return vec![ChunkRow::from_json(row, None)];
+        }
+        chunks
+            .into_iter()
+            .map(|c| ChunkRow::from_json(row, Some(c)))
+            .collect()
+    }
+
+    /// What `src/lists.rs` does with D1: [`LoadedLists::changed`] on the `LISTS_SQL` rows, then
+    /// [`LoadedLists::apply`] with each changed list's `LIST_SQL` rows.
+    fn reload(loaded: &mut LoadedLists, rows: &[Value], chunk_rows: &[Value]) -> Vec<String> {
+        let (read, mut problems) = loaded.changed(rows);
+        for kind in read {
+            let joined = rows
+                .iter()
+                .find(|r| text(r, "list") == Some(kind.as_str()))
+                .map(|row| joined(row, chunk_rows))
+                .unwrap_or_default();
+            problems.extend(loaded.apply(kind, joined));
+        }
+        problems
+    }
+
     #[test]
     fn stored_lists_reassemble_and_load_over_the_shipped_ones() {
         let (tor_row, tor_chunks) = rows_for(ListKind::TorExits, &exits(10), 10, 1_000);
         let (vpn_row, vpn_chunks) = rows_for(ListKind::VpnAsns, "64501\n", 1, 2_000);
+        assert!(tor_chunks.len() >= 3, "the text spans several chunks");
         let mut chunk_rows = vpn_chunks.clone();
+        // Out of order: chunks are put in `seq` order first.
         chunk_rows.extend(tor_chunks.iter().rev().cloned());
-        let (stored, problems) = assemble(&[tor_row.clone(), vpn_row.clone()], &chunk_rows);
-        assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(stored.len(), 2);
-        assert_eq!(stored[0].text, exits(10));
-        assert_eq!(
-            (stored[0].entries, stored[0].fetched_at),
-            (10, UnixMs(1_000))
-        );
+        let rows = [tor_row.clone(), vpn_row.clone()];
         let h = |entries| StoredMeta {
             entries,
             sha256: "h".into(),
         };
         assert_eq!(
-            stored_meta(&[tor_row.clone(), vpn_row.clone()]),
+            stored_meta(&rows),
             BTreeMap::from([(ListKind::TorExits, h(10)), (ListKind::VpnAsns, h(1))])
         );
-        let (lists, problems) = load(&stored);
-        assert!(problems.is_empty());
+        let mut loaded = LoadedLists::default();
+        let problems = reload(&mut loaded, &rows, &chunk_rows);
+        assert!(problems.is_empty(), "{problems:?}");
+        let lists = loaded.lists();
         assert!(lists.flags(ip("198.51.0.1"), None).is_tor);
+        assert!(
+            lists.flags(ip("198.51.0.10"), None).is_tor,
+            "from the last chunk"
+        );
         assert!(
             !lists.flags(ip("185.220.101.42"), None).is_tor,
             "the stored list replaced the shipped one"
@@ -1054,8 +1402,58 @@ mod tests {
         );
         assert_eq!(lists.entry_count(ListKind::TorExits), 10);
         // Nothing stored: the shipped lists.
-        let (lists, problems) = load(&assemble(&[], &[]).0);
-        assert_eq!((&lists, problems.len()), (NetworkLists::shipped(), 0));
+        let mut nothing = LoadedLists::default();
+        assert!(reload(&mut nothing, &[], &[]).is_empty());
+        assert_eq!(nothing.lists(), NetworkLists::shipped());
+    }
+
+    #[test]
+    fn a_reload_reads_only_the_lists_that_changed() {
+        let (tor_row, tor_chunks) = rows_for(ListKind::TorExits, &exits(10), 10, 1_000);
+        let (vpn_row, vpn_chunks) = rows_for(ListKind::VpnAsns, "64501\n", 1, 2_000);
+        let mut loaded = LoadedLists::default();
+        let rows = vec![tor_row, vpn_row.clone()];
+        let (read, _) = loaded.changed(&rows);
+        assert_eq!(read, [ListKind::TorExits, ListKind::VpnAsns]);
+        for (kind, row, chunks) in [
+            (ListKind::TorExits, &rows[0], &tor_chunks),
+            (ListKind::VpnAsns, &rows[1], &vpn_chunks),
+        ] {
+            assert_eq!(loaded.apply(kind, joined(row, chunks)), None);
+        }
+        // The same versions again: nothing to read.
+        assert_eq!(loaded.changed(&rows), (vec![], vec![]));
+        // The Tor list stored anew: only it is read; the VPN list is the same shared list.
+        let before = loaded.lists().clone();
+        let (tor_row, tor_chunks) = rows_for(ListKind::TorExits, "203.0.113.77\n", 1, 3_000);
+        let rows = vec![tor_row.clone(), vpn_row];
+        assert_eq!(loaded.changed(&rows).0, [ListKind::TorExits]);
+        assert_eq!(
+            loaded.apply(ListKind::TorExits, joined(&tor_row, &tor_chunks)),
+            None
+        );
+        assert!(loaded.lists().flags(ip("203.0.113.77"), None).is_tor);
+        assert!(!loaded.lists().flags(ip("198.51.0.1"), None).is_tor);
+        assert!(
+            before.flags(ip("198.51.0.1"), None).is_tor,
+            "a clone keeps its lists"
+        );
+        // A row that is gone returns its list to the shipped one without reading anything;
+        // so does a list deleted between the version read and its own read.
+        assert_eq!(loaded.changed(&rows[1..]), (vec![], vec![]));
+        assert!(loaded.lists().flags(ip("185.220.101.42"), None).is_tor);
+        let mut gone = LoadedLists::default();
+        gone.changed(&rows);
+        assert_eq!(gone.apply(ListKind::TorExits, Vec::new()), None);
+        assert_eq!(
+            gone.lists().entry_count(ListKind::TorExits),
+            NetworkLists::shipped().entry_count(ListKind::TorExits)
+        );
+        // An unknown list is reported once per version.
+        let future = json!({"list": "future_list", "entries": 1, "chunks": 0, "fetched_at": 1});
+        let (read, problems) = loaded.changed(std::slice::from_ref(&future));
+        assert_eq!((read.len(), problems.len()), (0, 1));
+        assert_eq!(loaded.changed(&[future]), (vec![], vec![]));
     }
 
     #[test]
@@ -1063,35 +1461,68 @@ mod tests {
         let (tor_row, tor_chunks) = rows_for(ListKind::TorExits, &exits(10), 10, 1_000);
         let (vpn_row, vpn_chunks) = rows_for(ListKind::VpnAsns, "64501\n", 1, 2_000);
         let missing: Vec<Value> = tor_chunks[1..].to_vec();
-        let mut rows = vec![
+        let rows = vec![
             tor_row,
-            vpn_row,
+            vpn_row.clone(),
             json!({"list": "future_list", "entries": 1, "chunks": 0, "fetched_at": 1}),
+            json!({"list": "proxy_cidrs", "entries": 1, "fetched_at": 1}),
         ];
-        rows.push(json!({"list": "proxy_cidrs", "entries": 1}));
         let mut chunk_rows = missing;
-        chunk_rows.extend(vpn_chunks);
-        let (stored, problems) = assemble(&rows, &chunk_rows);
-        assert_eq!(
-            stored.iter().map(|s| s.kind).collect::<Vec<_>>(),
-            [ListKind::VpnAsns]
-        );
+        chunk_rows.extend(vpn_chunks.clone());
+        let mut loaded = LoadedLists::default();
+        let problems = reload(&mut loaded, &rows, &chunk_rows);
         assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].starts_with("tor_exits: "), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("tor_exits: ")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "proxy_cidrs: incomplete row ignored"),
+            "{problems:?}"
+        );
+        let lists = loaded.lists();
+        assert!(
+            lists.flags(ip("185.220.101.42"), None).is_tor,
+            "shipped Tor list"
+        );
+        assert!(!lists.flags(ip("198.51.0.1"), None).is_tor);
+        assert!(lists.flags(ip("203.0.113.1"), Some(64501)).is_vpn);
         // A stored text that no longer parses keeps its shipped list; the others load.
-        let bad = StoredList {
-            kind: ListKind::TorExits,
-            text: "not an ip\n".into(),
-            entries: 1,
-            fetched_at: UnixMs(1),
-        };
-        let (lists, problems) = load(&[bad, stored[0].clone()]);
+        let (bad_row, bad_chunks) = rows_for(ListKind::TorExits, "not an ip\n", 1, 1);
+        let mut loaded = LoadedLists::default();
+        let problems = reload(
+            &mut loaded,
+            &[bad_row, vpn_row],
+            &[bad_chunks, vpn_chunks].concat(),
+        );
         assert_eq!(problems.len(), 1);
         assert!(
             problems[0].starts_with("stored tor_exits: 1 invalid line"),
             "{problems:?}"
         );
-        assert!(lists.flags(ip("185.220.101.42"), None).is_tor);
-        assert!(lists.flags(ip("203.0.113.1"), Some(64501)).is_vpn);
+        assert!(loaded.lists().flags(ip("185.220.101.42"), None).is_tor);
+        assert!(loaded.lists().flags(ip("203.0.113.1"), Some(64501)).is_vpn);
+    }
+
+    #[test]
+    fn a_stored_list_over_the_memory_budget_keeps_the_shipped_one() {
+        // 70,000 IPv6 addresses with gaps: 70,000 ranges of 32 bytes, over 2 MiB.
+        let text: String = (0..70_000u32)
+            .map(|i| format!("2001:db8::{:x}:{:x}\n", i >> 8, (i & 0xff) * 2))
+            .collect();
+        let parsed = ParsedList::parse(ListKind::TorExits, &text).unwrap();
+        assert_eq!(parsed.bytes(), 70_000 * 32);
+        let (row, chunk_rows) = rows_for(ListKind::TorExits, &text, 70_000, 5);
+        let mut loaded = LoadedLists::default();
+        let problems = reload(&mut loaded, &[row], &chunk_rows);
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0].contains("over the 2097152-byte budget per list"),
+            "{problems:?}"
+        );
+        assert!(loaded.lists().flags(ip("185.220.101.42"), None).is_tor);
+        assert!(!loaded.lists().flags(ip("2001:db8::"), None).is_tor);
     }
 }
