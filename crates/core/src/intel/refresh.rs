@@ -846,8 +846,8 @@ fn parse_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intel::ParsedList;
     use crate::api::sql::max_placeholder;
+    use crate::intel::ParsedList;
     use serde_json::json;
     use std::net::IpAddr;
 
