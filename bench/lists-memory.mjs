@@ -285,8 +285,16 @@ export async function measure(start, scenario, { port = 9340, probeIp = "20.0.0.
       probe.close();
       await app.dispose();
     }
-    // B: a consumer that did not run the refresh.
-    app = await start({ bindings: { NETWORK_LIST_SOURCES: srv.serve(listsFor(scenario, 1)) } });
+    // B: a consumer that did not run the refresh. Its log says what the lists in force hold.
+    const held = [];
+    const runtimeStdio = (stdout, stderr) => {
+      for (const stream of [stdout, stderr]) {
+        stream.on("data", (chunk) => {
+          for (const m of String(chunk).matchAll(/the lists in force hold (\d+) bytes/g)) held.push(Number(m[1]));
+        });
+      }
+    };
+    app = await start({ bindings: { NETWORK_LIST_SOURCES: srv.serve(listsFor(scenario, 1)) }, runtimeStdio });
     probe = await inspect(port);
     try {
       await stored(app);
@@ -299,6 +307,7 @@ export async function measure(start, scenario, { port = 9340, probeIp = "20.0.0.
       const steady = [];
       for (let i = 0; i < 3; i++) steady.push((await timed(() => app.queue([message(probeIp)])))[0]);
       const base = steady.sort((a, b) => a - b)[1];
+      out.lists_bytes = held.at(-1) ?? null; // null: an older build that does not log it
       out.first_batch_ms = first;
       out.steady_batch_ms = base;
       out.load_ms = Math.max(0, first - base);
@@ -347,9 +356,9 @@ export async function copyLists(app) {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { scenarios: { type: "string", default: "caps,caps-ipv6,realistic" }, port: { type: "string", default: "9340" }, out: { type: "string" } } });
+  const { values } = parseArgs({ options: { scenarios: { type: "string", default: "realistic,caps,caps-ipv6" }, port: { type: "string", default: "9340" }, out: { type: "string" } } });
   const { start } = await import("../tests/e2e/harness.mjs");
-  const results = { scenarios: {} };
+  const results = { measured: new Date().toISOString().slice(0, 10), scenarios: {} };
   for (const s of values.scenarios.split(",")) {
     results.scenarios[s] = await measure(start, s, { port: Number(values.port), log: (l) => console.error(l) });
   }
