@@ -785,7 +785,7 @@ pub fn stored_meta(list_rows: &[Value]) -> BTreeMap<ListKind, StoredMeta> {
 }
 
 /// An isolate's lists in force and the stored versions (`fetched_at`) they were read from.
-/// Starts as the shipped lists; [`Self::changed`] and [`Self::apply`] bring it up to date with
+/// Starts as the shipped lists; [`Self::changed`] and [`Self::finish`] bring it up to date with
 /// D1 one list at a time, each list replaced as soon as it is parsed, so an isolate never holds
 /// two copies of the lists: at most the old and the new copy of the list being read.
 #[derive(Debug, Clone, PartialEq, Eq)]
