@@ -5,8 +5,8 @@
 
 use crate::d1::Store;
 use edgesoc_core::intel::refresh::{
-    error_statement, list_statement, store_statements, stored_meta, unchanged_statement, Candidate,
-    ChunkRow, Decision, Fetched, LoadedLists, Sources, FETCH_TIMEOUT_MS, LISTS_SQL,
+    error_statement, store_batches, stored_meta, unchanged_statement, Candidate, ChunkRow,
+    Decision, Fetched, ListLoad, LoadedLists, Sources, FETCH_TIMEOUT_MS, LISTS_SQL,
     MAX_SOURCE_BYTES, RELOAD_AFTER_MS, RELOAD_RETRY_MS, SOURCES_VAR,
 };
 use edgesoc_core::intel::NetworkLists;
@@ -52,7 +52,8 @@ enum Claim {
 
 /// The network lists in force: the stored lists over the shipped ones. Each isolate reads D1 at
 /// most once per `RELOAD_AFTER_MS` (5 minutes), and re-reads only the lists stored anew since,
-/// one at a time, each replacing its old copy as soon as it is parsed; the refresh invalidates
+/// one at a time and 2 MiB of text per statement, each replacing its old copy as soon as it is
+/// parsed; the refresh invalidates
 /// its own isolate's copy at once. When nothing is stored the shipped lists apply; when a read
 /// fails, the lists already in force stay and the read is retried after `RELOAD_RETRY_MS`.
 /// Never fails. The returned lists are shared, not copied.
@@ -135,10 +136,10 @@ fn invalidate() {
 }
 
 /// Brings the cached lists up to date with D1: the stored versions first, then each changed
-/// list on its own (its row and chunks in one statement, so from one snapshot), its rows
-/// converted and parsed one chunk at a time, and put in force before the next list is read. A
-/// failed read leaves the lists not yet read as they were (with their old versions, so the
-/// retry reads them).
+/// list on its own, a few chunks per statement (`ListLoad`, which reads a list again when it
+/// was stored anew meanwhile), its rows converted and parsed one chunk at a time, and put in
+/// force before the next list is read. A failed read leaves the lists not yet read as they
+/// were (with their old versions, so the retry reads them).
 async fn reload(store: &Store) -> Result<(), String> {
     let rows = store
         .batch(&[(LISTS_SQL.to_string(), Vec::new())])
@@ -155,16 +156,20 @@ async fn reload(store: &Store) -> Result<(), String> {
     }
     let started = js_sys::Date::now();
     for kind in &changed {
-        let rows = store
-            .raw_rows(&list_statement(*kind))
-            .await
-            .map_err(|e| e.to_string())?;
-        // One row (one chunk of at most 256 KiB) in wasm memory at a time; an unreadable row
-        // reads as empty, which the chunk check refuses.
-        let rows = rows
-            .into_iter()
-            .map(|r| serde_wasm_bindgen::from_value::<ChunkRow>(r).unwrap_or_default());
-        if let Some(p) = with_cache(|c| c.loaded.apply(*kind, rows)) {
+        let mut load = ListLoad::new(*kind);
+        while let Some(statement) = load.next_statement() {
+            let rows = store
+                .raw_rows(&statement)
+                .await
+                .map_err(|e| e.to_string())?;
+            // One row (one chunk of at most 256 KiB) in wasm memory at a time; an unreadable
+            // row reads as empty, which the chunk check refuses.
+            load.feed(
+                rows.into_iter()
+                    .map(|r| serde_wasm_bindgen::from_value::<ChunkRow>(r).unwrap_or_default()),
+            );
+        }
+        if let Some(p) = with_cache(|c| c.loaded.finish(load)) {
             worker::console_error!("network lists: {p}");
         }
     }
@@ -239,12 +244,16 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
                 entries,
                 sha256,
             } => {
-                let statements = store_statements(kind, urls, &text, entries, &sha256, now);
-                drop(text);
-                match store.batch(&statements).await {
-                    Ok(_) => Ok(Stored::Replaced(entries)),
-                    Err(e) => Err(format!("storing failed: {e}")),
+                // One batch, or (over 4 MiB of text) staged batches and a last one that puts
+                // the list in place: each batch's statements are built only when it is sent.
+                let mut stored = Ok(Stored::Replaced(entries));
+                for batch in store_batches(kind, urls, &text, entries, &sha256, now) {
+                    if let Err(e) = store.batch(&batch).await {
+                        stored = Err(format!("storing failed: {e}"));
+                        break;
+                    }
                 }
+                stored
             }
             Decision::Unchanged { entries } => {
                 match store.batch(&[unchanged_statement(kind, now)]).await {

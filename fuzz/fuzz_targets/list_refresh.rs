@@ -1,6 +1,6 @@
 //! The network-list refresh, which reads bodies downloaded from the internet:
-//! `intel::refresh::{decide, Candidate, Sources::from_var, chunks, store_statements,
-//! list_statement, LoadedLists}` and `intel::canonical_entries`.
+//! `intel::refresh::{decide, Candidate, Sources::from_var, chunks, store_statements, ListLoad,
+//! LoadedLists}` and `intel::canonical_entries`.
 //!
 //! Input: fields separated by 0x1F — a control field (byte 0: which list, byte 1: the stored
 //! entry count, 0 = nothing stored; byte 2: chunk size), then one or more bodies (one per URL;
@@ -15,17 +15,18 @@
 //! * deciding again on the stored text, with its hash stored, is `Unchanged` (idempotent);
 //! * a refusal's error is non-empty and at most `MAX_ERROR_CHARS` characters;
 //! * the statements bind every placeholder; the chunks rejoin to the text within the size
-//!   limit; loading the rows they write (`LoadedLists::changed`, then `apply` with the rows
-//!   `LIST_SQL` answers) gives the same list back, loading them again reads nothing, and a
-//!   missing or misplaced chunk keeps the shipped list;
+//!   limit; loading the rows they write (`LoadedLists::changed`, then a `ListLoad` fed what
+//!   each of its `LIST_SQL` statements answers, at most `CHUNKS_PER_READ` chunks each) gives
+//!   the same list back, loading them again reads nothing, and a missing chunk keeps the
+//!   shipped list;
 //! * a `Candidate` fed the stored text decides to store the same text;
 //! * a catalogue that parses names 1 to 4 `http(s)://` URLs per list.
 #![no_main]
 
 use edgesoc_core::intel::refresh::{
-    chunks, decide, list_statement, store_statements, Candidate, ChunkRow, Decision, Fetched,
-    LoadedLists, Sources, StoredMeta, MAX_ERROR_CHARS, MAX_LIST_BYTES, MAX_LIST_ENTRIES,
-    MAX_URLS_PER_LIST, MIN_KEEP_PERCENT,
+    chunks, decide, store_statements, Candidate, ChunkRow, Decision, Fetched, ListLoad,
+    LoadedLists, Sources, StoredMeta, CHUNKS_PER_READ, MAX_ERROR_CHARS, MAX_LIST_BYTES,
+    MAX_LIST_ENTRIES, MAX_URLS_PER_LIST, MIN_KEEP_PERCENT,
 };
 use edgesoc_core::intel::{canonical_entries, ListKind, ListTexts, NetworkLists, ParsedList};
 use edgesoc_core::api::sql::SqlParam;
@@ -181,29 +182,48 @@ fn check_stored(
         .collect();
     let row = json!({"list": kind.as_str(), "entries": entries, "chunks": chunk_rows.len(),
                      "fetched_at": 1, "sha256": sha256});
-    check_statement(&list_statement(kind));
-    // The rows D1 answers LIST_SQL with: the list row joined to each chunk.
-    let joined: Vec<ChunkRow> = chunk_rows
-        .iter()
-        .map(|c| ChunkRow::from_json(&row, Some(c)))
-        .collect();
     let mut loaded = LoadedLists::default();
     let (read, problems) = loaded.changed(std::slice::from_ref(&row));
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(read, [kind]);
-    assert_eq!(loaded.apply(kind, joined.clone()), None);
+    assert_eq!(loaded.finish(read_list(kind, &row, &chunk_rows)), None);
     assert_eq!(loaded.lists(), &lists);
-    assert_eq!(loaded.changed(&[row]), (vec![], vec![]));
-    // A missing or misplaced chunk keeps the shipped list.
-    if joined.len() > 1 {
-        let mut swapped = joined.clone();
-        swapped.swap(0, 1);
-        for broken in [joined[1..].to_vec(), swapped] {
-            let mut loaded = LoadedLists::default();
-            assert!(loaded.apply(kind, broken).is_some());
-            assert_eq!(loaded.lists(), NetworkLists::shipped());
-        }
+    assert_eq!(loaded.changed(std::slice::from_ref(&row)), (vec![], vec![]));
+    // A missing first or last chunk keeps the shipped list.
+    for missing in [0, chunk_rows.len() - 1] {
+        let mut rows = chunk_rows.clone();
+        rows.remove(missing);
+        let mut loaded = LoadedLists::default();
+        assert!(loaded.finish(read_list(kind, &row, &rows)).is_some());
+        assert_eq!(loaded.lists(), NetworkLists::shipped());
     }
+}
+
+/// Reads one list as the Worker does, answering each `LIST_SQL` statement as D1 would from
+/// the list row and chunk rows the store statements wrote.
+fn read_list(kind: ListKind, row: &Value, chunk_rows: &[Value]) -> ListLoad {
+    let mut load = ListLoad::new(kind);
+    let mut statements = 0;
+    while let Some(statement) = load.next_statement() {
+        check_statement(&statement);
+        let (SqlParam::Number(lo), SqlParam::Number(hi)) = (&statement.1[1], &statement.1[2])
+        else {
+            panic!("{statement:?}")
+        };
+        let mut rows: Vec<ChunkRow> = chunk_rows
+            .iter()
+            .filter(|c| c["seq"].as_f64().is_some_and(|q| *lo <= q && q <= *hi))
+            .map(|c| ChunkRow::from_json(row, Some(c)))
+            .collect();
+        if rows.is_empty() {
+            rows.push(ChunkRow::from_json(row, None));
+        }
+        assert!(rows.len() <= CHUNKS_PER_READ);
+        load.feed(rows);
+        statements += 1;
+        assert!(statements <= chunk_rows.len() + 1, "reads end");
+    }
+    load
 }
 
 /// Whether `entries` is under 10% of the shipped list of `kind` (then a decision without a

@@ -1,7 +1,7 @@
 // Network lists: the hourly cron refresh ("41 * * * *") from the sources in
 // NETWORK_LIST_SOURCES, the shipped defaults when nothing is stored, and the guards that keep
-// the list in force when a download fails, is garbage, is too large or shrinks to almost
-// nothing. The sources are served by a local HTTP server on 127.0.0.1: no test traffic leaves
+// the list in force when a download fails, is garbage, is too large (in bytes, entries or
+// memory) or shrinks to almost nothing. (Memory at the caps: lists-memory.test.mjs.) The sources are served by a local HTTP server on 127.0.0.1: no test traffic leaves
 // the machine (every test that runs the refresh names its sources).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -62,6 +62,13 @@ function exits(n, extra = []) {
   const lines = [...extra];
   for (let i = 0; lines.length < n; i++) lines.push(`100.${Math.floor(i / 65536) % 64}.${Math.floor(i / 256) % 256}.${i % 256}`);
   return `# Tor bulk exit list (test)\n${lines.join("\n")}\n`;
+}
+
+/** `n` IPv6 addresses two apart (none adjacent, so none merge), one per line. */
+function spacedV6(n) {
+  const lines = [];
+  for (let i = 0; i < n; i++) lines.push(`2001:db8::${(i >> 8).toString(16)}:${((i & 0xff) * 2).toString(16)}`);
+  return `${lines.join("\n")}\n`;
 }
 
 /** Collects one login from `ip` and returns the event as GET /events/:id shows it. */
@@ -204,6 +211,9 @@ describe("refresh", () => {
       [{ body: "# Tor exit list is being regenerated\n" }, /^no entries; an empty list is refused$/],
       [{ body: exits(499, [NEW_EXIT]) }, /^499 entries, under 10% of the 5000 in the stored list; refused$/],
       [{ chunked: true, body: () => exits(1_000).padEnd(4 * 1024 * 1024 + 1, "#") }, /body over 4194304 bytes; refused$/],
+      // Over the memory budget: 70,000 IPv6 addresses that do not merge need 70,000 ranges of
+      // 32 bytes, over 2 MiB (MAX_LIST_BYTES).
+      [{ body: spacedV6(70_000) }, /^70000 entries need 2240000 bytes in memory as merged ranges, over the 2097152-byte budget per list; refused$/],
       [{ hang: true }, /timed out after 500 ms$/],
     ];
     for (const [route, why] of cases) {

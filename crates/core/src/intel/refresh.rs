@@ -7,8 +7,8 @@
 //! isolate re-parses the list), or records the error with [`error_statement`]. Requests load
 //! what is stored into a [`LoadedLists`], at most once per [`RELOAD_AFTER_MS`] per isolate:
 //! [`LISTS_SQL`] says which lists changed ([`LoadedLists::changed`]), and each changed list is
-//! read on its own ([`LIST_SQL`]) and parsed chunk by chunk into its compact form
-//! ([`LoadedLists::apply`]), replacing the old one before the next is read.
+//! read on its own, a few chunks per statement ([`ListLoad`]), and parsed chunk by chunk into
+//! its compact form, replacing the old one before the next is read ([`LoadedLists::finish`]).
 //!
 //! A security product must not lose its Tor list because a mirror returned an empty page, so a
 //! refresh is refused, and the list in force kept, when:
@@ -567,6 +567,112 @@ pub fn chunks(text: &str, max: usize) -> Vec<&str> {
 pub const LISTS_SQL: &str = "SELECT list, entries, chunks, fetched_at, sha256 FROM network_lists \
 WHERE fetched_at IS NOT NULL ORDER BY list";
 
+/// The most chunks one D1 batch of a store writes (4 MiB of text): a longer list is staged
+/// in several batches ([`store_batches`]), so the isolate's JavaScript heap holds one batch's
+/// text at a time.
+pub const STORE_CHUNKS_PER_BATCH: usize = 16;
+/// Where staged chunks wait (`seq` from here) until the last batch of a store puts them in
+/// place. Readers never reach them: they read `seq` below the row's `chunks`.
+pub const STAGED_SEQ: usize = 1_000_000;
+
+/// The D1 batches that replace `kind`'s stored text with `text` (from [`Decision::Store`]), to
+/// run in order. A text of at most [`STORE_CHUNKS_PER_BATCH`] chunks is one batch
+/// ([`store_statements`]). A longer one is staged: the first batches clear chunks left staged
+/// by an interrupted store and write the new chunks at `seq` [`STAGED_SEQ`] and up, and the
+/// last batch (one transaction) deletes the old chunks, moves the staged ones into place and
+/// updates the row, so readers see the old list or the new one. If a batch fails, the list
+/// in force is untouched. The statements of each batch are built when it is taken.
+pub fn store_batches<'a>(
+    kind: ListKind,
+    urls: &'a [String],
+    text: &'a str,
+    entries: usize,
+    sha256: &'a str,
+    now: UnixMs,
+) -> impl Iterator<Item = Vec<Statement>> + 'a {
+    let pieces = chunks(text, CHUNK_BYTES);
+    let n = pieces.len();
+    let staged = n > STORE_CHUNKS_PER_BATCH;
+    let list = move || SqlParam::Text(kind.as_str().to_string());
+    let groups: Vec<Vec<(usize, &'a str)>> = if staged {
+        pieces
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .chunks(STORE_CHUNKS_PER_BATCH)
+            .map(<[_]>::to_vec)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let single = (!staged).then(|| store_statements(kind, urls, text, entries, sha256, now));
+    let stage = groups.into_iter().enumerate().map(move |(i, group)| {
+        let mut batch = Vec::new();
+        if i == 0 {
+            batch.push((
+                "DELETE FROM network_list_chunks WHERE list = ?1 AND seq >= ?2".to_string(),
+                vec![list(), SqlParam::Number(STAGED_SEQ as f64)],
+            ));
+        }
+        for (seq, piece) in group {
+            batch.push(insert_chunk(kind, STAGED_SEQ + seq, piece));
+        }
+        batch
+    });
+    let commit = staged.then(move || {
+        vec![
+            (
+                "DELETE FROM network_list_chunks WHERE list = ?1 AND seq < ?2".to_string(),
+                vec![list(), SqlParam::Number(STAGED_SEQ as f64)],
+            ),
+            (
+                "UPDATE network_list_chunks SET seq = seq - ?2 WHERE list = ?1 AND seq >= ?2"
+                    .to_string(),
+                vec![list(), SqlParam::Number(STAGED_SEQ as f64)],
+            ),
+            upsert_row(kind, urls, entries, n, sha256, now),
+        ]
+    });
+    single.into_iter().chain(stage).chain(commit)
+}
+
+fn insert_chunk(kind: ListKind, seq: usize, piece: &str) -> Statement {
+    (
+        "INSERT INTO network_list_chunks (list, seq, body) VALUES (?1, ?2, ?3)".to_string(),
+        vec![
+            SqlParam::Text(kind.as_str().to_string()),
+            SqlParam::Number(seq as f64),
+            SqlParam::Text(piece.to_string()),
+        ],
+    )
+}
+
+fn upsert_row(
+    kind: ListKind,
+    urls: &[String],
+    entries: usize,
+    chunks: usize,
+    sha256: &str,
+    now: UnixMs,
+) -> Statement {
+    (
+        "INSERT INTO network_lists (list, source, fetched_at, entries, chunks, sha256, checked_at, last_error) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, NULL) \
+         ON CONFLICT (list) DO UPDATE SET source = excluded.source, fetched_at = excluded.fetched_at, \
+         entries = excluded.entries, chunks = excluded.chunks, sha256 = excluded.sha256, \
+         checked_at = excluded.checked_at, last_error = NULL"
+            .to_string(),
+        vec![
+            SqlParam::Text(kind.as_str().to_string()),
+            SqlParam::Text(urls.join(" ")),
+            SqlParam::Number(now.0 as f64),
+            SqlParam::Number(entries as f64),
+            SqlParam::Number(chunks as f64),
+            SqlParam::Text(sha256.to_string()),
+        ],
+    )
+}
+
 /// Replaces `kind`'s stored text with `text` (from [`Decision::Store`]) in one batch: the
 /// caller runs these as one D1 transaction, so readers see the old list or the new one.
 pub fn store_statements(
@@ -577,38 +683,15 @@ pub fn store_statements(
     sha256: &str,
     now: UnixMs,
 ) -> Vec<Statement> {
-    let list = || SqlParam::Text(kind.as_str().to_string());
     let pieces = chunks(text, CHUNK_BYTES);
     let mut statements = vec![(
         "DELETE FROM network_list_chunks WHERE list = ?1".to_string(),
-        vec![list()],
+        vec![SqlParam::Text(kind.as_str().to_string())],
     )];
     for (seq, piece) in pieces.iter().enumerate() {
-        statements.push((
-            "INSERT INTO network_list_chunks (list, seq, body) VALUES (?1, ?2, ?3)".to_string(),
-            vec![
-                list(),
-                SqlParam::Number(seq as f64),
-                SqlParam::Text(piece.to_string()),
-            ],
-        ));
+        statements.push(insert_chunk(kind, seq, piece));
     }
-    statements.push((
-        "INSERT INTO network_lists (list, source, fetched_at, entries, chunks, sha256, checked_at, last_error) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3, NULL) \
-         ON CONFLICT (list) DO UPDATE SET source = excluded.source, fetched_at = excluded.fetched_at, \
-         entries = excluded.entries, chunks = excluded.chunks, sha256 = excluded.sha256, \
-         checked_at = excluded.checked_at, last_error = NULL"
-            .to_string(),
-        vec![
-            list(),
-            SqlParam::Text(urls.join(" ")),
-            SqlParam::Number(now.0 as f64),
-            SqlParam::Number(entries as f64),
-            SqlParam::Number(pieces.len() as f64),
-            SqlParam::Text(sha256.to_string()),
-        ],
-    ));
+    statements.push(upsert_row(kind, urls, entries, pieces.len(), sha256, now));
     statements
 }
 
@@ -640,25 +723,22 @@ pub fn error_statement(kind: ListKind, error: &str, now: UnixMs) -> Statement {
     )
 }
 
-/// One list's stored row with its chunks in order, in one statement (so from one snapshot):
-/// `?1` is the list name; each row is `entries, chunks, fetched_at, seq, body` ([`ChunkRow`]),
-/// one per chunk (one with a null `seq` and `body` when the list has no chunk; none when the
-/// list is not stored). The Worker converts and parses the rows one at a time
-/// ([`LoadedLists::apply`]), and reading one list at a time keeps one list's text, not all of
-/// them, in the isolate's JavaScript heap.
+/// Chunks of one list read by one statement: at most 2 MiB of text ([`CHUNK_BYTES`] each) is
+/// in the isolate's JavaScript heap at once while a list loads.
+pub const CHUNKS_PER_READ: usize = 8;
+
+/// Some chunks of one stored list, with the list's row: `?1` is the list name, `?2` and `?3`
+/// the first and last `seq`. Each row is `entries, chunks, fetched_at, seq, body`
+/// ([`ChunkRow`]), one per chunk in order (one with a null `seq` and `body` when no chunk is in
+/// the range; none when the list is not stored). Every row carries the list's version
+/// (`fetched_at`), so a list stored anew between two reads is noticed ([`ListLoad`]).
 pub const LIST_SQL: &str = "SELECT l.entries, l.chunks, l.fetched_at, c.seq, c.body \
-FROM network_lists l LEFT JOIN network_list_chunks c ON c.list = l.list \
+FROM network_lists l LEFT JOIN network_list_chunks c \
+ON c.list = l.list AND c.seq BETWEEN ?2 AND ?3 \
 WHERE l.list = ?1 AND l.fetched_at IS NOT NULL ORDER BY c.seq";
 
-/// [`LIST_SQL`] for `kind`.
-pub fn list_statement(kind: ListKind) -> Statement {
-    (
-        LIST_SQL.to_string(),
-        vec![SqlParam::Text(kind.as_str().to_string())],
-    )
-}
-
-/// One row of [`LIST_SQL`], in column order (a raw D1 row converts to it).
+/// One row of [`LIST_SQL`], in column order (a raw D1 row converts to it): `entries`,
+/// `chunks`, `fetched_at` of the list, `seq` and `body` of one chunk.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ChunkRow(
     pub Option<f64>,
@@ -705,7 +785,7 @@ pub fn stored_meta(list_rows: &[Value]) -> BTreeMap<ListKind, StoredMeta> {
 }
 
 /// An isolate's lists in force and the stored versions (`fetched_at`) they were read from.
-/// Starts as the shipped lists; [`Self::changed`] and [`Self::apply`] bring it up to date with
+/// Starts as the shipped lists; [`Self::changed`] and [`Self::finish`] bring it up to date with
 /// D1 one list at a time, each list replaced as soon as it is parsed, so an isolate never holds
 /// two copies of the lists: at most the old and the new copy of the list being read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -768,29 +848,37 @@ impl LoadedLists {
         (read, problems)
     }
 
-    /// Puts in force what [`LIST_SQL`] read for `kind`: its rows, consumed one at a time (no
-    /// rows: the list is no longer stored). Each chunk is parsed and dropped before the next
-    /// row is taken. A stored list that cannot be used keeps the shipped list, with a problem
-    /// to log, until it is stored again: chunks that do not match the row, a text that no
-    /// longer parses (stored texts are validated, so only a change of parsing rules could do
-    /// this) or a list over [`MAX_LIST_BYTES`].
-    pub fn apply(
-        &mut self,
-        kind: ListKind,
-        rows: impl IntoIterator<Item = ChunkRow>,
-    ) -> Option<String> {
-        let mut rows = rows.into_iter().peekable();
-        let Some(&ChunkRow(entries, count, fetched_at, ..)) = rows.peek() else {
-            self.versions.remove(kind.as_str());
-            self.lists.reset(kind);
-            return None;
-        };
-        let Some(version) = fetched_at else {
-            return Some(format!("{kind}: incomplete row ignored"));
+    /// Puts in force what `load` read (see [`ListLoad`]). A list no longer stored returns to
+    /// its shipped list. A stored list that cannot be used keeps the shipped list, with a
+    /// problem to log, until it is stored again: chunks that do not match the row, a text
+    /// that no longer parses (stored texts are validated, so only a change of parsing rules
+    /// could do this) or a list over [`MAX_LIST_BYTES`]. A list stored anew again and again
+    /// while it was read keeps what is in force, and is read at the next reload.
+    pub fn finish(&mut self, load: ListLoad) -> Option<String> {
+        let kind = load.kind;
+        let version = match load.state {
+            State::Missing => {
+                self.versions.remove(kind.as_str());
+                self.lists.reset(kind);
+                return None;
+            }
+            State::Moving => {
+                return Some(format!(
+                    "{kind}: stored anew while it was read; read again at the next reload"
+                ))
+            }
+            State::Reading | State::Broken(_) => match load.version {
+                Some(v) => v,
+                None => return Some(format!("{kind}: incomplete row ignored")),
+            },
         };
         self.versions
             .insert(kind.as_str().to_string(), version as i64);
-        match parse_stored(kind, entries, count, rows) {
+        let parsed = match load.state {
+            State::Broken(problem) => Err(problem),
+            _ => load.parsed(),
+        };
+        match parsed {
             Ok(parsed) => {
                 self.lists.set(parsed);
                 None
@@ -803,44 +891,146 @@ impl LoadedLists {
     }
 }
 
-/// One stored list, parsed chunk by chunk as the rows come; each chunk is dropped once parsed.
-fn parse_stored(
+/// Reading one stored list, [`CHUNKS_PER_READ`] chunks per statement: run
+/// [`Self::next_statement`] and give its rows to [`Self::feed`] until there is no next
+/// statement, then [`LoadedLists::finish`]. Each chunk is parsed and dropped as its row comes,
+/// so the isolate holds one chunk of text at a time in its WebAssembly memory and one read's
+/// in its JavaScript heap. When the list's version changes between reads, the list is read
+/// again from its first chunk (at most [`MAX_RESTARTS`] times).
+#[derive(Debug)]
+pub struct ListLoad {
     kind: ListKind,
+    parser: ListParser,
+    /// `fetched_at` and `chunks` of the list's row, from the first read.
+    version: Option<f64>,
     entries: Option<f64>,
     count: Option<f64>,
-    rows: impl Iterator<Item = ChunkRow>,
-) -> Result<super::ParsedList, String> {
-    let (Some(_), Some(count)) = (entries, count) else {
-        return Err(format!("{kind}: incomplete row ignored"));
-    };
-    let mut parser = ListParser::new(kind);
-    let mut seen = 0usize;
-    let mut in_order = true;
-    for ChunkRow(.., seq, body) in rows {
-        match (seq, body) {
-            (Some(seq), Some(body)) if in_order && seq == seen as f64 => parser.push(&body),
-            (None, None) => continue, // the list has no chunk
-            _ => in_order = false,
+    /// The next chunk to read.
+    next: usize,
+    restarts: usize,
+    state: State,
+}
+
+/// How many times a list stored anew while it is read is read again from the start.
+pub const MAX_RESTARTS: usize = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Reading,
+    /// The list is not stored.
+    Missing,
+    /// Stored anew more than [`MAX_RESTARTS`] times while read.
+    Moving,
+    /// Unusable, with the problem.
+    Broken(String),
+}
+
+impl ListLoad {
+    pub fn new(kind: ListKind) -> Self {
+        ListLoad {
+            kind,
+            parser: ListParser::new(kind),
+            version: None,
+            entries: None,
+            count: None,
+            next: 0,
+            restarts: 0,
+            state: State::Reading,
         }
-        seen += 1;
     }
-    if !in_order || seen as f64 != count {
-        return Err(format!("{kind}: {seen} stored chunks for {count}; ignored"));
+
+    /// The statement reading the next chunks, or `None` when the list is read.
+    pub fn next_statement(&self) -> Option<Statement> {
+        let more = match self.count {
+            None => true, // nothing read yet
+            Some(count) => (self.next as f64) < count,
+        };
+        (self.state == State::Reading && more).then(|| {
+            (
+                LIST_SQL.to_string(),
+                vec![
+                    SqlParam::Text(self.kind.as_str().to_string()),
+                    SqlParam::Number(self.next as f64),
+                    SqlParam::Number((self.next + CHUNKS_PER_READ - 1) as f64),
+                ],
+            )
+        })
     }
-    let parsed = parser.finish().map_err(|invalid| {
-        format!(
-            "stored {kind}: {}; the shipped list stays",
-            describe(&invalid)
-        )
-    })?;
-    if parsed.bytes() > MAX_LIST_BYTES {
-        return Err(format!(
-            "stored {kind}: {} bytes in memory, over the {MAX_LIST_BYTES}-byte budget per list; \
-             the shipped list stays",
-            parsed.bytes()
+
+    /// The rows of the statement [`Self::next_statement`] gave, one at a time.
+    pub fn feed(&mut self, rows: impl IntoIterator<Item = ChunkRow>) {
+        let mut rows = rows.into_iter().peekable();
+        let Some(&ChunkRow(entries, count, version, ..)) = rows.peek() else {
+            // No row: the list is not stored (any more).
+            self.state = State::Missing;
+            return;
+        };
+        if self.version.is_none() {
+            let (Some(_), Some(_), Some(_)) = (entries, count, version) else {
+                let kind = self.kind;
+                self.state = State::Broken(format!("{kind}: incomplete row ignored"));
+                self.version = version;
+                return;
+            };
+            (self.version, self.entries, self.count) = (version, entries, count);
+        } else if version != self.version {
+            if self.restarts == MAX_RESTARTS {
+                self.state = State::Moving;
+                return;
+            }
+            *self = ListLoad {
+                restarts: self.restarts + 1,
+                ..ListLoad::new(self.kind)
+            };
+            // The rows of a range past the first belong to the old read: read again.
+            return;
+        }
+        let first = self.next;
+        for ChunkRow(.., seq, body) in rows {
+            match (seq, body) {
+                (Some(seq), Some(body)) if seq == self.next as f64 => {
+                    self.parser.push(&body);
+                    self.next += 1;
+                }
+                (None, None) => {} // no chunk in the range
+                _ => {
+                    self.broken(first);
+                    return;
+                }
+            }
+        }
+        let count = self.count.unwrap_or(0.0);
+        let expected = (first + CHUNKS_PER_READ).min(count.max(0.0) as usize);
+        if self.next != expected || self.next as f64 > count {
+            self.broken(first);
+        }
+    }
+
+    fn broken(&mut self, first: usize) {
+        let (kind, count) = (self.kind, self.count.unwrap_or(0.0));
+        let got = self.next - first;
+        self.state = State::Broken(format!(
+            "{kind}: chunks {first}.. do not match the row ({got} in order of {count}); ignored"
         ));
     }
-    Ok(parsed)
+
+    fn parsed(self) -> Result<super::ParsedList, String> {
+        let kind = self.kind;
+        let parsed = self.parser.finish().map_err(|invalid| {
+            format!(
+                "stored {kind}: {}; the shipped list stays",
+                describe(&invalid)
+            )
+        })?;
+        if parsed.bytes() > MAX_LIST_BYTES {
+            return Err(format!(
+                "stored {kind}: {} bytes in memory, over the {MAX_LIST_BYTES}-byte budget per \
+                 list; the shipped list stays",
+                parsed.bytes()
+            ));
+        }
+        Ok(parsed)
+    }
 }
 
 #[cfg(test)]
@@ -1320,9 +1510,113 @@ mod tests {
         assert!(!sql.contains("fetched_at = excluded") && !sql.contains("entries = excluded"));
     }
 
+    /// The chunks table and the rows' chunk counts after running `statements` of a store, as
+    /// D1 would (only the statements stores use).
+    fn run_store(
+        chunks: &mut BTreeMap<i64, String>,
+        row_chunks: &mut Option<usize>,
+        statements: &[Statement],
+    ) {
+        for (sql, params) in statements {
+            assert_eq!(max_placeholder(sql), params.len(), "{sql}");
+            let num = |i: usize| match &params[i] {
+                SqlParam::Number(n) => *n as i64,
+                other => panic!("{other:?}"),
+            };
+            if sql.starts_with("DELETE FROM network_list_chunks WHERE list = ?1 AND seq >= ?2") {
+                chunks.retain(|seq, _| *seq < num(1));
+            } else if sql
+                .starts_with("DELETE FROM network_list_chunks WHERE list = ?1 AND seq < ?2")
+            {
+                chunks.retain(|seq, _| *seq >= num(1));
+            } else if sql.starts_with("DELETE FROM network_list_chunks WHERE list = ?1") {
+                chunks.clear();
+            } else if sql.starts_with("INSERT INTO network_list_chunks") {
+                let SqlParam::Text(body) = &params[2] else {
+                    panic!()
+                };
+                assert!(
+                    chunks.insert(num(1), body.clone()).is_none(),
+                    "unique (list, seq)"
+                );
+            } else if sql.starts_with("UPDATE network_list_chunks SET seq = seq - ?2") {
+                let staged = chunks.split_off(&num(1));
+                for (seq, body) in staged {
+                    assert!(
+                        chunks.insert(seq - num(1), body).is_none(),
+                        "unique (list, seq)"
+                    );
+                }
+            } else if sql.starts_with("INSERT INTO network_lists") {
+                *row_chunks = Some(num(4) as usize);
+            } else {
+                panic!("unexpected {sql}");
+            }
+        }
+    }
+
+    /// The text a reader gets: the chunks below the row's count, in order.
+    fn readable(chunks: &BTreeMap<i64, String>, row_chunks: Option<usize>) -> String {
+        let n = row_chunks.unwrap_or(0) as i64;
+        chunks.range(..n).map(|(_, b)| b.as_str()).collect()
+    }
+
+    #[test]
+    fn a_long_list_is_staged_and_put_in_place_by_its_last_batch() {
+        let urls = vec!["https://a.example/x".to_string()];
+        let old = exits(40);
+        let mut chunks: BTreeMap<i64, String> = BTreeMap::new();
+        let mut row_chunks = None;
+        for batch in store_batches(ListKind::TorExits, &urls, &old, 40, "o", UnixMs(1)) {
+            run_store(&mut chunks, &mut row_chunks, &batch);
+        }
+        assert_eq!(readable(&chunks, row_chunks), old);
+        // A store interrupted earlier left a staged chunk behind.
+        chunks.insert((STAGED_SEQ + 7) as i64, "stale\n".into());
+        let text = "203.0.113.1\n".repeat(450_000);
+        let batches: Vec<Vec<Statement>> =
+            store_batches(ListKind::TorExits, &urls, &text, 1, "n", UnixMs(2)).collect();
+        let n = chunks_of(&text);
+        assert!(n > STORE_CHUNKS_PER_BATCH, "{n} chunks");
+        assert_eq!(batches.len(), n.div_ceil(STORE_CHUNKS_PER_BATCH) + 1);
+        for (i, batch) in batches.iter().enumerate() {
+            let inserts = batch
+                .iter()
+                .filter(|(sql, _)| sql.starts_with("INSERT INTO network_list_chunks"))
+                .count();
+            assert!(inserts <= STORE_CHUNKS_PER_BATCH);
+            run_store(&mut chunks, &mut row_chunks, batch);
+            if i + 1 < batches.len() {
+                assert_eq!(readable(&chunks, row_chunks), old, "before the last batch");
+            }
+        }
+        assert_eq!(readable(&chunks, row_chunks), text);
+        assert_eq!(chunks.len(), n, "nothing left staged");
+        // A short list is still one batch.
+        assert_eq!(
+            store_batches(ListKind::TorExits, &urls, &old, 40, "o", UnixMs(3)).count(),
+            1
+        );
+    }
+
+    fn chunks_of(text: &str) -> usize {
+        chunks(text, CHUNK_BYTES).len()
+    }
+
     /// The rows D1 would return after `store_statements`.
     fn rows_for(kind: ListKind, text: &str, entries: usize, at: i64) -> (Value, Vec<Value>) {
-        let pieces = chunks(text, 20);
+        rows_in(kind, text, entries, at, 20)
+    }
+
+    /// [`rows_for`] with chunks of at most `max` bytes.
+    fn rows_in(
+        kind: ListKind,
+        text: &str,
+        entries: usize,
+        at: i64,
+        max: usize,
+    ) -> (Value, Vec<Value>) {
+        let pieces = chunks(text, max);
         let row = json!({"list": kind.as_str(), "entries": entries, "chunks": pieces.len(), "fetched_at": at, "sha256": "h"});
         let chunk_rows = pieces
             .iter()
@@ -1332,12 +1626,25 @@ mod tests {
         (row, chunk_rows)
     }
 
-    /// The rows D1 answers `LIST_SQL` with for this list row and these chunk rows (of any
-    /// list): its chunks in `seq` order, each joined to the list row.
-    fn joined(row: &Value, chunk_rows: &[Value]) -> Vec<ChunkRow> {
+    /// The rows D1 answers a `LIST_SQL` statement with, from these list rows and chunk rows
+    /// (JSON objects as `SELECT *` would give): the list's chunks in the statement's `seq`
+    /// range, in order, each joined to the list row.
+    fn answer(statement: &Statement, rows: &[Value], chunk_rows: &[Value]) -> Vec<ChunkRow> {
+        let (sql, params) = statement;
+        assert_eq!(sql, LIST_SQL);
+        assert_eq!(max_placeholder(sql), params.len());
+        let (SqlParam::Text(list), SqlParam::Number(lo), SqlParam::Number(hi)) =
+            (&params[0], &params[1], &params[2])
+        else {
+            panic!("{params:?}")
+        };
+        let Some(row) = rows.iter().find(|r| text(r, "list") == Some(list)) else {
+            return Vec::new();
+        };
         let mut chunks: Vec<&Value> = chunk_rows
             .iter()
-            .filter(|c| text(c, "list") == text(row, "list"))
+            .filter(|c| text(c, "list") == Some(list))
+            .filter(|c| number(c, "seq").is_some_and(|q| *lo <= q && q <= *hi))
             .collect();
         chunks.sort_by(|a, b| number(a, "seq").partial_cmp(&number(b, "seq")).unwrap());
         if chunks.is_empty() {
@@ -1349,17 +1656,21 @@ mod tests {
             .collect()
     }
 
+    /// Reads one list as `src/lists.rs` does, from these rows.
+    fn read_list(kind: ListKind, rows: &[Value], chunk_rows: &[Value]) -> ListLoad {
+        let mut load = ListLoad::new(kind);
+        while let Some(statement) = load.next_statement() {
+            load.feed(answer(&statement, rows, chunk_rows));
+        }
+        load
+    }
+
     /// What `src/lists.rs` does with D1: [`LoadedLists::changed`] on the `LISTS_SQL` rows, then
-    /// [`LoadedLists::apply`] with each changed list's `LIST_SQL` rows.
+    /// each changed list read and put in force.
     fn reload(loaded: &mut LoadedLists, rows: &[Value], chunk_rows: &[Value]) -> Vec<String> {
-        let (read, mut problems) = loaded.changed(rows);
-        for kind in read {
-            let joined = rows
-                .iter()
-                .find(|r| text(r, "list") == Some(kind.as_str()))
-                .map(|row| joined(row, chunk_rows))
-                .unwrap_or_default();
-            problems.extend(loaded.apply(kind, joined));
+        let (changed, mut problems) = loaded.changed(rows);
+        for kind in changed {
+            problems.extend(loaded.finish(read_list(kind, rows, chunk_rows)));
         }
         problems
     }
@@ -1419,7 +1730,10 @@ mod tests {
             (ListKind::TorExits, &rows[0], &tor_chunks),
             (ListKind::VpnAsns, &rows[1], &vpn_chunks),
         ] {
-            assert_eq!(loaded.apply(kind, joined(row, chunks)), None);
+            assert_eq!(
+                loaded.finish(read_list(kind, std::slice::from_ref(row), chunks)),
+                None
+            );
         }
         // The same versions again: nothing to read.
         assert_eq!(loaded.changed(&rows), (vec![], vec![]));
@@ -1429,7 +1743,11 @@ mod tests {
         let rows = vec![tor_row.clone(), vpn_row];
         assert_eq!(loaded.changed(&rows).0, [ListKind::TorExits]);
         assert_eq!(
-            loaded.apply(ListKind::TorExits, joined(&tor_row, &tor_chunks)),
+            loaded.finish(read_list(
+                ListKind::TorExits,
+                std::slice::from_ref(&tor_row),
+                &tor_chunks
+            )),
             None
         );
         assert!(loaded.lists().flags(ip("203.0.113.77"), None).is_tor);
@@ -1444,7 +1762,7 @@ mod tests {
         assert!(loaded.lists().flags(ip("185.220.101.42"), None).is_tor);
         let mut gone = LoadedLists::default();
         gone.changed(&rows);
-        assert_eq!(gone.apply(ListKind::TorExits, Vec::new()), None);
+        assert_eq!(gone.finish(read_list(ListKind::TorExits, &[], &[])), None);
         assert_eq!(
             gone.lists().entry_count(ListKind::TorExits),
             NetworkLists::shipped().entry_count(ListKind::TorExits)
@@ -1454,6 +1772,78 @@ mod tests {
         let (read, problems) = loaded.changed(std::slice::from_ref(&future));
         assert_eq!((read.len(), problems.len()), (0, 1));
         assert_eq!(loaded.changed(&[future]), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_list_is_read_a_few_chunks_at_a_time_and_again_when_stored_anew_meanwhile() {
+        let (row, chunk_rows) = rows_for(ListKind::TorExits, &exits(60), 60, 1_000);
+        let n = chunk_rows.len();
+        assert!(n > 3 * CHUNKS_PER_READ, "{n} chunks");
+        let mut load = ListLoad::new(ListKind::TorExits);
+        let mut statements = 0;
+        while let Some(statement) = load.next_statement() {
+            let rows = answer(&statement, std::slice::from_ref(&row), &chunk_rows);
+            assert!(rows.len() <= CHUNKS_PER_READ);
+            load.feed(rows);
+            statements += 1;
+        }
+        assert_eq!(statements, n.div_ceil(CHUNKS_PER_READ));
+        let mut loaded = LoadedLists::default();
+        assert_eq!(loaded.finish(load), None);
+        assert!(loaded.lists().flags(ip("198.51.0.60"), None).is_tor);
+
+        // Stored anew after the first read: the list is read again, whole, in its new version.
+        let (new_row, new_chunks) = rows_for(ListKind::TorExits, "203.0.113.7\n", 1, 2_000);
+        let mut load = ListLoad::new(ListKind::TorExits);
+        let first = load.next_statement().unwrap();
+        load.feed(answer(&first, std::slice::from_ref(&row), &chunk_rows));
+        let mut again = 0;
+        while let Some(statement) = load.next_statement() {
+            load.feed(answer(
+                &statement,
+                std::slice::from_ref(&new_row),
+                &new_chunks,
+            ));
+            again += 1;
+        }
+        assert_eq!(again, 2, "the restart, then the new version's one read");
+        let mut loaded = LoadedLists::default();
+        assert_eq!(loaded.finish(load), None);
+        assert!(loaded.lists().flags(ip("203.0.113.7"), None).is_tor);
+        assert!(!loaded.lists().flags(ip("198.51.0.1"), None).is_tor);
+        assert_eq!(loaded.changed(&[new_row]), (vec![], vec![]));
+
+        // Stored anew at every read: given up, nothing recorded, read at the next reload.
+        let mut load = ListLoad::new(ListKind::TorExits);
+        let mut at = 3_000;
+        while let Some(statement) = load.next_statement() {
+            at += 1;
+            let (r, c) = rows_for(ListKind::TorExits, &exits(60), 60, at);
+            load.feed(answer(&statement, &[r], &c));
+        }
+        let mut loaded = LoadedLists::default();
+        let problem = loaded.finish(load).unwrap();
+        assert!(
+            problem.contains("stored anew while it was read"),
+            "{problem}"
+        );
+        assert_eq!(loaded.lists(), NetworkLists::shipped());
+        assert_eq!(
+            loaded.changed(std::slice::from_ref(&row)).0,
+            [ListKind::TorExits]
+        );
+
+        // Deleted after the first read: the shipped list.
+        let mut load = ListLoad::new(ListKind::TorExits);
+        let first = load.next_statement().unwrap();
+        load.feed(answer(&first, std::slice::from_ref(&row), &chunk_rows));
+        let next = load.next_statement().unwrap();
+        load.feed(answer(&next, &[], &[]));
+        assert_eq!(load.next_statement(), None);
+        let mut loaded = LoadedLists::default();
+        loaded.changed(std::slice::from_ref(&row));
+        assert_eq!(loaded.finish(load), None);
+        assert_eq!(loaded.lists(), NetworkLists::shipped());
     }
 
     #[test]
@@ -1514,7 +1904,7 @@ mod tests {
             .collect();
         let parsed = ParsedList::parse(ListKind::TorExits, &text).unwrap();
         assert_eq!(parsed.bytes(), 70_000 * 32);
-        let (row, chunk_rows) = rows_for(ListKind::TorExits, &text, 70_000, 5);
+        let (row, chunk_rows) = rows_in(ListKind::TorExits, &text, 70_000, 5, CHUNK_BYTES);
         let mut loaded = LoadedLists::default();
         let problems = reload(&mut loaded, &[row], &chunk_rows);
         assert_eq!(problems.len(), 1);
