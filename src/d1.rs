@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// Runs one statement and returns its rows unconverted (each a JS array of the column
-    /// values), so a large result can be converted one row at a time (`lists::reload`).
+    /// values), so a large result can be converted one row at a time (`intel::lists::reload`).
     pub async fn raw_rows(&self, statement: &Statement) -> Result<Vec<JsValue>, Error> {
         self.prepare(statement)?
             .raw_js_value()

@@ -8,8 +8,8 @@ mod api;
 mod d1;
 mod faults;
 mod ingest;
+mod intel;
 mod limits;
-mod lists;
 mod logs;
 mod queue;
 mod retention;
@@ -78,17 +78,17 @@ async fn purge(env: &Env, now: UnixMs) {
 }
 
 async fn refresh_lists(env: &Env, now: UnixMs) {
-    match lists::refresh(env, now).await {
+    match intel::lists::refresh(env, now).await {
         Ok(outcomes) if outcomes.is_empty() => {
             worker::console_log!("network lists: refresh disabled (NETWORK_LIST_SOURCES is {{}})")
         }
         Ok(outcomes) => {
             for o in outcomes {
                 match o.result {
-                    Ok(lists::Stored::Replaced(n)) => {
+                    Ok(intel::lists::Stored::Replaced(n)) => {
                         worker::console_log!("network lists: {} stored, {n} entries", o.list)
                     }
-                    Ok(lists::Stored::Unchanged(n)) => {
+                    Ok(intel::lists::Stored::Unchanged(n)) => {
                         worker::console_log!("network lists: {} unchanged, {n} entries", o.list)
                     }
                     Err(e) => worker::console_error!(

@@ -22,7 +22,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let faults = crate::faults::from_env(env);
     let limiter_for = |org: &OrgId| LimiterClient::for_org(env, org, faults.clone());
     let strikes = |name: &str| crate::faults::strikes(&faults, name);
-    let lists = crate::lists::current(&store).await;
+    let lists = crate::intel::lists::current(&store).await;
     let deliveries = OutQueue::from_env(env, crate::alerts::deliver::QUEUE, faults.clone()).ok();
     let flow = ConsumeEnv {
         db: &store,

@@ -113,7 +113,7 @@ test("only the network-list refresh and alert delivery make outbound requests", 
   // flow, which checks the URL with alerts::delivery::outbound::check_url at every attempt).
   const files = [...sources("src", ".rs"), ...sources("crates", ".rs")];
   const callers = files.filter((f) => /\bFetch::(Request|Url)\b|\bworker::Fetch\b|js_sys::global\(\)[^;]*fetch/.test(read(f)));
-  assert.deepEqual(callers.sort(), ["src/alerts/deliver.rs", "src/lists.rs"]);
+  assert.deepEqual(callers.sort(), ["src/alerts/deliver.rs", "src/intel/lists.rs"]);
   for (const f of callers) {
     const urls = read(f).match(/\bFetch::(Request|Url)\b/g) ?? [];
     assert.equal(urls.length, 1, `one call site in ${f}`);

@@ -1,6 +1,6 @@
 //! Refreshing the network lists from public sources: the pure half of the hourly cron job.
 //!
-//! The Worker (`src/lists.rs`) reads the source catalogue ([`Sources::from_var`]), fetches every
+//! The Worker (`src/intel/lists.rs`) reads the source catalogue ([`Sources::from_var`]), fetches every
 //! URL of a list with a timeout and a size cap, and hands the bodies to [`decide`], which says
 //! what to store. It stores with [`store_statements`] (one D1 batch, so one transaction),
 //! records an unchanged download with [`unchanged_statement`] (nothing is rewritten, so no
@@ -51,6 +51,7 @@ use super::canonical::CanonicalSet;
 use super::compact::Builder;
 use super::lists::{Entry, Invalid, LineReader, ListKind, ListParser, NetworkLists};
 use crate::api::sql::{SqlParam, Statement};
+use crate::text::shorten;
 use crate::time::UnixMs;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -521,17 +522,6 @@ impl<'de> Visitor<'de> for IsPrefixKey {
 
     fn visit_str<E>(self, key: &str) -> Result<bool, E> {
         Ok(PREFIX_KEYS.contains(&key))
-    }
-}
-
-/// `s` cut to `max` characters, marked with `…` when cut.
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
     }
 }
 
@@ -1656,7 +1646,7 @@ mod tests {
             .collect()
     }
 
-    /// Reads one list as `src/lists.rs` does, from these rows.
+    /// Reads one list as `src/intel/lists.rs` does, from these rows.
     fn read_list(kind: ListKind, rows: &[Value], chunk_rows: &[Value]) -> ListLoad {
         let mut load = ListLoad::new(kind);
         while let Some(statement) = load.next_statement() {
@@ -1665,7 +1655,7 @@ mod tests {
         load
     }
 
-    /// What `src/lists.rs` does with D1: [`LoadedLists::changed`] on the `LISTS_SQL` rows, then
+    /// What `src/intel/lists.rs` does with D1: [`LoadedLists::changed`] on the `LISTS_SQL` rows, then
     /// each changed list read and put in force.
     fn reload(loaded: &mut LoadedLists, rows: &[Value], chunk_rows: &[Value]) -> Vec<String> {
         let (changed, mut problems) = loaded.changed(rows);
