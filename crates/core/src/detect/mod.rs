@@ -25,7 +25,7 @@ mod travel;
 
 pub use config::{Burst, Confidences, DetectionConfig, TravelConfig};
 pub use model::{
-    is_failed_login, is_successful_login, AlertCandidate, AlertSeverity, DetectionEvent, History,
+    is_failed_login, is_successful_login, precedes, AlertCandidate, AlertSeverity, DetectionEvent, History,
     HistoryRequest, Occurrence, Sighting, FAILED_LOGIN_NAMES, RATE_LIMIT_NAME,
     SUCCESSFUL_LOGIN_NAME,
 };
@@ -106,10 +106,11 @@ pub fn history_request(
 // ---- helpers shared by the rule families -------------------------------------------------
 
 /// Whether a history entry is a genuine earlier event inside `window_ms` before `trigger`:
-/// not the trigger itself, not after it, not older than the window.
+/// strictly before it ([`precedes`]: never the trigger itself, nor a later event of its own
+/// request), and not older than the window.
 fn is_prior(trigger: &DetectionEvent, event_id: &str, at: UnixMs, window_ms: i64) -> bool {
-    let t = trigger.created_at.0;
-    event_id != trigger.id && at.0 <= t && t.saturating_sub(at.0) <= window_ms
+    let t = trigger.created_at;
+    precedes(at, event_id, t, &trigger.id) && t.0.saturating_sub(at.0) <= window_ms
 }
 
 fn ip_key(ip: &str) -> String {

@@ -30,6 +30,14 @@ pub fn is_successful_login(name: &str) -> bool {
     name == SUCCESSFUL_LOGIN_NAME
 }
 
+/// Whether an event at `at` with id `id` comes strictly before one at `t` with id `t_id`: the
+/// rules' one order. Events of one request share their receive time, and their ids ascend in
+/// request order (`crate::ingest::accept`), so ties are broken by id: no event is ever prior to
+/// itself, and of two events exactly one is prior to the other.
+pub fn precedes(at: UnixMs, id: &str, t: UnixMs, t_id: &str) -> bool {
+    (at, id) < (t, t_id)
+}
+
 /// Alert severity: the alert scale of docs/api.md §8.1. It is a separate type from the event
 /// [`crate::ingest::catalogue::Severity`] because alerts have no `info` or `warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ mod sql;
 pub use sql::{Read, DEVICE_EXPR};
 
 use crate::api::sql::Statement;
-use crate::detect::{DetectionEvent, History, HistoryRequest, Occurrence, Sighting};
+use crate::detect::{precedes, DetectionEvent, History, HistoryRequest, Occurrence, Sighting};
 use crate::time::UnixMs;
 use serde::Deserialize;
 use serde_json::Value;
@@ -385,7 +385,7 @@ impl Answer {
         history: &mut History,
     ) -> bool {
         let (t, since) = (event.created_at, need.since);
-        let prior = |id: &str, at: UnixMs| id != event.id && at <= t && at >= since;
+        let prior = |id: &str, at: UnixMs| precedes(at, id, t, &event.id) && at >= since;
         // Newest-first rows bounded by `limit`: the `wanted` newest earlier ones inside the
         // window, and whether they are complete (the bound cut no row still inside it).
         fn window<T: Clone>(
@@ -443,7 +443,7 @@ impl Answer {
                 for s in rows {
                     let v = per_value.entry(&s.value).or_default();
                     v.0 += 1;
-                    v.1 |= s.event_id != event.id && s.at <= t;
+                    v.1 |= precedes(s.at, &s.event_id, t, &event.id);
                 }
                 let covered = rows.len() >= MAX_SIGHTING_ROWS
                     || per_value
@@ -463,7 +463,7 @@ impl Answer {
             }
             Answer::Earliest(rows) => {
                 history.actor_has_prior_event =
-                    rows.iter().any(|o| o.event_id != event.id && o.at <= t);
+                    rows.iter().any(|o| precedes(o.at, &o.event_id, t, &event.id));
                 true
             }
         }
