@@ -19,8 +19,15 @@ fn decoded(n: usize, at: i64) -> Vec<DetectionEvent> {
         .map(|i| json!({"event": "auth.login_success", "actor": "u", "metadata": {"seq": i}}))
         .collect();
     let body = json!({ "events": events }).to_string();
-    let a = accept(body.as_bytes(), &OrgId("o".into()), Plan::Pro, UnixMs(at), None, || json!(null))
-        .unwrap();
+    let a = accept(
+        body.as_bytes(),
+        &OrgId("o".into()),
+        Plan::Pro,
+        UnixMs(at),
+        None,
+        || json!(null),
+    )
+    .unwrap();
     a.messages
         .iter()
         .flat_map(|m| QueueMessage::parse(&m.body).unwrap().events)

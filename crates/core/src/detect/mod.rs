@@ -25,8 +25,8 @@ mod travel;
 
 pub use config::{Burst, Confidences, DetectionConfig, TravelConfig};
 pub use model::{
-    is_failed_login, is_successful_login, precedes, AlertCandidate, AlertSeverity, DetectionEvent, History,
-    HistoryRequest, Occurrence, Sighting, FAILED_LOGIN_NAMES, RATE_LIMIT_NAME,
+    is_failed_login, is_successful_login, precedes, AlertCandidate, AlertSeverity, DetectionEvent,
+    History, HistoryRequest, Occurrence, Sighting, FAILED_LOGIN_NAMES, RATE_LIMIT_NAME,
     SUCCESSFUL_LOGIN_NAME,
 };
 pub use travel::{haversine_km, EARTH_RADIUS_KM};
@@ -191,6 +191,7 @@ pub(crate) mod fixtures {
         Occurrence {
             event_id: id.into(),
             at: UnixMs(T0 + offset),
+            peer: None,
         }
     }
 
