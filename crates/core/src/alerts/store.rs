@@ -16,10 +16,11 @@
 //! [`DEDUP_WINDOW_MS`] apart) goes into a later layer of statements, so it sees the first
 //! span's alert.
 
-use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_TRIGGER_IDS};
+use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_HOPS, MAX_TRIGGER_IDS};
 use crate::access::ids::EventId;
 use crate::api::sql::{SqlParam, Statement};
 use crate::detect::AlertCandidate;
+use crate::detect::MAX_EVIDENCE_EVENTS;
 use crate::ingest::record::{json_array_groups, EventRecord};
 use crate::time::UnixMs;
 use serde_json::{json, Value};
@@ -45,6 +46,55 @@ const OPEN_ALERT: &str =
     AND o.created_at >= json_extract(f.v, '$.since') \
     ORDER BY o.created_at DESC LIMIT 1";
 
+/// Evidence lists that accumulate over an alert's life instead of being replaced by the latest
+/// trigger's: `(key, identity of an entry, most entries kept)`. Entries are appended oldest
+/// first, an entry the new evidence repeats (same identity) takes its new place, and only the
+/// newest are kept.
+const ACCUMULATING: [(&str, &str, usize); 2] = [
+    ("hops", "json_extract(value, '$.to.event_id')", MAX_HOPS),
+    ("event_ids", "value", MAX_EVIDENCE_EVENTS),
+];
+
+/// The rows `(v, t)` of the stored alert's `evidence.<key>` merged with the fold's, in order
+/// (see [`ACCUMULATING`]).
+fn merged_rows(key: &str, id: &str, max: usize) -> String {
+    format!(
+        "SELECT v, t FROM (SELECT v, t, s, n FROM (SELECT value AS v, type AS t, 0 AS s, key AS n, {id} AS i \
+         FROM json_each(alerts.metadata, '$.evidence.{key}') UNION ALL SELECT value, type, 1, key, {id} \
+         FROM json_each(f.v, '$.evidence.{key}')) WHERE s = 1 OR i NOT IN (SELECT {id} FROM \
+         json_each(f.v, '$.evidence.{key}')) ORDER BY s DESC, n DESC LIMIT {max}) ORDER BY s, n"
+    )
+}
+
+/// The stored alert's evidence after the fold: the fold's, with the [`ACCUMULATING`] lists
+/// merged (`json_patch` drops a list the fold's evidence does not have).
+fn evidence_sql() -> String {
+    let lists: Vec<String> = ACCUMULATING
+        .iter()
+        .map(|(key, id, max)| {
+            format!(
+                "'{key}', CASE WHEN json_type(f.v, '$.evidence.{key}') = 'array' THEN json((SELECT \
+                 json_group_array(CASE WHEN t IN ('object', 'array') THEN json(v) ELSE v END) FROM ({}))) END",
+                merged_rows(key, id, *max)
+            )
+        })
+        .collect();
+    format!(
+        "json_patch(json(json_extract(f.v, '$.evidence')), json_object({}))",
+        lists.join(", ")
+    )
+}
+
+/// The stored alert's description after the fold: with travel hops, every hop's summary.
+fn description_sql() -> String {
+    let (key, id, max) = ACCUMULATING[0];
+    format!(
+        "CASE WHEN json_array_length(f.v, '$.evidence.{key}') > 0 THEN (SELECT group_concat(json_extract(v, '$.summary'), '; ') \
+         FROM ({})) ELSE json_extract(f.v, '$.description') END",
+        merged_rows(key, id, max)
+    )
+}
+
 fn update_sql() -> String {
     format!(
         "{FOLDS} UPDATE alerts SET metadata = json_set(metadata, \
@@ -53,11 +103,17 @@ fn update_sql() -> String {
          UNION ALL SELECT value, 1, key FROM json_each(f.fresh)) ORDER BY s, n LIMIT {MAX_TRIGGER_IDS}))), \
          '$.occurrences', coalesce(json_extract(metadata, '$.occurrences'), 1) + json_array_length(f.fresh), \
          '$.confidence', max(coalesce(json_extract(metadata, '$.confidence'), 0), json_extract(f.v, '$.confidence')), \
-         '$.evidence', json(json_extract(f.v, '$.evidence'))), \
+         '$.first_seen', min(coalesce(json_extract(metadata, '$.first_seen'), json_extract(f.v, '$.first_seen')), \
+         json_extract(f.v, '$.first_seen')), \
+         '$.last_seen', max(coalesce(json_extract(metadata, '$.last_seen'), ''), json_extract(f.v, '$.last_seen')), \
+         '$.raised_at', coalesce(json_extract(metadata, '$.raised_at'), json_extract(f.v, '$.raised_at')), \
+         '$.evidence', json({evidence})), \
          severity = CASE WHEN json_extract(f.v, '$.rank') > (CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 \
          WHEN 'high' THEN 3 ELSE 4 END) THEN json_extract(f.v, '$.severity') ELSE severity END, \
-         description = json_extract(f.v, '$.description'), updated_at = json_extract(f.v, '$.now') \
-         FROM f WHERE json_array_length(f.fresh) > 0 AND alerts.id = ({OPEN_ALERT})"
+         description = {description}, updated_at = json_extract(f.v, '$.now') \
+         FROM f WHERE json_array_length(f.fresh) > 0 AND alerts.id = ({OPEN_ALERT})",
+        evidence = evidence_sql(),
+        description = description_sql(),
     )
 }
 
@@ -83,19 +139,63 @@ const RECORD_SQL: &str = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_ty
 struct Fold<'a> {
     first: &'a AlertCandidate,
     record: &'a EventRecord,
-    last: &'a AlertCandidate,
+    /// The latest candidate's evidence, with the [`ACCUMULATING`] lists of all of them.
+    evidence: Value,
+    description: String,
     triggers: Vec<(&'a str, i64)>,
     confidence: u8,
     rank: f64,
     severity: &'static str,
 }
 
+/// `old` followed by `new` by the rules of [`ACCUMULATING`]: what the update statement does
+/// to a stored alert, done in memory for candidates of one batch.
+fn accumulate(old: &Value, new: &Value) -> Value {
+    let mut out = new.clone();
+    for (key, _, max) in ACCUMULATING {
+        let (Some(old_list), Some(new_list)) = (old[key].as_array(), new[key].as_array()) else {
+            continue;
+        };
+        let identity = |v: &Value| match key {
+            "hops" => v.pointer("/to/event_id").cloned().unwrap_or(Value::Null),
+            _ => v.clone(),
+        };
+        let fresh: Vec<Value> = new_list.iter().map(identity).collect();
+        let mut merged: Vec<Value> = old_list
+            .iter()
+            .filter(|v| !fresh.contains(&identity(v)))
+            .chain(new_list)
+            .cloned()
+            .collect();
+        merged.drain(..merged.len().saturating_sub(max));
+        out[key] = Value::Array(merged);
+    }
+    out
+}
+
+/// A travel alert's description: every hop's summary; other alerts keep `latest`.
+fn describe(evidence: &Value, latest: &str) -> String {
+    match evidence["hops"].as_array() {
+        Some(hops) if !hops.is_empty() => hops
+            .iter()
+            .filter_map(|h| h["summary"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => latest.to_owned(),
+    }
+}
+
 impl Fold<'_> {
     fn to_json(&self, new_id: EventId, now: UnixMs) -> Value {
         let mut metadata = new_metadata(self.first, self.record);
         metadata["confidence"] = json!(self.confidence);
-        metadata["evidence"] = self.last.evidence.clone();
+        metadata["evidence"] = self.evidence.clone();
         let start = self.triggers[0].1;
+        let end = self.triggers.iter().map(|t| t.1).max().unwrap_or(start);
+        let (first_seen, last_seen) = (UnixMs(start).iso_millis(), UnixMs(end).iso_millis());
+        metadata["first_seen"] = json!(first_seen);
+        metadata["last_seen"] = json!(last_seen);
+        metadata["raised_at"] = json!(now.iso_millis());
         json!({
             "org": self.record.org_id.0,
             "type": self.first.alert_type.as_str(),
@@ -104,10 +204,13 @@ impl Fold<'_> {
             "ids": self.triggers.iter().map(|(id, _)| id).collect::<Vec<_>>(),
             "triggers": self.triggers,
             "confidence": self.confidence,
-            "evidence": self.last.evidence,
+            "evidence": self.evidence,
             "rank": self.rank,
             "severity": self.severity,
-            "description": self.last.description,
+            "description": self.description,
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+            "raised_at": now.iso_millis(),
             "now": now.0,
             "new_id": new_id.to_string(),
             "title": self.first.title,
@@ -180,7 +283,8 @@ pub fn store_statements_within<'a>(
         match folds.last_mut() {
             Some(f) if at - f.triggers[0].1 <= DEDUP_WINDOW_MS => {
                 f.triggers.push((&c.trigger_event_id, at));
-                f.last = c;
+                f.evidence = accumulate(&f.evidence, &c.evidence);
+                f.description = describe(&f.evidence, &c.description);
                 f.confidence = f.confidence.max(c.confidence);
                 if severity_rank(c.severity) > f.rank {
                     (f.rank, f.severity) = (severity_rank(c.severity), c.severity.as_str());
@@ -189,7 +293,8 @@ pub fn store_statements_within<'a>(
             _ => folds.push(Fold {
                 first: c,
                 record,
-                last: c,
+                evidence: c.evidence.clone(),
+                description: c.description.clone(),
                 triggers: vec![(&c.trigger_event_id, at)],
                 confidence: c.confidence,
                 rank: severity_rank(c.severity),

@@ -79,3 +79,7 @@ pub fn delivering_orgs(events: &[(EventRecord, Plan)]) -> Vec<&str> {
     orgs.dedup();
     orgs
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "batch_tests.rs"]
+mod tests;

@@ -23,6 +23,7 @@ mod novelty;
 mod single;
 mod travel;
 
+pub use burst::{MAX_EVIDENCE_EVENTS, MAX_EVIDENCE_VALUES};
 pub use config::{Burst, Confidences, DetectionConfig, TravelConfig};
 pub use model::{
     is_failed_login, is_successful_login, precedes, AlertCandidate, AlertSeverity, DetectionEvent,

@@ -2,7 +2,7 @@
 // CLDR English region names (Node v20.20.2). Do not edit by hand.
 
 /// `(ISO 3166-1 alpha-2, English name)`, sorted by code.
-pub(super) const COUNTRIES: [(&str, &str); 249] = [
+pub(super) static COUNTRIES: [(&str, &str); 249] = [
     ("AD", "Andorra"),
     ("AE", "United Arab Emirates"),
     ("AF", "Afghanistan"),
@@ -255,7 +255,7 @@ pub(super) const COUNTRIES: [(&str, &str); 249] = [
 ];
 
 /// `(country, latitude, longitude, IANA zone)` of each zone's principal location, sorted by country.
-pub(super) const ZONES: [(&str, f64, f64, &str); 418] = [
+pub(super) static ZONES: [(&str, f64, f64, &str); 418] = [
     ("AD", 42.5000, 1.5167, "Europe/Andorra"),
     ("AE", 25.3000, 55.3000, "Asia/Dubai"),
     ("AF", 34.5167, 69.2000, "Asia/Kabul"),
