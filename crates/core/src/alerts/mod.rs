@@ -39,7 +39,7 @@ pub const RESOLUTION_TYPES: [&str; 5] = [
     "false_positive",
     "other",
 ];
-const ALERT_TYPES: [AlertType; 8] = [
+const ALERT_TYPES: [AlertType; 10] = [
     AlertType::BruteForceAttack,
     AlertType::ImpossibleTravel,
     AlertType::GeoAnomaly,
@@ -48,6 +48,8 @@ const ALERT_TYPES: [AlertType; 8] = [
     AlertType::DataExfiltration,
     AlertType::SuspiciousActivity,
     AlertType::RateLimitExceeded,
+    AlertType::AccountCompromise,
+    AlertType::SuspiciousNetwork,
 ];
 
 /// Alert status. `acknowledged` means someone is on it: it stays active (new occurrences fold

@@ -131,6 +131,49 @@ fn insert_sql() -> String {
     )
 }
 
+/// How far back an alert named in a candidate's `related` may have been created.
+const LINK_LOOKBACK_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The newest alert of a related `(type, key)` of organisation `{org}`, created after `{since}`.
+fn related_alert(org: &str, type_key: &str, since: &str) -> String {
+    format!(
+        "SELECT r.id FROM alerts r WHERE r.org_id = {org} AND r.alert_type = json_extract({type_key}, '$[0]') \
+         AND r.dedup_key = json_extract({type_key}, '$[1]') AND r.created_at >= {since} ORDER BY r.created_at DESC LIMIT 1"
+    )
+}
+
+/// `metadata.related_alert_ids` of the alert being updated with the ids of `{ids}` (a query).
+fn with_related(ids: &str) -> String {
+    format!(
+        "json_set(metadata, '$.related_alert_ids', json((SELECT json_group_array(id) FROM (SELECT value AS id \
+         FROM json_each(alerts.metadata, '$.related_alert_ids') UNION {ids}) WHERE id IS NOT NULL)))"
+    )
+}
+
+/// Links each fold's alert to the alerts its candidates follow from (`related`)…
+fn link_forward_sql() -> String {
+    let ids = format!(
+        "SELECT ({}) FROM json_each(f.v, '$.related') x",
+        related_alert("f.org", "x.value", "json_extract(f.v, '$.link_since')")
+    );
+    format!(
+        "{FOLDS} UPDATE alerts SET metadata = {} FROM f WHERE json_array_length(f.v, '$.related') > 0 \
+         AND alerts.id = ({OPEN_ALERT})",
+        with_related(&ids)
+    )
+}
+
+/// …and those alerts back to it.
+fn link_back_sql() -> String {
+    format!(
+        "{FOLDS}, l AS (SELECT f.org AS org, ({OPEN_ALERT}) AS me, x.value AS tk, json_extract(f.v, '$.link_since') AS since \
+         FROM f, json_each(f.v, '$.related') x) UPDATE alerts SET metadata = {} FROM l WHERE l.me IS NOT NULL \
+         AND alerts.id = ({})",
+        with_related("SELECT l.me"),
+        related_alert("l.org", "l.tk", "l.since")
+    )
+}
+
 const RECORD_SQL: &str = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_type, dedup_key, event_id, created_at) \
     SELECT json_extract(g.value, '$.org'), json_extract(g.value, '$.type'), json_extract(g.value, '$.key'), \
     json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]') FROM json_each(?1) g, json_each(g.value, '$.triggers') t";
@@ -211,6 +254,8 @@ impl Fold<'_> {
             "first_seen": first_seen,
             "last_seen": last_seen,
             "raised_at": now.iso_millis(),
+            "related": self.first.related.iter().map(|(t, k)| json!([t.as_str(), k])).collect::<Vec<_>>(),
+            "link_since": start - LINK_LOOKBACK_MS,
             "now": now.0,
             "new_id": new_id.to_string(),
             "title": self.first.title,
@@ -251,7 +296,8 @@ pub struct BoundedWrites {
     pub dropped_folds: usize,
 }
 
-/// [`store_statements`] in at most `max_statements` statements (a multiple of three is used).
+/// [`store_statements`] in at most `max_statements` statements (three per chunk of folds, five
+/// when a candidate links to related alerts).
 /// Each layer's folds go in chunks of three statements; when they need more, a key's newest
 /// spans are kept first (the last layers), since an older span's alert is the one a later one
 /// would only have added occurrences to. The kept chunks still run oldest layer first.
@@ -329,13 +375,17 @@ pub fn store_statements_within<'a>(
         .iter()
         .map(|layer| json_array_groups(layer, usize::MAX, MAX_FOLDS_JSON_BYTES).unwrap_or_default())
         .collect();
-    let mut budget = max_statements / 3;
+    // Links cost two more statements per chunk, only when a candidate follows from another.
+    let linking = candidates.iter().any(|(c, _)| !c.related.is_empty());
+    let per_chunk = if linking { 5 } else { 3 };
+    let mut budget = max_statements / per_chunk;
     let mut kept = vec![0usize; chunks.len()]; // chunks kept per layer, from its start
     for (layer, groups) in chunks.iter().enumerate().rev() {
         kept[layer] = groups.len().min(budget);
         budget -= kept[layer];
     }
     let (update, insert) = (update_sql(), insert_sql());
+    let links = linking.then(|| (link_forward_sql(), link_back_sql()));
     let mut out = BoundedWrites {
         statements: Vec::new(),
         dropped_folds: 0,
@@ -349,6 +399,10 @@ pub fn store_statements_within<'a>(
             let param = || vec![SqlParam::Text(chunk.clone())];
             out.statements.push((update.clone(), param()));
             out.statements.push((insert.clone(), param()));
+            if let Some((forward, back)) = &links {
+                out.statements.push((forward.clone(), param()));
+                out.statements.push((back.clone(), param()));
+            }
             out.statements.push((RECORD_SQL.to_owned(), param()));
         }
     }
@@ -404,6 +458,7 @@ mod tests {
             source_ip: Some("203.0.113.9".into()),
             trigger_event_id: r.id.to_string(),
             evidence: json!({"count": confidence, "threshold": 5, "window_minutes": 5, "key": "ip"}),
+            related: Vec::new(),
         }
     }
 

@@ -208,3 +208,120 @@ fn cloud_egress_and_relay_networks_are_at_most_low() {
         serde_json::json!(["relay"])
     );
 }
+
+/// A failed login by `actor` from `ip`, `seconds` after T0.
+fn failure(seconds: i64, ip: &str, actor: &str) -> EventRecord {
+    let new = NewEvent {
+        event_name: "auth.login_failed".into(),
+        actor_id: Some(actor.into()),
+        actor_email: None,
+        user_ip: Some(ip.into()),
+        metadata: Map::new(),
+    };
+    EventRecord::assign(
+        new,
+        &OrgId("org_1".into()),
+        EventId::new_v4(),
+        UnixMs(T0 + seconds * 1000),
+        None,
+    )
+}
+
+/// (Alice's first login from GB also raises a geo anomaly: her failures came before it.)
+const COMPROMISE_OR_BRUTE: &str =
+    "SELECT count(*) FROM alerts WHERE alert_type IN ('account_compromise', 'brute_force_attack')";
+
+#[test]
+fn a_success_after_a_burst_raises_a_critical_alert_linked_both_ways() {
+    let db = SqliteDb::migrated();
+    // Six failures from one source against three accounts, then one of them gets in.
+    let failures: Vec<EventRecord> = (0..6)
+        .map(|i| {
+            failure(
+                i * 10,
+                "203.0.113.66",
+                ["alice", "bob", "carol"][i as usize % 3],
+            )
+        })
+        .collect();
+    detect(&db, &failures, T0 + 61_000);
+    let mut ok = login(0, "203.0.113.66", LONDON, 2856, false);
+    ok.created_at = UnixMs(T0 + 90_000);
+    detect(&db, std::slice::from_ref(&ok), T0 + 91_000);
+
+    let alerts = db.rows(
+        "SELECT id, alert_type, severity, dedup_key, metadata FROM alerts ORDER BY alert_type",
+        &[],
+    );
+    let find = |t: &str| {
+        alerts
+            .iter()
+            .find(|a| a["alert_type"] == t)
+            .cloned()
+            .unwrap()
+    };
+    let (compromise, brute) = (find("account_compromise"), find("brute_force_attack"));
+    assert_eq!(compromise["severity"], "critical");
+    assert_eq!(compromise["dedup_key"], "actor:alice");
+    let meta =
+        |a: &Value| -> Value { serde_json::from_str(a["metadata"].as_str().unwrap()).unwrap() };
+    let (cm, bm) = (meta(&compromise), meta(&brute));
+    assert_eq!(cm["related_alert_ids"], serde_json::json!([brute["id"]]));
+    assert_eq!(
+        bm["related_alert_ids"],
+        serde_json::json!([compromise["id"]])
+    );
+    let ev = &cm["evidence"];
+    assert_eq!(
+        (ev["failures"].as_u64(), ev["key"].as_str()),
+        (Some(6), Some("ip"))
+    );
+    assert_eq!(ev["accounts_total"], 3);
+    assert_eq!(ev["success_event_id"], ok.id.to_string());
+    // The brute-force alert names every targeted account, not the one that crossed the line.
+    assert_eq!(bm["evidence"]["accounts_total"], 3);
+    assert_eq!(bm["evidence"]["event_ids"].as_array().unwrap().len(), 6);
+
+    // Redelivering the success changes nothing: no second link, no second alert.
+    detect(&db, std::slice::from_ref(&ok), T0 + 95_000);
+    assert_eq!(db.count(COMPROMISE_OR_BRUTE, &[]), 2);
+    let again = db.rows(
+        "SELECT metadata FROM alerts WHERE alert_type = 'brute_force_attack'",
+        &[],
+    );
+    assert_eq!(
+        meta(&again[0])["related_alert_ids"],
+        serde_json::json!([compromise["id"]])
+    );
+}
+
+#[test]
+fn a_success_without_a_burst_raises_no_compromise() {
+    let db = SqliteDb::migrated();
+    let failures: Vec<EventRecord> = (0..4)
+        .map(|i| failure(i, "203.0.113.66", "alice"))
+        .collect();
+    detect(&db, &failures, T0 + 10_000);
+    let mut ok = login(0, "203.0.113.66", LONDON, 2856, false);
+    ok.created_at = UnixMs(T0 + 20_000);
+    detect(&db, std::slice::from_ref(&ok), T0 + 21_000);
+    assert_eq!(db.count(COMPROMISE_OR_BRUTE, &[]), 0);
+}
+
+#[test]
+fn a_burst_and_its_success_in_one_batch_link_too() {
+    let db = SqliteDb::migrated();
+    let mut batch: Vec<EventRecord> = (0..6)
+        .map(|i| failure(i, "203.0.113.66", "alice"))
+        .collect();
+    let mut ok = login(0, "203.0.113.66", LONDON, 2856, false);
+    ok.created_at = UnixMs(T0 + 7_000);
+    batch.push(ok);
+    detect(&db, &batch, T0 + 8_000);
+    let linked = db.count(
+        "SELECT count(*) FROM alerts WHERE json_array_length(metadata, '$.related_alert_ids') = 1 \
+         AND alert_type IN ('account_compromise', 'brute_force_attack')",
+        &[],
+    );
+    assert_eq!(linked, 2);
+}

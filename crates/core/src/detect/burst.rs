@@ -89,7 +89,7 @@ pub(super) enum Side {
 }
 
 /// The burst's size: the earlier failures plus the trigger.
-fn count(earlier: &[&Occurrence]) -> u32 {
+pub(super) fn count(earlier: &[&Occurrence]) -> u32 {
     u32::try_from(earlier.len())
         .unwrap_or(u32::MAX)
         .saturating_add(1)
@@ -130,7 +130,7 @@ fn distinct(
 
 /// The evidence of a brute-force burst (docs/api.md §10.10): its size and rule, who was tried
 /// from where, when, and the events behind it.
-fn burst_evidence(
+pub(super) fn burst_evidence(
     trigger: &DetectionEvent,
     earlier: &[&Occurrence],
     side: Side,

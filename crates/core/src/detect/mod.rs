@@ -16,6 +16,7 @@
 
 pub mod batch;
 mod burst;
+mod compromise;
 mod config;
 pub mod history;
 mod model;
@@ -39,11 +40,12 @@ use config::days_ms;
 use serde_json::Value;
 
 /// Runs every rule the plan allows on `event` and returns the alerts it raises, in a fixed
-/// order: instant, brute force (IP, then account), rate limit, Tor login, then the Pro+
-/// behavioural rules (impossible travel, geo anomaly, new device).
+/// order: instant, brute force (IP, then account), account compromise, rate limit, Tor login,
+/// suspicious network, then the Pro+ behavioural rules (impossible travel, geo anomaly, new
+/// device).
 ///
-/// Brute force, instant alerts, rate-limit abuse and Tor logins run on every plan; the
-/// behavioural rules only for Pro and above (docs/api.md §3.1, §10.1).
+/// The rules decided by one event or by failed logins run on every plan; the behavioural rules
+/// only for Pro and above (docs/api.md §3.1, §10.1).
 pub fn evaluate(
     event: &DetectionEvent,
     history: &History,
@@ -53,8 +55,10 @@ pub fn evaluate(
     let mut out = Vec::new();
     out.extend(single::instant(event, config));
     out.extend(burst::brute_force(event, history, config));
+    out.extend(compromise::account_compromise(event, history, config));
     out.extend(burst::rate_limit(event, history, config));
     out.extend(single::tor_login(event, config));
+    out.extend(single::suspicious_network(event, config));
     if plan.is_pro_or_above() {
         out.extend(travel::impossible_travel(event, history, config));
         out.extend(novelty::geo_anomaly(event, history, config));
@@ -74,13 +78,15 @@ pub fn history_request(
     let since = |window_ms: i64| Some(UnixMs(t.saturating_sub(window_ms)));
     let (ip, actor) = (event.ip().is_some(), event.actor().is_some());
     let failed = is_failed_login(&event.event_name);
+    let success = is_successful_login(&event.event_name);
     let limited = event.event_name == RATE_LIMIT_NAME;
-    let behavioural = plan.is_pro_or_above() && is_successful_login(&event.event_name) && actor;
+    let behavioural = plan.is_pro_or_above() && success && actor;
     let mut req = HistoryRequest::default();
-    if failed && ip {
+    // Failed logins: brute force on a failure, account compromise on a success.
+    if (failed || success) && ip {
         req.ip_failed_logins_since = since(config.brute_force_ip.window_ms());
     }
-    if failed && actor {
+    if (failed || success) && actor {
         req.actor_failed_logins_since = since(config.brute_force_account.window_ms());
     }
     if limited && ip {
@@ -155,6 +161,7 @@ fn candidate(
         source_ip: event.ip().map(str::to_owned),
         trigger_event_id: event.id.clone(),
         evidence: Value::Null,
+        related: Vec::new(),
     }
 }
 
@@ -323,14 +330,23 @@ mod tests {
         assert_eq!(r.actor_logins_since, None);
 
         let (login, _) = loaded_login();
+        // A success reads the failures before it (account compromise) on every plan…
         let free = history_request(&login, Plan::Free, &cfg);
-        assert_eq!(free, HistoryRequest::default());
+        assert_eq!(
+            free,
+            HistoryRequest {
+                ip_failed_logins_since: Some(UnixMs(T0 - 5 * MIN)),
+                actor_failed_logins_since: Some(UnixMs(T0 - 60 * MIN)),
+                ..HistoryRequest::default()
+            }
+        );
+        // …and the behavioural history on Pro and above.
         let pro = history_request(&login, Plan::Pro, &cfg);
         assert_eq!(pro.actor_logins_since, Some(UnixMs(T0 - DAY)));
         assert_eq!(pro.actor_countries_since, Some(UnixMs(T0 - 28 * DAY)));
         assert_eq!(pro.actor_devices_since, Some(UnixMs(T0 - 28 * DAY)));
         assert!(pro.actor_prior_event);
-        assert_eq!(pro.ip_failed_logins_since, None);
+        assert_eq!(pro.ip_failed_logins_since, free.ip_failed_logins_since);
 
         let limited = ev("r", RATE_LIMIT_NAME, 0, "unknown", "bob");
         let r = history_request(&limited, Plan::Free, &cfg);

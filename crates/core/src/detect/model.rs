@@ -287,6 +287,9 @@ pub struct AlertCandidate {
     pub trigger_event_id: String,
     /// Exactly the keys of docs/api.md §10.10 for the alert's rule.
     pub evidence: Value,
+    /// Alerts this one follows from, as `(type, dedup key)`: storage links the newest alert of
+    /// each both ways (`metadata.related_alert_ids`).
+    pub related: Vec<(AlertType, String)>,
 }
 
 #[cfg(test)]

@@ -296,6 +296,8 @@ fn behavioural_reads_return_exactly_the_rows_of_their_windows() {
     assert_eq!(
         returned.keys().copied().collect::<Vec<_>>(),
         [
+            Part::IpFailedLogins,
+            Part::ActorFailedLogins,
             Part::ActorLogins,
             Part::ActorCountries,
             Part::ActorDevices,
