@@ -40,7 +40,12 @@ describe("detection through the queue", () => {
     assert.equal(a.status, "open");
     assert.equal(a.source_ip, "198.51.100.77");
     assert.equal(a.trigger_event_id, ids[4], "the fifth failure crosses the threshold");
-    assert.deepEqual(a.metadata.evidence, { count: 6, threshold: 5, window_minutes: 5, key: "ip" });
+    const { accounts, event_ids, first_failure_at, last_failure_at, ...counts } = a.metadata.evidence;
+    assert.deepEqual(counts, { count: 6, threshold: 5, window_minutes: 5, key: "ip", accounts_total: 6,
+      source_ips: [{ ip: "198.51.100.77", count: 6 }], source_ips_total: 1 });
+    assert.deepEqual(accounts.map((x) => x.actor_id), ["victim0", "victim1", "victim2", "victim3", "victim4", "victim5"]);
+    assert.deepEqual(event_ids, ids, "every failure behind it, oldest first");
+    assert.ok(first_failure_at < last_failure_at);
     assert.equal(a.metadata.occurrences, 2);
     assert.deepEqual(a.metadata.trigger_event_ids, [ids[4], ids[5]]);
     assert.equal(a.metadata.confidence, 75, "70 at the threshold, +5 for one more");

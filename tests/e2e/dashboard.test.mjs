@@ -335,7 +335,7 @@ describe("GET /ui/mock-data", () => {
     assert.equal(d.lastUpdated, d.timeRange.end);
     // 11 auth-service lines + 5 billing lines + 12 events in the window; the future-stamped,
     // 26 h, 30 h and 100 h old lines are outside.
-    assert.deepEqual(d.stats, { totalEvents: 28, totalAnomalies: 4, criticalThreats: 2, failedLogins: 14, iamChanges: 4,
+    assert.deepEqual(d.stats, { totalEvents: 28, totalAnomalies: 5, criticalThreats: 2, failedLogins: 14, iamChanges: 4,
       attackSources: 5, eventsPerHour: 1.2 });
     assert.deepEqual(d.threatDistribution, [{ level: "critical", count: 2 }, { level: "high", count: 2 },
       { level: "medium", count: 0 }, { level: "low", count: 0 }]);

@@ -66,8 +66,14 @@ fn merged_rows(key: &str, id: &str, max: usize) -> String {
     )
 }
 
-/// The stored alert's evidence after the fold: the fold's, with the [`ACCUMULATING`] lists
-/// merged (`json_patch` drops a list the fold's evidence does not have).
+/// Whether the fold's newest trigger is at least as new as the stored alert's, by (time, id):
+/// only then do its evidence and description replace the stored ones, so a queue batch that is
+/// processed late never overwrites newer evidence with older.
+const NEWER: &str = "(json_extract(f.v, '$.last_seen'), json_extract(f.v, '$.last_event_id')) >= \
+    (coalesce(json_extract(alerts.metadata, '$.last_seen'), ''), coalesce(json_extract(alerts.metadata, '$.last_event_id'), ''))";
+
+/// The stored alert's evidence after the fold: the newer of the two, with the
+/// [`ACCUMULATING`] lists merged (`json_patch` drops a list the fold's evidence does not have).
 fn evidence_sql() -> String {
     let lists: Vec<String> = ACCUMULATING
         .iter()
@@ -80,17 +86,19 @@ fn evidence_sql() -> String {
         })
         .collect();
     format!(
-        "json_patch(json(json_extract(f.v, '$.evidence')), json_object({}))",
+        "json_patch(json(CASE WHEN {NEWER} THEN json_extract(f.v, '$.evidence') \
+         ELSE json_extract(alerts.metadata, '$.evidence') END), json_object({}))",
         lists.join(", ")
     )
 }
 
-/// The stored alert's description after the fold: with travel hops, every hop's summary.
+/// The stored alert's description after the fold: with travel hops, every hop's summary; else
+/// the newer one's.
 fn description_sql() -> String {
     let (key, id, max) = ACCUMULATING[0];
     format!(
         "CASE WHEN json_array_length(f.v, '$.evidence.{key}') > 0 THEN (SELECT group_concat(json_extract(v, '$.summary'), '; ') \
-         FROM ({})) ELSE json_extract(f.v, '$.description') END",
+         FROM ({})) WHEN {NEWER} THEN json_extract(f.v, '$.description') ELSE description END",
         merged_rows(key, id, max)
     )
 }
@@ -106,6 +114,7 @@ fn update_sql() -> String {
          '$.first_seen', min(coalesce(json_extract(metadata, '$.first_seen'), json_extract(f.v, '$.first_seen')), \
          json_extract(f.v, '$.first_seen')), \
          '$.last_seen', max(coalesce(json_extract(metadata, '$.last_seen'), ''), json_extract(f.v, '$.last_seen')), \
+         '$.last_event_id', CASE WHEN {NEWER} THEN json_extract(f.v, '$.last_event_id') ELSE json_extract(metadata, '$.last_event_id') END, \
          '$.raised_at', coalesce(json_extract(metadata, '$.raised_at'), json_extract(f.v, '$.raised_at')), \
          '$.evidence', json({evidence})), \
          severity = CASE WHEN json_extract(f.v, '$.rank') > (CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 \
@@ -236,8 +245,10 @@ impl Fold<'_> {
         let start = self.triggers[0].1;
         let end = self.triggers.iter().map(|t| t.1).max().unwrap_or(start);
         let (first_seen, last_seen) = (UnixMs(start).iso_millis(), UnixMs(end).iso_millis());
+        let last_event_id = self.triggers.last().map(|t| t.0);
         metadata["first_seen"] = json!(first_seen);
         metadata["last_seen"] = json!(last_seen);
+        metadata["last_event_id"] = json!(last_event_id);
         metadata["raised_at"] = json!(now.iso_millis());
         json!({
             "org": self.record.org_id.0,
@@ -253,6 +264,7 @@ impl Fold<'_> {
             "description": self.description,
             "first_seen": first_seen,
             "last_seen": last_seen,
+            "last_event_id": last_event_id,
             "raised_at": now.iso_millis(),
             "related": self.first.related.iter().map(|(t, k)| json!([t.as_str(), k])).collect::<Vec<_>>(),
             "link_since": start - LINK_LOOKBACK_MS,

@@ -325,3 +325,35 @@ fn a_burst_and_its_success_in_one_batch_link_too() {
     );
     assert_eq!(linked, 2);
 }
+
+#[test]
+fn a_late_batch_never_overwrites_newer_evidence() {
+    let db = SqliteDb::migrated();
+    let f: Vec<EventRecord> = (0..8)
+        .map(|i| failure(i, "203.0.113.70", "alice"))
+        .collect();
+    // Seven failures first (the newest counts 7), then the one missing between them (count 6).
+    let first: Vec<EventRecord> = [0, 1, 2, 3, 4, 6, 7]
+        .iter()
+        .map(|&i| f[i].clone())
+        .collect();
+    detect(&db, &first, T0 + 10_000);
+    detect(&db, &f[5..6], T0 + 11_000);
+    let rows = db.rows(
+        "SELECT metadata FROM alerts WHERE alert_type = 'brute_force_attack' AND dedup_key = 'ip:203.0.113.70'",
+        &[],
+    );
+    let m: Value = serde_json::from_str(rows[0]["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(m["occurrences"], 4, "every trigger counted");
+    assert_eq!(
+        m["evidence"]["count"], 7,
+        "the newest burst's evidence stays"
+    );
+    assert_eq!(m["last_event_id"], f[7].id.to_string());
+    assert_eq!(m["last_seen"], f[7].created_at.iso_millis());
+    // The late trigger's events still join the evidence's event list.
+    assert!(m["evidence"]["event_ids"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::String(f[5].id.to_string())));
+}
