@@ -65,7 +65,7 @@ export function validateMockData(d, { logLimit = 500, anomalyLimit = 50, iamLimi
     check(isInt(a.confidence) && a.confidence >= 0 && a.confidence <= 100, `${w}: confidence integer 0..100`);
     check(a.user === null || typeof a.user === "string", `${w}: user string|null`);
     check(a.sourceIp === null || typeof a.sourceIp === "string", `${w}: sourceIp string|null`);
-    check(["open", "resolved", "safe"].includes(a.status), `${w}: status ${a.status}`);
+    check(["open", "acknowledged", "resolved", "safe"].includes(a.status), `${w}: status ${a.status}`);
     check(a.evidence === undefined || (typeof a.evidence === "object" && !Array.isArray(a.evidence)), `${w}: evidence object`);
   });
   const rank = (s) => SEVERITIES.indexOf(s);
