@@ -66,7 +66,7 @@ pub struct Confidences {
     /// …never above this, so a rule-based guess never claims certainty.
     pub brute_force_cap: u8,
     pub travel: u8,
-    /// Impossible travel when a VPN, Tor, proxy or relay is involved.
+    /// Impossible travel when a VPN, Tor, proxy, datacenter or relay network is involved.
     pub travel_downgraded: u8,
     pub geo_anomaly: u8,
     pub tor_login: u8,

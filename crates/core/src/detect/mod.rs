@@ -41,11 +41,11 @@ use serde_json::Value;
 
 /// Runs every rule the plan allows on `event` and returns the alerts it raises, in a fixed
 /// order: instant, brute force (IP, then account), account compromise, rate limit, Tor login,
-/// suspicious network, then the Pro+ behavioural rules (impossible travel, geo anomaly, new
-/// device).
+/// then the Pro+ rules (suspicious network, impossible travel, geo anomaly, new device).
 ///
-/// The rules decided by one event or by failed logins run on every plan; the behavioural rules
-/// only for Pro and above (docs/api.md §3.1, §10.1).
+/// The rules decided by one event or by failed logins run on every plan; the rules that read
+/// network intelligence or the actor's behaviour only for Pro and above (docs/api.md §3.1,
+/// §10.1).
 pub fn evaluate(
     event: &DetectionEvent,
     history: &History,
@@ -58,8 +58,8 @@ pub fn evaluate(
     out.extend(compromise::account_compromise(event, history, config));
     out.extend(burst::rate_limit(event, history, config));
     out.extend(single::tor_login(event, config));
-    out.extend(single::suspicious_network(event, config));
     if plan.is_pro_or_above() {
+        out.extend(single::suspicious_network(event, config));
         out.extend(travel::impossible_travel(event, history, config));
         out.extend(novelty::geo_anomaly(event, history, config));
         out.extend(novelty::new_device(event, history, config));
@@ -276,6 +276,18 @@ mod tests {
                 "{plan:?}"
             );
         }
+    }
+
+    #[test]
+    fn suspicious_network_reads_network_intelligence_so_only_pro_and_above() {
+        let mut e = login("v", 0, "198.51.100.1", NEW_YORK, "US");
+        e.is_vpn = true;
+        let cfg = DetectionConfig::default();
+        assert!(evaluate(&e, &History::default(), Plan::Free, &cfg).is_empty());
+        assert_eq!(
+            types(&evaluate(&e, &History::default(), Plan::Pro, &cfg)),
+            [AlertType::SuspiciousNetwork]
+        );
     }
 
     #[test]
