@@ -2,7 +2,7 @@
 import { h } from "./dom";
 import {
   countryName, flattenEvidence, fmtClock, fmtDateTime, fmtNum, humanize, isOffHours, levelClass,
-  sevClass, sevRank, SEVERITIES,
+  sevClass, sevRank, SEVERITIES, shortId, type EvidenceRow,
 } from "./format";
 import type { Anomaly, Attacker, IamChange, Log, MockData } from "./types";
 
@@ -107,6 +107,16 @@ function statusCell(a: Anomaly, ui: AnomalyUi) {
   return cell;
 }
 
+/** One evidence row: its text, a hop's two ends on their own lines, ids shortened with the full id as a title. */
+function evidenceItem(r: EvidenceRow) {
+  return h("div", { class: r.wide ? "ev-wide" : null, "data-key": r.key },
+    h("dt", null, r.key),
+    h("dd", null,
+      h("span", { class: "ev-text" }, r.text),
+      r.lines?.map((l) => h("span", { class: "ev-line" }, l)),
+      r.ids?.length ? h("span", { class: "ev-ids" }, r.ids.map((id) => h("code", { class: "ev-id", title: id }, shortId(id)))) : null));
+}
+
 export function renderAnomalies(tbody: HTMLElement, anomalies: Anomaly[], ui: AnomalyUi): number {
   const statusOf = (a: Anomaly) => ui.statusOverride.get(a.id) ?? a.status;
   const active = (a: Anomaly) => ["open", "acknowledged"].includes(statusOf(a));
@@ -149,7 +159,7 @@ export function renderAnomalies(tbody: HTMLElement, anomalies: Anomaly[], ui: An
               a.service ? h("span", null, "Service ", h("b", null, a.service)) : null,
               a.namespace ? h("span", null, "Namespace ", h("b", null, a.namespace)) : null),
             evidence.length
-              ? h("dl", null, evidence.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))))
+              ? h("dl", null, evidence.map(evidenceItem))
               : h("p", { class: "muted" }, "No evidence recorded.")))));
     }
   }

@@ -8,7 +8,7 @@ const SEVERITIES = ["critical", "high", "medium", "low"];
 const TYPES = ["login_failure", "login_success", "iam_change", "network_scan", "network_event"];
 const IAM_ACTIONS = ["policy_attached", "role_escalated", "resource_created", "resource_deleted", "permission_changed"];
 const ALERT_TYPES = ["brute_force_attack", "impossible_travel", "geo_anomaly", "new_device", "privilege_escalation",
-  "data_exfiltration", "suspicious_activity", "rate_limit_exceeded"];
+  "data_exfiltration", "suspicious_activity", "rate_limit_exceeded", "account_compromise", "suspicious_network"];
 const isInt = (v) => Number.isInteger(v);
 const keys = (o) => Object.keys(o ?? {}).sort();
 const same = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
@@ -65,7 +65,7 @@ export function validateMockData(d, { logLimit = 500, anomalyLimit = 50, iamLimi
     check(isInt(a.confidence) && a.confidence >= 0 && a.confidence <= 100, `${w}: confidence integer 0..100`);
     check(a.user === null || typeof a.user === "string", `${w}: user string|null`);
     check(a.sourceIp === null || typeof a.sourceIp === "string", `${w}: sourceIp string|null`);
-    check(["open", "resolved", "safe"].includes(a.status), `${w}: status ${a.status}`);
+    check(["open", "acknowledged", "resolved", "safe"].includes(a.status), `${w}: status ${a.status}`);
     check(a.evidence === undefined || (typeof a.evidence === "object" && !Array.isArray(a.evidence)), `${w}: evidence object`);
   });
   const rank = (s) => SEVERITIES.indexOf(s);

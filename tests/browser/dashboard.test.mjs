@@ -240,17 +240,80 @@ describe("dashboard page", { concurrency: false }, () => {
     await ev.waitFor();
     const a = expected.anomalies.find((x) => x.id === id);
     assert.ok((await ev.locator("dt").count()) >= Math.min(1, Object.keys(a.evidence ?? {}).length));
-    if (!REAL) {
-      // nested evidence is flattened: impossible travel has from.city
-      const travel = expected.anomalies.find((x) => x.type === "impossible_travel" && x.status === "open");
-      await page.locator(`#anomalies tr.anomaly[data-id="${travel.id}"] .col-desc`).click();
-      const dts = await page.$$eval(`#anomalies tr.evidence-row[data-for="${travel.id}"] dt`, (d) => d.map((x) => x.textContent));
-      assert.ok(dts.includes("from.city") && dts.includes("speed_kmh"), dts.join(","));
-      await page.locator("#card-anomalies").screenshot({ path: join(ARTIFACTS, "dashboard-evidence.png") });
-      await page.locator(`#anomalies tr.anomaly[data-id="${travel.id}"] .col-desc`).click();
-    }
     await row.locator(".col-desc").click();
     assert.equal(await ev.count(), 0, "collapses again");
+  });
+
+  test("evidence reads for people: travel hops, counted accounts, event ids, all as text", async (t) => {
+    if (REAL) return t.skip("needs the fixture's planted evidence");
+    const find = (type) => expected.anomalies.find((x) => x.type === type && x.status === "open");
+    const toggle = (a) => page.locator(`#anomalies tr.anomaly[data-id="${a.id}"] .col-desc`).click();
+    /** The expanded evidence of `a` as {key: {text, lines, ids}}, opened and closed again. */
+    const evidenceOf = async (a) => {
+      await toggle(a);
+      await page.locator(`#anomalies tr.evidence-row[data-for="${a.id}"]`).waitFor();
+      const rows = await page.$$eval(`#anomalies tr.evidence-row[data-for="${a.id}"] dl > div`, (divs) => divs.map((d) => [
+        d.querySelector("dt").textContent,
+        {
+          text: d.querySelector(".ev-text").textContent,
+          lines: [...d.querySelectorAll(".ev-line")].map((x) => x.textContent),
+          ids: [...d.querySelectorAll(".ev-id")].map((x) => [x.textContent, x.getAttribute("title")]),
+        },
+      ]));
+      return Object.fromEntries(rows);
+    };
+
+    // Impossible travel: one row per hop with both ends; the top-level from/to are not repeated.
+    const travel = find("impossible_travel");
+    const hops = travel.evidence.hops;
+    assert.equal(hops.length, 2);
+    const tr = await evidenceOf(travel);
+    await page.locator("#card-anomalies").screenshot({ path: join(ARTIFACTS, "dashboard-evidence.png") });
+    await toggle(travel);
+    assert.ok(!Object.keys(tr).some((k) => k === "from" || k === "to" || k.startsWith("from.") || k.startsWith("to.")), Object.keys(tr).join(","));
+    assert.equal(tr["hop 1 of 2"].text, hops[0].summary);
+    assert.equal(tr["hop 2 of 2"].text, hops[1].summary);
+    assert.deepEqual(tr["hop 1 of 2"].lines, [
+      "from: London, United Kingdom (GB) · Europe/London · AS2856 British Telecommunications PLC · 81.2.69.142 · Jan 30 07:22:00 UTC",
+      "to: Singapore, Singapore (SG) · Asia/Singapore · AS15169 Google LLC · 8.8.4.4 · Jan 30 08:00:00 UTC",
+    ]);
+    assert.equal(tr["hop 2 of 2"].lines[1],
+      `to: Frankfurt am Main, Germany (DE) · Europe/Berlin · AS64500 ${XSS} · 203.0.113.200 · datacenter · Jan 30 08:14:00 UTC`,
+      "a hostile organisation name is shown literally");
+    assert.equal(tr.networks.text, "datacenter");
+    assert.equal(tr.downgraded.text, "yes");
+    assert.equal(tr.distance_km.text, `${hops[1].distance_km.toLocaleString("en-US")} km`);
+    assert.equal(tr.event_ids.text, "3 events");
+    assert.deepEqual(tr.event_ids.ids, travel.evidence.event_ids.map((id) => [`${id.slice(0, 8)}…`, id]), "shortened, the full id as a title");
+
+    // Account compromise: accounts as a counted list with the total, times readable.
+    const comp = find("account_compromise");
+    const ac = await evidenceOf(comp);
+    await toggle(comp);
+    assert.equal(ac.accounts.text, `bob@example.com ×7, ${XSS} ×1 — 2 in all`);
+    assert.equal(ac.source_ips.text, "192.0.2.77 ×8 — 1 in all");
+    assert.ok(!("accounts_total" in ac) && !("source_ips_total" in ac), "totals are folded into the lists");
+    assert.equal(ac.failures.text, "7");
+    assert.equal(ac.success_at.text, "Jan 30 11:40:00 UTC");
+    assert.equal(ac.first_failure_at.text, "Jan 30 11:35:00 UTC");
+    assert.equal(ac.event_ids.text, "8 events");
+    assert.deepEqual(ac.event_ids.ids.map(([shown, full]) => shown === full), Array(8).fill(true), "short raw-line ids are shown whole");
+
+    // Rate-limit abuse: a hostile id stays text, in the title too.
+    const rl = await evidenceOf(find("rate_limit_exceeded"));
+    await toggle(find("rate_limit_exceeded"));
+    assert.ok(rl.event_ids.ids.some(([shown, full]) => full === XSS2 && shown === `${XSS2.slice(0, 8)}…`));
+    assert.equal(rl.first_at.text, "Jan 30 11:19:00 UTC");
+
+    // Suspicious network: its networks joined.
+    const sn = await evidenceOf(find("suspicious_network"));
+    await toggle(find("suspicious_network"));
+    assert.equal(sn.networks.text, "datacenter");
+    assert.equal(sn.asn_org.text, "Amazon.com, Inc.");
+
+    assert.equal(await page.locator("#anomalies tr.evidence-row").count(), 0, "all collapsed again");
+    assert.equal(await page.locator("img[src='x'], svg[onload], img[onerror]").count(), 0, "no injected elements");
+    assert.deepEqual(dialogs, []);
   });
 
   test("severity filter narrows the anomaly table", async () => {

@@ -1,6 +1,7 @@
 // Generates tests/browser/fixture.json: a deterministic GET /ui/mock-data response that follows
 // docs/dashboard.md §3 exactly (aggregates computed from the items by the contract's rules).
-// Hostile strings are planted in user, description, title, resource, service and country fields.
+// Hostile strings are planted in user, description, title, resource, service and country fields,
+// and in evidence (an account, a network organisation, an event id).
 //   node tests/browser/make-fixture.mjs
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -97,9 +98,14 @@ for (let i = 0; i < 230; i++) {
 }
 // Bursts: a brute force run at night and a port scan in the morning.
 const auth = services[0], sshd = services[3], gw = services[1];
-for (let i = 0; i < 34; i++) makeLog(Date.parse("2026-01-30T02:10:00Z") + i * 17_000, "login_failure", attackers[0], pick([auth, sshd]), { user: pick(["admin", "root", "oracle"]) });
+const nightBurst = [];
+for (let i = 0; i < 34; i++) nightBurst.push(makeLog(Date.parse("2026-01-30T02:10:00Z") + i * 17_000, "login_failure", attackers[0], pick([auth, sshd]), { user: pick(["admin", "root", "oracle"]) }));
 for (let i = 0; i < 16; i++) makeLog(Date.parse("2026-01-30T07:40:00Z") + i * 41_000, "network_scan", attackers[1], pick([sshd, gw]));
-for (let i = 0; i < 6; i++) makeLog(END - 25 * 60_000 + i * 120_000, "login_failure", attackers[2], auth, { user: "bob@example.com" });
+// A burst from one IP, then a successful login from it: brute force and account compromise.
+const bobBurst = [];
+for (let i = 0; i < 6; i++) bobBurst.push(makeLog(END - 25 * 60_000 + i * 40_000, "login_failure", attackers[2], auth, { user: "bob@example.com" }));
+bobBurst.push(makeLog(END - 21 * 60_000, "login_failure", attackers[2], auth, { user: XSS }));
+const bobSuccess = makeLog(END - 20 * 60_000, "login_success", attackers[2], auth, { user: "bob@example.com" });
 // Hostile strings in user, resource, service and geo, plus an off-hours IAM change.
 makeLog(END - 7 * 60_000, "login_failure", { ip: "203.0.113.45", geo: "RU" }, auth, { user: XSS });
 makeLog(Date.parse("2026-01-29T22:14:09Z"), "iam_change", normal[1], services[4], { user: XSS, action: "role_escalated", resource: XSS2, severity: "critical" });
@@ -111,30 +117,100 @@ makeLog(END - 11 * 60_000, "network_event", { ip: "203.0.113.45", geo: "RU", vpn
 
 logs.sort((a, b) => b.timestamp.localeCompare(a.timestamp) || a.id.localeCompare(b.id));
 
+// ---------- evidence, shaped as detection writes it (docs/api.md §10.10) ----------
+const isoMs = (ms) => new Date(ms).toISOString();
+const at = (l) => Date.parse(l.timestamp);
+/** Keys in byte order, as serde_json stores them. */
+const stored = (v) => (Array.isArray(v) ? v.map(stored)
+  : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, stored(v[k])])) : v);
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** Brute force by IP, for the burst in the window ending at the last of `lines`. */
+function burstEvidence(lines, threshold = 5, windowMinutes = 5) {
+  const trigger = lines[lines.length - 1];
+  const burst = lines.filter((l) => at(trigger) - at(l) <= windowMinutes * 60_000);
+  const tally = new Map();
+  for (const l of burst) if (l.user?.trim()) tally.set(l.user, (tally.get(l.user) ?? 0) + 1);
+  const accounts = [...tally].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 20)
+    .map(([actor_id, count]) => ({ actor_id, count }));
+  return {
+    count: burst.length, threshold, window_minutes: windowMinutes, key: "ip", accounts, accounts_total: tally.size,
+    source_ips: [{ ip: trigger.sourceIp, count: burst.length }], source_ips_total: 1,
+    first_failure_at: isoMs(at(burst[0])), last_failure_at: isoMs(at(trigger)), event_ids: burst.slice(-50).map((l) => l.id),
+  };
+}
+const burstText = (ev) => `${plural(ev.count, "failed login")} in ${ev.window_minutes} min against ${plural(ev.accounts_total, "account")}`;
+
+/** Account compromise: the burst before `success`, with the success. */
+function compromiseEvidence(failures, success) {
+  const { count, ...ev } = burstEvidence([...failures, success]);
+  return {
+    ...ev, failures: count - 1, last_failure_at: isoMs(at(failures[failures.length - 1])),
+    success_event_id: success.id, success_at: isoMs(at(success)), success_ip: success.sourceIp,
+  };
+}
+
+/** A login's place and network, as a travel hop's end. */
+const endpoint = (minsAgo, ip, [lat, lon], country, country_name, city, timezone, asn, asn_org, networks = []) => ({
+  event_id: uuid(), at: isoMs(END - minsAgo * 60_000), country, country_name, city, timezone, lat, lon, ip, asn, asn_org, networks,
+});
+const round1 = (x) => Math.round(x * 10) / 10;
+const rad = (d) => (d * Math.PI) / 180;
+function hop(from, to) {
+  const a = Math.sin(rad(to.lat - from.lat) / 2) ** 2 + Math.cos(rad(from.lat)) * Math.cos(rad(to.lat)) * Math.sin(rad(to.lon - from.lon) / 2) ** 2;
+  const km = 2 * 6371 * Math.asin(Math.sqrt(a));
+  const gap = Date.parse(to.at) - Date.parse(from.at);
+  const speed = km / (Math.max(gap, 1000) / 3600_000);
+  const networks = [...new Set([...from.networks, ...to.networks])].sort();
+  const place = (e) => [e.city, e.country].filter(Boolean).join(", ");
+  const summary = `${place(from)} to ${place(to)}: ${km.toFixed(0)} km in ${(gap / 60_000).toFixed(1)} min (${speed.toFixed(0)} km/h)` +
+    (networks.length ? `; via ${networks.join(", ")}` : "");
+  return {
+    from, to, distance_km: round1(km), speed_kmh: round1(speed), window_minutes: round1(gap / 60_000),
+    downgraded: networks.length > 0, networks, summary,
+  };
+}
+/** Impossible travel: the latest hop at the top, every hop in `hops`. */
+function travelEvidence(hops) {
+  const { from, to, distance_km, speed_kmh, window_minutes, downgraded, networks } = hops[hops.length - 1];
+  const event_ids = [...new Set(hops.flatMap((h) => [h.from.event_id, h.to.event_id]))];
+  return { distance_km, speed_kmh, window_minutes, from, to, downgraded, networks, event_ids, hops };
+}
+
+const nightEvidence = burstEvidence(nightBurst);
+const bobEvidence = burstEvidence(bobBurst);
+const carolLondon = endpoint(278, "81.2.69.142", [51.5072, -0.1276], "GB", "United Kingdom", "London", "Europe/London", 2856, "British Telecommunications PLC");
+const carolSingapore = endpoint(240, "8.8.4.4", [1.3521, 103.8198], "SG", "Singapore", "Singapore", "Asia/Singapore", 15169, "Google LLC");
+// The hostile string is the kind of text a network database could carry.
+const carolFrankfurt = endpoint(226, "203.0.113.200", [50.1109, 8.6821], "DE", "Germany", "Frankfurt am Main", "Europe/Berlin", 64500, XSS, ["datacenter"]);
+const carolTravel = travelEvidence([hop(carolLondon, carolSingapore), hop(carolSingapore, carolFrankfurt)]);
+const aliceTravel = travelEvidence([hop(
+  endpoint(460, "77.88.55.60", [48.8566, 2.3522], "FR", "France", "Paris", "Europe/Paris", 9009, "M247 Europe SRL", ["vpn"]),
+  endpoint(410, "93.184.216.34", [40.7128, -74.006], "US", "United States", "New York", "America/New_York", 15133, "Edgecast Inc."))]);
+
 // ---------- anomalies ----------
 const A = (minsAgo, severity, type, title, description, user, sourceIp, confidence, status, svc, evidence) => ({
   id: uuid(), timestamp: iso(END - minsAgo * 60_000), severity, type, title, description, user, sourceIp,
-  confidence, status, service: svc.service, namespace: svc.namespace, evidence,
+  confidence, status, service: svc.service, namespace: svc.namespace, evidence: stored(evidence),
 });
 const anomalies = [
-  A(595, "high", "brute_force_attack", "Brute force from 203.0.113.45", "34 failed logins in 10 min", "admin", "203.0.113.45", 99, "open", auth, { count: 34, threshold: 5, window_minutes: 5, key: "ip" }),
-  A(14, "high", "brute_force_attack", "Brute force from 192.0.2.77", "6 failed logins in 5 min", "bob@example.com", "192.0.2.77", 75, "open", auth, { count: 6, threshold: 5, window_minutes: 5, key: "ip" }),
+  A(589, "high", "brute_force_attack", "Brute force from 203.0.113.45", burstText(nightEvidence), "admin", "203.0.113.45", 99, "open", auth, nightEvidence),
+  A(22, "high", "brute_force_attack", "Brute force from 192.0.2.77", burstText(bobEvidence), "bob@example.com", "192.0.2.77", 80, "open", auth, bobEvidence),
+  A(20, "critical", "account_compromise", "Account compromise suspected: bob@example.com", "Successful login after 7 failed logins in 5 min from 192.0.2.77",
+    "bob@example.com", "192.0.2.77", 90, "open", auth, compromiseEvidence(bobBurst, bobSuccess)),
   A(52, "critical", "privilege_escalation", "Privilege escalation by svc-deploy", "authz.role_changed: svc-deploy → roles/admin", "svc-deploy", "81.2.69.142", 100, "open", services[4], { event_name: "admin.privilege_escalation", event_id: uuid() }),
   A(5, "critical", "data_exfiltration", XSS, `Sensitive export by ${XSS}`, XSS, "192.0.2.10", 100, "open", services[5], { event_name: "data.sensitive_access", event_id: XSS2 }),
   A(180, "critical", "suspicious_activity", "Access denied burst on billing", "authz.access_denied on /admin/export", "dave@example.com", "45.155.205.233", 100, "resolved", services[2], { event_name: "authz.access_denied", event_id: uuid() }),
-  A(240, "high", "impossible_travel", "Impossible travel for carol", "London → Singapore in 38 min (17,120 km/h)", "carol", "8.8.4.4", 90, "open", auth, {
-    distance_km: 10850, speed_kmh: 17131, window_minutes: 38, downgraded: false,
-    from: { country: "GB", city: "London", lat: 51.5072, lon: -0.1276, ip: "81.2.69.142" },
-    to: { country: "SG", city: "Singapore", lat: 1.3521, lon: 103.8198, ip: "8.8.4.4" },
-  }),
-  A(410, "low", "impossible_travel", "Impossible travel for alice@example.com (VPN)", "Paris → New York in 50 min via VPN", "alice@example.com", "77.88.55.60", 40, "safe", auth, {
-    distance_km: 5837, speed_kmh: 7004, window_minutes: 50, downgraded: true,
-    from: { country: "FR", city: "Paris", lat: 48.8566, lon: 2.3522, ip: "77.88.55.60" },
-    to: { country: "US", city: "New York", lat: 40.7128, lon: -74.006, ip: "93.184.216.34" },
-  }),
+  A(240, "high", "impossible_travel", "Impossible travel for carol", carolTravel.hops.map((h) => h.summary).join("; "), "carol", "8.8.4.4", 90, "open", auth, carolTravel),
+  A(410, "low", "impossible_travel", "Impossible travel for alice@example.com", aliceTravel.hops[0].summary, "alice@example.com", "93.184.216.34", 40, "safe", auth, aliceTravel),
   A(95, "medium", "geo_anomaly", "First login from Brazil for bob@example.com", "Country BR not seen in 28 days", "bob@example.com", "192.0.2.77", 70, "open", auth, { country: "BR", known_countries: ["GB", "US"], history_days: 28 }),
   A(300, "medium", "suspicious_activity", "Login from Tor exit 185.220.101.4", "auth.login_success from a Tor exit node", "carol", "185.220.101.4", 80, "open", auth, { event_name: "auth.login_success", event_id: uuid() }),
-  A(33, "medium", "rate_limit_exceeded", "Rate limit abuse by 203.0.113.45", "4 rate-limit hits in 10 min", null, "203.0.113.45", 80, "open", gw, { count: 4, window_minutes: 10 }),
+  A(33, "medium", "rate_limit_exceeded", "Rate limit abuse by 203.0.113.45", "4 rate-limit violations in 10 min", null, "203.0.113.45", 80, "open", gw, {
+    count: 4, window_minutes: 10, first_at: isoMs(END - 41 * 60_000), last_at: isoMs(END - 33 * 60_000), event_ids: [uuid(), uuid(), XSS2, uuid()],
+  }),
+  A(70, "low", "suspicious_network", "Login from a datacenter network by svc-deploy", "Successful login from 52.95.110.1 (datacenter, Amazon.com, Inc.)", "svc-deploy", "52.95.110.1", 60, "open", services[4], {
+    event_name: "auth.login_success", event_id: uuid(), networks: ["datacenter"], ip: "52.95.110.1", asn: 16509, asn_org: "Amazon.com, Inc.", country: "IE", country_name: "Ireland",
+  }),
   A(660, "low", "new_device", "New device for dave@example.com", "Windows 11 / Chrome not seen in 28 days", "dave@example.com", "104.16.85.20", 60, "open", auth, { device: "Windows 11 / Chrome", history_days: 28 }),
   A(800, "low", "new_device", "New device for alice@example.com", "iPhone 15 not seen in 28 days", "alice@example.com", "93.184.216.34", 60, "resolved", auth, { device: "iPhone 15", history_days: 28 }),
   A(1000, "medium", "geo_anomaly", "First login from Canada for svc-deploy", "Country CA not seen in 28 days", "svc-deploy", null, 70, "open", services[4], { country: "CA", known_countries: ["US"], history_days: 28 }),

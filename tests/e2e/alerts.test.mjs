@@ -40,7 +40,12 @@ describe("detection through the queue", () => {
     assert.equal(a.status, "open");
     assert.equal(a.source_ip, "198.51.100.77");
     assert.equal(a.trigger_event_id, ids[4], "the fifth failure crosses the threshold");
-    assert.deepEqual(a.metadata.evidence, { count: 6, threshold: 5, window_minutes: 5, key: "ip" });
+    const { accounts, event_ids, first_failure_at, last_failure_at, ...counts } = a.metadata.evidence;
+    assert.deepEqual(counts, { count: 6, threshold: 5, window_minutes: 5, key: "ip", accounts_total: 6,
+      source_ips: [{ ip: "198.51.100.77", count: 6 }], source_ips_total: 1 });
+    assert.deepEqual(accounts.map((x) => x.actor_id), ["victim0", "victim1", "victim2", "victim3", "victim4", "victim5"]);
+    assert.deepEqual(event_ids, ids, "every failure behind it, oldest first");
+    assert.ok(first_failure_at < last_failure_at);
     assert.equal(a.metadata.occurrences, 2);
     assert.deepEqual(a.metadata.trigger_event_ids, [ids[4], ids[5]]);
     assert.equal(a.metadata.confidence, 75, "70 at the threshold, +5 for one more");
@@ -65,18 +70,19 @@ describe("detection through the queue", () => {
     assert.equal(list.length, 3, JSON.stringify(list.map((a) => a.title)));
     const ip = list.find((a) => a.title === "Brute force from 198.51.100.200");
     const account = list.find((a) => a.title === "Brute force against account flooded");
-    // The events of one request share their acceptance time, so each sees the other 99 inside
-    // its window: all 500 cross both thresholds.
-    assert.equal(ip.metadata.occurrences, 500);
-    assert.equal(account.metadata.occurrences, 500);
+    // The events of one request share their acceptance time but keep their order (ids ascend in
+    // request order): the n-th failure counts n, so all but the first 4 cross the per-IP
+    // threshold of 5 and all but the first 9 the per-account threshold of 10.
+    assert.equal(ip.metadata.occurrences, 496);
+    assert.equal(account.metadata.occurrences, 491);
     assert.equal(ip.metadata.trigger_event_ids.length, 20);
-    assert.equal(ip.metadata.evidence.count, 500);
+    assert.equal(ip.metadata.evidence.count, 500, "the newest failure's evidence counts them all");
     const quietAlert = list.find((a) => a.title === "Brute force from 198.51.100.201");
     assert.ok(quietAlert, JSON.stringify(list.map((a) => a.title)));
     assert.equal(quietAlert.metadata.evidence.count, 5);
     assert.equal(quietAlert.trigger_event_id, quiet[4]);
     const triggers = await app.db.prepare("SELECT count(*) AS n FROM alert_triggers WHERE dedup_key IN ('ip:198.51.100.200', 'actor:flooded')").first();
-    assert.equal(triggers.n, 1000, "every trigger recorded once");
+    assert.equal(triggers.n, 496 + 491, "every trigger recorded once");
   });
 
   test("four failures stay below the threshold: no alert", async () => {

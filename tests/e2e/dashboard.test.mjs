@@ -335,10 +335,10 @@ describe("GET /ui/mock-data", () => {
     assert.equal(d.lastUpdated, d.timeRange.end);
     // 11 auth-service lines + 5 billing lines + 12 events in the window; the future-stamped,
     // 26 h, 30 h and 100 h old lines are outside.
-    assert.deepEqual(d.stats, { totalEvents: 28, totalAnomalies: 4, criticalThreats: 2, failedLogins: 14, iamChanges: 4,
+    assert.deepEqual(d.stats, { totalEvents: 28, totalAnomalies: 5, criticalThreats: 2, failedLogins: 14, iamChanges: 4,
       attackSources: 5, eventsPerHour: 1.2 });
     assert.deepEqual(d.threatDistribution, [{ level: "critical", count: 2 }, { level: "high", count: 2 },
-      { level: "medium", count: 0 }, { level: "low", count: 0 }]);
+      { level: "medium", count: 0 }, { level: "low", count: 1 }]); // low: the VPN login's suspicious network
     assert.equal(d.securityEventsTimeline.length, 25);
     assert.equal(d.securityEventsTimeline.reduce((n, b) => n + b.total, 0), 28);
     const bucketOf = (ms) => d.securityEventsTimeline.find((b) => Date.parse(b.timestamp) === Math.floor(ms / H) * H);
@@ -358,7 +358,7 @@ describe("GET /ui/mock-data", () => {
 
     const types = d.anomalies.map((a) => [a.severity, a.type]);
     assert.deepEqual(types.slice(0, 2).map((t) => t[0]), ["critical", "critical"]);
-    assert.deepEqual(new Set(types.map((t) => t[1])), new Set(["privilege_escalation", "suspicious_activity", "brute_force_attack"]));
+    assert.deepEqual(new Set(types.map((t) => t[1])), new Set(["privilege_escalation", "suspicious_activity", "brute_force_attack", "suspicious_network"]));
     const lineBurst = d.anomalies.find((a) => a.sourceIp === "203.0.113.45" && a.type === "brute_force_attack");
     assert.equal(lineBurst.service, "auth-service");
     assert.equal(lineBurst.namespace, "prod");

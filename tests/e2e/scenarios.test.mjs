@@ -49,7 +49,7 @@ for (const [i, scenario] of file.scenarios.entries()) {
       if (step.ago_minutes > 0) {
         await seed(org, step, place, now - step.ago_minutes * 60_000);
       } else {
-        const { vpn, ...cf } = place;
+        const { vpn, datacenter, ...cf } = place;
         const body = { event: step.event, actor: step.actor, user_ip: step.ip, metadata: step.metadata };
         const res = await app.collectFrom(key, body, step.ip, cf);
         assert.equal(res.status, 202, JSON.stringify(res.body));
@@ -58,6 +58,11 @@ for (const [i, scenario] of file.scenarios.entries()) {
           const id = res.body.event_ids[0];
           const row = await app.eventually(() => app.db.prepare("SELECT is_vpn FROM events WHERE id = ?").bind(id).first());
           assert.equal(row.is_vpn, 1, "the exit's ASN is flagged as VPN");
+        }
+        if (datacenter) {
+          const id = res.body.event_ids[0];
+          const row = await app.eventually(() => app.db.prepare("SELECT is_datacenter FROM events WHERE id = ?").bind(id).first());
+          assert.equal(row.is_datacenter, 1, "the address's ASN is flagged as a datacenter by the shipped list");
         }
       }
     }

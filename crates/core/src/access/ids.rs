@@ -9,8 +9,9 @@ use subtle::ConstantTimeEq;
 #[serde(transparent)]
 pub struct OrgId(pub String);
 
-/// A server-assigned event or alert id: lowercase UUID v4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A server-assigned event or alert id: lowercase UUID v4. Ordered as its bytes, which is also
+/// the order of its hyphenated text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EventId(pub uuid::Uuid);
 

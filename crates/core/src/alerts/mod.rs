@@ -24,6 +24,8 @@ pub use store::{store_statements, store_statements_within, BoundedWrites, ExtraT
 pub const DEDUP_WINDOW_MS: i64 = 60 * 60 * 1000;
 /// Most trigger ids kept in `metadata.trigger_event_ids`.
 pub const MAX_TRIGGER_IDS: usize = 20;
+/// Most travel hops kept in an impossible-travel alert's `evidence.hops` (the newest).
+pub const MAX_HOPS: usize = 20;
 /// `/alerts` page size bounds.
 pub const ALERTS_DEFAULT_LIMIT: u32 = 100;
 pub const ALERTS_MAX_LIMIT: u32 = 500;
@@ -37,7 +39,7 @@ pub const RESOLUTION_TYPES: [&str; 5] = [
     "false_positive",
     "other",
 ];
-const ALERT_TYPES: [AlertType; 8] = [
+const ALERT_TYPES: [AlertType; 10] = [
     AlertType::BruteForceAttack,
     AlertType::ImpossibleTravel,
     AlertType::GeoAnomaly,
@@ -46,6 +48,8 @@ const ALERT_TYPES: [AlertType; 8] = [
     AlertType::DataExfiltration,
     AlertType::SuspiciousActivity,
     AlertType::RateLimitExceeded,
+    AlertType::AccountCompromise,
+    AlertType::SuspiciousNetwork,
 ];
 
 /// Alert status. `acknowledged` means someone is on it: it stays active (new occurrences fold

@@ -16,10 +16,11 @@
 //! [`DEDUP_WINDOW_MS`] apart) goes into a later layer of statements, so it sees the first
 //! span's alert.
 
-use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_TRIGGER_IDS};
+use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_HOPS, MAX_TRIGGER_IDS};
 use crate::access::ids::EventId;
 use crate::api::sql::{SqlParam, Statement};
 use crate::detect::AlertCandidate;
+use crate::detect::MAX_EVIDENCE_EVENTS;
 use crate::ingest::record::{json_array_groups, EventRecord};
 use crate::time::UnixMs;
 use serde_json::{json, Value};
@@ -45,6 +46,63 @@ const OPEN_ALERT: &str =
     AND o.created_at >= json_extract(f.v, '$.since') \
     ORDER BY o.created_at DESC LIMIT 1";
 
+/// Evidence lists that accumulate over an alert's life instead of being replaced by the latest
+/// trigger's: `(key, identity of an entry, most entries kept)`. Entries are appended oldest
+/// first, an entry the new evidence repeats (same identity) takes its new place, and only the
+/// newest are kept.
+const ACCUMULATING: [(&str, &str, usize); 2] = [
+    ("hops", "json_extract(value, '$.to.event_id')", MAX_HOPS),
+    ("event_ids", "value", MAX_EVIDENCE_EVENTS),
+];
+
+/// The rows `(v, t)` of the stored alert's `evidence.<key>` merged with the fold's, in order
+/// (see [`ACCUMULATING`]).
+fn merged_rows(key: &str, id: &str, max: usize) -> String {
+    format!(
+        "SELECT v, t FROM (SELECT v, t, s, n FROM (SELECT value AS v, type AS t, 0 AS s, key AS n, {id} AS i \
+         FROM json_each(alerts.metadata, '$.evidence.{key}') UNION ALL SELECT value, type, 1, key, {id} \
+         FROM json_each(f.v, '$.evidence.{key}')) WHERE s = 1 OR i NOT IN (SELECT {id} FROM \
+         json_each(f.v, '$.evidence.{key}')) ORDER BY s DESC, n DESC LIMIT {max}) ORDER BY s, n"
+    )
+}
+
+/// Whether the fold's newest trigger is at least as new as the stored alert's, by (time, id):
+/// only then do its evidence and description replace the stored ones, so a queue batch that is
+/// processed late never overwrites newer evidence with older.
+const NEWER: &str = "(json_extract(f.v, '$.last_seen'), json_extract(f.v, '$.last_event_id')) >= \
+    (coalesce(json_extract(alerts.metadata, '$.last_seen'), ''), coalesce(json_extract(alerts.metadata, '$.last_event_id'), ''))";
+
+/// The stored alert's evidence after the fold: the newer of the two, with the
+/// [`ACCUMULATING`] lists merged (`json_patch` drops a list the fold's evidence does not have).
+fn evidence_sql() -> String {
+    let lists: Vec<String> = ACCUMULATING
+        .iter()
+        .map(|(key, id, max)| {
+            format!(
+                "'{key}', CASE WHEN json_type(f.v, '$.evidence.{key}') = 'array' THEN json((SELECT \
+                 json_group_array(CASE WHEN t IN ('object', 'array') THEN json(v) ELSE v END) FROM ({}))) END",
+                merged_rows(key, id, *max)
+            )
+        })
+        .collect();
+    format!(
+        "json_patch(json(CASE WHEN {NEWER} THEN json_extract(f.v, '$.evidence') \
+         ELSE json_extract(alerts.metadata, '$.evidence') END), json_object({}))",
+        lists.join(", ")
+    )
+}
+
+/// The stored alert's description after the fold: with travel hops, every hop's summary; else
+/// the newer one's.
+fn description_sql() -> String {
+    let (key, id, max) = ACCUMULATING[0];
+    format!(
+        "CASE WHEN json_array_length(f.v, '$.evidence.{key}') > 0 THEN (SELECT group_concat(json_extract(v, '$.summary'), '; ') \
+         FROM ({})) WHEN {NEWER} THEN json_extract(f.v, '$.description') ELSE description END",
+        merged_rows(key, id, max)
+    )
+}
+
 fn update_sql() -> String {
     format!(
         "{FOLDS} UPDATE alerts SET metadata = json_set(metadata, \
@@ -53,11 +111,18 @@ fn update_sql() -> String {
          UNION ALL SELECT value, 1, key FROM json_each(f.fresh)) ORDER BY s, n LIMIT {MAX_TRIGGER_IDS}))), \
          '$.occurrences', coalesce(json_extract(metadata, '$.occurrences'), 1) + json_array_length(f.fresh), \
          '$.confidence', max(coalesce(json_extract(metadata, '$.confidence'), 0), json_extract(f.v, '$.confidence')), \
-         '$.evidence', json(json_extract(f.v, '$.evidence'))), \
+         '$.first_seen', min(coalesce(json_extract(metadata, '$.first_seen'), json_extract(f.v, '$.first_seen')), \
+         json_extract(f.v, '$.first_seen')), \
+         '$.last_seen', max(coalesce(json_extract(metadata, '$.last_seen'), ''), json_extract(f.v, '$.last_seen')), \
+         '$.last_event_id', CASE WHEN {NEWER} THEN json_extract(f.v, '$.last_event_id') ELSE json_extract(metadata, '$.last_event_id') END, \
+         '$.raised_at', coalesce(json_extract(metadata, '$.raised_at'), json_extract(f.v, '$.raised_at')), \
+         '$.evidence', json({evidence})), \
          severity = CASE WHEN json_extract(f.v, '$.rank') > (CASE severity WHEN 'low' THEN 1 WHEN 'medium' THEN 2 \
          WHEN 'high' THEN 3 ELSE 4 END) THEN json_extract(f.v, '$.severity') ELSE severity END, \
-         description = json_extract(f.v, '$.description'), updated_at = json_extract(f.v, '$.now') \
-         FROM f WHERE json_array_length(f.fresh) > 0 AND alerts.id = ({OPEN_ALERT})"
+         description = {description}, updated_at = json_extract(f.v, '$.now') \
+         FROM f WHERE json_array_length(f.fresh) > 0 AND alerts.id = ({OPEN_ALERT})",
+        evidence = evidence_sql(),
+        description = description_sql(),
     )
 }
 
@@ -75,6 +140,49 @@ fn insert_sql() -> String {
     )
 }
 
+/// How far back an alert named in a candidate's `related` may have been created.
+const LINK_LOOKBACK_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// The newest alert of a related `(type, key)` of organisation `{org}`, created after `{since}`.
+fn related_alert(org: &str, type_key: &str, since: &str) -> String {
+    format!(
+        "SELECT r.id FROM alerts r WHERE r.org_id = {org} AND r.alert_type = json_extract({type_key}, '$[0]') \
+         AND r.dedup_key = json_extract({type_key}, '$[1]') AND r.created_at >= {since} ORDER BY r.created_at DESC LIMIT 1"
+    )
+}
+
+/// `metadata.related_alert_ids` of the alert being updated with the ids of `{ids}` (a query).
+fn with_related(ids: &str) -> String {
+    format!(
+        "json_set(metadata, '$.related_alert_ids', json((SELECT json_group_array(id) FROM (SELECT value AS id \
+         FROM json_each(alerts.metadata, '$.related_alert_ids') UNION {ids}) WHERE id IS NOT NULL)))"
+    )
+}
+
+/// Links each fold's alert to the alerts its candidates follow from (`related`)…
+fn link_forward_sql() -> String {
+    let ids = format!(
+        "SELECT ({}) FROM json_each(f.v, '$.related') x",
+        related_alert("f.org", "x.value", "json_extract(f.v, '$.link_since')")
+    );
+    format!(
+        "{FOLDS} UPDATE alerts SET metadata = {} FROM f WHERE json_array_length(f.v, '$.related') > 0 \
+         AND alerts.id = ({OPEN_ALERT})",
+        with_related(&ids)
+    )
+}
+
+/// …and those alerts back to it.
+fn link_back_sql() -> String {
+    format!(
+        "{FOLDS}, l AS (SELECT f.org AS org, ({OPEN_ALERT}) AS me, x.value AS tk, json_extract(f.v, '$.link_since') AS since \
+         FROM f, json_each(f.v, '$.related') x) UPDATE alerts SET metadata = {} FROM l WHERE l.me IS NOT NULL \
+         AND alerts.id = ({})",
+        with_related("SELECT l.me"),
+        related_alert("l.org", "l.tk", "l.since")
+    )
+}
+
 const RECORD_SQL: &str = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_type, dedup_key, event_id, created_at) \
     SELECT json_extract(g.value, '$.org'), json_extract(g.value, '$.type'), json_extract(g.value, '$.key'), \
     json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]') FROM json_each(?1) g, json_each(g.value, '$.triggers') t";
@@ -83,19 +191,65 @@ const RECORD_SQL: &str = "INSERT OR IGNORE INTO alert_triggers (org_id, alert_ty
 struct Fold<'a> {
     first: &'a AlertCandidate,
     record: &'a EventRecord,
-    last: &'a AlertCandidate,
+    /// The latest candidate's evidence, with the [`ACCUMULATING`] lists of all of them.
+    evidence: Value,
+    description: String,
     triggers: Vec<(&'a str, i64)>,
     confidence: u8,
     rank: f64,
     severity: &'static str,
 }
 
+/// `old` followed by `new` by the rules of [`ACCUMULATING`]: what the update statement does
+/// to a stored alert, done in memory for candidates of one batch.
+fn accumulate(old: &Value, new: &Value) -> Value {
+    let mut out = new.clone();
+    for (key, _, max) in ACCUMULATING {
+        let (Some(old_list), Some(new_list)) = (old[key].as_array(), new[key].as_array()) else {
+            continue;
+        };
+        let identity = |v: &Value| match key {
+            "hops" => v.pointer("/to/event_id").cloned().unwrap_or(Value::Null),
+            _ => v.clone(),
+        };
+        let fresh: Vec<Value> = new_list.iter().map(identity).collect();
+        let mut merged: Vec<Value> = old_list
+            .iter()
+            .filter(|v| !fresh.contains(&identity(v)))
+            .chain(new_list)
+            .cloned()
+            .collect();
+        merged.drain(..merged.len().saturating_sub(max));
+        out[key] = Value::Array(merged);
+    }
+    out
+}
+
+/// A travel alert's description: every hop's summary; other alerts keep `latest`.
+fn describe(evidence: &Value, latest: &str) -> String {
+    match evidence["hops"].as_array() {
+        Some(hops) if !hops.is_empty() => hops
+            .iter()
+            .filter_map(|h| h["summary"].as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => latest.to_owned(),
+    }
+}
+
 impl Fold<'_> {
     fn to_json(&self, new_id: EventId, now: UnixMs) -> Value {
         let mut metadata = new_metadata(self.first, self.record);
         metadata["confidence"] = json!(self.confidence);
-        metadata["evidence"] = self.last.evidence.clone();
+        metadata["evidence"] = self.evidence.clone();
         let start = self.triggers[0].1;
+        let end = self.triggers.iter().map(|t| t.1).max().unwrap_or(start);
+        let (first_seen, last_seen) = (UnixMs(start).iso_millis(), UnixMs(end).iso_millis());
+        let last_event_id = self.triggers.last().map(|t| t.0);
+        metadata["first_seen"] = json!(first_seen);
+        metadata["last_seen"] = json!(last_seen);
+        metadata["last_event_id"] = json!(last_event_id);
+        metadata["raised_at"] = json!(now.iso_millis());
         json!({
             "org": self.record.org_id.0,
             "type": self.first.alert_type.as_str(),
@@ -104,10 +258,16 @@ impl Fold<'_> {
             "ids": self.triggers.iter().map(|(id, _)| id).collect::<Vec<_>>(),
             "triggers": self.triggers,
             "confidence": self.confidence,
-            "evidence": self.last.evidence,
+            "evidence": self.evidence,
             "rank": self.rank,
             "severity": self.severity,
-            "description": self.last.description,
+            "description": self.description,
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+            "last_event_id": last_event_id,
+            "raised_at": now.iso_millis(),
+            "related": self.first.related.iter().map(|(t, k)| json!([t.as_str(), k])).collect::<Vec<_>>(),
+            "link_since": start - LINK_LOOKBACK_MS,
             "now": now.0,
             "new_id": new_id.to_string(),
             "title": self.first.title,
@@ -148,7 +308,8 @@ pub struct BoundedWrites {
     pub dropped_folds: usize,
 }
 
-/// [`store_statements`] in at most `max_statements` statements (a multiple of three is used).
+/// [`store_statements`] in at most `max_statements` statements (three per chunk of folds, five
+/// when a candidate links to related alerts).
 /// Each layer's folds go in chunks of three statements; when they need more, a key's newest
 /// spans are kept first (the last layers), since an older span's alert is the one a later one
 /// would only have added occurrences to. The kept chunks still run oldest layer first.
@@ -180,7 +341,8 @@ pub fn store_statements_within<'a>(
         match folds.last_mut() {
             Some(f) if at - f.triggers[0].1 <= DEDUP_WINDOW_MS => {
                 f.triggers.push((&c.trigger_event_id, at));
-                f.last = c;
+                f.evidence = accumulate(&f.evidence, &c.evidence);
+                f.description = describe(&f.evidence, &c.description);
                 f.confidence = f.confidence.max(c.confidence);
                 if severity_rank(c.severity) > f.rank {
                     (f.rank, f.severity) = (severity_rank(c.severity), c.severity.as_str());
@@ -189,7 +351,8 @@ pub fn store_statements_within<'a>(
             _ => folds.push(Fold {
                 first: c,
                 record,
-                last: c,
+                evidence: c.evidence.clone(),
+                description: c.description.clone(),
                 triggers: vec![(&c.trigger_event_id, at)],
                 confidence: c.confidence,
                 rank: severity_rank(c.severity),
@@ -224,13 +387,17 @@ pub fn store_statements_within<'a>(
         .iter()
         .map(|layer| json_array_groups(layer, usize::MAX, MAX_FOLDS_JSON_BYTES).unwrap_or_default())
         .collect();
-    let mut budget = max_statements / 3;
+    // Links cost two more statements per chunk, only when a candidate follows from another.
+    let linking = candidates.iter().any(|(c, _)| !c.related.is_empty());
+    let per_chunk = if linking { 5 } else { 3 };
+    let mut budget = max_statements / per_chunk;
     let mut kept = vec![0usize; chunks.len()]; // chunks kept per layer, from its start
     for (layer, groups) in chunks.iter().enumerate().rev() {
         kept[layer] = groups.len().min(budget);
         budget -= kept[layer];
     }
     let (update, insert) = (update_sql(), insert_sql());
+    let links = linking.then(|| (link_forward_sql(), link_back_sql()));
     let mut out = BoundedWrites {
         statements: Vec::new(),
         dropped_folds: 0,
@@ -244,6 +411,10 @@ pub fn store_statements_within<'a>(
             let param = || vec![SqlParam::Text(chunk.clone())];
             out.statements.push((update.clone(), param()));
             out.statements.push((insert.clone(), param()));
+            if let Some((forward, back)) = &links {
+                out.statements.push((forward.clone(), param()));
+                out.statements.push((back.clone(), param()));
+            }
             out.statements.push((RECORD_SQL.to_owned(), param()));
         }
     }
@@ -299,6 +470,7 @@ mod tests {
             source_ip: Some("203.0.113.9".into()),
             trigger_event_id: r.id.to_string(),
             evidence: json!({"count": confidence, "threshold": 5, "window_minutes": 5, "key": "ip"}),
+            related: Vec::new(),
         }
     }
 

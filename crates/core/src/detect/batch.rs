@@ -11,14 +11,17 @@ use crate::alerts::store_statements;
 use crate::detect::history::HistoryReads;
 use crate::detect::{evaluate, history_request, DetectionConfig, DetectionEvent};
 use crate::ingest::record::EventRecord;
+use crate::intel::NetworkLists;
 use crate::limits::plan::Plan;
 use crate::runtime::Db;
 use crate::time::UnixMs;
 
 /// Runs every rule on `events` (each with the plan it was accepted under) and stores the alerts.
+/// `lists` are the network lists in force: relay egress is judged by them, not stored.
 pub async fn detect_batch<D: Db>(
     db: &D,
     events: &[(EventRecord, Plan)],
+    lists: &NetworkLists,
     now: UnixMs,
 ) -> Result<(), String> {
     let config = DetectionConfig::default();
@@ -45,7 +48,11 @@ pub async fn detect_batch<D: Db>(
     let candidates: Vec<_> = events
         .iter()
         .zip(reads.into_histories())
-        .flat_map(|((record, plan), (event, history))| {
+        .flat_map(|((record, plan), (mut event, mut history))| {
+            event.mark_relay(lists);
+            for login in &mut history.actor_logins {
+                login.mark_relay(lists);
+            }
             evaluate(&event, &history, *plan, &config)
                 .into_iter()
                 .map(move |c| (c, record))
@@ -72,3 +79,7 @@ pub fn delivering_orgs(events: &[(EventRecord, Plan)]) -> Vec<&str> {
     orgs.dedup();
     orgs
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "batch_tests.rs"]
+mod tests;

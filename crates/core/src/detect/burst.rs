@@ -11,8 +11,14 @@ use super::{
     Confidences, DetectionConfig, DetectionEvent, History, Occurrence, RATE_LIMIT_NAME,
 };
 use crate::ingest::catalogue::AlertType;
-use serde_json::json;
-use std::collections::BTreeSet;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Most accounts or source IPs a brute-force alert lists (the totals count them all).
+pub const MAX_EVIDENCE_VALUES: usize = 20;
+/// Most event ids an alert's evidence lists: the newest of the burst, the trigger included.
+pub const MAX_EVIDENCE_EVENTS: usize = 50;
 
 /// Brute-force candidates for a failed login: at most one keyed `ip:<ip>` and one keyed
 /// `actor:<id>`, since the two thresholds describe different attacks (spraying from one host,
@@ -27,46 +33,160 @@ pub(super) fn brute_force(
     }
     let per_ip = event.ip().map(|ip| {
         let rule = config.brute_force_ip;
-        let count = burst_size(event, &history.ip_failed_logins, rule);
+        let earlier = burst(event, &history.ip_failed_logins, rule);
         (
             rule,
-            count,
+            earlier,
+            Side::Ip,
             ip_key(ip),
-            "ip",
             format!("Brute force from {ip}"),
         )
     });
     let per_account = event.actor().map(|actor| {
         let rule = config.brute_force_account;
-        let count = burst_size(event, &history.actor_failed_logins, rule);
+        let earlier = burst(event, &history.actor_failed_logins, rule);
         let title = format!("Brute force against account {actor}");
-        (rule, count, actor_key(actor), "account", title)
+        (rule, earlier, Side::Account, actor_key(actor), title)
     });
     per_ip
         .into_iter()
         .chain(per_account)
-        .filter(|(rule, count, ..)| *count >= rule.threshold)
-        .map(|(rule, count, dedup_key, key, title)| AlertCandidate {
-            dedup_key,
-            title,
-            description: format!(
-                "{count} failed login{} in {} min",
-                plural(count),
-                rule.window_minutes
-            ),
-            evidence: json!({
-                "count": count,
-                "threshold": rule.threshold,
-                "window_minutes": rule.window_minutes,
-                "key": key,
-            }),
-            ..candidate(
-                event,
-                AlertType::BruteForceAttack,
-                AlertSeverity::High,
-                brute_force_confidence(count, rule.threshold, &config.confidence),
-            )
+        .filter(|(rule, earlier, ..)| count(earlier) >= rule.threshold)
+        .map(|(rule, earlier, side, dedup_key, title)| {
+            let count = count(&earlier);
+            let spread = match (side, distinct(event, &earlier, side).1) {
+                (_, 0) => String::new(),
+                (Side::Ip, n) => format!(" against {n} account{}", plural(n as u32)),
+                (Side::Account, n) => format!(" from {n} source IP{}", plural(n as u32)),
+            };
+            AlertCandidate {
+                dedup_key,
+                title,
+                description: format!(
+                    "{count} failed login{} in {} min{spread}",
+                    plural(count),
+                    rule.window_minutes
+                ),
+                evidence: burst_evidence(event, &earlier, side, rule),
+                ..candidate(
+                    event,
+                    AlertType::BruteForceAttack,
+                    AlertSeverity::High,
+                    brute_force_confidence(count, rule.threshold, &config.confidence),
+                )
+            }
         })
+        .collect()
+}
+
+/// Which key a brute-force burst is counted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    /// One source IP, many accounts: `key: "ip"`.
+    Ip,
+    /// One account, many source IPs: `key: "account"`.
+    Account,
+}
+
+/// The burst's size: the earlier failures plus the trigger.
+pub(super) fn count(earlier: &[&Occurrence]) -> u32 {
+    u32::try_from(earlier.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1)
+}
+
+/// The other dimension of a burst (accounts of an IP's burst, IPs of an account's), most
+/// failures first, at most [`MAX_EVIDENCE_VALUES`], with the distinct total. The trigger's own
+/// side counts; peers that are not an IP (for IPs) or are blank (for accounts) do not.
+fn distinct(
+    trigger: &DetectionEvent,
+    earlier: &[&Occurrence],
+    side: Side,
+) -> (Vec<(String, u32)>, usize) {
+    let usable = |v: &str| match side {
+        Side::Ip => !v.trim().is_empty(),
+        Side::Account => v.parse::<IpAddr>().is_ok(),
+    };
+    let own = match side {
+        Side::Ip => trigger.actor(),
+        Side::Account => trigger.ip(),
+    };
+    let mut tally: BTreeMap<&str, u32> = BTreeMap::new();
+    for v in earlier
+        .iter()
+        .filter_map(|o| o.peer.as_deref())
+        .chain(own)
+        .filter(|v| usable(v))
+    {
+        *tally.entry(v).or_default() += 1;
+    }
+    let total = tally.len();
+    let mut values: Vec<(String, u32)> =
+        tally.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();
+    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    values.truncate(MAX_EVIDENCE_VALUES);
+    (values, total)
+}
+
+/// The evidence of a brute-force burst (docs/api.md §10.10): its size and rule, who was tried
+/// from where, when, and the events behind it.
+pub(super) fn burst_evidence(
+    trigger: &DetectionEvent,
+    earlier: &[&Occurrence],
+    side: Side,
+    rule: Burst,
+) -> Value {
+    let (others, others_total) = distinct(trigger, earlier, side);
+    let list = |name: &str, values: Vec<(String, u32)>| -> Value {
+        values
+            .into_iter()
+            .map(|(v, n)| json!({ name: v, "count": n }))
+            .collect()
+    };
+    let (accounts, accounts_total, ips, ips_total) = match side {
+        Side::Ip => {
+            let ip = trigger.ip().map(|ip| (ip.to_owned(), count(earlier)));
+            (
+                list("actor_id", others),
+                others_total,
+                list("ip", ip.into_iter().collect()),
+                1,
+            )
+        }
+        Side::Account => {
+            let actor = trigger.actor().map(|a| (a.to_owned(), count(earlier)));
+            (
+                list("actor_id", actor.into_iter().collect()),
+                1,
+                list("ip", others),
+                others_total,
+            )
+        }
+    };
+    let first = earlier.first().map_or(trigger.created_at, |o| o.at);
+    json!({
+        "count": count(earlier),
+        "threshold": rule.threshold,
+        "window_minutes": rule.window_minutes,
+        "key": match side { Side::Ip => "ip", Side::Account => "account" },
+        "accounts": accounts,
+        "accounts_total": accounts_total,
+        "source_ips": ips,
+        "source_ips_total": ips_total,
+        "first_failure_at": first.iso_millis(),
+        "last_failure_at": trigger.created_at.iso_millis(),
+        "event_ids": event_ids(earlier, trigger),
+    })
+}
+
+/// The newest [`MAX_EVIDENCE_EVENTS`] ids of a burst, oldest first, the trigger last.
+pub(super) fn event_ids(earlier: &[&Occurrence], trigger: &DetectionEvent) -> Vec<String> {
+    let skip = (earlier.len() + 1).saturating_sub(MAX_EVIDENCE_EVENTS);
+    earlier
+        .iter()
+        .skip(skip)
+        .map(|o| o.event_id.clone())
+        .chain([trigger.id.clone()])
         .collect()
 }
 
@@ -84,17 +204,19 @@ pub(super) fn rate_limit(
     }
     let rule = config.rate_limit;
     let by_actor = event.actor().map(|a| {
-        let count = burst_size(event, &history.actor_rate_limits, rule);
-        (count, actor_key(a), a)
+        let earlier = burst(event, &history.actor_rate_limits, rule);
+        (earlier, actor_key(a), a)
     });
     let by_ip = event.ip().map(|ip| {
-        let count = burst_size(event, &history.ip_rate_limits, rule);
-        (count, ip_key(ip), ip)
+        let earlier = burst(event, &history.ip_rate_limits, rule);
+        (earlier, ip_key(ip), ip)
     });
-    let (count, dedup_key, who) = by_actor
+    let (earlier, dedup_key, who) = by_actor
         .into_iter()
         .chain(by_ip)
-        .find(|(count, ..)| *count >= rule.threshold)?;
+        .find(|(earlier, ..)| count(earlier) >= rule.threshold)?;
+    let count = count(&earlier);
+    let first = earlier.first().map_or(event.created_at, |o| o.at);
     Some(AlertCandidate {
         dedup_key,
         title: format!("Rate-limit abuse by {who}"),
@@ -103,7 +225,13 @@ pub(super) fn rate_limit(
             plural(count),
             rule.window_minutes
         ),
-        evidence: json!({"count": count, "window_minutes": rule.window_minutes}),
+        evidence: json!({
+            "count": count,
+            "window_minutes": rule.window_minutes,
+            "first_at": first.iso_millis(),
+            "last_at": event.created_at.iso_millis(),
+            "event_ids": event_ids(&earlier, event),
+        }),
         ..candidate(
             event,
             AlertType::RateLimitExceeded,
@@ -113,18 +241,23 @@ pub(super) fn rate_limit(
     })
 }
 
-/// The trigger plus the distinct earlier events in the window. Ids are de-duplicated so a
-/// history that overlaps itself (or contains the trigger) never inflates the count.
-fn burst_size(trigger: &DetectionEvent, prior: &[Occurrence], rule: Burst) -> u32 {
+/// The distinct earlier events in the window ending at the trigger, oldest first (by time, then
+/// id). Ids are de-duplicated so a history that overlaps itself (or contains the trigger) never
+/// inflates the count.
+pub(super) fn burst<'h>(
+    trigger: &DetectionEvent,
+    prior: &'h [Occurrence],
+    rule: Burst,
+) -> Vec<&'h Occurrence> {
     let window = rule.window_ms();
-    let earlier: BTreeSet<&str> = prior
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut earlier: Vec<&Occurrence> = prior
         .iter()
         .filter(|o| is_prior(trigger, &o.event_id, o.at, window))
-        .map(|o| o.event_id.as_str())
+        .filter(|o| seen.insert(o.event_id.as_str()))
         .collect();
-    u32::try_from(earlier.len())
-        .unwrap_or(u32::MAX)
-        .saturating_add(1)
+    earlier.sort_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)));
+    earlier
 }
 
 fn plural(n: u32) -> &'static str {
@@ -148,6 +281,7 @@ pub(super) fn brute_force_confidence(count: u32, threshold: u32, c: &Confidences
 mod tests {
     use super::super::fixtures::*;
     use super::*;
+    use crate::time::UnixMs;
 
     const IP: &str = "203.0.113.45";
 
@@ -175,7 +309,11 @@ mod tests {
 
     #[test]
     fn per_ip_fires_at_exactly_five_in_five_minutes() {
-        let out = run(&failed(), &with_ip(occs(4, 4 * MIN)));
+        let mut prior = occs(4, 4 * MIN);
+        for (o, who) in prior.iter_mut().zip(["root", "admin", "root", " "]) {
+            o.peer = Some(who.into());
+        }
+        let out = run(&failed(), &with_ip(prior));
         assert_eq!(out.len(), 1);
         let c = &out[0];
         assert_eq!(c.alert_type, AlertType::BruteForceAttack);
@@ -183,10 +321,17 @@ mod tests {
         assert_eq!(c.dedup_key, "ip:203.0.113.45");
         assert_eq!(c.confidence, 70);
         assert_eq!(c.title, "Brute force from 203.0.113.45");
-        assert_eq!(c.description, "5 failed logins in 5 min");
+        assert_eq!(c.description, "5 failed logins in 5 min against 2 accounts");
+        // Who was tried, most failures first, blank accounts left out; when; which events.
         assert_eq!(
             c.evidence,
-            json!({"count": 5, "threshold": 5, "window_minutes": 5, "key": "ip"})
+            json!({"count": 5, "threshold": 5, "window_minutes": 5, "key": "ip",
+                "accounts": [{"actor_id": "admin", "count": 2}, {"actor_id": "root", "count": 2}],
+                "accounts_total": 2,
+                "source_ips": [{"ip": IP, "count": 5}], "source_ips_total": 1,
+                "first_failure_at": UnixMs(T0 - 4 * MIN).iso_millis(),
+                "last_failure_at": UnixMs(T0).iso_millis(),
+                "event_ids": ["h0", "h1", "h2", "h3", "trigger"]})
         );
         assert_eq!(c.trigger_event_id, "trigger");
         assert_eq!(c.source_ip.as_deref(), Some(IP));
@@ -217,9 +362,21 @@ mod tests {
         assert_eq!(at.len(), 1);
         assert_eq!(at[0].dedup_key, "actor:admin");
         assert_eq!(at[0].confidence, 70);
+        let ev = &at[0].evidence;
         assert_eq!(
-            at[0].evidence,
-            json!({"count": 10, "threshold": 10, "window_minutes": 60, "key": "account"})
+            (
+                &ev["count"],
+                &ev["threshold"],
+                &ev["window_minutes"],
+                &ev["key"]
+            ),
+            (&json!(10), &json!(10), &json!(60), &json!("account"))
+        );
+        assert_eq!(ev["accounts"], json!([{"actor_id": "admin", "count": 10}]));
+        assert_eq!(ev["source_ips"], json!([{"ip": IP, "count": 1}]));
+        assert_eq!(
+            at[0].description,
+            "10 failed logins in 60 min from 1 source IP"
         );
         assert!(run(&failed(), &with_actor(occs(8, 60 * MIN))).is_empty());
         let above = run(&failed(), &with_actor(occs(10, 60 * MIN)));
@@ -308,7 +465,12 @@ mod tests {
         assert_eq!(c.severity, AlertSeverity::Medium);
         assert_eq!(c.confidence, 80);
         assert_eq!(c.dedup_key, "actor:bob");
-        assert_eq!(c.evidence, json!({"count": 3, "window_minutes": 10}));
+        assert_eq!(
+            c.evidence,
+            json!({"count": 3, "window_minutes": 10,
+                "first_at": UnixMs(T0 - 10 * MIN).iso_millis(), "last_at": UnixMs(T0).iso_millis(),
+                "event_ids": ["h0", "h1", "rl"]})
+        );
     }
 
     #[test]
@@ -357,6 +519,52 @@ mod tests {
         };
         let out = brute_force(&failed(), &History::default(), &cfg);
         assert_eq!(out[0].evidence["count"], 1);
-        assert_eq!(out[0].description, "1 failed login in 1 min");
+        assert_eq!(
+            out[0].description,
+            "1 failed login in 1 min against 1 account"
+        );
+    }
+
+    #[test]
+    fn an_accounts_burst_lists_its_source_ips_bounded_with_a_total() {
+        // Credential stuffing against one account from 30 addresses: 20 listed, 30 counted.
+        let prior: Vec<Occurrence> = (0..29)
+            .map(|i| Occurrence {
+                peer: Some(format!("198.51.100.{i}")),
+                ..occ(&format!("f{i:02}"), -(i + 1) * MIN)
+            })
+            .chain([Occurrence {
+                peer: Some("unknown".into()),
+                ..occ("placeholder", -MIN)
+            }])
+            .collect();
+        let c = &run(&failed(), &with_actor(prior))[0];
+        assert_eq!(c.dedup_key, "actor:admin");
+        let ev = &c.evidence;
+        assert_eq!(ev["count"], 31);
+        assert_eq!(
+            ev["source_ips_total"], 30,
+            "29 peers and the trigger's own IP"
+        );
+        assert_eq!(
+            ev["source_ips"].as_array().unwrap().len(),
+            MAX_EVIDENCE_VALUES
+        );
+        assert_eq!(ev["event_ids"].as_array().unwrap().len(), 31);
+        assert_eq!(ev["event_ids"][0], "f28", "oldest first");
+        assert_eq!(ev["first_failure_at"], UnixMs(T0 - 29 * MIN).iso_millis());
+    }
+
+    #[test]
+    fn event_ids_keep_the_newest_fifty() {
+        let e = failed();
+        let many: Vec<Occurrence> = (0..80).map(|i| occ(&format!("o{i:02}"), i - 100)).collect();
+        let refs: Vec<&Occurrence> = many.iter().collect();
+        let ids = event_ids(&refs, &e);
+        assert_eq!(ids.len(), MAX_EVIDENCE_EVENTS);
+        assert_eq!(
+            (ids[0].as_str(), ids[48].as_str(), ids[49].as_str()),
+            ("o31", "o79", "trigger")
+        );
     }
 }

@@ -66,12 +66,15 @@ pub struct Confidences {
     /// …never above this, so a rule-based guess never claims certainty.
     pub brute_force_cap: u8,
     pub travel: u8,
-    /// Impossible travel when a VPN, Tor, proxy or relay is involved.
+    /// Impossible travel when a VPN, Tor, proxy, datacenter or relay network is involved.
     pub travel_downgraded: u8,
     pub geo_anomaly: u8,
     pub tor_login: u8,
     pub rate_limit: u8,
     pub new_device: u8,
+    /// A successful login after a brute-force burst.
+    pub account_compromise: u8,
+    pub suspicious_network: u8,
 }
 
 /// All detection thresholds. `DetectionConfig::default()` is the documented configuration.
@@ -127,6 +130,8 @@ impl Default for DetectionConfig {
                 tor_login: 80,
                 rate_limit: 80,
                 new_device: 60,
+                account_compromise: 90,
+                suspicious_network: 60,
             },
         }
     }
@@ -172,9 +177,11 @@ mod tests {
                 k.geo_anomaly,
                 k.tor_login,
                 k.rate_limit,
-                k.new_device
+                k.new_device,
+                k.account_compromise,
+                k.suspicious_network
             ],
-            [100, 70, 5, 99, 90, 40, 70, 80, 80, 60]
+            [100, 70, 5, 99, 90, 40, 70, 80, 80, 60, 90, 60]
         );
     }
 

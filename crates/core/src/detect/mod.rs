@@ -16,6 +16,7 @@
 
 pub mod batch;
 mod burst;
+mod compromise;
 mod config;
 pub mod history;
 mod model;
@@ -23,10 +24,11 @@ mod novelty;
 mod single;
 mod travel;
 
+pub use burst::{MAX_EVIDENCE_EVENTS, MAX_EVIDENCE_VALUES};
 pub use config::{Burst, Confidences, DetectionConfig, TravelConfig};
 pub use model::{
-    is_failed_login, is_successful_login, AlertCandidate, AlertSeverity, DetectionEvent, History,
-    HistoryRequest, Occurrence, Sighting, FAILED_LOGIN_NAMES, RATE_LIMIT_NAME,
+    is_failed_login, is_successful_login, precedes, AlertCandidate, AlertSeverity, DetectionEvent,
+    History, HistoryRequest, Occurrence, Sighting, FAILED_LOGIN_NAMES, RATE_LIMIT_NAME,
     SUCCESSFUL_LOGIN_NAME,
 };
 pub use travel::{haversine_km, EARTH_RADIUS_KM};
@@ -38,11 +40,12 @@ use config::days_ms;
 use serde_json::Value;
 
 /// Runs every rule the plan allows on `event` and returns the alerts it raises, in a fixed
-/// order: instant, brute force (IP, then account), rate limit, Tor login, then the Pro+
-/// behavioural rules (impossible travel, geo anomaly, new device).
+/// order: instant, brute force (IP, then account), account compromise, rate limit, Tor login,
+/// then the Pro+ rules (suspicious network, impossible travel, geo anomaly, new device).
 ///
-/// Brute force, instant alerts, rate-limit abuse and Tor logins run on every plan; the
-/// behavioural rules only for Pro and above (docs/api.md §3.1, §10.1).
+/// The rules decided by one event or by failed logins run on every plan; the rules that read
+/// network intelligence or the actor's behaviour only for Pro and above (docs/api.md §3.1,
+/// §10.1).
 pub fn evaluate(
     event: &DetectionEvent,
     history: &History,
@@ -52,9 +55,11 @@ pub fn evaluate(
     let mut out = Vec::new();
     out.extend(single::instant(event, config));
     out.extend(burst::brute_force(event, history, config));
+    out.extend(compromise::account_compromise(event, history, config));
     out.extend(burst::rate_limit(event, history, config));
     out.extend(single::tor_login(event, config));
     if plan.is_pro_or_above() {
+        out.extend(single::suspicious_network(event, config));
         out.extend(travel::impossible_travel(event, history, config));
         out.extend(novelty::geo_anomaly(event, history, config));
         out.extend(novelty::new_device(event, history, config));
@@ -73,13 +78,15 @@ pub fn history_request(
     let since = |window_ms: i64| Some(UnixMs(t.saturating_sub(window_ms)));
     let (ip, actor) = (event.ip().is_some(), event.actor().is_some());
     let failed = is_failed_login(&event.event_name);
+    let success = is_successful_login(&event.event_name);
     let limited = event.event_name == RATE_LIMIT_NAME;
-    let behavioural = plan.is_pro_or_above() && is_successful_login(&event.event_name) && actor;
+    let behavioural = plan.is_pro_or_above() && success && actor;
     let mut req = HistoryRequest::default();
-    if failed && ip {
+    // Failed logins: brute force on a failure, account compromise on a success.
+    if (failed || success) && ip {
         req.ip_failed_logins_since = since(config.brute_force_ip.window_ms());
     }
-    if failed && actor {
+    if (failed || success) && actor {
         req.actor_failed_logins_since = since(config.brute_force_account.window_ms());
     }
     if limited && ip {
@@ -106,10 +113,11 @@ pub fn history_request(
 // ---- helpers shared by the rule families -------------------------------------------------
 
 /// Whether a history entry is a genuine earlier event inside `window_ms` before `trigger`:
-/// not the trigger itself, not after it, not older than the window.
+/// strictly before it ([`precedes`]: never the trigger itself, nor a later event of its own
+/// request), and not older than the window.
 fn is_prior(trigger: &DetectionEvent, event_id: &str, at: UnixMs, window_ms: i64) -> bool {
-    let t = trigger.created_at.0;
-    event_id != trigger.id && at.0 <= t && t.saturating_sub(at.0) <= window_ms
+    let t = trigger.created_at;
+    precedes(at, event_id, t, &trigger.id) && t.0.saturating_sub(at.0) <= window_ms
 }
 
 fn ip_key(ip: &str) -> String {
@@ -153,6 +161,7 @@ fn candidate(
         source_ip: event.ip().map(str::to_owned),
         trigger_event_id: event.id.clone(),
         evidence: Value::Null,
+        related: Vec::new(),
     }
 }
 
@@ -190,6 +199,7 @@ pub(crate) mod fixtures {
         Occurrence {
             event_id: id.into(),
             at: UnixMs(T0 + offset),
+            peer: None,
         }
     }
 
@@ -269,6 +279,18 @@ mod tests {
     }
 
     #[test]
+    fn suspicious_network_reads_network_intelligence_so_only_pro_and_above() {
+        let mut e = login("v", 0, "198.51.100.1", NEW_YORK, "US");
+        e.is_vpn = true;
+        let cfg = DetectionConfig::default();
+        assert!(evaluate(&e, &History::default(), Plan::Free, &cfg).is_empty());
+        assert_eq!(
+            types(&evaluate(&e, &History::default(), Plan::Pro, &cfg)),
+            [AlertType::SuspiciousNetwork]
+        );
+    }
+
+    #[test]
     fn brute_force_instant_and_rate_limit_run_on_free() {
         let cfg = DetectionConfig::default();
         let failed = ev("f", "auth.login_failed", 0, "203.0.113.9", "bob");
@@ -320,14 +342,23 @@ mod tests {
         assert_eq!(r.actor_logins_since, None);
 
         let (login, _) = loaded_login();
+        // A success reads the failures before it (account compromise) on every plan…
         let free = history_request(&login, Plan::Free, &cfg);
-        assert_eq!(free, HistoryRequest::default());
+        assert_eq!(
+            free,
+            HistoryRequest {
+                ip_failed_logins_since: Some(UnixMs(T0 - 5 * MIN)),
+                actor_failed_logins_since: Some(UnixMs(T0 - 60 * MIN)),
+                ..HistoryRequest::default()
+            }
+        );
+        // …and the behavioural history on Pro and above.
         let pro = history_request(&login, Plan::Pro, &cfg);
         assert_eq!(pro.actor_logins_since, Some(UnixMs(T0 - DAY)));
         assert_eq!(pro.actor_countries_since, Some(UnixMs(T0 - 28 * DAY)));
         assert_eq!(pro.actor_devices_since, Some(UnixMs(T0 - 28 * DAY)));
         assert!(pro.actor_prior_event);
-        assert_eq!(pro.ip_failed_logins_since, None);
+        assert_eq!(pro.ip_failed_logins_since, free.ip_failed_logins_since);
 
         let limited = ev("r", RATE_LIMIT_NAME, 0, "unknown", "bob");
         let r = history_request(&limited, Plan::Free, &cfg);

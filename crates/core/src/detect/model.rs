@@ -30,6 +30,14 @@ pub fn is_successful_login(name: &str) -> bool {
     name == SUCCESSFUL_LOGIN_NAME
 }
 
+/// Whether an event at `at` with id `id` comes strictly before one at `t` with id `t_id`: the
+/// rules' one order. Events of one request share their receive time, and their ids ascend in
+/// request order (`crate::ingest::accept`), so ties are broken by id: no event is ever prior to
+/// itself, and of two events exactly one is prior to the other.
+pub fn precedes(at: UnixMs, id: &str, t: UnixMs, t_id: &str) -> bool {
+    (at, id) < (t, t_id)
+}
+
 /// Alert severity: the alert scale of docs/api.md §8.1. It is a separate type from the event
 /// [`crate::ingest::catalogue::Severity`] because alerts have no `info` or `warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,11 +76,17 @@ pub struct DetectionEvent {
     pub longitude: Option<f64>,
     pub country: Option<String>,
     pub city: Option<String>,
+    /// IANA time zone, when enrichment knew it.
+    pub timezone: Option<String>,
+    pub asn: Option<u32>,
+    pub asn_org: Option<String>,
     pub is_vpn: bool,
     pub is_tor: bool,
     pub is_proxy: bool,
-    /// The ASN is a known relay or satellite network (downgrades impossible travel). The core
-    /// has no ASN list, so the caller sets it.
+    pub is_datacenter: bool,
+    /// The address or ASN is on a relay list (iCloud Private Relay, satellite networks, or the
+    /// operator's own `relay_*` lists). Not stored with the event: the consumer sets it from the
+    /// lists in force ([`DetectionEvent::mark_relay`]).
     pub is_relay: bool,
     /// `metadata.device_id`, else `metadata.user_agent`.
     pub device: Option<String>,
@@ -91,9 +105,13 @@ impl DetectionEvent {
             longitude: None,
             country: None,
             city: None,
+            timezone: None,
+            asn: None,
+            asn_org: None,
             is_vpn: false,
             is_tor: false,
             is_proxy: false,
+            is_datacenter: false,
             is_relay: false,
             device: None,
         }
@@ -108,6 +126,7 @@ impl DetectionEvent {
             _ => None,
         };
         let e = &r.enrichment;
+        let forensic = |path: &str| e.forensics.as_ref().and_then(|f| f.pointer(path));
         DetectionEvent {
             id: r.id.to_string(),
             event_name: r.event_name.clone(),
@@ -118,9 +137,19 @@ impl DetectionEvent {
             longitude: e.longitude,
             country: e.country_code.clone(),
             city: e.city.clone(),
+            timezone: forensic("/location/timezone")
+                .and_then(Value::as_str)
+                .map(String::from),
+            asn: forensic("/network/asn")
+                .and_then(Value::as_u64)
+                .and_then(|a| u32::try_from(a).ok()),
+            asn_org: forensic("/network/asn_org")
+                .and_then(Value::as_str)
+                .map(String::from),
             is_vpn: e.is_vpn.unwrap_or(false),
             is_tor: e.is_tor.unwrap_or(false),
             is_proxy: e.is_proxy.unwrap_or(false),
+            is_datacenter: e.is_datacenter.unwrap_or(false),
             is_relay: false,
             device: meta_str("device_id").or_else(|| meta_str("user_agent")),
         }
@@ -150,9 +179,31 @@ impl DetectionEvent {
         valid.then_some((lat, lon))
     }
 
-    /// Whether the event came through a VPN, Tor, proxy or relay network.
+    /// Whether the event came through a network whose location says little about the user:
+    /// a VPN, Tor, a proxy, a datacenter (cloud egress) or a relay (docs/api.md §10.3).
     pub fn via_relay(&self) -> bool {
-        self.is_vpn || self.is_tor || self.is_proxy || self.is_relay
+        !self.network_types().is_empty()
+    }
+
+    /// The kinds of anonymising or hosting network the event came through, in a fixed order:
+    /// `tor`, `vpn`, `proxy`, `datacenter`, `relay`.
+    pub fn network_types(&self) -> Vec<&'static str> {
+        [
+            (self.is_tor, "tor"),
+            (self.is_vpn, "vpn"),
+            (self.is_proxy, "proxy"),
+            (self.is_datacenter, "datacenter"),
+            (self.is_relay, "relay"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// Sets [`DetectionEvent::is_relay`] from the network lists in force.
+    pub fn mark_relay(&mut self, lists: &crate::intel::NetworkLists) {
+        let ip = self.ip().and_then(|s| s.parse::<IpAddr>().ok());
+        self.is_relay = ip.is_some_and(|ip| lists.flags(ip, self.asn).is_relay);
     }
 }
 
@@ -161,6 +212,10 @@ impl DetectionEvent {
 pub struct Occurrence {
     pub event_id: String,
     pub at: UnixMs,
+    /// The other side of the event, for evidence: its actor when counted by IP, its IP when
+    /// counted by actor (as sent; `None` when missing).
+    #[serde(default)]
+    pub peer: Option<String>,
 }
 
 /// A value (a country or a device) that an earlier event of the actor carried.
@@ -232,6 +287,9 @@ pub struct AlertCandidate {
     pub trigger_event_id: String,
     /// Exactly the keys of docs/api.md §10.10 for the alert's rule.
     pub evidence: Value,
+    /// Alerts this one follows from, as `(type, dedup key)`: storage links the newest alert of
+    /// each both ways (`metadata.related_alert_ids`).
+    pub related: Vec<(AlertType, String)>,
 }
 
 #[cfg(test)]

@@ -181,6 +181,7 @@ mod tests {
             actor_failed_logins: vec![Occurrence {
                 event_id: "x".into(),
                 at: crate::time::UnixMs(T0 - 40 * DAY),
+                peer: None,
             }],
             ..History::default()
         };

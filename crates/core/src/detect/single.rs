@@ -6,6 +6,7 @@ use super::{
     DetectionEvent,
 };
 use crate::ingest::catalogue::{lookup, AlertType};
+use crate::intel::places;
 use serde_json::json;
 
 /// An explicit event that is an alert in itself: critical, full confidence, keyed by the actor
@@ -56,6 +57,56 @@ pub(super) fn tor_login(
     })
 }
 
+/// A successful login from a VPN, proxy or datacenter network (LiteSOC's "suspicious network"):
+/// low, keyed like an instant alert, with the network types and the address's network in the
+/// evidence. A Tor exit alone is the Tor-login rule's; relay lists (satellite ISPs, iCloud
+/// Private Relay) are ordinary consumer networks and raise nothing.
+pub(super) fn suspicious_network(
+    event: &DetectionEvent,
+    config: &DetectionConfig,
+) -> Option<AlertCandidate> {
+    if !is_successful_login(&event.event_name)
+        || !(event.is_vpn || event.is_proxy || event.is_datacenter)
+    {
+        return None;
+    }
+    let networks = event.network_types();
+    let country = event.country.as_deref();
+    Some(AlertCandidate {
+        title: format!(
+            "Login from a {} network by {}",
+            networks.join("/"),
+            subject_label(event)
+        ),
+        description: format!(
+            "Successful login from {} ({}{})",
+            event.ip().unwrap_or("(unknown IP)"),
+            networks.join(", "),
+            event
+                .asn_org
+                .as_deref()
+                .map(|o| format!(", {o}"))
+                .unwrap_or_default()
+        ),
+        evidence: json!({
+            "event_name": event.event_name,
+            "event_id": event.id,
+            "networks": networks,
+            "ip": event.ip(),
+            "asn": event.asn,
+            "asn_org": event.asn_org,
+            "country": country,
+            "country_name": country.and_then(places::country_name),
+        }),
+        ..candidate(
+            event,
+            AlertType::SuspiciousNetwork,
+            AlertSeverity::Low,
+            config.confidence.suspicious_network,
+        )
+    })
+}
+
 /// Human label of an alert type, for titles.
 fn label(t: AlertType) -> &'static str {
     match t {
@@ -67,6 +118,8 @@ fn label(t: AlertType) -> &'static str {
         AlertType::DataExfiltration => "Data exfiltration",
         AlertType::SuspiciousActivity => "Suspicious activity",
         AlertType::RateLimitExceeded => "Rate limit exceeded",
+        AlertType::AccountCompromise => "Account compromise",
+        AlertType::SuspiciousNetwork => "Suspicious network",
     }
 }
 
@@ -133,5 +186,60 @@ mod tests {
         vpn.is_vpn = true;
         vpn.is_proxy = true;
         assert!(tor_login(&vpn, &cfg()).is_none());
+    }
+
+    #[test]
+    fn logins_from_vpn_proxy_or_datacenter_networks_are_suspicious_network() {
+        let mut e = ev("n", "auth.login_success", 0, "198.51.100.7", "alice");
+        assert!(
+            suspicious_network(&e, &cfg()).is_none(),
+            "an ordinary network"
+        );
+        e.is_tor = true;
+        assert!(
+            suspicious_network(&e, &cfg()).is_none(),
+            "Tor alone is the Tor rule's"
+        );
+        e.is_relay = true;
+        assert!(
+            suspicious_network(&e, &cfg()).is_none(),
+            "relays are consumer networks"
+        );
+        e.is_datacenter = true;
+        e.asn = Some(16509);
+        e.asn_org = Some("Amazon.com, Inc.".into());
+        e.country = Some("IE".into());
+        let c = suspicious_network(&e, &cfg()).unwrap();
+        assert_eq!(c.alert_type, AlertType::SuspiciousNetwork);
+        assert_eq!((c.severity, c.confidence), (AlertSeverity::Low, 60));
+        assert_eq!(c.dedup_key, "actor:alice");
+        assert_eq!(
+            c.title,
+            "Login from a tor/datacenter/relay network by alice"
+        );
+        assert_eq!(
+            c.description,
+            "Successful login from 198.51.100.7 (tor, datacenter, relay, Amazon.com, Inc.)"
+        );
+        assert_eq!(
+            c.evidence,
+            json!({"event_name": "auth.login_success", "event_id": "n",
+                "networks": ["tor", "datacenter", "relay"], "ip": "198.51.100.7", "asn": 16509,
+                "asn_org": "Amazon.com, Inc.", "country": "IE", "country_name": "Ireland"})
+        );
+        for flag in ["vpn", "proxy"] {
+            let mut e = ev("n", "auth.login_success", 0, "198.51.100.7", "");
+            if flag == "vpn" {
+                e.is_vpn = true
+            } else {
+                e.is_proxy = true
+            }
+            let c = suspicious_network(&e, &cfg()).unwrap();
+            assert_eq!(c.evidence["networks"], json!([flag]));
+            assert_eq!(c.dedup_key, "ip:198.51.100.7");
+        }
+        let mut failed = ev("f", "auth.login_failed", 0, "198.51.100.7", "alice");
+        failed.is_vpn = true;
+        assert!(suspicious_network(&failed, &cfg()).is_none());
     }
 }

@@ -6,6 +6,7 @@ use super::{
     DetectionConfig, DetectionEvent, History, TravelConfig,
 };
 use crate::ingest::catalogue::AlertType;
+use crate::intel::places;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
@@ -92,46 +93,81 @@ pub(super) fn impossible_travel(
     let gap_ms = event.created_at.0 - prev.created_at.0;
     let leg = assess(haversine_km(from.0, from.1, to.0, to.1), gap_ms, cfg)?;
 
-    // A VPN, Tor, proxy or relay on either side makes the location unreliable: still alert
-    // (the analyst may want to know) but at low severity and confidence.
-    let downgraded = prev.via_relay() || event.via_relay();
+    // A VPN, Tor, proxy, datacenter or relay on either side makes the location unreliable:
+    // still alert (the analyst may want to know) but at low severity and confidence.
+    let mut networks = prev.network_types();
+    networks.extend(event.network_types());
+    networks.sort_unstable();
+    networks.dedup();
+    let downgraded = !networks.is_empty();
     let (severity, confidence) = if downgraded {
         (AlertSeverity::Low, config.confidence.travel_downgraded)
     } else {
         (AlertSeverity::High, config.confidence.travel)
     };
     let minutes = leg.gap_ms as f64 / 60_000.0;
+    let summary = format!(
+        "{} to {}: {:.0} km in {:.1} min ({:.0} km/h){}",
+        place(prev, from),
+        place(event, to),
+        leg.distance_km,
+        minutes,
+        leg.speed_kmh,
+        if downgraded {
+            format!("; via {}", networks.join(", "))
+        } else {
+            String::new()
+        }
+    );
+    let hop = json!({
+        "from": endpoint(prev, from),
+        "to": endpoint(event, to),
+        "distance_km": round1(leg.distance_km),
+        "speed_kmh": round1(leg.speed_kmh),
+        "window_minutes": round1(minutes),
+        "downgraded": downgraded,
+        "networks": networks,
+        "summary": summary,
+    });
     Some(AlertCandidate {
         dedup_key: actor_key(actor),
         title: format!("Impossible travel for {actor}"),
-        description: format!(
-            "{} to {}: {:.0} km in {:.1} min ({:.0} km/h){}",
-            place(prev, from),
-            place(event, to),
-            leg.distance_km,
-            minutes,
-            leg.speed_kmh,
-            if downgraded {
-                "; VPN, Tor, proxy or relay involved"
-            } else {
-                ""
-            }
-        ),
+        description: summary,
+        // The latest hop at the top level; `hops` grows as later hops update the alert
+        // (`crate::alerts::store` appends them, at most `MAX_HOPS`).
         evidence: json!({
-            "distance_km": round1(leg.distance_km),
-            "speed_kmh": round1(leg.speed_kmh),
-            "window_minutes": round1(minutes),
-            "from": endpoint(prev, from),
-            "to": endpoint(event, to),
+            "distance_km": hop["distance_km"],
+            "speed_kmh": hop["speed_kmh"],
+            "window_minutes": hop["window_minutes"],
+            "from": hop["from"],
+            "to": hop["to"],
             "downgraded": downgraded,
+            "networks": hop["networks"],
+            "event_ids": [prev.id, event.id],
+            "hops": [hop],
         }),
         ..candidate(event, AlertType::ImpossibleTravel, severity, confidence)
     })
 }
 
-/// One side of the trip, in the evidence's `{country, city, lat, lon, ip}` shape.
-fn endpoint(e: &DetectionEvent, (lat, lon): (f64, f64)) -> Value {
-    json!({"country": e.country, "city": e.city, "lat": lat, "lon": lon, "ip": e.ip()})
+/// One side of a hop: the login's event and time, where it was (with the country's name and
+/// time zone), and the network it came from.
+pub(super) fn endpoint(e: &DetectionEvent, (lat, lon): (f64, f64)) -> Value {
+    let country = e.country.as_deref();
+    json!({
+        "event_id": e.id,
+        "at": e.created_at.iso_millis(),
+        "country": e.country,
+        "country_name": country.and_then(places::country_name),
+        "city": e.city,
+        "timezone": e.timezone.as_deref().or_else(|| places::timezone(country, Some((lat, lon)))),
+        "lat": lat,
+        "lon": lon,
+        "ip": e.ip(),
+        "asn": e.asn,
+        "asn_org": e.asn_org,
+        "networks": e.network_types(),
+    })
 }
 
 /// A readable place: "City, CC", else the country, else the coordinates.
@@ -245,7 +281,10 @@ mod tests {
             [
                 "distance_km",
                 "downgraded",
+                "event_ids",
                 "from",
+                "hops",
+                "networks",
                 "speed_kmh",
                 "to",
                 "window_minutes"
@@ -253,16 +292,34 @@ mod tests {
         );
         let ev = &c.evidence;
         assert_eq!(ev["downgraded"], false);
+        assert_eq!(ev["networks"], json!([]));
         assert_eq!(ev["window_minutes"], 60.0);
+        assert_eq!(ev["event_ids"], json!(["p", "t"]));
         let d = ev["distance_km"].as_f64().unwrap();
         assert!((d - 5570.0).abs() < 55.7);
         assert_eq!(ev["speed_kmh"].as_f64(), Some(d));
         assert_eq!(
             ev["from"],
-            json!({"country": "GB", "city": null, "lat": LONDON.0, "lon": LONDON.1, "ip": "203.0.113.1"})
+            json!({"event_id": "p", "at": UnixMs(T0 - HOUR).iso_millis(), "country": "GB",
+                "country_name": "United Kingdom", "city": null, "timezone": "Europe/London",
+                "lat": LONDON.0, "lon": LONDON.1, "ip": "203.0.113.1", "asn": null,
+                "asn_org": null, "networks": []})
         );
-        assert_eq!(keys(&ev["to"]), ["city", "country", "ip", "lat", "lon"]);
         assert_eq!(ev["to"]["ip"], "198.51.100.1");
+        assert_eq!(
+            ev["to"]["timezone"], "America/New_York",
+            "from the coordinates"
+        );
+        // The one hop so far, as later hops will be appended to it.
+        let hops = ev["hops"].as_array().unwrap();
+        assert_eq!(hops.len(), 1);
+        assert_eq!((&hops[0]["from"], &hops[0]["to"]), (&ev["from"], &ev["to"]));
+        assert_eq!(hops[0]["summary"], c.description);
+        assert!(
+            c.description.starts_with("GB to US: 55"),
+            "{}",
+            c.description
+        );
     }
 
     #[test]
@@ -328,18 +385,30 @@ mod tests {
     }
 
     #[test]
-    fn vpn_tor_proxy_or_relay_downgrades_instead_of_suppressing() {
-        for flag in 0..4 {
+    fn vpn_tor_proxy_datacenter_or_relay_downgrades_instead_of_suppressing() {
+        for flag in ["vpn", "tor", "proxy", "datacenter", "relay"] {
             let (mut p, t) = london_then_new_york();
             match flag {
-                0 => p.is_vpn = true,
-                1 => p.is_tor = true,
-                2 => p.is_proxy = true,
+                "vpn" => p.is_vpn = true,
+                "tor" => p.is_tor = true,
+                "proxy" => p.is_proxy = true,
+                "datacenter" => p.is_datacenter = true,
                 _ => p.is_relay = true,
             }
             let c = pair(p, t).unwrap();
-            assert_eq!((c.severity, c.confidence), (AlertSeverity::Low, 40));
+            assert_eq!(
+                (c.severity, c.confidence),
+                (AlertSeverity::Low, 40),
+                "{flag}"
+            );
             assert_eq!(c.evidence["downgraded"], true);
+            assert_eq!(c.evidence["networks"], json!([flag]));
+            assert_eq!(c.evidence["from"]["networks"], json!([flag]));
+            assert!(
+                c.description.ends_with(&format!("; via {flag}")),
+                "{}",
+                c.description
+            );
         }
         let (p, mut t) = london_then_new_york();
         t.is_vpn = true;

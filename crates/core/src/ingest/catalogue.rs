@@ -56,6 +56,10 @@ pub enum AlertType {
     DataExfiltration,
     SuspiciousActivity,
     RateLimitExceeded,
+    /// A successful login right after a brute-force burst on its account or source.
+    AccountCompromise,
+    /// A successful login from a VPN, proxy or datacenter network.
+    SuspiciousNetwork,
 }
 
 impl AlertType {
@@ -70,6 +74,8 @@ impl AlertType {
             AlertType::DataExfiltration => "data_exfiltration",
             AlertType::SuspiciousActivity => "suspicious_activity",
             AlertType::RateLimitExceeded => "rate_limit_exceeded",
+            AlertType::AccountCompromise => "account_compromise",
+            AlertType::SuspiciousNetwork => "suspicious_network",
         }
     }
 }

@@ -49,9 +49,15 @@ pub fn accept(
     caller_ip: Option<String>,
     cf: impl FnOnce() -> Value,
 ) -> Result<Accepted, ApiError> {
-    let records: Vec<EventRecord> = parse_collect_body(body)?
+    let events = parse_collect_body(body)?;
+    // One receive time for the request; ids ascending in request order, so the rules' order
+    // (time, then id: `crate::detect::precedes`) keeps the request's own order.
+    let mut ids: Vec<EventId> = (0..events.len()).map(|_| EventId::new_v4()).collect();
+    ids.sort();
+    let records: Vec<EventRecord> = events
         .into_iter()
-        .map(|e| EventRecord::assign(e, org, EventId::new_v4(), now, caller_ip.clone()))
+        .zip(ids)
+        .map(|(e, id)| EventRecord::assign(e, org, id, now, caller_ip.clone()))
         .collect();
     let describes_caller = records.iter().any(|r| {
         matches!(

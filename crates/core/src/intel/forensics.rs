@@ -27,6 +27,24 @@ impl LocationInfo {
     pub fn is_empty(&self) -> bool {
         self == &LocationInfo::default()
     }
+
+    /// This location with the country name and time zone filled in where the source left them
+    /// out, from the country code and coordinates ([`super::places`]).
+    pub fn completed(&self) -> LocationInfo {
+        let code = self.country_code.as_deref();
+        let coords = self.latitude.zip(self.longitude);
+        LocationInfo {
+            country_name: self
+                .country_name
+                .clone()
+                .or_else(|| code.and_then(super::places::country_name).map(String::from)),
+            timezone: self
+                .timezone
+                .clone()
+                .or_else(|| super::places::timezone(code, coords).map(String::from)),
+            ..self.clone()
+        }
+    }
 }
 
 /// The network the address belongs to, as the same source said.
@@ -102,6 +120,7 @@ pub fn enrich(
         return Enrichment::default();
     };
     let flags = lists.flags(ip, asn.asn);
+    let location = &location.completed();
     let score = threat_score(Some(&flags), severity, history);
     let network = NetworkForensics {
         flags,

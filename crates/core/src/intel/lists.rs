@@ -30,16 +30,8 @@ pub struct NetworkFlags {
     pub is_datacenter: bool,
     /// The ASN or address is a relay or satellite network whose geolocation is unreliable
     /// (`relay_asns`, `relay_cidrs`). Not part of the API; it only downgrades impossible travel
-    /// and is not a threat signal.
+    /// (read again at detection: `DetectionEvent::mark_relay`) and is not a threat signal.
     pub is_relay: bool,
-}
-
-impl NetworkFlags {
-    /// Whether the address's location says little about the user (VPN, Tor, proxy or relay),
-    /// as `DetectionEvent::via_relay` reads it.
-    pub fn hides_location(&self) -> bool {
-        self.is_tor || self.is_vpn || self.is_proxy || self.is_relay
-    }
 }
 
 /// The lists, by name. The names are also the `Display` spelling used in errors and logs.
@@ -642,12 +634,6 @@ mod tests {
         let l = all_lists();
         let f = l.flags(ip("198.51.100.7"), Some(64500));
         assert!(f.is_tor && f.is_datacenter && !f.is_vpn);
-        assert!(f.hides_location());
-        assert!(!NetworkFlags {
-            is_datacenter: true,
-            ..Default::default()
-        }
-        .hides_location());
     }
 
     #[test]

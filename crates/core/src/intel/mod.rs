@@ -28,6 +28,7 @@ pub mod enrichment;
 mod forensics;
 pub mod ipdb;
 mod lists;
+pub mod places;
 pub mod refresh;
 mod score;
 

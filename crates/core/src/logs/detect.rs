@@ -116,6 +116,14 @@ impl KeyKind {
         }
     }
 
+    /// The other key's column: the peer of each history row (docs/api.md §10.10).
+    fn peer_column(self) -> &'static str {
+        match self {
+            KeyKind::Ip => "user",
+            KeyKind::User => "source_ip",
+        }
+    }
+
     fn rule(self, config: &DetectionConfig) -> Burst {
         match self {
             KeyKind::Ip => config.brute_force_ip,
@@ -166,9 +174,9 @@ pub fn history_statements(
                 return None;
             }
             let since = first.0.saturating_sub(kind.rule(config).window_ms());
-            let column = kind.column();
+            let (column, peer) = (kind.column(), kind.peer_column());
             let sql = format!(
-                "SELECT coalesce(event_id, id || '-' || (ts / 1000)) AS event_id, ts AS at, {column} AS k \
+                "SELECT coalesce(event_id, id || '-' || (ts / 1000)) AS event_id, ts AS at, {column} AS k, {peer} AS p \
                  FROM logs WHERE org_id = ?1 AND type = 'login_failure' AND ts >= ?2 AND ts <= ?3 \
                  AND {column} IN (SELECT value FROM json_each(?4)) ORDER BY ts DESC LIMIT {MAX_HISTORY_ROWS}"
             );
@@ -189,6 +197,8 @@ struct HistoryRow {
     event_id: String,
     at: f64,
     k: String,
+    #[serde(default)]
+    p: Option<String>,
 }
 
 /// Every failed login per key, oldest first (ties by id), for one key kind.
@@ -202,6 +212,7 @@ pub fn assemble(rows: Vec<Value>) -> Result<KeyHistory, serde_json::Error> {
         out.entry(r.k).or_default().push(Occurrence {
             event_id: r.event_id,
             at: UnixMs(r.at as i64),
+            peer: r.p,
         });
     }
     for list in out.values_mut() {

@@ -863,9 +863,25 @@ mod brute_force {
         let (c, trigger) = &out.candidates[0];
         assert_eq!(c.alert_type, AlertType::BruteForceAttack);
         assert_eq!(c.dedup_key, "ip:198.51.100.9");
+        let ev = &c.evidence;
         assert_eq!(
-            c.evidence,
-            json!({"count":5,"threshold":5,"window_minutes":5,"key":"ip"})
+            (
+                &ev["count"],
+                &ev["threshold"],
+                &ev["window_minutes"],
+                &ev["key"]
+            ),
+            (&json!(5), &json!(5), &json!(5), &json!("ip"))
+        );
+        let ids: Vec<&str> = lines.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(
+            ev["event_ids"],
+            json!(ids),
+            "every line behind the alert, oldest first"
+        );
+        assert_eq!(
+            ev["source_ips"],
+            json!([{"ip": "198.51.100.9", "count": 5}])
         );
         assert_eq!(c.trigger_event_id, lines[4].id);
         assert_eq!(trigger, &lines[4]);
@@ -1123,11 +1139,13 @@ mod brute_force {
             [
                 Occurrence {
                     event_id: "a".into(),
-                    at: UnixMs(1)
+                    at: UnixMs(1),
+                    peer: None
                 },
                 Occurrence {
                     event_id: "b".into(),
-                    at: UnixMs(2)
+                    at: UnixMs(2),
+                    peer: None
                 }
             ]
         );

@@ -66,12 +66,17 @@ const PAGERDUTY_SUMMARY_CHARS: usize = 1024;
 /// Longest text Slack shows in one section.
 const SLACK_TEXT_CHARS: usize = 2900;
 
-fn text(v: &Value, key: &str) -> String {
-    match &v[key] {
+/// A value as text: strings as they are, `null` as nothing, anything else as JSON.
+fn plain(v: &Value) -> String {
+    match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+fn text(v: &Value, key: &str) -> String {
+    plain(&v[key])
 }
 
 use crate::text::shorten as cut;
@@ -100,18 +105,57 @@ fn facts(alert: &Value) -> Vec<(&'static str, String)> {
     facts
 }
 
-/// One line per evidence field, `key: value`, for text renderings.
+/// Evidence for people, one line per fact, for text renderings: travel hops by their summary
+/// (not the raw endpoints), tallies as `alice ×3, bob ×2 (3 in all)`, event ids counted, lists
+/// joined, scalars as `key: value`; then when the alert was first and last seen.
 fn evidence_lines(alert: &Value) -> Vec<String> {
-    match &alert["metadata"]["evidence"] {
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
-            })
-            .collect(),
-        _ => Vec::new(),
+    let m = &alert["metadata"];
+    let Value::Object(ev) = &m["evidence"] else {
+        return Vec::new();
+    };
+    let has_hops = ev.get("hops").is_some_and(Value::is_array);
+    let mut out = Vec::new();
+    for (k, v) in ev {
+        match (k.as_str(), v) {
+            ("hops", Value::Array(hops)) => out.extend(
+                hops.iter()
+                    .enumerate()
+                    .map(|(i, h)| format!("hop {}: {}", i + 1, text(h, "summary"))),
+            ),
+            ("from" | "to", _) if has_hops => {}
+            ("event_ids", Value::Array(ids)) => out.push(format!("events: {}", ids.len())),
+            (key, Value::Array(list)) if list.iter().all(Value::is_object) && !list.is_empty() => {
+                let tally: Vec<String> = list
+                    .iter()
+                    .map(|e| {
+                        let name = e
+                            .as_object()
+                            .and_then(|o| o.iter().find(|(k, _)| *k != "count"))
+                            .map_or(String::new(), |(_, v)| plain(v));
+                        format!("{name} ×{}", text(e, "count"))
+                    })
+                    .collect();
+                let total = ev
+                    .get(&format!("{key}_total"))
+                    .map_or(String::new(), |t| format!(" ({} in all)", plain(t)));
+                out.push(format!("{key}: {}{total}", tally.join(", ")));
+            }
+            (key, _)
+                if key.ends_with("_total") && ev.contains_key(key.trim_end_matches("_total")) => {}
+            (key, Value::Array(list)) => {
+                let items: Vec<String> = list.iter().map(plain).collect();
+                out.push(format!("{key}: {}", items.join(", ")));
+            }
+            (key, Value::String(s)) => out.push(format!("{key}: {s}")),
+            (key, other) => out.push(format!("{key}: {other}")),
+        }
     }
+    for (label, key) in [("first seen", "first_seen"), ("last seen", "last_seen")] {
+        if let Some(t) = m[key].as_str() {
+            out.push(format!("{label}: {t}"));
+        }
+    }
+    out
 }
 
 fn severity_word(alert: &Value) -> String {
@@ -517,5 +561,43 @@ mod tests {
             "no header injection: {headers}"
         );
         assert!(headers.contains("Subject:"));
+    }
+
+    #[test]
+    fn evidence_reads_as_facts_not_json() {
+        let mut v = view();
+        v.alert["metadata"]["first_seen"] = json!("2026-01-30T09:00:00.000Z");
+        v.alert["metadata"]["evidence"] = json!({
+            "count": 6, "key": "ip",
+            "accounts": [{"actor_id": "alice", "count": 4}, {"actor_id": "<bob>", "count": 2}],
+            "accounts_total": 3,
+            "event_ids": ["a", "b", "c"],
+            "networks": ["vpn", "datacenter"],
+            "from": {"city": "London"}, "to": {"city": "Tokyo"},
+            "hops": [{"summary": "London, GB to New York, US: 5570 km"}, {"summary": "New York, US to Tokyo, JP: 10850 km"}],
+        });
+        let lines = evidence_lines(&v.alert);
+        assert_eq!(
+            lines,
+            [
+                "accounts: alice ×4, <bob> ×2 (3 in all)",
+                "count: 6",
+                "events: 3",
+                "hop 1: London, GB to New York, US: 5570 km",
+                "hop 2: New York, US to Tokyo, JP: 10850 km",
+                "key: ip",
+                "networks: vpn, datacenter",
+                "first seen: 2026-01-30T09:00:00.000Z",
+            ]
+        );
+        // Escaped where it is rendered.
+        let mail = email("soc@example.com", &v, Purpose::Raise);
+        assert!(mail
+            .html
+            .contains("<li>accounts: alice ×4, &lt;bob&gt; ×2 (3 in all)</li>"));
+        assert!(!mail.html.contains("<bob>"));
+        let slack = slack("https://hooks.slack.com/x", &v, Purpose::Raise);
+        assert!(slack.body.contains("hop 2: New York, US to Tokyo, JP"));
+        assert!(!slack.body.contains("<bob>"));
     }
 }

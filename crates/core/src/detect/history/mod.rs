@@ -20,7 +20,7 @@ mod sql;
 pub use sql::{Read, DEVICE_EXPR};
 
 use crate::api::sql::Statement;
-use crate::detect::{DetectionEvent, History, HistoryRequest, Occurrence, Sighting};
+use crate::detect::{precedes, DetectionEvent, History, HistoryRequest, Occurrence, Sighting};
 use crate::time::UnixMs;
 use serde::Deserialize;
 use serde_json::Value;
@@ -298,9 +298,13 @@ struct LoginRow {
     longitude: Option<f64>,
     country_code: Option<String>,
     city: Option<String>,
+    timezone: Option<String>,
+    asn: Option<f64>,
+    asn_org: Option<String>,
     is_vpn: Option<f64>,
     is_tor: Option<f64>,
     is_proxy: Option<f64>,
+    is_datacenter: Option<f64>,
     metadata: String,
 }
 
@@ -325,22 +329,37 @@ impl LoginRow {
             longitude: self.longitude,
             country: self.country_code,
             city: self.city,
+            timezone: self.timezone,
+            asn: self
+                .asn
+                .filter(|a| a.fract() == 0.0 && *a > 0.0 && *a <= f64::from(u32::MAX))
+                .map(|a| a as u32),
+            asn_org: self.asn_org,
             is_vpn: flag(self.is_vpn),
             is_tor: flag(self.is_tor),
             is_proxy: flag(self.is_proxy),
+            is_datacenter: flag(self.is_datacenter),
             is_relay: false,
             device,
         }
     }
 }
 
+/// `[id, at]` or `[id, at, peer]`.
+#[derive(Deserialize)]
+struct OccurrenceRow(String, f64, #[serde(default)] Option<Value>);
+
 fn occurrences(text: &str) -> Result<Vec<Occurrence>, serde_json::Error> {
-    let rows: Vec<(String, f64)> = serde_json::from_str(text)?;
+    let rows: Vec<OccurrenceRow> = serde_json::from_str(text)?;
     Ok(rows
         .into_iter()
-        .map(|(event_id, at)| Occurrence {
+        .map(|OccurrenceRow(event_id, at, peer)| Occurrence {
             event_id,
             at: UnixMs(at as i64),
+            peer: match peer {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            },
         })
         .collect())
 }
@@ -385,7 +404,7 @@ impl Answer {
         history: &mut History,
     ) -> bool {
         let (t, since) = (event.created_at, need.since);
-        let prior = |id: &str, at: UnixMs| id != event.id && at <= t && at >= since;
+        let prior = |id: &str, at: UnixMs| precedes(at, id, t, &event.id) && at >= since;
         // Newest-first rows bounded by `limit`: the `wanted` newest earlier ones inside the
         // window, and whether they are complete (the bound cut no row still inside it).
         fn window<T: Clone>(
@@ -443,7 +462,7 @@ impl Answer {
                 for s in rows {
                     let v = per_value.entry(&s.value).or_default();
                     v.0 += 1;
-                    v.1 |= s.event_id != event.id && s.at <= t;
+                    v.1 |= precedes(s.at, &s.event_id, t, &event.id);
                 }
                 let covered = rows.len() >= MAX_SIGHTING_ROWS
                     || per_value
@@ -462,8 +481,9 @@ impl Answer {
                 covered
             }
             Answer::Earliest(rows) => {
-                history.actor_has_prior_event =
-                    rows.iter().any(|o| o.event_id != event.id && o.at <= t);
+                history.actor_has_prior_event = rows
+                    .iter()
+                    .any(|o| precedes(o.at, &o.event_id, t, &event.id));
                 true
             }
         }

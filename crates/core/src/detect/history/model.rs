@@ -34,6 +34,14 @@ fn key_of(part: Part, e: &DetectionEvent) -> Option<&str> {
     }
 }
 
+/// The other side of `e` for a counting part: its actor when keyed by IP, else its IP.
+fn peer_of(part: Part, e: &DetectionEvent) -> Option<&str> {
+    match part {
+        Part::IpFailedLogins | Part::IpRateLimits => e.actor_id.as_deref(),
+        _ => e.source_ip.as_deref(),
+    }
+}
+
 fn value_of(part: Part, e: &DetectionEvent) -> Option<String> {
     match part {
         Part::ActorCountries => e.country.as_ref().map(|c| c.to_ascii_uppercase()),
@@ -81,15 +89,16 @@ pub fn answer(table: &[Stored], read: &Read, limit: usize) -> String {
                 json!({"id": e.id, "event_name": e.event_name, "actor_id": e.actor_id,
                     "user_ip": e.source_ip, "created_at": e.created_at.0, "latitude": e.latitude,
                     "longitude": e.longitude, "country_code": e.country, "city": e.city,
+                    "timezone": e.timezone, "asn": e.asn, "asn_org": e.asn_org,
                     "is_vpn": u8::from(e.is_vpn), "is_tor": u8::from(e.is_tor),
-                    "is_proxy": u8::from(e.is_proxy),
+                    "is_proxy": u8::from(e.is_proxy), "is_datacenter": u8::from(e.is_datacenter),
                     "metadata": json!({"device_id": e.device}).to_string()})
             })
             .collect(),
         _ => rows
             .iter()
             .take(limit)
-            .map(|e| json!([e.id, e.created_at.0]))
+            .map(|e| json!([e.id, e.created_at.0, peer_of(read.part, e)]))
             .collect(),
     };
     Value::Array(out).to_string()

@@ -25,20 +25,22 @@ const GROUPS: &str = "WITH g AS (SELECT json_extract(value, '$[0]') AS gid, json
     FROM json_each(?1))";
 
 /// Failed logins from the dashboard log items, which hold both `auth.login_failed` events and
-/// raw `login_failure` lines (docs/api.md §10.2: brute force counts both). Ids are the
-/// items' ids: the event UUID, or `<row id>-<unix seconds>` for a line. Newest first.
-fn failed_logins(column: &str, index: &str, limit: usize) -> String {
+/// raw `login_failure` lines (docs/api.md §10.2: brute force counts both), as
+/// `[id, at, peer]`. Ids are the items' ids: the event UUID, or `<row id>-<unix seconds>` for a
+/// line; `peer` is the `peer` column (the user when keyed by IP, the IP when keyed by user).
+/// Newest first.
+fn failed_logins(column: &str, peer: &str, index: &str, limit: usize) -> String {
     format!(
-        "SELECT json_group_array(json_array(event_id, at)) FROM (SELECT coalesce(event_id, id || '-' || (ts / 1000)) \
-         AS event_id, ts AS at FROM logs INDEXED BY {index} WHERE org_id = g.org AND type = 'login_failure' AND {column} = g.k \
-         AND ts >= g.since AND ts <= g.until ORDER BY ts DESC LIMIT {limit})"
+        "SELECT json_group_array(json_array(event_id, at, peer)) FROM (SELECT coalesce(event_id, id || '-' || (ts / 1000)) \
+         AS event_id, ts AS at, {peer} AS peer FROM logs INDEXED BY {index} WHERE org_id = g.org AND type = 'login_failure' \
+         AND {column} = g.k AND ts >= g.since AND ts <= g.until ORDER BY ts DESC LIMIT {limit})"
     )
 }
 
-/// Events of one name for an IP or an actor, newest first.
-fn occurrences(column: &str, index: &str, name: &str, limit: usize) -> String {
+/// Events of one name for an IP or an actor as `[id, at, peer]`, newest first.
+fn occurrences(column: &str, peer: &str, index: &str, name: &str, limit: usize) -> String {
     format!(
-        "SELECT json_group_array(json_array(id, created_at)) FROM (SELECT id, created_at FROM events \
+        "SELECT json_group_array(json_array(id, created_at, {peer})) FROM (SELECT id, created_at, {peer} FROM events \
          INDEXED BY {index} WHERE org_id = g.org AND {column} = g.k AND event_name = '{name}' AND created_at >= g.since \
          AND created_at <= g.until ORDER BY created_at DESC LIMIT {limit})"
     )
@@ -49,7 +51,9 @@ fn logins(limit: usize) -> String {
     format!(
         "SELECT json_group_array(json_object('id', id, 'event_name', event_name, 'actor_id', actor_id, \
          'user_ip', user_ip, 'created_at', created_at, 'latitude', latitude, 'longitude', longitude, \
-         'country_code', country_code, 'city', city, 'is_vpn', is_vpn, 'is_tor', is_tor, 'is_proxy', is_proxy, \
+         'country_code', country_code, 'city', city, 'timezone', json_extract(forensics, '$.location.timezone'), \
+         'asn', json_extract(forensics, '$.network.asn'), 'asn_org', json_extract(forensics, '$.network.asn_org'), \
+         'is_vpn', is_vpn, 'is_tor', is_tor, 'is_proxy', is_proxy, 'is_datacenter', is_datacenter, \
          'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_org_actor_name WHERE org_id = g.org AND actor_id = g.k \
          AND event_name = '{}' AND created_at >= g.since AND created_at <= g.until \
          ORDER BY created_at DESC, id DESC LIMIT {limit})",
@@ -84,12 +88,24 @@ pub const DEVICE_EXPR: &str =
 pub fn statement(part: Part, reads: &[(usize, &Read)], limit: usize) -> Statement {
     use crate::detect::RATE_LIMIT_NAME;
     let inner = match part {
-        Part::IpFailedLogins => failed_logins("source_ip", "logs_org_type_ip_ts", limit),
-        Part::ActorFailedLogins => failed_logins("user", "logs_org_type_user_ts", limit),
-        Part::IpRateLimits => occurrences("user_ip", "events_org_ip_name", RATE_LIMIT_NAME, limit),
-        Part::ActorRateLimits => {
-            occurrences("actor_id", "events_org_actor_name", RATE_LIMIT_NAME, limit)
+        Part::IpFailedLogins => failed_logins("source_ip", "user", "logs_org_type_ip_ts", limit),
+        Part::ActorFailedLogins => {
+            failed_logins("user", "source_ip", "logs_org_type_user_ts", limit)
         }
+        Part::IpRateLimits => occurrences(
+            "user_ip",
+            "actor_id",
+            "events_org_ip_name",
+            RATE_LIMIT_NAME,
+            limit,
+        ),
+        Part::ActorRateLimits => occurrences(
+            "actor_id",
+            "user_ip",
+            "events_org_actor_name",
+            RATE_LIMIT_NAME,
+            limit,
+        ),
         Part::ActorLogins => logins(limit),
         Part::ActorCountries => sightings("upper(country_code)", limit, super::MAX_SIGHTING_ROWS),
         Part::ActorDevices => sightings(DEVICE_EXPR, limit, super::MAX_SIGHTING_ROWS),

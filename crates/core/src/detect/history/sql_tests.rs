@@ -296,6 +296,8 @@ fn behavioural_reads_return_exactly_the_rows_of_their_windows() {
     assert_eq!(
         returned.keys().copied().collect::<Vec<_>>(),
         [
+            Part::IpFailedLogins,
+            Part::ActorFailedLogins,
             Part::ActorLogins,
             Part::ActorCountries,
             Part::ActorDevices,
@@ -348,10 +350,16 @@ fn the_prior_event_read_ends_at_the_triggers_millisecond() {
         "an event after the trigger is not a prior one"
     );
 
-    // Another event in the trigger's own millisecond came no later than it: a prior event.
+    // Another event in the trigger's own millisecond is prior exactly when its id sorts first
+    // (the rules' order, `precedes`): of the two, exactly one sees the other as prior.
     let twin = login(&mut s, ORG, "same ms", T, ACTOR);
     s.add("same ms", &twin);
     let (returned, history) = s.read(&trigger);
     assert_eq!(returned[&Part::ActorPrior], sorted(&["same ms", "trigger"]));
-    assert!(history.actor_has_prior_event);
+    let (_, twin_history) = s.read(&twin);
+    assert_eq!(history.actor_has_prior_event, twin.id < trigger.id);
+    assert_ne!(
+        history.actor_has_prior_event, twin_history.actor_has_prior_event,
+        "exactly one of two same-millisecond events is prior to the other"
+    );
 }
