@@ -20,6 +20,7 @@ mod config;
 pub mod history;
 mod model;
 mod novelty;
+pub mod settings;
 mod single;
 mod travel;
 
