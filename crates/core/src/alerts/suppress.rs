@@ -17,6 +17,7 @@
 
 use crate::alerts::{alert_type_list as alert_types, AlertRow};
 use crate::api::error::{ApiError, FieldError};
+use crate::api::params::{aliased, parse_limit};
 use crate::api::sql::{SqlParam, Statement};
 use crate::detect::AlertCandidate;
 use crate::ingest::record::EventRecord;
@@ -402,6 +403,38 @@ pub fn path_id(raw: &str) -> Result<String, ApiError> {
     valid
         .then_some(id)
         .ok_or_else(|| ApiError::not_found("Suppression"))
+}
+
+/// The 400 of a create past [`MAX_ACTIVE`].
+pub fn limit_error() -> ApiError {
+    ApiError::invalid(
+        "suppressions",
+        format!("an organisation has at most {MAX_ACTIVE} active suppressions: delete one or let one expire"),
+    )
+}
+
+/// A parsed `GET /suppressions` query: `include=expired` also lists those that expired or were
+/// deleted; `limit` bounds the list (newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    pub ended: bool,
+    pub limit: u32,
+}
+
+impl ListQuery {
+    pub fn parse(params: &[(String, String)]) -> Result<ListQuery, ApiError> {
+        let ended = match aliased(params, &["include"])?.map(str::trim) {
+            None => false,
+            Some("expired") => true,
+            Some(_) => return Err(ApiError::invalid("include", "must be expired")),
+        };
+        let limit = parse_limit(
+            aliased(params, &["limit"])?,
+            LIST_DEFAULT_LIMIT,
+            LIST_MAX_LIMIT,
+        )?;
+        Ok(ListQuery { ended, limit })
+    }
 }
 
 /// A new suppression id.

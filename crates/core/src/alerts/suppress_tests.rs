@@ -606,3 +606,31 @@ fn patch_bodies_take_suppress_with_mark_safe_only_and_lists_take_status_suppress
     assert_eq!(max_placeholder(&sql), params.len());
     assert_eq!(fields(&q("hidden").unwrap_err()), ["status"]);
 }
+
+#[test]
+fn list_queries_take_include_expired_and_a_limit() {
+    let q = |pairs: &[(&str, &str)]| {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListQuery::parse(&owned)
+    };
+    assert_eq!(
+        q(&[]).unwrap(),
+        ListQuery {
+            ended: false,
+            limit: LIST_DEFAULT_LIMIT
+        }
+    );
+    assert_eq!(
+        q(&[("include", "expired"), ("limit", "9999")]).unwrap(),
+        ListQuery {
+            ended: true,
+            limit: LIST_MAX_LIMIT
+        }
+    );
+    assert_eq!(fields(&q(&[("include", "all")]).unwrap_err()), ["include"]);
+    assert_eq!(fields(&q(&[("limit", "x")]).unwrap_err()), ["limit"]);
+    assert_eq!(limit_error().details[0].field, "suppressions");
+}
