@@ -196,6 +196,17 @@ fn blocklist(v: &Value) -> Result<Value, String> {
     }
 }
 
+/// The 400 for a member that is not a setting, named by its path (at most 100 characters; a
+/// member with an empty name is the body's problem).
+fn not_a_setting(path: &str) -> FieldError {
+    let field: String = if path.is_empty() {
+        "body".into()
+    } else {
+        path.chars().take(100).collect()
+    };
+    FieldError::new(field, "is not a detection setting")
+}
+
 impl SettingsPatch {
     /// Parses and validates a body. Every member must be a setting (a misspelt one is a 400,
     /// not a silent no-op), and at least one must be named.
@@ -220,10 +231,7 @@ impl SettingsPatch {
                             let Some(s) =
                                 SETTINGS.iter().find(|s| s.group == key && s.name == name)
                             else {
-                                errors.push(FieldError::new(
-                                    format!("{key}.{name}"),
-                                    "is not a detection setting",
-                                ));
+                                errors.push(not_a_setting(&format!("{key}.{name}")));
                                 continue;
                             };
                             if v.is_null() {
@@ -260,7 +268,7 @@ impl SettingsPatch {
                     )),
                 }
             } else {
-                errors.push(FieldError::new(key, "is not a detection setting"));
+                errors.push(not_a_setting(key));
             }
         }
         if errors.is_empty() && merge.is_empty() {

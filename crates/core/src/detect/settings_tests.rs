@@ -131,6 +131,16 @@ fn patches_are_merge_patches_of_known_settings_only() {
     );
     assert_eq!(fields(&parse(json!({})).unwrap_err()), ["body"]);
     assert_eq!(
+        fields(&parse(json!({"": 1})).unwrap_err()),
+        ["body"],
+        "an empty member name"
+    );
+    let long = "x".repeat(5000);
+    assert_eq!(
+        fields(&parse(json!({ long: 1 })).unwrap_err())[0].len(),
+        100
+    );
+    assert_eq!(
         fields(&parse(json!({"reason": "only why"})).unwrap_err()),
         ["body"]
     );
