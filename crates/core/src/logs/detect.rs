@@ -58,8 +58,9 @@ pub const MAX_WINDOW_HISTORY: usize = 1000;
 /// Most statements of one push's alert writes. Every key that alerts in one de-duplication span
 /// is one fold, and the folds of a span layer go three statements per ~96 KiB chunk (about 50
 /// folds), so this stores hundreds of keys' alerts while the whole push — a few insert
-/// statements, two history reads and these — stays inside the 50 queries the Free plan allows
-/// one invocation. Folds beyond it are dropped, oldest spans first, and counted.
+/// statements, the settings and suppressions (two), two history reads, these and the delivery
+/// plan — stays inside the 50 queries the Free plan allows one invocation. Folds beyond it are
+/// dropped, oldest spans first, and counted.
 pub const MAX_ALERT_STATEMENTS: usize = 30;
 
 /// One stored `login_failure` line, as detection sees it.
