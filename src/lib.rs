@@ -6,6 +6,7 @@ mod alerts;
 mod analytics;
 mod api;
 mod d1;
+mod detect;
 mod faults;
 mod ingest;
 mod intel;

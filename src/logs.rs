@@ -1,15 +1,14 @@
 //! `POST /loki/api/v1/push` (docs/dashboard.md §7): Loki JSON pushes (optionally gzip) become
-//! classified `logs` rows; then the stored `login_failure` lines run brute-force detection.
+//! classified `logs` rows; then the stored `login_failure` lines run brute-force detection with
+//! the organisation's detection settings and suppressions (docs/api.md §12).
 //! Answers `204` with the plan headers and no body. Never touches the monthly quota.
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
-use crate::d1::{self, Store};
-use edgesoc_core::alerts::delivery::ledger::plan_raise_statement;
+use crate::d1::Store;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
-use edgesoc_core::detect::DetectionConfig;
 use edgesoc_core::logs;
-use edgesoc_core::logs::detect::{self, FailedLine, KeyHistory, KeyKind};
+use edgesoc_core::logs::detect::{self, FailedLine};
 use edgesoc_core::ApiError;
 use serde_json::Value;
 use worker::{Request, Response};
@@ -67,39 +66,19 @@ pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(no_content(ctx))
 }
 
-/// Brute force over the stored failure lines: one batch of history reads, one of alert writes.
-async fn detect_lines(ctx: &Ctx, store: &Store, lines: &[FailedLine]) -> Result<(), d1::Error> {
-    let config = DetectionConfig::default();
+/// Brute force over the stored failure lines (the core's flow: settings and suppressions,
+/// history, alert writes with their deliveries planned), then the deliveries queued.
+async fn detect_lines(ctx: &Ctx, store: &Store, lines: &[FailedLine]) -> Result<(), String> {
     let org = &ctx.tenant.org_id;
-    let (kinds, reads): (Vec<KeyKind>, Vec<_>) = detect::history_statements(&org.0, lines, &config)
-        .into_iter()
-        .unzip();
-    let rows = store.batch(&reads).await?;
-    let (mut by_ip, mut by_user) = (KeyHistory::new(), KeyHistory::new());
-    for (kind, rows) in kinds.into_iter().zip(rows) {
-        let history = detect::assemble(rows).map_err(|e| d1::Error::Rows(e.to_string()))?;
-        match kind {
-            KeyKind::Ip => by_ip = history,
-            KeyKind::User => by_user = history,
-        }
-    }
-    let alerts = detect::candidates(lines, &by_ip, &by_user, ctx.tenant.plan, &config);
-    let writes = detect::alert_statements(org, &alerts, ctx.now);
-    if writes.dropped_folds > 0 {
+    let dropped = detect::detect_lines(store, org, ctx.tenant.plan, lines, ctx.now).await?;
+    if dropped > 0 {
         worker::console_warn!(
             "loki push for {}: {} brute-force alerts (a key in one de-duplication span each) over the per-push write budget were not stored",
             org.0,
-            writes.dropped_folds
+            dropped
         );
     }
-    let mut statements = writes.statements;
-    let delivers = ctx.tenant.plan.is_pro_or_above();
-    if delivers && !statements.is_empty() {
-        // Deliveries of these alerts are planned in the same transaction, then queued.
-        statements.push(plan_raise_statement(&[&org.0], ctx.now));
-    }
-    store.batch(&statements).await?;
-    if delivers {
+    if ctx.tenant.plan.is_pro_or_above() {
         crate::alerts::deliver::enqueue_for(ctx.env(), store, &org.0).await;
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Query strings and bodies of the read/triage endpoints: `EventQuery::parse` (`GET /events`),
 //! `AlertQuery::parse` (`GET /alerts`), `Cursor::decode`, `AlertPatch::parse`
-//! (`PATCH /alerts/:id`), and the SQL they become.
+//! (`PATCH /alerts/:id`), `NewSuppression::parse` (`POST /suppressions`), `SettingsPatch::parse`
+//! (`PATCH /settings/detection`), and the SQL they become.
 //!
 //! Input: fields separated by 0x1F — a query string (`k=v&k=v`, split as-is, no percent
 //! decoding: the fuzzer writes the decoded bytes directly) and a PATCH body. The first
@@ -13,12 +14,17 @@
 //! * the SQL binds every `?N` and uses every parameter, and its text does not depend on the
 //!   client's strings (replacing them changes parameters only: no injection);
 //! * a PATCH is consistent: `resolution_type` only when resolving and from the list; notes ≤
-//!   2000 and `resolved_by` ≤ 255 characters.
+//!   2000 and `resolved_by` ≤ 255 characters; `suppress` only when marking safe;
+//! * a suppression's canonical value parses back to itself, its reason is 1–500 characters and
+//!   its expiry in the future; a settings patch applied to the defaults stays in every range.
 #![no_main]
 
+use edgesoc_core::alerts::suppress::{insert_statement, Matcher, NewSuppression, MAX_REASON_CHARS};
 use edgesoc_core::alerts::{
     AlertPatch, AlertQuery, AlertStatus, ALERTS_MAX_LIMIT, MAX_INTERNAL_NOTES, RESOLUTION_TYPES,
 };
+use edgesoc_core::detect::settings::{apply, upsert_statement, view, SettingsPatch, SETTINGS};
+use edgesoc_core::detect::DetectionConfig;
 use edgesoc_core::access::ids::{EventId, OrgId};
 use edgesoc_core::analytics::events::{EventQuery, EVENTS_MAX_LIMIT};
 use edgesoc_core::api::cursor::{Cursor, CursorKey};
@@ -117,6 +123,9 @@ fuzz_target!(|data: &[u8]| {
             if let Some(b) = &p.resolved_by {
                 assert!(b.chars().count() <= 255);
             }
+            if p.suppress.is_some() {
+                assert_eq!(p.status, AlertStatus::Safe, "suppress without mark_safe");
+            }
             let expected = match p.status {
                 AlertStatus::Acknowledged => "acknowledge",
                 AlertStatus::Resolved => "resolve",
@@ -128,6 +137,32 @@ fuzz_target!(|data: &[u8]| {
             let st = p.update_sql(&OrgId("org_fuzz".into()), &id, NOW, CUTOFF);
             check_statement(&st);
             check_statement(&by_id_sql("alerts", "org_fuzz", &id, CUTOFF));
+        }
+        Err(e) => check_error(&e, &[400]),
+    }
+
+    match NewSuppression::parse(body, NOW) {
+        Ok(s) => {
+            let canonical = s.matcher.canonical();
+            let back = Matcher::stored(s.matcher.scope().as_str(), &canonical);
+            assert_eq!(back.as_ref(), Some(&s.matcher), "{canonical:?} does not parse back");
+            let n = s.reason.chars().count();
+            assert!(n >= 1 && n <= MAX_REASON_CHARS && s.reason.trim() == s.reason);
+            assert!(s.expires_at.is_none_or(|e| e > NOW), "an expiry in the past");
+            check_statement(&insert_statement("org_fuzz", "sup_fuzz", &s, "api", NOW));
+        }
+        Err(e) => check_error(&e, &[400]),
+    }
+
+    match SettingsPatch::parse(body) {
+        Ok(p) => {
+            let c = apply(&DetectionConfig::default(), &p.merge);
+            let shown = view(&c);
+            for s in SETTINGS {
+                assert!(s.check(&shown[s.group][s.name]).is_ok(), "{}.{} out of range", s.group, s.name);
+            }
+            assert!(c.country_blocklist.len() <= 250);
+            check_statement(&upsert_statement("org_fuzz", &p, "api", NOW));
         }
         Err(e) => check_error(&e, &[400]),
     }

@@ -1,14 +1,17 @@
 //! Alerts in the Worker (Pro and above; the router gates the plan): `GET /alerts`,
-//! `GET /alerts/:id`, `PATCH /alerts/:id` here; where they are delivered in [`destinations`];
-//! the delivery queue's consumer in [`deliver`].
+//! `GET /alerts/:id`, `PATCH /alerts/:id` (with "mark safe and suppress") here; where they are
+//! delivered in [`destinations`]; the delivery queue's consumer in [`deliver`]; what is
+//! suppressed in [`suppressions`].
 
 pub mod deliver;
 pub mod destinations;
+pub mod suppressions;
 
 use crate::api::http::read_body_limited;
 use crate::api::incoming::{path_id, query_pairs};
 use crate::api::Ctx;
 use edgesoc_core::alerts::delivery::ledger::plan_resolve_statement;
+use edgesoc_core::alerts::suppress::{self, SuppressRequest};
 use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, AlertStatus, ALERTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, single_envelope, Page};
 use edgesoc_core::api::sql::by_id_sql;
@@ -53,6 +56,9 @@ pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, A
     let id = path_id(raw_id, "Alert")?;
     let body = read_body_limited(req.inner(), MAX_PATCH_BYTES).await?;
     let patch = AlertPatch::parse(&body)?;
+    if let Some(request) = &patch.suppress {
+        return mark_safe_and_suppress(ctx, &id, &patch, request).await;
+    }
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let changed = ctx
         .store()?
@@ -70,6 +76,37 @@ pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, A
     }
     let mut data = load(&id, ctx).await?.to_api();
     data["action"] = patch.action().into();
+    Ok(ctx.json(
+        200,
+        &single_envelope(data, meta(&ctx.tenant, ctx.now, None)),
+    ))
+}
+
+/// `mark_safe` with `suppress` (docs/api.md §12.2): the suppression is made from the alert's
+/// own values, and inserted and the alert marked safe in one batch — both or, past the
+/// organisation's limit, neither.
+async fn mark_safe_and_suppress(
+    ctx: &Ctx,
+    id: &str,
+    patch: &AlertPatch,
+    request: &SuppressRequest,
+) -> Result<Response, ApiError> {
+    let alert = load(id, ctx).await?;
+    let new = request.for_alert(&alert, ctx.now)?;
+    let (org, cutoff) = (&ctx.tenant.org_id, ctx.tenant.cutoff(ctx.now));
+    let sid = suppress::new_id();
+    let rows = ctx
+        .store()?
+        .batch(&[
+            suppress::insert_statement(&org.0, &sid, &new, &ctx.tenant.actor(), ctx.now),
+            patch.update_sql_with_suppression(org, id, ctx.now, cutoff, &sid),
+            suppress::get_statement(&org.0, &sid, cutoff),
+        ])
+        .await?;
+    let suppression = suppressions::row_of(rows.get(2))?.ok_or_else(suppress::limit_error)?;
+    let mut data = load(id, ctx).await?.to_api();
+    data["action"] = patch.action().into();
+    data["suppression"] = suppression.to_api(ctx.now);
     Ok(ctx.json(
         200,
         &single_envelope(data, meta(&ctx.tenant, ctx.now, None)),

@@ -13,7 +13,8 @@ pub mod openapi;
 
 pub use ctx::Ctx;
 
-use crate::alerts::destinations;
+use crate::alerts::{destinations, suppressions};
+use crate::detect::settings;
 use crate::limits::group::Claim;
 use crate::{access, alerts, analytics, ingest, logs};
 use edgesoc_core::api::route::{resolve, Route};
@@ -76,5 +77,11 @@ async fn serve(
         Route::TestDestination(id) => destinations::test(&id, ctx).await,
         Route::RotateDestinationSecret(id) => destinations::rotate_secret(&id, ctx).await,
         Route::ListDeliveries(id) => destinations::deliveries(&req, &id, ctx).await,
+        Route::ListSuppressions => suppressions::list(&req, ctx).await,
+        Route::CreateSuppression => suppressions::create(&req, ctx).await,
+        Route::GetSuppression(id) => suppressions::get(&id, ctx).await,
+        Route::DeleteSuppression(id) => suppressions::delete(&id, ctx).await,
+        Route::GetDetectionSettings => settings::get(ctx).await,
+        Route::UpdateDetectionSettings => settings::patch(&req, ctx).await,
     }
 }

@@ -469,6 +469,80 @@ describe("real responses match the documented schemas", () => {
     assert.ok(raised.body.data.some((a) => a.source_ip === "198.51.100.50"), JSON.stringify(raised.body.data));
   });
 
+  test("suppressions, mark safe and suppress, and detection settings: every answer as documented", async () => {
+    const hour = () => new Date(Date.now() + 3_600_000).toISOString();
+    const created = await checked("/suppressions", "/suppressions", {
+      method: "POST", key: pro,
+      body: { scope: "cidr", value: "203.0.113.77/24", reason: "spec", alert_types: ["brute_force"], expires_at: hour() },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.data.value, "203.0.113.0/24");
+    const id = created.body.data.id;
+    for (const [scope, value] of [["ip", "2001:db8::1"], ["asn", 13335], ["actor", "spec_quiet"], ["country", "de"]]) {
+      assert.equal((await checked("/suppressions", "/suppressions", { method: "POST", key: pro, body: { scope, value, reason: "spec" } })).status, 201);
+    }
+    assert.equal((await checked("/suppressions", "/suppressions", { key: pro })).body.data.length, 5);
+    await checked("/suppressions", "/suppressions?include=expired&limit=2", { key: pro });
+    assert.equal((await checked("/suppressions/{id}", `/suppressions/${id.toUpperCase()}`, { key: pro })).status, 200);
+    for (const [template, path, opts] of [
+      ["/suppressions", "/suppressions?include=all", { key: pro }],
+      ["/suppressions", "/suppressions", { method: "POST", key: pro, body: { scope: "cidr", value: "10.0.0.0/7", reason: "" } }],
+      ["/suppressions", "/suppressions", { method: "POST", key: pro, body: "[]" }],
+      ["/settings/detection", "/settings/detection", { method: "PATCH", key: pro, body: { brute_force_ip: { threshold: 1 } } }],
+      ["/settings/detection", "/settings/detection", { method: "PATCH", key: pro, body: {} }],
+    ]) {
+      assert.equal((await checked(template, path, opts)).status, 400, path);
+    }
+    // An alert recorded as suppressed, listed with status=suppressed.
+    assert.equal((await checked("/collect", "/collect", { method: "POST", key: pro, body: { event: "admin.privilege_escalation", actor: "spec_quiet" } })).status, 202);
+    assert.equal((await checked("/collect", "/collect", { method: "POST", key: pro, body: { event: "admin.privilege_escalation", actor: "spec_markable", user_ip: "198.51.100.200" } })).status, 202);
+    const quiet = await app.eventually(async () => {
+      const r = await app.request("/alerts?status=suppressed", { key: pro });
+      return r.body.data?.length ? r : null;
+    });
+    assert.ok(quiet, "the suppressed alert appeared");
+    conforms("/alerts", "GET", quiet);
+    assert.match(quiet.body.data[0].suppressed_by, /^sup_/);
+    const markable = await app.eventually(async () => (await app.request("/alerts?actor_id=spec_markable", { key: pro })).body.data?.[0]);
+    const marked = await checked("/alerts/{id}", `/alerts/${markable.id}`, {
+      method: "PATCH", key: pro, body: { action: "mark_safe", suppress: { scope: "ip", expires_at: hour(), reason: "spec" } },
+    });
+    assert.equal(marked.status, 200, JSON.stringify(marked.body));
+    assert.equal(marked.body.data.suppression.value, "198.51.100.200");
+    const refused = await checked("/alerts/{id}", `/alerts/${markable.id}`, { method: "PATCH", key: pro, body: { action: "resolve", suppress: { scope: "ip" } } });
+    assert.equal(refused.status, 400);
+    const gone = await checked("/suppressions/{id}", `/suppressions/${id}`, { method: "DELETE", key: pro });
+    assert.equal(gone.body.data.status, "deleted");
+    for (const [template, path, method] of [
+      ["/suppressions/{id}", `/suppressions/${id}`, "DELETE"],
+      ["/suppressions/{id}", "/suppressions/sup_00000000000000000000000000000000", "GET"],
+      ["/suppressions/{id}", "/suppressions/not-an-id", "DELETE"],
+    ]) {
+      assert.equal((await checked(template, path, { method, key: pro })).status, 404, `${method} ${path}`);
+    }
+    const defaults = await checked("/settings/detection", "/settings/detection", { key: custom });
+    assert.equal(defaults.body.data.updated_at, null);
+    const changed = await checked("/settings/detection", "/settings/detection", {
+      method: "PATCH", key: custom, body: { brute_force_account: { threshold: 4 }, travel: { min_speed_kmh: 950.5 }, country_blocklist: ["kp"], reason: "spec" },
+    });
+    assert.equal(changed.status, 200);
+    assert.deepEqual(changed.body.data.country_blocklist, ["KP"]);
+    for (const [template, path, method, body] of [
+      ["/suppressions", "/suppressions", "GET"],
+      ["/suppressions", "/suppressions", "POST", { scope: "ip", value: "203.0.113.1", reason: "r" }],
+      ["/suppressions/{id}", `/suppressions/${id}`, "GET"],
+      ["/suppressions/{id}", `/suppressions/${id}`, "DELETE"],
+      ["/settings/detection", "/settings/detection", "GET"],
+      ["/settings/detection", "/settings/detection", "PATCH", { travel: null }],
+    ]) {
+      const res = await checked(template, path, { method, key: free, body });
+      assert.equal(res.status, 403, `${method} ${path}`);
+    }
+    const big = "x".repeat(20_000);
+    assert.equal((await checked("/suppressions", "/suppressions", { method: "POST", key: pro, body: { scope: "actor", value: "a", reason: big } })).status, 413);
+    assert.equal((await checked("/settings/detection", "/settings/detection", { method: "PATCH", key: pro, body: { reason: big } })).status, 413);
+  });
+
   test("429 with Retry-After once the rate limit is used up", async () => {
     const statuses = [];
     for (const [template, path, opts] of [

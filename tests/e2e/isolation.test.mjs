@@ -13,6 +13,8 @@
 //               org id; alpha sees its writes (and its detections and threat scores count only its
 //               own history), and bravo's API views and every bravo row in D1 stay unchanged.
 //   4. destinations: DESTINATIONS × DESTINATION_FORMS, lists, creates and the plan gate.
+//   5. suppressions and detection settings: TUNING × TUNING_FORMS like destinations, and one
+//      organisation's suppressions and settings never change what is detected for another.
 //
 // Adding a route means adding a row: the first test fails while openapi.json or `Route` in
 // crates/core/src/api/route.rs has an operation that no row covers.
@@ -614,10 +616,116 @@ describe("destinations: another organisation's answer like unknown ones, and not
   });
 });
 
+// ------------------------------------------------------------------------------------------
+// 5. Suppressions and detection settings. Another organisation's suppression answers exactly like
+// an unknown one in every form; lists and settings hold only the caller's own; and what one
+// organisation suppresses or tunes changes nothing another detects.
+
+const TUNING = [
+  { op: "GET /suppressions", route: "ListSuppressions", list: true },
+  { op: "POST /suppressions", route: "CreateSuppression", create: true },
+  { op: "GET /suppressions/{id}", route: "GetSuppression", method: "GET" },
+  { op: "DELETE /suppressions/{id}", route: "DeleteSuppression", method: "DELETE" },
+  { op: "GET /settings/detection", route: "GetDetectionSettings", settings: "GET" },
+  { op: "PATCH /settings/detection", route: "UpdateDetectionSettings", settings: "PATCH" },
+];
+const TUNING_FORMS = [
+  { name: "the victim's id", path: (id) => `/suppressions/${id}` },
+  { name: "upper case", path: (id) => `/suppressions/${id.toUpperCase()}` },
+  { name: "the /api/v1 prefix and a trailing slash", path: (id) => `/api/v1/suppressions/${id}/` },
+  { name: "the victim's key as Bearer and its org as X-Scope-OrgID", path: (id) => `/suppressions/${id}`,
+    headers: (v) => ({ Authorization: `Bearer ${v.key}`, "X-Scope-OrgID": v.orgId }) },
+];
+
+describe("suppressions and detection settings: another organisation's are unreachable and ineffective", () => {
+  const sup = {};
+  const TUNED_IP = "198.51.100.250"; // suppressed by alpha; bravo attacks from it
+  const SLOW_IP = "198.51.100.251"; // two failures: alpha's threshold of 2 alerts, bravo's default does not
+  const suppressions = (o) => rows("SELECT * FROM suppressions WHERE org_id = ? ORDER BY id", o.orgId);
+  before(async () => {
+    for (const o of [A, B]) {
+      const res = await call("POST", "/suppressions", o.key, { body: { scope: "ip", value: TUNED_IP, reason: `${o.tag}_reason` } });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      sup[o.tag] = res.body.data;
+    }
+    const tuned = await call("PATCH", "/settings/detection", A.key, { body: { brute_force_ip: { threshold: 2 }, reason: `${A.tag}_tuning` } });
+    assert.equal(tuned.status, 200, JSON.stringify(tuned.body));
+  });
+
+  for (const [attacker, victim] of [[A, B], [B, A]]) {
+    for (const r of TUNING.filter((x) => x.method)) {
+      for (const form of TUNING_FORMS) {
+        test(`${attacker.tag} → ${victim.tag}: ${r.op} with ${form.name}`, async () => {
+          const before = await suppressions(victim);
+          const unknown = await call(r.method, `/suppressions/sup_${"0".repeat(32)}`, attacker.key);
+          const res = await call(r.method, form.path(sup[victim.tag].id), attacker.key, { headers: form.headers?.(victim) ?? {} });
+          assert.equal(unknown.status, 404);
+          assert.equal(res.status, 404, JSON.stringify(res.body));
+          assert.deepEqual(res.body, unknown.body);
+          assertNoLeak(res, attacker, r.op);
+          assert.deepEqual(await suppressions(victim), before, "the victim's suppressions are unchanged");
+        });
+      }
+    }
+  }
+
+  test("lists and settings hold only the caller's own; a create or patch naming the other organisation stays in the caller's", async () => {
+    const made = await call("POST", "/suppressions", A.key, { body: { scope: "actor", value: `${A.tag}_contractor`, reason: `${A.tag}_second`, org_id: B.orgId },
+      headers: { "X-Scope-OrgID": B.orgId } });
+    assert.equal(made.status, 201);
+    assert.equal(await app.count("SELECT count(*) FROM suppressions WHERE id = ? AND org_id = ?", made.body.data.id, A.orgId), 1);
+    const named = await call("PATCH", "/settings/detection", A.key, { body: { org_id: B.orgId, travel: null }, headers: { "X-Scope-OrgID": B.orgId } });
+    assert.equal(named.status, 400, "an organisation is not a setting");
+    for (const o of [A, B]) {
+      for (const path of ["/suppressions", "/suppressions?include=expired", "/api/v1/suppressions?org_id=" + (o === A ? B : A).orgId]) {
+        const list = await call("GET", path, o.key);
+        assert.equal(list.status, 200);
+        assert.ok(list.body.data.length >= 1 && list.body.data.every((x) => x.reason.startsWith(`${o.tag}_`)), JSON.stringify(list.body.data));
+        assertNoLeak(list, o, path);
+      }
+      const settings = await call("GET", "/settings/detection", o.key);
+      assertNoLeak(settings, o, "GET /settings/detection");
+      assert.equal(settings.body.data.brute_force_ip.threshold, o === A ? 2 : 5);
+      assert.equal(settings.body.data.reason, o === A ? `${A.tag}_tuning` : null);
+    }
+    assert.equal(await app.count("SELECT count(*) FROM detection_settings WHERE org_id = ?", B.orgId), 0, "bravo never changed its settings");
+  });
+
+  test("alpha's suppression and threshold change what alpha detects, never what bravo detects", async () => {
+    // Bravo's suppression of the same address is deleted: bravo now alerts on it, alpha does not.
+    assert.equal((await call("DELETE", `/suppressions/${sup.bravo.id}`, B.key)).status, 200);
+    for (const o of [A, B]) {
+      for (let i = 0; i < 5; i++) assert.equal((await app.collect(o.key, { event: "auth.login_failed", actor: `${o.tag}_tuned${i}`, user_ip: TUNED_IP })).status, 202);
+      for (let i = 0; i < 2; i++) assert.equal((await app.collect(o.key, { event: "auth.login_failed", actor: `${o.tag}_slow${i}`, user_ip: SLOW_IP })).status, 202);
+    }
+    await app.settle();
+    const alertsOf = async (o, ip) => rows("SELECT suppressed_by FROM alerts WHERE org_id = ? AND source_ip = ? AND alert_type = 'brute_force_attack'", o.orgId, ip);
+    assert.ok(await app.eventually(async () => (await alertsOf(A, SLOW_IP)).length === 1), "alpha's threshold of 2 raised on the second failure");
+    assert.deepEqual(await alertsOf(B, SLOW_IP), [], "bravo's default threshold of 5 did not");
+    assert.deepEqual(await alertsOf(A, TUNED_IP), [{ suppressed_by: sup.alpha.id }], "alpha's own suppression applied to alpha");
+    assert.deepEqual(await alertsOf(B, TUNED_IP), [{ suppressed_by: null }], "alpha's suppression never applies to bravo");
+    const visible = await call("GET", "/alerts?status=suppressed", B.key);
+    assert.deepEqual(visible.body.data, [], "bravo has nothing suppressed");
+    assertNoLeak(await call("GET", "/alerts?status=suppressed", A.key), A, "alpha's suppressed alerts");
+  });
+
+  test("Free gets the plan gate on every suppression and settings route", async () => {
+    for (const r of TUNING) {
+      const path = r.list || r.create ? "/suppressions" : r.settings ? "/settings/detection" : `/suppressions/${sup.alpha.id}`;
+      const method = r.list ? "GET" : r.create ? "POST" : r.settings ?? r.method;
+      const body = r.create ? { scope: "ip", value: TUNED_IP, reason: "free" } : r.settings === "PATCH" ? { travel: null } : undefined;
+      const res = await call(method, path, F.key, { body });
+      assert.equal(res.status, 403, r.op);
+      assert.equal(res.body.error.code, "PLAN_RESTRICTED");
+    }
+    assert.equal(await app.count("SELECT count(*) FROM suppressions WHERE org_id = ?", F.orgId), 0);
+  });
+});
+
 // The matrix covers the router: every operation of openapi.json and every `Route` has a row.
 
 test("every route in openapi.json and every Route variant has a row in the matrix", () => {
-  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES, ...DESTINATIONS];
+  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES, ...DESTINATIONS, ...TUNING];
   const ops = new Set(all.map((r) => r.op));
   const spec = JSON.parse(readFileSync(`${ROOT}openapi/openapi.json`, "utf8"));
   for (const [path, item] of Object.entries(spec.paths)) {

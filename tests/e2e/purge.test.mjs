@@ -85,7 +85,10 @@ test("alerts, their trigger records and dashboard log items are purged with the 
 });
 
 test("with more organisations than one run's budget covers, consecutive runs reach every one", async () => {
-  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "16" } }); // about 2 organisations per run
+  // About 2 organisations per run: the commit-record purge, one statement per purge target
+  // (8, crates/core/src/retention.rs PURGE_TARGETS) for two organisations, and the first target
+  // (events) of a third.
+  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "18" } });
   try {
     const now = Date.now();
     const orgs = Array.from({ length: 7 }, (_, i) => `Tenant ${i}`);
@@ -102,6 +105,33 @@ test("with more organisations than one run's budget covers, consecutive runs rea
     }
     assert.equal(await remaining(), 0, "every organisation purged");
     assert.ok(runs >= 3 && runs <= 5, `took ${runs} runs`);
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("suppressions that ended are purged with the plan's retention; open-ended ones stay", async () => {
+  const app = await start();
+  try {
+    const now = Date.now();
+    const key = await app.createKey({ org: "Tuned", plan: "pro" });
+    const made = [];
+    for (const body of [
+      { scope: "ip", value: "203.0.113.1", reason: "until deleted" },
+      { scope: "ip", value: "203.0.113.2", reason: "expires soon", expires_at: new Date(now + 60_000).toISOString() },
+      { scope: "ip", value: "203.0.113.3", reason: "deleted" },
+    ]) {
+      const res = await app.request("/suppressions", { method: "POST", key, body });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      made.push(res.body.data.id);
+    }
+    assert.equal((await app.request(`/suppressions/${made[2]}`, { method: "DELETE", key })).status, 200);
+    const left = () => app.count("SELECT count(*) FROM suppressions WHERE org_id = ?", orgIdFor("Tuned"));
+    await app.scheduled(now + 29 * DAY);
+    assert.equal(await left(), 3, "inside Pro's 30 days after they ended: kept");
+    await app.scheduled(now + 31 * DAY);
+    assert.equal(await left(), 1, "the expired and the deleted one are gone");
+    assert.equal(await app.count("SELECT count(*) FROM suppressions WHERE id = ?", made[0]), 1);
   } finally {
     await app.dispose();
   }

@@ -141,7 +141,8 @@ test("the HTTP API has no key, organisation or plan management operation", () =>
     "PATCH /alerts/{id}", "GET /health", "GET /openapi.json", "GET /ui/mock-data", "POST /loki/api/v1/push",
     "GET /destinations", "POST /destinations", "GET /destinations/{id}", "PATCH /destinations/{id}",
     "DELETE /destinations/{id}", "POST /destinations/{id}/test", "POST /destinations/{id}/rotate-secret",
-    "GET /destinations/{id}/deliveries",
+    "GET /destinations/{id}/deliveries", "GET /suppressions", "POST /suppressions", "GET /suppressions/{id}",
+    "DELETE /suppressions/{id}", "GET /settings/detection", "PATCH /settings/detection",
   ]);
   const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
     ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));

@@ -18,9 +18,11 @@ pub struct PurgeTarget {
 }
 
 /// Everything that holds tenant data with a time: events, dashboard log items, alerts and their
-/// trigger records, incidents, and the alert delivery log. Each has an index starting
-/// `(org_id, <time>)` or a primary key starting with `org_id`.
-pub const PURGE_TARGETS: [PurgeTarget; 7] = [
+/// trigger records, incidents, the alert delivery log, and suppressions that ended (expired or
+/// deleted; `ended_at` is NULL for one that has not, so it stays). Each has an index starting
+/// `(org_id, <time>)` or a primary key starting with `org_id`. An organisation's detection
+/// settings are one row with no time and are kept.
+pub const PURGE_TARGETS: [PurgeTarget; 8] = [
     PurgeTarget {
         table: "events",
         time_column: "created_at",
@@ -55,6 +57,11 @@ pub const PURGE_TARGETS: [PurgeTarget; 7] = [
         table: "delivery_attempts",
         time_column: "at",
         key: "delivery_id, attempt",
+    },
+    PurgeTarget {
+        table: "suppressions",
+        time_column: "ended_at",
+        key: "id",
     },
 ];
 

@@ -14,12 +14,21 @@ pub struct Tenant {
     pub org_name: String,
     pub plan: Plan,
     pub limits: Limits,
+    /// The calling key's stored prefix (`lsoc_live_` and four characters), when a key called.
+    pub key_prefix: Option<String>,
 }
 
 impl Tenant {
     /// Oldest visible instant: `now − retention`.
     pub fn cutoff(&self, now: UnixMs) -> UnixMs {
         now.minus_days(self.limits.retention_days)
+    }
+
+    /// Who a change made through the API is recorded as (`created_by` of a suppression,
+    /// `updated_by` of detection settings): the calling key's prefix, else `api`. The one
+    /// place to change when requests carry real identities.
+    pub fn actor(&self) -> String {
+        self.key_prefix.clone().unwrap_or_else(|| "api".into())
     }
 }
 
@@ -34,7 +43,7 @@ o.monthly_event_quota, o.retention_days";
 pub fn by_key_statement(hash: &KeyHash) -> Statement {
     (
         format!(
-            "SELECT {TENANT_COLUMNS}, k.key_hash FROM api_keys k JOIN orgs o ON o.id = k.org_id \
+            "SELECT {TENANT_COLUMNS}, k.key_hash, k.key_prefix FROM api_keys k JOIN orgs o ON o.id = k.org_id \
              WHERE k.key_hash = ?1 AND k.revoked_at IS NULL"
         ),
         vec![SqlParam::Text(hash.0.clone())],
@@ -95,6 +104,8 @@ pub struct TenantRow {
     retention_days: Option<f64>,
     #[serde(default)]
     key_hash: String,
+    #[serde(default)]
+    key_prefix: Option<String>,
 }
 
 /// A stored organisation whose plan this build does not know.
@@ -150,6 +161,7 @@ impl TenantRow {
             org_name: self.name,
             plan,
             limits: Limits::resolve(plan, overrides),
+            key_prefix: self.key_prefix,
         })
     }
 }
@@ -168,6 +180,7 @@ mod tests {
             monthly_event_quota: Some(-1.0),
             retention_days: None,
             key_hash: hash.into(),
+            key_prefix: Some("lsoc_live_abcd".into()),
         }
     }
 
@@ -177,6 +190,11 @@ mod tests {
         let hash = key.hash();
         let t = row("custom", &hash.0).tenant_for(&hash).unwrap().unwrap();
         assert_eq!(t.org_id, OrgId("org_a".into()));
+        assert_eq!(
+            t.actor(),
+            "lsoc_live_abcd",
+            "changes are recorded as the key's prefix"
+        );
         assert_eq!(t.limits.rate_per_minute, Some(7));
         assert_eq!(
             t.limits.monthly_events, None,

@@ -1,5 +1,6 @@
 //! Alerts: storing detection candidates with de-duplication (docs/api.md §8.4), listing them
-//! (§5.4), their API shape, and status changes (§5.6). SQL is built here; the adapter binds it.
+//! (§5.4), their API shape, and status changes (§5.6); suppressions ([`suppress`], §12). SQL is
+//! built here; the adapter binds it.
 
 use crate::access::ids::OrgId;
 use crate::api::cursor::{Cursor, CursorKey};
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 
 pub mod delivery;
 mod store;
+pub mod suppress;
 #[cfg(test)]
 pub(crate) use store::folds;
 pub use store::{store_statements, store_statements_within, BoundedWrites, ExtraTrigger};
@@ -120,6 +122,9 @@ pub struct AlertQuery {
     pub limit: u32,
     pub offset: u32,
     pub statuses: Vec<AlertStatus>,
+    /// `status=suppressed` was asked for: suppressed alerts (whatever their status) are listed
+    /// too; otherwise they are hidden (docs/api.md §12.2).
+    pub suppressed: bool,
     pub severities: Vec<AlertSeverity>,
     pub alert_type: Option<AlertType>,
     pub actor_id: Option<String>,
@@ -166,9 +171,44 @@ pub(crate) fn parse_alert_type(s: &str) -> Option<AlertType> {
     ALERT_TYPES.into_iter().find(|t| t.as_str() == s)
 }
 
+/// An `alert_types` filter (destinations, suppressions): `null` for every type, or a non-empty
+/// list of known types, de-duplicated in order. The error is the field's message.
+pub(crate) fn alert_type_list(v: &Value) -> Result<Option<Vec<String>>, String> {
+    let bad = || "must be null or a non-empty list of alert types".to_string();
+    match v {
+        Value::Null => Ok(None),
+        Value::Array(items) if !items.is_empty() => {
+            let mut types: Vec<String> = Vec::new();
+            for item in items {
+                let t = item
+                    .as_str()
+                    .and_then(|s| parse_alert_type(s.trim()))
+                    .ok_or_else(bad)?
+                    .as_str()
+                    .to_string();
+                if !types.contains(&t) {
+                    types.push(t);
+                }
+            }
+            Ok(Some(types))
+        }
+        _ => Err(bad()),
+    }
+}
+
 impl AlertQuery {
     /// Parses the query string pairs of `GET /alerts`; `cursors` opens the `cursor` parameter.
     pub fn parse(params: &[(String, String)], cursors: &CursorKey) -> Result<AlertQuery, ApiError> {
+        // `suppressed` is not a stored status: it selects the suppressed alerts.
+        let statuses = comma_list(
+            aliased(params, &["status"])?,
+            "status",
+            "open, acknowledged, resolved, safe or suppressed",
+            |s| match s {
+                "suppressed" => Some(None),
+                s => AlertStatus::parse(s).map(Some),
+            },
+        )?;
         Ok(AlertQuery {
             limit: parse_limit(
                 aliased(params, &["limit"])?,
@@ -176,12 +216,8 @@ impl AlertQuery {
                 ALERTS_MAX_LIMIT,
             )?,
             offset: parse_offset(aliased(params, &["offset"])?)?,
-            statuses: comma_list(
-                aliased(params, &["status"])?,
-                "status",
-                "open, acknowledged, resolved or safe",
-                AlertStatus::parse,
-            )?,
+            suppressed: statuses.contains(&None),
+            statuses: statuses.into_iter().flatten().collect(),
             severities: comma_list(
                 aliased(params, &["severity"])?,
                 "severity",
@@ -211,10 +247,18 @@ impl AlertQuery {
     pub fn page_sql(&self, org: &str, cutoff: UnixMs) -> (Statement, Statement) {
         let mut f = Filter::new(org, self.from.map_or(cutoff, |from| from.max(cutoff)));
         f.le("created_at", self.to);
-        f.any_of(
-            "status",
-            &self.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        );
+        let statuses: Vec<&str> = self.statuses.iter().map(|s| s.as_str()).collect();
+        match (self.suppressed, statuses.is_empty()) {
+            (false, _) => {
+                f.condition("suppressed_by IS NULL");
+                f.any_of("status", &statuses);
+            }
+            (true, true) => f.condition("suppressed_by IS NOT NULL"),
+            (true, false) => f.condition_with(
+                "(suppressed_by IS NOT NULL OR status IN (SELECT value FROM json_each(?)))",
+                SqlParam::Text(json!(statuses).to_string()),
+            ),
+        }
         f.any_of(
             "severity",
             &self
@@ -253,6 +297,8 @@ pub struct AlertRow {
     pub acknowledged_at: Option<f64>,
     #[serde(default)]
     pub acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub suppressed_by: Option<String>,
 }
 
 impl crate::api::envelope::Keyed for AlertRow {
@@ -285,6 +331,7 @@ impl AlertRow {
             "resolved_by": self.resolved_by,
             "acknowledged_at": self.acknowledged_at.map(|t| UnixMs(t as i64).iso_millis()),
             "acknowledged_by": self.acknowledged_by,
+            "suppressed_by": self.suppressed_by,
             "created_at": UnixMs(self.created_at as i64).iso_millis(),
             "updated_at": UnixMs(self.updated_at as i64).iso_millis(),
             "metadata": metadata,
@@ -299,6 +346,8 @@ pub struct AlertPatch {
     pub resolution_type: Option<String>,
     pub internal_notes: Option<String>,
     pub resolved_by: Option<String>,
+    /// With `mark_safe` only: a suppression to create from the alert (docs/api.md §12.2).
+    pub suppress: Option<suppress::SuppressRequest>,
 }
 
 impl AlertPatch {
@@ -378,11 +427,22 @@ impl AlertPatch {
             ));
         }
         let resolved_by = text("resolved_by")?.map(|s| s.chars().take(255).collect());
+        let suppress = match obj.get("suppress") {
+            None | Some(Value::Null) => None,
+            Some(_) if status != AlertStatus::Safe => {
+                return Err(ApiError::invalid(
+                    "suppress",
+                    "only applies when marking safe (action mark_safe or status safe)",
+                ))
+            }
+            Some(v) => Some(suppress::SuppressRequest::parse(v)?),
+        };
         Ok(AlertPatch {
             status,
             resolution_type,
             internal_notes,
             resolved_by,
+            suppress,
         })
     }
 
@@ -440,6 +500,26 @@ impl AlertPatch {
                 ack_by,
             ],
         )
+    }
+
+    /// [`AlertPatch::update_sql`] that changes the alert only if suppression `suppression` of
+    /// the organisation exists: run after its insert in one batch, the alert is marked safe
+    /// exactly when the suppression was created (the insert refuses past the limit).
+    pub fn update_sql_with_suppression(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: UnixMs,
+        cutoff: UnixMs,
+        suppression: &str,
+    ) -> Statement {
+        let (mut sql, mut params) = self.update_sql(org, id, now, cutoff);
+        params.push(SqlParam::Text(suppression.into()));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM suppressions WHERE id = ?{} AND org_id = ?8)",
+            params.len()
+        ));
+        (sql, params)
     }
 }
 
@@ -572,6 +652,7 @@ mod tests {
             updated_at: 0.0,
             acknowledged_at: Some(1_769_764_400_000.0),
             acknowledged_by: Some("dana".into()),
+            suppressed_by: None,
         };
         let v = row.to_api();
         assert_eq!(v["resolved_at"], "2026-01-30T09:15:00.123Z");

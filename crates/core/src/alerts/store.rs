@@ -15,7 +15,16 @@
 //! changes nothing; a fold whose key has a second span in the same batch (triggers more than
 //! [`DEDUP_WINDOW_MS`] apart) goes into a later layer of statements, so it sees the first
 //! span's alert.
+//!
+//! Suppressions (docs/api.md §12.2) are decided per candidate before folding
+//! ([`Suppressions::matching`] on the candidate and its trigger): suppressed and unsuppressed
+//! occurrences of one key fold apart, and each only into an open alert of its own kind, so a
+//! suppressed occurrence is stored and counted in an alert whose `suppressed_by` names the
+//! suppression (never delivered, hidden from default lists), and the first occurrence after the
+//! suppression ends raises a new, ordinary alert. An extra trigger (below) joins its
+//! candidate's fold whichever it is.
 
+use super::suppress::Suppressions;
 use super::{new_metadata, severity_rank, DEDUP_WINDOW_MS, MAX_HOPS, MAX_TRIGGER_IDS};
 use crate::access::ids::EventId;
 use crate::api::sql::{SqlParam, Statement};
@@ -29,20 +38,23 @@ use std::collections::BTreeMap;
 /// Most bytes of folds per statement parameter, well inside D1's limits.
 const MAX_FOLDS_JSON_BYTES: usize = 96 * 1024;
 
-/// The folds as a CTE `f(v, org, type, k, fresh)`; `fresh` is a JSON array of the fold's
-/// trigger ids not yet recorded.
+/// The folds as a CTE `f(v, org, type, k, sup, fresh)`; `sup` is the suppression the fold's
+/// occurrences matched (NULL for none); `fresh` is a JSON array of the fold's trigger ids not
+/// yet recorded.
 const FOLDS: &str = "WITH f AS (SELECT j.value AS v, json_extract(j.value, '$.org') AS org, \
     json_extract(j.value, '$.type') AS type, json_extract(j.value, '$.key') AS k, \
+    json_extract(j.value, '$.suppressed_by') AS sup, \
     (SELECT json_group_array(t.value) FROM json_each(j.value, '$.ids') t WHERE NOT EXISTS \
     (SELECT 1 FROM alert_triggers a WHERE a.org_id = json_extract(j.value, '$.org') \
     AND a.alert_type = json_extract(j.value, '$.type') AND a.dedup_key = json_extract(j.value, '$.key') \
     AND a.event_id = t.value)) AS fresh FROM json_each(?1) j)";
 
 /// The newest active (open or acknowledged) alert of a fold's key inside the de-duplication
-/// window.
+/// window, suppressed when the fold is and not when it is not.
 const OPEN_ALERT: &str =
     "SELECT id FROM alerts o WHERE o.org_id = f.org AND o.alert_type = f.type \
     AND o.dedup_key = f.k AND o.status IN ('open', 'acknowledged') \
+    AND (o.suppressed_by IS NULL) = (f.sup IS NULL) \
     AND o.created_at >= json_extract(f.v, '$.since') \
     ORDER BY o.created_at DESC LIMIT 1";
 
@@ -129,13 +141,13 @@ fn update_sql() -> String {
 fn insert_sql() -> String {
     format!(
         "{FOLDS} INSERT INTO alerts (id, org_id, alert_type, severity, status, title, description, source_ip, \
-         actor_id, dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at) \
+         actor_id, dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at, suppressed_by) \
          SELECT json_extract(v, '$.new_id'), org, type, json_extract(v, '$.severity'), 'open', \
          json_extract(v, '$.title'), json_extract(v, '$.description'), json_extract(v, '$.source_ip'), \
          json_extract(v, '$.actor_id'), k, json_extract(fresh, '$[0]'), json_extract(v, '$.forensics'), \
          json_set(json_extract(v, '$.metadata'), '$.occurrences', json_array_length(fresh), '$.trigger_event_ids', \
          json((SELECT json_group_array(value) FROM (SELECT value FROM json_each(fresh) ORDER BY key LIMIT {MAX_TRIGGER_IDS})))), \
-         json_extract(v, '$.created_at'), json_extract(v, '$.now') \
+         json_extract(v, '$.created_at'), json_extract(v, '$.now'), sup \
          FROM f WHERE json_array_length(fresh) > 0 AND NOT EXISTS ({OPEN_ALERT})"
     )
 }
@@ -198,6 +210,8 @@ struct Fold<'a> {
     confidence: u8,
     rank: f64,
     severity: &'static str,
+    /// The suppression the first occurrence matched (every occurrence of the fold matched one).
+    suppressed_by: Option<&'a str>,
 }
 
 /// `old` followed by `new` by the rules of [`ACCUMULATING`]: what the update statement does
@@ -276,18 +290,21 @@ impl Fold<'_> {
             "forensics": self.record.enrichment.forensics.as_ref().map(Value::to_string),
             "metadata": metadata,
             "created_at": self.record.created_at.0,
+            "suppressed_by": self.suppressed_by,
         })
     }
 }
 
 /// The statements that store `candidates` (each with its trigger event), to run as one D1
-/// batch. `new_id` names each alert that may be created.
+/// batch, recording those that match one of `suppressions` as suppressed. `new_id` names each
+/// alert that may be created.
 pub fn store_statements(
     candidates: &[(AlertCandidate, &EventRecord)],
+    suppressions: &Suppressions,
     now: UnixMs,
     new_id: impl FnMut() -> EventId,
 ) -> Vec<Statement> {
-    store_statements_within(candidates, &[], now, new_id, usize::MAX).statements
+    store_statements_within(candidates, &[], suppressions, now, new_id, usize::MAX).statements
 }
 
 /// A trigger with no candidate of its own: it joins the fold of `candidates[candidate]` (it
@@ -316,6 +333,7 @@ pub struct BoundedWrites {
 pub fn store_statements_within<'a>(
     candidates: &'a [(AlertCandidate, &EventRecord)],
     extra: &[ExtraTrigger<'a>],
+    suppressions: &'a Suppressions,
     now: UnixMs,
     mut new_id: impl FnMut() -> EventId,
     max_statements: usize,
@@ -325,16 +343,18 @@ pub fn store_statements_within<'a>(
         let (a, b) = (&candidates[a], &candidates[b]);
         (a.1.created_at, &a.0.trigger_event_id).cmp(&(b.1.created_at, &b.0.trigger_event_id))
     });
-    // Per key, its spans in time order; a span's index is its layer.
-    let mut spans: BTreeMap<(&str, &str, &str), Vec<Fold>> = BTreeMap::new();
+    // Per key (and whether suppressed), its spans in time order; a span's index is its layer.
+    let mut spans: BTreeMap<(&str, &str, &str, bool), Vec<Fold>> = BTreeMap::new();
     // Where each candidate was folded: its key and layer.
     let mut folded_into = vec![None; candidates.len()];
     for i in ordered {
         let (c, record) = &candidates[i];
+        let suppressed_by = suppressions.matching(c, record);
         let key = (
             record.org_id.0.as_str(),
             c.alert_type.as_str(),
             c.dedup_key.as_str(),
+            suppressed_by.is_some(),
         );
         let at = record.created_at.0;
         let folds = spans.entry(key).or_default();
@@ -357,6 +377,7 @@ pub fn store_statements_within<'a>(
                 confidence: c.confidence,
                 rank: severity_rank(c.severity),
                 severity: c.severity.as_str(),
+                suppressed_by,
             }),
         }
         folded_into[i] = Some((key, folds.len() - 1));
@@ -488,7 +509,12 @@ mod tests {
             candidates.push((candidate(r, "ip:203.0.113.9", 70 + (i % 20) as u8, sev), r));
             candidates.push((candidate(r, "actor:u1", 70, AlertSeverity::High), r));
         }
-        let stmts = store_statements(&candidates, UnixMs(10_001_000), EventId::new_v4);
+        let stmts = store_statements(
+            &candidates,
+            &Suppressions::none(),
+            UnixMs(10_001_000),
+            EventId::new_v4,
+        );
         assert_eq!(
             stmts.len(),
             3,
@@ -545,7 +571,14 @@ mod tests {
         ];
         let a_id = a.id.to_string();
         let b_id = b.id.to_string();
-        let out = store_statements_within(&candidates, &extra, UnixMs(0), EventId::new_v4, 3);
+        let out = store_statements_within(
+            &candidates,
+            &extra,
+            &Suppressions::none(),
+            UnixMs(0),
+            EventId::new_v4,
+            3,
+        );
         assert_eq!(out.dropped_folds, 0);
         let layer = &folds(&out.statements)[0];
         assert_eq!(layer.len(), 1);
@@ -562,7 +595,12 @@ mod tests {
             (candidate(&a, "ip:x", 70, AlertSeverity::High), &a),
             (candidate(&c, "ip:x", 70, AlertSeverity::High), &c),
         ];
-        let stmts = store_statements(&candidates, UnixMs(0), EventId::new_v4);
+        let stmts = store_statements(
+            &candidates,
+            &Suppressions::none(),
+            UnixMs(0),
+            EventId::new_v4,
+        );
         let layers = folds(&stmts);
         assert_eq!(layers.len(), 2);
         assert_eq!(
@@ -580,7 +618,7 @@ mod tests {
             (candidate(&r, "ip:x", 70, AlertSeverity::High), &r),
             (candidate(&r, "ip:x", 70, AlertSeverity::High), &r),
         ];
-        let stmts = store_statements(&twice, UnixMs(0), EventId::new_v4);
+        let stmts = store_statements(&twice, &Suppressions::none(), UnixMs(0), EventId::new_v4);
         assert_eq!(folds(&stmts)[0][0]["ids"].as_array().unwrap().len(), 1);
 
         let records: Vec<EventRecord> = (0..400).map(|i| trigger("org_1", i)).collect();
@@ -593,16 +631,25 @@ mod tests {
                 )
             })
             .collect();
-        let stmts = store_statements(&many, UnixMs(0), EventId::new_v4);
+        let stmts = store_statements(&many, &Suppressions::none(), UnixMs(0), EventId::new_v4);
         assert!(stmts.len() > 3 && stmts.len() % 3 == 0);
         assert!(stmts
             .iter()
             .all(|(_, p)| matches!(&p[0], SqlParam::Text(t) if t.len() <= MAX_FOLDS_JSON_BYTES)));
         assert_eq!(folds(&stmts).iter().map(Vec::len).sum::<usize>(), 400);
-        assert!(store_statements(&[], UnixMs(0), EventId::new_v4).is_empty());
+        assert!(
+            store_statements(&[], &Suppressions::none(), UnixMs(0), EventId::new_v4).is_empty()
+        );
 
         // Within a budget of two chunks, the rest of the layer is counted as dropped.
-        let bounded = store_statements_within(&many, &[], UnixMs(0), EventId::new_v4, 7);
+        let bounded = store_statements_within(
+            &many,
+            &[],
+            &Suppressions::none(),
+            UnixMs(0),
+            EventId::new_v4,
+            7,
+        );
         assert_eq!(bounded.statements.len(), 6);
         let written: usize = folds(&bounded.statements).iter().map(Vec::len).sum();
         assert!(written > 0 && written < 400);

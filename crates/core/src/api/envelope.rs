@@ -91,6 +91,7 @@ mod tests {
             org_name: "n".into(),
             plan: Plan::Free,
             limits: Plan::Free.default_limits(),
+            key_prefix: None,
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

@@ -99,6 +99,7 @@ mod tests {
             org_name: "Acme".into(),
             plan,
             limits: plan.default_limits(),
+            key_prefix: None,
         }
     }
 

@@ -24,10 +24,17 @@ pub enum Route {
     TestDestination(String),
     RotateDestinationSecret(String),
     ListDeliveries(String),
+    ListSuppressions,
+    CreateSuppression,
+    GetSuppression(String),
+    DeleteSuppression(String),
+    GetDetectionSettings,
+    UpdateDetectionSettings,
 }
 
 impl Route {
-    /// Routes of the alert capability, which need the Pro plan or above.
+    /// Routes of the alert capability (alerts, destinations, suppressions, detection settings),
+    /// which need the Pro plan or above.
     pub fn needs_pro(&self) -> bool {
         !matches!(
             self,
@@ -83,6 +90,18 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
             vec![("POST", Route::RotateDestinationSecret(id.to_string()))]
         }
         ["destinations", id, "deliveries"] => vec![("GET", Route::ListDeliveries(id.to_string()))],
+        ["suppressions"] => vec![
+            ("GET", Route::ListSuppressions),
+            ("POST", Route::CreateSuppression),
+        ],
+        ["suppressions", id] => vec![
+            ("GET", Route::GetSuppression(id.to_string())),
+            ("DELETE", Route::DeleteSuppression(id.to_string())),
+        ],
+        ["settings", "detection"] => vec![
+            ("GET", Route::GetDetectionSettings),
+            ("PATCH", Route::UpdateDetectionSettings),
+        ],
         _ => return Err(ApiError::not_found("Route")),
     };
     allowed
@@ -137,6 +156,29 @@ mod tests {
             Route::DeleteDestination("d1".into())
         );
         assert!(Route::ListDestinations.needs_pro() && Route::ListAlerts.needs_pro());
+        assert_eq!(
+            resolve("DELETE", "/api/v1/suppressions/sup_1/").unwrap(),
+            Route::DeleteSuppression("sup_1".into())
+        );
+        assert_eq!(
+            resolve("PATCH", "/v1/settings/detection").unwrap(),
+            Route::UpdateDetectionSettings
+        );
+        assert_eq!(
+            resolve("PUT", "/settings/detection").unwrap_err().status(),
+            405
+        );
+        assert_eq!(resolve("GET", "/settings").unwrap_err().status(), 404);
+        for r in [
+            Route::ListSuppressions,
+            Route::CreateSuppression,
+            Route::GetSuppression("s".into()),
+            Route::DeleteSuppression("s".into()),
+            Route::GetDetectionSettings,
+            Route::UpdateDetectionSettings,
+        ] {
+            assert!(r.needs_pro(), "{r:?}");
+        }
         assert!(!Route::Collect.needs_pro() && !Route::Health.needs_pro());
     }
 

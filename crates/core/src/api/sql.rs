@@ -61,6 +61,16 @@ impl Filter {
             .push(clause.replace('?', &format!("?{}", self.params.len())));
     }
 
+    /// A fixed condition, always a literal from our code.
+    pub fn condition(&mut self, clause: &'static str) {
+        self.clauses.push(clause.into());
+    }
+
+    /// A condition with one parameter at its `?`, always a literal from our code.
+    pub fn condition_with(&mut self, clause: &'static str, p: SqlParam) {
+        self.push(clause, p);
+    }
+
     /// `column = value` when a value is given. `column` is always a literal from our code.
     pub fn eq(&mut self, column: &str, value: Option<&str>) {
         if let Some(v) = value {

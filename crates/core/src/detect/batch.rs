@@ -1,15 +1,19 @@
-//! Detection for a whole queue batch at once: the history reads in one or two rounds of one
-//! statement per part (`super::history`), the pure rules per event ([`super::evaluate`]), and
-//! the alerts folded per key into three writes (`crate::alerts::store_statements`), one batch
-//! and one transaction. The statement count does not grow with the batch, which keeps a
-//! brute-force flood inside D1's per-invocation query limit. The same transaction plans the
-//! deliveries of the alerts it created or updated (`crate::alerts::delivery`).
+//! Detection for a whole queue batch at once: the organisations' settings and active
+//! suppressions in one round of two statements (`super::settings::DetectionContext`), the
+//! history reads in one or two rounds of one statement per part (`super::history`), the pure
+//! rules per event with its organisation's configuration ([`super::evaluate`]), and the alerts
+//! folded per key into three writes (`crate::alerts::store_statements`, which records what a
+//! suppression matches as suppressed), one batch and one transaction. The statement count does
+//! not grow with the batch, which keeps a brute-force flood inside D1's per-invocation query
+//! limit. The same transaction plans the deliveries of the alerts it created or updated
+//! (`crate::alerts::delivery`).
 
 use crate::access::ids::EventId;
 use crate::alerts::delivery::ledger::plan_raise_statement;
 use crate::alerts::store_statements;
 use crate::detect::history::HistoryReads;
-use crate::detect::{evaluate, history_request, DetectionConfig, DetectionEvent};
+use crate::detect::settings::DetectionContext;
+use crate::detect::{evaluate, history_request, DetectionEvent};
 use crate::ingest::record::EventRecord;
 use crate::intel::NetworkLists;
 use crate::limits::plan::Plan;
@@ -24,13 +28,18 @@ pub async fn detect_batch<D: Db>(
     lists: &NetworkLists,
     now: UnixMs,
 ) -> Result<(), String> {
-    let config = DetectionConfig::default();
+    let since = events
+        .iter()
+        .map(|(r, _)| r.created_at)
+        .min()
+        .unwrap_or(now);
+    let context = DetectionContext::load(db, &batch_orgs(events), since).await?;
     let mut reads = HistoryReads::new(
         events
             .iter()
             .map(|(r, plan)| {
                 let e = DetectionEvent::from_record(r);
-                let request = history_request(&e, *plan, &config);
+                let request = history_request(&e, *plan, context.config(&r.org_id.0));
                 (e, r.org_id.0.clone(), request)
             })
             .collect(),
@@ -53,19 +62,27 @@ pub async fn detect_batch<D: Db>(
             for login in &mut history.actor_logins {
                 login.mark_relay(lists);
             }
-            evaluate(&event, &history, *plan, &config)
+            evaluate(&event, &history, *plan, context.config(&record.org_id.0))
                 .into_iter()
                 .map(move |c| (c, record))
         })
         .collect();
     // Deliveries are planned in the same transaction as the alerts they deliver.
-    let mut statements = store_statements(&candidates, now, EventId::new_v4);
+    let mut statements = store_statements(&candidates, &context.suppressions, now, EventId::new_v4);
     let delivering = delivering_orgs(events);
     if !statements.is_empty() && !delivering.is_empty() {
         statements.push(plan_raise_statement(&delivering, now));
     }
     db.batch(&statements).await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The organisations of `events`, each once.
+fn batch_orgs(events: &[(EventRecord, Plan)]) -> Vec<&str> {
+    let mut orgs: Vec<&str> = events.iter().map(|(r, _)| r.org_id.0.as_str()).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    orgs
 }
 
 /// The organisations of `events` whose plan delivers alerts (Pro and above), each once.

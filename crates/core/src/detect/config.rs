@@ -77,8 +77,9 @@ pub struct Confidences {
     pub suspicious_network: u8,
 }
 
-/// All detection thresholds. `DetectionConfig::default()` is the documented configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// All detection thresholds. `DetectionConfig::default()` is the documented configuration; an
+/// organisation's settings (`super::settings`, docs/api.md §12.3) override some of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DetectionConfig {
     /// Failed logins from one source IP.
     pub brute_force_ip: Burst,
@@ -92,6 +93,9 @@ pub struct DetectionConfig {
     /// Device memory of the new-device rule (docs/api.md §10.5: the geo window's length).
     pub device_history_days: u32,
     pub confidence: Confidences,
+    /// The organisation's country blocklist: upper-case ISO 3166-1 alpha-2 codes, empty by
+    /// default (docs/api.md §12.3).
+    pub country_blocklist: Vec<String>,
 }
 
 impl Default for DetectionConfig {
@@ -133,6 +137,7 @@ impl Default for DetectionConfig {
                 account_compromise: 90,
                 suspicious_network: 60,
             },
+            country_blocklist: Vec::new(),
         }
     }
 }

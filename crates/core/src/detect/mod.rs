@@ -21,6 +21,7 @@ mod config;
 pub mod history;
 mod model;
 mod novelty;
+pub mod settings;
 mod single;
 mod travel;
 

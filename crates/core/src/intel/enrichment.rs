@@ -184,7 +184,7 @@ pub fn threat_history_statements(
         failed("user_ip", "events_org_ip_name", ips),
         failed("actor_id", "events_org_actor_name", actors),
         (
-            "SELECT source_ip, actor_id FROM alerts WHERE org_id = ?1 AND status = 'open' \
+            "SELECT source_ip, actor_id FROM alerts WHERE org_id = ?1 AND status = 'open' AND suppressed_by IS NULL \
              AND (source_ip IN (SELECT value FROM json_each(?2)) OR actor_id IN (SELECT value FROM json_each(?3))) LIMIT 5000"
                 .into(),
             vec![SqlParam::Text(org.into()), list(ips), list(actors)],

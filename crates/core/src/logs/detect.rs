@@ -15,14 +15,23 @@
 //!    between them join the first's alert as occurrences, so an alert counts every line past
 //!    the threshold, as it would count events;
 //! 4. [`alert_statements`]: the usual de-duplicating writes ([`crate::alerts::store_statements`]),
-//!    in one batch of at most [`MAX_ALERT_STATEMENTS`] statements, however many keys alert.
+//!    in one batch of at most [`MAX_ALERT_STATEMENTS`] statements, however many keys alert,
+//!    recording what the organisation's suppressions match as suppressed.
 //!
 //! The window clock of a line is its own timestamp (lines may be replayed late: counting them
 //! at ingestion time would turn a backfill into a burst).
+//!
+//! [`detect_lines`] is the whole flow as the push runs it: before step 2, the organisation's
+//! detection settings and active suppressions are read in one round trip
+//! (`crate::detect::settings::DetectionContext`, as the queue consumer reads them), and step 4
+//! plans the alerts' deliveries in the same transaction.
 
 use crate::access::ids::{EventId, OrgId};
+use crate::alerts::delivery::ledger::plan_raise_statement;
+use crate::alerts::suppress::Suppressions;
 use crate::alerts::{store_statements_within, BoundedWrites, ExtraTrigger, DEDUP_WINDOW_MS};
 use crate::api::sql::{SqlParam, Statement};
+use crate::detect::settings::DetectionContext;
 use crate::detect::{
     evaluate, AlertCandidate, Burst, DetectionConfig, DetectionEvent, History, Occurrence,
     FAILED_LOGIN_NAMES,
@@ -31,6 +40,7 @@ use crate::ingest::record::EventRecord;
 use crate::ingest::NewEvent;
 use crate::limits::plan::Plan;
 use crate::logs::classify::LogType;
+use crate::runtime::Db;
 use crate::time::UnixMs;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -48,8 +58,9 @@ pub const MAX_WINDOW_HISTORY: usize = 1000;
 /// Most statements of one push's alert writes. Every key that alerts in one de-duplication span
 /// is one fold, and the folds of a span layer go three statements per ~96 KiB chunk (about 50
 /// folds), so this stores hundreds of keys' alerts while the whole push — a few insert
-/// statements, two history reads and these — stays inside the 50 queries the Free plan allows
-/// one invocation. Folds beyond it are dropped, oldest spans first, and counted.
+/// statements, the settings and suppressions (two), two history reads, these and the delivery
+/// plan — stays inside the 50 queries the Free plan allows one invocation. Folds beyond it are
+/// dropped, oldest spans first, and counted.
 pub const MAX_ALERT_STATEMENTS: usize = 30;
 
 /// One stored `login_failure` line, as detection sees it.
@@ -349,10 +360,15 @@ pub fn candidates(
     out
 }
 
-/// The statements storing `alerts` for `org` with the usual de-duplication, to run as one
-/// batch in order, within [`MAX_ALERT_STATEMENTS`]. The trigger of each is its line, as a
-/// record with no enrichment.
-pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> BoundedWrites {
+/// The statements storing `alerts` for `org` with the usual de-duplication and `suppressions`,
+/// to run as one batch in order, within [`MAX_ALERT_STATEMENTS`]. The trigger of each is its
+/// line, as a record with no enrichment (so only ip, cidr and actor suppressions can match).
+pub fn alert_statements(
+    org: &OrgId,
+    alerts: &LineAlerts,
+    suppressions: &Suppressions,
+    now: UnixMs,
+) -> BoundedWrites {
     let triggers: Vec<EventRecord> = alerts
         .candidates
         .iter()
@@ -390,10 +406,57 @@ pub fn alert_statements(org: &OrgId, alerts: &LineAlerts, now: UnixMs) -> Bounde
     store_statements_within(
         &candidates,
         &extra,
+        suppressions,
         now,
         EventId::new_v4,
         MAX_ALERT_STATEMENTS,
     )
+}
+
+/// Brute force over a push's stored failure lines of `org` (on `plan`): one round trip for the
+/// organisation's settings and suppressions, one of history reads, one transaction of alert
+/// writes with their deliveries planned (Pro and above). Answers the folds the write budget
+/// left out (logged by the caller); the caller then queues the deliveries.
+pub async fn detect_lines<D: Db>(
+    db: &D,
+    org: &OrgId,
+    plan: Plan,
+    lines: &[FailedLine],
+    now: UnixMs,
+) -> Result<usize, String> {
+    let Some(since) = lines.iter().map(|l| l.at).min() else {
+        return Ok(0);
+    };
+    let context = DetectionContext::load(db, &[&org.0], since).await?;
+    let config = context.config(&org.0);
+    let (kinds, reads): (Vec<KeyKind>, Vec<_>) = history_statements(&org.0, lines, config)
+        .into_iter()
+        .unzip();
+    let rows = db
+        .batch(&reads)
+        .await
+        .map_err(|e| format!("line history: {e}"))?;
+    let (mut by_ip, mut by_user) = (KeyHistory::new(), KeyHistory::new());
+    for (kind, rows) in kinds.into_iter().zip(rows) {
+        let history = assemble(rows).map_err(|e| format!("line history rows: {e}"))?;
+        match kind {
+            KeyKind::Ip => by_ip = history,
+            KeyKind::User => by_user = history,
+        }
+    }
+    let alerts = candidates(lines, &by_ip, &by_user, plan, config);
+    let writes = alert_statements(org, &alerts, &context.suppressions, now);
+    let mut statements = writes.statements;
+    if plan.is_pro_or_above() && !statements.is_empty() {
+        // Deliveries of these alerts are planned in the same transaction.
+        statements.push(plan_raise_statement(&[&org.0], now));
+    }
+    if !statements.is_empty() {
+        db.batch(&statements)
+            .await
+            .map_err(|e| format!("line alerts: {e}"))?;
+    }
+    Ok(writes.dropped_folds)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -788,6 +788,7 @@ fn event_metadata_feeds_the_item() {
 mod brute_force {
     use super::super::detect::*;
     use super::*;
+    use crate::alerts::suppress::Suppressions;
     use crate::alerts::DEDUP_WINDOW_MS;
     use crate::detect::{DetectionConfig, Occurrence};
     use crate::ingest::catalogue::AlertType;
@@ -886,7 +887,7 @@ mod brute_force {
         assert_eq!(c.trigger_event_id, lines[4].id);
         assert_eq!(trigger, &lines[4]);
         assert_eq!(c.confidence, 70);
-        let writes = alert_statements(&org(), &out, NOW);
+        let writes = alert_statements(&org(), &out, &Suppressions::none(), NOW);
         assert_eq!(writes.dropped_folds, 0);
         let stmts = writes.statements;
         assert_eq!(stmts.len(), 3);
@@ -946,7 +947,7 @@ mod brute_force {
         assert_eq!(out.candidates[1].0.evidence["count"], 30);
         assert_eq!(out.candidates[1].0.confidence, 99);
         // Every qualifying line is an occurrence, as 26 events would be on the event path.
-        let writes = alert_statements(&org(), &out, NOW);
+        let writes = alert_statements(&org(), &out, &Suppressions::none(), NOW);
         let folds = written_folds(&writes.statements);
         assert_eq!(folds.len(), 1);
         let ids: Vec<&str> = folds[0]["ids"]
@@ -1037,7 +1038,7 @@ mod brute_force {
         }
         let out = run(&lines, &[]);
         assert_eq!(out.candidates.len(), 40);
-        let writes = alert_statements(&org(), &out, NOW);
+        let writes = alert_statements(&org(), &out, &Suppressions::none(), NOW);
         assert_eq!(writes.dropped_folds, 0);
         assert!(writes.statements.len() <= MAX_ALERT_STATEMENTS);
         let keys: BTreeSet<String> = written_folds(&writes.statements)
@@ -1065,7 +1066,7 @@ mod brute_force {
         }
         let out = run(&lines, &[]);
         assert_eq!(out.candidates.len(), SPANS as usize);
-        let writes = alert_statements(&org(), &out, NOW);
+        let writes = alert_statements(&org(), &out, &Suppressions::none(), NOW);
         assert_eq!(writes.statements.len(), MAX_ALERT_STATEMENTS);
         let kept = (MAX_ALERT_STATEMENTS / 3) as i64;
         assert_eq!(writes.dropped_folds, (SPANS - kept) as usize);

@@ -3,7 +3,7 @@
 //! organisation.
 
 use super::outbound::check_url;
-use crate::alerts::{parse_alert_severity, parse_alert_type};
+use crate::alerts::{alert_type_list, parse_alert_severity};
 use crate::api::error::{ApiError, FieldError};
 use crate::api::sql::{SqlParam, Statement};
 use crate::detect::AlertSeverity;
@@ -161,26 +161,7 @@ fn severity(raw: &str) -> Result<AlertSeverity, FieldError> {
 }
 
 fn alert_types(v: &Value) -> Result<Option<Vec<String>>, FieldError> {
-    let bad = || FieldError::new("alert_types", "must be null or a list of alert types");
-    match v {
-        Value::Null => Ok(None),
-        Value::Array(items) if !items.is_empty() => {
-            let mut types = Vec::new();
-            for item in items {
-                let t = item
-                    .as_str()
-                    .and_then(|s| parse_alert_type(s.trim()))
-                    .ok_or_else(bad)?
-                    .as_str()
-                    .to_string();
-                if !types.contains(&t) {
-                    types.push(t);
-                }
-            }
-            Ok(Some(types))
-        }
-        _ => Err(bad()),
-    }
+    alert_type_list(v).map_err(|m| FieldError::new("alert_types", m))
 }
 
 fn enabled(v: &Value) -> Result<bool, FieldError> {

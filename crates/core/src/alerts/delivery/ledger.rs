@@ -24,8 +24,9 @@ fn rank(column: &str) -> String {
 }
 
 /// Plans a delivery to every matching, enabled destination for each alert that detection
-/// created or updated at `now` in one of `orgs` (Pro organisations and above). Run in the same
-/// transaction as the alert writes, after them.
+/// created or updated at `now` in one of `orgs` (Pro organisations and above), except
+/// suppressed ones (docs/api.md §12.2), which are never delivered. Run in the same transaction
+/// as the alert writes, after them.
 pub fn plan_raise_statement(orgs: &[&str], now: UnixMs) -> Statement {
     (
         format!(
@@ -34,7 +35,7 @@ pub fn plan_raise_statement(orgs: &[&str], now: UnixMs) -> Statement {
              SELECT d.id || '.' || a.id || '.raise-' || (?2 / {RAISE_EVERY_MS}), a.org_id, d.id, a.id, \
              'raise', 'pending', ?2, ?2 FROM alerts a JOIN destinations d ON d.org_id = a.org_id \
              WHERE a.org_id IN (SELECT value FROM json_each(?1)) AND a.updated_at = ?2 \
-             AND a.status IN ('open', 'acknowledged') AND d.enabled = 1 \
+             AND a.status IN ('open', 'acknowledged') AND a.suppressed_by IS NULL AND d.enabled = 1 \
              AND {} >= {} \
              AND (d.alert_types IS NULL OR a.alert_type IN (SELECT value FROM json_each(d.alert_types)))",
             rank("a.severity"),
@@ -48,14 +49,15 @@ pub fn plan_raise_statement(orgs: &[&str], now: UnixMs) -> Statement {
 }
 
 /// Plans a `resolve` to each enabled PagerDuty destination of the organisation for an alert
-/// that was resolved, so its incident resolves too.
+/// that was resolved, so its incident resolves too (a suppressed alert never had one).
 pub fn plan_resolve_statement(org: &str, alert_id: &str, now: UnixMs) -> Statement {
     (
         "INSERT OR IGNORE INTO deliveries (id, org_id, destination_id, alert_id, reason, status, \
          created_at, updated_at) \
          SELECT d.id || '.' || a.id || '.resolve', a.org_id, d.id, a.id, 'resolve', 'pending', ?3, ?3 \
          FROM alerts a JOIN destinations d ON d.org_id = a.org_id \
-         WHERE a.id = ?2 AND a.org_id = ?1 AND a.status = 'resolved' AND d.kind = 'pagerduty' \
+         WHERE a.id = ?2 AND a.org_id = ?1 AND a.status = 'resolved' AND a.suppressed_by IS NULL \
+         AND d.kind = 'pagerduty' \
          AND d.enabled = 1"
             .into(),
         vec![

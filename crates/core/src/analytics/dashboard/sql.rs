@@ -444,7 +444,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
          worst AS MATERIALIZED (SELECT a.source_ip AS ip, max(CASE a.severity WHEN 'critical' THEN 4 \
            WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) AS r {anomalies} \
            WHERE a.org_id = :org AND a.created_at >= :start AND a.created_at <= :end \
-           AND a.source_ip IN (SELECT ip FROM top){fl} GROUP BY a.source_ip), \
+           AND a.suppressed_by IS NULL AND a.source_ip IN (SELECT ip FROM top){fl} GROUP BY a.source_ip), \
          blocked AS MATERIALIZED (SELECT DISTINCT b.ip FROM (\
            SELECT trim(user_ip) AS ip FROM events WHERE org_id = :org \
              AND event_name = 'security.ip_blocked' AND created_at >= :start AND created_at <= :end \
@@ -496,7 +496,9 @@ json_extract(a.metadata, '$.evidence') AS evidence, l.service, l.namespace";
 /// Unfiltered, the limit is applied before the trigger items are looked up (at most
 /// `anomaly_limit` lookups); filtered, the lookup decides which alerts count, so it comes first.
 fn anomalies_sql(q: &DashboardQuery) -> String {
-    let window = "a.org_id = :org AND a.created_at >= :start AND a.created_at <= :end";
+    // Suppressed alerts (docs/api.md §12.2) are not threats the dashboard shows or counts.
+    let window = "a.org_id = :org AND a.created_at >= :start AND a.created_at <= :end \
+        AND a.suppressed_by IS NULL";
     let order = format!("{RANK_ORDER}, a.created_at DESC, a.id DESC");
     let limit = q.anomaly_limit;
     if has_filters(q) {
@@ -514,7 +516,9 @@ fn anomalies_sql(q: &DashboardQuery) -> String {
 }
 
 fn anomaly_counts_sql(q: &DashboardQuery) -> String {
-    let window = "a.org_id = :org AND a.created_at >= :start AND a.created_at <= :end";
+    // Suppressed alerts (docs/api.md §12.2) are not threats the dashboard shows or counts.
+    let window = "a.org_id = :org AND a.created_at >= :start AND a.created_at <= :end \
+        AND a.suppressed_by IS NULL";
     if has_filters(q) {
         format!(
             "SELECT a.severity, count(*) AS n FROM alerts AS a {TRIGGER_ITEM} WHERE {window}{} \
