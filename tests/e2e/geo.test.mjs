@@ -83,11 +83,12 @@ describe("enrichment", () => {
     const vpn = await stored((await app.collectFrom(pro, login("carol", "198.51.100.13"), "198.51.100.13", VPN_NY)).body.event_ids[0]);
     assert.equal(vpn.is_vpn, 1, "AS9009 hosts VPN servers");
     assert.equal(dc.threat_score, DATACENTER + LOW);
-    assert.equal(vpn.threat_score, VPN + LOW, "carol's first login raised no alert before it");
-    // US was new for carol: the geo anomaly is open, and the next login's score counts it.
-    await openAlerts("carol", ["geo_anomaly"]);
+    // carol's first login, from a datacenter, raised a suspicious-network alert before this one.
+    assert.equal(vpn.threat_score, VPN + LOW + OPEN_ALERT);
+    // US was new for carol: the geo anomaly is open too, and the next login's score counts both.
+    await openAlerts("carol", ["geo_anomaly", "suspicious_network"]);
     const plain = await stored((await app.collectFrom(pro, login("carol", "198.51.100.14"), "198.51.100.14", BERLIN)).body.event_ids[0]);
-    assert.equal(plain.threat_score, LOW + OPEN_ALERT, "a clean network: only the severity and carol's open alert");
+    assert.equal(plain.threat_score, LOW + 2 * OPEN_ALERT, "a clean network: only the severity and carol's open alerts");
     assert.ok(dc.threat_score > plain.threat_score && vpn.threat_score > plain.threat_score);
   });
 
@@ -201,8 +202,9 @@ describe("the IP-range table (DB-IP fixture)", () => {
   });
 
   test("an address outside every range stays unlocated but flagged and scored", async () => {
-    // London, then Mountain View seconds later: gina has two open alerts, which count.
-    await openAlerts("gina", ["geo_anomaly", "impossible_travel"]);
+    // London, then a Google address in Mountain View seconds later: gina has open alerts (the
+    // travel, the new country and the datacenter network), which count up to their cap.
+    await openAlerts("gina", ["geo_anomaly", "impossible_travel", "suspicious_network"]);
     const res = await app.collectFrom(pro, login("gina", "203.0.113.250"), "198.51.100.200", BERLIN);
     const row = await stored(res.body.event_ids[0]);
     assert.equal(row.country_code, null);

@@ -271,8 +271,13 @@ describe("events and detection", () => {
     const a = alerts[0];
     assert.equal(a.severity, "high");
     assert.equal(a.status, "open");
-    assert.deepEqual(a.metadata.evidence, { count: 5, threshold: 5, window_minutes: 5, key: "ip" });
-    const fifth = (await logRows(await orgId("LokiPro"), "source_ip = '198.51.100.77'")).at(-1);
+    const { event_ids, first_failure_at, last_failure_at, ...counts } = a.metadata.evidence;
+    assert.deepEqual(counts, { count: 5, threshold: 5, window_minutes: 5, key: "ip", accounts: [], accounts_total: 0,
+      source_ips: [{ ip: "198.51.100.77", count: 5 }], source_ips_total: 1 });
+    const lines = await logRows(await orgId("LokiPro"), "source_ip = '198.51.100.77'");
+    assert.deepEqual(event_ids, lines.map((l) => `${l.id}-${Math.floor(l.ts / 1000)}`), "every line behind it");
+    assert.ok(first_failure_at < last_failure_at);
+    const fifth = lines.at(-1);
     assert.equal(a.trigger_event_id, `${fifth.id}-${Math.floor(fifth.ts / 1000)}`, "the trigger is the fifth line's item id");
 
     // More failures fold into the same alert.
