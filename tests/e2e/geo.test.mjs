@@ -89,7 +89,8 @@ describe("enrichment", () => {
     await openAlerts("carol", ["geo_anomaly", "suspicious_network"]);
     const plain = await stored((await app.collectFrom(pro, login("carol", "198.51.100.14"), "198.51.100.14", BERLIN)).body.event_ids[0]);
     assert.equal(plain.threat_score, LOW + 2 * OPEN_ALERT, "a clean network: only the severity and carol's open alerts");
-    assert.ok(dc.threat_score > plain.threat_score && vpn.threat_score > plain.threat_score);
+    // Each flagged login scores above the same login from a clean network with the same open alerts.
+    assert.ok(dc.threat_score > LOW && vpn.threat_score > LOW + OPEN_ALERT);
   });
 
   test("recent failed logins raise the threat score of the same IP", async () => {
