@@ -287,4 +287,21 @@ describe("detection settings", () => {
     const fromLines = (await alerts(key)).data.find((a) => a.source_ip === "192.0.2.30");
     assert.equal(fromLines?.metadata.evidence.threshold, 3, "the push detects with the organisation's settings");
   });
+
+  test("a country on the blocklist raises a high geo anomaly on any login from it, the first one included", async () => {
+    const key = await app.createKey({ org: "Sup Blocklist", plan: "pro" });
+    const patch = await call("PATCH", "/settings/detection", key, { country_blocklist: ["br"], reason: "no staff in Brazil" });
+    assert.equal(patch.status, 200, JSON.stringify(patch.body));
+    const SAO_PAULO = { country: "BR", city: "Sao Paulo", latitude: "-23.55050", longitude: "-46.63330", timezone: "America/Sao_Paulo", asn: 28573, asOrganization: "Claro" };
+    const BERLIN = { country: "DE", city: "Berlin", latitude: "52.52000", longitude: "13.40500", timezone: "Europe/Berlin", asn: 3320, asOrganization: "Deutsche Telekom AG" };
+    // Berlin is not on the list: the actor's first login there raises nothing.
+    assert.equal((await app.collectFrom(key, { event: "auth.login_success", actor: "bl-1", user_ip: "198.51.100.231" }, "198.51.100.231", BERLIN)).status, 202);
+    assert.equal((await app.collectFrom(key, { event: "auth.login_success", actor: "bl-2", user_ip: "198.51.100.232" }, "198.51.100.232", SAO_PAULO)).status, 202);
+    const raised = await app.eventually(async () => { const { data } = await alerts(key, "?alert_type=geo_anomaly"); return data.length ? data : null; });
+    assert.equal(raised.length, 1, JSON.stringify(raised));
+    const [a] = raised;
+    assert.deepEqual([a.actor_id, a.severity, a.metadata.confidence], ["bl-2", "high", 90]);
+    assert.equal(a.description, "Login from Brazil (BR), a country on your blocklist");
+    assert.deepEqual([a.metadata.evidence.country, a.metadata.evidence.blocklisted], ["BR", true]);
+  });
 });

@@ -21,6 +21,7 @@ use crate::api::params::{aliased, parse_limit};
 use crate::api::sql::{SqlParam, Statement};
 use crate::detect::AlertCandidate;
 use crate::ingest::record::EventRecord;
+use crate::intel::places::country_code;
 use crate::time::UnixMs;
 use chrono::DateTime;
 use ipnet::IpNet;
@@ -43,27 +44,6 @@ pub const LIST_DEFAULT_LIMIT: u32 = 200;
 pub const LIST_MAX_LIMIT: u32 = 500;
 /// Most suppressions one detection batch loads (far above [`MAX_ACTIVE`] per organisation).
 const MAX_LOADED: u32 = 10_000;
-
-/// The officially assigned ISO 3166-1 alpha-2 codes (249).
-const COUNTRY_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ \
-    BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ \
-    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ \
-    EC EE EG EH ER ES ET FI FJ FK FM FO FR \
-    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU \
-    ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ \
-    LA LB LC LI LK LR LS LT LU LV LY \
-    MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ \
-    NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA \
-    RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ \
-    TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ \
-    VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
-
-/// A country code as stored: two letters upper-cased, when they are an assigned ISO 3166-1
-/// alpha-2 code.
-pub fn country_code(raw: &str) -> Option<String> {
-    let code = raw.trim().to_ascii_uppercase();
-    (code.len() == 2 && COUNTRY_CODES.split_ascii_whitespace().any(|c| c == code)).then_some(code)
-}
 
 /// What a suppression matches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,6 +69,8 @@ pub struct Confidences {
     /// Impossible travel when a VPN, Tor, proxy, datacenter or relay network is involved.
     pub travel_downgraded: u8,
     pub geo_anomaly: u8,
+    /// A login from a country on the organisation's blocklist.
+    pub geo_blocklist: u8,
     pub tor_login: u8,
     pub rate_limit: u8,
     pub new_device: u8,
@@ -131,6 +133,7 @@ impl Default for DetectionConfig {
                 travel: 90,
                 travel_downgraded: 40,
                 geo_anomaly: 70,
+                geo_blocklist: 90,
                 tor_login: 80,
                 rate_limit: 80,
                 new_device: 60,
@@ -180,13 +183,14 @@ mod tests {
                 k.travel,
                 k.travel_downgraded,
                 k.geo_anomaly,
+                k.geo_blocklist,
                 k.tor_login,
                 k.rate_limit,
                 k.new_device,
                 k.account_compromise,
                 k.suspicious_network
             ],
-            [100, 70, 5, 99, 90, 40, 70, 80, 80, 60, 90, 60]
+            [100, 70, 5, 99, 90, 40, 70, 90, 80, 80, 60, 90, 60]
         );
     }
 

@@ -4,10 +4,11 @@
 
 use super::config::days_ms;
 use super::{
-    actor_key, candidate, is_prior, is_successful_login, AlertCandidate, AlertSeverity,
-    DetectionConfig, DetectionEvent, History, Sighting,
+    actor_key, candidate, is_prior, is_successful_login, subject_key, subject_label,
+    AlertCandidate, AlertSeverity, DetectionConfig, DetectionEvent, History, Sighting,
 };
 use crate::ingest::catalogue::AlertType;
+use crate::intel::places;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -15,7 +16,9 @@ use std::collections::BTreeSet;
 const NOT_A_COUNTRY: [&str; 2] = ["T1", "XX"];
 
 /// Geo anomaly: a successful login from a country the actor has not been seen in within
-/// `geo_history_days`.
+/// `geo_history_days`, or from a country on the organisation's blocklist. A blocklisted country
+/// alerts whatever the history (the actor's first login, a country seen before, no actor at
+/// all), at high severity; keyed by the actor, else the IP.
 pub(super) fn geo_anomaly(
     event: &DetectionEvent,
     history: &History,
@@ -24,24 +27,39 @@ pub(super) fn geo_anomaly(
     if !is_successful_login(&event.event_name) {
         return None;
     }
-    let actor = event.actor()?;
     let country = country_code(event.country.as_deref()?)?;
     let days = config.geo_history_days;
     let known = recent_values(event, &history.actor_countries, days, country_code);
-    if known.contains(&country) || !actor_seen_before(event, history) {
+    let blocklisted = config.country_blocklist.contains(&country);
+    let new =
+        event.actor().is_some() && !known.contains(&country) && actor_seen_before(event, history);
+    if !(blocklisted || new) {
         return None;
     }
-    Some(AlertCandidate {
-        dedup_key: actor_key(actor),
-        title: format!("Login from a new country for {actor}"),
-        description: format!("First login from {country} in {days} days"),
-        evidence: json!({"country": country, "known_countries": known, "history_days": days}),
-        ..candidate(
-            event,
-            AlertType::GeoAnomaly,
+    let name = places::country_name(&country).unwrap_or(&country);
+    let who = subject_label(event);
+    let (title, description, severity, confidence) = if blocklisted {
+        (
+            format!("Login from a blocklisted country for {who}"),
+            format!("Login from {name} ({country}), a country on your blocklist"),
+            AlertSeverity::High,
+            config.confidence.geo_blocklist,
+        )
+    } else {
+        (
+            format!("Login from a new country for {who}"),
+            format!("First login from {name} ({country}) in {days} days"),
             AlertSeverity::Medium,
             config.confidence.geo_anomaly,
         )
+    };
+    Some(AlertCandidate {
+        dedup_key: subject_key(event),
+        title,
+        description,
+        evidence: json!({"country": country, "country_name": name, "known_countries": known,
+            "history_days": days, "blocklisted": blocklisted}),
+        ..candidate(event, AlertType::GeoAnomaly, severity, confidence)
     })
 }
 
@@ -163,8 +181,44 @@ mod tests {
         assert_eq!(c.dedup_key, "actor:alice");
         assert_eq!(
             c.evidence,
-            json!({"country": "FR", "known_countries": ["GB", "US"], "history_days": 28})
+            json!({"country": "FR", "country_name": "France", "known_countries": ["GB", "US"],
+                "history_days": 28, "blocklisted": false})
         );
+        assert_eq!(c.description, "First login from France (FR) in 28 days");
+    }
+
+    #[test]
+    fn a_blocklisted_country_alerts_high_whatever_the_history() {
+        let cfg = DetectionConfig {
+            country_blocklist: vec!["FR".into(), "KP".into()],
+            ..DetectionConfig::default()
+        };
+        // The actor's first event, and a country seen before: silent without the blocklist.
+        let first = History::default();
+        let seen_fr = countries(vec![seen("a", -DAY, "FR")]);
+        for h in [&first, &seen_fr] {
+            assert!(geo_anomaly(&fr_login(), h, &DetectionConfig::default()).is_none());
+            let c = geo_anomaly(&fr_login(), h, &cfg).unwrap();
+            assert_eq!((c.severity, c.confidence), (AlertSeverity::High, 90));
+            assert_eq!(c.title, "Login from a blocklisted country for alice");
+            assert_eq!(
+                c.description,
+                "Login from France (FR), a country on your blocklist"
+            );
+            assert_eq!(c.evidence["blocklisted"], true);
+        }
+        // No actor: keyed by the IP.
+        let mut anonymous = fr_login();
+        anonymous.actor_id = None;
+        let c = geo_anomaly(&anonymous, &first, &cfg).unwrap();
+        assert_eq!(c.dedup_key, format!("ip:{}", anonymous.ip().unwrap()));
+        // Other countries and failed logins are not the blocklist's.
+        let mut failed = fr_login();
+        failed.event_name = "auth.login_failed".into();
+        assert!(geo_anomaly(&failed, &first, &cfg).is_none());
+        let mut de = fr_login();
+        de.country = Some("DE".into());
+        assert!(geo_anomaly(&de, &first, &cfg).is_none());
     }
 
     #[test]

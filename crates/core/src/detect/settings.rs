@@ -12,9 +12,10 @@
 //! batch and once per Loki push, and runs each event with its organisation's configuration.
 
 use super::DetectionConfig;
-use crate::alerts::suppress::{country_code, Suppressions, MAX_REASON_CHARS};
+use crate::alerts::suppress::{Suppressions, MAX_REASON_CHARS};
 use crate::api::error::{ApiError, FieldError};
 use crate::api::sql::{SqlParam, Statement};
+use crate::intel::places::country_code;
 use crate::runtime::Db;
 use crate::time::UnixMs;
 use serde::Deserialize;

@@ -17,6 +17,13 @@ pub fn country_name(code: &str) -> Option<&'static str> {
         .map(|i| COUNTRIES[i].1)
 }
 
+/// A country code as stored: two letters upper-cased, when they are an assigned ISO 3166-1
+/// alpha-2 code (`gb` → `GB`; `XX`, `T1`, `UK` are not).
+pub fn country_code(raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_uppercase();
+    country_name(&code).map(|_| code)
+}
+
 /// The IANA time zone of a place: among the zones of `country` (every zone when the country is
 /// unknown), the one whose principal location is nearest `coords`, the country's main zone
 /// (`zone.tab` lists it first) counting at half its distance so small zones such as exclaves
@@ -68,9 +75,16 @@ mod tests {
         assert_eq!(country_name("us"), Some("United States"));
         assert_eq!(country_name("DE"), Some("Germany"));
         assert_eq!(country_name("KR"), Some("South Korea"));
-        for none in ["XX", "T1", "", "G", "GBR"] {
+        for none in ["XX", "T1", "", "G", "GBR", "UK"] {
             assert_eq!(country_name(none), None, "{none}");
+            assert_eq!(country_code(none), None, "{none}");
         }
+        assert_eq!(country_code(" gb "), Some("GB".into()));
+        assert_eq!(
+            COUNTRIES.len(),
+            249,
+            "every assigned ISO 3166-1 alpha-2 code"
+        );
     }
 
     #[test]
