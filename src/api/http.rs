@@ -49,7 +49,10 @@ pub fn error_with_body(err: &ApiError, body: &Value, extra: &[(&str, String)]) -
 /// `204` for a CORS preflight.
 pub fn preflight() -> Response {
     let headers = base_headers();
-    let _ = headers.set("Access-Control-Allow-Methods", "GET, POST, PATCH, DELETE, OPTIONS");
+    let _ = headers.set(
+        "Access-Control-Allow-Methods",
+        "GET, POST, PATCH, DELETE, OPTIONS",
+    );
     let _ = headers.set(
         "Access-Control-Allow-Headers",
         "X-API-Key, Authorization, Content-Type",

@@ -1,6 +1,7 @@
 // Replays tests/scenarios/detection.json: every labelled attack must raise exactly its alerts,
 // and nothing benign may raise any (travel through a VPN is recorded at low severity, as the
-// contract says). History steps are stored in D1 with past times; present steps go through
+// contract says; a suppressed attack is recorded as suppressed). The same file is played
+// natively by crates/core/src/detect/scenarios_tests.rs. History steps are stored in D1 with past times; present steps go through
 // POST /collect with cf metadata, the queue and the consumer's detection.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -38,11 +39,38 @@ async function seed(org, step, place, createdAt) {
     .run();
 }
 
+/** The scenario's settings and suppressions, through the API as a team would set them. A
+ *  suppression that has already ended cannot be created through the API (its expiry must be in
+ *  the future), so one is stored as if created a day ago. */
+async function configure(key, org, scenario, now) {
+  if (scenario.settings) {
+    const res = await app.request("/settings/detection", { method: "PATCH", key, body: scenario.settings });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  for (const { expires_in_minutes: minutes, ...body } of scenario.suppressions ?? []) {
+    const expires = minutes === undefined ? null : now + minutes * 60_000;
+    if (expires !== null && expires <= now) {
+      const created = now - 24 * 3_600_000;
+      await app.db.prepare(
+        `INSERT INTO suppressions (id, org_id, scope, value, alert_types, reason, created_by, created_at, expires_at, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'scenario', ?7, ?8, ?8)`)
+        .bind(`sup_${randomUUID().replaceAll("-", "")}`, orgIdFor(org), body.scope, body.value,
+          body.alert_types ? JSON.stringify(body.alert_types) : null, body.reason, created, expires)
+        .run();
+      continue;
+    }
+    if (expires !== null) body.expires_at = new Date(expires).toISOString();
+    const res = await app.request("/suppressions", { method: "POST", key, body });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+  }
+}
+
 for (const [i, scenario] of file.scenarios.entries()) {
   test(`[${scenario.label}] ${scenario.name}`, async () => {
     const org = `scenario-${i}`;
     const key = await app.createKey({ org, plan: "pro" });
     const now = Date.now();
+    await configure(key, org, scenario, now);
     for (const step of scenario.steps) {
       const place = file.places[step.place];
       assert.ok(place, `unknown place ${step.place}`);
@@ -67,10 +95,10 @@ for (const [i, scenario] of file.scenarios.entries()) {
       }
     }
     await app.settle();
-    const rows = (await app.db.prepare("SELECT alert_type, severity FROM alerts WHERE org_id = ? ORDER BY alert_type")
+    const rows = (await app.db.prepare("SELECT alert_type, severity, suppressed_by FROM alerts WHERE org_id = ? ORDER BY alert_type")
       .bind(orgIdFor(org)).all()).results;
-    const got = rows.map((r) => `${r.alert_type}/${r.severity}`).sort();
-    const want = scenario.expect.map((e) => `${e.alert_type}/${e.severity}`).sort();
+    const got = rows.map((r) => `${r.alert_type}/${r.severity}${r.suppressed_by ? "/suppressed" : ""}`).sort();
+    const want = scenario.expect.map((e) => `${e.alert_type}/${e.severity}${e.suppressed ? "/suppressed" : ""}`).sort();
     assert.deepEqual(got, want);
   });
 }

@@ -380,3 +380,7 @@ mod tests {
         assert_eq!(subject_key(&ev("e", "x.y", 0, "unknown", "")), "event:e");
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "scenarios_tests.rs"]
+mod scenarios;

@@ -220,14 +220,28 @@ async fn enrich<D: Db, L, Q>(
         cfs.extend(std::iter::repeat_n(&d.cf, d.events.len()));
         records.append(&mut d.events);
     }
-    let (plan, statements) = BatchEnrichment::plan(&records, env.now);
-    let rows = env.db.batch(&statements).await?;
-    let unreadable = plan.apply(&mut records, &cfs, rows, env.lists).err();
+    let unreadable = enrich_records(env.db, &mut records, &cfs, env.lists, env.now).await?;
     // Hand the records back, in order, to the deliveries they came from.
     let mut it = records.into_iter();
     for ((_, d), n) in batch.iter_mut().zip(counts) {
         d.events = it.by_ref().take(n).collect();
     }
+    Ok(unreadable)
+}
+
+/// Enriches `records`, each with the `cf` of the request it came in, with one batch of lookups
+/// (also the seeding path of the native detection scenarios). `Some(note)` when the answers were
+/// unreadable and the records stay as accepted.
+pub(crate) async fn enrich_records<D: Db>(
+    db: &D,
+    records: &mut [EventRecord],
+    cfs: &[&serde_json::Value],
+    lists: &NetworkLists,
+    now: UnixMs,
+) -> Result<Option<String>, D::Error> {
+    let (plan, statements) = BatchEnrichment::plan(records, now);
+    let rows = db.batch(&statements).await?;
+    let unreadable = plan.apply(records, cfs, rows, lists).err();
     Ok(unreadable.map(|e| format!("{e}: stored unenriched")))
 }
 
