@@ -5,6 +5,7 @@ import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timel
 import { loadDestinations } from "./destinations";
 import { byId, h } from "./dom";
 import { fmtAgo, fmtClock, fmtNum, parseTime } from "./format";
+import { loadSuppressions } from "./suppressions";
 import type { Anomaly, MockData } from "./types";
 import {
   renderAnomalies, renderAttackers, renderCountries, renderIam, renderKpiPlaceholders, renderKpis, renderSevFilter, renderStream,
@@ -26,7 +27,7 @@ const query: Query = {
 let data: MockData | null = null;
 let loading: AbortController | null = null;
 let lastLoadedAt: Date | null = null;
-let destinationsLoaded = false;
+let configLoaded = false;
 const seen = { service: new Set<string>(), namespace: new Set<string>() };
 
 const stream = { paused: false, shown: new Set<string>(), pending: 0 };
@@ -170,11 +171,13 @@ el.keyForm.addEventListener("submit", (e) => {
     return;
   }
   setKey(key);
+  configLoaded = false; // another key may be another organisation: reload its configuration cards
   el.dialog.close();
   void load();
 });
 byId("key-nokey").addEventListener("click", () => {
   setKey("");
+  configLoaded = false;
   el.dialog.close();
   void load();
 });
@@ -206,9 +209,10 @@ async function load(): Promise<void> {
     render(d);
     setStatus("ok");
     showBanner(null);
-    if (!destinationsLoaded) {
-      destinationsLoaded = true;
+    if (!configLoaded) {
+      configLoaded = true;
       void loadDestinations();
+      void loadSuppressions();
     }
   } catch (err) {
     if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
