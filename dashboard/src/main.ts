@@ -5,6 +5,7 @@ import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timel
 import { loadDestinations } from "./destinations";
 import { byId, h } from "./dom";
 import { fmtAgo, fmtClock, fmtNum, parseTime } from "./format";
+import { loadSettings } from "./settings";
 import { loadSuppressions } from "./suppressions";
 import type { Anomaly, MockData } from "./types";
 import {
@@ -213,6 +214,7 @@ async function load(): Promise<void> {
       configLoaded = true;
       void loadDestinations();
       void loadSuppressions();
+      void loadSettings();
     }
   } catch (err) {
     if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
