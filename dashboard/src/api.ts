@@ -33,12 +33,19 @@ function headers(extra: Record<string, string> = {}): Headers {
   return hd;
 }
 
+/** A field problem of a 400 (docs/api.md §9.7): `field` names it, e.g. `value` or `suppress.scope`. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly retryAfter?: number,
+    readonly details: FieldProblem[] = [],
   ) {
     super(message);
   }
@@ -54,7 +61,10 @@ async function toError(res: Response): Promise<ApiError> {
   const code = body?.error?.code ?? body?.code ?? `HTTP_${res.status}`;
   const message = body?.error?.message ?? body?.message ?? `${res.status} ${res.statusText || "request failed"}`;
   const ra = body?.error?.retry_after ?? Number(res.headers.get("Retry-After") ?? NaN);
-  return new ApiError(res.status, String(code), String(message), Number.isFinite(ra) ? ra : undefined);
+  const details = Array.isArray(body?.error?.details)
+    ? body.error.details.filter((d) => d && typeof d.field === "string").map((d) => ({ field: d.field, message: String(d.message ?? "") }))
+    : [];
+  return new ApiError(res.status, String(code), String(message), Number.isFinite(ra) ? ra : undefined, details);
 }
 
 export interface Query {

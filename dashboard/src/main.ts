@@ -2,10 +2,15 @@ import "./style.css";
 import { ApiError, fetchMockData, getKey, hasKeyChoice, patchAlert, setKey } from "./api";
 import type { AlertAction, Query } from "./api";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timelineOption } from "./charts";
+import { scopeText } from "./controls";
 import { loadDestinations } from "./destinations";
 import { byId, h } from "./dom";
-import { fmtAgo, fmtClock, fmtNum, parseTime } from "./format";
-import type { Anomaly, MockData } from "./types";
+import { fmtAgo, fmtClock, fmtDateTime, fmtNum, parseTime } from "./format";
+import { openMarkSafe } from "./marksafe";
+import { loadSettings } from "./settings";
+import { loadSuppressed } from "./suppressed";
+import { loadSuppressions } from "./suppressions";
+import type { Alert, Anomaly, MockData } from "./types";
 import {
   renderAnomalies, renderAttackers, renderCountries, renderIam, renderKpiPlaceholders, renderKpis, renderSevFilter, renderStream,
   renderThreatLegend, streamItems,
@@ -26,7 +31,7 @@ const query: Query = {
 let data: MockData | null = null;
 let loading: AbortController | null = null;
 let lastLoadedAt: Date | null = null;
-let destinationsLoaded = false;
+let configLoaded = false;
 const seen = { service: new Set<string>(), namespace: new Set<string>() };
 
 const stream = { paused: false, shown: new Set<string>(), pending: 0 };
@@ -47,7 +52,8 @@ const anomalyUi: AnomalyUi = {
     drawAnomalies();
   },
   onAction(a, action) {
-    void act(a, action);
+    if (action === "suppress") openMarkSafe(a, (alert) => suppressed(a, alert));
+    else void act(a, action);
   },
 };
 
@@ -170,11 +176,13 @@ el.keyForm.addEventListener("submit", (e) => {
     return;
   }
   setKey(key);
+  configLoaded = false; // another key may be another organisation: reload its configuration cards
   el.dialog.close();
   void load();
 });
 byId("key-nokey").addEventListener("click", () => {
   setKey("");
+  configLoaded = false;
   el.dialog.close();
   void load();
 });
@@ -206,10 +214,13 @@ async function load(): Promise<void> {
     render(d);
     setStatus("ok");
     showBanner(null);
-    if (!destinationsLoaded) {
-      destinationsLoaded = true;
+    if (!configLoaded) {
+      configLoaded = true;
       void loadDestinations();
+      void loadSuppressions();
+      void loadSettings();
     }
+    void loadSuppressed(d.timeRange.start);
   } catch (err) {
     if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
     setStatus("error");
@@ -321,6 +332,18 @@ async function act(a: Anomaly, action: AlertAction): Promise<void> {
     anomalyUi.pending.delete(a.id);
     drawAnomalies();
   }
+}
+
+/** After "Mark safe & suppress": the row shows Safe, the banner names the new suppression. */
+function suppressed(a: Anomaly, alert: Alert): void {
+  anomalyUi.statusOverride.set(a.id, alert.status);
+  anomalyUi.errors.delete(a.id);
+  drawAnomalies();
+  const s = alert.suppression;
+  if (s) {
+    showBanner(`Marked safe. Suppressing ${scopeText(s.scope, s.value)} ${s.expires_at ? `until ${fmtDateTime(s.expires_at)} UTC` : "until deleted"}.`, "info");
+  }
+  void loadSuppressions();
 }
 
 // ---------- events ----------

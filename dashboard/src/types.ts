@@ -106,7 +106,59 @@ export interface MockData {
 
 export interface ApiErrorBody {
   success?: false;
-  error?: { code?: string; message?: string; retry_after?: number; required_plan?: string };
+  error?: {
+    code?: string; message?: string; retry_after?: number; required_plan?: string;
+    details?: { field: string; message?: string; index?: number }[];
+  };
   code?: string;
   message?: string;
+}
+
+// Shapes of the suppression and detection-settings API (docs/api.md §12) and the Alert object
+// (docs/api.md §8.1), as far as the page reads them.
+
+export type SuppressionScope = "ip" | "cidr" | "asn" | "actor" | "country";
+
+export interface Suppression {
+  id: string;
+  scope: SuppressionScope | string;
+  value: string;
+  alert_types: string[] | null;
+  reason: string;
+  status: "active" | "expired" | "deleted" | string;
+  created_by: string;
+  created_at: string;
+  expires_at: string | null;
+  deleted_at: string | null;
+  deleted_by: string | null;
+}
+
+export interface Alert {
+  id: string;
+  alert_type: string;
+  severity: string;
+  status: string;
+  title: string;
+  description: string;
+  source_ip: string | null;
+  actor_id: string | null;
+  created_at: string;
+  suppressed_by: string | null;
+  forensics: { network?: { asn?: number | null; asn_org?: string | null } | null; location?: { country_code?: string | null } | null } | null;
+  metadata: { country?: string | null; confidence?: number; [k: string]: unknown };
+  suppression?: Suppression;
+}
+
+export interface SettingsValues {
+  brute_force_ip: { threshold: number; window_minutes: number };
+  brute_force_account: { threshold: number; window_minutes: number };
+  travel: { min_speed_kmh: number; min_distance_km: number };
+  country_blocklist: string[];
+}
+
+export interface DetectionSettings extends SettingsValues {
+  defaults: SettingsValues;
+  reason: string | null;
+  updated_by: string | null;
+  updated_at: string | null;
 }

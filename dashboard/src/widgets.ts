@@ -58,7 +58,7 @@ export interface AnomalyUi {
   errors: Map<string, string>;
   statusOverride: Map<string, string>;
   onToggle(id: string): void;
-  onAction(a: Anomaly, action: "acknowledge" | "resolve" | "mark_safe"): void;
+  onAction(a: Anomaly, action: "acknowledge" | "resolve" | "mark_safe" | "suppress"): void;
   onFilter(sev: string): void;
 }
 
@@ -98,7 +98,10 @@ function statusCell(a: Anomaly, ui: AnomalyUi) {
       h("button", { type: "button", class: "btn small act-resolve", disabled: busy, "data-action": "resolve",
         onclick: (e: Event) => { e.stopPropagation(); ui.onAction(a, "resolve"); } }, busy ? "…" : "Resolve"),
       h("button", { type: "button", class: "btn small ghost act-safe", disabled: busy, "data-action": "mark_safe",
-        onclick: (e: Event) => { e.stopPropagation(); ui.onAction(a, "mark_safe"); } }, "Mark safe")));
+        onclick: (e: Event) => { e.stopPropagation(); ui.onAction(a, "mark_safe"); } }, "Mark safe"),
+      h("button", { type: "button", class: "btn small ghost act-suppress", disabled: busy, "data-action": "suppress",
+        title: "Mark safe, and record later alerts from its IP, network, ASN, actor or country as suppressed",
+        onclick: (e: Event) => { e.stopPropagation(); ui.onAction(a, "suppress"); } }, "Mark safe & suppress")));
   } else {
     cell.append(h("span", { class: `status st-${status === "resolved" || status === "safe" ? status : "other"}` },
       status === "safe" ? "Safe" : humanize(status)));

@@ -1,6 +1,7 @@
 // A stand-in for the Worker, for the browser test: serves public/ the way Workers static assets do
-// (files first, `/` → index.html, _headers applied, no SPA fallback) and fakes the two API routes
-// the page calls, with the API contract's envelopes and error body (docs/api.md §5.6, §9.3, §9.7).
+// (files first, `/` → index.html, _headers applied, no SPA fallback) and fakes the API routes
+// the page calls, with the API contract's envelopes and error body (docs/api.md §5.6, §9.3,
+// §9.7); the configuration cards get empty lists and the default detection settings.
 import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
@@ -155,9 +156,28 @@ export async function startFakeServer({ publicDir, fixture }) {
         meta: { plan: "pro", retention_days: 30, cutoff_date: now, redacted: false },
       });
     }
-    if (url.pathname === "/destinations" && req.method === "GET") {
+    if (m && req.method === "GET") {
+      if (!authed(req, res)) return;
+      const a = data.anomalies.find((x) => x.id === decodeURIComponent(m[1]));
+      if (!a) return apiError(res, 404, "NOT_FOUND", "Alert not found");
+      return json(res, 200, {
+        success: true,
+        data: { id: a.id, alert_type: a.type, severity: a.severity, status: a.status, title: a.title, description: a.description,
+          source_ip: a.sourceIp, actor_id: a.user, created_at: a.timestamp, suppressed_by: null, forensics: null,
+          metadata: { confidence: a.confidence, evidence: a.evidence } },
+      });
+    }
+    if (["/destinations", "/suppressions"].includes(url.pathname) && req.method === "GET") {
       if (!authed(req, res)) return;
       return json(res, 200, { success: true, data: [], meta: { plan: "pro", retention_days: 30, redacted: false } });
+    }
+    if (url.pathname === "/settings/detection" && req.method === "GET") {
+      if (!authed(req, res)) return;
+      const defaults = {
+        brute_force_ip: { threshold: 5, window_minutes: 5 }, brute_force_account: { threshold: 10, window_minutes: 60 },
+        travel: { min_speed_kmh: 805, min_distance_km: 500 }, country_blocklist: [],
+      };
+      return json(res, 200, { success: true, data: { ...defaults, defaults, reason: null, updated_by: null, updated_at: null } });
     }
     if (m || url.pathname === "/ui/mock-data") return apiError(res, 405, "METHOD_NOT_ALLOWED", "Method not allowed");
     apiError(res, 404, "NOT_FOUND", "Not found");
