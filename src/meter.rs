@@ -6,7 +6,7 @@
 //!
 //! `detect` (the same three counts) is present when the invocation ran detection: the
 //! statements from detection's start to the invocation's end (alert writes and delivery
-//! planning included), already counted in the totals.
+//! planning included), already counted in the totals. `bench/cost.mjs` reads these lines.
 //!
 //! An invocation's statements are told apart from those of other invocations running in the
 //! same isolate by polling: while the entry point's future is polled, its tally is the current
