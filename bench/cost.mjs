@@ -20,34 +20,34 @@ const { values } = parseArgs({ options: {
 } });
 const size = { orgs: Number(values.orgs), users: Number(values.users), seed: Number(values.seed) };
 
-// Workers Paid prices as published (read 2026-12-06). `included` is per month; prices are $ per
-// million units unless named otherwise.
+// Workers Paid prices as published (read 2026-12-06; [bracketed] words are the tables' headings,
+// the rest is quoted). `included` is per month; prices are $ per million units unless named.
 export const PRICES = {
   read: "2026-12-06",
   workers: {
     url: "https://developers.cloudflare.com/workers/platform/pricing/",
-    quote: "Standard: 10 million included per month +$0.30 per additional million [requests]; 30 million CPU milliseconds included per month +$0.02 per additional million CPU milliseconds; $5 USD per month minimum",
+    quote: "[Requests, Standard] 10 million included per month +$0.30 per additional million; [CPU time] 30 million CPU milliseconds included per month +$0.02 per additional million CPU milliseconds; [the Workers Paid plan:] a minimum charge of $5 USD per month for an account",
     requests: { included: 10e6, per_million: 0.30 },
     cpu_ms: { included: 30e6, per_million: 0.02 },
     subscription_per_month: 5,
   },
   d1: {
     url: "https://developers.cloudflare.com/d1/platform/pricing/",
-    quote: "Rows read: First 25 billion / month included + $0.001 / million rows; Rows written: First 50 million / month included + $1.00 / million rows; Storage: First 5 GB included + $0.75 / GB-mo",
+    quote: "[Rows read] First 25 billion / month included + $0.001 / million rows; [Rows written] First 50 million / month included + $1.00 / million rows; [Storage (per GB stored)] First 5 GB included + $0.75 / GB-mo",
     rows_read: { included: 25e9, per_million: 0.001 },
     rows_written: { included: 50e6, per_million: 1.00 },
     storage: { included_gb: 5, per_gb_month: 0.75 },
   },
   durable_objects: {
     url: "https://developers.cloudflare.com/durable-objects/platform/pricing/",
-    quote: "Requests: 1 million, + $0.15/million; Duration: 400,000 GB-s, + $12.50/million GB-s (billed for the 128 MB allocated); SQLite storage backend: rows read and written as D1 (First 50 million / month included + $1.00 / million rows written), SQL stored data 5 GB-month, + $0.20/ GB-month",
+    quote: "[Requests] 1 million, + $0.15/million; [Duration] 400,000 GB-s, + $12.50/million GB-s; Duration billing charges for the 128 MB of memory your Durable Object is allocated; [SQLite storage backend, Rows written] First 50 million / month included + $1.00 / million rows; [SQL Stored data] 5 GB-month, + $0.20/ GB-month",
     requests: { included: 1e6, per_million: 0.15 },
     duration: { included_gb_s: 400_000, per_million_gb_s: 12.50, gb: 0.128 },
     rows_written: { included: 50e6, per_million: 1.00 },
   },
   queues: {
     url: "https://developers.cloudflare.com/queues/pricing/",
-    quote: "Standard operations: 1,000,000 operations / month [included], $0.40 / million operations; an operation for each 64 KB written, read, or deleted; in most cases 3 operations to deliver a message: 1 write, 1 read, and 1 delete",
+    quote: "[Standard operations] 1,000,000 operations / month [included], $0.40 / million operations; An operation is counted for each 64 KB of data that is written, read, or deleted; In most cases, it takes 3 operations to deliver a message: 1 write, 1 read, and 1 delete",
     operations: { included: 1e6, per_million: 0.40 },
   },
 };
