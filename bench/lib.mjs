@@ -1,6 +1,6 @@
 // Shared benchmark helpers: an isolated Worker instance in workerd (Miniflare) with its own
 // on-disk D1 so large datasets need not fit in memory, realistic seeding, and percentiles.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -14,10 +14,12 @@ export const EVENT_NAMES = [
 ];
 const SEVERITY = { "auth.login_failed": "medium", "auth.login_success": "low", "authz.access_denied": "critical" };
 
-/** A fresh instance with persistent (on-disk) D1 in a temp dir, removed by `dispose()`. */
-export async function instance(bindings = {}, { listen = false } = {}) {
+/** A fresh instance with persistent (on-disk) D1 in a temp dir (`app.dir`), removed by
+ *  `dispose()`. `runtimeStdio` as for start(). */
+export async function instance(bindings = {}, { listen = false, runtimeStdio } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "edgesoc-bench-"));
-  const app = await start({ bindings, persist: dir, listen });
+  const app = await start({ bindings, persist: dir, listen, runtimeStdio });
+  app.dir = dir;
   const dispose = app.dispose.bind(app);
   app.dispose = async () => {
     await dispose();
@@ -69,3 +71,16 @@ export function summarize(samples) {
 }
 
 export const fmt = (ms) => `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+
+/** The workerd processes running now (each Miniflare instance runs its own), by pid. */
+export const workerdPids = () => new Set(readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((p) => {
+  try { return readFileSync(`/proc/${p}/comm`, "utf8").startsWith("workerd"); } catch { return false; }
+}));
+
+/** The CPU time (user + system, ms) the processes `pids` have used, from /proc. */
+export const cpuMs = (pids) => [...pids].reduce((sum, p) => {
+  try {
+    const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+    return sum + (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in 10 ms ticks
+  } catch { return sum; }
+}, 0);

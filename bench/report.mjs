@@ -10,6 +10,7 @@ const read = (name) => {
 const pipeline = read("pipeline"), http = read("http"), query = read("query"), bundle = read("bundle"), dash = read("dashboard");
 const delivery = read("delivery");
 const lists = read("lists-memory"), listsBefore = read("lists-memory-before");
+const cost = read("cost");
 const ms = (x) => (x == null ? "–" : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 const us = (ns) => `${(ns / 1000).toFixed(1)} µs`;
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
@@ -162,6 +163,81 @@ if (lists) {
       ` also enriches, reaches ${mb(s["caps-ipv6"].after_change.wasm)} of wasm and ${mb(Math.max(s["caps-ipv6"].after_change.heapTotalPeak ?? 0, s["caps-ipv6"].after_change.heapTotal))} of JS heap;` +
       ` a consumer that does not run the refresh stays at ${mb(s["caps-ipv6"].after_load.wasm)} of wasm.` : ""), "");
 }
+if (cost) {
+  const { single, batch_100: batch } = cost.modes;
+  const S = single.figures, B = batch.figures;
+  const n1 = (x) => x.toFixed(1), n2 = (x) => x.toFixed(2);
+  const int = (x) => Math.round(x).toLocaleString("en");
+  const round2 = (x) => Number(x.toPrecision(2)).toLocaleString("en"); // two significant digits
+  const usd = (x) => (x >= 0.1 ? `$${x.toFixed(2)}` : x >= 0.001 ? `$${x.toFixed(3)}` : "< $0.001");
+  const P = cost.prices, A = cost.assumptions;
+  const perOrg = (x) => int(x / cost.size.orgs);
+  const list = (o) => Object.entries(o).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
+  const w = (f) => f.rows_written_per_event, lw = S.rows_written_per_line;
+  const evD = single.dollars_per_million_events, baD = batch.dollars_per_million_events, lnD = cost.lines.dollars_per_million_lines;
+  const stored = cost.raw.single.stored;
+  const tables = (o) => Object.entries(o).slice(0, 6).map(([t, b]) => `${t} ${int(b)}`).join(", ");
+  lines.push("## Cost per event in what Cloudflare bills (D1 rows, bytes, $)", "",
+    `\`node bench/cost.mjs\` (measured ${cost.measured}): a generated day (\`bench/day.mjs\`) for ${cost.size.orgs} organisations of ${cost.size.users} users — ` +
+    `${int(S.events)} events and ${int(S.lines)} raw log lines — replayed through the Worker in workerd with the D1 cost meter on ` +
+    "(`EDGESOC_D1_METER=1`, `src/meter.rs`, docs/workers.md §3), once with one event per `POST /collect` and once in 100-event batches, " +
+    "each in a fresh instance (`bench/meter.mjs`): the Loki pushes, the events, the queue drained, the reads below, then the daily purge " +
+    "run past retention, first when only the lines are past it, then for the rest. Rows are D1's own `meta.rows_written` and " +
+    "`meta.rows_read` summed over every statement of every invocation, from the meter's log lines; detection is what follows its start " +
+    "in the consumer (its reads, the alert writes, the delivery planning). `tests/e2e/cost.test.mjs` replays one organisation of the " +
+    "same day on every `scripts/test` and fails above its ceiling of rows written per event (today's figure plus half a row; " +
+    "issue 18's target is 10).", "",
+    `**The day** (all organisations; per organisation about ${perOrg(S.events)} events and ${perOrg(S.lines)} lines; the mix is described in the header of \`bench/day.mjs\`). ` +
+    `Events: ${list(cost.mix.events)}. Raw lines, spread over the 24 hours before the replay and pushed 50 at a time: ${list(cost.mix.lines)}. ` +
+    "Organisations are Enterprise (no rate limit on a day replayed in a minute; detection as on Pro).", "",
+    "**D1 rows written**", "",
+    "| per | ingest (`/collect` + consumer) | detection | purge | all in |", "|---|---|---|---|---|",
+    `| event, one per request | ${n1(w(S).ingest)} | ${n2(w(S).detection)} | ${n1(w(S).purge)} | **${n1(w(S).all_in)}** |`,
+    `| event, 100-event batches | ${n1(w(B).ingest)} | ${n2(w(B).detection)} | ${n1(w(B).purge)} | **${n1(w(B).all_in)}** |`,
+    `| raw log line (Loki push) | ${n1(lw.ingest)} | ${n2(lw.detection)} | ${n1(lw.purge)} | **${n1(lw.all_in)}** |`, "",
+    "Ingest is the same either way: every event writes its row and index entries, its dashboard log item and theirs, and the rollup " +
+    "triggers' rows; the purge deletes them and the triggers write the rollups again.", "",
+    "**D1 rows read**", "",
+    "| per event | `/collect` | consumer (enrich, store) | detection | purge |", "|---|---|---|---|---|",
+    `| one per request (${n1(S.events_per_consumer_invocation)} events a consumer batch) | ${n1(S.rows_read_per_event.collect)} | ${n1(S.rows_read_per_event.consumer)} | ${n1(S.rows_read_per_event.detection)} | ${n1(S.rows_read_per_event.purge)} |`,
+    `| 100-event batches (${int(B.events_per_consumer_invocation)} events a consumer batch) | ${n1(B.rows_read_per_event.collect)} | ${n1(B.rows_read_per_event.consumer)} | ${n1(B.rows_read_per_event.detection)} | ${n1(B.rows_read_per_event.purge)} |`, "",
+    `Per call, with about ${perOrg(stored.events)} events and ${perOrg(stored.logs)} log items stored per organisation: ` +
+    `\`GET /ui/mock-data\` (default view) reads ${int(S.reads_per_call.dashboard.rows_read)} rows in ${int(S.reads_per_call.dashboard.statements)} statements, ` +
+    `\`GET /events\` (first page) ${int(S.reads_per_call.events.rows_read)}, \`GET /events?actor_id=…\` ${int(S.reads_per_call.events_by_actor.rows_read)} ` +
+    "(without `ANALYZE` statistics the actor filter walks the window; issue 18 item 3). Reads grow with what is stored; these are a day's.", "",
+    `**Bytes** (growth of the SQLite file Miniflare persists, pages × page size, by table with its indexes from \`dbstat\`): ` +
+    `**${int(S.bytes_per_event)} bytes per event** (${tables(S.bytes_per_event_by_table)}; ${int(B.bytes_per_event)} in batches) and ` +
+    `**${int(S.bytes_per_line)} per raw line** (${tables(S.bytes_per_line_by_table)}). The replay sends the day's events within minutes, ` +
+    "so their log items' hourly rollup rows are mostly updates of the same hour's rows; the raw lines, timestamped over the whole day, " +
+    "show what spreading adds (their rollups take about half their bytes). The event figures are therefore a lower bound, for bytes " +
+    "more than for rows written.", "",
+    "**$ per million events** on Workers Paid, beyond the included monthly allowances (the $5 subscription and the allowances aside):", "",
+    "| term | one event per request | 100-event batches | per million raw lines |", "|---|---|---|---|",
+    ...Object.keys(evD.terms).map((t) => `| ${t} | ${usd(evD.terms[t])} | ${usd(baD.terms[t])} | ${usd(lnD.terms[t])} |`),
+    `| **total** | **${usd(evD.total)}** | **${usd(baD.total)}** | **${usd(lnD.total)}** |`, "",
+    `The dominant term is **${evD.dominant}**: ${pct(evD.dominant_share)} of the single-event total and ${pct(baD.dominant_share)} of the batched one ` +
+    `(${lnD.dominant}, ${pct(lnD.dominant_share)}, for raw lines). The included ${int(P.d1.rows_written.included / 1e6)} million rows written a month cover ` +
+    `about ${round2(P.d1.rows_written.included / w(S).all_in)} events a month; the Workers Free plan's 100,000 rows written a day, about ${round2(100000 / w(S).all_in)} events a day.`, "",
+    `Prices (Workers Paid, read ${P.read}):`, "",
+    `- Workers — ${P.workers.url}: “${P.workers.quote}”.`,
+    `- D1 — ${P.d1.url}: “${P.d1.quote}”.`,
+    `- Durable Objects — ${P.durable_objects.url}: “${P.durable_objects.quote}”.`,
+    `- Queues — ${P.queues.url}: “${P.queues.quote}”.`, "",
+    "Assumptions:", "",
+    `- Workers requests: each \`/collect\` request and each queue consumer invocation counts as one (consumer invocations: ${n1(S.events_per_consumer_invocation)} events each ` +
+    `one at a time, ${int(B.events_per_consumer_invocation)} in batches); Loki: one push per ${int(S.lines / S.pushes)} lines. The purge's one cron run a day is left out.`,
+    `- CPU: ${single.cpu_source === "bench/results/http.json" ? "workerd's CPU per `/collect` request under load from bench/results/http.json (the consumer's CPU included)" : "this run's workerd CPU"}, ` +
+    `${n2(evD.units.cpu_ms)} ms per event one at a time and ${n2(baD.units.cpu_ms)} ms in batches; this run measured ${n2(S.cpu_ms_per_event_measured)} and ${n2(B.cpu_ms_per_event_measured)} ` +
+    `ms sequentially, local D1 and Miniflare included. Raw lines: this run's ${n2(S.cpu_ms_per_line_measured)} ms a line. Either way CPU is a few cents per million.`,
+    `- Durable Objects: one limiter call per request (the replay sends one at a time, so no request shares a round), ${A.do_ms_per_call} ms of wall time each at 128 MB, ` +
+    `and ${A.do_rows_written_per_call} SQLite rows written per call — not metered by the D1 meter: \`src/limits/object.rs\` writes the second's rate bucket and the month's usage ` +
+    "(2 rows; counted once with a temporary build reading the cursor's `rows_written`: 2 per call for a Pro organisation, 1 for an unlimited-rate one) and deletes each " +
+    "bucket when it leaves the 60 s window (+1 per call when calls are a second or more apart).",
+    `- Queues: ${A.events_per_message} events a message (\`crates/core/src/ingest/message.rs\`), each message under 64 KB: ${A.queue_ops_per_message} operations (write, read, delete); no retries.`,
+    `- D1 storage: ${int(S.bytes_per_event)} bytes an event kept ${A.retention_days_for_storage} days (Pro's retention) is ${n2(S.bytes_per_event / 1e3 * A.retention_days_for_storage / 30)} GB-month per million events; ` +
+    "rows read by the dashboard and `/events` depend on use, not on events, and are left out (they are cheap: $0.001 per million).",
+    "- No alert destinations are configured, so no delivery queue messages or outbound requests; the day raises few alerts anyway.", "");
+}
 if (bundle) {
   lines.push("## Bundle", "", `\`wrangler deploy --dry-run\`: ${bundle.wrangler_reported ?? "–"}; measured gzip ${(bundle.gzip_bytes / 1024).toFixed(0)} KiB ` +
     `(target ≤ 1 MiB: ${bundle.gzip_bytes <= bundle.target_gzip_bytes ? "met" : "**missed**"}).`, "");
@@ -208,6 +284,11 @@ lines.push("## Reading these figures", "",
     "  are the local Queue broker refusing sends (\"Unknown Internal Error 15000\") once its backlog grows; the",
     "  floor, whose consumer only acks, hits it too. Every such request is refunded and answered 500",
     "  (docs/api.md §3.3), never silently lost (tests/e2e/faults.test.mjs proves the accounting); SDKs retry them.",
+  ] : []),
+  ...(cost ? [
+    `- **Cost:** D1 rows written are ${pct(cost.modes.single.dollars_per_million_events.dominant_share)} of the $${cost.modes.single.dollars_per_million_events.total.toFixed(2)} ` +
+    `per million events sent one at a time (${cost.modes.single.figures.rows_written_per_event.all_in.toFixed(1)} rows an event, all in); issue 18 aims at 10. ` +
+    "`tests/e2e/cost.test.mjs` keeps the count from rising unmeasured.",
   ] : []),
   "- Local workerd runs D1 and Durable Objects in-process on the same two cores as the load generator, so",
   "  absolute latencies are pessimistic; compare rows within one run.", "");

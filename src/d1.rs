@@ -1,6 +1,7 @@
 //! The D1 binding (`DB`): runs the statements the core builds (`edgesoc_core::api::sql`) and
 //! hands back their rows. Every statement that touches tenant data is scoped by `org_id` in the
-//! core; nothing here builds SQL of its own.
+//! core; nothing here builds SQL of its own. Every answer passes through [`metered`], which
+//! counts it for the cost meter (`crate::meter`) when that is on.
 
 use edgesoc_core::api::sql::{SqlParam, Statement};
 use edgesoc_core::runtime;
@@ -8,7 +9,7 @@ use edgesoc_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::{D1Database, D1PreparedStatement, D1Result};
 
 /// A D1 failure: the database did not answer, or answered rows this build cannot read.
 #[derive(Debug)]
@@ -71,6 +72,18 @@ struct Total {
     total: f64,
 }
 
+/// Counts a statement's answer for the cost meter (nothing to do when the meter is off).
+fn metered(result: &D1Result) -> &D1Result {
+    if crate::meter::active() {
+        let meta = result.meta().ok().flatten();
+        crate::meter::count(
+            meta.as_ref().and_then(|m| m.rows_read),
+            meta.as_ref().and_then(|m| m.rows_written),
+        );
+    }
+    result
+}
+
 impl Store {
     /// The store over the `DB` binding.
     pub fn from_env(env: &worker::Env) -> Result<Self, Error> {
@@ -101,6 +114,7 @@ impl Store {
                 "a two-statement batch did not answer twice".into(),
             ));
         };
+        let (page, count) = (metered(page), metered(count));
         let rows: Vec<T> = page.results().map_err(unreadable)?;
         let total = count
             .results::<Total>()
@@ -110,24 +124,22 @@ impl Store {
         Ok((rows, total))
     }
 
-    /// The first row of a statement, if any.
+    /// The first row of a statement (one that answers at most one row), if any. Read with
+    /// `all()`, which runs the same query as `first()` and also answers its `meta`.
     pub async fn one<T: DeserializeOwned>(&self, statement: Statement) -> Result<Option<T>, Error> {
-        self.prepare(&statement)?
-            .first(None)
-            .await
-            .map_err(unavailable)
+        Ok(self.all(statement).await?.into_iter().next())
     }
 
     /// Every row of a statement.
     pub async fn all<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, Error> {
         let result = self.prepare(&statement)?.all().await.map_err(unavailable)?;
-        result.results().map_err(unreadable)
+        metered(&result).results().map_err(unreadable)
     }
 
     /// Runs one write statement and returns how many rows it changed.
     pub async fn run(&self, statement: Statement) -> Result<u64, Error> {
         let result = self.prepare(&statement)?.run().await.map_err(unavailable)?;
-        Ok(result
+        Ok(metered(&result)
             .meta()
             .ok()
             .flatten()
@@ -137,11 +149,15 @@ impl Store {
 
     /// Runs one statement and returns its rows unconverted (each a JS array of the column
     /// values), so a large result can be converted one row at a time (`intel::lists::reload`).
+    /// D1's `raw()` answers no `meta`: the meter counts the statement with no rows.
     pub async fn raw_rows(&self, statement: &Statement) -> Result<Vec<JsValue>, Error> {
-        self.prepare(statement)?
+        let rows = self
+            .prepare(statement)?
             .raw_js_value()
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        crate::meter::count(None, None);
+        Ok(rows)
     }
 
     /// Runs statements as one D1 batch (one transaction, one round trip) and returns each
@@ -160,7 +176,11 @@ impl Store {
         let results = self.db.batch(prepared).await.map_err(unavailable)?;
         results
             .iter()
-            .map(|r| r.results::<serde_json::Value>().map_err(unreadable))
+            .map(|r| {
+                metered(r)
+                    .results::<serde_json::Value>()
+                    .map_err(unreadable)
+            })
             .collect()
     }
 }
@@ -170,5 +190,9 @@ impl runtime::Db for Store {
 
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<Vec<serde_json::Value>>, Error> {
         Store::batch(self, statements).await
+    }
+
+    fn detecting(&self) {
+        crate::meter::detection();
     }
 }

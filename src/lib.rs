@@ -12,6 +12,7 @@ mod ingest;
 mod intel;
 mod limits;
 mod logs;
+mod meter;
 mod queue;
 mod retention;
 mod vars;
@@ -29,20 +30,29 @@ fn now() -> UnixMs {
     UnixMs(js_sys::Date::now() as i64)
 }
 
+// Each entry point runs inside `meter::run`, which logs its D1 statements and rows when
+// `EDGESOC_D1_METER` is "1" (the route: method and path, queue name, or cron expression).
+
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let resp = api::handle(Incoming::new(req), env, ctx, now()).await;
+    let req = Incoming::new(req);
+    let route = meter::enabled(&env).then(|| format!("{} {}", req.method, req.path));
+    let resp = meter::run("fetch", route, api::handle(req, env, ctx, now())).await;
     Ok(resp.into())
 }
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<()> {
-    // Two queues: events to store (`edgesoc-detect`) and alert deliveries (`edgesoc-deliver`).
-    if batch.queue().ends_with("-deliver") {
-        alerts::deliver::consume(batch, &env).await;
-    } else {
-        ingest::consume::consume(batch, &env).await;
-    }
+    let route = meter::enabled(&env).then(|| batch.queue());
+    meter::run("queue", route, async {
+        // Two queues: events to store (`edgesoc-detect`) and alert deliveries (`edgesoc-deliver`).
+        if batch.queue().ends_with("-deliver") {
+            alerts::deliver::consume(batch, &env).await;
+        } else {
+            ingest::consume::consume(batch, &env).await;
+        }
+    })
+    .await;
     Ok(())
 }
 
@@ -53,12 +63,16 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = UnixMs(event.schedule() as i64);
-    if event.cron() == REFRESH_CRON {
-        refresh_lists(&env, now).await;
-        alerts::deliver::sweep(&env, now).await;
-    } else {
-        purge(&env, now).await;
-    }
+    let route = meter::enabled(&env).then(|| event.cron());
+    meter::run("scheduled", route, async {
+        if event.cron() == REFRESH_CRON {
+            refresh_lists(&env, now).await;
+            alerts::deliver::sweep(&env, now).await;
+        } else {
+            purge(&env, now).await;
+        }
+    })
+    .await;
 }
 
 async fn purge(env: &Env, now: UnixMs) {

@@ -56,6 +56,7 @@ pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     // The lines are stored: from here on a failure is logged, never answered with an error
     // (a retried push would store its lines twice).
     if !lines.is_empty() {
+        crate::meter::detection();
         if let Err(e) = detect_lines(ctx, ctx.store()?, &lines).await {
             worker::console_error!(
                 "loki brute-force detection over {} lines failed: {e}",

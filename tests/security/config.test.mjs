@@ -56,7 +56,7 @@ test("wrangler.toml holds no secret, no key and no test-only, development or pub
   const allowed = new Set([
     "BOOTSTRAP_PLAN", "PURGE_CHUNK_ROWS", "PURGE_MAX_STATEMENTS", "NETWORK_LIST_SOURCES", "NETWORK_LIST_TIMEOUT_MS",
     "TENANT_CACHE_SECONDS", "PUBLIC_URL", "EMAIL_FROM", "DELIVERY_TIMEOUT_MS", "DELIVERY_MAX_ATTEMPTS",
-    "DELIVERY_BACKOFF_SECONDS",
+    "DELIVERY_BACKOFF_SECONDS", "EDGESOC_D1_METER",
   ]);
   for (const name of Object.keys(vars)) assert.ok(allowed.has(name), `unexpected [vars] entry ${name}: secrets go in wrangler secret`);
 });

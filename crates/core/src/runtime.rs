@@ -19,6 +19,10 @@ use std::fmt::Display;
 pub trait Db {
     type Error: Display;
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<Vec<Value>>, Self::Error>;
+    /// Marks that the statements that follow are detection's (its reads, the alert writes and
+    /// the delivery planning), for the Worker's cost meter (`src/meter.rs`); nothing else
+    /// reads it.
+    fn detecting(&self) {}
 }
 
 /// One organisation's limiter: admissions decided in order in one call, and refunds.

@@ -137,6 +137,7 @@ async fn store_and_detect<D: Db, L, Q: Queue>(
         .await
         .map_err(|e| format!("insert of {} events failed: {e}", records.len()))?;
     let events: Vec<(EventRecord, Plan)> = records.into_iter().zip(plans).collect();
+    env.db.detecting();
     detect_batch(env.db, &events, env.lists, env.now)
         .await
         .map_err(|e| format!("detection failed: {e}"))?;
