@@ -13,12 +13,14 @@ use crate::alerts::delivery::ledger::plan_raise_statement;
 use crate::alerts::store_statements;
 use crate::detect::history::HistoryReads;
 use crate::detect::settings::DetectionContext;
-use crate::detect::{evaluate, history_request, DetectionEvent};
+use crate::detect::{evaluate_detailed, history_request, DetectionEvent};
+use crate::ingest::catalogue::AlertType;
 use crate::ingest::record::EventRecord;
 use crate::intel::NetworkLists;
 use crate::limits::plan::Plan;
 use crate::runtime::Db;
 use crate::time::UnixMs;
+use std::collections::HashSet;
 
 /// Runs every rule on `events` (each with the plan it was accepted under) and stores the alerts.
 /// `lists` are the network lists in force: relay egress is judged by them, not stored.
@@ -54,19 +56,25 @@ pub async fn detect_batch<D: Db>(
             .absorb(rows)
             .map_err(|e| format!("history rows: {e}"))?;
     }
-    let candidates: Vec<_> = events
-        .iter()
-        .zip(reads.into_histories())
-        .flat_map(|((record, plan), (mut event, mut history))| {
-            event.mark_relay(lists);
-            for login in &mut history.actor_logins {
-                login.mark_relay(lists);
-            }
-            evaluate(&event, &history, *plan, context.config(&record.org_id.0))
-                .into_iter()
-                .map(move |c| (c, record))
-        })
-        .collect();
+    // Newest first, so the first candidate of each key is the newest: it alone gets the counting
+    // rules' full evidence (`Detail`), which is what storage keeps.
+    let mut evaluated: Vec<_> = events.iter().zip(reads.into_histories()).collect();
+    evaluated.sort_by(|((a, _), _), ((b, _), _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let mut detailed: HashSet<(&str, AlertType, String)> = HashSet::new();
+    let mut candidates = Vec::new();
+    for ((record, plan), (mut event, mut history)) in evaluated {
+        event.mark_relay(lists);
+        for login in &mut history.actor_logins {
+            login.mark_relay(lists);
+        }
+        let org = record.org_id.0.as_str();
+        let full = |t: AlertType, key: &str| !detailed.contains(&(org, t, key.to_owned()));
+        let raised = evaluate_detailed(&event, &history, *plan, context.config(org), &full);
+        for c in raised {
+            detailed.insert((org, c.alert_type, c.dedup_key.clone()));
+            candidates.push((c, record));
+        }
+    }
     // Deliveries are planned in the same transaction as the alerts they deliver.
     let mut statements = store_statements(&candidates, &context.suppressions, now, EventId::new_v4);
     let delivering = delivering_orgs(events);

@@ -8,7 +8,7 @@
 
 use super::{
     actor_key, candidate, ip_key, is_failed_login, is_prior, AlertCandidate, AlertSeverity, Burst,
-    Confidences, DetectionConfig, DetectionEvent, History, Occurrence, RATE_LIMIT_NAME,
+    Confidences, Detail, DetectionConfig, DetectionEvent, History, Occurrence, RATE_LIMIT_NAME,
 };
 use crate::ingest::catalogue::AlertType;
 use serde_json::{json, Value};
@@ -22,61 +22,80 @@ pub const MAX_EVIDENCE_EVENTS: usize = 50;
 
 /// Brute-force candidates for a failed login: at most one keyed `ip:<ip>` and one keyed
 /// `actor:<id>`, since the two thresholds describe different attacks (spraying from one host,
-/// guessing one account from many).
+/// guessing one account from many). `full` says which keys get the full evidence (see
+/// [`super::Detail`]); the others carry the counts alone.
 pub(super) fn brute_force(
     event: &DetectionEvent,
     history: &History,
     config: &DetectionConfig,
+    full: Detail,
 ) -> Vec<AlertCandidate> {
     if !is_failed_login(&event.event_name) {
         return Vec::new();
     }
     let per_ip = event.ip().map(|ip| {
         let rule = config.brute_force_ip;
-        let earlier = burst(event, &history.ip_failed_logins, rule);
-        (
-            rule,
-            earlier,
-            Side::Ip,
-            ip_key(ip),
-            format!("Brute force from {ip}"),
-        )
+        let title = format!("Brute force from {ip}");
+        (rule, &history.ip_failed_logins, Side::Ip, ip_key(ip), title)
     });
     let per_account = event.actor().map(|actor| {
         let rule = config.brute_force_account;
-        let earlier = burst(event, &history.actor_failed_logins, rule);
         let title = format!("Brute force against account {actor}");
-        (rule, earlier, Side::Account, actor_key(actor), title)
+        (
+            rule,
+            &history.actor_failed_logins,
+            Side::Account,
+            actor_key(actor),
+            title,
+        )
     });
     per_ip
         .into_iter()
         .chain(per_account)
-        .filter(|(rule, earlier, ..)| count(earlier) >= rule.threshold)
-        .map(|(rule, earlier, side, dedup_key, title)| {
-            let count = count(&earlier);
-            let spread = match (side, distinct(event, &earlier, side).1) {
-                (_, 0) => String::new(),
-                (Side::Ip, n) => format!(" against {n} account{}", plural(n as u32)),
-                (Side::Account, n) => format!(" from {n} source IP{}", plural(n as u32)),
+        .filter_map(|(rule, prior, side, dedup_key, title)| {
+            let count = burst_count(event, prior, rule);
+            if count < rule.threshold {
+                return None;
+            }
+            let base = format!(
+                "{count} failed login{} in {} min",
+                plural(count),
+                rule.window_minutes
+            );
+            let (description, evidence) = if full(AlertType::BruteForceAttack, &dedup_key) {
+                let earlier = burst(event, prior, rule);
+                let spread = match (side, distinct(event, &earlier, side).1) {
+                    (_, 0) => String::new(),
+                    (Side::Ip, n) => format!(" against {n} account{}", plural(n as u32)),
+                    (Side::Account, n) => format!(" from {n} source IP{}", plural(n as u32)),
+                };
+                (
+                    format!("{base}{spread}"),
+                    burst_evidence(event, &earlier, side, rule),
+                )
+            } else {
+                (base, summary(count, rule, side))
             };
-            AlertCandidate {
+            Some(AlertCandidate {
                 dedup_key,
                 title,
-                description: format!(
-                    "{count} failed login{} in {} min{spread}",
-                    plural(count),
-                    rule.window_minutes
-                ),
-                evidence: burst_evidence(event, &earlier, side, rule),
+                description,
+                evidence,
                 ..candidate(
                     event,
                     AlertType::BruteForceAttack,
                     AlertSeverity::High,
                     brute_force_confidence(count, rule.threshold, &config.confidence),
                 )
-            }
+            })
         })
         .collect()
+}
+
+/// The evidence of a burst whose full evidence another candidate of the batch carries.
+fn summary(count: u32, rule: Burst, side: Side) -> Value {
+    json!({"count": count, "threshold": rule.threshold, "window_minutes": rule.window_minutes,
+        "key": side.key()})
 }
 
 /// Which key a brute-force burst is counted by.
@@ -86,6 +105,16 @@ pub(super) enum Side {
     Ip,
     /// One account, many source IPs: `key: "account"`.
     Account,
+}
+
+impl Side {
+    /// The evidence's `key`.
+    fn key(self) -> &'static str {
+        match self {
+            Side::Ip => "ip",
+            Side::Account => "account",
+        }
+    }
 }
 
 /// The burst's size: the earlier failures plus the trigger.
@@ -168,7 +197,7 @@ pub(super) fn burst_evidence(
         "count": count(earlier),
         "threshold": rule.threshold,
         "window_minutes": rule.window_minutes,
-        "key": match side { Side::Ip => "ip", Side::Account => "account" },
+        "key": side.key(),
         "accounts": accounts,
         "accounts_total": accounts_total,
         "source_ips": ips,
@@ -198,25 +227,31 @@ pub(super) fn rate_limit(
     event: &DetectionEvent,
     history: &History,
     config: &DetectionConfig,
+    full: Detail,
 ) -> Option<AlertCandidate> {
     if event.event_name != RATE_LIMIT_NAME {
         return None;
     }
     let rule = config.rate_limit;
-    let by_actor = event.actor().map(|a| {
-        let earlier = burst(event, &history.actor_rate_limits, rule);
-        (earlier, actor_key(a), a)
-    });
-    let by_ip = event.ip().map(|ip| {
-        let earlier = burst(event, &history.ip_rate_limits, rule);
-        (earlier, ip_key(ip), ip)
-    });
-    let (earlier, dedup_key, who) = by_actor
+    let by_actor = event
+        .actor()
+        .map(|a| (&history.actor_rate_limits, actor_key(a), a));
+    let by_ip = event
+        .ip()
+        .map(|ip| (&history.ip_rate_limits, ip_key(ip), ip));
+    let (count, prior, dedup_key, who) = by_actor
         .into_iter()
         .chain(by_ip)
-        .find(|(earlier, ..)| count(earlier) >= rule.threshold)?;
-    let count = count(&earlier);
-    let first = earlier.first().map_or(event.created_at, |o| o.at);
+        .map(|(prior, key, who)| (burst_count(event, prior, rule), prior, key, who))
+        .find(|(count, ..)| *count >= rule.threshold)?;
+    let mut evidence = json!({"count": count, "window_minutes": rule.window_minutes});
+    if full(AlertType::RateLimitExceeded, &dedup_key) {
+        let earlier = burst(event, prior, rule);
+        let first = earlier.first().map_or(event.created_at, |o| o.at);
+        evidence["first_at"] = json!(first.iso_millis());
+        evidence["last_at"] = json!(event.created_at.iso_millis());
+        evidence["event_ids"] = json!(event_ids(&earlier, event));
+    }
     Some(AlertCandidate {
         dedup_key,
         title: format!("Rate-limit abuse by {who}"),
@@ -225,13 +260,7 @@ pub(super) fn rate_limit(
             plural(count),
             rule.window_minutes
         ),
-        evidence: json!({
-            "count": count,
-            "window_minutes": rule.window_minutes,
-            "first_at": first.iso_millis(),
-            "last_at": event.created_at.iso_millis(),
-            "event_ids": event_ids(&earlier, event),
-        }),
+        evidence,
         ..candidate(
             event,
             AlertType::RateLimitExceeded,
@@ -239,6 +268,20 @@ pub(super) fn rate_limit(
             config.confidence.rate_limit,
         )
     })
+}
+
+/// The burst's size, the trigger included, without listing it: the distinct earlier events in
+/// the window, plus one.
+fn burst_count(trigger: &DetectionEvent, prior: &[Occurrence], rule: Burst) -> u32 {
+    let window = rule.window_ms();
+    let earlier: BTreeSet<&str> = prior
+        .iter()
+        .filter(|o| is_prior(trigger, &o.event_id, o.at, window))
+        .map(|o| o.event_id.as_str())
+        .collect();
+    u32::try_from(earlier.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1)
 }
 
 /// The distinct earlier events in the window ending at the trigger, oldest first (by time, then
@@ -304,7 +347,7 @@ mod tests {
     }
 
     fn run(e: &DetectionEvent, h: &History) -> Vec<AlertCandidate> {
-        brute_force(e, h, &DetectionConfig::default())
+        brute_force(e, h, &DetectionConfig::default(), &|_, _| true)
     }
 
     #[test]
@@ -451,7 +494,7 @@ mod tests {
     }
 
     fn rl(e: &DetectionEvent, h: History) -> Option<AlertCandidate> {
-        rate_limit(e, &h, &DetectionConfig::default())
+        rate_limit(e, &h, &DetectionConfig::default(), &|_, _| true)
     }
 
     #[test]
@@ -517,7 +560,7 @@ mod tests {
             },
             ..DetectionConfig::default()
         };
-        let out = brute_force(&failed(), &History::default(), &cfg);
+        let out = brute_force(&failed(), &History::default(), &cfg, &|_, _| true);
         assert_eq!(out[0].evidence["count"], 1);
         assert_eq!(
             out[0].description,
@@ -566,5 +609,36 @@ mod tests {
             (ids[0].as_str(), ids[48].as_str(), ids[49].as_str()),
             ("o31", "o79", "trigger")
         );
+    }
+
+    #[test]
+    fn keys_without_detail_carry_the_counts_alone() {
+        let mut prior = occs(5, 4 * MIN);
+        prior.iter_mut().for_each(|o| o.peer = Some("root".into()));
+        let h = History {
+            ip_failed_logins: prior.clone(),
+            ip_rate_limits: prior,
+            ..History::default()
+        };
+        // Only the IP key of brute force is detailed.
+        let only_ip =
+            |t: AlertType, key: &str| t == AlertType::BruteForceAttack && key == "ip:203.0.113.45";
+        let mut e = failed();
+        e.actor_id = None;
+        let c = &brute_force(&e, &h, &DetectionConfig::default(), &only_ip)[0];
+        assert_eq!(c.evidence["accounts_total"], 1, "detailed");
+        let none = |_: AlertType, _: &str| false;
+        let c = &brute_force(&e, &h, &DetectionConfig::default(), &none)[0];
+        assert_eq!(
+            c.evidence,
+            json!({"count": 6, "threshold": 5, "window_minutes": 5, "key": "ip"})
+        );
+        assert_eq!(c.description, "6 failed logins in 5 min");
+        assert_eq!(
+            c.confidence, 75,
+            "the count and confidence are the same either way"
+        );
+        let r = rate_limit(&limited(IP, ""), &h, &DetectionConfig::default(), &none).unwrap();
+        assert_eq!(r.evidence, json!({"count": 6, "window_minutes": 10}));
     }
 }

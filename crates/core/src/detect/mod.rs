@@ -53,11 +53,29 @@ pub fn evaluate(
     plan: Plan,
     config: &DetectionConfig,
 ) -> Vec<AlertCandidate> {
+    evaluate_detailed(event, history, plan, config, &|_, _| true)
+}
+
+/// Whether a counting rule builds the full evidence of its candidate for `(alert type, dedup
+/// key)`; when not, the candidate carries the counts alone. Storage keeps the evidence of a
+/// key's newest candidate (docs/api.md §8.4), so a batch only needs it for that one: in a flood
+/// every failure is a candidate, and listing who, from where and which events for each of them
+/// would cost the square of the flood.
+pub type Detail<'a> = &'a dyn Fn(AlertType, &str) -> bool;
+
+/// [`evaluate`], with the counting rules' full evidence only where `full` asks for it.
+pub fn evaluate_detailed(
+    event: &DetectionEvent,
+    history: &History,
+    plan: Plan,
+    config: &DetectionConfig,
+    full: Detail,
+) -> Vec<AlertCandidate> {
     let mut out = Vec::new();
     out.extend(single::instant(event, config));
-    out.extend(burst::brute_force(event, history, config));
+    out.extend(burst::brute_force(event, history, config, full));
     out.extend(compromise::account_compromise(event, history, config));
-    out.extend(burst::rate_limit(event, history, config));
+    out.extend(burst::rate_limit(event, history, config, full));
     out.extend(single::tor_login(event, config));
     if plan.is_pro_or_above() {
         out.extend(single::suspicious_network(event, config));
