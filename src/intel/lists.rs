@@ -53,10 +53,9 @@ enum Claim {
 /// The network lists in force: the stored lists over the shipped ones. Each isolate reads D1 at
 /// most once per `RELOAD_AFTER_MS` (5 minutes), and re-reads only the lists stored anew since,
 /// one at a time and 2 MiB of text per statement, each replacing its old copy as soon as it is
-/// parsed; the refresh invalidates
-/// its own isolate's copy at once. When nothing is stored the shipped lists apply; when a read
-/// fails, the lists already in force stay and the read is retried after `RELOAD_RETRY_MS`.
-/// Never fails. The returned lists are shared, not copied.
+/// parsed; the refresh invalidates its own isolate's copy at once. When nothing is stored the
+/// shipped lists apply; when a read fails, the lists already in force stay and the read is
+/// retried after `RELOAD_RETRY_MS`. Never fails. The returned lists are shared, not copied.
 pub async fn current(store: &Store) -> NetworkLists {
     let now = js_sys::Date::now();
     let generation = GENERATION.with(Cell::get);

@@ -46,7 +46,7 @@ describe("network lists at the caps", () => {
     await srv?.close();
     if (previous === undefined) delete process.env.EDGESOC_INSPECTOR;
     else process.env.EDGESOC_INSPECTOR = previous;
-    if (seen.length) console.error(`isolate memory (MB): ${seen.map((m) => `${m.step} wasm ${(m.wasm / MB).toFixed(1)}, heap ${(m.heapTotal / MB).toFixed(1)} (live ${(m.heapAfterGc / MB).toFixed(1)})`).join("; ")}`);
+    if (seen.length) console.error(`isolate memory (MiB): ${seen.map((m) => `${m.step} wasm ${(m.wasm / MB).toFixed(1)}, heap ${(m.heapTotal / MB).toFixed(1)} (live ${(m.heapAfterGc / MB).toFixed(1)})`).join("; ")}`);
   });
 
   /** Enriches one event from `ip` through the queue consumer; returns its stored flags. */
