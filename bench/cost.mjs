@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { day } from "./day.mjs";
 import { cpuMs, instance, workerdPids } from "./lib.mjs";
-import { meterLog, replay } from "./meter.mjs";
+import { linesEnd, meterLog, replay } from "./meter.mjs";
 
 const { values } = parseArgs({ options: {
   orgs: { type: "string", default: "3" }, users: { type: "string", default: "40" }, seed: { type: "string", default: "18" },
@@ -106,7 +106,7 @@ async function measure(batch) {
   const pids = new Set([...workerdPids()].filter((p) => !before.has(p)));
   try {
     const start = Date.now();
-    const d = day({ ...size, end: start });
+    const d = day({ ...size, end: linesEnd(start) });
     const probe = async () => ({ cpu_ms: cpuMs(pids), db: dbstat(app.dir) });
     const t0 = Date.now();
     const r = await replay(app, log, d, { batch, start, probe });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { start } from "../tests/e2e/harness.mjs";
 import { orgIdFor } from "../scripts/lib/keys.mjs";
+import { rebuildRollups } from "../scripts/lib/rollups.mjs";
 
 export const EVENT_NAMES = [
   "auth.login_success", "auth.login_failed", "auth.logout", "auth.password_reset", "auth.mfa_enabled",
@@ -28,7 +29,8 @@ export async function instance(bindings = {}, { listen = false, runtimeStdio } =
   return app;
 }
 
-/** Inserts `n` events for `org` spread over the last `days` days, 2,000 rows per statement. */
+/** Inserts `n` events for `org` spread over the last `days` days, 2,000 rows per statement, then
+ *  recomputes the organisation's rollups (the `event_counts` that `GET /events` totals read). */
 export async function seedEvents(app, org, n, { days = 28, actors = 5000, ips = 2000, onProgress } = {}) {
   const now = Date.now();
   const chunk = 2000;
@@ -51,6 +53,7 @@ export async function seedEvents(app, org, n, { days = 28, actors = 5000, ips = 
       .bind(JSON.stringify(rows)).run();
     if ((done + chunk) % 100_000 === 0 || done + chunk >= n) onProgress?.(Math.min(n, done + chunk));
   }
+  await rebuildRollups(app.db, orgIdFor(org));
 }
 
 /** Times `count` sequential calls of `fn`; returns percentiles in ms. */

@@ -50,6 +50,13 @@ async function linesReach(log, n, timeoutMs = 5000) {
   while (log.lines.length < n && Date.now() < deadline) await sleep(10);
 }
 
+/** Where a replay starting at `start` ends its day's raw lines: the start of its UTC hour, so
+ *  the first purge (past the lines' retention, before the events') takes every line and no event
+ *  (the purge removes whole hours, crates/core/src/retention.rs). */
+export function linesEnd(start) {
+  return Math.floor(start / 3_600_000) * 3_600_000;
+}
+
 /**
  * Replays `org`s of a `day()` through `app` (started with the meter on and `log.runtimeStdio`):
  * keys (Enterprise: no rate limit for a day replayed in minutes, the same detection as Pro),

@@ -192,6 +192,28 @@ impl runtime::Db for Store {
         Store::batch(self, statements).await
     }
 
+    async fn changes(&self, statements: &[Statement]) -> Result<Vec<u64>, Error> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self.db.batch(prepared).await.map_err(unavailable)?;
+        Ok(results
+            .iter()
+            .map(|r| {
+                metered(r)
+                    .meta()
+                    .ok()
+                    .flatten()
+                    .and_then(|m| m.changes)
+                    .unwrap_or(0) as u64
+            })
+            .collect())
+    }
+
     fn detecting(&self) {
         crate::meter::detection();
     }

@@ -7,10 +7,7 @@ use crate::d1::Store;
 use crate::vars;
 use edgesoc_core::api::sql::SqlParam;
 use edgesoc_core::ingest::hold;
-use edgesoc_core::retention::{
-    more_to_delete, purge_chunk_sql, PurgeReport, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS,
-    PURGE_TARGETS,
-};
+use edgesoc_core::retention::{purge_org, PurgeReport, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS};
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use worker::Env;
@@ -27,30 +24,19 @@ pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
     report.statements += 1;
     for tenant in crate::access::all_tenants(&store).await? {
         report.organisations += 1;
-        let cutoff = tenant.cutoff(now);
-        for target in &PURGE_TARGETS {
-            let sql = purge_chunk_sql(target, chunk);
-            loop {
-                if report.statements >= budget {
-                    report.incomplete = true;
-                    return Ok(report);
-                }
-                let params = vec![
-                    SqlParam::Text(tenant.org_id.0.clone()),
-                    SqlParam::Number(cutoff.0 as f64),
-                ];
-                let deleted = store.run((sql.clone(), params)).await?;
-                report.statements += 1;
-                report.rows_deleted += deleted;
-                if !more_to_delete(deleted, chunk) {
-                    break;
-                }
-            }
+        let left = budget.saturating_sub(report.statements);
+        let org = &tenant.org_id;
+        let done = purge_org(&store, org, tenant.cutoff(now), chunk, left).await?;
+        report.statements += done.rounds;
+        report.rows_deleted += done.rows_deleted;
+        if !done.complete {
+            report.incomplete = true;
+            return Ok(report);
         }
         // Fully purged: this organisation goes to the back of the next run's queue.
         let mark = "UPDATE orgs SET purged_at = ?2 WHERE id = ?1";
         let params = vec![
-            SqlParam::Text(tenant.org_id.0.clone()),
+            SqlParam::Text(org.0.clone()),
             SqlParam::Number(now.0 as f64),
         ];
         store.run((mark.to_string(), params)).await?;

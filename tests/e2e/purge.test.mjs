@@ -85,10 +85,9 @@ test("alerts, their trigger records and dashboard log items are purged with the 
 });
 
 test("with more organisations than one run's budget covers, consecutive runs reach every one", async () => {
-  // About 2 organisations per run: the commit-record purge, one statement per purge target
-  // (8, crates/core/src/retention.rs PURGE_TARGETS) for two organisations, and the first target
-  // (events) of a third.
-  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "18" } });
+  // Three organisations per run: the commit-record purge, then one round (one D1 batch over
+  // every purge target, crates/core/src/retention.rs) for each of three organisations.
+  const app = await start({ bindings: { PURGE_MAX_STATEMENTS: "4" } });
   try {
     const now = Date.now();
     const orgs = Array.from({ length: 7 }, (_, i) => `Tenant ${i}`);

@@ -19,6 +19,9 @@ use std::fmt::Display;
 pub trait Db {
     type Error: Display;
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<Vec<Value>>, Self::Error>;
+    /// Runs write statements as one batch (one transaction) and answers how many rows each
+    /// changed.
+    async fn changes(&self, statements: &[Statement]) -> Result<Vec<u64>, Self::Error>;
     /// Marks that the statements that follow are detection's (its reads, the alert writes and
     /// the delivery planning), for the Worker's cost meter (`src/meter.rs`); nothing else
     /// reads it.

@@ -1,6 +1,6 @@
 //! `GET /events`'s statements on real SQLite with every migration applied. Events are stored
-//! the way the queue consumer stores them, so the `event_counts` rollup is kept by the
-//! migrations' triggers, at and around hour edges (h − 1 ms, h, h + 1 ms); the rollup-based
+//! the way the queue consumer stores them, so the `event_counts` rollup is kept as in
+//! production, at and around hour edges (h − 1 ms, h, h + 1 ms); the rollup-based
 //! total of windows starting and ending on and around those edges must equal a plain
 //! `count(*)` over the same filter. A second organisation's rows sit at the same times, so a
 //! statement that leaves the caller's organisation counts them too.
@@ -62,7 +62,7 @@ fn seeded() -> SqliteDb {
     assert_eq!(
         db.count("SELECT sum(n) FROM event_counts", &[]),
         db.count("SELECT count(*) FROM events", &[]),
-        "the triggers keep the rollup"
+        "the inserts keep the rollup"
     );
     db
 }

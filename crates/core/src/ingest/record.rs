@@ -94,13 +94,28 @@ json_extract(value, '$.is_tor'), json_extract(value, '$.is_proxy'), json_extract
 json_extract(value, '$.threat_score'), json(json_extract(value, '$.forensics')), \
 json(json_extract(value, '$.metadata')), json_extract(value, '$.created_at') FROM json_each(?1)";
 
-/// Stores records idempotently: one statement per JSON array of at most
-/// [`MAX_BOUND_JSON_BYTES`], so D1's 100-parameter limit never applies, whatever the count.
-/// Each record carries its own `org_id`, stamped when it was accepted.
+/// Adds the records of the JSON array bound to `?1` that are not stored yet to the hourly
+/// counts per (organisation, event name, severity) that `GET /events` totals read
+/// (migrations/0006_event_counts.sql): one grouped upsert, run just before the insert.
+const COUNT_EVENTS_SQL: &str = "INSERT INTO event_counts (org_id, hour, event_name, severity, n) \
+SELECT json_extract(value, '$.org_id'), json_extract(value, '$.created_at') / 3600000, \
+json_extract(value, '$.event_name'), json_extract(value, '$.severity'), count(*) FROM json_each(?1) \
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.id')) GROUP BY 1, 2, 3, 4 \
+ON CONFLICT (org_id, hour, event_name, severity) DO UPDATE SET n = n + excluded.n";
+
+/// Stores records idempotently: per JSON array of at most [`MAX_BOUND_JSON_BYTES`] (so D1's
+/// 100-parameter limit never applies, whatever the count), the count upsert and the insert.
+/// Each record carries its own `org_id`, stamped when it was accepted. A record whose id came
+/// earlier in `records` is left out (stored once, counted once).
 pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serde_json::Error> {
-    Ok(json_array_chunks(records, MAX_BOUND_JSON_BYTES)?
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&EventRecord> = records.iter().filter(|r| seen.insert(&r.id)).collect();
+    Ok(json_array_chunks(&unique, MAX_BOUND_JSON_BYTES)?
         .into_iter()
-        .map(|chunk| (INSERT_EVENTS_SQL.to_string(), vec![SqlParam::Text(chunk)]))
+        .flat_map(|chunk| {
+            [COUNT_EVENTS_SQL, INSERT_EVENTS_SQL]
+                .map(|sql| (sql.to_string(), vec![SqlParam::Text(chunk.clone())]))
+        })
         .collect())
 }
 

@@ -7,7 +7,8 @@
 //! 3. [`parse_push`]: the JSON push into streams of entries (≤ 10,000 entries), or 400/413;
 //! 4. [`build_line_rows`]: labels (§7.1) + fields (§7.3) + type (§4/§5) per line, dropping
 //!    entries outside `[cutoff, now + 10 min]` and truncating lines over 8 KiB;
-//! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`;
+//! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`, each preceded by the
+//!    grouped [`rollups`] upserts of its rows;
 //! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.4).
 //!
 //! [`event_row`] is the log item of a stored LiteSOC event (§3.1 "Events" column, §6); the
@@ -18,6 +19,7 @@
 pub mod classify;
 pub mod detect;
 mod push;
+pub mod rollups;
 mod row;
 
 pub use push::{parse_push, PushEntry, PushStream};

@@ -101,9 +101,10 @@ FROM json_each(?1)";
 /// what brute-force detection needs to pick and key the stored failure lines.
 pub const RETURNING: &str = " RETURNING id, ts, type, source_ip, user";
 
-/// The statements inserting `rows`, each binding one JSON array of at most about `max_bytes`.
-/// With `returning`, each statement returns `id, ts, type, source_ip, user` of every row it
-/// inserted.
+/// The statements storing `rows`: per JSON array of at most about `max_bytes`, the rollup
+/// upserts ([`super::rollups::upserts`], which return nothing) and the insert. With
+/// `returning`, each insert returns `id, ts, type, source_ip, user` of every row it inserted.
+/// An event's item whose `event_id` came earlier in `rows` is left out (stored and counted once).
 pub fn insert_statements(
     rows: &[LogRow],
     returning: bool,
@@ -114,10 +115,17 @@ pub fn insert_statements(
     } else {
         INSERT_LOGS_SQL.to_string()
     };
-    Ok(json_array_chunks(rows, max_bytes)?
-        .into_iter()
-        .map(|chunk| (sql.clone(), vec![SqlParam::Text(chunk)]))
-        .collect())
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&LogRow> = rows
+        .iter()
+        .filter(|r| r.event_id.as_ref().is_none_or(|id| seen.insert(id)))
+        .collect();
+    let mut out = Vec::new();
+    for chunk in json_array_chunks(&unique, max_bytes)? {
+        out.extend(super::rollups::upserts(&chunk));
+        out.push((sql.clone(), vec![SqlParam::Text(chunk)]));
+    }
+    Ok(out)
 }
 
 /// The dashboard id of a raw line: `<row id>-<unix seconds>` (§2, the seed's id style).

@@ -20,8 +20,8 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Stores `records` the way the queue consumer does (`ingest::consume`: the events through
-/// `ingest::record::insert_statements` and their log items, one batch), so the migrations'
-/// triggers maintain every rollup exactly as in production.
+/// `ingest::record::insert_statements` and their log items, one batch), so every rollup is kept
+/// exactly as in production.
 pub fn store(db: &SqliteDb, records: &[crate::ingest::record::EventRecord]) {
     run(crate::ingest::consume::insert(db, records)).expect("stored");
 }

@@ -11,7 +11,7 @@ use std::cell::{Cell, RefCell};
 
 pub struct SqliteDb {
     conn: RefCell<Connection>,
-    /// Fails every batch whose first statement contains this text (an outage of that write).
+    /// Fails every batch with a statement containing this text (an outage of that write).
     pub fail_on: RefCell<Option<String>>,
     /// Batches run, for counting round trips.
     pub batches: Cell<usize>,
@@ -101,8 +101,8 @@ impl Db for SqliteDb {
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<Vec<Value>>, String> {
         self.batches.set(self.batches.get() + 1);
         let fail = self.fail_on.borrow().clone();
-        if let (Some(text), Some((first, _))) = (fail, statements.first()) {
-            if first.contains(&text) {
+        if let Some(text) = fail {
+            if statements.iter().any(|(sql, _)| sql.contains(&text)) {
                 return Err(format!("injected D1 failure on {text:?}"));
             }
         }
@@ -111,6 +111,22 @@ impl Db for SqliteDb {
         let mut out = Vec::with_capacity(statements.len());
         for (sql, params) in statements {
             out.push(query(&tx, sql, params).map_err(|e| format!("{e}: {sql}"))?);
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    async fn changes(&self, statements: &[Statement]) -> Result<Vec<u64>, String> {
+        self.batches.set(self.batches.get() + 1);
+        let mut conn = self.conn.borrow_mut();
+        let tx = conn.transaction().map_err(|e| e.to_string())?;
+        let mut out = Vec::with_capacity(statements.len());
+        for (sql, params) in statements {
+            let params: Vec<Sql> = params.iter().map(bind).collect();
+            let n = tx
+                .execute(sql, rusqlite::params_from_iter(params))
+                .map_err(|e| format!("{e}: {sql}"))?;
+            out.push(n as u64);
         }
         tx.commit().map_err(|e| e.to_string())?;
         Ok(out)

@@ -4,8 +4,8 @@
 //! 1. [`DashboardQuery::parse`]: the query string, clamped and validated (§1), or 400;
 //! 2. [`Window::new`]: the hours actually served, bounded by the plan's retention;
 //! 3. [`statements`]: a fixed list of [`STATEMENT_COUNT`] org- and window-scoped reads, run as
-//!    **one** D1 batch (one round trip). Aggregates come from the trigger-maintained rollups of
-//!    migrations/0007_log_rollups.sql; only the logs, anomalies and IAM changes read raw rows,
+//!    **one** D1 batch (one round trip). Aggregates come from the rollups of
+//!    migrations/0007_log_rollups.sql (kept by crates/core/src/logs/rollups.rs); only the logs, anomalies and IAM changes read raw rows,
 //!    each with its `LIMIT`;
 //! 4. [`assemble`]: the batch's rows into the §3 response.
 //!

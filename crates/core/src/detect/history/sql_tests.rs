@@ -72,7 +72,8 @@ impl Seeded {
         (row.event_id, row.event_name) = (None, None);
         let inserts = crate::logs::insert_statements(&[row], true, MAX_BOUND_JSON_BYTES).unwrap();
         let returned = run(self.db.batch(&inserts)).unwrap();
-        let id = returned[0][0]["id"].as_i64().expect("a row id");
+        let row = returned.iter().flatten().next().expect("the inserted row");
+        let id = row["id"].as_i64().expect("a row id");
         self.names.insert(item_id(id, at), label.into());
     }
 

@@ -1,0 +1,387 @@
+//! The rollups kept per batch against the rollups recomputed from the stored rows
+//! ([`REBUILD_SQL`]), on real SQLite with every migration applied: after batches of raw lines and
+//! events (redelivered ones among them, within a batch and across batches), and through purges
+//! of every shape (mid-hour cutoffs, small chunks, a budget that runs out and a run that
+//! resumes).
+
+use super::*;
+use crate::access::ids::{EventId, OrgId};
+use crate::api::sql::SqlParam;
+use crate::ingest::record::EventRecord;
+use crate::ingest::NewEvent;
+use crate::logs::classify::{LogLevel, LogType};
+use crate::logs::{insert_statements, LogRow};
+use crate::retention::{purge_before, purge_org};
+use crate::runtime::Db;
+use crate::testing::{run, store, SqliteDb};
+use crate::time::UnixMs;
+use serde_json::{Map, Value};
+
+/// An exact UTC day (2026-01-30T00:00:00Z).
+const DAY0: i64 = 1_769_731_200_000;
+const HOUR: i64 = 3_600_000;
+const ORGS: [&str; 2] = ["org_a", "org_b"];
+
+/// Every rollup table with its columns, as compared.
+const TABLES: [(&str, &str); 10] = [
+    (
+        "log_hourly",
+        "org_id, hour, service, namespace, type, n, critical, warnings, hostile",
+    ),
+    (
+        "log_source_hourly",
+        "org_id, hour, service, namespace, source, n",
+    ),
+    ("log_source_hours", "org_id, hour, source, n"),
+    (
+        "log_source_daily",
+        "org_id, day, service, namespace, source, n",
+    ),
+    (
+        "log_attack_hourly",
+        "org_id, source_ip, hour, service, namespace, n, last_ts, geo, geo_ts",
+    ),
+    ("log_attack_hours", "org_id, source_ip, hour, n, last_ts"),
+    (
+        "log_attack_daily",
+        "org_id, day, service, namespace, source_ip, n",
+    ),
+    (
+        "log_attackers",
+        "org_id, source_ip, service, namespace, last_ts",
+    ),
+    ("log_attacker_ips", "org_id, source_ip, last_ts"),
+    ("event_counts", "org_id, hour, event_name, severity, n"),
+];
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// A raw line of `org` at `ts`: hostile or not by its address, type and status.
+fn line(r: &mut Rng, org: &str, ts: i64) -> LogRow {
+    let ips = [
+        "203.0.113.7",
+        "198.51.100.9",
+        "127.0.0.1",
+        "2001:db8::1",
+        "::1",
+        "not-an-ip",
+    ];
+    let types = [
+        LogType::LoginFailure,
+        LogType::NetworkScan,
+        LogType::NetworkEvent,
+        LogType::LoginSuccess,
+    ];
+    let levels = [
+        LogLevel::Info,
+        LogLevel::Warning,
+        LogLevel::Error,
+        LogLevel::Critical,
+    ];
+    let source_ip = (r.below(8) > 0).then(|| r.pick(&ips).to_string());
+    LogRow {
+        org_id: org.into(),
+        ts,
+        hour: ts - ts.rem_euclid(HOUR),
+        log_type: types[r.below(4) as usize],
+        action: None,
+        level: levels[r.below(4) as usize],
+        service: r.pick(&["web", "api"]).into(),
+        namespace: r.pick(&["prod", "staging"]).into(),
+        source_ip,
+        user: None,
+        hostname: None,
+        target_ip: None,
+        geo: (r.below(3) == 0).then(|| r.pick(&["DE", "FR", "US"]).to_string()),
+        device: None,
+        vpn: None,
+        status_code: [None, Some(200), Some(401), Some(429)][r.below(4) as usize],
+        resource: None,
+        message: "line".into(),
+        event_id: None,
+        event_name: None,
+    }
+}
+
+fn event(n: u128, org: &str, name: &str, ip: &str, at: i64) -> EventRecord {
+    EventRecord::assign(
+        NewEvent {
+            event_name: name.into(),
+            actor_id: Some(format!("u{}", n % 5)),
+            actor_email: None,
+            user_ip: Some(ip.into()),
+            metadata: Map::new(),
+        },
+        &OrgId(org.into()),
+        EventId(uuid::Uuid::from_u128(n)),
+        UnixMs(at),
+        None,
+    )
+}
+
+fn snapshot(db: &SqliteDb) -> Vec<Vec<String>> {
+    TABLES
+        .iter()
+        .map(|(table, cols)| {
+            let mut rows: Vec<String> = db
+                .rows(&format!("SELECT {cols} FROM {table}"), &[])
+                .into_iter()
+                .map(|v| v.to_string())
+                .collect();
+            rows.sort();
+            rows
+        })
+        .collect()
+}
+
+fn rebuilt(db: &SqliteDb) -> Vec<Vec<String>> {
+    for org in ORGS {
+        run(db.batch(&rebuild_statements(org))).expect("rebuilt");
+    }
+    snapshot(db)
+}
+
+/// Two organisations over three days: raw lines in pushes of up to 40, events in consumer
+/// batches of up to 25, some batches delivered twice and some events twice in one batch.
+fn filled() -> SqliteDb {
+    let db = SqliteDb::migrated();
+    let mut r = Rng(0x5eed);
+    let mut n = 0u128;
+    for _ in 0..30 {
+        let org = ORGS[r.below(2) as usize];
+        let rows: Vec<LogRow> = (0..1 + r.below(40))
+            .map(|_| {
+                // Some lines share a millisecond, so ties of the latest geo are exercised.
+                let ts = DAY0 + (r.below(3 * 24 * 60) as i64) * 60_000;
+                line(&mut r, org, ts)
+            })
+            .collect();
+        let statements = insert_statements(&rows, true, 4096).expect("statements");
+        run(db.batch(&statements)).expect("pushed");
+    }
+    let names = [
+        "auth.login_failed",
+        "auth.login_success",
+        "authz.access_denied",
+        "security.ip_blocked",
+        "data.export",
+    ];
+    let mut delivered: Vec<Vec<EventRecord>> = Vec::new();
+    for _ in 0..20 {
+        let org = ORGS[r.below(2) as usize];
+        let mut batch: Vec<EventRecord> = (0..1 + r.below(25))
+            .map(|_| {
+                n += 1;
+                let at = DAY0 + (r.below(3 * 24 * 60) as i64) * 60_000 + (n as i64 % 7);
+                let ip = r.pick(&["203.0.113.7", "198.51.100.20", "127.0.0.1"]);
+                event(n, org, r.pick(&names), ip, at)
+            })
+            .collect();
+        if r.below(4) == 0 {
+            batch.push(batch[0].clone());
+        }
+        store(&db, &batch);
+        if r.below(3) == 0 {
+            delivered.push(batch);
+        }
+    }
+    for batch in delivered {
+        store(&db, &batch);
+    }
+    db
+}
+
+#[test]
+fn hostile_is_the_generated_column() {
+    let db = SqliteDb::migrated();
+    let ips = [
+        "203.0.113.7",
+        "127.0.0.9",
+        "0.0.0.0",
+        "1.2.3.4.5",
+        "2001:DB8::1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "x",
+    ];
+    let mut i = 0;
+    for ip in ips.iter().map(|s| Some(*s)).chain([None]) {
+        for ty in ["login_failure", "network_scan", "network_event"] {
+            for name in [None, Some("authz.access_denied"), Some("data.export")] {
+                for status in [None, Some(200.0), Some(401.0), Some(429.0)] {
+                    i += 1;
+                    let text =
+                        |s: Option<&str>| s.map_or(SqlParam::Null, |s| SqlParam::Text(s.into()));
+                    let status = status.map_or(SqlParam::Null, SqlParam::Number);
+                    let params = [text(ip), SqlParam::Text(ty.into()), text(name), status];
+                    db.exec(
+                        "INSERT INTO logs (org_id, ts, hour, type, level, service, namespace, source_ip, status_code, \
+                         message, event_name) VALUES ('o', 0, 0, ?2, 'info', 's', 'n', ?1, ?4, 'm', ?3)",
+                        &params,
+                    );
+                    let expr = format!(
+                        "SELECT {HOSTILE_SQL} AS h FROM (SELECT ?1 AS source_ip, ?2 AS type, ?3 AS event_name, \
+                         ?4 AS status_code)"
+                    );
+                    let want = db.count(&format!("SELECT hostile FROM logs WHERE id = {i}"), &[]);
+                    assert_eq!(db.count(&expr, &params), want, "{ip:?} {ty} {name:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn batches_keep_every_rollup_exact() {
+    let db = filled();
+    let kept = snapshot(&db);
+    assert!(kept.iter().all(|rows| !rows.is_empty()), "every table used");
+    assert_eq!(kept, rebuilt(&db));
+}
+
+#[test]
+fn a_redelivered_batch_changes_nothing() {
+    let db = SqliteDb::migrated();
+    let batch: Vec<EventRecord> = (1..=30)
+        .map(|n| {
+            event(
+                n,
+                "org_a",
+                "auth.login_failed",
+                "203.0.113.7",
+                DAY0 + n as i64 * 1000,
+            )
+        })
+        .collect();
+    store(&db, &batch);
+    let once = snapshot(&db);
+    store(&db, &batch);
+    store(&db, &batch[5..12]);
+    assert_eq!(snapshot(&db), once);
+    assert_eq!(once, rebuilt(&db));
+    assert_eq!(db.count("SELECT sum(n) FROM event_counts", &[]), 30);
+}
+
+/// Hourly rows and the attackers' tables equal a recount of what is stored; a day row counts at
+/// least what its day holds and is gone once its whole day is.
+fn assert_exact_after_purge(db: &SqliteDb, org: &str, before: i64) {
+    let kept = snapshot(db);
+    let truth = rebuilt(db);
+    for (i, (table, _)) in TABLES.iter().enumerate() {
+        if table.ends_with("_daily") {
+            continue;
+        }
+        assert_eq!(kept[i], truth[i], "{table}");
+    }
+    for table in ["log_source_daily", "log_attack_daily"] {
+        let stale = db.count(
+            &format!("SELECT count(*) FROM {table} WHERE org_id = ?2 AND day + 86400000 <= ?1"),
+            &[SqlParam::Number(before as f64), SqlParam::Text(org.into())],
+        );
+        assert_eq!(stale, 0, "{table}: no day wholly purged is kept");
+    }
+}
+
+#[test]
+fn the_purge_removes_whole_buckets_and_keeps_the_rest_exact() {
+    for (chunk, cutoff) in [
+        (10_000, DAY0 + 30 * HOUR + 17 * 60_000),
+        (7, DAY0 + 49 * HOUR),
+        (3, DAY0 + 49 * HOUR - 1),
+    ] {
+        let db = filled();
+        let daily_before = snapshot(&db);
+        let org = OrgId("org_a".into());
+        let before = purge_before(UnixMs(cutoff)).0;
+        let in_last_hour = |db: &SqliteDb| {
+            db.count(
+                "SELECT count(*) FROM logs WHERE org_id = 'org_a' AND ts >= ?1 AND ts < ?2",
+                &[
+                    SqlParam::Number(before as f64),
+                    SqlParam::Number(cutoff as f64),
+                ],
+            )
+        };
+        let kept_then = in_last_hour(&db);
+        let done = run(purge_org(&db, &org, UnixMs(cutoff), chunk, 10_000)).expect("purged");
+        assert!(done.complete && done.rows_deleted > 0);
+        assert_eq!(before % HOUR, 0);
+        assert!(before <= cutoff && cutoff - before < HOUR);
+        let old = |table: &str, col: &str| {
+            db.count(
+                &format!("SELECT count(*) FROM {table} WHERE org_id = 'org_a' AND {col} < ?1"),
+                &[SqlParam::Number(before as f64)],
+            )
+        };
+        assert_eq!(old("logs", "ts") + old("events", "created_at"), 0);
+        assert_eq!(
+            kept_then,
+            in_last_hour(&db),
+            "rows of the cutoff's hour wait for the next run"
+        );
+        assert_exact_after_purge(&db, "org_a", before);
+        // The other organisation is untouched.
+        let b = |rows: &Vec<Vec<String>>| -> Vec<Vec<String>> {
+            rows.iter()
+                .map(|t| t.iter().filter(|r| r.contains("org_b")).cloned().collect())
+                .collect()
+        };
+        assert_eq!(b(&snapshot(&db)), b(&daily_before));
+    }
+}
+
+#[test]
+fn a_purge_out_of_rounds_resumes() {
+    let db = filled();
+    let org = OrgId("org_b".into());
+    let cutoff = UnixMs(DAY0 + 60 * HOUR);
+    let first = run(purge_org(&db, &org, cutoff, 5, 2)).expect("first run");
+    assert!(!first.complete && first.rounds == 2);
+    let rest = run(purge_org(&db, &org, cutoff, 5, 10_000)).expect("second run");
+    assert!(rest.complete);
+    assert_exact_after_purge(&db, "org_b", purge_before(cutoff).0);
+    // Once clean, a run is one round that deletes nothing.
+    let again = run(purge_org(&db, &org, cutoff, 5, 10_000)).expect("third run");
+    assert_eq!((again.rounds, again.rows_deleted), (1, 0));
+}
+
+#[test]
+fn a_batch_of_one_key_is_one_row_per_rollup() {
+    // 200 hostile lines of one source, service and hour.
+    let db = SqliteDb::migrated();
+    let mut r = Rng(7);
+    let rows: Vec<LogRow> = (0..200)
+        .map(|i| {
+            let mut row = line(&mut r, "org_a", DAY0 + i * 1000);
+            row.source_ip = Some("203.0.113.7".into());
+            row.service = "web".into();
+            row.namespace = "prod".into();
+            row.log_type = LogType::LoginFailure;
+            row
+        })
+        .collect();
+    run(db.batch(&insert_statements(&rows, false, 1 << 20).unwrap())).unwrap();
+    let rollup_rows: i64 = TABLES
+        .iter()
+        .map(|(t, _)| db.count(&format!("SELECT count(*) FROM {t}"), &[]))
+        .sum();
+    assert_eq!(rollup_rows, 9, "one row in each log rollup");
+    let hourly: Value = db.rows("SELECT n, hostile FROM log_hourly", &[])[0].clone();
+    assert_eq!(hourly["n"], 200);
+    assert_eq!(hourly["hostile"], 200);
+}
