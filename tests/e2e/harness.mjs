@@ -13,9 +13,10 @@ export const BASE = "http://edgesoc.test";
  *  127.0.0.1), `maxRetries` (queue redeliveries), `runtimeStdio` (Miniflare's
  *  handleRuntimeStdio, to redirect workerd's output), `withoutQueue` (no DETECT_QUEUE binding: a
  *  real missing binding, not an injected fault), `email` (a send_email binding `EMAIL`),
- *  `detectBatchTimeout` (seconds the event queue waits to fill a batch; wrangler.toml's is 1). EDGESOC_INSPECTOR=<port> in the environment
+ *  `detectBatchTimeout` (seconds the event queue waits to fill a batch; wrangler.toml's is 1),
+ *  `outbound` (Miniflare's outboundService: a function answering every outbound fetch). EDGESOC_INSPECTOR=<port> in the environment
  *  opens workerd's inspector there (bench/profile.mjs). */
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1 } = {}) {
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1, outbound } = {}) {
   const mf = new Miniflare({
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -40,6 +41,7 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
+    ...(outbound ? { outboundService: outbound } : {}),
     ...(process.env.EDGESOC_INSPECTOR ? { inspectorPort: Number(process.env.EDGESOC_INSPECTOR) } : {}),
   });
   const db = await mf.getD1Database("DB");
