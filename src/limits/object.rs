@@ -10,7 +10,10 @@ use edgesoc_core::limits::limiter::{
 use edgesoc_core::time::UnixMs;
 use serde::Deserialize;
 use std::cell::RefCell;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlCursor, SqlStorage,
+    SqlStorageValue, State,
+};
 
 /// The Durable Object class bound as `LIMITER`.
 #[durable_object]
@@ -19,6 +22,10 @@ pub struct OrgLimiter {
     /// The month's state as last written: this object is the only writer of its tables, so
     /// while it stays in memory the reads can be skipped (writes still go through at once).
     cache: RefCell<Option<(String, LimiterState)>>,
+    /// The D1 cost meter is on (`EDGESOC_D1_METER`): each call logs its rows (`crate::meter`).
+    meter: bool,
+    /// This call's statements and rows, while the meter is on.
+    tally: RefCell<crate::meter::LimiterTally>,
 }
 
 #[derive(Deserialize)]
@@ -27,16 +34,38 @@ struct UsedRow {
 }
 
 impl OrgLimiter {
+    /// Runs one statement, counting it for the meter (a write's rows are known at once).
+    fn exec(&self, sql: &str, params: Option<Vec<SqlStorageValue>>) -> Result<SqlCursor> {
+        let cursor = self.sql.exec(sql, params)?;
+        if self.meter {
+            let mut t = self.tally.borrow_mut();
+            t.statements += 1;
+            t.rows_written += cursor.rows_written() as u64;
+        }
+        Ok(cursor)
+    }
+
+    /// Runs one query and reads its rows, counting them for the meter.
+    fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Option<Vec<SqlStorageValue>>,
+    ) -> Result<Vec<T>> {
+        let cursor = self.exec(sql, params)?;
+        let rows = cursor.to_array()?;
+        if self.meter {
+            self.tally.borrow_mut().rows_read += cursor.rows_read() as u64;
+        }
+        Ok(rows)
+    }
+
     fn buckets(&self) -> Result<Vec<Bucket>> {
         #[derive(Deserialize)]
         struct Row {
             sec: f64,
             count: f64,
         }
-        let rows: Vec<Row> = self
-            .sql
-            .exec("SELECT sec, count FROM rate_buckets", None)?
-            .to_array()?;
+        let rows: Vec<Row> = self.query("SELECT sec, count FROM rate_buckets", None)?;
         Ok(rows
             .into_iter()
             .map(|r| Bucket {
@@ -47,17 +76,17 @@ impl OrgLimiter {
     }
 
     fn used(&self, month: &str) -> Result<u64> {
-        let rows: Vec<UsedRow> = self
-            .sql
-            .exec("SELECT used FROM quota WHERE month = ?", vec![month.into()])?
-            .to_array()?;
+        let rows: Vec<UsedRow> = self.query(
+            "SELECT used FROM quota WHERE month = ?",
+            Some(vec![month.into()]),
+        )?;
         Ok(rows.first().map_or(0, |r| r.used as u64))
     }
 
     fn set_used(&self, month: &str, used: u64) -> Result<()> {
-        self.sql.exec(
+        self.exec(
             "INSERT INTO quota (month, used) VALUES (?, ?) ON CONFLICT(month) DO UPDATE SET used = excluded.used",
-            vec![month.into(), (used as i64).into()],
+            Some(vec![month.into(), (used as i64).into()]),
         )?;
         Ok(())
     }
@@ -86,16 +115,16 @@ impl OrgLimiter {
             .collect();
         // On a failed write the cache stays empty, so the next call reads what was stored.
         if let Some(count) = count_of(&state).filter(|c| Some(*c) != counted) {
-            self.sql.exec(
+            self.exec(
                 "INSERT INTO rate_buckets (sec, count) VALUES (?, ?) \
                  ON CONFLICT(sec) DO UPDATE SET count = excluded.count",
-                vec![sec.into(), i64::from(count).into()],
+                Some(vec![sec.into(), i64::from(count).into()]),
             )?;
         }
         if prune {
-            self.sql.exec(
+            self.exec(
                 "DELETE FROM rate_buckets WHERE sec <= ?",
-                vec![(sec - WINDOW_SECONDS).into()],
+                Some(vec![(sec - WINDOW_SECONDS).into()]),
             )?;
         }
         if state.used != before {
@@ -130,7 +159,7 @@ impl OrgLimiter {
 }
 
 impl DurableObject for OrgLimiter {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         // Idempotent schema; a failure here surfaces on the first query instead.
         let _ = sql.exec("CREATE TABLE IF NOT EXISTS rate_buckets (sec INTEGER PRIMARY KEY, count INTEGER NOT NULL)", None);
@@ -141,6 +170,8 @@ impl DurableObject for OrgLimiter {
         OrgLimiter {
             sql,
             cache: RefCell::new(None),
+            meter: crate::meter::enabled(&env),
+            tally: RefCell::default(),
         }
     }
 
@@ -150,13 +181,27 @@ impl DurableObject for OrgLimiter {
             Err(e) => return Response::error(format!("bad limiter request: {e}"), 400),
         };
         let now = UnixMs(js_sys::Date::now() as i64);
-        match op {
-            LimiterRequest::Admit { items } => Response::from_json(&self.admit(&items, now)?),
+        // Nothing awaits between here and the reply's body: the tally is this call's alone.
+        self.tally.take();
+        let (resp, name, items) = match op {
+            LimiterRequest::Admit { items } => (
+                Response::from_json(&self.admit(&items, now)?),
+                "admit",
+                items.len(),
+            ),
             LimiterRequest::Refund {
                 count,
                 month,
                 monthly_limit,
-            } => Response::from_json(&self.refund(count, &month, monthly_limit, now)?),
+            } => (
+                Response::from_json(&self.refund(count, &month, monthly_limit, now)?),
+                "refund",
+                1,
+            ),
+        };
+        if self.meter {
+            crate::meter::limiter(name, items, &self.tally.borrow());
         }
+        resp
     }
 }
