@@ -6,6 +6,8 @@
 // from the SQLite file Miniflare persists (dbstat, read with python3's sqlite3); $ from
 // Cloudflare's published Workers Paid prices (PRICES below). Writes bench/results/cost.json.
 // Usage: node bench/cost.mjs [--orgs 3] [--users 40] [--seed 18]
+//        node bench/cost.mjs --reprice   recomputes the $ of bench/results/cost.json with today's
+//                                        PRICES and ASSUME, keeping its measured units (no replay)
 // Load goes to the local instance only: about 1,300 requests per mode at the default size.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -17,6 +19,7 @@ import { linesEnd, meterLog, replay } from "./meter.mjs";
 
 const { values } = parseArgs({ options: {
   orgs: { type: "string", default: "3" }, users: { type: "string", default: "40" }, seed: { type: "string", default: "18" },
+  reprice: { type: "boolean", default: false },
 } });
 const size = { orgs: Number(values.orgs), users: Number(values.users), seed: Number(values.seed) };
 
@@ -54,10 +57,12 @@ export const PRICES = {
 
 // What the meter cannot see, stated as assumptions (BENCHMARKS.md repeats them).
 const ASSUME = {
-  // src/limits/object.rs: an admission writes the current second's bucket and the month's usage
-  // (2 rows), and each second's bucket is deleted once when it leaves the 60 s window: 2 to 3
-  // rows per call, 3 when calls are a second or more apart (low traffic).
-  do_rows_written_per_call: 3,
+  // src/limits/object.rs keeps the month, its usage and the rate window in one row
+  // (crates/core/src/limits/store.rs) and writes it once per call that changes them, never for
+  // a 429 or a rate-free read: at most 1 row per call, counted as 1. Measured with the meter's
+  // {"limiter":…} lines (src/meter.rs) by tests/e2e/limits.test.mjs. (Before: 2 rows per admitted
+  // call and 1 more per bucket leaving the 60 s window, about 3 one request at a time.)
+  do_rows_written_per_call: 1,
   // A limiter call's wall time, for Durable Object duration (billed only while a request is in
   // the object; it then may hibernate). Generous: the local p50 of /collect is under 10 ms.
   do_ms_per_call: 5,
@@ -182,6 +187,20 @@ function dollars(units) {
   const total = Object.values(terms).reduce((a, b) => a + b, 0);
   const [dominant, top] = Object.entries(terms).sort((a, b) => b[1] - a[1])[0];
   return { units, terms, total, dominant, dominant_share: top / total };
+}
+
+if (values.reprice) {
+  // The measured units stay; only what they cost is recomputed (the date is kept as `repriced`).
+  const path = new URL("./results/cost.json", import.meta.url);
+  const out = JSON.parse(readFileSync(path, "utf8"));
+  out.prices = PRICES;
+  out.assumptions = ASSUME;
+  for (const m of Object.values(out.modes)) m.dollars_per_million_events = dollars(m.dollars_per_million_events.units);
+  out.lines.dollars_per_million_lines = dollars(out.lines.dollars_per_million_lines.units);
+  out.repriced = new Date().toISOString().slice(0, 10);
+  writeFileSync(path, JSON.stringify(out, null, 2));
+  console.log(`repriced bench/results/cost.json (measured ${out.measured}): $${out.modes.single.dollars_per_million_events.total.toFixed(2)} per million events one at a time`);
+  process.exit(0);
 }
 
 const httpPath = new URL("./results/http.json", import.meta.url);

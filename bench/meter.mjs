@@ -7,8 +7,9 @@ import { linesIn } from "./day.mjs";
 const DAY = 86_400_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The meter's `{"d1":…}` lines as workerd prints them; pass `runtimeStdio` to start(). */
-export function meterLog({ echo = false } = {}) {
+/** The meter's `{"d1":…}` lines as workerd prints them (or, with `tag: "limiter"`, the limiter
+ *  object's `{"limiter":…}` lines, src/meter.rs); pass `runtimeStdio` to start(). */
+export function meterLog({ echo = false, tag = "d1" } = {}) {
   const lines = [];
   const reader = (keep) => {
     let buf = "";
@@ -16,9 +17,9 @@ export function meterLog({ echo = false } = {}) {
       buf += chunk;
       for (let i; (i = buf.indexOf("\n")) >= 0; buf = buf.slice(i + 1)) {
         const line = buf.slice(0, i);
-        const at = line.indexOf('{"d1":');
+        const at = line.indexOf(`{"${tag}":`);
         if (keep && at >= 0) {
-          try { lines.push(JSON.parse(line.slice(at)).d1); } catch { /* a partial line: not ours */ }
+          try { lines.push(JSON.parse(line.slice(at))[tag]); } catch { /* a partial line: not ours */ }
         } else if (echo && line.trim()) process.stderr.write(`[workerd] ${line}\n`);
       }
     };

@@ -178,7 +178,7 @@ if (cost) {
   const stored = cost.raw.single.stored;
   const tables = (o) => Object.entries(o).slice(0, 6).map(([t, b]) => `${t} ${int(b)}`).join(", ");
   lines.push("## Cost per event in what Cloudflare bills (D1 rows, bytes, $)", "",
-    `\`node bench/cost.mjs\` (measured ${cost.measured}): a generated day (\`bench/day.mjs\`) for ${cost.size.orgs} organisations of ${cost.size.users} users — ` +
+    `\`node bench/cost.mjs\` (measured ${cost.measured}${cost.repriced ? `; $ recomputed ${cost.repriced} with \`--reprice\` for the assumptions below` : ""}): a generated day (\`bench/day.mjs\`) for ${cost.size.orgs} organisations of ${cost.size.users} users — ` +
     `${int(S.events)} events and ${int(S.lines)} raw log lines — replayed through the Worker in workerd with the D1 cost meter on ` +
     "(`EDGESOC_D1_METER=1`, `src/meter.rs`, docs/workers.md §3), once with one event per `POST /collect` and once in 100-event batches, " +
     "each in a fresh instance (`bench/meter.mjs`): the Loki pushes, the events, the queue drained, the reads below, then the daily purge " +
@@ -230,9 +230,12 @@ if (cost) {
     `${n2(evD.units.cpu_ms)} ms per event one at a time and ${n2(baD.units.cpu_ms)} ms in batches; this run measured ${n2(S.cpu_ms_per_event_measured)} and ${n2(B.cpu_ms_per_event_measured)} ` +
     `ms sequentially, local D1 and Miniflare included. Raw lines: this run's ${n2(S.cpu_ms_per_line_measured)} ms a line. Either way CPU is a few cents per million.`,
     `- Durable Objects: one limiter call per request (the replay sends one at a time, so no request shares a round), ${A.do_ms_per_call} ms of wall time each at 128 MB, ` +
-    `and ${A.do_rows_written_per_call} SQLite rows written per call — not metered by the D1 meter: \`src/limits/object.rs\` writes the second's rate bucket and the month's usage ` +
-    "(2 rows; counted once with a temporary build reading the cursor's `rows_written`: 2 per call for a Pro organisation, 1 for an unlimited-rate one) and deletes each " +
-    "bucket when it leaves the 60 s window (+1 per call when calls are a second or more apart).",
+    `and ${A.do_rows_written_per_call} SQLite row${A.do_rows_written_per_call === 1 ? "" : "s"} written per call ($${n2(A.do_rows_written_per_call * P.durable_objects.rows_written.per_million)} per million calls) — not in the D1 meter's totals but in the limiter's own ` +
+    "meter line (`{\"limiter\":…}`, `src/meter.rs`, from the cursors' `rowsWritten`), which `tests/e2e/limits.test.mjs` checks: the object keeps the month, its usage and the rate " +
+    "window in one row (`crates/core/src/limits/store.rs`) and writes it once per call that changes them (an admitted request counted in the window, a reservation, a " +
+    "refund), none for a 429 or a read with no rate limit, so 1 is an upper bound (a Loki push or a read of an Enterprise organisation writes none); a new object's first " +
+    "call also creates its table (2 rows, once per organisation). Before the one-row layout: 2 rows per admitted call (the second's bucket, the month's usage; 3 on a " +
+    "month's first call) and 1 more per bucket leaving the 60 s window, about 3 per call one request at a time ($3.00 per million).",
     `- Queues: ${A.events_per_message} events a message (\`crates/core/src/ingest/message.rs\`), each message under 64 KB: ${A.queue_ops_per_message} operations (write, read, delete); no retries.`,
     `- D1 storage: ${int(S.bytes_per_event)} bytes an event kept ${A.retention_days_for_storage} days (Pro's retention) is ${n2(S.bytes_per_event / 1e3 * A.retention_days_for_storage / 30)} GB-month per million events; ` +
     "rows read by the dashboard and `/events` depend on use, not on events, and are left out (they are cheap: $0.001 per million).",

@@ -8,6 +8,12 @@
 //! statements from detection's start to the invocation's end (alert writes and delivery
 //! planning included), already counted in the totals. `bench/cost.mjs` reads these lines.
 //!
+//! The limiter Durable Object's SQLite is billed the same way (rows written) but is not D1: with
+//! the meter on, the object logs one line per call from its cursors' `rowsRead`/`rowsWritten`
+//! ([`limiter`]):
+//!
+//! `{"limiter":{"op":"admit","items":3,"statements":1,"rows_read":0,"rows_written":1}}`
+//!
 //! An invocation's statements are told apart from those of other invocations running in the
 //! same isolate by polling: while the entry point's future is polled, its tally is the current
 //! one, and D1 answers are read inside that poll. Work handed to `waitUntil` (the group
@@ -105,6 +111,35 @@ pub async fn run<F: Future>(entry: &str, route: Option<String>, fut: F) -> F::Ou
         worker::console_log!("{text}");
     }
     out
+}
+
+/// What one call of the limiter object ran on its SQLite storage.
+#[derive(Default, Serialize)]
+pub struct LimiterTally {
+    pub statements: u64,
+    pub rows_read: u64,
+    pub rows_written: u64,
+}
+
+/// Logs one limiter call's line: `{"limiter":{"op":…,"items":…,"statements":…,…}}`.
+pub fn limiter(op: &str, items: usize, tally: &LimiterTally) {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        op: &'a str,
+        items: usize,
+        #[serde(flatten)]
+        tally: &'a LimiterTally,
+    }
+    #[derive(Serialize)]
+    struct Logged<'a> {
+        limiter: Line<'a>,
+    }
+    let line = Logged {
+        limiter: Line { op, items, tally },
+    };
+    if let Ok(text) = serde_json::to_string(&line) {
+        worker::console_log!("{text}");
+    }
 }
 
 /// Whether the invocation being polled is metered: when not, D1 answers need no `meta` read.

@@ -1,147 +1,199 @@
 //! `OrgLimiter`: one SQLite-backed Durable Object per organisation holding the sliding-window
-//! rate limit and the monthly quota counter. All decisions come from `edgesoc_core::limits::limiter`;
-//! this file only persists state. Each operation reads and writes with synchronous `exec`
-//! calls and no `.await` in between, so the object's single thread makes every decision
-//! atomic: with limit L and N > L concurrent requests, exactly L pass.
+//! rate limit and the monthly quota counter. All decisions and the stored layout come from the
+//! core (`edgesoc_core::limits::limiter` decides, `edgesoc_core::limits::store` says what one
+//! call writes: one row, or none); this file only runs the statements. Each operation reads and
+//! writes with synchronous `exec` calls and no `.await` in between, so the object's single
+//! thread makes every decision atomic (with limit L and N > L concurrent requests, exactly L
+//! pass), and the row is written before the reply leaves.
 
-use edgesoc_core::limits::limiter::{
-    Admission, Bucket, LimiterReply, LimiterRequest, LimiterState, QuotaState, WINDOW_SECONDS,
-};
+use edgesoc_core::limits::limiter::{Admission, Bucket, LimiterReply, LimiterRequest};
+use edgesoc_core::limits::store::{self, old, Row, Stored};
 use edgesoc_core::time::UnixMs;
 use serde::Deserialize;
 use std::cell::RefCell;
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, State};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlCursor, SqlStorage,
+    SqlStorageValue, State,
+};
 
 /// The Durable Object class bound as `LIMITER`.
 #[durable_object]
 pub struct OrgLimiter {
     sql: SqlStorage,
-    /// The month's state as last written: this object is the only writer of its tables, so
-    /// while it stays in memory the reads can be skipped (writes still go through at once).
-    cache: RefCell<Option<(String, LimiterState)>>,
-}
-
-#[derive(Deserialize)]
-struct UsedRow {
-    used: f64,
+    /// The state as last decided: this object is the only writer of its row, so while it stays
+    /// in memory the read can be skipped (writes still go through at once). What it holds and
+    /// what the row holds mean the same (a call that writes nothing changed nothing).
+    cache: RefCell<Option<Stored>>,
+    /// The D1 cost meter is on (`EDGESOC_D1_METER`): each call logs its rows (`crate::meter`).
+    meter: bool,
+    /// This call's statements and rows, while the meter is on (the constructor's count with the
+    /// first call's).
+    tally: RefCell<crate::meter::LimiterTally>,
 }
 
 impl OrgLimiter {
-    fn buckets(&self) -> Result<Vec<Bucket>> {
-        #[derive(Deserialize)]
-        struct Row {
-            sec: f64,
-            count: f64,
+    /// Runs one statement, counting it for the meter (a write's rows are known at once).
+    fn exec(&self, sql: &str, params: Option<Vec<SqlStorageValue>>) -> Result<SqlCursor> {
+        let cursor = self.sql.exec(sql, params)?;
+        if self.meter {
+            let mut t = self.tally.borrow_mut();
+            t.statements += 1;
+            t.rows_written += cursor.rows_written() as u64;
         }
-        let rows: Vec<Row> = self
-            .sql
-            .exec("SELECT sec, count FROM rate_buckets", None)?
-            .to_array()?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Bucket {
-                sec: r.sec as i64,
-                count: r.count as u32,
-            })
-            .collect())
+        Ok(cursor)
     }
 
-    fn used(&self, month: &str) -> Result<u64> {
-        let rows: Vec<UsedRow> = self
-            .sql
-            .exec("SELECT used FROM quota WHERE month = ?", vec![month.into()])?
-            .to_array()?;
-        Ok(rows.first().map_or(0, |r| r.used as u64))
+    /// Runs one query and reads its rows, counting them for the meter.
+    fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Option<Vec<SqlStorageValue>>,
+    ) -> Result<Vec<T>> {
+        let cursor = self.exec(sql, params)?;
+        let rows = cursor.to_array()?;
+        if self.meter {
+            self.tally.borrow_mut().rows_read += cursor.rows_read() as u64;
+        }
+        Ok(rows)
     }
 
-    fn set_used(&self, month: &str, used: u64) -> Result<()> {
-        self.sql.exec(
-            "INSERT INTO quota (month, used) VALUES (?, ?) ON CONFLICT(month) DO UPDATE SET used = excluded.used",
-            vec![month.into(), (used as i64).into()],
+    /// Writes the row: one row written.
+    fn write(&self, row: &Row) -> Result<()> {
+        self.exec(
+            store::UPSERT_ROW,
+            Some(vec![
+                row.month.clone().into(),
+                (row.used as i64).into(),
+                row.buckets.clone().into(),
+            ]),
         )?;
         Ok(())
     }
 
-    /// Everything below is synchronous: no other request can interleave. The decisions are
-    /// made in memory (`LimiterState::admit`) and only the current second's bucket and the
-    /// month's usage are written back.
-    fn admit(&self, items: &[Admission], now: UnixMs) -> Result<Vec<LimiterReply>> {
-        let key = now.month().key();
-        let retry_after = now.month().seconds_until_end(now);
-        let mut state = match self.cache.borrow_mut().take() {
-            Some((month, state)) if month == key => state,
-            _ => LimiterState {
-                buckets: self.buckets()?,
-                used: self.used(&key)?,
-            },
+    /// The stored state: the row, or (no row yet) what an object of the old layout kept,
+    /// carried over once, or nothing (a new object).
+    fn load(&self, now: UnixMs) -> Result<Stored> {
+        #[derive(Deserialize)]
+        struct Stmt {
+            month: String,
+            used: f64,
+            buckets: String,
+        }
+        let rows: Vec<Stmt> = self.query(store::SELECT_ROW, None)?;
+        match rows.into_iter().next() {
+            Some(r) => Stored::from_row(&Row {
+                month: r.month,
+                used: r.used as u64,
+                buckets: r.buckets,
+            })
+            .map_err(worker::Error::from),
+            None => self.carry_over(now),
+        }
+    }
+
+    /// An object created before the one-row layout: its buckets and its months' usage become
+    /// the row, then the old tables go. All synchronous, so it commits as one step.
+    fn carry_over(&self, now: UnixMs) -> Result<Stored> {
+        #[derive(Deserialize)]
+        struct Table {
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct OldBucket {
+            sec: f64,
+            count: f64,
+        }
+        #[derive(Deserialize)]
+        struct OldMonth {
+            month: String,
+            used: f64,
+        }
+        let tables: Vec<Table> = self.query(old::TABLES, None)?;
+        if tables.is_empty() {
+            return Ok(Stored::default());
+        }
+        let has = |name: &str| tables.iter().any(|t| t.name == name);
+        let buckets: Vec<Bucket> = if has(old::BUCKETS_TABLE) {
+            self.query::<OldBucket>(old::SELECT_BUCKETS, None)?
+                .into_iter()
+                .map(|r| Bucket {
+                    sec: r.sec as i64,
+                    count: r.count as u32,
+                })
+                .collect()
+        } else {
+            Vec::new()
         };
-        let sec = now.0.div_euclid(1000);
-        let prune = state.buckets.iter().any(|b| b.sec <= sec - WINDOW_SECONDS);
-        let count_of = |s: &LimiterState| s.buckets.iter().find(|b| b.sec == sec).map(|b| b.count);
-        let counted = count_of(&state);
-        let before = state.used;
-        let replies: Vec<LimiterReply> = items
-            .iter()
-            .map(|a| state.admit(a, now.0, &key, retry_after))
-            .collect();
-        // On a failed write the cache stays empty, so the next call reads what was stored.
-        if let Some(count) = count_of(&state).filter(|c| Some(*c) != counted) {
-            self.sql.exec(
-                "INSERT INTO rate_buckets (sec, count) VALUES (?, ?) \
-                 ON CONFLICT(sec) DO UPDATE SET count = excluded.count",
-                vec![sec.into(), i64::from(count).into()],
-            )?;
+        let quota: Vec<(String, u64)> = if has(old::QUOTA_TABLE) {
+            self.query::<OldMonth>(old::SELECT_QUOTA, None)?
+                .into_iter()
+                .map(|r| (r.month, r.used as u64))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let stored = Stored::carry_over(buckets, &quota);
+        self.write(&stored.row(now.0))?;
+        for drop in old::DROP {
+            self.exec(drop, None)?;
         }
-        if prune {
-            self.sql.exec(
-                "DELETE FROM rate_buckets WHERE sec <= ?",
-                vec![(sec - WINDOW_SECONDS).into()],
-            )?;
+        worker::console_log!(
+            "limiter: carried over the old layout ({} buckets, month {:?} used {})",
+            stored.buckets.len(),
+            stored.month,
+            stored.used
+        );
+        Ok(stored)
+    }
+
+    /// The state to decide on: kept in memory, else read. Taken out, so that after a failed
+    /// write the next call reads what was stored.
+    fn state(&self, now: UnixMs) -> Result<Stored> {
+        match self.cache.borrow_mut().take() {
+            Some(s) => Ok(s),
+            None => self.load(now),
         }
-        if state.used != before {
-            self.set_used(&key, state.used)?;
+    }
+
+    /// Keeps `state` once its row (if the call changed anything) is written.
+    fn settle(&self, state: Stored, write: Option<Row>) -> Result<()> {
+        if let Some(row) = write {
+            self.write(&row)?;
         }
-        *self.cache.borrow_mut() = Some((key, state));
-        Ok(replies)
+        *self.cache.borrow_mut() = Some(state);
+        Ok(())
+    }
+
+    fn admit(&self, items: &[Admission], now: UnixMs) -> Result<Vec<LimiterReply>> {
+        let call = store::admit(self.state(now)?, items, now);
+        self.settle(call.state, call.write)?;
+        Ok(call.reply)
     }
 
     fn refund(
         &self,
         count: u64,
-        refund_month: &str,
+        month: &str,
         monthly_limit: Option<u64>,
         now: UnixMs,
     ) -> Result<LimiterReply> {
-        let key = now.month().key();
-        self.cache.borrow_mut().take();
-        let used = self.used(refund_month)?.saturating_sub(count);
-        self.set_used(refund_month, used)?;
-        Ok(LimiterReply {
-            rate: None,
-            quota: QuotaState {
-                used: self.used(&key)?,
-                month: key,
-                limit: monthly_limit,
-            },
-            denied: None,
-            month_retry_after: now.month().seconds_until_end(now),
-        })
+        let call = store::refund(self.state(now)?, count, month, monthly_limit, now);
+        self.settle(call.state, call.write)?;
+        Ok(call.reply)
     }
 }
 
 impl DurableObject for OrgLimiter {
-    fn new(state: State, _env: Env) -> Self {
-        let sql = state.storage().sql();
-        // Idempotent schema; a failure here surfaces on the first query instead.
-        let _ = sql.exec("CREATE TABLE IF NOT EXISTS rate_buckets (sec INTEGER PRIMARY KEY, count INTEGER NOT NULL)", None);
-        let _ = sql.exec(
-            "CREATE TABLE IF NOT EXISTS quota (month TEXT PRIMARY KEY, used INTEGER NOT NULL)",
-            None,
-        );
-        OrgLimiter {
-            sql,
+    fn new(state: State, env: Env) -> Self {
+        let limiter = OrgLimiter {
+            sql: state.storage().sql(),
             cache: RefCell::new(None),
-        }
+            meter: crate::meter::enabled(&env),
+            tally: RefCell::default(),
+        };
+        // Idempotent schema; a failure here surfaces on the first query instead.
+        let _ = limiter.exec(store::CREATE_TABLE, None);
+        limiter
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -150,13 +202,29 @@ impl DurableObject for OrgLimiter {
             Err(e) => return Response::error(format!("bad limiter request: {e}"), 400),
         };
         let now = UnixMs(js_sys::Date::now() as i64);
-        match op {
-            LimiterRequest::Admit { items } => Response::from_json(&self.admit(&items, now)?),
+        // Nothing awaits from here to the reply: the tally is this call's alone.
+        let (resp, name, items) = match op {
+            LimiterRequest::Admit { items } => (
+                self.admit(&items, now)
+                    .and_then(|r| Response::from_json(&r)),
+                "admit",
+                items.len(),
+            ),
             LimiterRequest::Refund {
                 count,
                 month,
                 monthly_limit,
-            } => Response::from_json(&self.refund(count, &month, monthly_limit, now)?),
+            } => (
+                self.refund(count, &month, monthly_limit, now)
+                    .and_then(|r| Response::from_json(&r)),
+                "refund",
+                1,
+            ),
+        };
+        let tally = self.tally.take();
+        if self.meter {
+            crate::meter::limiter(name, items, &tally);
         }
+        resp
     }
 }

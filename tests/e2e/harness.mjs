@@ -17,7 +17,7 @@ export const BASE = "http://edgesoc.test";
  *  `outbound` (Miniflare's outboundService: a function answering every outbound fetch). EDGESOC_INSPECTOR=<port> in the environment
  *  opens workerd's inspector there (bench/profile.mjs). */
 export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1, outbound } = {}) {
-  const mf = new Miniflare({
+  const options = {
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
     modules: true,
@@ -43,7 +43,8 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
     ...(outbound ? { outboundService: outbound } : {}),
     ...(process.env.EDGESOC_INSPECTOR ? { inspectorPort: Number(process.env.EDGESOC_INSPECTOR) } : {}),
-  });
+  };
+  const mf = new Miniflare(options);
   const db = await mf.getD1Database("DB");
   const dir = join(ROOT, "migrations");
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
@@ -51,7 +52,7 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
       await db.prepare(stmt).run();
     }
   }
-  const app = new Instance(mf, db);
+  const app = new Instance(mf, db, options);
   if (listen) app.url = (await mf.ready).toString().replace(/\/$/, "");
   return app;
 }
@@ -76,9 +77,17 @@ export async function everyValue(db) {
 }
 
 class Instance {
-  constructor(mf, db) {
+  constructor(mf, db, options) {
     this.mf = mf;
     this.db = db;
+    this.options = options;
+  }
+
+  /** Restarts workerd with the same options: every isolate and Durable Object starts afresh
+   *  from what was stored (start with `persist` to keep D1 and Durable Object storage). */
+  async restart() {
+    await this.mf.setOptions(this.options);
+    this.db = await this.mf.getD1Database("DB");
   }
 
   /** Creates an organisation with a fresh key and returns the key. */

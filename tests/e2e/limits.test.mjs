@@ -1,7 +1,15 @@
-// Rate limits and monthly quotas held in the OrgLimiter Durable Object, under concurrency.
+// Rate limits and monthly quotas held in the OrgLimiter Durable Object, under concurrency; the
+// object's state across restarts and from the layout before one row (crates/core/src/limits/
+// store.rs); and what a call writes to its SQLite (one row, or none), read from the meter.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
 import { start } from "./harness.mjs";
+import { meterLog } from "../../bench/meter.mjs";
+import { orgIdFor } from "../../scripts/lib/keys.mjs";
 
 let app;
 before(async () => {
@@ -100,4 +108,166 @@ test("a rate-limited batch consumes no quota, and the rate limit is answered bef
   assert.equal(invalid.status, 429, "429 comes before 400 (docs/api.md §1.4 order)");
   const huge = await app.collect(key, JSON.stringify({ event: "a.b", metadata: { x: "y".repeat(1_100_000) } }));
   assert.equal(huge.status, 429, "and before 413");
+});
+
+/** A fresh directory for an instance whose Durable Objects and D1 outlive a restart. */
+async function withPersisted(fn) {
+  const dir = mkdtempSync(join(tmpdir(), "edgesoc-limiter-"));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until `log.lines` holds `n` lines (workerd's stdout trails the answers). */
+async function lines(log, n) {
+  for (let i = 0; i < 100 && log.lines.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(log.lines.length, n, JSON.stringify(log.lines));
+  return log.lines.slice(-1)[0];
+}
+
+test("the window and the month's usage survive a restart: the row is written before the reply", () =>
+  withPersisted(async (dir) => {
+    const app = await start({ persist: dir });
+    try {
+      const key = await app.createKey({ org: "Restarted", plan: "custom", rateLimit: 4, quota: 50 });
+      const five = { events: Array.from({ length: 5 }, () => ({ event: "a.b" })) };
+      for (let i = 0; i < 3; i++) assert.equal((await app.collect(key, five)).status, 202);
+      await app.restart();
+      const health = await app.request("/health", { key });
+      assert.equal(health.status, 200);
+      assert.equal(health.body.quota.used, 15, "every reservation kept");
+      assert.equal(health.headers.get("x-ratelimit-remaining"), "0", "3 requests before, this one the 4th");
+      const limited = await app.collect(key, five);
+      assert.equal(limited.status, 429, "the window kept its requests");
+      assert.equal(limited.headers.get("x-litesoc-quota-used"), "15");
+    } finally {
+      await app.dispose();
+    }
+  }));
+
+/** The object as the code before the one-row layout kept it (its schema verbatim): a row per
+ *  second's bucket in `rate_buckets`, a row per month in `quota`. A stand-in Worker with the same
+ *  class name writes them into `dir`, where the real Worker then finds them, as after a deploy. */
+async function seedOldLayout(dir, org, { buckets, quota }) {
+  const script = `
+    export class OrgLimiter {
+      constructor(state) { this.sql = state.storage.sql; }
+      async fetch(req) {
+        const { buckets, quota } = await req.json();
+        this.sql.exec("CREATE TABLE IF NOT EXISTS rate_buckets (sec INTEGER PRIMARY KEY, count INTEGER NOT NULL)");
+        this.sql.exec("CREATE TABLE IF NOT EXISTS quota (month TEXT PRIMARY KEY, used INTEGER NOT NULL)");
+        for (const [sec, count] of buckets) this.sql.exec("INSERT INTO rate_buckets (sec, count) VALUES (?, ?)", sec, count);
+        for (const [month, used] of quota) this.sql.exec("INSERT INTO quota (month, used) VALUES (?, ?)", month, used);
+        return new Response("seeded");
+      }
+    }
+    export default {
+      fetch(req, env) { return env.LIMITER.get(env.LIMITER.idFromName(new URL(req.url).searchParams.get("org"))).fetch(req); },
+    };`;
+  const mf = new Miniflare({
+    modules: true,
+    script,
+    compatibilityDate: "2026-04-20",
+    durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },
+    durableObjectsPersist: dir,
+  });
+  try {
+    const res = await mf.dispatchFetch(`http://seed/?org=${org}`, { method: "POST", body: JSON.stringify({ buckets, quota }) });
+    assert.equal(await res.text(), "seeded");
+  } finally {
+    await mf.dispose();
+  }
+}
+
+test("an object from before the one-row layout keeps its month's usage and its window", () =>
+  withPersisted(async (dir) => {
+    const now = Date.now();
+    const sec = Math.floor(now / 1000);
+    const month = new Date(now).toISOString().slice(0, 7);
+    const last = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+    await seedOldLayout(dir, orgIdFor("Deployed"), {
+      // 3 requests in the window (the test runs well within its 60 s), 50 that left it.
+      buckets: [[sec - 2, 2], [sec, 1], [sec - 120, 50]],
+      quota: [[last, 999], [month, 90]],
+    });
+    const log = meterLog({ tag: "limiter" });
+    const app = await start({ persist: dir, bindings: { EDGESOC_D1_METER: "1" }, runtimeStdio: log.runtimeStdio });
+    try {
+      const key = await app.createKey({ org: "Deployed", plan: "custom", rateLimit: 6, quota: 100 });
+      const first = await app.collect(key, { event: "a.b" });
+      assert.equal(first.status, 202);
+      assert.equal(first.headers.get("x-litesoc-quota-used"), "91", "this month's 90 carried over, last month's not");
+      assert.equal(first.headers.get("x-ratelimit-remaining"), "2", "the 3 requests in the window count, the old ones not");
+      const carried = await lines(log, 1);
+      assert.equal(carried.rows_written, 4, "once: the table (2), the carried row (1), this call's row (1)");
+      const ten = await app.collect(key, { events: Array.from({ length: 10 }, () => ({ event: "a.b" })) });
+      assert.equal(ten.status, 403);
+      assert.match(ten.body.error.message, /9 remaining/);
+      assert.equal((await lines(log, 2)).rows_written, 1, "after the carry-over, one row a call");
+      // Restarted, the object reads its row (the old tables are gone, nothing is carried twice).
+      await app.restart();
+      const health = await app.request("/health", { key });
+      assert.equal(health.status, 200);
+      assert.equal(health.body.quota.used, 91);
+      assert.equal(health.headers.get("x-ratelimit-remaining"), "0");
+      assert.equal((await app.collect(key, { event: "a.b" })).status, 429);
+    } finally {
+      await app.dispose();
+    }
+  }));
+
+test("a limiter call writes one SQLite row, or none when it changes nothing (the meter's count)", async () => {
+  const log = meterLog({ tag: "limiter" });
+  const app = await start({ bindings: { EDGESOC_D1_METER: "1" }, runtimeStdio: log.runtimeStdio });
+  try {
+    const key = await app.createKey({ org: "Metered", plan: "custom", rateLimit: 3, quota: 100 });
+    assert.equal((await app.collect(key, { event: "a.b" })).status, 202);
+    const first = await lines(log, 1);
+    assert.equal(first.rows_written, 3, "a new object's first call also creates its table (2 rows, once)");
+    assert.equal((await app.collect(key, { events: [{ event: "a.b" }, { event: "a.b" }] })).status, 202);
+    assert.deepEqual(await lines(log, 2), { op: "admit", items: 1, statements: 1, rows_read: 0, rows_written: 1 });
+    await new Promise((r) => setTimeout(r, 1000)); // a new second: a new bucket, still one row
+    assert.equal((await app.request("/health", { key })).status, 200);
+    assert.equal((await lines(log, 3)).rows_written, 1);
+    const limited = await app.collect(key, { event: "a.b" });
+    assert.equal(limited.status, 429);
+    assert.equal((await lines(log, 4)).rows_written, 0, "refused: nothing changed, nothing written");
+
+    // Concurrent requests share calls (group commit): each call writes one row, whatever it decides.
+    const bulk = await app.createKey({ org: "Bulk", plan: "custom", quota: 1000 });
+    const before = log.lines.length;
+    const responses = await Promise.all(Array.from({ length: 20 }, () => app.collect(bulk, { event: "a.b" })));
+    assert.deepEqual(tally(responses), { 202: 20 });
+    const items = () => log.lines.slice(before).reduce((n, l) => n + l.items, 0);
+    for (let i = 0; i < 100 && items() < 20; i++) await new Promise((r) => setTimeout(r, 20));
+    const calls = log.lines.slice(before);
+    assert.equal(items(), 20, "every request decided once");
+    assert.equal(calls.slice(1).reduce((n, l) => n + l.rows_written, 0), calls.length - 1, JSON.stringify(calls));
+    // Unlimited rate, nothing reserved: a read of the limits writes nothing.
+    assert.equal((await app.request("/health", { key: bulk })).status, 200);
+    assert.equal((await lines(log, before + calls.length + 1)).rows_written, 0);
+  } finally {
+    await app.dispose();
+  }
+});
+
+test("a refund writes one row and gives the reservation back", async () => {
+  const log = meterLog({ tag: "limiter" });
+  const app = await start({ bindings: { EDGESOC_D1_METER: "1", EDGESOC_FAULTS: "queue_send" }, runtimeStdio: log.runtimeStdio });
+  try {
+    const key = await app.createKey({ org: "Refunded", plan: "custom", rateLimit: 10, quota: 100 });
+    const res = await app.collect(key, { events: Array.from({ length: 10 }, () => ({ event: "a.b" })) });
+    assert.equal(res.status, 500, "the queue refused every send");
+    await lines(log, 2);
+    const [admit, refund] = log.lines;
+    assert.equal(admit.op, "admit");
+    assert.deepEqual(refund, { op: "refund", items: 1, statements: 1, rows_read: 0, rows_written: 1 });
+    const health = await app.request("/health", { key });
+    assert.equal(health.body.quota.used, 0, "refunded");
+    assert.equal(health.headers.get("x-ratelimit-remaining"), "8", "the refused request still counted against the rate");
+  } finally {
+    await app.dispose();
+  }
 });

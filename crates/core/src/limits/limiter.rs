@@ -3,7 +3,7 @@
 //! decision is made here, so it is tested natively.
 //!
 //! The rate limit is a sliding 60 s window counted in one-second buckets: exact to the second,
-//! bounded memory (at most 60 rows) whatever the limit is.
+//! bounded memory (at most 60 buckets, stored in one row: [`super::store`]) whatever the limit is.
 
 use serde::{Deserialize, Serialize};
 
