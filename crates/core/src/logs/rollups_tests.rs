@@ -156,12 +156,39 @@ fn rebuilt(db: &SqliteDb) -> Vec<Vec<String>> {
     snapshot(db)
 }
 
+/// Runs `statements` as one batch; with `old`, only the inserts, as the code before
+/// migrations/0017_batched_rollups.sql did (its triggers kept the rollups).
+fn run_batch(db: &SqliteDb, statements: Vec<crate::api::sql::Statement>, old: bool) {
+    let statements: Vec<_> = statements
+        .into_iter()
+        .filter(|(sql, _)| !old || sql.starts_with("INSERT OR IGNORE"))
+        .collect();
+    run(db.batch(&statements)).expect("stored");
+}
+
+/// Stores events the way the queue consumer does (or did, with `old`): the events and their
+/// log items in one batch.
+fn store_events(db: &SqliteDb, batch: &[EventRecord], old: bool) {
+    if !old {
+        return store(db, batch);
+    }
+    let mut statements = crate::ingest::record::insert_statements(batch).unwrap();
+    let items: Vec<LogRow> = batch.iter().map(crate::logs::event_row).collect();
+    statements.extend(insert_statements(&items, false, 1 << 20).unwrap());
+    run_batch(db, statements, true);
+}
+
 /// Two organisations over three days: raw lines in pushes of up to 40, events in consumer
 /// batches of up to 25, some batches delivered twice and some events twice in one batch.
 fn filled() -> SqliteDb {
     let db = SqliteDb::migrated();
-    let mut r = Rng(0x5eed);
-    let mut n = 0u128;
+    fill(&db, 0x5eed, false);
+    db
+}
+
+fn fill(db: &SqliteDb, seed: u64, old: bool) {
+    let mut r = Rng(seed);
+    let mut n = seed as u128 * 1000;
     for _ in 0..30 {
         let org = ORGS[r.below(2) as usize];
         let rows: Vec<LogRow> = (0..1 + r.below(40))
@@ -171,8 +198,11 @@ fn filled() -> SqliteDb {
                 line(&mut r, org, ts)
             })
             .collect();
-        let statements = insert_statements(&rows, true, 4096).expect("statements");
-        run(db.batch(&statements)).expect("pushed");
+        run_batch(
+            db,
+            insert_statements(&rows, true, 4096).expect("statements"),
+            old,
+        );
     }
     let names = [
         "auth.login_failed",
@@ -195,15 +225,35 @@ fn filled() -> SqliteDb {
         if r.below(4) == 0 {
             batch.push(batch[0].clone());
         }
-        store(&db, &batch);
+        store_events(db, &batch, old);
         if r.below(3) == 0 {
             delivered.push(batch);
         }
     }
     for batch in delivered {
-        store(&db, &batch);
+        store_events(db, &batch, old);
     }
-    db
+}
+
+#[test]
+fn an_installation_filled_before_the_migration_stays_exact() {
+    // Rollups kept by the old per-row triggers, then migration 0017, then the new code.
+    let db = SqliteDb::before_migration("0017");
+    fill(&db, 0x01d, true);
+    let counted = db.count("SELECT sum(n) FROM log_hourly", &[]);
+    assert!(counted > 0, "the triggers kept the old rollups");
+    db.migrate_from("0017");
+    assert_eq!(
+        db.count("SELECT sum(n) FROM log_hourly", &[]),
+        counted,
+        "carried over"
+    );
+    assert_eq!(snapshot(&db), rebuilt(&db), "exact after the migration");
+    fill(&db, 0x5eed, false);
+    assert_eq!(snapshot(&db), rebuilt(&db), "exact after new batches");
+    let cutoff = UnixMs(DAY0 + 40 * HOUR + 5);
+    run(purge_org(&db, &OrgId("org_a".into()), cutoff, 50, 100)).expect("purged");
+    assert_exact_after_purge(&db, "org_a", purge_before(cutoff).0);
 }
 
 #[test]

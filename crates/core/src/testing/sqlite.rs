@@ -20,23 +20,43 @@ pub struct SqliteDb {
 impl SqliteDb {
     /// A fresh database with the schema of `migrations/`.
     pub fn migrated() -> SqliteDb {
+        // "~" sorts after every migration's file name.
+        SqliteDb::before_migration("~")
+    }
+
+    /// A fresh database with the migrations whose file names sort before `name` (e.g.
+    /// `"0017"`), to fill as an installation running the older schema would have.
+    pub fn before_migration(name: &str) -> SqliteDb {
         let conn = Connection::open_in_memory().expect("in-memory SQLite");
+        let db = SqliteDb {
+            conn: RefCell::new(conn),
+            fail_on: RefCell::new(None),
+            batches: Cell::new(0),
+        };
+        db.apply(|file| file < name);
+        db
+    }
+
+    /// Applies the migrations whose file names sort at or after `name`: what a deploy
+    /// applies to a running installation.
+    pub fn migrate_from(&self, name: &str) {
+        self.apply(|file| file >= name);
+    }
+
+    fn apply(&self, take: impl Fn(&str) -> bool) {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .expect("migrations/")
             .map(|e| e.expect("a migration").path())
             .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&take))
             .collect();
         files.sort();
+        let conn = self.conn.borrow();
         for f in files {
             let sql = std::fs::read_to_string(&f).expect("a readable migration");
             conn.execute_batch(&sql)
                 .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        }
-        SqliteDb {
-            conn: RefCell::new(conn),
-            fail_on: RefCell::new(None),
-            batches: Cell::new(0),
         }
     }
 
