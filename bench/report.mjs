@@ -195,8 +195,9 @@ if (cost) {
     `| event, one per request | ${n1(w(S).ingest)} | ${n2(w(S).detection)} | ${n1(w(S).purge)} | **${n1(w(S).all_in)}** |`,
     `| event, 100-event batches | ${n1(w(B).ingest)} | ${n2(w(B).detection)} | ${n1(w(B).purge)} | **${n1(w(B).all_in)}** |`,
     `| raw log line (Loki push) | ${n1(lw.ingest)} | ${n2(lw.detection)} | ${n1(lw.purge)} | **${n1(lw.all_in)}** |`, "",
-    "Ingest is the same either way: every event writes its row and index entries, its dashboard log item and theirs, and the rollup " +
-    "triggers' rows; the purge deletes them and the triggers write the rollups again.", "",
+    "Every event writes its row and index entries and its dashboard log item and theirs; the rollups are written once per insert batch " +
+    "and key (`crates/core/src/logs/rollups.rs`), so fuller consumer batches (100-event requests) write fewer of them per event; the " +
+    "purge deletes the rows and the rollup buckets wholly before the cutoff's hour, one row written each.", "",
     "**D1 rows read**", "",
     "| per event | `/collect` | consumer (enrich, store) | detection | purge |", "|---|---|---|---|---|",
     `| one per request (${n1(S.events_per_consumer_invocation)} events a consumer batch) | ${n1(S.rows_read_per_event.collect)} | ${n1(S.rows_read_per_event.consumer)} | ${n1(S.rows_read_per_event.detection)} | ${n1(S.rows_read_per_event.purge)} |`,
