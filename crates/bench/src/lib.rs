@@ -46,6 +46,7 @@ fn history(now: UnixMs) -> History {
     let occ = |k: i64| Occurrence {
         event_id: format!("h{k}"),
         at: UnixMs(now.0 - k * 30_000),
+        peer: Some(format!("user_{k}")),
     };
     let mut prior = DetectionEvent::new("p1", "auth.login_success", UnixMs(now.0 - 3_600_000));
     (prior.latitude, prior.longitude, prior.country) = (Some(48.85), Some(2.35), Some("FR".into()));
