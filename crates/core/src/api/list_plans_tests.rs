@@ -13,9 +13,11 @@
 //! rows, and a selective filter visits a small fraction of what the same statement visits
 //! walking the organisation's newest-first index (the plan SQLite took for the actor filter).
 //!
-//! Two filters have no key of their own and stay walks of the window newest first that stop at
-//! the page, checked as such (`Key::Walk`): a severity alone (on events, an index would cost one
+//! Some filters have no key of their own and stay walks of the window newest first that stop at
+//! the page, checked as such (`Key::Walk`): a severity alone (on events an index would cost one
 //! more row written per event), and on alerts `status=suppressed` together with other statuses.
+//! Pages of several alert statuses or of one alert type seek their key but sort all its matches:
+//! what their total visits anyway, not page-sized.
 
 use crate::access::ids::{EventId, OrgId};
 use crate::alerts::delivery::{destination, ledger};
