@@ -205,7 +205,7 @@ if (cost) {
     `Per call, with about ${perOrg(stored.events)} events and ${perOrg(stored.logs)} log items stored per organisation: ` +
     `\`GET /ui/mock-data\` (default view) reads ${int(S.reads_per_call.dashboard.rows_read)} rows in ${int(S.reads_per_call.dashboard.statements)} statements, ` +
     `\`GET /events\` (first page) ${int(S.reads_per_call.events.rows_read)}, \`GET /events?actor_id=…\` ${int(S.reads_per_call.events_by_actor.rows_read)} ` +
-    "(without `ANALYZE` statistics the actor filter walks the window; issue 18 item 3). Reads grow with what is stored; these are a day's.", "",
+    "(its page and its total through the actor's index, with or without `ANALYZE` statistics). Reads grow with what is stored; these are a day's.", "",
     `**Bytes** (growth of the SQLite file Miniflare persists, pages × page size, by table with its indexes from \`dbstat\`): ` +
     `**${int(S.bytes_per_event)} bytes per event** (${tables(S.bytes_per_event_by_table)}; ${int(B.bytes_per_event)} in batches) and ` +
     `**${int(S.bytes_per_line)} per raw line** (${tables(S.bytes_per_line_by_table)}). The replay sends the day's events within minutes, ` +

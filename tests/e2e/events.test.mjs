@@ -5,10 +5,13 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { orgIdFor } from "../../scripts/lib/keys.mjs";
 import { rebuildRollups } from "../../scripts/lib/rollups.mjs";
+import { meterLog } from "../../bench/meter.mjs";
 import { start } from "./harness.mjs";
 
 const DAY = 86_400_000;
 let app, pro, free, other;
+/** The D1 cost meter's lines (src/meter.rs): what each request read. */
+const log = meterLog();
 
 /** Inserts a row directly, as the consumer would have stored it, with a chosen time (and the
  *  organisation's rollups recomputed, as the consumer would have kept them). */
@@ -27,7 +30,7 @@ async function seed(org, { name = "auth.login_failed", severity = "medium", acto
 }
 
 before(async () => {
-  app = await start();
+  app = await start({ bindings: { EDGESOC_D1_METER: "1" }, runtimeStdio: log.runtimeStdio });
   pro = await app.createKey({ org: "ProOrg", plan: "pro" });
   free = await app.createKey({ org: "FreeOrg", plan: "free" });
   other = await app.createKey({ org: "OtherOrg", plan: "pro" });
@@ -127,6 +130,40 @@ describe("GET /events", () => {
       assert.equal(res.status, 400, qs);
       assert.equal(res.body.error.details[0].field, field, qs);
     }
+  });
+
+  test("an actor's page reads about its own rows, not the organisation's window (issue 18)", async (t) => {
+    // 3,000 events of 300 other actors over the last hour, then the actor's three, older than
+    // all of them: a walk of the window newest first reads everything before finding them.
+    const key = await app.createKey({ org: "CrowdOrg", plan: "pro" });
+    const now = Date.now();
+    await app.db.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 2999)
+       INSERT INTO events (id, org_id, event_name, category, severity, instant_alert, actor_id, metadata, created_at)
+       SELECT 'crowd-' || i, ?1, 'auth.login_failed', 'auth', 'medium', 0, 'other-' || (i % 300), '{}', ?2 - i * 1000 FROM n`)
+      .bind(orgIdFor("CrowdOrg"), now).run();
+    for (let i = 0; i < 3; i++) await seed("CrowdOrg", { actor: "needle", ageMs: 3_001_000 + i * 1000 });
+    const read = async (path) => {
+      const mark = log.lines.length;
+      const res = await app.request(path, { key });
+      assert.equal(res.status, 200, path);
+      const line = await app.eventually(() => log.lines.slice(mark).find((l) => l.entry === "fetch" && l.route === "GET /events"));
+      assert.ok(line, `the meter's line for ${path}`);
+      return { res, rows: line.rows_read };
+    };
+    await read("/events?limit=1"); // the key is looked up and cached: not part of what follows
+    const limit = 2;
+    const { res, rows } = await read(`/events?actor_id=needle&limit=${limit}`);
+    assert.equal(res.body.data.length, limit);
+    assert.deepEqual(res.body.data.map((e) => e.actor.id), ["needle", "needle"]);
+    assert.equal(res.body.pagination.total, 3);
+    const next = await read(`/events?actor_id=needle&limit=${limit}&cursor=${res.body.pagination.next_cursor}`);
+    assert.equal(next.res.body.data.length, 1);
+    // The page (limit + 1 rows probed) and the total (the actor's 3 matches), each through the
+    // actor's index, plus a few rows of fixed cost; before, the page walked all 3,003 events.
+    const bound = (limit + 1) + 3 + 12;
+    t.diagnostic(`D1 rows read: first page ${rows}, next page ${next.rows} (of 3,003 events stored)`);
+    assert.ok(rows <= bound && next.rows <= bound, `rows read ${rows}, next page ${next.rows}: at most ${bound}`);
   });
 
   test("an empty result still has the pagination block (Node SDK plan probe)", async () => {

@@ -763,6 +763,12 @@ pub fn insert_statement(
 
 /// The organisation's suppressions, newest first: the active ones, or with `ended` also those
 /// that expired or were deleted (inside retention).
+///
+/// The active ones are found through `suppressions_org_ended` (at most [`MAX_ACTIVE`] rows),
+/// not by walking every ended one of the retention window newest first: an active suppression
+/// has no `ended_at` yet or one still ahead (it is the earlier of `expires_at` and `deleted_at`),
+/// so the two arms below add only what the activity test implies, and the index is named
+/// because without statistics SQLite prefers `suppressions_org_created`'s order.
 pub fn list_statement(
     org: &str,
     ended: bool,
@@ -770,17 +776,37 @@ pub fn list_statement(
     cutoff: UnixMs,
     limit: u32,
 ) -> Statement {
+    let order = format!("ORDER BY created_at DESC, id DESC LIMIT {limit}");
+    if ended {
+        // Everything visible ([`VISIBLE`] with the cutoff as ?2): newest first, up to the page.
+        return (
+            format!(
+                "SELECT {COLUMNS} FROM suppressions WHERE org_id = ?1 \
+                 AND (ended_at IS NULL OR ended_at >= ?2) {order}"
+            ),
+            vec![
+                SqlParam::Text(org.into()),
+                SqlParam::Number(cutoff.0 as f64),
+            ],
+        );
+    }
+    let active = "deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
+    let arm = |ended_at: &str| {
+        format!(
+            "SELECT {COLUMNS} FROM suppressions INDEXED BY suppressions_org_ended \
+             WHERE org_id = ?1 AND {ended_at} AND {VISIBLE} AND {active}"
+        )
+    };
     (
         format!(
-            "SELECT {COLUMNS} FROM suppressions WHERE org_id = ?1 AND {VISIBLE} \
-             AND (?4 = 1 OR (deleted_at IS NULL AND (expires_at IS NULL OR expires_at > ?2))) \
-             ORDER BY created_at DESC, id DESC LIMIT {limit}"
+            "{} UNION ALL {} {order}",
+            arm("ended_at IS NULL"),
+            arm("ended_at > ?2")
         ),
         vec![
             SqlParam::Text(org.into()),
             SqlParam::Number(now.0 as f64),
             SqlParam::Number(cutoff.0 as f64),
-            SqlParam::Number(if ended { 1.0 } else { 0.0 }),
         ],
     )
 }

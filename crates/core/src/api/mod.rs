@@ -10,3 +10,7 @@ pub mod params;
 pub mod respond;
 pub mod route;
 pub mod sql;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "list_plans_tests.rs"]
+mod list_plans_tests;

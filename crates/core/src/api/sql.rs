@@ -96,10 +96,10 @@ impl Filter {
         }
     }
 
-    /// One page (newest first) and the total count over `table`.
-    /// One page (newest first) and the total count over `table`. The page asks for one row
-    /// more than `limit` so the caller knows whether another page exists; with a cursor it
-    /// starts after the cursor's row and ignores `offset`. The total ignores the cursor: it
+    /// One page (newest first) and the total count over `table` (a table name, or one with an
+    /// `INDEXED BY` clause when the caller names the index both must walk). The page asks for
+    /// one row more than `limit` so the caller knows whether another page exists; with a cursor
+    /// it starts after the cursor's row and ignores `offset`. The total ignores the cursor: it
     /// counts every match inside retention.
     pub fn page(
         self,
@@ -116,8 +116,11 @@ impl Filter {
                 page_params.push(SqlParam::Number(c.created_at.0 as f64));
                 page_params.push(SqlParam::Text(c.id.clone()));
                 let (t, i) = (page_params.len() - 1, page_params.len());
+                // "Before (t, i)" as a range on `created_at` and a test of the rows at its end:
+                // written as one OR, it let SQLite with statistics search both halves apart
+                // (MULTI-INDEX OR) and sort every earlier match instead of stopping at the page.
                 (
-                    format!(" AND (created_at < ?{t} OR (created_at = ?{t} AND id < ?{i}))"),
+                    format!(" AND created_at <= ?{t} AND (created_at < ?{t} OR id < ?{i})"),
                     0,
                 )
             }

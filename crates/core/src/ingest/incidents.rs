@@ -170,6 +170,8 @@ pub async fn report<D: Db, L: Limiter>(
 }
 
 /// The organisation's incidents for `GET /health`: totals over retention and the newest few.
+/// Both name `incidents_org_at`: with statistics of a small table SQLite would rather scan every
+/// organisation's incidents (crates/core/src/api/list_plans_tests.rs).
 pub fn health_statements(org: &OrgId, cutoff: UnixMs) -> [Statement; 2] {
     let params = vec![
         SqlParam::Text(org.0.clone()),
@@ -177,15 +179,16 @@ pub fn health_statements(org: &OrgId, cutoff: UnixMs) -> [Statement; 2] {
     ];
     [
         (
-            "SELECT count(*) AS total, coalesce(sum(events), 0) AS events FROM incidents \
-             WHERE org_id = ?1 AND at >= ?2"
+            "SELECT count(*) AS total, coalesce(sum(events), 0) AS events \
+             FROM incidents INDEXED BY incidents_org_at WHERE org_id = ?1 AND at >= ?2"
                 .into(),
             params.clone(),
         ),
         (
             format!(
                 "SELECT kind, events, event_ids, detail, at FROM incidents \
-                 WHERE org_id = ?1 AND at >= ?2 ORDER BY at DESC LIMIT {RECENT}"
+                 INDEXED BY incidents_org_at WHERE org_id = ?1 AND at >= ?2 \
+                 ORDER BY at DESC LIMIT {RECENT}"
             ),
             params,
         ),

@@ -80,6 +80,38 @@ impl SqliteDb {
     pub fn exec(&self, sql: &str, params: &[SqlParam]) {
         self.rows(sql, params);
     }
+
+    /// The plan SQLite chooses for one statement with these bindings: the `detail` of each row
+    /// of `EXPLAIN QUERY PLAN`, in order (e.g. `SEARCH events USING INDEX … (org_id=? AND …)`).
+    pub fn plan(&self, sql: &str, params: &[SqlParam]) -> Vec<String> {
+        self.rows(&format!("EXPLAIN QUERY PLAN {sql}"), params)
+            .iter()
+            .map(|r| r["detail"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Runs one read to its end: how many rows it answered and how many virtual-machine steps
+    /// it took (`SQLITE_STMTSTATUS_VM_STEP`), which grow with the rows it visits — a proxy for
+    /// D1's `rows_read`, which vanilla SQLite does not count.
+    pub fn steps(&self, sql: &str, params: &[SqlParam]) -> (usize, i64) {
+        let conn = self.conn.borrow();
+        let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let bound: Vec<Sql> = params.iter().map(bind).collect();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(bound))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let mut n = 0;
+        while rows
+            .next()
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .is_some()
+        {
+            n += 1;
+        }
+        drop(rows);
+        let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
+        (n, i64::from(steps))
+    }
 }
 
 fn bind(p: &SqlParam) -> Sql {
