@@ -20,24 +20,42 @@ pub struct SqliteDb {
 impl SqliteDb {
     /// A fresh database with the schema of `migrations/`.
     pub fn migrated() -> SqliteDb {
-        let conn = Connection::open_in_memory().expect("in-memory SQLite");
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .expect("migrations/")
-            .map(|e| e.expect("a migration").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .collect();
-        files.sort();
-        for f in files {
-            let sql = std::fs::read_to_string(&f).expect("a readable migration");
-            conn.execute_batch(&sql)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        }
-        SqliteDb {
-            conn: RefCell::new(conn),
+        SqliteDb::migrated_before("~")
+    }
+
+    /// A fresh database with the migrations whose file names sort before `first` (e.g.
+    /// `"0016"`) applied: the schema a running installation had before that migration.
+    pub fn migrated_before(first: &str) -> SqliteDb {
+        let db = SqliteDb {
+            conn: RefCell::new(Connection::open_in_memory().expect("in-memory SQLite")),
             fail_on: RefCell::new(None),
             batches: Cell::new(0),
+        };
+        for f in migration_files() {
+            if file_name(&f).as_str() < first {
+                db.apply(&f);
+            }
         }
+        db
+    }
+
+    /// Applies the one migration whose file name starts with `prefix` (e.g. `"0016"`), as
+    /// `wrangler d1 migrations apply` would to a filled database.
+    pub fn apply_migration(&self, prefix: &str) {
+        let mut found = migration_files()
+            .into_iter()
+            .filter(|f| file_name(f).starts_with(prefix));
+        let f = found.next().expect("a migration with that prefix");
+        assert!(found.next().is_none(), "one migration per prefix");
+        self.apply(&f);
+    }
+
+    fn apply(&self, file: &std::path::Path) {
+        let sql = std::fs::read_to_string(file).expect("a readable migration");
+        self.conn
+            .borrow()
+            .execute_batch(&sql)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     }
 
     /// The rows of one read, outside any batch (for assertions).
@@ -60,6 +78,24 @@ impl SqliteDb {
     pub fn exec(&self, sql: &str, params: &[SqlParam]) {
         self.rows(sql, params);
     }
+}
+
+/// The files of `migrations/`, in the order they apply.
+fn migration_files() -> Vec<std::path::PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("migrations/")
+        .map(|e| e.expect("a migration").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn bind(p: &SqlParam) -> Sql {
