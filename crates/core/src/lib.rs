@@ -17,6 +17,8 @@ pub mod logs;
 pub mod retention;
 pub mod runtime;
 #[cfg(all(test, not(target_arch = "wasm32")))]
+mod schema_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod testing;
 pub mod text;
 pub mod time;

@@ -345,10 +345,6 @@ fn event_cases(db: &SqliteDb) -> Vec<Case> {
     let day = |d: i64| UnixMs(NOW - d * DAY).iso_millis();
     let (from, to) = (day(20), day(19));
     let actor = Key::Seek("events", "(org_id=? AND actor_id=? AND created_at>");
-    let actor_name = Key::Seek(
-        "events",
-        "(org_id=? AND actor_id=? AND event_name=? AND created_at>",
-    );
     let name = Key::Seek("events", "(org_id=? AND event_name=? AND created_at>");
     let actor_walk = ("events_org_actor_created", "events_org_created");
     let name_walk = ("events_org_name_created", "events_org_created");
@@ -450,8 +446,8 @@ fn event_cases(db: &SqliteDb) -> Vec<Case> {
     both(
         "actor_id=heavy&event_type=auth.login_success",
         &[("actor_id", "heavy"), ("event_type", "auth.login_success")],
-        &[actor_name],
-        &[actor_name],
+        &[actor],
+        &[actor],
         51,
         None,
         false,
@@ -459,10 +455,10 @@ fn event_cases(db: &SqliteDb) -> Vec<Case> {
     both(
         "actor_id=rare&event_name=auth.login_failed",
         &[("actor_id", "rare"), ("event_name", "auth.login_failed")],
-        &[actor_name],
-        &[actor_name],
+        &[actor],
+        &[actor],
         51,
-        Some(("events_org_actor_name", "events_org_created")),
+        Some(actor_walk),
         true,
     );
     both(

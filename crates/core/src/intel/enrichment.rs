@@ -169,7 +169,9 @@ pub fn threat_history_statements(
     };
     let since = SqlParam::Number((now.0 - THREAT_HISTORY_MS) as f64);
     // Per key, a count bounded at THREAT_COUNT_CAP on the key's own index: the score saturates
-    // at 5 failures, and an uncapped count would walk a whole flood once per queue batch.
+    // at 5 failures, and an uncapped count would walk a whole flood once per queue batch. The
+    // indexes are partial, holding only `auth.login_failed` events (migrations/0016_lean_indexes.sql):
+    // the name stays a literal here, as SQLite uses them only when the query repeats it.
     let failed = |column: &str, index: &str, keys: &BTreeSet<String>| {
         (
             format!(
@@ -181,8 +183,8 @@ pub fn threat_history_statements(
         )
     };
     vec![
-        failed("user_ip", "events_org_ip_name", ips),
-        failed("actor_id", "events_org_actor_name", actors),
+        failed("user_ip", "events_login_failed_ip", ips),
+        failed("actor_id", "events_login_failed_actor", actors),
         (
             "SELECT source_ip, actor_id FROM alerts WHERE org_id = ?1 AND status = 'open' AND suppressed_by IS NULL \
              AND (source_ip IN (SELECT value FROM json_each(?2)) OR actor_id IN (SELECT value FROM json_each(?3))) LIMIT 5000"

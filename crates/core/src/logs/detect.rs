@@ -127,6 +127,16 @@ impl KeyKind {
         }
     }
 
+    /// The partial index of the failed logins by this key (`migrations/0016_lean_indexes.sql`),
+    /// which holds only `login_failure` items: each key of the read is a range scan of it,
+    /// however many other failures the organisation has in the window.
+    fn index(self) -> &'static str {
+        match self {
+            KeyKind::Ip => "logs_login_failure_ip",
+            KeyKind::User => "logs_login_failure_user",
+        }
+    }
+
     /// The other key's column: the peer of each history row (docs/api.md §10.10).
     fn peer_column(self) -> &'static str {
         match self {
@@ -163,8 +173,16 @@ const KINDS: [KeyKind; 2] = [KeyKind::Ip, KeyKind::User];
 
 /// The history queries for `lines` of `org` (at most one per key kind, none without lines).
 /// Each returns `{event_id, at, k}` rows: every `login_failure` item (raw line or event) of
-/// the lines' keys between the earliest line minus the rule's window and the latest line.
+/// the lines' keys between the earliest line minus the rule's window and the latest line, the
+/// newest [`MAX_HISTORY_ROWS`] of them (ties by row id, newest first).
 /// Item ids are the dashboard's: the event UUID, or `<row id>-<unix seconds>`.
+///
+/// Every key is read on its own index range ([`KeyKind::index`]): first the time of its
+/// `MAX_HISTORY_ROWS`-th newest failure (`cut`, the window's start when it has fewer), then its
+/// failures from there (`CROSS JOIN` keeps that order: the other way round walks all the
+/// organisation's failures). The newest rows of all keys together are among those, so the answer is
+/// the whole window's newest rows, while no read walks a key's flood beyond the bound, nor the
+/// organisation's other failures.
 pub fn history_statements(
     org: &str,
     lines: &[FailedLine],
@@ -185,11 +203,16 @@ pub fn history_statements(
                 return None;
             }
             let since = first.0.saturating_sub(kind.rule(config).window_ms());
-            let (column, peer) = (kind.column(), kind.peer_column());
+            let (column, peer, index) = (kind.column(), kind.peer_column(), kind.index());
             let sql = format!(
-                "SELECT coalesce(event_id, id || '-' || (ts / 1000)) AS event_id, ts AS at, {column} AS k, {peer} AS p \
-                 FROM logs WHERE org_id = ?1 AND type = 'login_failure' AND ts >= ?2 AND ts <= ?3 \
-                 AND {column} IN (SELECT value FROM json_each(?4)) ORDER BY ts DESC LIMIT {MAX_HISTORY_ROWS}"
+                "WITH cut AS MATERIALIZED (SELECT j.value AS k, coalesce((SELECT ts FROM logs INDEXED BY {index} \
+                 WHERE org_id = ?1 AND type = 'login_failure' AND {column} = j.value AND ts >= ?2 AND ts <= ?3 \
+                 ORDER BY ts DESC LIMIT 1 OFFSET {skip}), ?2) AS since FROM json_each(?4) AS j) \
+                 SELECT coalesce(l.event_id, l.id || '-' || (l.ts / 1000)) AS event_id, l.ts AS at, l.{column} AS k, \
+                 l.{peer} AS p FROM cut CROSS JOIN logs AS l INDEXED BY {index} WHERE l.org_id = ?1 \
+                 AND l.type = 'login_failure' AND l.{column} = cut.k AND l.ts >= cut.since AND l.ts <= ?3 \
+                 ORDER BY l.ts DESC, l.id DESC LIMIT {MAX_HISTORY_ROWS}",
+                skip = MAX_HISTORY_ROWS - 1
             );
             let keys = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
             let params = vec![

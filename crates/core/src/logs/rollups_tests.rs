@@ -238,7 +238,7 @@ fn fill(db: &SqliteDb, seed: u64, old: bool) {
 #[test]
 fn an_installation_filled_before_the_migration_stays_exact() {
     // Rollups kept by the old per-row triggers, then migration 0017, then the new code.
-    let db = SqliteDb::before_migration("0017");
+    let db = SqliteDb::migrated_before("0017");
     fill(&db, 0x01d, true);
     let counted = db.count("SELECT sum(n) FROM log_hourly", &[]);
     assert!(counted > 0, "the triggers kept the old rollups");

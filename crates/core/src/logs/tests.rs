@@ -1110,7 +1110,7 @@ mod brute_force {
         assert_eq!(kinds, [KeyKind::Ip, KeyKind::User]);
         let (sql, params) = &stmts[0].1;
         assert!(
-            sql.contains("org_id = ?1") && sql.contains("source_ip IN"),
+            sql.contains("org_id = ?1") && sql.contains("source_ip = j.value"),
             "{sql}"
         );
         assert_eq!(

@@ -20,44 +20,52 @@ pub struct SqliteDb {
 impl SqliteDb {
     /// A fresh database with the schema of `migrations/`.
     pub fn migrated() -> SqliteDb {
-        // "~" sorts after every migration's file name.
-        SqliteDb::before_migration("~")
+        SqliteDb::migrated_before("~")
     }
 
-    /// A fresh database with the migrations whose file names sort before `name` (e.g.
-    /// `"0017"`), to fill as an installation running the older schema would have.
-    pub fn before_migration(name: &str) -> SqliteDb {
-        let conn = Connection::open_in_memory().expect("in-memory SQLite");
+    /// A fresh database with the migrations whose file names sort before `first` (e.g.
+    /// `"0016"`) applied: the schema a running installation had before that migration.
+    pub fn migrated_before(first: &str) -> SqliteDb {
         let db = SqliteDb {
-            conn: RefCell::new(conn),
+            conn: RefCell::new(Connection::open_in_memory().expect("in-memory SQLite")),
             fail_on: RefCell::new(None),
             batches: Cell::new(0),
         };
-        db.apply(|file| file < name);
+        for f in migration_files() {
+            if file_name(&f).as_str() < first {
+                db.apply(&f);
+            }
+        }
         db
     }
 
-    /// Applies the migrations whose file names sort at or after `name`: what a deploy
-    /// applies to a running installation.
-    pub fn migrate_from(&self, name: &str) {
-        self.apply(|file| file >= name);
+    /// Applies the one migration whose file name starts with `prefix` (e.g. `"0016"`), as
+    /// `wrangler d1 migrations apply` would to a filled database.
+    pub fn apply_migration(&self, prefix: &str) {
+        let mut found = migration_files()
+            .into_iter()
+            .filter(|f| file_name(f).starts_with(prefix));
+        let f = found.next().expect("a migration with that prefix");
+        assert!(found.next().is_none(), "one migration per prefix");
+        self.apply(&f);
     }
 
-    fn apply(&self, take: impl Fn(&str) -> bool) {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .expect("migrations/")
-            .map(|e| e.expect("a migration").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&take))
-            .collect();
-        files.sort();
-        let conn = self.conn.borrow();
-        for f in files {
-            let sql = std::fs::read_to_string(&f).expect("a readable migration");
-            conn.execute_batch(&sql)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    /// Applies every migration whose file name sorts at or after `first`, in order: what a
+    /// deploy applies to a running installation.
+    pub fn migrate_from(&self, first: &str) {
+        for f in migration_files() {
+            if file_name(&f).as_str() >= first {
+                self.apply(&f);
+            }
         }
+    }
+
+    fn apply(&self, file: &std::path::Path) {
+        let sql = std::fs::read_to_string(file).expect("a readable migration");
+        self.conn
+            .borrow()
+            .execute_batch(&sql)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     }
 
     /// The rows of one read, outside any batch (for assertions).
@@ -112,6 +120,24 @@ impl SqliteDb {
         let steps = stmt.get_status(rusqlite::StatementStatus::VmStep);
         (n, i64::from(steps))
     }
+}
+
+/// The files of `migrations/`, in the order they apply.
+fn migration_files() -> Vec<std::path::PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("migrations/")
+        .map(|e| e.expect("a migration").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn bind(p: &SqlParam) -> Sql {

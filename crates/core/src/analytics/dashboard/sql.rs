@@ -478,9 +478,11 @@ fn logs_sql(q: &DashboardQuery) -> String {
     )
 }
 
+/// IAM changes through their partial index (`logs_iam_ts`, only `iam_change` items: SQLite
+/// uses it only when the query repeats `type = 'iam_change'` literally), in its order.
 fn iam_sql(q: &DashboardQuery) -> String {
     format!(
-        "SELECT id, ts, user, action, resource, service FROM logs \
+        "SELECT id, ts, user, action, resource, service FROM logs INDEXED BY logs_iam_ts \
          WHERE org_id = :org AND type = 'iam_change' AND ts >= :start AND ts <= :end{} \
          ORDER BY ts DESC, id DESC LIMIT {}",
         filters(q, ""),

@@ -3,7 +3,11 @@
 //! `{g, rows}`, whose `rows` is a JSON array text: one JS→Rust value per read instead of one
 //! per column of every row. Each read is a range scan of one key, on an index named with
 //! `INDEXED BY`: without statistics the planner may otherwise pick `(org_id, created_at)`, which
-//! matches the ORDER BY but walks the whole organisation.
+//! matches the ORDER BY but walks the whole organisation. The reads of one kind of row (failed
+//! logins, rate-limit events, successful logins) use partial indexes that hold only that kind
+//! (`migrations/0016_lean_indexes.sql`); SQLite uses one only when the query repeats the index's
+//! `WHERE` term literally, so each read writes its kind as a literal, and `INDEXED BY` makes a
+//! statement fail rather than walk the table should the two ever differ.
 
 use super::Part;
 use crate::api::sql::{SqlParam, Statement};
@@ -54,7 +58,7 @@ fn logins(limit: usize) -> String {
          'country_code', country_code, 'city', city, 'timezone', json_extract(forensics, '$.location.timezone'), \
          'asn', json_extract(forensics, '$.network.asn'), 'asn_org', json_extract(forensics, '$.network.asn_org'), \
          'is_vpn', is_vpn, 'is_tor', is_tor, 'is_proxy', is_proxy, 'is_datacenter', is_datacenter, \
-         'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_org_actor_name WHERE org_id = g.org AND actor_id = g.k \
+         'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_login_success_actor WHERE org_id = g.org AND actor_id = g.k \
          AND event_name = '{}' AND created_at >= g.since AND created_at <= g.until \
          ORDER BY created_at DESC, id DESC LIMIT {limit})",
         crate::detect::SUCCESSFUL_LOGIN_NAME
@@ -88,21 +92,21 @@ pub const DEVICE_EXPR: &str =
 pub fn statement(part: Part, reads: &[(usize, &Read)], limit: usize) -> Statement {
     use crate::detect::RATE_LIMIT_NAME;
     let inner = match part {
-        Part::IpFailedLogins => failed_logins("source_ip", "user", "logs_org_type_ip_ts", limit),
+        Part::IpFailedLogins => failed_logins("source_ip", "user", "logs_login_failure_ip", limit),
         Part::ActorFailedLogins => {
-            failed_logins("user", "source_ip", "logs_org_type_user_ts", limit)
+            failed_logins("user", "source_ip", "logs_login_failure_user", limit)
         }
         Part::IpRateLimits => occurrences(
             "user_ip",
             "actor_id",
-            "events_org_ip_name",
+            "events_rate_limit_ip",
             RATE_LIMIT_NAME,
             limit,
         ),
         Part::ActorRateLimits => occurrences(
             "actor_id",
             "user_ip",
-            "events_org_actor_name",
+            "events_rate_limit_actor",
             RATE_LIMIT_NAME,
             limit,
         ),
