@@ -231,6 +231,7 @@ impl HourWindow {
 mod tests {
     use super::*;
     use crate::api::params::MAX_OFFSET;
+    use crate::api::sql::EVENT_COLUMNS;
 
     fn key() -> CursorKey {
         CursorKey::new("test-secret", "org_a", "events")
@@ -339,7 +340,7 @@ mod tests {
         ])
         .unwrap();
         let ((page, params), (count, cparams)) = query.page_sql("org_a", UnixMs(1_000));
-        assert!(page.starts_with("SELECT * FROM events INDEXED BY events_org_actor_created WHERE org_id = ?1 AND created_at >= ?2 AND actor_id = ?3 AND severity IN"));
+        assert!(page.starts_with(&format!("SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_org_actor_created WHERE org_id = ?1 AND created_at >= ?2 AND actor_id = ?3 AND severity IN")));
         assert!(
             page.ends_with("ORDER BY created_at DESC, id DESC LIMIT 11 OFFSET 20"),
             "one extra row probes for more"

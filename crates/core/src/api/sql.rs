@@ -127,17 +127,38 @@ impl Filter {
             None => (String::new(), offset),
         };
         let page = format!(
-            "SELECT * FROM {table} WHERE {filter}{after} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {offset}",
+            "SELECT {} FROM {table} WHERE {filter}{after} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {offset}",
+            columns(table),
             limit + 1
         );
         ((page, page_params), (count, self.params))
     }
 }
 
+/// The columns a page or a by-id read of `table` answers: every column, except for `events`,
+/// whose rows also hold their dashboard log item (migrations/0019_events_stored_once.sql),
+/// which no API response shows: only the event's own columns ([`EVENT_COLUMNS`]), so D1 hands
+/// the Worker no field it would convert and drop.
+fn columns(table: &str) -> &'static str {
+    if table == "events" || table.starts_with("events ") {
+        EVENT_COLUMNS
+    } else {
+        "*"
+    }
+}
+
+/// The columns of an event as the API reads it (`crate::analytics::event_row::EventRow`).
+pub const EVENT_COLUMNS: &str = "id, org_id, event_name, category, severity, instant_alert, actor_id, \
+actor_email, user_ip, server_ip, country_code, city, latitude, longitude, is_vpn, is_tor, is_proxy, \
+is_datacenter, threat_score, forensics, metadata, created_at";
+
 /// `SELECT` of one row of `table` by id, scoped to the org and retention.
 pub fn by_id_sql(table: &str, org: &str, id: &str, cutoff: UnixMs) -> Statement {
     (
-        format!("SELECT * FROM {table} WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3"),
+        format!(
+            "SELECT {} FROM {table} WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3",
+            columns(table)
+        ),
         vec![
             SqlParam::Text(id.into()),
             SqlParam::Text(org.into()),

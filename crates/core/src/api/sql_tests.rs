@@ -58,9 +58,16 @@ fn readable(db: &SqliteDb, table: &str, org: &str, ids: &[String], cutoff: i64) 
 fn by_id_binds_the_organisation_and_the_cutoff() {
     for table in ["events", "alerts"] {
         let (sql, params) = by_id_sql(table, "org_a", "some-id", UnixMs(T));
+        let columns = if table == "events" {
+            EVENT_COLUMNS
+        } else {
+            "*"
+        };
         assert_eq!(
             sql,
-            format!("SELECT * FROM {table} WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3")
+            format!(
+                "SELECT {columns} FROM {table} WHERE id = ?1 AND org_id = ?2 AND created_at >= ?3"
+            )
         );
         assert_eq!(
             params,

@@ -4,7 +4,7 @@
 //! once; a delivery answered 2xx is `delivered` and never sent again.
 
 use super::policy::{Answer, Outcome};
-use crate::api::sql::{SqlParam, Statement};
+use crate::api::sql::{SqlParam, Statement, EVENT_COLUMNS};
 use crate::time::UnixMs;
 use serde_json::json;
 
@@ -136,11 +136,17 @@ pub fn load_statements(id: &str) -> [Statement; 3] {
             p(),
         ),
         (
-            "SELECT e.* FROM deliveries l JOIN alerts a ON a.id = l.alert_id AND a.org_id = l.org_id \
-             JOIN events e ON +e.org_id = l.org_id AND e.id IN \
-             (SELECT value FROM json_each(a.metadata, '$.trigger_event_ids')) \
-             WHERE l.id = ?1 ORDER BY e.created_at LIMIT 20"
-                .into(),
+            format!(
+                "SELECT {} FROM deliveries l JOIN alerts a ON a.id = l.alert_id AND a.org_id = l.org_id \
+                 JOIN events e ON +e.org_id = l.org_id AND e.id IN \
+                 (SELECT value FROM json_each(a.metadata, '$.trigger_event_ids')) \
+                 WHERE l.id = ?1 ORDER BY e.created_at LIMIT 20",
+                EVENT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("e.{}", c.trim()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             p(),
         ),
     ]
