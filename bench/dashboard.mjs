@@ -1,6 +1,8 @@
 // GET /ui/mock-data latency through the Worker in workerd, with 100k and 1M dashboard log items
 // in the last 24 h, and the query plan of each of its statements. The items are inserted
-// straight into `logs` in time order, 2,000 per statement, and the rollups then recomputed from
+// straight into D1 in time order, 2,000 per round, raw lines into `logs` and LiteSOC events'
+// items into `events` (each event's row holds its item, migrations/0019_events_stored_once.sql),
+// numbered in one sequence as the Worker numbers them, and the rollups then recomputed from
 // them (scripts/lib/rollups.mjs: the same buckets ingestion keeps). Writes
 // bench/results/dashboard.json.
 // Usage: node bench/dashboard.mjs [--sizes 100000,1000000] [--requests 100]
@@ -8,7 +10,7 @@
 // The distribution (one organisation, deterministic PRNG):
 // * times uniform over the last 24 h;
 // * 8 (service, namespace) pairs with weights 25/30/8/5/15/7/7/3, two of them LiteSOC events
-//   (namespace `litesoc`, with an event id and name);
+//   (namespace `litesoc`, with an event id and name: stored as events);
 // * source IPs: 25 % none ("unknown"), 20 % from 60 internal 10.x addresses, 50 % from 5,000
 //   client addresses with Zipf(1.1) popularity, 5 % from 200 attacker addresses (Zipf(1));
 // * attackers send failed logins, scans and 401/403 requests; everyone else 62 % network
@@ -102,13 +104,24 @@ function generator(seed) {
   };
 }
 
-const INSERT = `INSERT INTO logs (org_id, ts, hour, type, action, level, service, namespace, source_ip, user, hostname, geo,
-  vpn, status_code, resource, message, event_id, event_name)
-  SELECT json_extract(value,'$.org_id'), json_extract(value,'$.ts'), json_extract(value,'$.hour'), json_extract(value,'$.type'),
-    json_extract(value,'$.action'), json_extract(value,'$.level'), json_extract(value,'$.service'), json_extract(value,'$.namespace'),
-    json_extract(value,'$.source_ip'), json_extract(value,'$.user'), json_extract(value,'$.hostname'), json_extract(value,'$.geo'),
-    json_extract(value,'$.vpn'), json_extract(value,'$.status_code'), json_extract(value,'$.resource'), json_extract(value,'$.message'),
-    json_extract(value,'$.event_id'), json_extract(value,'$.event_name') FROM json_each(?)`;
+/** The row id after every stored item's (raw lines and events share one sequence, as the Worker
+ *  numbers them: crates/core/src/ingest/record.rs NEXT_ITEM_ID_BASE). */
+const NEXT_ID = "(SELECT max(coalesce((SELECT max(rowid) FROM events), 0), coalesce((SELECT max(id) FROM logs), 0)))";
+const field = (f) => `json_extract(value,'$.${f}')`;
+
+const INSERT_LINES = `INSERT INTO logs (id, org_id, ts, hour, type, action, level, service, namespace, source_ip, user, hostname, geo,
+  vpn, status_code, resource, message)
+  SELECT ${NEXT_ID} + key + 1, ${["org_id", "ts", "hour", "type", "action", "level", "service", "namespace", "source_ip", "user",
+    "hostname", "geo", "vpn", "status_code", "resource", "message"].map(field).join(", ")} FROM json_each(?)`;
+
+/** An event's item in its row: the event's own columns where the item's equal them (service =
+ *  category, namespace litesoc, source_ip = user_ip, user = actor_id, geo = country_code,
+ *  message = the name), the rest in its item columns. */
+const INSERT_EVENTS = `INSERT INTO events (rowid, id, org_id, event_name, category, severity, instant_alert, actor_id, user_ip,
+  country_code, metadata, created_at, item_type, item_action, item_level, item_resource)
+  SELECT ${NEXT_ID} + key + 1, ${field("event_id")}, ${field("org_id")}, ${field("event_name")}, ${field("service")}, 'info', 0,
+    ${field("user")}, ${field("source_ip")}, ${field("geo")}, '{}', ${field("ts")}, ${field("type")}, ${field("action")},
+    nullif(${field("level")}, 'info'), ${field("resource")} FROM json_each(?)`;
 
 /** Appends `n` items over the last 24 h (in time order) to what `state` already holds. */
 async function seedLogs(app, state, n, onProgress) {
@@ -123,7 +136,10 @@ async function seedLogs(app, state, n, onProgress) {
       const ts = end - span + Math.floor(((i + state.rnd()) / n) * span);
       rows.push(state.gen(ts, org));
     }
-    await app.db.prepare(INSERT).bind(JSON.stringify(rows)).run();
+    await app.db.batch([
+      app.db.prepare(INSERT_LINES).bind(JSON.stringify(rows.filter((r) => r.event_id === null))),
+      app.db.prepare(INSERT_EVENTS).bind(JSON.stringify(rows.filter((r) => r.event_id !== null))),
+    ]);
     if ((done + chunk) % 100_000 === 0 || done + chunk >= n) onProgress(Math.min(n, done + chunk));
   }
   await rebuildRollups(app.db, org);
@@ -133,7 +149,7 @@ async function seedAlerts(app) {
   const org = orgIdFor(ORG);
   await app.db.prepare("DELETE FROM alerts WHERE org_id = ?").bind(org).run();
   const triggers = (await app.db.prepare(
-    "SELECT id, ts, event_id, source_ip FROM logs WHERE org_id = ? AND type = 'login_failure' AND ts >= ? ORDER BY ts DESC LIMIT 1000",
+    "SELECT id, ts, event_id, source_ip FROM items WHERE org_id = ? AND type = 'login_failure' AND ts >= ? ORDER BY ts DESC LIMIT 1000",
   ).bind(org, Date.now() - 23 * H).all()).results;
   const sev = ["low", "medium", "high", "critical"];
   const rows = triggers.map((t, i) => ({
@@ -197,7 +213,7 @@ async function proven(app, spec) {
 
 async function rollupRows(app) {
   const out = {};
-  for (const t of ["logs", "log_hourly", "log_source_hourly", "log_source_hours", "log_source_daily", "log_attack_hourly",
+  for (const t of ["logs", "events", "log_hourly", "log_source_hourly", "log_source_hours", "log_source_daily", "log_attack_hourly",
     "log_attack_hours", "log_attack_daily", "log_attackers", "log_attacker_ips"]) {
     out[t] = (await app.db.prepare(`SELECT count(*) AS n FROM ${t}`).first()).n;
   }

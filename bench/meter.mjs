@@ -133,7 +133,8 @@ export async function replay(app, log, d, { batch = 1, retentionDays = 90, start
   out.events = { count: events, requests, collect: total(collect), consumer: total(consumer) };
   out.stored = {
     events: await app.count("SELECT count(*) FROM events"),
-    logs: await app.count("SELECT count(*) FROM logs"),
+    // Dashboard log items: raw lines and events (each event's row holds its item).
+    logs: await app.count("SELECT count(*) FROM items"),
     alerts: await app.count("SELECT count(*) FROM alerts"),
   };
   out.probes.events = await probe("events");

@@ -119,7 +119,7 @@ describe("detection through the queue", () => {
     assert.equal(after.data.length, 1);
     assert.equal(after.data[0].metadata.occurrences, 1);
     assert.deepEqual(await app.db.prepare("SELECT * FROM events WHERE id = ?").bind(id).first(), before, "the row is unchanged");
-    assert.equal(await app.count("SELECT count(*) FROM logs WHERE event_id = ?", id), 1);
+    assert.equal(await app.count("SELECT count(*) FROM items WHERE event_id = ?", id), 1);
   });
 });
 

@@ -124,7 +124,7 @@ describe("authentication", () => {
       assert.equal(keys[0].key_hash, sha256, "lowercase hex SHA-256 of the key");
       assert.equal(keys[0].key_prefix, "bootstrap", "no part of a bootstrap key is shown");
       const values = await everyValue(boot.db);
-      assert.ok(values.some((v) => v.table === "events") && values.some((v) => v.table === "logs"), "the request's rows are checked too");
+      assert.ok(values.some((v) => v.table === "events") && values.some((v) => v.table === "log_hourly"), "the request's rows are checked too");
       const random = secret.slice("lsoc_live_".length);
       const holding = (needle) => values.filter((v) => v.text.includes(needle)).map((v) => `${v.table}.${v.column}`);
       assert.deepEqual(holding(random), [], "the key (its random part) is in no column");

@@ -1,8 +1,9 @@
 // GET /ui/mock-data end to end (docs/dashboard.md §1–§3): data seeded through the real APIs
 // (POST /collect with instant alerts and a brute-force burst, Loki pushes from two services and
 // namespaces), then every section checked twice: against hand-counted values of the seed, and
-// against an independent computation of the contract's rules over the stored rows (the
-// "oracle" below, which never reads the rollups). Also: filters on every section, limits,
+// against an independent computation of the contract's rules over the stored items (the
+// "oracle" below, which never reads the rollups: it reads the view `items`, raw lines and
+// events alike, migrations/0019_events_stored_once.sql). Also: filters on every section, limits,
 // hours clamping, Free redaction, errors, DASHBOARD_PUBLIC_ORG, the top-10 ranking on larger
 // distributions (seeded straight into `logs`, rollups then recomputed), rollups kept by the Worker exact
 // through the retention purge, and the dashboard's own contract checker.
@@ -68,7 +69,7 @@ async function rowsOf(org) {
   const id = orgIdFor(org);
   const all = async (sql) => (await app.db.prepare(sql).bind(id).all()).results;
   return {
-    logs: await all("SELECT * FROM logs WHERE org_id = ?"),
+    logs: await all("SELECT * FROM items WHERE org_id = ?"),
     alerts: await all("SELECT * FROM alerts WHERE org_id = ?"),
     blocks: await all("SELECT user_ip, metadata, created_at FROM events WHERE org_id = ? AND event_name = 'security.ip_blocked'"),
   };
@@ -463,7 +464,7 @@ describe("GET /ui/mock-data", () => {
     const events = d.logs.filter((l) => !/^\d+-\d+$/.test(l.id));
     assert.equal(events.length, 2);
     for (const l of events) assert.ok(!("geo" in l) && !("vpn" in l), JSON.stringify(l));
-    const stored = await app.count("SELECT count(*) FROM logs WHERE org_id = ? AND event_id IS NOT NULL AND geo IS NOT NULL", orgIdFor("DashFree"));
+    const stored = await app.count("SELECT count(*) FROM items WHERE org_id = ? AND event_id IS NOT NULL AND geo IS NOT NULL", orgIdFor("DashFree"));
     assert.equal(stored, 2, "the stored rows keep their geo");
     const line = d.logs.find((l) => /^\d+-\d+$/.test(l.id));
     assert.deepEqual([line.geo, line.vpn], ["FR", true], "a raw line's own fields are not enrichment");
@@ -494,11 +495,15 @@ describe("GET /ui/mock-data", () => {
 // Top-10 ranking on larger distributions: 80 source IPs over two services and two days, skewed
 // (the daily cuts prove the top 10) and flat (they cannot: the hourly fallback decides).
 
+/** The id after every stored item's: raw lines and events are numbered in one sequence, as the
+ *  Worker does (crates/core/src/ingest/record.rs NEXT_ITEM_ID_BASE). */
+const NEXT_ID = "(SELECT max(coalesce((SELECT max(rowid) FROM events), 0), coalesce((SELECT max(id) FROM logs), 0)))";
+
 async function seedRows(org, rows) {
   for (let i = 0; i < rows.length; i += 500) {
     await app.db.prepare(
-      `INSERT INTO logs (org_id, ts, hour, type, level, service, namespace, source_ip, geo, status_code, message)
-       SELECT ?1, json_extract(value, '$.ts'), json_extract(value, '$.ts') / 3600000 * 3600000, json_extract(value, '$.type'),
+      `INSERT INTO logs (id, org_id, ts, hour, type, level, service, namespace, source_ip, geo, status_code, message)
+       SELECT ${NEXT_ID} + key + 1, ?1, json_extract(value, '$.ts'), json_extract(value, '$.ts') / 3600000 * 3600000, json_extract(value, '$.type'),
               json_extract(value, '$.level'), json_extract(value, '$.service'), 'prod', json_extract(value, '$.ip'),
               json_extract(value, '$.geo'), json_extract(value, '$.status'), 'm' FROM json_each(?2)`)
       .bind(orgIdFor(org), JSON.stringify(rows.slice(i, i + 500))).run();
@@ -546,23 +551,23 @@ describe("top-10 ranking", () => {
 describe("rollups", () => {
   const checks = [
     ["log_hourly", "org_id, hour, service, namespace, type, n, critical, warnings, hostile",
-      "SELECT org_id, hour, service, namespace, type, count(*), sum(level IN ('critical', 'error')), sum(level = 'warning'), sum(hostile) FROM logs GROUP BY 1, 2, 3, 4, 5"],
+      "SELECT org_id, hour, service, namespace, type, count(*), sum(level IN ('critical', 'error')), sum(level = 'warning'), sum(hostile) FROM items GROUP BY 1, 2, 3, 4, 5"],
     ["log_source_hourly", "org_id, hour, service, namespace, source, n",
-      "SELECT org_id, hour, service, namespace, coalesce(source_ip, 'unknown'), count(*) FROM logs GROUP BY 1, 2, 3, 4, 5"],
+      "SELECT org_id, hour, service, namespace, coalesce(source_ip, 'unknown'), count(*) FROM items GROUP BY 1, 2, 3, 4, 5"],
     ["log_source_daily", "org_id, day, service, namespace, source, n",
-      "SELECT org_id, hour - hour % 86400000, service, namespace, coalesce(source_ip, 'unknown'), count(*) FROM logs GROUP BY 1, 2, 3, 4, 5"],
+      "SELECT org_id, hour - hour % 86400000, service, namespace, coalesce(source_ip, 'unknown'), count(*) FROM items GROUP BY 1, 2, 3, 4, 5"],
     ["log_source_hours", "org_id, hour, source, n",
-      "SELECT org_id, hour, coalesce(source_ip, 'unknown'), count(*) FROM logs GROUP BY 1, 2, 3"],
+      "SELECT org_id, hour, coalesce(source_ip, 'unknown'), count(*) FROM items GROUP BY 1, 2, 3"],
     ["log_attack_hourly", "org_id, source_ip, hour, service, namespace, n, last_ts",
-      "SELECT org_id, source_ip, hour, service, namespace, count(*), max(ts) FROM logs WHERE hostile = 1 GROUP BY 1, 2, 3, 4, 5"],
+      "SELECT org_id, source_ip, hour, service, namespace, count(*), max(ts) FROM items WHERE hostile = 1 GROUP BY 1, 2, 3, 4, 5"],
     ["log_attack_daily", "org_id, day, service, namespace, source_ip, n",
-      "SELECT org_id, hour - hour % 86400000, service, namespace, source_ip, count(*) FROM logs WHERE hostile = 1 GROUP BY 1, 2, 3, 4, 5"],
+      "SELECT org_id, hour - hour % 86400000, service, namespace, source_ip, count(*) FROM items WHERE hostile = 1 GROUP BY 1, 2, 3, 4, 5"],
     ["log_attack_hours", "org_id, source_ip, hour, n, last_ts",
-      "SELECT org_id, source_ip, hour, count(*), max(ts) FROM logs WHERE hostile = 1 GROUP BY 1, 2, 3"],
+      "SELECT org_id, source_ip, hour, count(*), max(ts) FROM items WHERE hostile = 1 GROUP BY 1, 2, 3"],
     ["log_attacker_ips", "org_id, source_ip, last_ts",
-      "SELECT org_id, source_ip, max(ts) FROM logs WHERE hostile = 1 GROUP BY 1, 2"],
+      "SELECT org_id, source_ip, max(ts) FROM items WHERE hostile = 1 GROUP BY 1, 2"],
     ["log_attackers", "org_id, source_ip, service, namespace, last_ts",
-      "SELECT org_id, source_ip, service, namespace, max(ts) FROM logs WHERE hostile = 1 GROUP BY 1, 2, 3, 4"],
+      "SELECT org_id, source_ip, service, namespace, max(ts) FROM items WHERE hostile = 1 GROUP BY 1, 2, 3, 4"],
   ];
   async function assertRollupsExact() {
     for (const [table, cols, truth] of checks) {
@@ -583,7 +588,7 @@ describe("rollups", () => {
     const before = await app.count("SELECT count(*) FROM log_hourly WHERE org_id = ?", orgIdFor("DashFree"));
     const outcome = await app.scheduled(Date.now());
     assert.equal(outcome.outcome, "ok");
-    assert.equal(await app.count("SELECT count(*) FROM logs WHERE org_id = ? AND ts < ?", orgIdFor("DashFree"), Date.now() - 7 * DAY), 0);
+    assert.equal(await app.count("SELECT count(*) FROM items WHERE org_id = ? AND ts < ?", orgIdFor("DashFree"), Date.now() - 7 * DAY), 0);
     assert.ok(await app.count("SELECT count(*) FROM log_hourly WHERE org_id = ?", orgIdFor("DashFree")) < before);
     await assertRollupsExact();
     await assertMatches("DashFree", await get(free, "?hours=168"), { redact: true });

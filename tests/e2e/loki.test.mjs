@@ -234,14 +234,14 @@ describe("errors", () => {
 });
 
 describe("events and detection", () => {
-  test("stored events become log items once, even when redelivered", async () => {
+  test("stored events become log items once, in their own row, even when redelivered", async () => {
     const res = await app.collect(pro, {
       event: "authz.role_changed", actor: "dana", user_ip: "203.0.113.70",
       metadata: { service: "iam-api", new_role: "admin", hostname: "iam-1", status_code: 200 },
     });
     assert.equal(res.status, 202);
     const id = res.body.event_ids[0];
-    const row = await app.eventually(() => app.db.prepare("SELECT * FROM logs WHERE event_id = ?").bind(id).first());
+    const row = await app.eventually(() => app.db.prepare("SELECT * FROM items WHERE event_id = ?").bind(id).first());
     assert.ok(row, "the consumer wrote the log item");
     assert.deepEqual(
       { type: row.type, action: row.action, level: row.level, service: row.service, namespace: row.namespace,
@@ -253,7 +253,8 @@ describe("events and detection", () => {
     );
     const out = await app.queue([await app.acceptedMessage(id), await app.acceptedMessage(id)]);
     assert.equal(out.retryMessages.length, 0);
-    assert.equal(await app.count("SELECT count(*) FROM logs WHERE event_id = ?", id), 1);
+    assert.equal(await app.count("SELECT count(*) FROM items WHERE event_id = ?", id), 1);
+    assert.equal(await app.count("SELECT count(*) FROM logs WHERE event_id IS NOT NULL"), 0, "no copy in `logs`");
   });
 
   test("five `Failed password` lines from one IP raise one brute_force_attack alert", async () => {

@@ -20,22 +20,20 @@ after(() => app.dispose());
 const LOG_TYPE = { "auth.login_failed": "login_failure", "auth.login_success": "login_success" };
 
 /** Stores a past event as the consumer would have: the event row (severity and location
- *  included) and its dashboard log item, which detection reads for failed logins. */
+ *  included) holding its dashboard log item (migrations/0019_events_stored_once.sql: the type
+ *  detection reads failed logins by; NULL item columns are the event's own values), numbered
+ *  after every stored item as the consumer numbers them. */
 async function seed(org, step, place, createdAt) {
   const id = randomUUID();
   const sev = { "auth.login_failed": "medium", "auth.login_success": "low", "security.rate_limit_exceeded": "medium" }[step.event] ?? "info";
   await app.db.prepare(
-    `INSERT INTO events (id, org_id, event_name, category, severity, instant_alert, actor_id, user_ip, country_code,
-       city, latitude, longitude, is_vpn, is_tor, is_proxy, is_datacenter, metadata, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 0, 0, ?13, ?14)`)
+    `INSERT INTO events (rowid, id, org_id, event_name, category, severity, instant_alert, actor_id, user_ip, country_code,
+       city, latitude, longitude, is_vpn, is_tor, is_proxy, is_datacenter, metadata, created_at, item_type, item_level)
+     VALUES ((SELECT max(coalesce((SELECT max(rowid) FROM events), 0), coalesce((SELECT max(id) FROM logs), 0))) + 1,
+       ?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, 0, 0, ?13, ?14, ?15, 'info')`)
     .bind(id, orgIdFor(org), step.event, step.event.split(".")[0], sev, step.actor, step.ip, place.country,
-      place.city, Number(place.latitude), Number(place.longitude), place.vpn ? 1 : 0, JSON.stringify(step.metadata ?? {}), createdAt)
-    .run();
-  await app.db.prepare(
-    `INSERT INTO logs (org_id, ts, hour, type, level, service, namespace, source_ip, user, geo, message, event_id, event_name)
-     VALUES (?1, ?2, ?3, ?4, 'info', ?5, 'litesoc', ?6, ?7, ?8, ?9, ?10, ?9)`)
-    .bind(orgIdFor(org), createdAt, createdAt - (createdAt % 3_600_000), LOG_TYPE[step.event] ?? "network_event",
-      step.event.split(".")[0], step.ip, step.actor, place.country, step.event, id)
+      place.city, Number(place.latitude), Number(place.longitude), place.vpn ? 1 : 0, JSON.stringify(step.metadata ?? {}), createdAt,
+      LOG_TYPE[step.event] ?? "network_event")
     .run();
 }
 

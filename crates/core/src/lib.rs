@@ -19,6 +19,8 @@ pub mod runtime;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod schema_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]
+mod stored_once_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
 pub(crate) mod testing;
 pub mod text;
 pub mod time;

@@ -1,15 +1,14 @@
 //! The queue consumer's work on one batch of messages: decode each; record what cannot be
 //! decoded as an incident (`super::incidents`); hold back the messages of split requests until
 //! they commit (`super::hold`); enrich every event with one batch of lookups
-//! (`crate::intel::enrichment`); store the events and their dashboard log items in one
-//! transaction; run detection over the batch (`crate::detect::batch`). Every step is
+//! (`crate::intel::enrichment`); store the events, each in one row with its dashboard log item,
+//! in one transaction; run detection over the batch (`crate::detect::batch`). Every step is
 //! idempotent — event ids are fixed at acceptance and every insert ignores known keys — so
 //! retrying the whole batch after any failure is safe, and a redelivered message stores nothing
 //! twice.
 
 use crate::access::ids::OrgId;
 use crate::alerts::delivery::deliver::enqueue_pending;
-use crate::api::sql::MAX_BOUND_JSON_BYTES;
 use crate::detect::batch::{delivering_orgs, detect_batch};
 use crate::ingest::hold::{self, Verdict};
 use crate::ingest::incidents::{self, Incident};
@@ -18,7 +17,6 @@ use crate::ingest::record::{self, EventRecord};
 use crate::intel::enrichment::BatchEnrichment;
 use crate::intel::NetworkLists;
 use crate::limits::plan::Plan;
-use crate::logs;
 use crate::runtime::{Db, Limiter, Queue};
 use crate::time::UnixMs;
 use crate::ApiError;
@@ -246,14 +244,10 @@ pub(crate) async fn enrich_records<D: Db>(
     Ok(unreadable.map(|e| format!("{e}: stored unenriched")))
 }
 
-/// Stores the events and their dashboard log items in one transaction, idempotently (also the
-/// seeding path of the native SQL tests, `crate::testing::store`).
+/// Stores the events, each in one row with its dashboard log item, in one transaction,
+/// idempotently (also the seeding path of the native SQL tests, `crate::testing::store`).
 pub(crate) async fn insert<D: Db>(db: &D, records: &[EventRecord]) -> Result<(), String> {
-    let mut statements = record::insert_statements(records).map_err(|e| e.to_string())?;
-    let items: Vec<_> = records.iter().map(logs::event_row).collect();
-    let item_inserts =
-        logs::insert_statements(&items, false, MAX_BOUND_JSON_BYTES).map_err(|e| e.to_string())?;
-    statements.extend(item_inserts);
+    let statements = record::insert_statements(records).map_err(|e| e.to_string())?;
     db.batch(&statements).await.map_err(|e| e.to_string())?;
     Ok(())
 }

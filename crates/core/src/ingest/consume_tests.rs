@@ -97,7 +97,7 @@ fn a_batch_is_stored_once_however_often_it_is_delivered() {
     let state = || {
         (
             f.count("SELECT count(*) FROM events WHERE org_id = 'org_a'"),
-            f.count("SELECT count(*) FROM logs WHERE org_id = 'org_a' AND event_id IS NOT NULL"),
+            f.count("SELECT count(*) FROM items WHERE org_id = 'org_a' AND event_id IS NOT NULL"),
             f.count("SELECT count(*) FROM alerts WHERE org_id = 'org_a'"),
             f.count("SELECT coalesce(sum(json_extract(metadata, '$.occurrences')), 0) FROM alerts"),
         )
@@ -112,6 +112,11 @@ fn a_batch_is_stored_once_however_often_it_is_delivered() {
         assert_eq!(acks, vec![Ack::Ack; batch.len()]);
     }
     assert_eq!(state(), (3, 3, 1, 1), "redelivery changes nothing");
+    assert_eq!(
+        f.count("SELECT count(*) FROM logs"),
+        0,
+        "each event is one row: its log item is in it"
+    );
 }
 
 #[test]
@@ -125,7 +130,7 @@ fn a_failed_insert_retries_everything_and_stores_nothing_half() {
     let (acks, _) = f.consume(&batch);
     assert_eq!(acks, vec![Ack::Retry]);
     assert_eq!(f.count("SELECT count(*) FROM events"), 0);
-    // D1 itself failing the insert: the events and their log items roll back together.
+    // D1 itself failing the insert: the events, their log items and the rollups roll back together.
     f.fault.set(None);
     *f.db.fail_on.borrow_mut() = Some("INSERT OR IGNORE INTO events".into());
     assert_eq!(f.consume(&batch).0, vec![Ack::Retry]);
@@ -152,7 +157,8 @@ fn a_failure_after_the_insert_is_retried_and_redelivery_stays_exact() {
     f.fault.set(None);
     assert_eq!(f.consume(&batch).0, vec![Ack::Ack]);
     assert_eq!(f.count("SELECT count(*) FROM events"), 1);
-    assert_eq!(f.count("SELECT count(*) FROM logs"), 1);
+    assert_eq!(f.count("SELECT count(*) FROM items"), 1);
+    assert_eq!(f.count("SELECT count(*) FROM logs"), 0);
     assert_eq!(f.count("SELECT count(*) FROM alerts"), 1);
     assert_eq!(
         f.count("SELECT json_extract(metadata, '$.occurrences') FROM alerts"),

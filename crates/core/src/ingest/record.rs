@@ -80,43 +80,163 @@ impl EventRecord {
     }
 }
 
-/// Inserts every record of the JSON array bound to `?1`; `OR IGNORE` on the event id makes a
-/// redelivered event a no-op.
-const INSERT_EVENTS_SQL: &str = "INSERT OR IGNORE INTO events (id, org_id, event_name, category, severity, \
-instant_alert, actor_id, actor_email, user_ip, server_ip, country_code, city, latitude, longitude, \
-is_vpn, is_tor, is_proxy, is_datacenter, threat_score, forensics, metadata, created_at) \
-SELECT json_extract(value, '$.id'), json_extract(value, '$.org_id'), json_extract(value, '$.event_name'), \
-json_extract(value, '$.category'), json_extract(value, '$.severity'), json_extract(value, '$.instant_alert'), \
-json_extract(value, '$.actor_id'), json_extract(value, '$.actor_email'), json_extract(value, '$.user_ip'), \
-json_extract(value, '$.server_ip'), json_extract(value, '$.country_code'), json_extract(value, '$.city'), \
-json_extract(value, '$.latitude'), json_extract(value, '$.longitude'), json_extract(value, '$.is_vpn'), \
-json_extract(value, '$.is_tor'), json_extract(value, '$.is_proxy'), json_extract(value, '$.is_datacenter'), \
-json_extract(value, '$.threat_score'), json(json_extract(value, '$.forensics')), \
-json(json_extract(value, '$.metadata')), json_extract(value, '$.created_at') FROM json_each(?1)";
+/// The row id a statement gives the first new row of `events` or `logs`, less one: the larger of
+/// the two tables' largest. Events and raw lines are numbered from one sequence, as when events'
+/// log items were `logs` rows (migrations/0019_events_stored_once.sql), so log items at the same
+/// millisecond keep their order, `ts DESC, id DESC`, across the two tables.
+pub const NEXT_ITEM_ID_BASE: &str = "(SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
+coalesce((SELECT max(id) FROM logs), 0)))";
+
+/// The `events` columns that hold an event's dashboard log item (`crate::logs::event_row`), each
+/// with its value from `item` (the item's column, as SQL) and `event` (the event's own): a
+/// column is NULL where the item's value is the event's own (migrations/0019_events_stored_once.sql
+/// describes each), so most events store little beyond their type.
+pub fn item_columns(
+    item: impl Fn(&str) -> String,
+    event: impl Fn(&str) -> String,
+) -> Vec<(&'static str, String)> {
+    let own_or_none = |i: &str, e: &str| {
+        format!(
+            "CASE WHEN {} IS {} THEN NULL ELSE coalesce({}, '') END",
+            item(i),
+            event(e),
+            item(i)
+        )
+    };
+    vec![
+        ("item_type", item("type")),
+        ("item_action", item("action")),
+        (
+            "item_level",
+            format!(
+                "nullif({}, CASE {} WHEN 'critical' THEN 'critical' WHEN 'high' THEN 'error' \
+                 WHEN 'medium' THEN 'warning' WHEN 'warning' THEN 'warning' ELSE 'info' END)",
+                item("level"),
+                event("severity")
+            ),
+        ),
+        (
+            "item_service",
+            format!("nullif({}, {})", item("service"), event("category")),
+        ),
+        (
+            "item_namespace",
+            format!("nullif({}, 'litesoc')", item("namespace")),
+        ),
+        ("item_ip", own_or_none("source_ip", "user_ip")),
+        ("item_user", own_or_none("user", "actor_id")),
+        ("item_hostname", item("hostname")),
+        ("item_target_ip", item("target_ip")),
+        ("item_geo", own_or_none("geo", "country_code")),
+        ("item_device", item("device")),
+        ("item_status", item("status_code")),
+        (
+            "item_resource",
+            format!("nullif({}, {})", item("resource"), event("event_name")),
+        ),
+        (
+            "item_message",
+            format!("nullif({}, {})", item("message"), event("event_name")),
+        ),
+    ]
+}
+
+/// The event's own columns, in the order [`insert_events_sql`] writes them.
+const EVENT_OWN_COLUMNS: [&str; 22] = [
+    "id",
+    "org_id",
+    "event_name",
+    "category",
+    "severity",
+    "instant_alert",
+    "actor_id",
+    "actor_email",
+    "user_ip",
+    "server_ip",
+    "country_code",
+    "city",
+    "latitude",
+    "longitude",
+    "is_vpn",
+    "is_tor",
+    "is_proxy",
+    "is_datacenter",
+    "threat_score",
+    "forensics",
+    "metadata",
+    "created_at",
+];
+
+/// Inserts every event of the JSON array bound to `?1` that is not stored yet (each object an
+/// [`EventRecord`] with its log item's fields, see [`insert_statements`]) with its log item, row
+/// ids following on from [`NEXT_ITEM_ID_BASE`] in the array's order; `OR IGNORE` on the event
+/// id keeps a redelivered event a no-op.
+fn insert_events_sql() -> String {
+    let field = |c: &str| format!("json_extract(value, '$.{c}')");
+    let own = EVENT_OWN_COLUMNS.map(|c| match c {
+        "forensics" | "metadata" => format!("json({})", field(c)),
+        _ => field(c),
+    });
+    let items = item_columns(field, field);
+    let names: Vec<&str> = items.iter().map(|(n, _)| *n).collect();
+    let values: Vec<&str> = items.iter().map(|(_, v)| v.as_str()).collect();
+    format!(
+        "INSERT OR IGNORE INTO events (rowid, {}, {}) SELECT {NEXT_ITEM_ID_BASE} + row_number() OVER (ORDER BY key), \
+         {}, {} FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.id'))",
+        EVENT_OWN_COLUMNS.join(", "),
+        names.join(", "),
+        own.join(", "),
+        values.join(", "),
+    )
+}
 
 /// Adds the records of the JSON array bound to `?1` that are not stored yet to the hourly
 /// counts per (organisation, event name, severity) that `GET /events` totals read
 /// (migrations/0006_event_counts.sql): one grouped upsert, run just before the insert.
-const COUNT_EVENTS_SQL: &str = "INSERT INTO event_counts (org_id, hour, event_name, severity, n) \
+pub(crate) const COUNT_EVENTS_SQL: &str = "INSERT INTO event_counts (org_id, hour, event_name, severity, n) \
 SELECT json_extract(value, '$.org_id'), json_extract(value, '$.created_at') / 3600000, \
 json_extract(value, '$.event_name'), json_extract(value, '$.severity'), count(*) FROM json_each(?1) \
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.id')) GROUP BY 1, 2, 3, 4 \
 ON CONFLICT (org_id, hour, event_name, severity) DO UPDATE SET n = n + excluded.n";
 
-/// Stores records idempotently: per JSON array of at most [`MAX_BOUND_JSON_BYTES`] (so D1's
-/// 100-parameter limit never applies, whatever the count), the count upsert and the insert.
-/// Each record carries its own `org_id`, stamped when it was accepted. A record whose id came
+/// An event as the consumer stores it: the record's fields and its dashboard log item's
+/// (`crate::logs::event_row`; the item's `org_id` and `event_name` are the record's).
+fn stored(r: &EventRecord) -> Result<Value, serde_json::Error> {
+    let mut v = serde_json::to_value(r)?;
+    if let (Value::Object(o), Value::Object(item)) =
+        (&mut v, serde_json::to_value(crate::logs::event_row(r))?)
+    {
+        for (k, x) in item {
+            o.entry(k).or_insert(x);
+        }
+    }
+    Ok(v)
+}
+
+/// Stores records idempotently, each once, with its dashboard log item: per JSON array of at
+/// most [`MAX_BOUND_JSON_BYTES`] (so D1's 100-parameter limit never applies, whatever the
+/// count), the count upsert, the dashboard rollups' upserts (`crate::logs::rollups::upserts`)
+/// and the insert, in that order: each upsert adds only the events the insert will store. Each
+/// record carries its own `org_id`, stamped when it was accepted. A record whose id came
 /// earlier in `records` is left out (stored once, counted once).
 pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serde_json::Error> {
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&EventRecord> = records.iter().filter(|r| seen.insert(&r.id)).collect();
-    Ok(json_array_chunks(&unique, MAX_BOUND_JSON_BYTES)?
-        .into_iter()
-        .flat_map(|chunk| {
-            [COUNT_EVENTS_SQL, INSERT_EVENTS_SQL]
-                .map(|sql| (sql.to_string(), vec![SqlParam::Text(chunk.clone())]))
-        })
-        .collect())
+    let unique: Vec<Value> = records
+        .iter()
+        .filter(|r| seen.insert(&r.id))
+        .map(stored)
+        .collect::<Result<_, _>>()?;
+    let insert = insert_events_sql();
+    let mut out = Vec::new();
+    for chunk in json_array_chunks(&unique, MAX_BOUND_JSON_BYTES)? {
+        out.push((
+            COUNT_EVENTS_SQL.to_string(),
+            vec![SqlParam::Text(chunk.clone())],
+        ));
+        out.extend(crate::logs::rollups::upserts(&chunk));
+        out.push((insert.clone(), vec![SqlParam::Text(chunk)]));
+    }
+    Ok(out)
 }
 
 /// Groups serialized items, in order, so that each group has at most `max_items` items and at

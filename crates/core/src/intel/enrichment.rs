@@ -12,6 +12,7 @@ use crate::intel::ipdb::{
     ip_key, location_from_rows, AsnRow, CityRow, ASN_BATCH_LOOKUP_SQL, CITY_BATCH_LOOKUP_SQL,
 };
 use crate::intel::{classify_ip, enrich, AsnInfo, LocationInfo, NetworkLists, ThreatHistory};
+use crate::logs::items::{event_ip_key, event_user_key};
 use crate::time::UnixMs;
 use serde::Deserialize;
 use serde_json::Value;
@@ -170,21 +171,31 @@ pub fn threat_history_statements(
     let since = SqlParam::Number((now.0 - THREAT_HISTORY_MS) as f64);
     // Per key, a count bounded at THREAT_COUNT_CAP on the key's own index: the score saturates
     // at 5 failures, and an uncapped count would walk a whole flood once per queue batch. The
-    // indexes are partial, holding only `auth.login_failed` events (migrations/0016_lean_indexes.sql):
-    // the name stays a literal here, as SQLite uses them only when the query repeats it.
-    let failed = |column: &str, index: &str, keys: &BTreeSet<String>| {
+    // indexes are partial, holding only failed-login items, keyed by the item's address or user
+    // (migrations/0019_events_stored_once.sql): an `auth.login_failed` event's is its `user_ip`
+    // or `actor_id` trimmed, so each key travels with its trimmed form (`[key, trimmed]`), and
+    // its events are the index range of the trimmed form that have the key itself. The item
+    // type stays a literal here, as SQLite uses a partial index only when the query repeats it.
+    let failed = |column: &str, index: &str, key: &str, keys: &BTreeSet<String>| {
+        let pairs: Vec<[&str; 2]> = keys.iter().map(|k| [k.as_str(), k.trim()]).collect();
         (
             format!(
-                "SELECT j.value AS k, (SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY {index} WHERE org_id = ?1 \
-                 AND {column} = j.value AND event_name = 'auth.login_failed' AND created_at >= ?2 LIMIT {THREAT_COUNT_CAP})) AS n \
+                "SELECT json_extract(j.value, '$[0]') AS k, (SELECT count(*) FROM (SELECT 1 FROM events \
+                 INDEXED BY {index} WHERE org_id = ?1 AND item_type = 'login_failure' \
+                 AND {key} = json_extract(j.value, '$[1]') AND {column} = json_extract(j.value, '$[0]') \
+                 AND event_name = 'auth.login_failed' AND created_at >= ?2 LIMIT {THREAT_COUNT_CAP})) AS n \
                  FROM json_each(?3) j"
             ),
-            vec![SqlParam::Text(org.into()), since.clone(), list(keys)],
+            vec![
+                SqlParam::Text(org.into()),
+                since.clone(),
+                SqlParam::Text(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())),
+            ],
         )
     };
     vec![
-        failed("user_ip", "events_login_failed_ip", ips),
-        failed("actor_id", "events_login_failed_actor", actors),
+        failed("user_ip", "events_login_failure_ip", &event_ip_key(""), ips),
+        failed("actor_id", "events_login_failure_user", &event_user_key(""), actors),
         (
             "SELECT source_ip, actor_id FROM alerts WHERE org_id = ?1 AND status = 'open' AND suppressed_by IS NULL \
              AND (source_ip IN (SELECT value FROM json_each(?2)) OR actor_id IN (SELECT value FROM json_each(?3))) LIMIT 5000"

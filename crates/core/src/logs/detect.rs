@@ -47,6 +47,7 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::item_id;
+use super::items::{event_column, event_ip_key, event_key_equals, event_user_key};
 
 /// The detection name of a raw failure line (accepted by [`crate::detect::is_failed_login`]).
 pub const LINE_EVENT_NAME: &str = FAILED_LOGIN_NAMES[1];
@@ -128,12 +129,21 @@ impl KeyKind {
     }
 
     /// The partial index of the failed logins by this key (`migrations/0016_lean_indexes.sql`),
-    /// which holds only `login_failure` items: each key of the read is a range scan of it,
+    /// which holds only `login_failure` raw lines: each key of the read is a range scan of it,
     /// however many other failures the organisation has in the window.
     fn index(self) -> &'static str {
         match self {
             KeyKind::Ip => "logs_login_failure_ip",
             KeyKind::User => "logs_login_failure_user",
+        }
+    }
+
+    /// The same for the events' items (`migrations/0019_events_stored_once.sql`), and its key
+    /// over the events row `a`.
+    fn event_index(self, a: &str) -> (&'static str, String) {
+        match self {
+            KeyKind::Ip => ("events_login_failure_ip", event_ip_key(a)),
+            KeyKind::User => ("events_login_failure_user", event_user_key(a)),
         }
     }
 
@@ -177,11 +187,13 @@ const KINDS: [KeyKind; 2] = [KeyKind::Ip, KeyKind::User];
 /// newest [`MAX_HISTORY_ROWS`] of them (ties by row id, newest first).
 /// Item ids are the dashboard's: the event UUID, or `<row id>-<unix seconds>`.
 ///
-/// Every key is read on its own index range ([`KeyKind::index`]): first the time of its
-/// `MAX_HISTORY_ROWS`-th newest failure (`cut`, the window's start when it has fewer), then its
-/// failures from there (`CROSS JOIN` keeps that order: the other way round walks all the
-/// organisation's failures). The newest rows of all keys together are among those, so the answer is
-/// the whole window's newest rows, while no read walks a key's flood beyond the bound, nor the
+/// Every key is read on its own index ranges, raw lines' and events' ([`KeyKind::index`],
+/// [`KeyKind::event_index`]: events hold their items, migrations/0019_events_stored_once.sql):
+/// first the time of its `MAX_HISTORY_ROWS`-th newest failure (`cut`, the window's start when
+/// it has fewer: the newest `MAX_HISTORY_ROWS` of each table hold it), then its failures from
+/// there (`CROSS JOIN` keeps that order: the other way round walks all the organisation's
+/// failures). The newest rows of all keys together are among those, so the answer is the whole
+/// window's newest rows, while no read walks a key's flood beyond the bound, nor the
 /// organisation's other failures.
 pub fn history_statements(
     org: &str,
@@ -204,15 +216,26 @@ pub fn history_statements(
             }
             let since = first.0.saturating_sub(kind.rule(config).window_ms());
             let (column, peer, index) = (kind.column(), kind.peer_column(), kind.index());
+            let (events_index, key) = kind.event_index("");
+            let (_, e_key) = kind.event_index("e.");
             let sql = format!(
-                "WITH cut AS MATERIALIZED (SELECT j.value AS k, coalesce((SELECT ts FROM logs INDEXED BY {index} \
-                 WHERE org_id = ?1 AND type = 'login_failure' AND {column} = j.value AND ts >= ?2 AND ts <= ?3 \
-                 ORDER BY ts DESC LIMIT 1 OFFSET {skip}), ?2) AS since FROM json_each(?4) AS j) \
-                 SELECT coalesce(l.event_id, l.id || '-' || (l.ts / 1000)) AS event_id, l.ts AS at, l.{column} AS k, \
-                 l.{peer} AS p FROM cut CROSS JOIN logs AS l INDEXED BY {index} WHERE l.org_id = ?1 \
-                 AND l.type = 'login_failure' AND l.{column} = cut.k AND l.ts >= cut.since AND l.ts <= ?3 \
-                 ORDER BY l.ts DESC, l.id DESC LIMIT {MAX_HISTORY_ROWS}",
-                skip = MAX_HISTORY_ROWS - 1
+                "WITH cut AS MATERIALIZED (SELECT j.value AS k, coalesce((SELECT t FROM (SELECT ts AS t FROM logs \
+                 INDEXED BY {index} WHERE org_id = ?1 AND type = 'login_failure' AND {column} = j.value AND ts >= ?2 \
+                 AND ts <= ?3 ORDER BY ts DESC LIMIT {MAX_HISTORY_ROWS}) UNION ALL SELECT t FROM (SELECT created_at AS t \
+                 FROM events INDEXED BY {events_index} WHERE org_id = ?1 AND item_type = 'login_failure' AND {ekey} \
+                 AND created_at >= ?2 AND created_at <= ?3 ORDER BY created_at DESC LIMIT {MAX_HISTORY_ROWS}) \
+                 ORDER BY t DESC LIMIT 1 OFFSET {skip}), ?2) AS since FROM json_each(?4) AS j) \
+                 SELECT event_id, at, k, p FROM (SELECT coalesce(l.event_id, l.id || '-' || (l.ts / 1000)) AS event_id, \
+                 l.ts AS at, l.id AS rid, l.{column} AS k, l.{peer} AS p FROM cut CROSS JOIN logs AS l INDEXED BY {index} \
+                 WHERE l.org_id = ?1 AND l.type = 'login_failure' AND l.{column} = cut.k AND l.ts >= cut.since \
+                 AND l.ts <= ?3 UNION ALL SELECT e.id, e.created_at, e.rowid, cut.k, {epeer} FROM cut CROSS JOIN events \
+                 AS e INDEXED BY {events_index} WHERE e.org_id = ?1 AND e.item_type = 'login_failure' AND {ecut} \
+                 AND e.created_at >= cut.since AND e.created_at <= ?3 ORDER BY at DESC, rid DESC \
+                 LIMIT {MAX_HISTORY_ROWS})",
+                skip = MAX_HISTORY_ROWS - 1,
+                ekey = event_key_equals(&key, "j.value"),
+                ecut = event_key_equals(&e_key, "cut.k"),
+                epeer = event_column(peer, "e."),
             );
             let keys = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
             let params = vec![

@@ -1,5 +1,6 @@
 //! Raw log ingestion, Loki push compatible (docs/dashboard.md §7), and the dashboard's log
-//! items (§2, §3.1): one `logs` row per raw line or LiteSOC event, classified once, here.
+//! items (§2, §3.1): one per raw line (a `logs` row) or LiteSOC event (held in its `events`
+//! row), classified once, here; [`items`] says where readers find them.
 //!
 //! The adapter's `POST /loki/api/v1/push` handler is a straight pipe through this module:
 //! 1. [`check_headers`]: `Content-Type` and `Content-Encoding` → [`Encoding`], or 415;
@@ -8,16 +9,18 @@
 //! 4. [`build_line_rows`]: labels (§7.1) + fields (§7.3) + type (§4/§5) per line, dropping
 //!    entries outside `[cutoff, now + 10 min]` and truncating lines over 8 KiB;
 //! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`, each preceded by the
-//!    grouped [`rollups`] upserts of its rows;
+//!    grouped [`rollups`] upserts of its rows (numbered in one sequence with `events`, see
+//!    [`items`]);
 //! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.4).
 //!
 //! [`event_row`] is the log item of a stored LiteSOC event (§3.1 "Events" column, §6); the
-//! queue consumer writes it in the same transaction as the event.
+//! queue consumer stores it in the event's own row (`crate::ingest::record::insert_statements`).
 //!
 //! Pure: no I/O, no clock (callers pass `now`).
 
 pub mod classify;
 pub mod detect;
+pub mod items;
 mod push;
 pub mod rollups;
 mod row;
@@ -25,7 +28,7 @@ mod row;
 pub use push::{parse_push, PushEntry, PushStream};
 pub use row::{
     build_line_rows, event_row, hour_bucket, insert_statements, item_id, line_row, truncate_utf8,
-    LineRows, LogRow, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS,
+    LineRows, LogRow, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS, RETURNING,
 };
 
 use crate::api::error::ApiError;

@@ -5,15 +5,18 @@
 //! (migrations/0017_batched_rollups.sql replaced the per-row triggers). The purge removes whole
 //! buckets (crates/core/src/retention.rs), never decrements.
 //!
-//! Idempotent like the insert: an event's item whose `event_id` is already stored (a redelivered
-//! queue message) is left out of every sum, so it counts only when the insert that follows
-//! really stores it. Raw lines have no `event_id` and always count.
+//! Idempotent like the insert: an event's item whose event is already stored (a redelivered queue
+//! message: its id is in `events`, which holds the item with the event since
+//! migrations/0019_events_stored_once.sql) is left out of every sum, so it counts only when the
+//! insert that follows really stores it. Raw lines have no `event_id` and always count.
 
 use crate::api::sql::{SqlParam, Statement};
 
 /// Whether an item is hostile (docs/dashboard.md §3.5), over the columns `source_ip`, `type`,
 /// `event_name` and `status_code`: the same expression as the generated column `logs.hostile`
-/// (migrations/0007_log_rollups.sql), so the rollups agree with the rows the dashboard reads.
+/// (migrations/0007_log_rollups.sql) and the events' `hostile` in the view `items`
+/// (migrations/0019_events_stored_once.sql), so the rollups agree with the items the dashboard
+/// reads.
 pub const HOSTILE_SQL: &str = "CASE WHEN source_ip IS NOT NULL \
     AND ((source_ip NOT GLOB '*[^0-9.]*' AND source_ip GLOB '[0-9]*.[0-9]*.[0-9]*.[0-9]*' \
           AND source_ip NOT GLOB '*.*.*.*.*' AND source_ip NOT GLOB '127.*' AND source_ip <> '0.0.0.0') \
@@ -48,7 +51,7 @@ fn staged() -> String {
     format!(
         "WITH r AS MATERIALIZED (SELECT {cols}, key AS pos FROM json_each(?1) \
          WHERE json_extract(value, '$.event_id') IS NULL \
-         OR NOT EXISTS (SELECT 1 FROM logs WHERE event_id = json_extract(value, '$.event_id'))), \
+         OR NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.event_id'))), \
          h AS MATERIALIZED (SELECT *, {HOSTILE_SQL} AS hostile FROM r) "
     )
 }
@@ -65,9 +68,10 @@ fn latest_geo(what: &str) -> String {
     )
 }
 
-/// The grouped upserts that add the rows of the JSON array bound to `?1` (a chunk of
-/// [`super::insert_statements`]) to every rollup. Run them before that chunk's insert, in the
-/// same batch.
+/// The grouped upserts that add the items of the JSON array bound to `?1` (a chunk of raw lines,
+/// [`super::insert_statements`], or of events with their items,
+/// `crate::ingest::record::insert_statements`) to every rollup. Run them before that chunk's
+/// insert, in the same batch.
 pub fn upserts(chunk: &str) -> Vec<Statement> {
     let with = staged();
     let source = "coalesce(source_ip, 'unknown')";
@@ -141,8 +145,8 @@ pub fn upserts(chunk: &str) -> Vec<Statement> {
         .collect()
 }
 
-/// Recomputes every rollup of organisation `?1` from its stored rows (and `event_counts` from
-/// its events): what the rollups must equal, for tests and for benchmarks that seed rows
+/// Recomputes every rollup of organisation `?1` from its stored items (the view `items`: raw
+/// lines and events) and `event_counts` from its events: what the rollups must equal, for tests and for benchmarks that seed rows
 /// directly. Statements separated by `;` lines.
 pub const REBUILD_SQL: &str = include_str!("rollups_rebuild.sql");
 

@@ -156,26 +156,24 @@ fn rebuilt(db: &SqliteDb) -> Vec<Vec<String>> {
     snapshot(db)
 }
 
-/// Runs `statements` as one batch; with `old`, only the inserts, as the code before
-/// migrations/0017_batched_rollups.sql did (its triggers kept the rollups).
-fn run_batch(db: &SqliteDb, statements: Vec<crate::api::sql::Statement>, old: bool) {
-    let statements: Vec<_> = statements
-        .into_iter()
-        .filter(|(sql, _)| !old || sql.starts_with("INSERT OR IGNORE"))
-        .collect();
-    run(db.batch(&statements)).expect("stored");
+/// Stores raw lines the way the Loki push does (or did, with `old`: before
+/// migrations/0017_batched_rollups.sql, whose triggers kept the rollups).
+fn store_lines(db: &SqliteDb, rows: &[LogRow], old: bool) {
+    if old {
+        crate::testing::legacy::store_lines(db, rows, false);
+    } else {
+        run(db.batch(&insert_statements(rows, true, 4096).expect("statements"))).expect("stored");
+    }
 }
 
-/// Stores events the way the queue consumer does (or did, with `old`): the events and their
-/// log items in one batch.
+/// Stores events the way the queue consumer does (or did, with `old`: each event and its log
+/// item, before 0017).
 fn store_events(db: &SqliteDb, batch: &[EventRecord], old: bool) {
-    if !old {
-        return store(db, batch);
+    if old {
+        crate::testing::legacy::store_events(db, batch, false);
+    } else {
+        store(db, batch);
     }
-    let mut statements = crate::ingest::record::insert_statements(batch).unwrap();
-    let items: Vec<LogRow> = batch.iter().map(crate::logs::event_row).collect();
-    statements.extend(insert_statements(&items, false, 1 << 20).unwrap());
-    run_batch(db, statements, true);
 }
 
 /// Two organisations over three days: raw lines in pushes of up to 40, events in consumer
@@ -198,11 +196,7 @@ fn fill(db: &SqliteDb, seed: u64, old: bool) {
                 line(&mut r, org, ts)
             })
             .collect();
-        run_batch(
-            db,
-            insert_statements(&rows, true, 4096).expect("statements"),
-            old,
-        );
+        store_lines(db, &rows, old);
     }
     let names = [
         "auth.login_failed",
@@ -237,7 +231,7 @@ fn fill(db: &SqliteDb, seed: u64, old: bool) {
 
 #[test]
 fn an_installation_filled_before_the_migration_stays_exact() {
-    // Rollups kept by the old per-row triggers, then migration 0017, then the new code.
+    // Rollups kept by the old per-row triggers, then migrations 0017 to 0019, then the new code.
     let db = SqliteDb::migrated_before("0017");
     fill(&db, 0x01d, true);
     let counted = db.count("SELECT sum(n) FROM log_hourly", &[]);

@@ -22,8 +22,10 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// `_metadata.namespace` of an event without `metadata.namespace` (§3.1).
 pub const EVENT_NAMESPACE: &str = "litesoc";
 
-/// One `logs` row. Serialised as the JSON object that [`INSERT_LOGS_SQL`] reads with
-/// `json_extract`, so the field names are the column names.
+/// One log item: a `logs` row (a raw line), or the item of an event, which its `events` row
+/// holds (migrations/0019_events_stored_once.sql). Serialised as the JSON object that
+/// [`INSERT_LOGS_SQL`] and the events' insert (`crate::ingest::record::insert_statements`) read
+/// with `json_extract`, so the field names are the column names of `logs` and of the view `items`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogRow {
     pub org_id: String,
@@ -60,7 +62,7 @@ pub struct LogRow {
     pub event_name: Option<String>,
 }
 
-/// The columns written by [`INSERT_LOGS_SQL`], in order (`id` is assigned by SQLite).
+/// The columns of `logs` written by [`INSERT_LOGS_SQL`], in order, after `id`.
 pub const LOG_COLUMNS: [&str; 20] = [
     "org_id",
     "ts",
@@ -84,11 +86,15 @@ pub const LOG_COLUMNS: [&str; 20] = [
     "event_name",
 ];
 
-/// Inserts every row of the JSON array bound to `?1`. `OR IGNORE` makes a redelivered event a
-/// no-op (`event_id` is UNIQUE); raw lines have no `event_id`, so they always insert.
-pub const INSERT_LOGS_SQL: &str = "INSERT OR IGNORE INTO logs (org_id, ts, hour, type, action, level, \
+/// Inserts every row of the JSON array bound to `?1`, raw lines, numbered in the array's order
+/// from the one sequence of `logs` and `events` row ids
+/// (`crate::ingest::record::NEXT_ITEM_ID_BASE`). `OR IGNORE` on `event_id` (UNIQUE) would make
+/// an item with an event id a no-op the second time; the code stores events' items with their
+/// events now, never here.
+pub const INSERT_LOGS_SQL: &str = "INSERT OR IGNORE INTO logs (id, org_id, ts, hour, type, action, level, \
 service, namespace, source_ip, user, hostname, target_ip, geo, device, vpn, status_code, resource, message, \
-event_id, event_name) SELECT json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
+event_id, event_name) SELECT (SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
+coalesce((SELECT max(id) FROM logs), 0))) + key + 1, json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
 json_extract(value, '$.hour'), json_extract(value, '$.type'), json_extract(value, '$.action'), \
 json_extract(value, '$.level'), json_extract(value, '$.service'), json_extract(value, '$.namespace'), \
 json_extract(value, '$.source_ip'), json_extract(value, '$.user'), json_extract(value, '$.hostname'), \
@@ -101,10 +107,10 @@ FROM json_each(?1)";
 /// what brute-force detection needs to pick and key the stored failure lines.
 pub const RETURNING: &str = " RETURNING id, ts, type, source_ip, user";
 
-/// The statements storing `rows`: per JSON array of at most about `max_bytes`, the rollup
-/// upserts ([`super::rollups::upserts`], which return nothing) and the insert. With
+/// The statements storing raw lines `rows`: per JSON array of at most about `max_bytes`, the
+/// rollup upserts ([`super::rollups::upserts`], which return nothing) and the insert. With
 /// `returning`, each insert returns `id, ts, type, source_ip, user` of every row it inserted.
-/// An event's item whose `event_id` came earlier in `rows` is left out (stored and counted once).
+/// (Events' items are stored with their events, `crate::ingest::record::insert_statements`.)
 pub fn insert_statements(
     rows: &[LogRow],
     returning: bool,
@@ -115,13 +121,8 @@ pub fn insert_statements(
     } else {
         INSERT_LOGS_SQL.to_string()
     };
-    let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&LogRow> = rows
-        .iter()
-        .filter(|r| r.event_id.as_ref().is_none_or(|id| seen.insert(id)))
-        .collect();
     let mut out = Vec::new();
-    for chunk in json_array_chunks(&unique, max_bytes)? {
+    for chunk in json_array_chunks(rows, max_bytes)? {
         out.extend(super::rollups::upserts(&chunk));
         out.push((sql.clone(), vec![SqlParam::Text(chunk)]));
     }

@@ -3,6 +3,7 @@
 //! Object as its algorithm over in-memory state ([`MemoryLimiter`]); the queue as a list of
 //! sent messages ([`MemoryQueue`]). Each can be told to fail.
 
+pub mod legacy;
 pub mod sqlite;
 
 pub use sqlite::SqliteDb;
@@ -19,8 +20,8 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
     pollster::block_on(f)
 }
 
-/// Stores `records` the way the queue consumer does (`ingest::consume`: the events through
-/// `ingest::record::insert_statements` and their log items, one batch), so every rollup is kept
+/// Stores `records` the way the queue consumer does (`ingest::consume`: the events with their
+/// log items through `ingest::record::insert_statements`, one batch), so every rollup is kept
 /// exactly as in production.
 pub fn store(db: &SqliteDb, records: &[crate::ingest::record::EventRecord]) {
     run(crate::ingest::consume::insert(db, records)).expect("stored");

@@ -8,15 +8,21 @@
 //! | [`FLOWS`] | `log_hourly` by (service, type) | Sankey service → type links, service totals |
 //! | [`SOURCES`] | `log_source_daily` cuts, `log_source_hours`, `log_source_hourly` | Sankey top-10 sources → services |
 //! | [`ATTACKERS`] | `log_attack_daily` cuts, `log_attack_hours`/`log_attack_hourly`, `log_attacker_ips`/`log_attackers`, `alerts`, `events` | topAttackers, stats.attackSources |
-//! | [`LOGS`] | `logs` newest first, `LIMIT log_limit` | logs |
-//! | [`IAM`] | `logs` IAM changes newest first, `LIMIT iam_limit` | iamChanges |
+//! | [`LOGS`] | `items` (raw lines and events) newest first, `LIMIT log_limit` | logs |
+//! | [`IAM`] | IAM changes of `logs` and `events` newest first, `LIMIT iam_limit` | iamChanges |
 //! | [`ANOMALIES`] | `alerts` by rank then newest, `LIMIT anomaly_limit` | anomalies |
 //! | [`ANOMALY_COUNTS`] | `alerts` by severity | threatDistribution, stats |
 //!
 //! **The current hour.** Rollups hold whole hours; the window ends at `end` inside the last
 //! hour. Items of that hour stamped after `end` (Loki accepts up to 10 min in the future) are
-//! read from `logs` (`ts > end AND ts < next_hour`, through `logs_org_ts`; normally no rows)
-//! and subtracted, so every aggregate counts exactly the items in `[start, end]`.
+//! read from the items (`ts > end AND ts < next_hour`, through `logs_org_ts` and
+//! `events_org_created`; normally no rows) and subtracted, so every aggregate counts exactly the
+//! items in `[start, end]`.
+//!
+//! **Where the items are.** Raw lines are `logs` rows; an event's item is held in its `events`
+//! row (migrations/0019_events_stored_once.sql). Reads go through the view `items`, whose bounds
+//! SQLite carries into both tables' indexes (the logs list merges the two newest-first scans),
+//! except the IAM list, which names each table's partial index (`crate::logs::items`).
 //!
 //! **Top 10 without a scan** (sources and attackers). Ranking every IP of the window by its
 //! count would read one rollup row per (hour, IP, service): hundreds of thousands at a million
@@ -40,6 +46,7 @@
 
 use super::params::{DashboardQuery, Window, DAY_MS, HOUR_MS};
 use crate::api::sql::{SqlParam, Statement};
+use crate::logs::items::{event_column, ITEMS};
 
 /// Rows taken from each daily cut of the threshold algorithm.
 pub const TOP_CUT: usize = 50;
@@ -61,13 +68,21 @@ const RANK_ORDER: &str =
     "CASE a.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END";
 
 /// The log item that triggered an alert (its `service`/`namespace` are the anomaly's): an event
-/// by its UUID (`logs.event_id`, unique), or a raw line by `<row id>-<unix seconds>`, checked
-/// against the row's time so a stale id never picks another row.
-const TRIGGER_ITEM: &str = "LEFT JOIN logs AS l ON l.id = (CASE WHEN length(a.trigger_event_id) = 36 \
-THEN (SELECT x.id FROM logs AS x WHERE x.event_id = a.trigger_event_id) \
+/// by its UUID (`le`, the item its `events` row holds), or a raw line (`l`) by
+/// `<row id>-<unix seconds>`, checked against the row's time so a stale id never picks another
+/// row. At most one of the two is found; [`TRIGGER_SERVICE`] and [`TRIGGER_NAMESPACE`] are its.
+const TRIGGER_ITEM: &str = "LEFT JOIN logs AS l ON l.id = (CASE WHEN length(a.trigger_event_id) = 36 THEN NULL \
 ELSE CAST(substr(a.trigger_event_id, 1, instr(a.trigger_event_id, '-') - 1) AS INTEGER) END) \
-AND l.org_id = a.org_id AND (l.event_id = a.trigger_event_id OR (l.event_id IS NULL \
-AND l.ts / 1000 = CAST(substr(a.trigger_event_id, instr(a.trigger_event_id, '-') + 1) AS INTEGER)))";
+AND l.org_id = a.org_id AND l.event_id IS NULL \
+AND l.ts / 1000 = CAST(substr(a.trigger_event_id, instr(a.trigger_event_id, '-') + 1) AS INTEGER) \
+LEFT JOIN events AS le ON le.id = (CASE WHEN length(a.trigger_event_id) = 36 THEN a.trigger_event_id END) \
+AND le.org_id = a.org_id AND le.item_type IS NOT NULL";
+
+/// The service of the alert's trigger item ([`TRIGGER_ITEM`]); NULL without one.
+const TRIGGER_SERVICE: &str = "coalesce(l.service, le.item_service, le.category)";
+/// The namespace of the alert's trigger item ([`TRIGGER_ITEM`]); NULL without one.
+const TRIGGER_NAMESPACE: &str =
+    "coalesce(l.namespace, le.item_namespace, CASE WHEN le.id IS NOT NULL THEN 'litesoc' END)";
 
 /// ` AND {alias}service = :service AND {alias}namespace = :namespace` for the filters given.
 fn filters(q: &DashboardQuery, alias: &str) -> String {
@@ -77,6 +92,33 @@ fn filters(q: &DashboardQuery, alias: &str) -> String {
     }
     if q.namespace.is_some() {
         s.push_str(&format!(" AND {alias}namespace = :namespace"));
+    }
+    s
+}
+
+/// The filters over the alert's trigger item ([`TRIGGER_ITEM`]).
+fn trigger_filters(q: &DashboardQuery) -> String {
+    let mut s = String::new();
+    if q.service.is_some() {
+        s.push_str(&format!(" AND {TRIGGER_SERVICE} = :service"));
+    }
+    if q.namespace.is_some() {
+        s.push_str(&format!(" AND {TRIGGER_NAMESPACE} = :namespace"));
+    }
+    s
+}
+
+/// The filters over an `events` row's item (named `a`, e.g. `"e."`).
+fn event_filters(q: &DashboardQuery, a: &str) -> String {
+    let mut s = String::new();
+    if q.service.is_some() {
+        s.push_str(&format!(" AND {} = :service", event_column("service", a)));
+    }
+    if q.namespace.is_some() {
+        s.push_str(&format!(
+            " AND {} = :namespace",
+            event_column("namespace", a)
+        ));
     }
     s
 }
@@ -187,7 +229,7 @@ const ATTACKER_COLUMNS: [&str; 9] = [
     "worst",
     "blocked",
 ];
-/// The columns of a log item the dashboard reads (the `logs` table holds more, see
+/// The columns of a log item the dashboard reads (the items hold more, see
 /// `crate::logs::LOG_COLUMNS`).
 const LOG_ITEM_COLUMNS: [&str; 16] = [
     "id",
@@ -235,10 +277,10 @@ fn as_json(sql: String, columns: &[&str]) -> String {
     )
 }
 
-/// Future-stamped items of the current hour: `logs` rows to subtract.
+/// Future-stamped items of the current hour: items to subtract.
 fn future(q: &DashboardQuery) -> String {
     format!(
-        "FROM logs WHERE org_id = :org AND ts > :end AND ts < :next_hour{}",
+        "FROM {ITEMS} WHERE org_id = :org AND ts > :end AND ts < :next_hour{}",
         filters(q, "")
     )
 }
@@ -367,7 +409,7 @@ fn sources_sql(q: &DashboardQuery) -> String {
 fn attackers_sql(q: &DashboardQuery) -> String {
     let filtered = has_filters(q);
     let f = filters(q, "");
-    let fl = filters(q, "l.");
+    let fl = trigger_filters(q);
     let (hours_table, keys_table) = if filtered {
         ("log_attack_hourly", "log_attackers")
     } else {
@@ -375,7 +417,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
     };
     // When some hostile item of the current hour is stamped after `end` (`skew`), that hour's
     // rollup rows may describe it (their last_ts, their geo), so the hour's latest items are
-    // read from `logs` instead (`cur`: one pass over the hour, empty otherwise).
+    // read from the items instead (`cur`: one pass over the hour, empty otherwise).
     let not_skewed = "(hour < :last_hour OR NOT (SELECT skewed FROM skew))";
     let totals = |range: &str, cand: bool| {
         let only_cand = if cand {
@@ -406,13 +448,13 @@ fn attackers_sql(q: &DashboardQuery) -> String {
         "(SELECT coalesce(sum(a.n), 0) FROM log_attack_hourly AS a WHERE a.org_id = :org \
          AND a.source_ip = k.source_ip AND a.hour >= :start AND a.hour <= :last_hour \
          AND a.service = k.service AND a.namespace = k.namespace) \
-         > (SELECT count(*) FROM logs AS l WHERE l.org_id = :org AND l.ts > :end AND l.ts < :next_hour \
-         AND l.source_ip = k.source_ip AND l.service = k.service AND l.namespace = k.namespace AND l.hostile = 1)"
+         > (SELECT count(*) FROM items AS i WHERE i.org_id = :org AND i.ts > :end AND i.ts < :next_hour \
+         AND i.source_ip = k.source_ip AND i.service = k.service AND i.namespace = k.namespace AND i.hostile = 1)"
     } else {
         "(SELECT coalesce(sum(a.n), 0) FROM log_attack_hours AS a WHERE a.org_id = :org \
          AND a.source_ip = k.source_ip AND a.hour >= :start AND a.hour <= :last_hour) \
-         > (SELECT count(*) FROM logs AS l WHERE l.org_id = :org AND l.ts > :end AND l.ts < :next_hour \
-         AND l.source_ip = k.source_ip AND l.hostile = 1)"
+         > (SELECT count(*) FROM items AS i WHERE i.org_id = :org AND i.ts > :end AND i.ts < :next_hour \
+         AND i.source_ip = k.source_ip AND i.hostile = 1)"
     };
     format!(
         "WITH RECURSIVE {cuts}, \
@@ -420,7 +462,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
            GROUP BY 1, 2), \
          skew AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM fut) AS skewed), \
          cur AS MATERIALIZED (SELECT source_ip AS ip, service, max(ts) AS last_ts, \
-           max(CASE WHEN geo IS NOT NULL THEN printf('%015d', ts) || geo END) AS geo FROM logs \
+           max(CASE WHEN geo IS NOT NULL THEN printf('%015d', ts) || geo END) AS geo FROM {ITEMS} \
            WHERE org_id = :org AND ts >= :last_hour \
            AND ts <= (SELECT CASE WHEN skewed THEN :end ELSE :last_hour - 1 END FROM skew) \
            AND hostile = 1{f} GROUP BY 1, 2), \
@@ -468,32 +510,52 @@ fn attackers_sql(q: &DashboardQuery) -> String {
     )
 }
 
+/// The newest items of the window: the view merges the newest-first scans of `logs_org_ts` and
+/// `events_org_created`, stopping at the limit.
 fn logs_sql(q: &DashboardQuery) -> String {
     format!(
         "SELECT id, ts, type, action, level, service, namespace, source_ip, user, hostname, target_ip, \
-         geo, device, vpn, status_code, event_id FROM logs \
+         geo, device, vpn, status_code, event_id FROM {ITEMS} \
          WHERE org_id = :org AND ts >= :start AND ts <= :end{} ORDER BY ts DESC, id DESC LIMIT {}",
         filters(q, ""),
         q.log_limit
     )
 }
 
-/// IAM changes through their partial index (`logs_iam_ts`, only `iam_change` items: SQLite
-/// uses it only when the query repeats `type = 'iam_change'` literally), in its order.
+/// IAM changes, newest first, through the partial indexes that hold only `iam_change` items:
+/// `logs_iam_ts` (raw lines) and `events_iam` (events). SQLite uses one only when the query
+/// repeats its `WHERE` literally; each gives its arm in `ts DESC, id DESC` order (the row id
+/// ends every index entry), so the two merge up to the limit.
 fn iam_sql(q: &DashboardQuery) -> String {
+    let e = |c: &str| event_column(c, "");
     format!(
         "SELECT id, ts, user, action, resource, service FROM logs INDEXED BY logs_iam_ts \
          WHERE org_id = :org AND type = 'iam_change' AND ts >= :start AND ts <= :end{} \
+         UNION ALL SELECT {} AS id, {} AS ts, {} AS user, {} AS action, {} AS resource, {} AS service \
+         FROM events INDEXED BY events_iam \
+         WHERE org_id = :org AND item_type = 'iam_change' AND created_at >= :start AND created_at <= :end{} \
          ORDER BY ts DESC, id DESC LIMIT {}",
         filters(q, ""),
+        e("id"),
+        e("ts"),
+        e("user"),
+        e("action"),
+        e("resource"),
+        e("service"),
+        event_filters(q, ""),
         q.iam_limit
     )
 }
 
-const ANOMALY_COLUMNS: &str =
-    "a.id, a.created_at, a.severity, a.alert_type, a.title, a.description, \
-a.actor_id, a.source_ip, a.status, json_extract(a.metadata, '$.confidence') AS confidence, \
-json_extract(a.metadata, '$.evidence') AS evidence, l.service, l.namespace";
+/// An anomaly's columns: the alert's, and its trigger item's service and namespace.
+fn anomaly_columns() -> String {
+    format!(
+        "a.id, a.created_at, a.severity, a.alert_type, a.title, a.description, a.actor_id, \
+         a.source_ip, a.status, json_extract(a.metadata, '$.confidence') AS confidence, \
+         json_extract(a.metadata, '$.evidence') AS evidence, {TRIGGER_SERVICE} AS service, \
+         {TRIGGER_NAMESPACE} AS namespace"
+    )
+}
 
 /// Unfiltered, the limit is applied before the trigger items are looked up (at most
 /// `anomaly_limit` lookups); filtered, the lookup decides which alerts count, so it comes first.
@@ -505,14 +567,16 @@ fn anomalies_sql(q: &DashboardQuery) -> String {
     let limit = q.anomaly_limit;
     if has_filters(q) {
         format!(
-            "SELECT {ANOMALY_COLUMNS} FROM alerts AS a {TRIGGER_ITEM} WHERE {window}{} \
+            "SELECT {} FROM alerts AS a {TRIGGER_ITEM} WHERE {window}{} \
              ORDER BY {order} LIMIT {limit}",
-            filters(q, "l.")
+            anomaly_columns(),
+            trigger_filters(q)
         )
     } else {
         format!(
-            "SELECT {ANOMALY_COLUMNS} FROM (SELECT * FROM alerts AS a WHERE {window} \
-             ORDER BY {order} LIMIT {limit}) AS a {TRIGGER_ITEM} ORDER BY {order}"
+            "SELECT {} FROM (SELECT * FROM alerts AS a WHERE {window} \
+             ORDER BY {order} LIMIT {limit}) AS a {TRIGGER_ITEM} ORDER BY {order}",
+            anomaly_columns()
         )
     }
 }
@@ -525,7 +589,7 @@ fn anomaly_counts_sql(q: &DashboardQuery) -> String {
         format!(
             "SELECT a.severity, count(*) AS n FROM alerts AS a {TRIGGER_ITEM} WHERE {window}{} \
              GROUP BY a.severity",
-            filters(q, "l.")
+            trigger_filters(q)
         )
     } else {
         format!(
@@ -601,11 +665,9 @@ mod tests {
                 );
                 for (name, value) in [("service", s), ("namespace", n)] {
                     if let Some(v) = value {
-                        assert!(
-                            params.contains(&SqlParam::Text(v.into())),
-                            "{i} filters on {name}: {sql}"
-                        );
-                        assert!(sql.contains(&format!("{name} = ?")), "{i}: {sql}");
+                        let at = params.iter().position(|p| *p == SqlParam::Text(v.into()));
+                        let at = at.unwrap_or_else(|| panic!("{i} filters on {name}: {sql}")) + 1;
+                        assert!(sql.contains(&format!(" = ?{at}")), "{i}: {sql}");
                     }
                 }
             }
@@ -637,10 +699,13 @@ mod tests {
         }
         assert!(stmts[SOURCES].0.contains("FROM log_source_daily"));
         assert!(stmts[ATTACKERS].0.contains("FROM log_attack_daily"));
-        // Raw `logs` reads in the aggregates are only the current hour's future-stamped rows
+        // Item reads in the aggregates are only the current hour's future-stamped items
         // (bounded by :end and :next_hour) and the trigger-item lookups.
         for i in [BUCKETS, FLOWS, SOURCES] {
-            for part in stmts[i].0.split("FROM logs ").skip(1) {
+            assert!(!stmts[i].0.contains("FROM logs"), "{i}");
+            let parts: Vec<&str> = stmts[i].0.split("FROM items ").skip(1).collect();
+            assert!(!parts.is_empty(), "{i}");
+            for part in parts {
                 assert!(part.contains("ts > ?"), "{i}: {part}");
             }
         }

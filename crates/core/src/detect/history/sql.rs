@@ -11,6 +11,7 @@
 
 use super::Part;
 use crate::api::sql::{SqlParam, Statement};
+use crate::logs::items::{event_column, event_ip_key, event_key_equals, event_user_key};
 use crate::time::UnixMs;
 
 /// One read: `part` for `key` (an IP or an actor id) of `org`, in `[since, until]`.
@@ -31,14 +32,45 @@ const GROUPS: &str = "WITH g AS (SELECT json_extract(value, '$[0]') AS gid, json
 /// Failed logins from the dashboard log items, which hold both `auth.login_failed` events and
 /// raw `login_failure` lines (docs/api.md §10.2: brute force counts both), as
 /// `[id, at, peer]`. Ids are the items' ids: the event UUID, or `<row id>-<unix seconds>` for a
-/// line; `peer` is the `peer` column (the user when keyed by IP, the IP when keyed by user).
-/// Newest first.
-fn failed_logins(column: &str, peer: &str, index: &str, limit: usize) -> String {
+/// line; `peer` is the item's `peer` (the user when keyed by IP, the IP when keyed by user).
+/// Newest first (ties by item id). Raw lines and events are read apart, each on its partial
+/// index of failed logins (migrations/0016_lean_indexes.sql, 0019_events_stored_once.sql), the
+/// newest `limit` of each, and merged.
+fn failed_logins(by: FailedKey, limit: usize) -> String {
+    let (column, peer, logs_index, events_index, key) = match by {
+        FailedKey::Ip => (
+            "source_ip",
+            "user",
+            "logs_login_failure_ip",
+            "events_login_failure_ip",
+            event_ip_key(""),
+        ),
+        FailedKey::User => (
+            "user",
+            "source_ip",
+            "logs_login_failure_user",
+            "events_login_failure_user",
+            event_user_key(""),
+        ),
+    };
     format!(
-        "SELECT json_group_array(json_array(event_id, at, peer)) FROM (SELECT coalesce(event_id, id || '-' || (ts / 1000)) \
-         AS event_id, ts AS at, {peer} AS peer FROM logs INDEXED BY {index} WHERE org_id = g.org AND type = 'login_failure' \
-         AND {column} = g.k AND ts >= g.since AND ts <= g.until ORDER BY ts DESC LIMIT {limit})"
+        "SELECT json_group_array(json_array(event_id, at, peer)) FROM (SELECT * FROM (SELECT coalesce(event_id, \
+         id || '-' || (ts / 1000)) AS event_id, ts AS at, id AS rid, {peer} AS peer FROM logs INDEXED BY {logs_index} \
+         WHERE org_id = g.org AND type = 'login_failure' AND {column} = g.k AND ts >= g.since AND ts <= g.until \
+         ORDER BY ts DESC, id DESC LIMIT {limit}) UNION ALL SELECT * FROM (SELECT id AS event_id, created_at AS at, \
+         rowid AS rid, {epeer} AS peer FROM events INDEXED BY {events_index} WHERE org_id = g.org \
+         AND item_type = 'login_failure' AND {ekey} AND created_at >= g.since AND created_at <= g.until \
+         ORDER BY created_at DESC, rowid DESC LIMIT {limit}) ORDER BY at DESC, rid DESC LIMIT {limit})",
+        epeer = event_column(peer, ""),
+        ekey = event_key_equals(&key, "g.k"),
     )
+}
+
+/// The key of a read of failed logins.
+#[derive(Clone, Copy)]
+enum FailedKey {
+    Ip,
+    User,
 }
 
 /// Events of one name for an IP or an actor as `[id, at, peer]`, newest first.
@@ -92,10 +124,8 @@ pub const DEVICE_EXPR: &str =
 pub fn statement(part: Part, reads: &[(usize, &Read)], limit: usize) -> Statement {
     use crate::detect::RATE_LIMIT_NAME;
     let inner = match part {
-        Part::IpFailedLogins => failed_logins("source_ip", "user", "logs_login_failure_ip", limit),
-        Part::ActorFailedLogins => {
-            failed_logins("user", "source_ip", "logs_login_failure_user", limit)
-        }
+        Part::IpFailedLogins => failed_logins(FailedKey::Ip, limit),
+        Part::ActorFailedLogins => failed_logins(FailedKey::User, limit),
         Part::IpRateLimits => occurrences(
             "user_ip",
             "actor_id",
