@@ -108,21 +108,6 @@ fn trigger_filters(q: &DashboardQuery) -> String {
     s
 }
 
-/// The filters over an `events` row's item (named `a`, e.g. `"e."`).
-fn event_filters(q: &DashboardQuery, a: &str) -> String {
-    let mut s = String::new();
-    if q.service.is_some() {
-        s.push_str(&format!(" AND {} = :service", event_column("service", a)));
-    }
-    if q.namespace.is_some() {
-        s.push_str(&format!(
-            " AND {} = :namespace",
-            event_column("namespace", a)
-        ));
-    }
-    s
-}
-
 fn has_filters(q: &DashboardQuery) -> bool {
     q.service.is_some() || q.namespace.is_some()
 }
@@ -510,15 +495,37 @@ fn attackers_sql(q: &DashboardQuery) -> String {
     )
 }
 
+/// `sql` (a statement over the window newest first, `ORDER BY ts DESC, id DESC` without a limit)
+/// filtered by the query's service and namespace, its first `limit` rows. Unfiltered, the limit
+/// goes inside, where each table's newest-first scan stops at it. Filtered, the filter stays
+/// outside the merged scan (a subquery with a `LIMIT` keeps SQLite from pushing it into the two
+/// tables' arms): pushed in, the arm of the table with no match for the filter (raw lines of a
+/// service that sends no events, or the other way round) would walk its whole window before the
+/// merge could answer its first row; outside, the merged scan walks newest first until it has
+/// `limit` matches, as one table's scan did.
+fn newest(q: &DashboardQuery, columns: &str, sql: String, limit: u32) -> String {
+    if has_filters(q) {
+        format!(
+            "SELECT {columns} FROM ({sql} LIMIT -1) AS r WHERE true{} LIMIT {limit}",
+            filters(q, "")
+        )
+    } else {
+        format!("{sql} LIMIT {limit}")
+    }
+}
+
 /// The newest items of the window: the view merges the newest-first scans of `logs_org_ts` and
 /// `events_org_created`, stopping at the limit.
 fn logs_sql(q: &DashboardQuery) -> String {
-    format!(
-        "SELECT id, ts, type, action, level, service, namespace, source_ip, user, hostname, target_ip, \
-         geo, device, vpn, status_code, event_id FROM {ITEMS} \
-         WHERE org_id = :org AND ts >= :start AND ts <= :end{} ORDER BY ts DESC, id DESC LIMIT {}",
-        filters(q, ""),
-        q.log_limit
+    let columns = LOG_ITEM_COLUMNS.join(", ");
+    newest(
+        q,
+        &columns,
+        format!(
+            "SELECT {columns} FROM {ITEMS} WHERE org_id = :org AND ts >= :start AND ts <= :end \
+             ORDER BY ts DESC, id DESC"
+        ),
+        q.log_limit,
     )
 }
 
@@ -528,22 +535,25 @@ fn logs_sql(q: &DashboardQuery) -> String {
 /// ends every index entry), so the two merge up to the limit.
 fn iam_sql(q: &DashboardQuery) -> String {
     let e = |c: &str| event_column(c, "");
-    format!(
-        "SELECT id, ts, user, action, resource, service FROM logs INDEXED BY logs_iam_ts \
-         WHERE org_id = :org AND type = 'iam_change' AND ts >= :start AND ts <= :end{} \
-         UNION ALL SELECT {} AS id, {} AS ts, {} AS user, {} AS action, {} AS resource, {} AS service \
-         FROM events INDEXED BY events_iam \
-         WHERE org_id = :org AND item_type = 'iam_change' AND created_at >= :start AND created_at <= :end{} \
-         ORDER BY ts DESC, id DESC LIMIT {}",
-        filters(q, ""),
-        e("id"),
-        e("ts"),
-        e("user"),
-        e("action"),
-        e("resource"),
-        e("service"),
-        event_filters(q, ""),
-        q.iam_limit
+    newest(
+        q,
+        "id, ts, user, action, resource, service",
+        format!(
+            "SELECT id, ts, user, action, resource, service, namespace FROM logs INDEXED BY logs_iam_ts \
+             WHERE org_id = :org AND type = 'iam_change' AND ts >= :start AND ts <= :end \
+             UNION ALL SELECT {} AS id, {} AS ts, {} AS user, {} AS action, {} AS resource, {} AS service, \
+             {} AS namespace FROM events INDEXED BY events_iam \
+             WHERE org_id = :org AND item_type = 'iam_change' AND created_at >= :start AND created_at <= :end \
+             ORDER BY ts DESC, id DESC",
+            e("id"),
+            e("ts"),
+            e("user"),
+            e("action"),
+            e("resource"),
+            e("service"),
+            e("namespace"),
+        ),
+        q.iam_limit,
     )
 }
 
