@@ -195,7 +195,8 @@ if (cost) {
     `| event, one per request | ${n1(w(S).ingest)} | ${n2(w(S).detection)} | ${n1(w(S).purge)} | **${n1(w(S).all_in)}** |`,
     `| event, 100-event batches | ${n1(w(B).ingest)} | ${n2(w(B).detection)} | ${n1(w(B).purge)} | **${n1(w(B).all_in)}** |`,
     `| raw log line (Loki push) | ${n1(lw.ingest)} | ${n2(lw.detection)} | ${n1(lw.purge)} | **${n1(lw.all_in)}** |`, "",
-    "Every event writes its row and index entries and its dashboard log item and theirs; the rollups are written once per insert batch " +
+    "Every event writes its row, which holds its dashboard log item (`migrations/0019_events_stored_once.sql`), and its index entries; " +
+    "the rollups are written once per insert batch " +
     "and key (`crates/core/src/logs/rollups.rs`), so fuller consumer batches (100-event requests) write fewer of them per event; the " +
     "purge deletes the rows and the rollup buckets wholly before the cutoff's hour, one row written each.", "",
     "**D1 rows read**", "",
