@@ -205,3 +205,58 @@ fn most_events_store_nothing_of_their_item_but_its_type() {
         vec![(&"item_type".to_string(), &json!("login_failure"))]
     );
 }
+
+#[test]
+fn raw_lines_and_events_are_numbered_from_one_sequence() {
+    assert!(crate::logs::INSERT_LOGS_SQL.contains(crate::ingest::record::NEXT_ITEM_ID_BASE));
+    let db = SqliteDb::migrated();
+    let records = records();
+    let line = |ts: i64| crate::logs::LogRow {
+        org_id: "org_a".into(),
+        ts,
+        hour: crate::logs::hour_bucket(ts),
+        log_type: crate::logs::classify::LogType::NetworkEvent,
+        action: None,
+        level: crate::logs::classify::LogLevel::Info,
+        service: "web".into(),
+        namespace: "prod".into(),
+        source_ip: None,
+        user: None,
+        hostname: None,
+        target_ip: None,
+        geo: None,
+        device: None,
+        vpn: None,
+        status_code: None,
+        resource: None,
+        message: "GET /".into(),
+        event_id: None,
+        event_name: None,
+    };
+    let push = |n: i64| {
+        let rows: Vec<_> = (0..n).map(|i| line(T + i)).collect();
+        crate::testing::run(crate::runtime::Db::batch(
+            &db,
+            &crate::logs::insert_statements(&rows, false, 1 << 20).unwrap(),
+        ))
+        .unwrap();
+    };
+    push(3);
+    store(&db, &records[..5]);
+    push(2);
+    store(&db, &records[..8]); // five redelivered: numbered once
+    let ids = db.rows(
+        &format!("SELECT id, event_id IS NULL AS line FROM {ITEMS} ORDER BY id"),
+        &[],
+    );
+    let got: Vec<(i64, i64)> = ids
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["line"].as_i64().unwrap()))
+        .collect();
+    let want: Vec<(i64, i64)> = [1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0]
+        .iter()
+        .enumerate()
+        .map(|(i, line)| (i as i64 + 1, *line))
+        .collect();
+    assert_eq!(got, want, "in the order stored, with no gap");
+}
