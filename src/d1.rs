@@ -166,15 +166,8 @@ impl Store {
         &self,
         statements: &[Statement],
     ) -> Result<Vec<Vec<serde_json::Value>>, Error> {
-        if statements.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = statements
-            .iter()
-            .map(|s| self.prepare(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let results = self.db.batch(prepared).await.map_err(unavailable)?;
-        results
+        self.results(statements)
+            .await?
             .iter()
             .map(|r| {
                 metered(r)
@@ -182,6 +175,18 @@ impl Store {
                     .map_err(unreadable)
             })
             .collect()
+    }
+
+    /// Runs statements as one D1 batch and answers D1's result of each.
+    async fn results(&self, statements: &[Statement]) -> Result<Vec<D1Result>, Error> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared = statements
+            .iter()
+            .map(|s| self.prepare(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.db.batch(prepared).await.map_err(unavailable)
     }
 }
 
@@ -193,15 +198,9 @@ impl runtime::Db for Store {
     }
 
     async fn changes(&self, statements: &[Statement]) -> Result<Vec<u64>, Error> {
-        if statements.is_empty() {
-            return Ok(Vec::new());
-        }
-        let prepared = statements
-            .iter()
-            .map(|s| self.prepare(s))
-            .collect::<Result<Vec<_>, _>>()?;
-        let results = self.db.batch(prepared).await.map_err(unavailable)?;
-        Ok(results
+        Ok(self
+            .results(statements)
+            .await?
             .iter()
             .map(|r| {
                 metered(r)

@@ -11,6 +11,7 @@
 // Everything else (workerd output included) goes to stderr. Runs until SIGTERM/SIGINT, or until
 // stdin closes when stdin is a pipe (so a parent that dies takes the server with it).
 import { fstatSync } from "node:fs";
+import { fetch, Response } from "miniflare";
 import { start } from "../e2e/harness.mjs";
 
 // stdout carries the one JSON line; workerd's own output goes to stderr.
@@ -19,8 +20,11 @@ import { start } from "../e2e/harness.mjs";
 // stalls all of workerd for the resolver's 5 s timeout, so every other host gets a 502 at once.
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 async function outbound(request) {
-  if (LOCAL_HOSTS.has(new URL(request.url).hostname)) return fetch(request);
-  return new Response("edgesoc test server: no outbound network", { status: 502 });
+  if (!LOCAL_HOSTS.has(new URL(request.url).hostname)) {
+    return new Response("edgesoc test server: no outbound network", { status: 502 });
+  }
+  const body = ["GET", "HEAD"].includes(request.method) ? undefined : await request.arrayBuffer();
+  return fetch(request.url, { method: request.method, headers: request.headers, body, redirect: "manual" });
 }
 
 const starting = start({
