@@ -147,7 +147,9 @@ fn columns(table: &str) -> &'static str {
     }
 }
 
-/// The columns of an event as the API reads it (`crate::analytics::event_row::EventRow`).
+/// The columns of an event as the API reads it (`crate::analytics::event_row::EventRow`): every
+/// column but those of its dashboard log item; the consumer's insert writes them in this order
+/// (`crate::ingest::record`).
 pub const EVENT_COLUMNS: &str = "id, org_id, event_name, category, severity, instant_alert, actor_id, \
 actor_email, user_ip, server_ip, country_code, city, latitude, longitude, is_vpn, is_tor, is_proxy, \
 is_datacenter, threat_score, forensics, metadata, created_at";

@@ -2,7 +2,7 @@
 //! message body and, through `json_each`, the D1 row, so one serde shape serves both.
 
 use crate::access::ids::{EventId, OrgId};
-use crate::api::sql::{SqlParam, Statement, MAX_BOUND_JSON_BYTES};
+use crate::api::sql::{SqlParam, Statement, EVENT_COLUMNS, MAX_BOUND_JSON_BYTES};
 use crate::ingest::catalogue::{lookup, Severity};
 use crate::ingest::NewEvent;
 use crate::time::UnixMs;
@@ -91,7 +91,7 @@ coalesce((SELECT max(id) FROM logs), 0)))";
 /// with its value from `item` (the item's column, as SQL) and `event` (the event's own): a
 /// column is NULL where the item's value is the event's own (migrations/0019_events_stored_once.sql
 /// describes each), so most events store little beyond their type.
-pub fn item_columns(
+fn item_columns(
     item: impl Fn(&str) -> String,
     event: impl Fn(&str) -> String,
 ) -> Vec<(&'static str, String)> {
@@ -141,49 +141,26 @@ pub fn item_columns(
     ]
 }
 
-/// The event's own columns, in the order [`insert_events_sql`] writes them.
-const EVENT_OWN_COLUMNS: [&str; 22] = [
-    "id",
-    "org_id",
-    "event_name",
-    "category",
-    "severity",
-    "instant_alert",
-    "actor_id",
-    "actor_email",
-    "user_ip",
-    "server_ip",
-    "country_code",
-    "city",
-    "latitude",
-    "longitude",
-    "is_vpn",
-    "is_tor",
-    "is_proxy",
-    "is_datacenter",
-    "threat_score",
-    "forensics",
-    "metadata",
-    "created_at",
-];
-
 /// Inserts every event of the JSON array bound to `?1` that is not stored yet (each object an
 /// [`EventRecord`] with its log item's fields, see [`insert_statements`]) with its log item, row
 /// ids following on from [`NEXT_ITEM_ID_BASE`] in the array's order; `OR IGNORE` on the event
 /// id keeps a redelivered event a no-op.
 fn insert_events_sql() -> String {
     let field = |c: &str| format!("json_extract(value, '$.{c}')");
-    let own = EVENT_OWN_COLUMNS.map(|c| match c {
-        "forensics" | "metadata" => format!("json({})", field(c)),
-        _ => field(c),
-    });
+    let own: Vec<String> = EVENT_COLUMNS
+        .split(", ")
+        .map(|c| match c {
+            "forensics" | "metadata" => format!("json({})", field(c)),
+            _ => field(c),
+        })
+        .collect();
     let items = item_columns(field, field);
     let names: Vec<&str> = items.iter().map(|(n, _)| *n).collect();
     let values: Vec<&str> = items.iter().map(|(_, v)| v.as_str()).collect();
     format!(
         "INSERT OR IGNORE INTO events (rowid, {}, {}) SELECT {NEXT_ITEM_ID_BASE} + row_number() OVER (ORDER BY key), \
          {}, {} FROM json_each(?1) WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.id'))",
-        EVENT_OWN_COLUMNS.join(", "),
+        EVENT_COLUMNS,
         names.join(", "),
         own.join(", "),
         values.join(", "),

@@ -515,17 +515,37 @@ fn newest(q: &DashboardQuery, columns: &str, sql: String, limit: u32) -> String 
 }
 
 /// The newest items of the window: the view merges the newest-first scans of `logs_org_ts` and
-/// `events_org_created`, stopping at the limit.
+/// `events_org_created`, stopping at the limit. Filtered, the merged scan carries only what the
+/// filter and the order need, and the chosen items are then read by row id from their table: a
+/// filtered list may pass over thousands of other items, and each column carried through the
+/// merge costs on every one of them ([`newest`] says why the filter stays outside the merge).
 fn logs_sql(q: &DashboardQuery) -> String {
     let columns = LOG_ITEM_COLUMNS.join(", ");
-    newest(
+    let window = "org_id = :org AND ts >= :start AND ts <= :end";
+    if !has_filters(q) {
+        return format!(
+            "SELECT {columns} FROM {ITEMS} WHERE {window} ORDER BY ts DESC, id DESC LIMIT {}",
+            q.log_limit
+        );
+    }
+    let pick = newest(
         q,
-        &columns,
+        "id, event_id IS NOT NULL AS ev",
         format!(
-            "SELECT {columns} FROM {ITEMS} WHERE org_id = :org AND ts >= :start AND ts <= :end \
+            "SELECT id, ts, event_id, service, namespace FROM {ITEMS} WHERE {window} \
              ORDER BY ts DESC, id DESC"
         ),
         q.log_limit,
+    );
+    let event_columns: Vec<String> = LOG_ITEM_COLUMNS
+        .iter()
+        .map(|c| format!("{} AS {c}", event_column(c, "")))
+        .collect();
+    format!(
+        "WITH pick AS MATERIALIZED ({pick}) \
+         SELECT {columns} FROM logs WHERE id IN (SELECT id FROM pick WHERE NOT ev) \
+         UNION ALL SELECT {} FROM events WHERE rowid IN (SELECT id FROM pick WHERE ev)",
+        event_columns.join(", ")
     )
 }
 
