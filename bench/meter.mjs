@@ -32,17 +32,42 @@ export function meterLog({ echo = false, tag = "d1" } = {}) {
   return { lines, runtimeStdio };
 }
 
-/** Sums meter lines: invocations, statements, rows read and written, and detection's share. */
+/** Sums meter lines: invocations, statements, rows read and written, and the shares of
+ *  detection and of the rollups' catch-ups. */
 export function total(lines) {
-  const t = { invocations: 0, statements: 0, rows_read: 0, rows_written: 0, detect: { statements: 0, rows_read: 0, rows_written: 0 } };
+  const zero = () => ({ statements: 0, rows_read: 0, rows_written: 0 });
+  const t = { invocations: 0, ...zero(), detect: zero(), rollups: zero() };
   for (const l of lines) {
     t.invocations++;
     for (const k of ["statements", "rows_read", "rows_written"]) {
       t[k] += l[k];
       t.detect[k] += l.detect?.[k] ?? 0;
+      t.rollups[k] += l.rollups?.[k] ?? 0;
     }
   }
   return t;
+}
+
+/** D1 rows written per event and per raw line of a replay, all in: each one's own (ingest,
+ *  detection, purge) and its share of the dashboard rollups' catch-ups wherever they ran (a
+ *  writer's batch, a dashboard read), which count every stored item alike. */
+export function rowsWritten(r) {
+  const { collect: f, consumer: c } = r.events, push = r.lines.push;
+  const ev = r.events.count, ln = r.lines.count;
+  const rollupRows = [push, c, ...Object.values(r.reads ?? {}), r.purge_lines, r.purge_events]
+    .reduce((a, t) => a + t.rollups.rows_written, 0);
+  const rollups = rollupRows / (ev + ln);
+  const allIn = (x) => ({ ...x, all_in: x.ingest + x.rollups + x.detection + x.purge });
+  return {
+    event: allIn({
+      ingest: (f.rows_written + c.rows_written - c.detect.rows_written - c.rollups.rows_written) / ev,
+      rollups, detection: c.detect.rows_written / ev, purge: r.purge_events.rows_written / ev,
+    }),
+    line: allIn({
+      ingest: (push.rows_written - push.detect.rows_written - push.rollups.rows_written) / ln,
+      rollups, detection: push.detect.rows_written / ln, purge: r.purge_lines.rows_written / ln,
+    }),
+  };
 }
 
 /** Waits until `log.lines` has `n` lines, or `timeoutMs` passed (stdout trails the answers). */

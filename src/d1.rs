@@ -73,12 +73,13 @@ struct Total {
 }
 
 /// Counts a statement's answer for the cost meter (nothing to do when the meter is off).
-fn metered(result: &D1Result) -> &D1Result {
+fn metered<'a>(result: &'a D1Result, sql: &str) -> &'a D1Result {
     if crate::meter::active() {
         let meta = result.meta().ok().flatten();
         crate::meter::count(
             meta.as_ref().and_then(|m| m.rows_read),
             meta.as_ref().and_then(|m| m.rows_written),
+            edgesoc_core::logs::rollups::is_catch_up(sql),
         );
     }
     result
@@ -114,7 +115,7 @@ impl Store {
                 "a two-statement batch did not answer twice".into(),
             ));
         };
-        let (page, count) = (metered(page), metered(count));
+        let (page, count) = (metered(page, ""), metered(count, ""));
         let rows: Vec<T> = page.results().map_err(unreadable)?;
         let total = count
             .results::<Total>()
@@ -133,13 +134,13 @@ impl Store {
     /// Every row of a statement.
     pub async fn all<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, Error> {
         let result = self.prepare(&statement)?.all().await.map_err(unavailable)?;
-        metered(&result).results().map_err(unreadable)
+        metered(&result, &statement.0).results().map_err(unreadable)
     }
 
     /// Runs one write statement and returns how many rows it changed.
     pub async fn run(&self, statement: Statement) -> Result<u64, Error> {
         let result = self.prepare(&statement)?.run().await.map_err(unavailable)?;
-        Ok(metered(&result)
+        Ok(metered(&result, &statement.0)
             .meta()
             .ok()
             .flatten()
@@ -156,7 +157,7 @@ impl Store {
             .raw_js_value()
             .await
             .map_err(unavailable)?;
-        crate::meter::count(None, None);
+        crate::meter::count(None, None, false);
         Ok(rows)
     }
 
@@ -169,8 +170,9 @@ impl Store {
         self.results(statements)
             .await?
             .iter()
-            .map(|r| {
-                metered(r)
+            .zip(statements)
+            .map(|(r, (sql, _))| {
+                metered(r, sql)
                     .results::<serde_json::Value>()
                     .map_err(unreadable)
             })
@@ -202,8 +204,9 @@ impl runtime::Db for Store {
             .results(statements)
             .await?
             .iter()
-            .map(|r| {
-                metered(r)
+            .zip(statements)
+            .map(|(r, (sql, _))| {
+                metered(r, sql)
                     .meta()
                     .ok()
                     .flatten()

@@ -57,7 +57,7 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<
 }
 
 /// Cron triggers: the hourly network-list refresh (`REFRESH_CRON`, which also queues alert
-/// deliveries whose message never went out) and, on every other
+/// deliveries whose message never went out and catches the dashboard rollups up) and, on every other
 /// schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
 /// tests control time.
 #[event(scheduled)]
@@ -68,6 +68,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         if event.cron() == REFRESH_CRON {
             refresh_lists(&env, now).await;
             alerts::deliver::sweep(&env, now).await;
+            logs::catch_up_rollups(&env, now).await;
         } else {
             purge(&env, now).await;
         }

@@ -9,6 +9,8 @@ use crate::d1::Store;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
 use edgesoc_core::logs;
 use edgesoc_core::logs::detect::{self, FailedLine};
+use edgesoc_core::logs::rollups;
+use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::Value;
 use worker::{Request, Response};
@@ -37,11 +39,13 @@ pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 
     // Every row comes back from the insert (RETURNING), so detection finds the stored failure
     // lines and their ids without another query.
-    let statements =
+    let mut statements =
         logs::insert_statements(&built.rows, true, MAX_BOUND_JSON_BYTES).map_err(|e| {
             worker::console_error!("loki rows: {e}");
             ApiError::internal()
         })?;
+    // The dashboard rollups, caught up with the stored items when due (they return no rows).
+    statements.extend(rollups::catch_up(ctx.now.0, catch_up_every_ms(ctx.env())));
     // One batch: the whole push is stored, or nothing is (a shipper retry then loses nothing).
     let results = ctx.store()?.batch(&statements).await.map_err(|e| {
         worker::console_error!("loki insert of {} rows: {e}", built.rows.len());
@@ -94,4 +98,24 @@ fn no_content(ctx: &Ctx) -> Response {
         .with_status(204)
         .with_headers(headers)
         .empty()
+}
+
+/// How often writers catch the dashboard rollups up: `ROLLUP_CATCH_UP_SECONDS` (var; 0 = with
+/// every insert batch), by default `CATCH_UP_EVERY_MS`.
+pub fn catch_up_every_ms(env: &worker::Env) -> i64 {
+    let default = (rollups::CATCH_UP_EVERY_MS / 1000) as u32;
+    i64::from(crate::vars::u32_or(env, "ROLLUP_CATCH_UP_SECONDS", default)) * 1000
+}
+
+/// The hourly cron's catch-up of the dashboard rollups, when due: items stored after the last
+/// writer's catch-up are counted within the hour even if no one writes or reads the dashboard.
+pub async fn catch_up_rollups(env: &worker::Env, now: UnixMs) {
+    let statements = rollups::catch_up(now.0, catch_up_every_ms(env));
+    let done = match Store::from_env(env) {
+        Ok(store) => store.batch(&statements).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = done {
+        worker::console_error!("rollup catch-up failed: {e}");
+    }
 }

@@ -6,7 +6,9 @@
 //!
 //! `detect` (the same three counts) is present when the invocation ran detection: the
 //! statements from detection's start to the invocation's end (alert writes and delivery
-//! planning included), already counted in the totals. `bench/cost.mjs` reads these lines.
+//! planning included), already counted in the totals. `rollups` (the same) is present when it
+//! ran a catch-up of the dashboard rollups (`edgesoc_core::logs::rollups::catch_up`, told by its
+//! statements' tag), also counted in the totals. `bench/cost.mjs` reads these lines.
 //!
 //! The limiter Durable Object's SQLite is billed the same way (rows written) but is not D1: with
 //! the meter on, the object logs one line per call from its cursors' `rowsRead`/`rowsWritten`
@@ -59,13 +61,17 @@ struct Line<'a> {
     total: &'a Tally,
     #[serde(skip_serializing_if = "Option::is_none")]
     detect: Option<&'a Tally>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollups: Option<&'a Tally>,
 }
 
-/// One invocation's meter: everything, and what followed the start of detection.
+/// One invocation's meter: everything, what followed the start of detection, and the rollups'
+/// catch-up statements.
 #[derive(Default)]
 struct Meter {
     total: Tally,
     detect: Option<Tally>,
+    rollups: Option<Tally>,
 }
 
 type Shared = Rc<RefCell<Meter>>;
@@ -106,6 +112,7 @@ pub async fn run<F: Future>(entry: &str, route: Option<String>, fut: F) -> F::Ou
         route: &route,
         total: &m.total,
         detect: m.detect.as_ref(),
+        rollups: m.rollups.as_ref(),
     };
     if let Ok(text) = serde_json::to_string(&Logged { d1: line }) {
         worker::console_log!("{text}");
@@ -147,8 +154,9 @@ pub fn active() -> bool {
     CURRENT.with(|c| c.borrow().is_some())
 }
 
-/// Counts one statement D1 answered (its `meta` counts; absent ones count as zero).
-pub fn count(rows_read: Option<usize>, rows_written: Option<usize>) {
+/// Counts one statement D1 answered (its `meta` counts; absent ones count as zero), and as the
+/// rollups' too when it is one of their catch-up's.
+pub fn count(rows_read: Option<usize>, rows_written: Option<usize>, catch_up: bool) {
     CURRENT.with(|c| {
         if let Some(meter) = c.borrow().as_ref() {
             let (read, written) = (
@@ -159,6 +167,11 @@ pub fn count(rows_read: Option<usize>, rows_written: Option<usize>) {
             m.total.add(read, written);
             if let Some(d) = m.detect.as_mut() {
                 d.add(read, written);
+            }
+            if catch_up {
+                m.rollups
+                    .get_or_insert_with(Tally::default)
+                    .add(read, written);
             }
         }
     });

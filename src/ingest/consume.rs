@@ -30,6 +30,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
         limiter_for: &limiter_for,
         lists: &lists,
         now,
+        catch_up_every_ms: crate::logs::catch_up_every_ms(env),
         strikes: &strikes,
     };
     let (acks, notes) = consume_batch(&flow, &received.messages).await;

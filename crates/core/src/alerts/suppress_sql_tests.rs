@@ -104,6 +104,7 @@ impl World {
             limiter_for: &limiter_for,
             lists: NetworkLists::shipped(),
             now: self.now.get(),
+            catch_up_every_ms: 0,
             strikes: &strikes,
         };
         let (acks, notes) = run(consume(&env, &messages));

@@ -173,6 +173,7 @@ fn play(file: &File, s: &Scenario, n: usize) -> Vec<String> {
                 limiter_for: &limiter_for,
                 lists,
                 now: at,
+                catch_up_every_ms: 0,
                 strikes: &|_: &str| false,
             };
             let (acks, notes) = run(consume(&env, &delivered));

@@ -2,7 +2,7 @@
 //! decoded as an incident (`super::incidents`); hold back the messages of split requests until
 //! they commit (`super::hold`); enrich every event with one batch of lookups
 //! (`crate::intel::enrichment`); store the events, each in one row with its dashboard log item,
-//! in one transaction; run detection over the batch (`crate::detect::batch`). Every step is
+//! in one transaction (with the dashboard rollups' catch-up when due); run detection over the batch (`crate::detect::batch`). Every step is
 //! idempotent — event ids are fixed at acceptance and every insert ignores known keys — so
 //! retrying the whole batch after any failure is safe, and a redelivered message stores nothing
 //! twice.
@@ -53,6 +53,9 @@ pub struct ConsumeEnv<'a, D, L, Q> {
     /// The network lists in force.
     pub lists: &'a NetworkLists,
     pub now: UnixMs,
+    /// How often the dashboard rollups catch up with the stored items
+    /// (`crate::logs::rollups::catch_up`; 0 = with every batch).
+    pub catch_up_every_ms: i64,
     /// Whether an injected fault strikes (`crate::faults`); never in production.
     pub strikes: &'a dyn Fn(&str) -> bool,
 }
@@ -131,7 +134,7 @@ async fn store_and_detect<D: Db, L, Q: Queue>(
     if (env.strikes)("consumer_insert") {
         return Err("fault injection: consumer_insert".into());
     }
-    insert(env.db, &records)
+    insert(env.db, &records, env.now, env.catch_up_every_ms)
         .await
         .map_err(|e| format!("insert of {} events failed: {e}", records.len()))?;
     let events: Vec<(EventRecord, Plan)> = records.into_iter().zip(plans).collect();
@@ -245,9 +248,17 @@ pub(crate) async fn enrich_records<D: Db>(
 }
 
 /// Stores the events, each in one row with its dashboard log item, in one transaction,
-/// idempotently (also the seeding path of the native SQL tests, `crate::testing::store`).
-pub(crate) async fn insert<D: Db>(db: &D, records: &[EventRecord]) -> Result<(), String> {
-    let statements = record::insert_statements(records).map_err(|e| e.to_string())?;
+/// idempotently, with a catch-up of the dashboard rollups if one is due at `now` after
+/// `every_ms` (`crate::logs::rollups::catch_up`; also the seeding path of the native SQL tests,
+/// `crate::testing::store`).
+pub(crate) async fn insert<D: Db>(
+    db: &D,
+    records: &[EventRecord],
+    now: UnixMs,
+    every_ms: i64,
+) -> Result<(), String> {
+    let mut statements = record::insert_statements(records).map_err(|e| e.to_string())?;
+    statements.extend(crate::logs::rollups::catch_up(now.0, every_ms));
     db.batch(&statements).await.map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -39,6 +39,7 @@ impl Fixture {
             limiter_for: &limiter_for,
             lists: NetworkLists::shipped(),
             now: NOW,
+            catch_up_every_ms: 0,
             strikes: &strikes,
         };
         run(consume(&env, messages))

@@ -192,8 +192,9 @@ fn stored(r: &EventRecord) -> Result<Value, serde_json::Error> {
 
 /// Stores records idempotently, each once, with its dashboard log item: per JSON array of at
 /// most [`MAX_BOUND_JSON_BYTES`] (so D1's 100-parameter limit never applies, whatever the
-/// count), the count upsert, the dashboard rollups' upserts (`crate::logs::rollups::upserts`)
-/// and the insert, in that order: each upsert adds only the events the insert will store. Each
+/// count), the count upsert and the insert, in that order: the upsert adds only the events the
+/// insert will store. (The dashboard rollups catch up from the stored items,
+/// `crate::logs::rollups::catch_up`.) Each
 /// record carries its own `org_id`, stamped when it was accepted. A record whose id came
 /// earlier in `records` is left out (stored once, counted once).
 pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serde_json::Error> {
@@ -210,7 +211,6 @@ pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serd
             COUNT_EVENTS_SQL.to_string(),
             vec![SqlParam::Text(chunk.clone())],
         ));
-        out.extend(crate::logs::rollups::upserts(&chunk));
         out.push((insert.clone(), vec![SqlParam::Text(chunk)]));
     }
     Ok(out)

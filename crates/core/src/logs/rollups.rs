@@ -1,14 +1,18 @@
 //! The dashboard's rollups of the log items (migrations/0007_log_rollups.sql and 0009, read by
-//! crates/core/src/analytics/dashboard/sql.rs), kept by the code that stores the items: each
-//! insert of a JSON array of rows is preceded, in the same batch, by one grouped upsert per
-//! rollup table, so a rollup row is written once per batch however many items it counts
-//! (migrations/0017_batched_rollups.sql replaced the per-row triggers). The purge removes whole
-//! buckets (crates/core/src/retention.rs), never decrements.
+//! crates/core/src/analytics/dashboard/sql.rs), caught up from the stored items rather than
+//! written with them (migrations/0020_rollups_caught_up.sql): the rollups count every item whose
+//! id is at most the mark `rollup_marks.upto` (items are numbered in the order stored,
+//! `crate::ingest::record::NEXT_ITEM_ID_BASE`), and a catch-up adds the items stored since in
+//! one grouped upsert per rollup table. A rollup row is then written once per catch-up however
+//! many items it counts, so the writes follow the keys an interval touches, not the items.
 //!
-//! Idempotent like the insert: an event's item whose event is already stored (a redelivered queue
-//! message: its id is in `events`, which holds the item with the event since
-//! migrations/0019_events_stored_once.sql) is left out of every sum, so it counts only when the
-//! insert that follows really stores it. Raw lines have no `event_id` and always count.
+//! Writers append a catch-up to their insert batch, run only when the mark is older than
+//! [`CATCH_UP_EVERY_MS`] or [`CATCH_UP_BACKLOG`] items behind; the dashboard's read batch starts
+//! with one that always runs, so what it shows counts every stored item (up to
+//! [`CATCH_UP_ROUND`] at a time). Exact under concurrency and redelivery: a catch-up is one
+//! transaction that moves the mark past exactly the items it counted, and a redelivered event
+//! stores no item. The purge removes whole buckets (crates/core/src/retention.rs), never
+//! decrements.
 
 use crate::api::sql::{SqlParam, Statement};
 
@@ -29,31 +33,96 @@ pub const HOSTILE_SQL: &str = "CASE WHEN source_ip IS NOT NULL \
       OR (event_name IS NULL AND status_code IN (401, 403, 429))) \
   THEN 1 ELSE 0 END";
 
-/// The rows of the JSON array bound to `?1` that the insert will store, as `r` (the rollup
-/// columns, `pos` = the row's index in the array) and `h` (`r` with `hostile`).
-fn staged() -> String {
-    let col = |c: &str| format!("json_extract(value, '$.{c}') AS {c}");
-    let cols = [
-        "org_id",
-        "ts",
-        "hour",
-        "type",
-        "level",
-        "service",
-        "namespace",
-        "source_ip",
-        "geo",
-        "status_code",
-        "event_name",
-    ]
-    .map(col)
-    .join(", ");
+/// The columns every rollup upsert reads from its source `h`, one row per item.
+pub(crate) const SOURCE_COLUMNS: [&str; 11] = [
+    "org_id",
+    "ts",
+    "hour",
+    "type",
+    "level",
+    "service",
+    "namespace",
+    "source_ip",
+    "geo",
+    "status_code",
+    "event_name",
+];
+
+/// The item id of the mark's next catch-up, at most: the larger of the two tables' largest ids.
+const TOP: &str = crate::ingest::record::NEXT_ITEM_ID_BASE;
+
+/// How often, at most, a writer's batch catches the rollups up (the dashboard catches up on
+/// every read, so this bounds its work, not what it shows).
+pub const CATCH_UP_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// Items behind the mark at which a writer catches up whatever the time.
+pub const CATCH_UP_BACKLOG: i64 = 20_000;
+
+/// Items one catch-up counts at most (its upserts each read that many rows of the items).
+pub const CATCH_UP_ROUND: i64 = 50_000;
+
+/// The tag a catch-up's statements start with, so a meter can tell their cost apart.
+const CATCH_UP_TAG: &str = "/* rollup catch-up */ ";
+
+/// Whether `sql` is one of [`catch_up`]'s statements.
+pub fn is_catch_up(sql: &str) -> bool {
+    sql.starts_with(CATCH_UP_TAG)
+}
+
+/// The mark's row: the items every organisation's rollups count.
+const FLOOR: &str = "org_id = ''";
+
+/// When a catch-up runs, over `?1` = now (ms) and `?2` = the interval (ms): items are waiting
+/// and the interval is 0, the mark is older than the interval, or the backlog is long.
+fn due() -> String {
     format!(
-        "WITH r AS MATERIALIZED (SELECT {cols}, key AS pos FROM json_each(?1) \
-         WHERE json_extract(value, '$.event_id') IS NULL \
-         OR NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.event_id'))), \
-         h AS MATERIALIZED (SELECT *, {HOSTILE_SQL} AS hostile FROM r) "
+        "{FLOOR} AND {TOP} > upto \
+         AND (?2 <= 0 OR at <= ?1 - ?2 OR {TOP} - upto >= {CATCH_UP_BACKLOG})"
     )
+}
+
+/// The source of a catch-up: the items after the mark, up to a round, less those of an
+/// organisation whose rollups were recomputed past it (`rollup_marks` rows other than the
+/// floor, written by [`REBUILD_SQL`]). Empty when the catch-up is not due.
+fn since_mark() -> String {
+    let cols = SOURCE_COLUMNS.map(|c| format!("i.{c}")).join(", ");
+    format!(
+        "WITH b AS MATERIALIZED (SELECT upto AS lo, min({TOP}, upto + {CATCH_UP_ROUND}) AS hi \
+         FROM rollup_marks WHERE {due}), \
+         h AS MATERIALIZED (SELECT {cols}, i.id AS pos, i.hostile FROM items i \
+         WHERE i.id > (SELECT lo FROM b) AND i.id <= (SELECT hi FROM b) \
+         AND i.id > coalesce((SELECT upto FROM rollup_marks m WHERE m.org_id = i.org_id), 0)) ",
+        due = due()
+    )
+}
+
+/// A catch-up of every organisation's rollups as of `now`, if one is due (see [`due`]; an
+/// interval of 0 makes it due whenever items wait): the grouped upserts, then the mark moved
+/// past the items they counted and the organisations' own marks it passed dropped. Append it to
+/// a batch, or run it alone: it returns no rows.
+pub fn catch_up(now: i64, every_ms: i64) -> Vec<Statement> {
+    let params = vec![
+        SqlParam::Number(now as f64),
+        SqlParam::Number(every_ms as f64),
+    ];
+    let mut out = grouped_upserts(&since_mark(), &params);
+    out.push((
+        format!(
+            "UPDATE rollup_marks SET upto = min({TOP}, upto + {CATCH_UP_ROUND}), at = ?1 WHERE {}",
+            due()
+        ),
+        params,
+    ));
+    out.push((
+        format!(
+            "DELETE FROM rollup_marks WHERE org_id <> '' \
+             AND upto <= (SELECT upto FROM rollup_marks WHERE {FLOOR})"
+        ),
+        vec![],
+    ));
+    out.into_iter()
+        .map(|(sql, params)| (format!("{CATCH_UP_TAG}{sql}"), params))
+        .collect()
 }
 
 /// The day bucket (start of the UTC day, ms) of an hour bucket.
@@ -68,15 +137,13 @@ fn latest_geo(what: &str) -> String {
     )
 }
 
-/// The grouped upserts that add the items of the JSON array bound to `?1` (a chunk of raw lines,
-/// [`super::insert_statements`], or of events with their items,
-/// `crate::ingest::record::insert_statements`) to every rollup. Run them before that chunk's
-/// insert, in the same batch.
-pub fn upserts(chunk: &str) -> Vec<Statement> {
-    let with = staged();
+/// The grouped upserts that add the items of `with` (a `WITH` clause defining `h`: the
+/// [`SOURCE_COLUMNS`], `pos` ordering items stored in one upsert, and `hostile`) to every
+/// rollup, each bound to `params`.
+pub(crate) fn grouped_upserts(with: &str, params: &[SqlParam]) -> Vec<Statement> {
     let source = "coalesce(source_ip, 'unknown')";
     // Inside a group, the latest item with a geo: ts, then position, then the geo itself.
-    let geo_key = "max(CASE WHEN geo IS NOT NULL THEN printf('%015d%09d', ts, pos) || geo END)";
+    let geo_key = "max(CASE WHEN geo IS NOT NULL THEN printf('%015d%019d', ts, pos) || geo END)";
     let sql = [
         format!(
             "{with}INSERT INTO log_hourly (org_id, hour, service, namespace, type, n, critical, warnings, hostile) \
@@ -105,7 +172,7 @@ pub fn upserts(chunk: &str) -> Vec<Statement> {
         ),
         format!(
             "{with}INSERT INTO log_attack_hourly (org_id, source_ip, hour, service, namespace, n, last_ts, geo, geo_ts) \
-             SELECT org_id, source_ip, hour, service, namespace, count(*), max(ts), substr({geo_key}, 25), \
+             SELECT org_id, source_ip, hour, service, namespace, count(*), max(ts), substr({geo_key}, 35), \
              CAST(substr({geo_key}, 1, 15) AS INTEGER) FROM h WHERE hostile = 1 \
              GROUP BY org_id, source_ip, hour, service, namespace \
              ON CONFLICT (org_id, source_ip, hour, service, namespace) DO UPDATE SET {geo}, {geo_ts}, \
@@ -140,9 +207,7 @@ pub fn upserts(chunk: &str) -> Vec<Statement> {
              WHERE excluded.last_ts > last_ts"
         ),
     ];
-    sql.into_iter()
-        .map(|s| (s, vec![SqlParam::Text(chunk.to_string())]))
-        .collect()
+    sql.into_iter().map(|s| (s, params.to_vec())).collect()
 }
 
 /// Recomputes every rollup of organisation `?1` from its stored items (the view `items`: raw

@@ -1,8 +1,11 @@
 -- Every rollup of one organisation (?1) recomputed from its stored items (the view `items`, raw
--- lines and events, migrations/0019_events_stored_once.sql): what the rollups kept
--- at ingestion (crates/core/src/logs/rollups.rs, crates/core/src/ingest/record.rs) must equal,
--- bucket for bucket, until the purge removes whole buckets. Used by the tests that compare the
--- two, and by benchmarks and tests that seed rows directly. Statements end with ";" and a new line.
+-- lines and events, migrations/0019_events_stored_once.sql), and `event_counts` from its events:
+-- what the rollups caught up from the items (crates/core/src/logs/rollups.rs) and the counts kept
+-- at ingestion (crates/core/src/ingest/record.rs) must equal, bucket for bucket, until the purge
+-- removes whole buckets. Used by the tests that compare the two, and by benchmarks and tests
+-- that seed rows directly; the last statement marks the organisation's items counted, so no
+-- catch-up counts them again (migrations/0020_rollups_caught_up.sql). Statements end with ";"
+-- and a new line.
 DELETE FROM log_hourly WHERE org_id = ?1;
 INSERT INTO log_hourly (org_id, hour, service, namespace, type, n, critical, warnings, hostile)
 SELECT org_id, hour, service, namespace, type, count(*), sum(level IN ('critical', 'error')),
@@ -50,3 +53,6 @@ DELETE FROM event_counts WHERE org_id = ?1;
 INSERT INTO event_counts (org_id, hour, event_name, severity, n)
 SELECT org_id, created_at / 3600000, event_name, severity, count(*) FROM events WHERE org_id = ?1
 GROUP BY org_id, created_at / 3600000, event_name, severity;
+INSERT INTO rollup_marks (org_id, upto, at)
+SELECT ?1, max(coalesce((SELECT max(rowid) FROM events), 0), coalesce((SELECT max(id) FROM logs), 0)), 0
+WHERE true ON CONFLICT (org_id) DO UPDATE SET upto = excluded.upto;

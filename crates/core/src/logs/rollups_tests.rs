@@ -1,8 +1,8 @@
-//! The rollups kept per batch against the rollups recomputed from the stored rows
+//! The rollups caught up from the stored items against the rollups recomputed from them
 //! ([`REBUILD_SQL`]), on real SQLite with every migration applied: after batches of raw lines and
-//! events (redelivered ones among them, within a batch and across batches), and through purges
-//! of every shape (mid-hour cutoffs, small chunks, a budget that runs out and a run that
-//! resumes).
+//! events whose writers catch up only when due (redelivered ones among them, within a batch and
+//! across batches), after rebuilds, and through purges of every shape (mid-hour cutoffs, small
+//! chunks, a budget that runs out and a run that resumes).
 
 use super::*;
 use crate::access::ids::{EventId, OrgId};
@@ -134,7 +134,9 @@ fn event(n: u128, org: &str, name: &str, ip: &str, at: i64) -> EventRecord {
     )
 }
 
+/// Every rollup as the dashboard reads it: after a catch-up that is always due.
 fn snapshot(db: &SqliteDb) -> Vec<Vec<String>> {
+    run(db.batch(&catch_up(0, 0))).expect("caught up");
     TABLES
         .iter()
         .map(|(table, cols)| {
@@ -156,13 +158,22 @@ fn rebuilt(db: &SqliteDb) -> Vec<Vec<String>> {
     snapshot(db)
 }
 
+/// "Now" for a writer's catch-up: the latest time in its batch, so over a fill some writers find
+/// a catch-up due and most do not.
+fn writer_now(times: impl Iterator<Item = i64>) -> i64 {
+    times.max().unwrap_or(0)
+}
+
 /// Stores raw lines the way the Loki push does (or did, with `old`: before
 /// migrations/0017_batched_rollups.sql, whose triggers kept the rollups).
 fn store_lines(db: &SqliteDb, rows: &[LogRow], old: bool) {
     if old {
         crate::testing::legacy::store_lines(db, rows, false);
     } else {
-        run(db.batch(&insert_statements(rows, true, 4096).expect("statements"))).expect("stored");
+        let mut statements = insert_statements(rows, true, 4096).expect("statements");
+        let now = writer_now(rows.iter().map(|r| r.ts));
+        statements.extend(catch_up(now, CATCH_UP_EVERY_MS));
+        run(db.batch(&statements)).expect("stored");
     }
 }
 
@@ -172,7 +183,14 @@ fn store_events(db: &SqliteDb, batch: &[EventRecord], old: bool) {
     if old {
         crate::testing::legacy::store_events(db, batch, false);
     } else {
-        store(db, batch);
+        let now = UnixMs(writer_now(batch.iter().map(|e| e.created_at.0)));
+        run(crate::ingest::consume::insert(
+            db,
+            batch,
+            now,
+            CATCH_UP_EVERY_MS,
+        ))
+        .expect("stored");
     }
 }
 
@@ -420,6 +438,7 @@ fn a_batch_of_one_key_is_one_row_per_rollup() {
         })
         .collect();
     run(db.batch(&insert_statements(&rows, false, 1 << 20).unwrap())).unwrap();
+    run(db.batch(&catch_up(0, 0))).unwrap();
     let rollup_rows: i64 = TABLES
         .iter()
         .map(|(t, _)| db.count(&format!("SELECT count(*) FROM {t}"), &[]))
@@ -428,4 +447,100 @@ fn a_batch_of_one_key_is_one_row_per_rollup() {
     let hourly: Value = db.rows("SELECT n, hostile FROM log_hourly", &[])[0].clone();
     assert_eq!(hourly["n"], 200);
     assert_eq!(hourly["hostile"], 200);
+}
+
+/// The sum of `log_hourly.n`: the items the rollups count.
+fn counted(db: &SqliteDb) -> i64 {
+    db.count("SELECT coalesce(sum(n), 0) FROM log_hourly", &[])
+}
+
+fn lines_at(r: &mut Rng, n: usize, ts: i64) -> Vec<LogRow> {
+    (0..n).map(|_| line(r, "org_a", ts)).collect()
+}
+
+#[test]
+fn a_writer_catches_up_once_its_interval_has_passed() {
+    let db = SqliteDb::migrated();
+    let mut r = Rng(11);
+    let write = |rows: &[LogRow], now: i64| {
+        let mut statements = insert_statements(rows, false, 1 << 20).unwrap();
+        statements.extend(catch_up(now, CATCH_UP_EVERY_MS));
+        run(db.batch(&statements)).unwrap();
+    };
+    // The mark starts at 0: the first writer catches up, its own items included.
+    write(&lines_at(&mut r, 5, DAY0), DAY0);
+    assert_eq!(counted(&db), 5);
+    // Within the interval: stored, not counted yet, and no rollup row written.
+    let rows_before = db.count("SELECT count(*) FROM log_source_hourly", &[]);
+    write(
+        &lines_at(&mut r, 7, DAY0 + HOUR),
+        DAY0 + CATCH_UP_EVERY_MS - 1,
+    );
+    assert_eq!(counted(&db), 5);
+    assert_eq!(
+        db.count("SELECT count(*) FROM log_source_hourly", &[]),
+        rows_before
+    );
+    // Once the interval has passed, everything waiting is counted, once.
+    write(
+        &lines_at(&mut r, 3, DAY0 + 2 * HOUR),
+        DAY0 + CATCH_UP_EVERY_MS,
+    );
+    assert_eq!(counted(&db), 15);
+    write(&[], DAY0 + 3 * CATCH_UP_EVERY_MS);
+    assert_eq!(counted(&db), 15);
+    let mark = db.rows("SELECT upto, at FROM rollup_marks WHERE org_id = ''", &[]);
+    assert_eq!(mark[0]["upto"], 15);
+    assert_eq!(
+        mark[0]["at"],
+        DAY0 + CATCH_UP_EVERY_MS,
+        "nothing waited: the mark stays"
+    );
+    assert_eq!(snapshot(&db), rebuilt(&db));
+}
+
+#[test]
+fn a_backlog_is_caught_up_whatever_the_time() {
+    let db = SqliteDb::migrated();
+    let mut r = Rng(12);
+    run(db.batch(&catch_up(DAY0, 0))).unwrap();
+    let rows = lines_at(&mut r, CATCH_UP_BACKLOG as usize, DAY0);
+    run(db.batch(&insert_statements(&rows, false, 1 << 20).unwrap())).unwrap();
+    run(db.batch(&catch_up(DAY0 + 1, CATCH_UP_EVERY_MS))).unwrap();
+    assert_eq!(counted(&db), CATCH_UP_BACKLOG);
+}
+
+#[test]
+fn a_rebuilt_organisation_is_not_counted_again() {
+    let db = SqliteDb::migrated();
+    let mut r = Rng(13);
+    // Items of both organisations wait; org_a's are seeded and rebuilt, org_b's are not.
+    let mut rows = lines_at(&mut r, 20, DAY0);
+    rows.extend((0..10).map(|_| line(&mut r, "org_b", DAY0 + HOUR)));
+    run(db.batch(&insert_statements(&rows, false, 1 << 20).unwrap())).unwrap();
+    run(db.batch(&rebuild_statements("org_a"))).unwrap();
+    assert_eq!(counted(&db), 20);
+    assert_eq!(db.count("SELECT count(*) FROM rollup_marks", &[]), 2);
+    // The catch-up counts org_b's items only, then drops org_a's mark, which it has passed.
+    run(db.batch(&catch_up(DAY0, 0))).unwrap();
+    assert_eq!(counted(&db), 30);
+    assert_eq!(db.count("SELECT count(*) FROM rollup_marks", &[]), 1);
+    // Later items of org_a count as any.
+    run(db.batch(&insert_statements(&lines_at(&mut r, 4, DAY0), false, 1 << 20).unwrap())).unwrap();
+    assert_eq!(snapshot(&db), rebuilt(&db));
+    assert_eq!(counted(&db), 34);
+}
+
+#[test]
+fn a_catch_up_is_told_by_its_tag_and_nothing_else_is() {
+    assert!(catch_up(0, 0).iter().all(|(sql, _)| is_catch_up(sql)));
+    let mut r = Rng(14);
+    let rows = lines_at(&mut r, 3, DAY0);
+    assert!(!insert_statements(&rows, true, 1 << 20)
+        .unwrap()
+        .iter()
+        .any(|(sql, _)| is_catch_up(sql)));
+    assert!(!rebuild_statements("org_a")
+        .iter()
+        .any(|(sql, _)| is_catch_up(sql)));
 }

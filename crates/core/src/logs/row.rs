@@ -107,10 +107,11 @@ FROM json_each(?1)";
 /// what brute-force detection needs to pick and key the stored failure lines.
 pub const RETURNING: &str = " RETURNING id, ts, type, source_ip, user";
 
-/// The statements storing raw lines `rows`: per JSON array of at most about `max_bytes`, the
-/// rollup upserts ([`super::rollups::upserts`], which return nothing) and the insert. With
-/// `returning`, each insert returns `id, ts, type, source_ip, user` of every row it inserted.
-/// (Events' items are stored with their events, `crate::ingest::record::insert_statements`.)
+/// The statements storing raw lines `rows`: an insert per JSON array of at most about
+/// `max_bytes`. With `returning`, each returns `id, ts, type, source_ip, user` of every row it
+/// inserted. (Events' items are stored with their events,
+/// `crate::ingest::record::insert_statements`; the rollups catch up from both,
+/// [`super::rollups::catch_up`].)
 pub fn insert_statements(
     rows: &[LogRow],
     returning: bool,
@@ -123,7 +124,6 @@ pub fn insert_statements(
     };
     let mut out = Vec::new();
     for chunk in json_array_chunks(rows, max_bytes)? {
-        out.extend(super::rollups::upserts(&chunk));
         out.push((sql.clone(), vec![SqlParam::Text(chunk)]));
     }
     Ok(out)

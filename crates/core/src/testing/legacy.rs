@@ -6,6 +6,7 @@
 
 use crate::api::sql::{SqlParam, Statement, MAX_BOUND_JSON_BYTES};
 use crate::ingest::record::{json_array_chunks, EventRecord, COUNT_EVENTS_SQL};
+use crate::logs::rollups::HOSTILE_SQL;
 use crate::logs::{event_row, LogRow};
 use crate::runtime::Db;
 use crate::testing::{run, SqliteDb};
@@ -35,19 +36,18 @@ json_extract(value, '$.vpn'), json_extract(value, '$.status_code'), json_extract
 json_extract(value, '$.message'), json_extract(value, '$.event_id'), json_extract(value, '$.event_name') \
 FROM json_each(?1)";
 
-/// The rollup upserts before 0019: an event's item counted unless `logs` already holds it.
+/// The rollup upserts before 0020, run before each chunk's insert: the chunk's items, less an
+/// event's item that `logs` already holds (before 0019).
 fn upserts(chunk: &str) -> Vec<Statement> {
-    crate::logs::rollups::upserts(chunk)
-        .into_iter()
-        .map(|(sql, params)| {
-            let old = sql.replace(
-                "SELECT 1 FROM events WHERE id = json_extract(value, '$.event_id')",
-                "SELECT 1 FROM logs WHERE event_id = json_extract(value, '$.event_id')",
-            );
-            assert_ne!(old, sql, "the upserts' test of a stored item");
-            (old, params)
-        })
-        .collect()
+    let col = |c: &str| format!("json_extract(value, '$.{c}') AS {c}");
+    let cols = crate::logs::rollups::SOURCE_COLUMNS.map(col).join(", ");
+    let staged = format!(
+        "WITH r AS MATERIALIZED (SELECT {cols}, key AS pos FROM json_each(?1) \
+         WHERE json_extract(value, '$.event_id') IS NULL \
+         OR NOT EXISTS (SELECT 1 FROM logs WHERE event_id = json_extract(value, '$.event_id'))), \
+         h AS MATERIALIZED (SELECT *, {HOSTILE_SQL} AS hostile FROM r) "
+    );
+    crate::logs::rollups::grouped_upserts(&staged, &[SqlParam::Text(chunk.to_string())])
 }
 
 /// The statements storing log items (raw lines, or events' items) before 0019, each chunk's

@@ -21,10 +21,10 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Stores `records` the way the queue consumer does (`ingest::consume`: the events with their
-/// log items through `ingest::record::insert_statements`, one batch), so every rollup is kept
-/// exactly as in production.
+/// log items through `ingest::record::insert_statements`, one batch), with the rollups caught up
+/// as the dashboard's next read would (`logs::rollups::catch_up`, always due).
 pub fn store(db: &SqliteDb, records: &[crate::ingest::record::EventRecord]) {
-    run(crate::ingest::consume::insert(db, records)).expect("stored");
+    run(crate::ingest::consume::insert(db, records, UnixMs(0), 0)).expect("stored");
 }
 
 /// One organisation's limiter, deciding with the same code as the Durable Object.
