@@ -103,19 +103,29 @@ impl Store {
     /// One page of rows and the total match count, in a single D1 round trip.
     pub async fn page<T: DeserializeOwned>(
         &self,
+        statements: (Statement, Statement),
+    ) -> Result<(Vec<T>, u64), Error> {
+        self.page_after(Vec::new(), statements).await
+    }
+
+    /// [`Store::page`] after `before` (statements that return no rows, such as a catch-up of
+    /// the counts the total reads), in the same round trip and transaction.
+    pub async fn page_after<T: DeserializeOwned>(
+        &self,
+        before: Vec<Statement>,
         (page, count): (Statement, Statement),
     ) -> Result<(Vec<T>, u64), Error> {
-        let results = self
-            .db
-            .batch(vec![self.prepare(&page)?, self.prepare(&count)?])
-            .await
-            .map_err(unavailable)?;
-        let [page, count] = results.as_slice() else {
+        let mut statements = before;
+        statements.extend([page, count]);
+        let results = self.results(&statements).await?;
+        for (r, (sql, _)) in results.iter().zip(&statements) {
+            metered(r, sql);
+        }
+        let [.., page, count] = results.as_slice() else {
             return Err(Error::Rows(
-                "a two-statement batch did not answer twice".into(),
+                "a page's batch did not answer its two statements".into(),
             ));
         };
-        let (page, count) = (metered(page, ""), metered(count, ""));
         let rows: Vec<T> = page.results().map_err(unreadable)?;
         let total = count
             .results::<Total>()

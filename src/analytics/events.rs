@@ -6,6 +6,7 @@ use edgesoc_core::analytics::event_row::EventRow;
 use edgesoc_core::analytics::events::{EventQuery, EVENTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, redacts, single_envelope, Page};
 use edgesoc_core::api::sql::by_id_sql;
+use edgesoc_core::logs::rollups;
 use edgesoc_core::ApiError;
 use worker::{Request, Response};
 
@@ -13,9 +14,13 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cursors = ctx.cursors("events");
     let q = EventQuery::parse(&query_pairs(req)?, &cursors)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
+    // The total reads `event_counts`: caught up first with every stored event.
     let (rows, total) = ctx
         .store()?
-        .page::<EventRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
+        .page_after::<EventRow>(
+            rollups::catch_up(ctx.now.0, 0),
+            q.page_sql(&ctx.tenant.org_id.0, cutoff),
+        )
         .await?;
     let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some(), &cursors);
     let redact = redacts(&ctx.tenant);

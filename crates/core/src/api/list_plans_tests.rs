@@ -511,6 +511,17 @@ fn event_cases(db: &SqliteDb) -> Vec<Case> {
         Some(name_walk),
         false,
     );
+    // A routine name (crate::analytics::events::ROUTINE_NAMES, left out of the name index):
+    // newest first until the page fills; a fifth of the events here.
+    both(
+        "event_type=auth.login_success",
+        &[("event_type", "auth.login_success")],
+        &[Key::Walk("events")],
+        &[EVENTS_BY_TIME, HOURS],
+        51 * 6,
+        None,
+        false,
+    );
     both(
         "event_name=auth.login_failed&severity=medium&cursor=…",
         &[

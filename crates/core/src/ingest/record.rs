@@ -167,15 +167,6 @@ fn insert_events_sql() -> String {
     )
 }
 
-/// Adds the records of the JSON array bound to `?1` that are not stored yet to the hourly
-/// counts per (organisation, event name, severity) that `GET /events` totals read
-/// (migrations/0006_event_counts.sql): one grouped upsert, run just before the insert.
-pub(crate) const COUNT_EVENTS_SQL: &str = "INSERT INTO event_counts (org_id, hour, event_name, severity, n) \
-SELECT json_extract(value, '$.org_id'), json_extract(value, '$.created_at') / 3600000, \
-json_extract(value, '$.event_name'), json_extract(value, '$.severity'), count(*) FROM json_each(?1) \
-WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.id')) GROUP BY 1, 2, 3, 4 \
-ON CONFLICT (org_id, hour, event_name, severity) DO UPDATE SET n = n + excluded.n";
-
 /// An event as the consumer stores it: the record's fields and its dashboard log item's
 /// (`crate::logs::event_row`; the item's `org_id` and `event_name` are the record's).
 fn stored(r: &EventRecord) -> Result<Value, serde_json::Error> {
@@ -192,11 +183,9 @@ fn stored(r: &EventRecord) -> Result<Value, serde_json::Error> {
 
 /// Stores records idempotently, each once, with its dashboard log item: per JSON array of at
 /// most [`MAX_BOUND_JSON_BYTES`] (so D1's 100-parameter limit never applies, whatever the
-/// count), the count upsert and the insert, in that order: the upsert adds only the events the
-/// insert will store. (The dashboard rollups catch up from the stored items,
-/// `crate::logs::rollups::catch_up`.) Each
-/// record carries its own `org_id`, stamped when it was accepted. A record whose id came
-/// earlier in `records` is left out (stored once, counted once).
+/// count), one insert. (`event_counts` and the dashboard rollups catch up from the stored
+/// rows, `crate::logs::rollups::catch_up`.) Each record carries its own `org_id`, stamped when
+/// it was accepted. A record whose id came earlier in `records` is left out (stored once).
 pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serde_json::Error> {
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<Value> = records
@@ -207,10 +196,6 @@ pub fn insert_statements(records: &[EventRecord]) -> Result<Vec<Statement>, serd
     let insert = insert_events_sql();
     let mut out = Vec::new();
     for chunk in json_array_chunks(&unique, MAX_BOUND_JSON_BYTES)? {
-        out.push((
-            COUNT_EVENTS_SQL.to_string(),
-            vec![SqlParam::Text(chunk.clone())],
-        ));
         out.push((insert.clone(), vec![SqlParam::Text(chunk)]));
     }
     Ok(out)

@@ -87,12 +87,41 @@ fn due() -> String {
 fn since_mark() -> String {
     let cols = SOURCE_COLUMNS.map(|c| format!("i.{c}")).join(", ");
     format!(
-        "WITH b AS MATERIALIZED (SELECT upto AS lo, min({TOP}, upto + {CATCH_UP_ROUND}) AS hi \
-         FROM rollup_marks WHERE {due}), \
-         h AS MATERIALIZED (SELECT {cols}, i.id AS pos, i.hostile FROM items i \
-         WHERE i.id > (SELECT lo FROM b) AND i.id <= (SELECT hi FROM b) \
-         AND i.id > coalesce((SELECT upto FROM rollup_marks m WHERE m.org_id = i.org_id), 0)) ",
-        due = due()
+        "WITH {}, h AS MATERIALIZED (SELECT {cols}, i.id AS pos, i.hostile FROM items i WHERE {}) ",
+        bounds(),
+        in_round("i.id", "i")
+    )
+}
+
+/// `b`: the round's bounds, `lo` (the mark) and `hi`; no row when no catch-up is due.
+fn bounds() -> String {
+    format!(
+        "b AS MATERIALIZED (SELECT upto AS lo, min({TOP}, upto + {CATCH_UP_ROUND}) AS hi \
+         FROM rollup_marks WHERE {})",
+        due()
+    )
+}
+
+/// Whether the row `t` numbered `id` is in the round: past the mark, up to `hi`, and past its
+/// organisation's own mark.
+fn in_round(id: &str, t: &str) -> String {
+    format!(
+        "{id} > (SELECT lo FROM b) AND {id} <= (SELECT hi FROM b) \
+         AND {id} > coalesce((SELECT upto FROM rollup_marks m WHERE m.org_id = {t}.org_id), 0)"
+    )
+}
+
+/// The hourly counts per (organisation, event name, severity) that `GET /events` totals read
+/// (migrations/0006_event_counts.sql), over every event of the round (items or not).
+fn count_events() -> String {
+    format!(
+        "WITH {}, e AS MATERIALIZED (SELECT ev.org_id, ev.created_at, ev.event_name, ev.severity \
+         FROM events ev WHERE {}) \
+         INSERT INTO event_counts (org_id, hour, event_name, severity, n) \
+         SELECT org_id, created_at / 3600000, event_name, severity, count(*) FROM e WHERE true \
+         GROUP BY 1, 2, 3, 4 ON CONFLICT (org_id, hour, event_name, severity) DO UPDATE SET n = n + excluded.n",
+        bounds(),
+        in_round("ev.rowid", "ev")
     )
 }
 
@@ -106,6 +135,7 @@ pub fn catch_up(now: i64, every_ms: i64) -> Vec<Statement> {
         SqlParam::Number(every_ms as f64),
     ];
     let mut out = grouped_upserts(&since_mark(), &params);
+    out.push((count_events(), params.clone()));
     out.push((
         format!(
             "UPDATE rollup_marks SET upto = min({TOP}, upto + {CATCH_UP_ROUND}), at = ?1 WHERE {}",

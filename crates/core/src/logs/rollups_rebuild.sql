@@ -56,3 +56,8 @@ GROUP BY org_id, created_at / 3600000, event_name, severity;
 INSERT INTO rollup_marks (org_id, upto, at)
 SELECT ?1, max(coalesce((SELECT max(rowid) FROM events), 0), coalesce((SELECT max(id) FROM logs), 0)), 0
 WHERE true ON CONFLICT (org_id) DO UPDATE SET upto = excluded.upto;
+-- When no other organisation's rows wait, every stored row is counted: the mark of all moves
+-- past them (else each catch-up would step over this organisation's rows a round at a time).
+UPDATE rollup_marks SET upto = (SELECT upto FROM rollup_marks WHERE org_id = ?1)
+WHERE org_id = '' AND NOT EXISTS (SELECT 1 FROM logs WHERE id > rollup_marks.upto AND org_id <> ?1)
+  AND NOT EXISTS (SELECT 1 FROM events WHERE rowid > rollup_marks.upto AND org_id <> ?1);

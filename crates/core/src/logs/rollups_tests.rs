@@ -544,3 +544,73 @@ fn a_catch_up_is_told_by_its_tag_and_nothing_else_is() {
         .iter()
         .any(|(sql, _)| is_catch_up(sql)));
 }
+
+#[test]
+fn event_counts_catch_up_with_the_rollups() {
+    let db = SqliteDb::migrated();
+    let at = |n: u128| DAY0 + n as i64 * 60_000;
+    let batch: Vec<EventRecord> = (1..=6)
+        .map(|n| event(n, "org_a", "auth.login_failed", "203.0.113.7", at(n)))
+        .collect();
+    let insert = |b: &[EventRecord], now: i64| {
+        run(crate::ingest::consume::insert(
+            &db,
+            b,
+            UnixMs(now),
+            CATCH_UP_EVERY_MS,
+        ))
+        .unwrap();
+    };
+    insert(&batch[..2], DAY0);
+    let counts = |db: &SqliteDb| db.count("SELECT coalesce(sum(n), 0) FROM event_counts", &[]);
+    assert_eq!(counts(&db), 2, "the first catch-up is due at once");
+    insert(&batch[2..], DAY0 + 1);
+    assert_eq!(counts(&db), 2, "not due: stored, not counted yet");
+    // A redelivery stores nothing, so the next catch-up counts each event once.
+    insert(&batch, DAY0 + 2);
+    run(db.batch(&catch_up(DAY0 + 3, 0))).unwrap();
+    assert_eq!(counts(&db), 6);
+    assert_eq!(snapshot(&db), rebuilt(&db));
+}
+
+#[test]
+fn a_catch_up_reads_the_items_by_row_id_range() {
+    let db = filled();
+    for (sql, params) in catch_up(DAY0, 0) {
+        let plan = db.plan(&sql, &params);
+        for table in ["logs", "events"] {
+            assert!(
+                !plan.iter().any(|l| l.starts_with(&format!("SCAN {table}"))),
+                "{table} scanned by {sql}:\n{}",
+                plan.join("\n")
+            );
+        }
+        if sql.contains("FROM items i") || sql.contains("FROM events ev") {
+            assert!(
+                plan.iter()
+                    .any(|l| l.contains("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")),
+                "{}",
+                plan.join("\n")
+            );
+        }
+    }
+}
+
+#[test]
+fn a_rebuild_with_nothing_else_waiting_moves_the_mark_of_all() {
+    let db = SqliteDb::migrated();
+    let mut r = Rng(15);
+    run(db.batch(&insert_statements(&lines_at(&mut r, 30, DAY0), false, 1 << 20).unwrap()))
+        .unwrap();
+    run(db.batch(&rebuild_statements("org_a"))).unwrap();
+    let floor = || db.count("SELECT upto FROM rollup_marks WHERE org_id = ''", &[]);
+    assert_eq!(floor(), 30, "only org_a's rows waited");
+    // With another organisation's rows waiting, the mark of all stays for them.
+    let other: Vec<LogRow> = (0..5).map(|_| line(&mut r, "org_b", DAY0)).collect();
+    run(db.batch(&insert_statements(&other, false, 1 << 20).unwrap())).unwrap();
+    run(db.batch(&insert_statements(&lines_at(&mut r, 3, DAY0), false, 1 << 20).unwrap())).unwrap();
+    run(db.batch(&rebuild_statements("org_a"))).unwrap();
+    assert_eq!(floor(), 30);
+    assert_eq!(snapshot(&db), rebuilt(&db));
+    assert_eq!(counted(&db), 38);
+}

@@ -5,11 +5,20 @@
 //! for an event's item already stored; without, the triggers before 0017 did.
 
 use crate::api::sql::{SqlParam, Statement, MAX_BOUND_JSON_BYTES};
-use crate::ingest::record::{json_array_chunks, EventRecord, COUNT_EVENTS_SQL};
+use crate::ingest::record::{json_array_chunks, EventRecord};
 use crate::logs::rollups::HOSTILE_SQL;
 use crate::logs::{event_row, LogRow};
 use crate::runtime::Db;
 use crate::testing::{run, SqliteDb};
+
+/// Before 0020: adds the records of the JSON array bound to `?1` that are not stored yet to the hourly
+/// counts per (organisation, event name, severity) that `GET /events` totals read
+/// (migrations/0006_event_counts.sql): one grouped upsert, run just before the insert.
+const COUNT_EVENTS_SQL: &str = "INSERT INTO event_counts (org_id, hour, event_name, severity, n) \
+SELECT json_extract(value, '$.org_id'), json_extract(value, '$.created_at') / 3600000, \
+json_extract(value, '$.event_name'), json_extract(value, '$.severity'), count(*) FROM json_each(?1) \
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = json_extract(value, '$.id')) GROUP BY 1, 2, 3, 4 \
+ON CONFLICT (org_id, hour, event_name, severity) DO UPDATE SET n = n + excluded.n";
 
 /// The events insert before 0019.
 const INSERT_EVENTS_SQL: &str = "INSERT OR IGNORE INTO events (id, org_id, event_name, category, severity, \

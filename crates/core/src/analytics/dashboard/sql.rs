@@ -45,6 +45,7 @@
 //! rows (see [`as_json`]): the assembly parses it, and re-sorts every list it relies on.
 
 use super::params::{DashboardQuery, Window, DAY_MS, HOUR_MS};
+use crate::analytics::events::NAMED_CONDITION;
 use crate::api::sql::{SqlParam, Statement};
 use crate::logs::items::{event_column, ITEMS};
 
@@ -473,10 +474,11 @@ fn attackers_sql(q: &DashboardQuery) -> String {
            WHERE a.org_id = :org AND a.created_at >= :start AND a.created_at <= :end \
            AND a.suppressed_by IS NULL AND a.source_ip IN (SELECT ip FROM top){fl} GROUP BY a.source_ip), \
          blocked AS MATERIALIZED (SELECT DISTINCT b.ip FROM (\
-           SELECT trim(user_ip) AS ip FROM events WHERE org_id = :org \
-             AND event_name = 'security.ip_blocked' AND created_at >= :start AND created_at <= :end \
-           UNION ALL SELECT trim(json_extract(metadata, '$.ip')) FROM events WHERE org_id = :org \
-             AND event_name = 'security.ip_blocked' AND created_at >= :start AND created_at <= :end) AS b \
+           SELECT trim(user_ip) AS ip FROM events INDEXED BY events_org_name_created WHERE org_id = :org \
+             AND event_name = 'security.ip_blocked' AND {NAMED_CONDITION} AND created_at >= :start AND created_at <= :end \
+           UNION ALL SELECT trim(json_extract(metadata, '$.ip')) FROM events INDEXED BY events_org_name_created \
+             WHERE org_id = :org AND event_name = 'security.ip_blocked' AND {NAMED_CONDITION} \
+             AND created_at >= :start AND created_at <= :end) AS b \
            WHERE b.ip IN (SELECT ip FROM top)), \
          attackers AS (SELECT count(DISTINCT k.source_ip) AS n FROM {keys_table} AS k \
            WHERE k.org_id = :org AND k.last_ts >= :start{fk} AND (k.last_ts <= :end OR {inside})) \

@@ -82,7 +82,8 @@ fn occurrences(column: &str, peer: &str, index: &str, name: &str, limit: usize) 
     )
 }
 
-/// The actor's successful logins, newest first, as objects (see `LoginRow`).
+/// The actor's successful logins, newest first, as objects (see `LoginRow`): among the actor's
+/// events (an actor has few), filtered by name.
 fn logins(limit: usize) -> String {
     format!(
         "SELECT json_group_array(json_object('id', id, 'event_name', event_name, 'actor_id', actor_id, \
@@ -90,7 +91,7 @@ fn logins(limit: usize) -> String {
          'country_code', country_code, 'city', city, 'timezone', json_extract(forensics, '$.location.timezone'), \
          'asn', json_extract(forensics, '$.network.asn'), 'asn_org', json_extract(forensics, '$.network.asn_org'), \
          'is_vpn', is_vpn, 'is_tor', is_tor, 'is_proxy', is_proxy, 'is_datacenter', is_datacenter, \
-         'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_login_success_actor WHERE org_id = g.org AND actor_id = g.k \
+         'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k \
          AND event_name = '{}' AND created_at >= g.since AND created_at <= g.until \
          ORDER BY created_at DESC, id DESC LIMIT {limit})",
         crate::detect::SUCCESSFUL_LOGIN_NAME
