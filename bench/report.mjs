@@ -200,12 +200,12 @@ if (cost) {
     "Every event writes its row, which holds its dashboard log item (`migrations/0019_events_stored_once.sql`), and its index entries, " +
     "and its hour's `event_counts` row once per insert batch. The dashboard rollups are caught up from the stored items " +
     "(`crates/core/src/logs/rollups.rs`, `migrations/0020_rollups_caught_up.sql`): a rollup row is written once per catch-up that touches " +
-    "its key, however many items it counts, and those rows are shared by events and raw lines alike (the column is each item's share " +
-    "of every catch-up's rows, wherever it ran: a writer's batch or a dashboard read). Writers catch up at most every " +
+    "its key, however many items it counts. Each kind of item is charged the rows of the catch-ups that counted it, wherever they ran " +
+    "(the lines': their pushes' and a dashboard read right after them; the events': the consumer's and the reads' after them). Writers catch up at most every " +
     "`ROLLUP_CATCH_UP_SECONDS` (600 by default); the replay sends the day in well under that, so in the first two rows nearly every catch-up " +
     "is the first dashboard read's, over the whole day: the rollup rows of a busy installation, whose ten minutes hold many items per key. " +
     "The third row catches up with every insert batch (`ROLLUP_CATCH_UP_SECONDS = 0`): the most an installation writes, " +
-    `which a quiet one (a few items per key and ten minutes) approaches; ${n1(w(E).rollups)} rows per item there, ` +
+    `which a quiet one (a few items per key and ten minutes) approaches; ${n1(w(E).rollups)} rows per event there, ` +
     `${n1(w(S).rollups)} at the replay's pace. The purge deletes the rows and the rollup buckets wholly before the cutoff's hour, one row written each.`, "",
     "**D1 rows read**", "",
     "| per event | `/collect` | consumer (enrich, store) | detection | purge |", "|---|---|---|---|---|",
@@ -213,13 +213,12 @@ if (cost) {
     `| 100-event batches (${int(B.events_per_consumer_invocation)} events a consumer batch) | ${n1(B.rows_read_per_event.collect)} | ${n1(B.rows_read_per_event.consumer)} | ${n1(B.rows_read_per_event.detection)} | ${n1(B.rows_read_per_event.purge)} |`, "",
     `Per call, with about ${perOrg(stored.events)} events and ${perOrg(stored.logs)} log items stored per organisation: ` +
     `\`GET /ui/mock-data\` (default view) reads ${int(S.reads_per_call.dashboard.rows_read)} rows in ${int(S.reads_per_call.dashboard.statements)} statements ` +
-    "(the first call after the day also catches the rollups up, reading the day's items: it is in this average), " +
+    "(the first call after the events also catches the rollups up with them, reading their items: it is in this average), " +
     `\`GET /events\` (first page) ${int(S.reads_per_call.events.rows_read)}, \`GET /events?actor_id=…\` ${int(S.reads_per_call.events_by_actor.rows_read)} ` +
     "(its page and its total through the actor's index, with or without `ANALYZE` statistics). Reads grow with what is stored; these are a day's.", "",
     `**Bytes** (growth of the SQLite file Miniflare persists, pages × page size, by table with its indexes from \`dbstat\`): ` +
     `**${int(S.bytes_per_event)} bytes per event** (${tables(S.bytes_per_event_by_table)}; ${int(B.bytes_per_event)} in batches) and ` +
-    `**${int(S.bytes_per_line)} per raw line** (${tables(S.bytes_per_line_by_table)}); the rollups' bytes are shared by events and lines ` +
-    "alike, each item's share counted in both. The replay sends the day's events within minutes, " +
+    `**${int(S.bytes_per_line)} per raw line** (${tables(S.bytes_per_line_by_table)}), each with the rollup rows its own catch-ups wrote. The replay sends the day's events within minutes, ` +
     "so their log items' hourly rollup rows are mostly the same hour's; the raw lines, timestamped over the whole day, " +
     "show what spreading adds. The event figures are therefore a lower bound, for bytes more than for rows written.", "",
     "**$ per million events** on Workers Paid, beyond the included monthly allowances (the $5 subscription and the allowances aside):", "",
