@@ -166,7 +166,10 @@ impl HistoryReads {
                 Some(g) => {
                     let read = &mut groups[g].read;
                     read.since = read.since.min(need.since);
-                    read.until = read.until.max(event.created_at);
+                    if (event.created_at, &event.id) > (read.until, &read.until_id) {
+                        read.until = event.created_at;
+                        read.until_id = event.id.clone();
+                    }
                     groups[g].members.push(n);
                 }
                 None => {
@@ -180,6 +183,7 @@ impl HistoryReads {
                             key: need.key.clone(),
                             since: need.since,
                             until: event.created_at,
+                            until_id: event.id.clone(),
                         },
                         limit: 0,
                         members: vec![n],

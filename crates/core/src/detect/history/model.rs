@@ -67,6 +67,9 @@ pub fn answer(table: &[Stored], read: &Read, limit: usize) -> String {
         return Value::Array(out).to_string();
     }
     rows.retain(|e| e.created_at >= read.since);
+    if matches!(read.part, Part::ActorCountries | Part::ActorDevices) {
+        rows.retain(|e| e.created_at < read.until || e.id <= read.until_id);
+    }
     rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     let out: Vec<Value> = match read.part {
         Part::ActorCountries | Part::ActorDevices => {
@@ -119,6 +122,7 @@ pub fn per_event(
             key: key.into(),
             since,
             until: event.created_at,
+            until_id: event.id.clone(),
         };
         let text = answer(table, &read, part.limit(1).max(MAX_PER_VALUE));
         let need = Need {

@@ -22,12 +22,15 @@ pub struct Read {
     pub key: String,
     pub since: UnixMs,
     pub until: UnixMs,
+    /// The id of the newest event the read is for (at `until`): sightings stop at it, so rows
+    /// stamped the same millisecond but ordered after it take no room in the per-value bound.
+    pub until_id: String,
 }
 
-/// The reads as a CTE `g(gid, org, k, since, until)`.
+/// The reads as a CTE `g(gid, org, k, since, until, until_id)`.
 const GROUPS: &str = "WITH g AS (SELECT json_extract(value, '$[0]') AS gid, json_extract(value, '$[1]') AS org, \
-    json_extract(value, '$[2]') AS k, json_extract(value, '$[3]') AS since, json_extract(value, '$[4]') AS until \
-    FROM json_each(?1))";
+    json_extract(value, '$[2]') AS k, json_extract(value, '$[3]') AS since, json_extract(value, '$[4]') AS until, \
+    json_extract(value, '$[5]') AS until_id FROM json_each(?1))";
 
 /// Failed logins from the dashboard log items, which hold both `auth.login_failed` events and
 /// raw `login_failure` lines (docs/api.md §10.2: brute force counts both), as
@@ -98,14 +101,16 @@ fn logins(limit: usize) -> String {
     )
 }
 
-/// For each value of `expr` among the actor's events, its `per_value` newest sightings
-/// `[value, at, id]`, newest first; `limit` rows in all.
+/// For each value of `expr` among the actor's events up to the read's newest event (in
+/// `created_at, id` order), its `per_value` newest sightings `[value, at, id]`, newest first;
+/// `limit` rows in all.
 fn sightings(expr: &str, per_value: usize, limit: usize) -> String {
     format!(
         "SELECT json_group_array(json_array(value, at, id)) FROM (SELECT value, created_at AS at, id, \
          row_number() OVER (PARTITION BY value ORDER BY created_at DESC, id DESC) AS rn FROM \
          (SELECT {expr} AS value, created_at, id FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k \
-         AND created_at >= g.since AND created_at <= g.until) WHERE value IS NOT NULL) \
+         AND created_at >= g.since AND created_at <= g.until \
+         AND (created_at < g.until OR id <= g.until_id)) WHERE value IS NOT NULL) \
          WHERE rn <= {per_value} LIMIT {limit}"
     )
 }
@@ -148,7 +153,7 @@ pub fn statement(part: Part, reads: &[(usize, &Read)], limit: usize) -> Statemen
     };
     let groups: Vec<serde_json::Value> = reads
         .iter()
-        .map(|(gid, r)| serde_json::json!([gid, r.org, r.key, r.since.0, r.until.0]))
+        .map(|(gid, r)| serde_json::json!([gid, r.org, r.key, r.since.0, r.until.0, r.until_id]))
         .collect();
     (
         format!("{GROUPS} SELECT gid AS g, ({inner}) AS rows FROM g"),
