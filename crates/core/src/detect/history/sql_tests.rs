@@ -364,3 +364,29 @@ fn the_prior_event_read_ends_at_the_triggers_millisecond() {
         "exactly one of two same-millisecond events is prior to the other"
     );
 }
+
+#[test]
+fn sightings_stop_at_the_trigger_in_its_own_millisecond() {
+    // An event stamped the trigger's millisecond but ordered after it (a larger id) is not an
+    // earlier sighting and takes no room in the per-value bound.
+    let mut s = Seeded::new();
+    let earlier = login(&mut s, ORG, "earlier", T - DAY, ACTOR);
+    s.add("earlier", &earlier);
+    let trigger = login(&mut s, ORG, "trigger", T, ACTOR);
+    s.add("trigger", &trigger);
+    let twin = login(&mut s, ORG, "same ms, after", T, ACTOR);
+    s.add("same ms, after", &twin);
+    assert!(twin.id > trigger.id);
+    let (returned, _) = s.read(&trigger);
+    assert_eq!(
+        returned[&Part::ActorCountries],
+        sorted(&["earlier", "trigger"])
+    );
+    assert_eq!(
+        returned[&Part::ActorDevices],
+        sorted(&["earlier", "trigger"])
+    );
+    let (returned, _) = s.read(&twin);
+    let all = sorted(&["earlier", "trigger", "same ms, after"]);
+    assert_eq!(returned[&Part::ActorCountries], all);
+}
