@@ -1,14 +1,16 @@
 //! The dashboard's rollups of the log items (migrations/0007_log_rollups.sql and 0009, read by
-//! crates/core/src/analytics/dashboard/sql.rs), caught up from the stored items rather than
-//! written with them (migrations/0020_rollups_caught_up.sql): the rollups count every item whose
-//! id is at most the mark `rollup_marks.upto` (items are numbered in the order stored,
+//! crates/core/src/analytics/dashboard/sql.rs) and the hourly event counts `GET /events` totals
+//! read (`event_counts`), caught up from the stored rows rather than written with them
+//! (migrations/0020_rollups_caught_up.sql): they count every item and event whose id is at most
+//! the mark `rollup_marks.upto` (items are numbered in the order stored,
 //! `crate::ingest::record::NEXT_ITEM_ID_BASE`), and a catch-up adds the items stored since in
 //! one grouped upsert per rollup table. A rollup row is then written once per catch-up however
 //! many items it counts, so the writes follow the keys an interval touches, not the items.
 //!
 //! Writers append a catch-up to their insert batch, run only when the mark is older than
-//! [`CATCH_UP_EVERY_MS`] or [`CATCH_UP_BACKLOG`] items behind; the dashboard's read batch starts
-//! with one that always runs, so what it shows counts every stored item (up to
+//! [`CATCH_UP_EVERY_MS`] or [`CATCH_UP_BACKLOG`] items behind; the dashboard's read batch and
+//! each `GET /events` page start with one that always runs, so what they show counts every
+//! stored row (up to
 //! [`CATCH_UP_ROUND`] at a time). Exact under concurrency and redelivery: a catch-up is one
 //! transaction that moves the mark past exactly the items it counted, and a redelivered event
 //! stores no item. The purge removes whole buckets (crates/core/src/retention.rs), never
