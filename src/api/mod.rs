@@ -1,5 +1,6 @@
 //! Every HTTP request: CORS preflights and the OpenAPI document answer without a key; everything
-//! else is authenticated (`access`), routed, and handed to its capability's handler. `/collect`
+//! else is authenticated (`access`), routed, checked against the key's scopes, and handed to its
+//! capability's handler. `/collect`
 //! admits itself, because its limiter round also reserves quota and enqueues its events; every
 //! other route is admitted here against the rate limit first. Each answer to an authenticated
 //! request carries the tenant headers, errors included.
@@ -33,7 +34,7 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
         return openapi::respond(&req.method);
     }
     let route = resolve(&req.method, &req.path);
-    let caller = match access::authenticate(&req, &env, route.as_ref().ok(), now).await {
+    let caller = match access::authenticate(&req, &env, &wctx, route.as_ref().ok(), now).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };
@@ -51,10 +52,12 @@ async fn serve(
     route: Result<Route, ApiError>,
 ) -> Result<Response, ApiError> {
     if let Ok(Route::Collect) = route {
+        ctx.tenant.require(Route::Collect.scope())?;
         return ingest::collect::post(&req, ctx).await;
     }
     ctx.admit(Claim::rate_only(&ctx.tenant.limits)).await?;
     let route = route?;
+    ctx.tenant.require(route.scope())?;
     let req = req.into_request();
     if route.needs_pro() && ctx.tenant.plan == Plan::Free {
         return Err(ApiError::plan_restricted("Alerts"));
@@ -83,5 +86,9 @@ async fn serve(
         Route::DeleteSuppression(id) => suppressions::delete(&id, ctx).await,
         Route::GetDetectionSettings => settings::get(ctx).await,
         Route::UpdateDetectionSettings => settings::patch(&req, ctx).await,
+        Route::ListKeys => access::keys::list(ctx).await,
+        Route::CreateKey => access::keys::create(&req, ctx).await,
+        Route::RevokeKey(id) => access::keys::revoke(&id, ctx).await,
+        Route::RotateKey(id) => access::keys::rotate(&req, &id, ctx).await,
     }
 }

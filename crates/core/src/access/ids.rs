@@ -47,6 +47,12 @@ impl ApiKey {
         (!t.is_empty()).then(|| ApiKey(t.to_string()))
     }
 
+    /// The key's first `n` characters: what D1 keeps to name it to people (`lsoc_live_` and
+    /// four more for keys made here).
+    pub fn shown_prefix(&self, n: usize) -> String {
+        self.0.chars().take(n).collect()
+    }
+
     /// SHA-256 of the key, the only form the key table holds.
     pub fn hash(&self) -> KeyHash {
         KeyHash(hex::encode(Sha256::digest(self.0.as_bytes())))

@@ -2,6 +2,8 @@
 //! resolved: its plan and the limits that plan gives it.
 
 use crate::access::ids::{KeyHash, OrgId};
+use crate::access::keys::LAST_USED_GRANULARITY_MS;
+use crate::access::scope::{Scope, Scopes};
 use crate::api::sql::{SqlParam, Statement};
 use crate::limits::plan::{Limits, Overrides, Plan};
 use crate::time::UnixMs;
@@ -14,8 +16,24 @@ pub struct Tenant {
     pub org_name: String,
     pub plan: Plan,
     pub limits: Limits,
-    /// The calling key's stored prefix (`lsoc_live_` and four characters), when a key called.
-    pub key_prefix: Option<String>,
+    /// The calling key, when a key called (not the dashboard's public organisation).
+    pub key: Option<CallingKey>,
+    /// What the caller may do (docs/api.md §2.5).
+    pub scopes: Scopes,
+}
+
+/// The key a request presented, as stored (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallingKey {
+    /// `key_…`; `None` only for a key stored before ids existed and not yet migrated.
+    pub id: Option<String>,
+    /// The stored prefix (`lsoc_live_` and four characters).
+    pub prefix: String,
+    pub name: Option<String>,
+    /// When a rotation ends this key (Unix ms).
+    pub expires_at: Option<i64>,
+    /// When the key was last recorded as used (Unix ms, to the hour).
+    pub last_used_at: Option<i64>,
 }
 
 impl Tenant {
@@ -24,11 +42,46 @@ impl Tenant {
         now.minus_days(self.limits.retention_days)
     }
 
-    /// Who a change made through the API is recorded as (`created_by` of a suppression,
-    /// `updated_by` of detection settings): the calling key's prefix, else `api`. The one
-    /// place to change when requests carry real identities.
+    /// Who a change made through the API is recorded as (`created_by` of a suppression or a
+    /// key, `updated_by` of detection settings): the calling key's name and prefix
+    /// (`deploy bot (lsoc_live_ab12)`), its prefix when it has no name, else `api`.
     pub fn actor(&self) -> String {
-        self.key_prefix.clone().unwrap_or_else(|| "api".into())
+        match &self.key {
+            Some(CallingKey {
+                name: Some(name),
+                prefix,
+                ..
+            }) => format!("{name} ({prefix})"),
+            Some(k) => k.prefix.clone(),
+            None => "api".into(),
+        }
+    }
+
+    /// The caller's scopes allow `scope`, or the 403 naming it.
+    pub fn require(&self, scope: Scope) -> Result<(), crate::ApiError> {
+        if self.scopes.has(scope) {
+            Ok(())
+        } else {
+            Err(crate::ApiError::insufficient_scope(scope))
+        }
+    }
+
+    /// Whether the calling key still works at `now` (a rotated key stops at its expiry, even
+    /// while an isolate's cache holds it).
+    pub fn key_usable(&self, now: UnixMs) -> bool {
+        self.key
+            .as_ref()
+            .and_then(|k| k.expires_at)
+            .is_none_or(|at| now.0 < at)
+    }
+
+    /// Whether a lookup at `now` should record the key as used: its `last_used_at` is missing
+    /// or an hour old.
+    pub fn key_needs_touch(&self, now: UnixMs) -> bool {
+        self.key.as_ref().is_some_and(|k| {
+            k.last_used_at
+                .is_none_or(|t| t <= now.0 - LAST_USED_GRANULARITY_MS)
+        })
     }
 }
 
@@ -38,15 +91,19 @@ pub const BOOTSTRAP_ORG: &str = "org_default";
 const TENANT_COLUMNS: &str = "o.id AS org_id, o.name, o.plan, o.rate_limit_per_minute, \
 o.monthly_event_quota, o.retention_days";
 
-/// The organisation of an active key (not revoked), with the key's hash for a constant-time
-/// re-check ([`TenantRow::tenant_for`]).
-pub fn by_key_statement(hash: &KeyHash) -> Statement {
+/// The organisation of a usable key (not revoked, not past a rotation's expiry), with the
+/// key's hash for a constant-time re-check ([`TenantRow::tenant_for`]) and what it may do.
+pub fn by_key_statement(hash: &KeyHash, now: UnixMs) -> Statement {
     (
         format!(
-            "SELECT {TENANT_COLUMNS}, k.key_hash, k.key_prefix FROM api_keys k JOIN orgs o ON o.id = k.org_id \
-             WHERE k.key_hash = ?1 AND k.revoked_at IS NULL"
+            "SELECT {TENANT_COLUMNS}, k.key_hash, k.key_prefix, k.id AS key_id, k.name AS key_name, \
+             k.scopes, k.expires_at, k.last_used_at FROM api_keys k JOIN orgs o ON o.id = k.org_id \
+             WHERE k.key_hash = ?1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)"
         ),
-        vec![SqlParam::Text(hash.0.clone())],
+        vec![
+            SqlParam::Text(hash.0.clone()),
+            SqlParam::Number(now.0 as f64),
+        ],
     )
 }
 
@@ -81,8 +138,9 @@ pub fn bootstrap_statements(hash: &KeyHash, plan: Plan, now: UnixMs) -> [Stateme
             ],
         ),
         (
-            "INSERT OR IGNORE INTO api_keys (key_hash, org_id, key_prefix, created_at) \
-             SELECT ?1, ?2, 'bootstrap', ?3 WHERE NOT EXISTS (SELECT 1 FROM api_keys)"
+            "INSERT OR IGNORE INTO api_keys (key_hash, org_id, key_prefix, created_at, id, name, created_by) \
+             SELECT ?1, ?2, 'bootstrap', ?3, 'key_' || lower(hex(randomblob(8))), 'Bootstrap key', 'BOOTSTRAP_API_KEY' \
+             WHERE NOT EXISTS (SELECT 1 FROM api_keys)"
                 .into(),
             vec![
                 SqlParam::Text(hash.0.clone()),
@@ -106,6 +164,16 @@ pub struct TenantRow {
     key_hash: String,
     #[serde(default)]
     key_prefix: Option<String>,
+    #[serde(default)]
+    key_id: Option<String>,
+    #[serde(default)]
+    key_name: Option<String>,
+    #[serde(default)]
+    scopes: Option<String>,
+    #[serde(default)]
+    expires_at: Option<f64>,
+    #[serde(default)]
+    last_used_at: Option<f64>,
 }
 
 /// A stored organisation whose plan this build does not know.
@@ -136,7 +204,9 @@ impl TenantRow {
         self.tenant().map(Some)
     }
 
-    /// The tenant with its plan's limits and the organisation's overrides.
+    /// The tenant with its plan's limits and the organisation's overrides; with every scope
+    /// unless a key row says otherwise (callers without a key narrow it, see
+    /// [`Scopes::READ`]).
     pub fn tenant(self) -> Result<Tenant, UnknownPlan> {
         let Some(plan) = Plan::parse(&self.plan) else {
             return Err(UnknownPlan {
@@ -161,7 +231,18 @@ impl TenantRow {
             org_name: self.name,
             plan,
             limits: Limits::resolve(plan, overrides),
-            key_prefix: self.key_prefix,
+            scopes: if self.key_prefix.is_some() {
+                Scopes::from_stored(self.scopes.as_deref())
+            } else {
+                Scopes::ALL
+            },
+            key: self.key_prefix.map(|prefix| CallingKey {
+                id: self.key_id,
+                prefix,
+                name: self.key_name,
+                expires_at: self.expires_at.map(|t| t as i64),
+                last_used_at: self.last_used_at.map(|t| t as i64),
+            }),
         })
     }
 }
@@ -181,6 +262,11 @@ mod tests {
             retention_days: None,
             key_hash: hash.into(),
             key_prefix: Some("lsoc_live_abcd".into()),
+            key_id: Some("key_0123456789abcdef".into()),
+            key_name: None,
+            scopes: Some("ingest".into()),
+            expires_at: Some(5_000.0),
+            last_used_at: None,
         }
     }
 
@@ -200,6 +286,11 @@ mod tests {
             t.limits.monthly_events, None,
             "a negative quota is no override"
         );
+        assert_eq!(t.scopes, Scopes::of(&[Scope::Ingest]));
+        assert_eq!(t.require(Scope::Read).unwrap_err().status(), 403);
+        assert!(t.require(Scope::Ingest).is_ok());
+        assert!(t.key_usable(UnixMs(4_999)) && !t.key_usable(UnixMs(5_000)));
+        assert!(t.key_needs_touch(UnixMs(1)));
         let other = KeyHash("0".repeat(64));
         assert_eq!(row("custom", &hash.0).tenant_for(&other), Ok(None));
         assert_eq!(
@@ -210,12 +301,15 @@ mod tests {
 
     #[test]
     fn lookups_are_by_hash_and_active_keys_only() {
-        let (sql, params) = by_key_statement(&KeyHash("h".into()));
+        let (sql, params) = by_key_statement(&KeyHash("h".into()), UnixMs(7));
         assert!(
-            sql.contains("WHERE k.key_hash = ?1 AND k.revoked_at IS NULL"),
+            sql.contains("WHERE k.key_hash = ?1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ?2)"),
             "{sql}"
         );
-        assert_eq!(params, vec![SqlParam::Text("h".into())]);
+        assert_eq!(
+            params,
+            vec![SqlParam::Text("h".into()), SqlParam::Number(7.0)]
+        );
         let (sql, params) = by_org_statement("org_x");
         assert!(sql.ends_with("WHERE o.id = ?1"));
         assert_eq!(params, vec![SqlParam::Text("org_x".into())]);

@@ -91,7 +91,8 @@ mod tests {
             org_name: "n".into(),
             plan: Plan::Free,
             limits: Plan::Free.default_limits(),
-            key_prefix: None,
+            key: None,
+            scopes: crate::access::scope::Scopes::ALL,
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

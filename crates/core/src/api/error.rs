@@ -1,5 +1,6 @@
 //! The one API error type and the contract's error body (docs/api.md §9.7).
 
+use crate::access::scope::Scope;
 use serde::Serialize;
 
 /// Error codes of the contract, each with its HTTP status.
@@ -10,6 +11,10 @@ pub enum ErrorCode {
     Unauthorized,
     PlanRestricted,
     QuotaExceeded,
+    /// The key lacks the route's scope (docs/api.md §2.5).
+    InsufficientScope,
+    /// The change would break an invariant of what is stored (the last admin key, the key limit).
+    Conflict,
     NotFound,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -24,9 +29,12 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationError => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::PlanRestricted | ErrorCode::QuotaExceeded => 403,
+            ErrorCode::PlanRestricted | ErrorCode::QuotaExceeded | ErrorCode::InsufficientScope => {
+                403
+            }
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
@@ -70,6 +78,8 @@ pub struct ApiError {
     pub message: String,
     pub retry_after: Option<u64>,
     pub required_plan: Option<&'static str>,
+    /// The scope a 403 `INSUFFICIENT_SCOPE` names.
+    pub required_scope: Option<Scope>,
     pub details: Vec<FieldError>,
     /// 503 instead of 500 for `Internal` (a dependency is down and a retry may work).
     pub unavailable: bool,
@@ -85,6 +95,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             required_plan: None,
+            required_scope: None,
             details: Vec::new(),
             unavailable: false,
             allow: None,
@@ -190,6 +201,22 @@ impl ApiError {
         }
     }
 
+    /// 403: the calling key does not hold `scope` (docs/api.md §2.5).
+    pub fn insufficient_scope(scope: Scope) -> Self {
+        ApiError {
+            required_scope: Some(scope),
+            ..ApiError::new(
+                ErrorCode::InsufficientScope,
+                format!("This key lacks the {} scope", scope.as_str()),
+            )
+        }
+    }
+
+    /// 409: the request conflicts with what is stored; `message` says what to do instead.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Conflict, message)
+    }
+
     /// A failure on our side; `message` must not contain internals.
     pub fn internal() -> Self {
         ApiError::new(ErrorCode::Internal, "Internal error")
@@ -236,6 +263,9 @@ impl ApiError {
         }
         if let Some(p) = self.required_plan {
             inner["required_plan"] = p.into();
+        }
+        if let Some(s) = self.required_scope {
+            inner["required_scope"] = s.as_str().into();
         }
         if !self.details.is_empty() {
             inner["details"] = serde_json::to_value(&self.details).unwrap_or_default();
@@ -287,6 +317,20 @@ mod tests {
             "Validation failed: events[3].event: is required"
         );
         assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn a_missing_scope_is_a_403_naming_it_and_a_conflict_a_409() {
+        let e = ApiError::insufficient_scope(Scope::Read);
+        assert_eq!(e.status(), 403);
+        assert_eq!(
+            e.body(),
+            json!({"success":false,
+                   "error":{"code":"INSUFFICIENT_SCOPE","message":"This key lacks the read scope","required_scope":"read"},
+                   "code":"INSUFFICIENT_SCOPE","message":"This key lacks the read scope"})
+        );
+        assert_eq!(ApiError::conflict("no").status(), 409);
+        assert_eq!(ApiError::conflict("no").body()["code"], "CONFLICT");
     }
 
     #[test]

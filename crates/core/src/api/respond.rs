@@ -99,7 +99,8 @@ mod tests {
             org_name: "Acme".into(),
             plan,
             limits: plan.default_limits(),
-            key_prefix: None,
+            key: None,
+            scopes: crate::access::scope::Scopes::ALL,
         }
     }
 

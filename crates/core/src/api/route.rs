@@ -2,6 +2,7 @@
 //! repeated slashes collapsed, trailing slash ignored, 404 for unknown paths and 405 for a
 //! known path with the wrong method.
 
+use crate::access::scope::Scope;
 use crate::api::error::ApiError;
 
 /// Every API operation.
@@ -30,6 +31,10 @@ pub enum Route {
     DeleteSuppression(String),
     GetDetectionSettings,
     UpdateDetectionSettings,
+    ListKeys,
+    CreateKey,
+    RevokeKey(String),
+    RotateKey(String),
 }
 
 impl Route {
@@ -44,7 +49,44 @@ impl Route {
                 | Route::Health
                 | Route::DashboardData
                 | Route::LokiPush
+                | Route::ListKeys
+                | Route::CreateKey
+                | Route::RevokeKey(_)
+                | Route::RotateKey(_)
         )
+    }
+
+    /// The scope a key needs for this route (docs/api.md §2.5). Exhaustive: a new route must
+    /// say which scope it belongs to.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Route::Collect | Route::LokiPush => Scope::Ingest,
+            Route::ListEvents
+            | Route::GetEvent(_)
+            | Route::ListAlerts
+            | Route::GetAlert(_)
+            | Route::Health
+            | Route::DashboardData
+            | Route::ListSuppressions
+            | Route::GetSuppression(_) => Scope::Read,
+            Route::UpdateAlert(_) | Route::CreateSuppression | Route::DeleteSuppression(_) => {
+                Scope::Respond
+            }
+            Route::ListDestinations
+            | Route::CreateDestination
+            | Route::GetDestination(_)
+            | Route::UpdateDestination(_)
+            | Route::DeleteDestination(_)
+            | Route::TestDestination(_)
+            | Route::RotateDestinationSecret(_)
+            | Route::ListDeliveries(_)
+            | Route::GetDetectionSettings
+            | Route::UpdateDetectionSettings
+            | Route::ListKeys
+            | Route::CreateKey
+            | Route::RevokeKey(_)
+            | Route::RotateKey(_) => Scope::Admin,
+        }
     }
 }
 
@@ -102,6 +144,9 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
             ("GET", Route::GetDetectionSettings),
             ("PATCH", Route::UpdateDetectionSettings),
         ],
+        ["keys"] => vec![("GET", Route::ListKeys), ("POST", Route::CreateKey)],
+        ["keys", id] => vec![("DELETE", Route::RevokeKey(id.to_string()))],
+        ["keys", id, "rotate"] => vec![("POST", Route::RotateKey(id.to_string()))],
         _ => return Err(ApiError::not_found("Route")),
     };
     allowed
@@ -180,6 +225,62 @@ mod tests {
             assert!(r.needs_pro(), "{r:?}");
         }
         assert!(!Route::Collect.needs_pro() && !Route::Health.needs_pro());
+    }
+
+    /// The OpenAPI document names each operation's scope (`x-edgesoc-scope`); the router must
+    /// require exactly that one. tests/api/openapi.test.mjs holds the document's operations equal
+    /// to the routes, so together no route escapes a scope.
+    #[test]
+    fn every_documented_operation_requires_the_scope_it_documents() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../openapi/openapi.json")).unwrap();
+        let mut seen = 0;
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            if path == "/openapi.json" {
+                continue;
+            }
+            for (method, op) in item.as_object().unwrap() {
+                let documented = op["x-edgesoc-scope"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no x-edgesoc-scope"));
+                let route = resolve(method, &path.replace("{id}", "x")).unwrap();
+                assert_eq!(
+                    route.scope().as_str(),
+                    documented,
+                    "{method} {path}: the router and the document disagree"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 28, "{seen} operations");
+    }
+
+    #[test]
+    fn key_routes_need_admin_on_every_plan() {
+        assert_eq!(resolve("GET", "/keys").unwrap(), Route::ListKeys);
+        assert_eq!(resolve("POST", "/v1/keys/").unwrap(), Route::CreateKey);
+        assert_eq!(
+            resolve("DELETE", "/keys/key_1").unwrap(),
+            Route::RevokeKey("key_1".into())
+        );
+        assert_eq!(
+            resolve("POST", "/keys/key_1/rotate").unwrap(),
+            Route::RotateKey("key_1".into())
+        );
+        assert_eq!(resolve("GET", "/keys/key_1").unwrap_err().status(), 405);
+        for r in [
+            Route::ListKeys,
+            Route::CreateKey,
+            Route::RevokeKey("k".into()),
+            Route::RotateKey("k".into()),
+        ] {
+            assert_eq!(r.scope(), Scope::Admin);
+            assert!(!r.needs_pro(), "{r:?}");
+        }
+        assert_eq!(Route::Collect.scope(), Scope::Ingest);
+        assert_eq!(Route::LokiPush.scope(), Scope::Ingest);
+        assert_eq!(Route::UpdateAlert("a".into()).scope(), Scope::Respond);
+        assert_eq!(Route::DashboardData.scope(), Scope::Read);
     }
 
     #[test]

@@ -20,6 +20,16 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
     pollster::block_on(f)
 }
 
+/// Fills `buf` from the OS CSPRNG (through `uuid`'s v4 ids, the core's one source of
+/// randomness), for tests that make keys.
+pub fn os_random(buf: &mut [u8]) -> Result<(), std::convert::Infallible> {
+    for chunk in buf.chunks_mut(16) {
+        let id = uuid::Uuid::new_v4();
+        chunk.copy_from_slice(&id.as_bytes()[..chunk.len()]);
+    }
+    Ok(())
+}
+
 /// Stores `records` the way the queue consumer does (`ingest::consume`: the events with their
 /// log items through `ingest::record::insert_statements`, one batch), with the rollups caught up
 /// as the dashboard's next read would (`logs::rollups::catch_up`, always due).

@@ -3,7 +3,10 @@
 //! read before anything else; with it an isolate reads each key at most once per TTL. The price
 //! is bounded staleness: a revoked key, or a plan change, takes effect within the TTL
 //! (`TENANT_CACHE_SECONDS`, default 10; 0 turns the cache off). Unknown keys are never cached,
-//! so a new key works at once.
+//! so a new key works at once. What the key may do travels with its tenant (`scopes`); the
+//! router checks it (`src/api/mod.rs`). `/keys` is [`keys`].
+
+pub mod keys;
 
 use crate::api::http;
 use crate::api::incoming::Incoming;
@@ -11,6 +14,8 @@ use crate::d1::Store;
 use edgesoc_core::access::cache::TtlCache;
 use edgesoc_core::access::ids::key_from_headers;
 use edgesoc_core::access::ids::{ApiKey, KeyHash};
+use edgesoc_core::access::keys::touch_statement;
+use edgesoc_core::access::scope::Scopes;
 use edgesoc_core::access::tenant::{self, Tenant, TenantRow, UnknownPlan};
 use edgesoc_core::api::route::Route;
 use edgesoc_core::faults::Faults;
@@ -18,7 +23,7 @@ use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use std::cell::{OnceCell, RefCell};
-use worker::{Env, Response};
+use worker::{Context, Env, Response};
 
 const DEFAULT_TTL_SECONDS: i64 = 10;
 /// Longest accepted TTL: a revocation must not wait longer than this.
@@ -50,10 +55,12 @@ fn ttl_ms(env: &Env) -> i64 {
 }
 
 /// The caller's organisation, or the response that refuses the request: 401 without a valid
-/// key (the contract's body; `/health` adds `"status":"error"`), 503 when D1 cannot say.
+/// key (the contract's body; `/health` adds `"status":"error"`), 503 when D1 cannot say. The
+/// dashboard's public organisation may only read.
 pub async fn authenticate(
     req: &Incoming,
     env: &Env,
+    wctx: &Context,
     route: Option<&Route>,
     now: UnixMs,
 ) -> Result<Tenant, Response> {
@@ -62,8 +69,13 @@ pub async fn authenticate(
         req.header("Authorization").as_deref(),
     );
     let found = match (&key, public_dashboard_org(route, env)) {
-        (Some(key), _) => resolve(env, key, now, &crate::faults::from_env(env)).await,
-        (None, Some(org)) => tenant_by_org(env, &org).await,
+        (Some(key), _) => resolve(env, wctx, key, now, &crate::faults::from_env(env)).await,
+        (None, Some(org)) => tenant_by_org(env, &org).await.map(|t| {
+            t.map(|t| Tenant {
+                scopes: Scopes::READ,
+                ..t
+            })
+        }),
         (None, None) => Ok(None),
     };
     match found {
@@ -94,9 +106,11 @@ fn unauthorized(req: &Incoming) -> Response {
 }
 
 /// The tenant of `key`: from the cache, else D1; on a miss, registers the key through the
-/// bootstrap secret when that applies.
+/// bootstrap secret when that applies, and records the key as used when its `last_used_at` is
+/// an hour old (after the answer, `wait_until`). A rotated key stops at its expiry, cached or not.
 async fn resolve(
     env: &Env,
+    wctx: &Context,
     key: &ApiKey,
     now: UnixMs,
     faults: &Faults,
@@ -109,17 +123,25 @@ async fn resolve(
         c.get(&hash, now).cloned()
     });
     if let Some(t) = cached {
-        return Ok(Some(t));
+        return Ok(Some(t).filter(|t| t.key_usable(now)));
     }
     if crate::faults::strikes(faults, "tenant_d1") {
         return Err(ApiError::unavailable("D1"));
     }
     let store = Store::from_env(env)?;
-    let found = match tenant_for_key(&store, key).await? {
+    let found = match tenant_for_key(&store, key, now).await? {
         Some(t) => Some(t),
         None => bootstrap(&store, env, key, now).await?,
     };
     if let Some(t) = &found {
+        if t.key_needs_touch(now) {
+            let touch = touch_statement(&hash, now);
+            wctx.wait_until(async move {
+                if let Err(e) = store.run(touch).await {
+                    worker::console_error!("recording a key's last use: {e:?}");
+                }
+            });
+        }
         CACHE.with(|c| c.borrow_mut().insert(hash, t.clone(), now));
     }
     Ok(found)
@@ -146,13 +168,17 @@ async fn bootstrap(
     store
         .batch(&tenant::bootstrap_statements(&key.hash(), plan, now))
         .await?;
-    tenant_for_key(store, key).await
+    tenant_for_key(store, key, now).await
 }
 
-/// The tenant owning an active key, or `None` for unknown and revoked keys.
-async fn tenant_for_key(store: &Store, key: &ApiKey) -> Result<Option<Tenant>, ApiError> {
+/// The tenant owning a usable key, or `None` for unknown, revoked and expired keys.
+async fn tenant_for_key(
+    store: &Store,
+    key: &ApiKey,
+    now: UnixMs,
+) -> Result<Option<Tenant>, ApiError> {
     let hash = key.hash();
-    let row: Option<TenantRow> = store.one(tenant::by_key_statement(&hash)).await?;
+    let row: Option<TenantRow> = store.one(tenant::by_key_statement(&hash, now)).await?;
     match row.map(|r| r.tenant_for(&hash)).transpose() {
         Ok(found) => Ok(found.flatten()),
         Err(e) => Err(unknown_plan(e)),
