@@ -1,5 +1,6 @@
 // Key administration against D1 through wrangler (local by default, --remote for production).
 //   node scripts/lib/admin.mjs create --org NAME --plan free|pro|enterprise|custom
+//        [--scope ingest,read,respond,admin] [--name TEXT]
 //        [--rate-limit N] [--quota N] [--retention-days N] [--remote]
 //   node scripts/lib/admin.mjs revoke KEY [--remote]
 // --persist-to DIR uses the local D1 state in DIR instead of .wrangler/state (wrangler's own
@@ -35,6 +36,8 @@ async function main(argv) {
       remote: { type: "boolean", default: false },
       "key-file": { type: "string" },
       "persist-to": { type: "string" },
+      scope: { type: "string", multiple: true },
+      name: { type: "string" },
     },
   });
   if (cmd === "create") {
@@ -42,9 +45,11 @@ async function main(argv) {
     const stmts = createKeyStatements({
       org: values.org, plan: values.plan, key,
       rateLimit: values["rate-limit"], quota: values.quota, retentionDays: values["retention-days"],
+      scopes: values.scope?.flatMap((s) => s.split(",")), name: values.name,
     });
     d1(stmts.join("; "), values.remote, values["persist-to"]);
-    console.error(`created key for organisation "${values.org}" on plan ${values.plan}`);
+    const scopes = values.scope ? values.scope.join(",") : "every scope (ingest, read, respond, admin)";
+    console.error(`created key for organisation "${values.org}" on plan ${values.plan} with ${scopes}`);
     console.log(key);
   } else if (cmd === "revoke") {
     const key = positionals[0];

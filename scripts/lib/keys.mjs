@@ -3,6 +3,8 @@
 import { createHash, randomBytes } from "node:crypto";
 
 const PLANS = new Set(["free", "pro", "enterprise", "custom"]);
+/** The scopes a key can carry (docs/api.md §2.5; crates/core/src/access/scope.rs). */
+export const SCOPES = ["ingest", "read", "respond", "admin"];
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /** A new live key: `lsoc_live_` + 32 base62 characters (~190 bits), unbiased. */
@@ -21,6 +23,24 @@ export function hashKey(key) {
   return createHash("sha256").update(key.trim(), "utf8").digest("hex");
 }
 
+/** A key's public id: `key_` + 16 hex digits (crates/core/src/access/keys.rs key_id). */
+export function newKeyId() {
+  return "key_" + randomBytes(8).toString("hex");
+}
+
+/**
+ * The stored form of a scope list ("ingest,read", in SCOPES order), or null for every scope.
+ * Accepts an array or a comma-separated string; throws on an unknown or empty list.
+ */
+export function storedScopes(scopes) {
+  if (scopes === undefined || scopes === null) return null;
+  const list = (Array.isArray(scopes) ? scopes : String(scopes).split(",")).map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new Error(`--scope must list one or more of ${SCOPES.join(", ")}`);
+  for (const s of list) if (!SCOPES.includes(s)) throw new Error(`unknown scope "${s}": use ${SCOPES.join(", ")}`);
+  const set = SCOPES.filter((s) => list.includes(s));
+  return set.length === SCOPES.length ? null : set.join(",");
+}
+
 /** Stable organisation id derived from its name. */
 export function orgIdFor(name) {
   return "org_" + createHash("sha256").update(name, "utf8").digest("hex").slice(0, 16);
@@ -33,7 +53,7 @@ const sqlInt = (v) => (v === null || v === undefined ? "NULL" : String(Math.trun
  * SQL statements that create (or update) an organisation and register a key for it.
  * Values are validated and quoted here; the statements go to `wrangler d1 execute` or D1 directly.
  */
-export function createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, now = Date.now() }) {
+export function createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name, now = Date.now() }) {
   if (!org || typeof org !== "string") throw new Error("org name is required");
   if (!PLANS.has(plan)) throw new Error(`plan must be one of ${[...PLANS].join(", ")}`);
   for (const [name, v] of [["rate-limit", rateLimit], ["quota", quota], ["retention-days", retentionDays]]) {
@@ -48,8 +68,9 @@ export function createKeyStatements({ org, plan, key, rateLimit, quota, retentio
       `${sqlInt(retentionDays)}, ${sqlInt(now)}) ON CONFLICT(id) DO UPDATE SET plan = excluded.plan, ` +
       `rate_limit_per_minute = excluded.rate_limit_per_minute, monthly_event_quota = excluded.monthly_event_quota, ` +
       `retention_days = excluded.retention_days`,
-    `INSERT INTO api_keys (key_hash, org_id, key_prefix, created_at) VALUES (${sqlText(hashKey(key))}, ` +
-      `${sqlText(id)}, ${sqlText(key.slice(0, 14))}, ${sqlInt(now)})`,
+    `INSERT INTO api_keys (key_hash, org_id, key_prefix, created_at, id, name, scopes, created_by) VALUES (` +
+      `${sqlText(hashKey(key))}, ${sqlText(id)}, ${sqlText(key.slice(0, 14))}, ${sqlInt(now)}, ${sqlText(newKeyId())}, ` +
+      `${sqlText(name ?? null)}, ${sqlText(storedScopes(scopes))}, 'scripts/create-key')`,
   ];
 }
 

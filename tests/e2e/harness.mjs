@@ -90,10 +90,11 @@ class Instance {
     this.db = await this.mf.getD1Database("DB");
   }
 
-  /** Creates an organisation with a fresh key and returns the key. */
-  async createKey({ org = "Acme", plan = "pro", rateLimit, quota, retentionDays } = {}) {
+  /** Creates an organisation with a fresh key (every scope unless `scopes` lists some) and
+   *  returns the key. */
+  async createKey({ org = "Acme", plan = "pro", rateLimit, quota, retentionDays, scopes, name } = {}) {
     const key = newKey();
-    for (const stmt of createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays })) {
+    for (const stmt of createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name })) {
       await this.db.prepare(stmt).run();
     }
     return key;

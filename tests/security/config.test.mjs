@@ -132,9 +132,10 @@ test("no response grants credentialed CORS, and the only allowed origin is *", (
   assert.ok(files.some((f) => /"Access-Control-Allow-Origin",\s*"\*"/.test(read(f))), "the header is set somewhere");
 });
 
-test("the HTTP API has no key, organisation or plan management operation", () => {
+test("the HTTP API manages no organisation or plan, and its key operations need the admin scope", () => {
   // tests/api/openapi.test.mjs proves the routed set equals the documented set; this pins what
-  // that set may contain: tenant data operations only, nothing administrative.
+  // that set may contain: tenant operations only, and the organisation's own keys (admin scope,
+  // docs/api.md §5.10) — never organisations, plans or another tenant.
   const spec = JSON.parse(read("openapi/openapi.json"));
   const allowed = new Set([
     "POST /collect", "POST /collect/batch", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
@@ -143,11 +144,16 @@ test("the HTTP API has no key, organisation or plan management operation", () =>
     "DELETE /destinations/{id}", "POST /destinations/{id}/test", "POST /destinations/{id}/rotate-secret",
     "GET /destinations/{id}/deliveries", "GET /suppressions", "POST /suppressions", "GET /suppressions/{id}",
     "DELETE /suppressions/{id}", "GET /settings/detection", "PATCH /settings/detection",
+    "GET /keys", "POST /keys", "DELETE /keys/{id}", "POST /keys/{id}/rotate",
   ]);
   const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
     ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));
-  for (const op of ops) assert.ok(allowed.has(op), `${op} is not a tenant data operation: admin actions go through scripts/`);
-  for (const op of ops) assert.doesNotMatch(op, /key|org|plan|admin|tenant|user/i, op);
+  for (const op of ops) assert.ok(allowed.has(op), `${op} is not a tenant operation: organisation and plan changes go through scripts/`);
+  for (const op of ops) assert.doesNotMatch(op, /org|plan|admin|tenant|user/i, op);
+  for (const op of ops.filter((o) => o.includes("/keys"))) {
+    const [m, p] = op.split(" ");
+    assert.equal(spec.paths[p][m.toLowerCase()]["x-edgesoc-scope"], "admin", `${op} needs the admin scope`);
+  }
   // Every operation except the spec itself requires a key.
   const open = ops.filter((op) => {
     const [m, p] = op.split(" ");
@@ -157,5 +163,5 @@ test("the HTTP API has no key, organisation or plan management operation", () =>
   assert.deepEqual(open, ["GET /openapi.json"]);
   assert.ok(Array.isArray(spec.security) && spec.security.length > 0, "a key is required by default");
   const route = read("crates/core/src/api/route.rs");
-  assert.doesNotMatch(route.slice(route.indexOf("let allowed"), route.indexOf("_ => return Err")), /"(keys?|orgs?|admin|plans?|tenants?)"/);
+  assert.doesNotMatch(route.slice(route.indexOf("let allowed"), route.indexOf("_ => return Err")), /"(orgs?|admin|plans?|tenants?)"/);
 });

@@ -89,7 +89,7 @@ describe("SECURITY.md", () => {
   test("has the threat model's sections and a plausible number of claims and citations", (t) => {
     for (const heading of [
       "Scope and assets", "Trust boundaries", "Attacker models", "Authentication", "Key storage and generation",
-      "Admin paths", "Tenant isolation", "CORS", "Input limits", "Log injection into the dashboard",
+      "Admin paths, scopes and the key API", "Tenant isolation", "CORS", "Input limits", "Log injection into the dashboard",
       "Secrets and wrangler.toml", "Known gaps and weaknesses", "Reporting a vulnerability",
     ]) {
       assert.match(DOC, new RegExp(`^## \\d+\\. ${escapeRe(heading)}$`, "m"), heading);
