@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
-import { createKeyStatements, hashKey, migrationStatements, newKey, orgIdFor, revokeKeyStatement } from "../../scripts/lib/keys.mjs";
+import { createKeyStatements, hashKey, migrationStatements, newKey, orgIdFor, revokeKeyStatement, storedScopes } from "../../scripts/lib/keys.mjs";
 import { everyValue } from "../e2e/harness.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -83,6 +83,22 @@ test("create-key refuses unknown plans and non-positive or non-integer overrides
     assert.throws(() => createKeyStatements({ org: "X", plan: "custom", key, quota: bad }), /positive integer/, bad);
     assert.throws(() => createKeyStatements({ org: "X", plan: "custom", key, retentionDays: bad }), /positive integer/, bad);
   }
+});
+
+test("create-key --scope stores the listed scopes in order, all four as every scope, and refuses others", async () => {
+  assert.equal(storedScopes(undefined), null);
+  assert.equal(storedScopes(["read", "ingest"]), "ingest,read");
+  assert.equal(storedScopes("admin, respond,read,ingest"), null, "all four: every scope");
+  for (const bad of [[], "", "root", ["ingest", "ingest'); DROP TABLE api_keys; --"]]) {
+    assert.throws(() => createKeyStatements({ org: "X", plan: "pro", key: newKey(), scopes: bad }), /scope/, String(bad));
+  }
+  const key = newKey();
+  for (const stmt of createKeyStatements({ org: "Scoped Org", plan: "pro", key, scopes: ["ingest"], name: "app's key" })) {
+    await db.prepare(stmt).run();
+  }
+  const row = await db.prepare("SELECT id, name, scopes, created_by FROM api_keys WHERE key_hash = ?").bind(hashKey(key)).first();
+  assert.match(row.id, /^key_[0-9a-f]{16}$/);
+  assert.deepEqual([row.name, row.scopes, row.created_by], ["app's key", "ingest", "scripts/create-key"]);
 });
 
 test("revoke-key revokes by hash once; a second revoke matches nothing", async () => {
