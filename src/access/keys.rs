@@ -4,6 +4,7 @@
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
+use edgesoc_core::access::audit::Change;
 use edgesoc_core::access::ids::ApiKey;
 use edgesoc_core::access::keys::{self, KeyRow, NewKey, MAX_ACTIVE_KEYS};
 use edgesoc_core::api::envelope::{meta, single_envelope};
@@ -68,20 +69,18 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let new = NewKey::parse(&body)?;
     let (raw, key, id) = fresh()?;
     let org = &ctx.tenant.org_id.0;
-    let stored = ctx
+    let detail = json!({"name": new.name, "scopes": new.scopes, "prefix": key.shown_prefix(keys::SHOWN_PREFIX_CHARS)});
+    let rows = ctx
         .store()?
-        .all::<Value>(keys::insert_statement(
-            org,
-            &id,
-            &key,
-            &new,
-            &ctx.tenant.actor(),
-            ctx.now,
-        ))
+        .batch(&[
+            keys::insert_statement(org, &id, &key, &new, &ctx.tenant.actor(), ctx.now),
+            ctx.audit(Change::new("key.create", Some(&id), detail)),
+        ])
         .await?;
-    if stored.is_empty() {
+    if rows.first().is_none_or(Vec::is_empty) {
         return Err(too_many());
     }
+    ctx.seal_audit().await;
     created(ctx, &id, raw, Value::Null).await
 }
 
@@ -95,8 +94,10 @@ pub async fn revoke(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
         .batch(&[
             keys::get_statement(org, &id, ctx.now),
             keys::revoke_statement(org, &id, ctx.now),
+            ctx.audit(Change::new("key.revoke", Some(&id), json!({}))),
         ])
         .await?;
+    ctx.seal_audit().await;
     match (rows.first().is_some_and(|r| !r.is_empty()), rows.get(1).is_some_and(|r| !r.is_empty())) {
         (false, _) => Err(ApiError::not_found("Key")),
         (true, false) => Err(ApiError::conflict(
@@ -122,17 +123,17 @@ pub async fn rotate(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, 
         return Err(ApiError::not_found("Key"));
     }
     let (raw, key, id) = fresh()?;
+    let [insert, expire] =
+        keys::rotate_statements(org, &old, &id, &key, &ctx.tenant.actor(), ctx.now, overlap);
+    let detail = json!({"new_key": id, "overlap_seconds": overlap});
     let rows = store
-        .batch(&keys::rotate_statements(
-            org,
-            &old,
-            &id,
-            &key,
-            &ctx.tenant.actor(),
-            ctx.now,
-            overlap,
-        ))
+        .batch(&[
+            insert,
+            expire,
+            ctx.audit(Change::new("key.rotate", Some(&old), detail)),
+        ])
         .await?;
+    ctx.seal_audit().await;
     if rows.get(1).is_none_or(Vec::is_empty) {
         // The old key expired or was revoked meanwhile (nothing stored), or the limit is reached.
         return match store

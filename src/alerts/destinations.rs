@@ -6,6 +6,7 @@ use super::deliver::{self, Fetcher};
 use crate::api::http::read_body_limited;
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
+use edgesoc_core::access::audit::Change;
 use edgesoc_core::access::ids::EventId;
 use edgesoc_core::alerts::delivery::deliver::{test_destination, DeliverEnv};
 use edgesoc_core::alerts::delivery::destination::{
@@ -70,17 +71,17 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         _ => None,
     };
     let org = &ctx.tenant.org_id.0;
-    let inserted = ctx
+    // What changed, without the target (a Slack URL or a routing key is a credential).
+    let detail = json!({"name": new.name, "kind": new.kind.as_str(), "min_severity": new.min_severity.as_str(),
+        "alert_types": new.alert_types, "enabled": new.enabled});
+    let rows = ctx
         .store()?
-        .run(destination::insert_statement(
-            org,
-            &id,
-            &new,
-            secret.as_deref(),
-            ctx.now,
-        ))
+        .batch(&[
+            destination::insert_statement(org, &id, &new, secret.as_deref(), ctx.now),
+            ctx.audit(Change::new("destination.create", Some(&id), detail)),
+        ])
         .await?;
-    if inserted == 0 {
+    if rows.get(1).is_none_or(Vec::is_empty) {
         return Err(ApiError::invalid(
             "destinations",
             format!(
@@ -89,6 +90,7 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             ),
         ));
     }
+    ctx.seal_audit().await;
     let mut data = load(ctx, &id).await?.to_api();
     if let Some(secret) = secret {
         // Shown once: only a hash of it would be safer, but the signature needs the secret.
@@ -119,12 +121,28 @@ pub async fn update(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, 
     let body = read_body_limited(req.inner(), MAX_BODY_BYTES).await?;
     let patch = DestinationPatch::parse(&body, kind, deliver::settings(ctx.env()).allowed)?;
     let org = &ctx.tenant.org_id.0;
-    let mut statements = vec![destination::update_statement(org, &id, &patch, ctx.now)];
+    let changed: Vec<&str> = [
+        ("name", patch.name.is_some()),
+        ("target", patch.target.is_some()),
+        ("min_severity", patch.min_severity.is_some()),
+        ("alert_types", patch.alert_types.is_some()),
+        ("enabled", patch.enabled.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, set)| set.then_some(field))
+    .collect();
+    let detail = json!({"fields": changed, "enabled": patch.enabled, "name": patch.name,
+        "min_severity": patch.min_severity.map(|s| s.as_str())});
+    let mut statements = vec![
+        destination::update_statement(org, &id, &patch, ctx.now),
+        ctx.audit(Change::new("destination.update", Some(&id), detail)),
+    ];
     if patch.enabled == Some(false) {
         // Disabling stops what is still pending.
         statements.push(ledger::cancel_destination_statement(org, &id, ctx.now));
     }
     ctx.store()?.batch(&statements).await?;
+    ctx.seal_audit().await;
     let row = load(ctx, &id).await?;
     Ok(ctx.json(200, &envelope(ctx, row.to_api())))
 }
@@ -138,11 +156,13 @@ pub async fn delete(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
             destination::get_statement(org, &id),
             ledger::cancel_destination_statement(org, &id, ctx.now),
             destination::delete_statement(org, &id),
+            ctx.audit(Change::new("destination.delete", Some(&id), json!({}))),
         ])
         .await?;
     if rows.first().is_none_or(Vec::is_empty) {
         return Err(ApiError::not_found("Destination"));
     }
+    ctx.seal_audit().await;
     Ok(ctx.json(200, &envelope(ctx, json!({"id": id, "deleted": true}))))
 }
 
@@ -157,13 +177,16 @@ pub async fn rotate_secret(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError
     }
     let secret = new_secret()?;
     ctx.store()?
-        .run(destination::rotate_statement(
-            &ctx.tenant.org_id.0,
-            &id,
-            &secret,
-            ctx.now,
-        ))
+        .batch(&[
+            destination::rotate_statement(&ctx.tenant.org_id.0, &id, &secret, ctx.now),
+            ctx.audit(Change::new(
+                "destination.rotate_secret",
+                Some(&id),
+                json!({}),
+            )),
+        ])
         .await?;
+    ctx.seal_audit().await;
     let mut data = load(ctx, &id).await?.to_api();
     data["secret"] = json!(secret);
     Ok(ctx.json(200, &envelope(ctx, data)))

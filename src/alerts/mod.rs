@@ -10,6 +10,7 @@ pub mod suppressions;
 use crate::api::http::read_body_limited;
 use crate::api::incoming::{path_id, query_pairs};
 use crate::api::Ctx;
+use edgesoc_core::access::audit::Change;
 use edgesoc_core::alerts::delivery::ledger::plan_resolve_statement;
 use edgesoc_core::alerts::suppress::{self, SuppressRequest};
 use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, AlertStatus, ALERTS_MAX_LIMIT};
@@ -60,13 +61,22 @@ pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, A
         return mark_safe_and_suppress(ctx, &id, &patch, request).await;
     }
     let cutoff = ctx.tenant.cutoff(ctx.now);
-    let changed = ctx
+    let by = ctx.tenant.actor();
+    let rows = ctx
         .store()?
-        .run(patch.update_sql(&ctx.tenant.org_id, &id, ctx.now, cutoff))
+        .batch(&[
+            patch.update_sql(&ctx.tenant.org_id, &id, ctx.now, cutoff, &by),
+            ctx.audit(Change::new(
+                format!("alert.{}", patch.action()),
+                Some(&id),
+                patch.audit_detail(),
+            )),
+        ])
         .await?;
-    if changed == 0 {
+    if rows.get(1).is_none_or(Vec::is_empty) {
         return Err(ApiError::not_found("Alert"));
     }
+    ctx.seal_audit().await;
     if patch.status == AlertStatus::Resolved {
         // A resolved alert resolves its PagerDuty incidents.
         let org = &ctx.tenant.org_id.0;
@@ -95,15 +105,20 @@ async fn mark_safe_and_suppress(
     let new = request.for_alert(&alert, ctx.now)?;
     let (org, cutoff) = (&ctx.tenant.org_id, ctx.tenant.cutoff(ctx.now));
     let sid = suppress::new_id();
+    let by = ctx.tenant.actor();
+    let mut detail = patch.audit_detail();
+    detail["suppression"] = serde_json::Value::String(sid.clone());
     let rows = ctx
         .store()?
         .batch(&[
-            suppress::insert_statement(&org.0, &sid, &new, &ctx.tenant.actor(), ctx.now),
-            patch.update_sql_with_suppression(org, id, ctx.now, cutoff, &sid),
+            suppress::insert_statement(&org.0, &sid, &new, &by, ctx.now),
+            patch.update_sql_with_suppression(org, id, ctx.now, cutoff, &sid, &by),
+            ctx.audit(Change::new("alert.mark_safe", Some(id), detail)),
             suppress::get_statement(&org.0, &sid, cutoff),
         ])
         .await?;
-    let suppression = suppressions::row_of(rows.get(2))?.ok_or_else(suppress::limit_error)?;
+    let suppression = suppressions::row_of(rows.get(3))?.ok_or_else(suppress::limit_error)?;
+    ctx.seal_audit().await;
     let mut data = load(id, ctx).await?.to_api();
     data["action"] = patch.action().into();
     data["suppression"] = suppression.to_api(ctx.now);

@@ -6,6 +6,7 @@
 use crate::api::http::read_body_limited;
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
+use edgesoc_core::access::audit::Change;
 use edgesoc_core::alerts::suppress::{self, ListQuery, NewSuppression, SuppressionRow};
 use edgesoc_core::api::envelope::{meta, single_envelope};
 use edgesoc_core::ApiError;
@@ -37,14 +38,17 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let new = NewSuppression::parse(&body, ctx.now)?;
     let (org, id) = (&ctx.tenant.org_id.0, suppress::new_id());
     let cutoff = ctx.tenant.cutoff(ctx.now);
+    let detail = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let rows = ctx
         .store()?
         .batch(&[
             suppress::insert_statement(org, &id, &new, &ctx.tenant.actor(), ctx.now),
+            ctx.audit(Change::new("suppression.create", Some(&id), detail)),
             suppress::get_statement(org, &id, cutoff),
         ])
         .await?;
-    let row = row_of(rows.get(1))?.ok_or_else(suppress::limit_error)?;
+    let row = row_of(rows.get(2))?.ok_or_else(suppress::limit_error)?;
+    ctx.seal_audit().await;
     Ok(ctx.json(201, &envelope(ctx, &row)))
 }
 
@@ -83,12 +87,14 @@ pub async fn delete(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
         .store()?
         .batch(&[
             suppress::delete_statement(org, &id, &ctx.tenant.actor(), ctx.now, cutoff),
+            ctx.audit(Change::new("suppression.delete", Some(&id), json!({}))),
             suppress::get_statement(org, &id, cutoff),
         ])
         .await?;
     if rows.first().is_none_or(Vec::is_empty) {
         return Err(ApiError::not_found("Suppression"));
     }
-    let row = row_of(rows.get(1))?.ok_or_else(ApiError::internal)?;
+    ctx.seal_audit().await;
+    let row = row_of(rows.get(2))?.ok_or_else(ApiError::internal)?;
     Ok(ctx.json(200, &envelope(ctx, &row)))
 }

@@ -6,9 +6,11 @@ use crate::api::http;
 use crate::d1::Store;
 use crate::limits::group::{self, Claim};
 use crate::limits::LimiterClient;
+use edgesoc_core::access::audit::{self, Change, Operator};
 use edgesoc_core::access::tenant::Tenant;
 use edgesoc_core::api::cursor::CursorKey;
 use edgesoc_core::api::respond::tenant_headers;
+use edgesoc_core::api::sql::Statement;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::limits::limiter::{LimiterReply, QuotaState};
 use edgesoc_core::time::UnixMs;
@@ -37,6 +39,8 @@ pub struct Ctx {
     pub now: UnixMs,
     /// The limiter's verdict, once [`Ctx::admit`] has run.
     limits: Option<LimiterReply>,
+    /// The caller's address as Cloudflare saw it (`CF-Connecting-IP`), for the audit log.
+    pub client_ip: Option<String>,
 }
 
 /// What admission left for the handler to settle.
@@ -55,6 +59,32 @@ impl Ctx {
             tenant,
             now,
             limits: None,
+            client_ip: None,
+        }
+    }
+
+    /// Who this request's changes are recorded as (docs/api.md §5.11).
+    pub fn operator(&self) -> Operator {
+        Operator {
+            actor: self.tenant.actor(),
+            kind: "key",
+            ip: self.client_ip.clone(),
+        }
+    }
+
+    /// The audit entry of `change`, to put right after its statement in the same batch
+    /// (written only if that statement changed a row).
+    pub fn audit(&self, change: Change) -> Statement {
+        audit::append_statement(&self.tenant.org_id.0, &self.operator(), &change, self.now)
+    }
+
+    /// Seals what the batch appended to the audit log. A failure is logged, not answered: the
+    /// entries are stored, and the next read of the log seals them.
+    pub async fn seal_audit(&self) {
+        if let Ok(store) = self.store() {
+            if let Err(e) = crate::access::audit::seal(store, &self.tenant.org_id.0).await {
+                worker::console_error!("sealing the audit log: {e:?}");
+            }
         }
     }
 

@@ -33,6 +33,19 @@ pub fn json(status: u16, body: &Value, extra: &[(&str, String)]) -> Response {
         .fixed(bytes)
 }
 
+/// A text response (an export: NDJSON, CSV) with CORS headers and the given extra headers.
+pub fn text(status: u16, content_type: &str, body: String, extra: &[(&str, String)]) -> Response {
+    let headers = base_headers();
+    let _ = headers.set("Content-Type", content_type);
+    for (k, v) in extra {
+        let _ = headers.set(k, v);
+    }
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .fixed(body.into_bytes())
+}
+
 /// The contract's error body, with `Retry-After` when the error carries one.
 pub fn error(err: &ApiError, extra: &[(&str, String)]) -> Response {
     error_with_body(err, &err.body(), extra)

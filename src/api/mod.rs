@@ -40,6 +40,7 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
     };
     let faults = crate::faults::from_env(&env);
     let mut ctx = Ctx::new(env, wctx, faults, caller, now);
+    ctx.client_ip = req.header("CF-Connecting-IP");
     match serve(req, &mut ctx, route).await {
         Ok(response) => response,
         Err(e) => http::error(&e, &ctx.headers()),
@@ -90,5 +91,8 @@ async fn serve(
         Route::CreateKey => access::keys::create(&req, ctx).await,
         Route::RevokeKey(id) => access::keys::revoke(&id, ctx).await,
         Route::RotateKey(id) => access::keys::rotate(&req, &id, ctx).await,
+        Route::ListAudit => access::audit::list(&req, ctx).await,
+        Route::ExportAudit => access::audit::export(&req, ctx).await,
+        Route::VerifyAudit => access::audit::verify(&req, ctx).await,
     }
 }

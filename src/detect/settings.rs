@@ -4,6 +4,7 @@
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
+use edgesoc_core::access::audit::Change;
 use edgesoc_core::api::envelope::{meta, single_envelope};
 use edgesoc_core::detect::settings::{self, SettingsPatch, SettingsRow};
 use edgesoc_core::ApiError;
@@ -37,11 +38,17 @@ pub async fn patch(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .store()?
         .batch(&[
             settings::upsert_statement(org, &patch, &ctx.tenant.actor(), ctx.now),
+            ctx.audit(Change::new(
+                "settings.detection.update",
+                None,
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            )),
             settings::get_statement(org),
         ])
         .await?;
+    ctx.seal_audit().await;
     let row = rows
-        .get(1)
+        .get(2)
         .and_then(|r| r.first())
         .map(SettingsRow::deserialize)
         .transpose()

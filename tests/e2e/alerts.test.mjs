@@ -170,14 +170,15 @@ describe("the alerts API", () => {
     assert.equal(r.status, "resolved");
     assert.equal(r.action, "resolve");
     assert.equal(r.resolution_type, "blocked_ip");
-    assert.equal(r.resolved_by, "soc@acme");
+    assert.equal(r.resolved_by, pro.slice(0, 14), "the caller, not the body (docs/api.md §5.6)");
+    assert.equal(r.metadata.resolved_by_note, "soc@acme", "the body's text kept as a note");
     assert.match(r.resolved_at, /Z$/);
     assert.equal(r.metadata.internal_notes, "blocked at the edge");
     assert.ok(r.updated_at >= r.created_at);
 
     const safe = (await app.request(`/alerts/${alertId}`, { key: pro, method: "PATCH", body: { status: "safe" } })).body.data;
     assert.deepEqual([safe.status, safe.action, safe.resolution_type, safe.resolved_at, safe.resolved_by],
-      ["safe", "mark_safe", null, null, "api"]);
+      ["safe", "mark_safe", null, null, pro.slice(0, 14)]);
     assert.equal(safe.metadata.internal_notes, "blocked at the edge", "notes survive a status change");
 
     const reopened = (await app.request(`/alerts/${alertId}`, { key: pro, method: "PATCH", body: { status: "open" } })).body.data;

@@ -190,7 +190,8 @@ describe("what a suppression does", () => {
       action: "mark_safe", resolved_by: "dana", suppress: { scope: "ip", expires_at: inAnHour(), reason: "CI runner" },
     });
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual([res.body.data.status, res.body.data.action, res.body.data.resolved_by], ["safe", "mark_safe", "dana"]);
+    assert.deepEqual([res.body.data.status, res.body.data.action, res.body.data.resolved_by], ["safe", "mark_safe", key.slice(0, 14)]);
+    assert.equal(res.body.data.metadata.resolved_by_note, "dana");
     const s = res.body.data.suppression;
     assert.deepEqual([s.scope, s.value, s.alert_types, s.reason, s.status], ["ip", "192.0.2.44", ["privilege_escalation"], "CI runner", "active"]);
     assert.equal((await call("GET", `/suppressions/${s.id}`, key)).body.data.id, s.id);

@@ -608,18 +608,19 @@ describe("alerts: getAlerts(), getAlert(), resolveAlert(), markAlertSafe()", () 
     assert.equal(data.action, "resolve");
     assert.equal(data.resolution_type, "blocked_ip");
     assert.match(data.resolved_at, ISO);
-    assert.equal(data.resolved_by, "node-test");
+    assert.equal(data.resolved_by, alertsKey.slice(0, 14), "the caller (the key), never the body (docs/api.md §5.6)");
+    assert.equal(data.metadata.resolved_by_note, "node-test", "the SDK's resolvedBy kept as a note");
     assert.match(data.updated_at, ISO);
     assert.equal(data.metadata.internal_notes, "blocked at the WAF", "the SDK documents notes under metadata");
     assert.equal(metadata.plan, "pro");
   });
 
-  test("resolveAlert(id): resolution_type defaults to other, resolved_by to the server's default", async () => {
+  test("resolveAlert(id): resolution_type defaults to other, resolved_by to the caller", async () => {
     const { data } = await replayOne(alertsKey, WIRE.resolveAlertDefault(ids["node-oscar"]));
     assert.equal(data.status, "resolved");
     assert.equal(data.action, "resolve");
     assert.equal(data.resolution_type, "other");
-    assert.equal(data.resolved_by, "api");
+    assert.equal(data.resolved_by, alertsKey.slice(0, 14));
   });
 
   test("markAlertSafe(id, {notes, markedSafeBy}), (id, notes) and (id)", async () => {
@@ -631,13 +632,14 @@ describe("alerts: getAlerts(), getAlert(), resolveAlert(), markAlertSafe()", () 
     assert.equal(full.status, "safe");
     assert.equal(full.resolution_type, null);
     assert.equal(full.resolved_at, null, "null for mark_safe, as the SDK documents");
-    assert.equal(full.resolved_by, "hr@example.com");
+    assert.equal(full.resolved_by, alertsKey.slice(0, 14));
+    assert.equal(full.metadata.resolved_by_note, "hr@example.com");
     assert.equal(full.metadata.internal_notes, "expected travel");
 
     const legacy = (await replayOne(alertsKey, WIRE.markAlertSafeNotes(ids["node-trudy"]))).data;
     assert.equal(legacy.action, "mark_safe");
     assert.equal(legacy.metadata.internal_notes, "legacy notes");
-    assert.equal(legacy.resolved_by, "api");
+    assert.equal(legacy.resolved_by, alertsKey.slice(0, 14));
 
     const bare = (await replayOne(alertsKey, WIRE.markAlertSafeBare(ids["node-trudy"]))).data;
     assert.equal(bare.status, "safe");

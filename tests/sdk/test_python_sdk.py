@@ -213,14 +213,15 @@ def test_alerts_list_get_resolve_and_mark_safe():
     assert resolved["action"] == "resolve"
     assert resolved["status"] == "resolved"
     assert resolved["resolution_type"] == "blocked_ip"
-    assert resolved["resolved_by"] == "pytest"
+    assert resolved["resolved_by"] == KEY[:14], "the caller (the key), never the body (docs/api.md 5.6)"
+    assert resolved["metadata"]["resolved_by_note"] == "pytest", "the SDK's resolved_by kept as a note"
     assert resolved["resolved_at"]
     assert resolved["metadata"]["internal_notes"] == "blocked at the WAF"
 
     safe = client.mark_alert_safe(second["id"], notes="expected")["data"]
     assert safe["action"] == "mark_safe"
     assert safe["status"] == "safe"
-    assert safe["resolved_by"] == "api", "the server default when the SDK sends none"
+    assert safe["resolved_by"] == KEY[:14], "the caller when the SDK sends none"
     assert safe["resolved_at"] is None and safe["resolution_type"] is None
 
     assert first["id"] in {a["id"] for a in client.get_alerts(status="resolved")["data"]}

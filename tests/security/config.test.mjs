@@ -145,12 +145,13 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
     "GET /destinations/{id}/deliveries", "GET /suppressions", "POST /suppressions", "GET /suppressions/{id}",
     "DELETE /suppressions/{id}", "GET /settings/detection", "PATCH /settings/detection",
     "GET /keys", "POST /keys", "DELETE /keys/{id}", "POST /keys/{id}/rotate",
+    "GET /audit", "GET /audit/export", "GET /audit/verify",
   ]);
   const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
     ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));
   for (const op of ops) assert.ok(allowed.has(op), `${op} is not a tenant operation: organisation and plan changes go through scripts/`);
   for (const op of ops) assert.doesNotMatch(op, /org|plan|admin|tenant|user/i, op);
-  for (const op of ops.filter((o) => o.includes("/keys"))) {
+  for (const op of ops.filter((o) => o.includes("/keys") || o.includes("/audit"))) {
     const [m, p] = op.split(" ");
     assert.equal(spec.paths[p][m.toLowerCase()]["x-edgesoc-scope"], "admin", `${op} needs the admin scope`);
   }

@@ -475,9 +475,20 @@ impl AlertPatch {
         })
     }
 
-    /// The UPDATE, scoped to the org and retention. `internal_notes` is only overwritten when
-    /// given, so a status change never erases an analyst's notes.
-    pub fn update_sql(&self, org: &OrgId, id: &str, now: UnixMs, cutoff: UnixMs) -> Statement {
+    /// The UPDATE, scoped to the org and retention, made by `by` (the operator's identity,
+    /// `crate::access::tenant::Tenant::actor`): `resolved_by` and `acknowledged_by` name the
+    /// caller, never what the body claims; the body's free-text `resolved_by` is kept as the
+    /// note `metadata.resolved_by_note`. `internal_notes` is only overwritten when given, so a
+    /// status change never erases an analyst's notes.
+    pub fn update_sql(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: UnixMs,
+        cutoff: UnixMs,
+        by: &str,
+    ) -> Statement {
+        let who = SqlParam::Text(by.into());
         let (resolution, resolved_at, resolved_by) = match self.status {
             AlertStatus::Resolved => (
                 SqlParam::Text(
@@ -486,49 +497,53 @@ impl AlertPatch {
                         .unwrap_or_else(|| "other".into()),
                 ),
                 SqlParam::Number(now.0 as f64),
-                SqlParam::Text(self.resolved_by.clone().unwrap_or_else(|| "api".into())),
+                who.clone(),
             ),
-            AlertStatus::Safe => (
-                SqlParam::Null,
-                SqlParam::Null,
-                SqlParam::Text(self.resolved_by.clone().unwrap_or_else(|| "api".into())),
-            ),
+            AlertStatus::Safe => (SqlParam::Null, SqlParam::Null, who.clone()),
             AlertStatus::Open | AlertStatus::Acknowledged => {
                 (SqlParam::Null, SqlParam::Null, SqlParam::Null)
             }
         };
         // Acknowledging records who and when; reopening clears it; resolving keeps it.
-        let by = self.resolved_by.clone().unwrap_or_else(|| "api".into());
         let (ack_mode, ack_by) = match self.status {
-            AlertStatus::Acknowledged => ("set", SqlParam::Text(by)),
+            AlertStatus::Acknowledged => ("set", who),
             AlertStatus::Open => ("clear", SqlParam::Null),
             AlertStatus::Resolved | AlertStatus::Safe => ("keep", SqlParam::Null),
         };
-        let notes = self
-            .internal_notes
-            .clone()
-            .map_or(SqlParam::Null, SqlParam::Text);
+        let text = |t: &Option<String>| t.clone().map_or(SqlParam::Null, SqlParam::Text);
+        let notes = "(CASE WHEN ?6 IS NULL THEN metadata ELSE json_set(metadata, '$.internal_notes', ?6) END)";
         (
-            "UPDATE alerts SET status = ?1, resolution_type = ?2, resolved_at = ?3, resolved_by = ?4, updated_at = ?5, \
-             metadata = CASE WHEN ?6 IS NULL THEN metadata ELSE json_set(metadata, '$.internal_notes', ?6) END, \
+            format!("UPDATE alerts SET status = ?1, resolution_type = ?2, resolved_at = ?3, resolved_by = ?4, updated_at = ?5, \
+             metadata = CASE WHEN ?12 IS NULL THEN {notes} ELSE json_set({notes}, '$.resolved_by_note', ?12) END, \
              acknowledged_at = CASE ?10 WHEN 'set' THEN ?5 WHEN 'clear' THEN NULL ELSE acknowledged_at END, \
              acknowledged_by = CASE ?10 WHEN 'set' THEN ?11 WHEN 'clear' THEN NULL ELSE acknowledged_by END \
-             WHERE id = ?7 AND org_id = ?8 AND created_at >= ?9"
-                .into(),
+             WHERE id = ?7 AND org_id = ?8 AND created_at >= ?9"),
             vec![
                 SqlParam::Text(self.status.as_str().into()),
                 resolution,
                 resolved_at,
                 resolved_by,
                 SqlParam::Number(now.0 as f64),
-                notes,
+                text(&self.internal_notes),
                 SqlParam::Text(id.into()),
                 SqlParam::Text(org.0.clone()),
                 SqlParam::Number(cutoff.0 as f64),
                 SqlParam::Text(ack_mode.into()),
                 ack_by,
+                text(&self.resolved_by),
             ],
         )
+    }
+
+    /// What the change was, for the audit log (`crate::access::audit`): the new status and
+    /// the body's fields (notes by length only).
+    pub fn audit_detail(&self) -> Value {
+        serde_json::json!({
+            "status": self.status.as_str(),
+            "resolution_type": self.resolution_type,
+            "internal_notes_chars": self.internal_notes.as_ref().map(|n| n.chars().count()),
+            "resolved_by_note": self.resolved_by,
+        })
     }
 
     /// [`AlertPatch::update_sql`] that changes the alert only if suppression `suppression` of
@@ -541,8 +556,9 @@ impl AlertPatch {
         now: UnixMs,
         cutoff: UnixMs,
         suppression: &str,
+        by: &str,
     ) -> Statement {
-        let (mut sql, mut params) = self.update_sql(org, id, now, cutoff);
+        let (mut sql, mut params) = self.update_sql(org, id, now, cutoff, by);
         params.push(SqlParam::Text(suppression.into()));
         sql.push_str(&format!(
             " AND EXISTS (SELECT 1 FROM suppressions WHERE id = ?{} AND org_id = ?8)",
@@ -564,7 +580,7 @@ mod tests {
             br#"{"action":"resolve","resolution_type":"blocked_ip","internal_notes":"n"}"#,
         )
         .unwrap();
-        let (sql, params) = p.update_sql(&OrgId("o".into()), "a", UnixMs(5), UnixMs(1));
+        let (sql, params) = p.update_sql(&OrgId("o".into()), "a", UnixMs(5), UnixMs(1), "me");
         assert_eq!(max_placeholder(&sql), params.len());
         assert!(sql.ends_with("WHERE id = ?7 AND org_id = ?8 AND created_at >= ?9"));
         assert_eq!(params[1], SqlParam::Text("blocked_ip".into()));

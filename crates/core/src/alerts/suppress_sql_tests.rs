@@ -597,7 +597,7 @@ fn mark_safe_with_a_suppression_changes_both_or_neither() {
     let mark = |id: &str| {
         run(w.db.batch(&[
             insert_statement("org_a", id, &new, "api", T0),
-            patch.update_sql_with_suppression(&org, &alert.id, T0, UnixMs(0), id),
+            patch.update_sql_with_suppression(&org, &alert.id, T0, UnixMs(0), id, "test"),
         ]))
         .unwrap()
     };
@@ -642,6 +642,7 @@ fn mark_safe_with_a_suppression_changes_both_or_neither() {
         T0,
         UnixMs(0),
         "sup_00000000000000000000000000000002",
+        "test",
     )]));
     assert!(other.unwrap()[0].is_empty());
 }

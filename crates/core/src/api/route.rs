@@ -35,6 +35,9 @@ pub enum Route {
     CreateKey,
     RevokeKey(String),
     RotateKey(String),
+    ListAudit,
+    ExportAudit,
+    VerifyAudit,
 }
 
 impl Route {
@@ -53,6 +56,9 @@ impl Route {
                 | Route::CreateKey
                 | Route::RevokeKey(_)
                 | Route::RotateKey(_)
+                | Route::ListAudit
+                | Route::ExportAudit
+                | Route::VerifyAudit
         )
     }
 
@@ -85,7 +91,10 @@ impl Route {
             | Route::ListKeys
             | Route::CreateKey
             | Route::RevokeKey(_)
-            | Route::RotateKey(_) => Scope::Admin,
+            | Route::RotateKey(_)
+            | Route::ListAudit
+            | Route::ExportAudit
+            | Route::VerifyAudit => Scope::Admin,
         }
     }
 }
@@ -147,6 +156,9 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["keys"] => vec![("GET", Route::ListKeys), ("POST", Route::CreateKey)],
         ["keys", id] => vec![("DELETE", Route::RevokeKey(id.to_string()))],
         ["keys", id, "rotate"] => vec![("POST", Route::RotateKey(id.to_string()))],
+        ["audit"] => vec![("GET", Route::ListAudit)],
+        ["audit", "export"] => vec![("GET", Route::ExportAudit)],
+        ["audit", "verify"] => vec![("GET", Route::VerifyAudit)],
         _ => return Err(ApiError::not_found("Route")),
     };
     allowed
