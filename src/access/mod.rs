@@ -4,10 +4,11 @@
 //! is bounded staleness: a revoked key, or a plan change, takes effect within the TTL
 //! (`TENANT_CACHE_SECONDS`, default 10; 0 turns the cache off). Unknown keys are never cached,
 //! so a new key works at once. What the key may do travels with its tenant (`scopes`); the
-//! router checks it (`src/api/mod.rs`). `/keys` is [`keys`], `/audit` [`audit`].
+//! router checks it (`src/api/mod.rs`). `/keys` is [`keys`], `/audit` [`audit`], `/settings/origins` [`origins`].
 
 pub mod audit;
 pub mod keys;
+pub mod origins;
 
 use crate::api::http;
 use crate::api::incoming::Incoming;

@@ -59,12 +59,21 @@ pub fn error_with_body(err: &ApiError, body: &Value, extra: &[(&str, String)]) -
     json(err.status(), body, &headers)
 }
 
+/// `response` for a browser origin the organisation lists (docs/api.md §2.6): CORS names that
+/// origin instead of `*`, and caches vary by it.
+pub fn allow_origin(mut response: Response, origin: &str) -> Response {
+    let headers = response.headers_mut();
+    let _ = headers.set("Access-Control-Allow-Origin", origin);
+    let _ = headers.append("Vary", "Origin");
+    response
+}
+
 /// `204` for a CORS preflight.
 pub fn preflight() -> Response {
     let headers = base_headers();
     let _ = headers.set(
         "Access-Control-Allow-Methods",
-        "GET, POST, PATCH, DELETE, OPTIONS",
+        "GET, POST, PUT, PATCH, DELETE, OPTIONS",
     );
     let _ = headers.set(
         "Access-Control-Allow-Headers",

@@ -18,6 +18,7 @@ use crate::alerts::{destinations, suppressions};
 use crate::detect::settings;
 use crate::limits::group::Claim;
 use crate::{access, alerts, analytics, ingest, logs};
+use edgesoc_core::access::origins::{self, Cors};
 use edgesoc_core::api::route::{resolve, Route};
 use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
@@ -38,12 +39,20 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
         Ok(caller) => caller,
         Err(response) => return response,
     };
+    let cors = origins::decide(&caller.origins, req.header("Origin").as_deref());
     let faults = crate::faults::from_env(&env);
     let mut ctx = Ctx::new(env, wctx, faults, caller, now);
     ctx.client_ip = req.header("CF-Connecting-IP");
-    match serve(req, &mut ctx, route).await {
+    if cors == Cors::Refuse {
+        return http::error(&ApiError::origin_not_authorized(), &ctx.headers());
+    }
+    let response = match serve(req, &mut ctx, route).await {
         Ok(response) => response,
         Err(e) => http::error(&e, &ctx.headers()),
+    };
+    match cors {
+        Cors::Echo(origin) => http::allow_origin(response, &origin),
+        _ => response,
     }
 }
 
@@ -94,5 +103,7 @@ async fn serve(
         Route::ListAudit => access::audit::list(&req, ctx).await,
         Route::ExportAudit => access::audit::export(&req, ctx).await,
         Route::VerifyAudit => access::audit::verify(&req, ctx).await,
+        Route::GetOrigins => access::origins::get(ctx).await,
+        Route::UpdateOrigins => access::origins::put(&req, ctx).await,
     }
 }

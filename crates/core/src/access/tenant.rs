@@ -20,6 +20,8 @@ pub struct Tenant {
     pub key: Option<CallingKey>,
     /// What the caller may do (docs/api.md §2.5).
     pub scopes: Scopes,
+    /// The browser origins the organisation allows; empty allows every origin (§2.6).
+    pub origins: Vec<String>,
 }
 
 /// The key a request presented, as stored (never the key itself).
@@ -89,7 +91,7 @@ impl Tenant {
 pub const BOOTSTRAP_ORG: &str = "org_default";
 
 const TENANT_COLUMNS: &str = "o.id AS org_id, o.name, o.plan, o.rate_limit_per_minute, \
-o.monthly_event_quota, o.retention_days";
+o.monthly_event_quota, o.retention_days, o.authorized_origins";
 
 /// The organisation of a usable key (not revoked, not past a rotation's expiry), with the
 /// key's hash for a constant-time re-check ([`TenantRow::tenant_for`]) and what it may do.
@@ -161,6 +163,8 @@ pub struct TenantRow {
     monthly_event_quota: Option<f64>,
     retention_days: Option<f64>,
     #[serde(default)]
+    authorized_origins: Option<String>,
+    #[serde(default)]
     key_hash: String,
     #[serde(default)]
     key_prefix: Option<String>,
@@ -231,6 +235,7 @@ impl TenantRow {
             org_name: self.name,
             plan,
             limits: Limits::resolve(plan, overrides),
+            origins: crate::access::origins::from_stored(self.authorized_origins.as_deref()),
             scopes: if self.key_prefix.is_some() {
                 Scopes::from_stored(self.scopes.as_deref())
             } else {
@@ -260,6 +265,7 @@ mod tests {
             rate_limit_per_minute: Some(7.0),
             monthly_event_quota: Some(-1.0),
             retention_days: None,
+            authorized_origins: None,
             key_hash: hash.into(),
             key_prefix: Some("lsoc_live_abcd".into()),
             key_id: Some("key_0123456789abcdef".into()),

@@ -93,6 +93,7 @@ mod tests {
             limits: Plan::Free.default_limits(),
             key: None,
             scopes: crate::access::scope::Scopes::ALL,
+            origins: Vec::new(),
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// The key lacks the route's scope (docs/api.md §2.5).
     InsufficientScope,
+    /// A browser origin the organisation does not list (docs/api.md §2.6).
+    OriginNotAuthorized,
     /// The change would break an invariant of what is stored (the last admin key, the key limit).
     Conflict,
     NotFound,
@@ -29,9 +31,10 @@ impl ErrorCode {
         match self {
             ErrorCode::ValidationError => 400,
             ErrorCode::Unauthorized => 401,
-            ErrorCode::PlanRestricted | ErrorCode::QuotaExceeded | ErrorCode::InsufficientScope => {
-                403
-            }
+            ErrorCode::PlanRestricted
+            | ErrorCode::QuotaExceeded
+            | ErrorCode::InsufficientScope
+            | ErrorCode::OriginNotAuthorized => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
@@ -210,6 +213,11 @@ impl ApiError {
                 format!("This key lacks the {} scope", scope.as_str()),
             )
         }
+    }
+
+    /// 403: the request's `Origin` is not one the organisation lists (docs/api.md §2.6).
+    pub fn origin_not_authorized() -> Self {
+        ApiError::new(ErrorCode::OriginNotAuthorized, "Origin not authorized")
     }
 
     /// 409: the request conflicts with what is stored; `message` says what to do instead.

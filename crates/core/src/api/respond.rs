@@ -101,6 +101,7 @@ mod tests {
             limits: plan.default_limits(),
             key: None,
             scopes: crate::access::scope::Scopes::ALL,
+            origins: Vec::new(),
         }
     }
 

@@ -38,6 +38,8 @@ pub enum Route {
     ListAudit,
     ExportAudit,
     VerifyAudit,
+    GetOrigins,
+    UpdateOrigins,
 }
 
 impl Route {
@@ -59,6 +61,8 @@ impl Route {
                 | Route::ListAudit
                 | Route::ExportAudit
                 | Route::VerifyAudit
+                | Route::GetOrigins
+                | Route::UpdateOrigins
         )
     }
 
@@ -94,7 +98,9 @@ impl Route {
             | Route::RotateKey(_)
             | Route::ListAudit
             | Route::ExportAudit
-            | Route::VerifyAudit => Scope::Admin,
+            | Route::VerifyAudit
+            | Route::GetOrigins
+            | Route::UpdateOrigins => Scope::Admin,
         }
     }
 }
@@ -159,6 +165,7 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["audit"] => vec![("GET", Route::ListAudit)],
         ["audit", "export"] => vec![("GET", Route::ExportAudit)],
         ["audit", "verify"] => vec![("GET", Route::VerifyAudit)],
+        ["settings", "origins"] => vec![("GET", Route::GetOrigins), ("PUT", Route::UpdateOrigins)],
         _ => return Err(ApiError::not_found("Route")),
     };
     allowed
