@@ -77,11 +77,13 @@ async function linesReach(log, n, timeoutMs = 5000) {
   while (log.lines.length < n && Date.now() < deadline) await sleep(10);
 }
 
-/** Where a replay starting at `start` ends its day's raw lines: the start of its UTC hour, so
- *  the first purge (past the lines' retention, before the events') takes every line and no event
- *  (the purge removes whole hours, crates/core/src/retention.rs). */
+/** Where a replay starting at `start` ends its day's raw lines: the start of its UTC day, so the
+ *  lines fill one whole UTC day, whatever the hour of the run (their daily rollups, and with them
+ *  rows written per line, would otherwise vary with the hour), and the first purge (past the
+ *  lines' retention, before the events') takes every line and no event (the purge removes whole
+ *  hours, crates/core/src/retention.rs). */
 export function linesEnd(start) {
-  return Math.floor(start / 3_600_000) * 3_600_000;
+  return Math.floor(start / 86_400_000) * 86_400_000;
 }
 
 /**

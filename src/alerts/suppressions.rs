@@ -6,7 +6,7 @@
 use crate::api::http::read_body_limited;
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
-use edgesoc_core::access::audit::Change;
+use edgesoc_core::access::audit::{self, Change};
 use edgesoc_core::alerts::suppress::{self, ListQuery, NewSuppression, SuppressionRow};
 use edgesoc_core::api::envelope::{meta, single_envelope};
 use edgesoc_core::ApiError;
@@ -38,7 +38,10 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let new = NewSuppression::parse(&body, ctx.now)?;
     let (org, id) = (&ctx.tenant.org_id.0, suppress::new_id());
     let cutoff = ctx.tenant.cutoff(ctx.now);
-    let detail = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let detail = audit::fields_of(
+        &body,
+        &["scope", "value", "alert_types", "expires_at", "reason"],
+    );
     let rows = ctx
         .store()?
         .batch(&[

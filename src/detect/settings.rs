@@ -4,7 +4,7 @@
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
-use edgesoc_core::access::audit::Change;
+use edgesoc_core::access::audit::{self, Change};
 use edgesoc_core::api::envelope::{meta, single_envelope};
 use edgesoc_core::detect::settings::{self, SettingsPatch, SettingsRow};
 use edgesoc_core::ApiError;
@@ -41,7 +41,16 @@ pub async fn patch(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             ctx.audit(Change::new(
                 "settings.detection.update",
                 None,
-                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+                audit::fields_of(
+                    &body,
+                    &[
+                        "brute_force_ip",
+                        "brute_force_account",
+                        "travel",
+                        "country_blocklist",
+                        "reason",
+                    ],
+                ),
             )),
             settings::get_statement(org),
         ])

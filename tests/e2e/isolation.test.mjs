@@ -725,10 +725,69 @@ describe("suppressions and detection settings: another organisation's are unreac
   });
 });
 
+// ------------------------------------------------------------------------------------------
+// Keys, the audit log and authorized origins: another organisation's are unreachable, and a
+// change through one organisation's key never touches another's.
+
+const ACCESS = [
+  { op: "GET /keys", route: "ListKeys" },
+  { op: "POST /keys", route: "CreateKey" },
+  { op: "DELETE /keys/{id}", route: "RevokeKey" },
+  { op: "POST /keys/{id}/rotate", route: "RotateKey" },
+  { op: "GET /audit", route: "ListAudit" },
+  { op: "GET /audit/export", route: "ExportAudit" },
+  { op: "GET /audit/verify", route: "VerifyAudit" },
+  { op: "GET /settings/origins", route: "GetOrigins" },
+  { op: "PUT /settings/origins", route: "UpdateOrigins" },
+];
+const KEY_FORMS = [
+  { name: "the victim's id", path: (id) => `/keys/${id}` },
+  { name: "upper case", path: (id) => `/keys/${id.toUpperCase()}` },
+  { name: "the /api/v1 prefix and a trailing slash", path: (id) => `/api/v1/keys/${id}/` },
+  { name: "the victim's key as Bearer and its org as X-Scope-OrgID", path: (id) => `/keys/${id}`,
+    headers: (v) => ({ Authorization: `Bearer ${v.key}`, "X-Scope-OrgID": v.orgId }) },
+];
+
+describe("keys, the audit log and origins: another organisation's are unreachable", () => {
+  const json = { "content-type": "application/json" };
+  test("alpha's admin key cannot list, revoke or rotate bravo's keys, nor read bravo's log or origins", async () => {
+    const made = await call("POST", "/keys", B.key, { body: { name: "bravo_shipper", scopes: ["ingest"] }, headers: json });
+    assert.equal(made.status, 201);
+    const victim = made.body.data;
+    assert.equal((await call("PUT", "/settings/origins", B.key, { body: { origins: ["https://bravo.example"] }, headers: json })).status, 200);
+    const listed = await call("GET", "/keys", A.key);
+    assert.ok(!listed.body.data.some((k) => k.id === victim.id || (k.name ?? "").startsWith("bravo_")));
+    for (const form of KEY_FORMS) {
+      const headers = form.headers?.(B) ?? {};
+      assert.equal((await call("DELETE", form.path(victim.id), A.key, { headers })).status, 404, `revoke, ${form.name}`);
+      assert.equal((await call("POST", `${form.path(victim.id).replace(/\/$/, "")}/rotate`, A.key, { headers, body: {} })).status, 404, `rotate, ${form.name}`);
+    }
+    assert.equal((await app.collect(victim.key, { event: "auth.login_success", actor: "bravo_keep" })).status, 202, "bravo's key still works");
+    for (const path of ["/audit?limit=200", "/audit/export", "/audit/export?format=csv", "/audit/verify"]) {
+      const res = await call("GET", path, A.key);
+      assert.equal(res.status, 200, path);
+      const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
+      // Alpha's own entries may carry bravo-like text alpha wrote (the PATCH rows above); bravo's
+      // own entries name its key, its origin list and its organisation.
+      for (const marker of [victim.id, "bravo_shipper", "bravo.example", B.orgId, B.key.slice(0, 14)]) {
+        assert.ok(!text.includes(marker), `${path}: alpha sees bravo's ${marker}`);
+      }
+    }
+    const alphaOrigins = await call("GET", "/settings/origins", A.key);
+    assert.deepEqual(alphaOrigins.body.data.origins, [], "bravo's list is bravo's");
+    assert.equal((await call("PUT", "/settings/origins", A.key, { body: { origins: [] }, headers: json })).status, 200);
+    assert.deepEqual((await call("GET", "/settings/origins", B.key)).body.data.origins, ["https://bravo.example"], "alpha's change left bravo's list");
+    // Keys and the log stay out of every other organisation's view too.
+    const fox = await call("GET", "/audit", F.key);
+    assert.deepEqual(fox.body.data, []);
+    assert.equal((await call("PUT", "/settings/origins", B.key, { body: { origins: [] }, headers: json })).status, 200);
+  });
+});
+
 // The matrix covers the router: every operation of openapi.json and every `Route` has a row.
 
 test("every route in openapi.json and every Route variant has a row in the matrix", () => {
-  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES, ...DESTINATIONS, ...TUNING];
+  const all = [...BY_ID, ...LISTS, ...DETECTION, ...WRITES, ...DESTINATIONS, ...TUNING, ...ACCESS];
   const ops = new Set(all.map((r) => r.op));
   const spec = JSON.parse(readFileSync(`${ROOT}openapi/openapi.json`, "utf8"));
   for (const [path, item] of Object.entries(spec.paths)) {

@@ -56,6 +56,19 @@ impl Change {
     }
 }
 
+/// A validated body's own members (`fields`), for an entry's detail: what the change set, and
+/// nothing else the caller sent (members the API ignores stay out of the log).
+pub fn fields_of(body: &[u8], fields: &[&str]) -> Value {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => Value::Object(
+            o.into_iter()
+                .filter(|(k, _)| fields.contains(&k.as_str()))
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
 /// The detail as stored: JSON, cut to a marker when longer than [`MAX_DETAIL_BYTES`].
 fn detail_text(detail: &Value) -> String {
     let text = detail.to_string();

@@ -302,3 +302,13 @@ fn a_large_detail_is_stored_as_a_marker() {
         p => panic!("{p:?}"),
     }
 }
+
+#[test]
+fn a_detail_keeps_only_the_fields_a_change_sets() {
+    let body = br#"{"scope":"ip","value":"203.0.113.9","org_id":"org_other","note":"x"}"#;
+    assert_eq!(
+        fields_of(body, &["scope", "value"]),
+        json!({"scope": "ip", "value": "203.0.113.9"})
+    );
+    assert_eq!(fields_of(b"[1]", &["scope"]), Value::Null);
+}
