@@ -1,36 +1,83 @@
-// API access: the key lives in sessionStorage and goes out as X-API-Key on every request.
 import type { ApiErrorBody, Anomaly, MockData } from "./types";
+// API access: a session, not a key. Signing in exchanges the key once for an HttpOnly session
+// cookie (POST /session, docs/api.md §2.7) that the browser sends by itself; the page keeps no key
+// anywhere, only the session's CSRF token in memory, sent as X-CSRF-Token on every change.
 
-const KEY_STORAGE = "edgesoc.apiKey";
-/** Marker stored when the operator chose to continue without a key (DASHBOARD_PUBLIC_ORG). */
-const NO_KEY = "\u0000none";
+/** The signed-in session's CSRF token (null: no session). */
+let csrf: string | null = null;
+/** Whether the page reads the operator's public organisation (DASHBOARD_PUBLIC_ORG), without a session. */
+let publicOrg = false;
 
-export function getKey(): string | null {
-  try {
-    return sessionStorage.getItem(KEY_STORAGE);
-  } catch {
-    return null;
-  }
+export interface SessionInfo {
+  organization: { id: string; name: string };
+  actor: string;
+  role: "viewer" | "responder" | "admin";
+  scopes: string[];
+  expires_at: string | null;
+  csrf_token?: string;
 }
-
-export function setKey(key: string | null): void {
-  try {
-    if (key == null) sessionStorage.removeItem(KEY_STORAGE);
-    else sessionStorage.setItem(KEY_STORAGE, key === "" ? NO_KEY : key);
-  } catch {
-    /* storage disabled: the key lasts until reload */
-  }
-}
+/** Who is signed in (null: nobody). */
+export let session: SessionInfo | null = null;
 
 export function hasKeyChoice(): boolean {
-  return getKey() != null;
+  return session != null || publicOrg;
 }
 
-function headers(extra: Record<string, string> = {}): Headers {
+/** Continue without signing in: the operator's public organisation, read-only. */
+export function usePublicOrg(): void {
+  publicOrg = true;
+  session = null;
+  csrf = null;
+}
+
+function forget(): void {
+  session = null;
+  csrf = null;
+  publicOrg = false;
+}
+
+function headers(method = "GET", extra: Record<string, string> = {}): Headers {
   const hd = new Headers(extra);
-  const key = getKey();
-  if (key && key !== NO_KEY) hd.set("X-API-Key", key);
+  if (csrf && method !== "GET" && method !== "HEAD") hd.set("X-CSRF-Token", csrf);
   return hd;
+}
+
+function adopt(info: SessionInfo): SessionInfo {
+  session = info;
+  csrf = info.csrf_token ?? null;
+  publicOrg = false;
+  return info;
+}
+
+/** Signs in with `key` (sent once, never stored); throws ApiError (401 for a bad key). */
+export async function signIn(key: string): Promise<SessionInfo> {
+  const res = await fetch("/session", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ key }),
+    cache: "no-store",
+  });
+  if (!res.ok) throw await toError(res);
+  return adopt(((await res.json()) as { data: SessionInfo }).data);
+}
+
+/** The session the cookie already holds (after a reload), or null. */
+export async function restoreSession(): Promise<SessionInfo | null> {
+  const res = await fetch("/session", { cache: "no-store" }).catch(() => null);
+  if (!res?.ok) return null;
+  const info = ((await res.json()) as { data: SessionInfo }).data;
+  return info.csrf_token ? adopt(info) : null;
+}
+
+/** Ends the session (the cookie is cleared by the answer). */
+export async function signOut(): Promise<void> {
+  if (session) await fetch("/session", { method: "DELETE", headers: headers("DELETE"), cache: "no-store" }).catch(() => null);
+  forget();
+}
+
+/** Forgets a session the server no longer accepts (a 401). */
+export function dropSession(): void {
+  forget();
 }
 
 /** A field problem of a 400 (docs/api.md §9.7): `field` names it, e.g. `value` or `suppress.scope`. */
@@ -88,7 +135,7 @@ export type AlertAction = "acknowledge" | "resolve" | "mark_safe";
 export async function patchAlert(id: string, action: AlertAction): Promise<Anomaly["status"]> {
   const res = await fetch(`/alerts/${encodeURIComponent(id)}`, {
     method: "PATCH",
-    headers: headers({ "Content-Type": "application/json" }),
+    headers: headers("PATCH", { "Content-Type": "application/json" }),
     body: JSON.stringify({ action }),
   });
   if (!res.ok) throw await toError(res);
@@ -96,11 +143,11 @@ export async function patchAlert(id: string, action: AlertAction): Promise<Anoma
   return body?.data?.status ?? { acknowledge: "acknowledged", resolve: "resolved", mark_safe: "safe" }[action];
 }
 
-/** A JSON API call with the key; resolves to `data` of the envelope, or throws ApiError. */
+/** A JSON API call with the session; resolves to `data` of the envelope, or throws ApiError. */
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
-    headers: headers(body === undefined ? {} : { "Content-Type": "application/json" }),
+    headers: headers(method, body === undefined ? {} : { "Content-Type": "application/json" }),
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
   });

@@ -1,5 +1,5 @@
 import "./style.css";
-import { ApiError, fetchMockData, getKey, hasKeyChoice, patchAlert, setKey } from "./api";
+import { ApiError, dropSession, fetchMockData, hasKeyChoice, patchAlert, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
 import type { AlertAction, Query } from "./api";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timelineOption } from "./charts";
 import { scopeText } from "./controls";
@@ -170,26 +170,48 @@ function askKey(error?: string): void {
 el.keyForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const key = el.keyInput.value.trim();
+  el.keyInput.value = ""; // the key leaves the page with this one request
   if (!key) {
     el.keyError.hidden = false;
     el.keyError.textContent = "Enter a key, or continue without one.";
     return;
   }
-  setKey(key);
-  configLoaded = false; // another key may be another organisation: reload its configuration cards
-  el.dialog.close();
-  void load();
+  void (async () => {
+    try {
+      await signIn(key);
+    } catch (err) {
+      askKey(err instanceof ApiError ? err.message : `Could not reach the API: ${(err as Error).message}`);
+      return;
+    }
+    configLoaded = false; // another session may be another organisation: reload its configuration cards
+    syncSignedIn();
+    el.dialog.close();
+    void load();
+  })();
 });
 byId("key-nokey").addEventListener("click", () => {
-  setKey("");
+  usePublicOrg();
   configLoaded = false;
+  syncSignedIn();
   el.dialog.close();
   void load();
 });
 el.dialog.addEventListener("cancel", (e) => {
-  if (!hasKeyChoice()) e.preventDefault(); // nothing to show without a key choice
+  if (!hasKeyChoice()) e.preventDefault(); // nothing to show without a sign-in choice
 });
-el.keyBtn.addEventListener("click", () => askKey());
+el.keyBtn.addEventListener("click", () => {
+  void (async () => {
+    await signOut();
+    syncSignedIn();
+    askKey();
+  })();
+});
+
+/** The header's sign-out button names who is signed in. */
+function syncSignedIn(): void {
+  el.keyBtn.textContent = session ? "Sign out" : "Sign in";
+  el.keyBtn.title = session ? `Signed in as ${session.actor} (${session.role}) to ${session.organization.name}` : "Sign in with an API key";
+}
 
 // ---------- loading ----------
 
@@ -225,8 +247,9 @@ async function load(): Promise<void> {
     if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
     setStatus("error");
     if (err instanceof ApiError && err.status === 401) {
-      setKey(null);
-      askKey(err.message || "The API key was rejected.");
+      dropSession();
+      syncSignedIn();
+      askKey(err.message || "The session ended: sign in again.");
       showBanner(null);
       return;
     }
@@ -327,7 +350,11 @@ async function act(a: Anomaly, action: AlertAction): Promise<void> {
   } catch (err) {
     const msg = err instanceof ApiError ? `${err.status}: ${err.message}` : `Request failed: ${(err as Error).message}`;
     anomalyUi.errors.set(a.id, msg);
-    if (err instanceof ApiError && err.status === 401) askKey(err.message);
+    if (err instanceof ApiError && err.status === 401) {
+      dropSession();
+      syncSignedIn();
+      askKey(err.message);
+    }
   } finally {
     anomalyUi.pending.delete(a.id);
     drawAnomalies();
@@ -392,5 +419,12 @@ setInterval(tickUpdated, 5_000);
 
 syncHeader();
 renderKpiPlaceholders(el.kpis);
-if (getKey() != null) void load();
-else askKey();
+void (async () => {
+  if (await restoreSession()) {
+    syncSignedIn();
+    void load();
+  } else {
+    syncSignedIn();
+    askKey();
+  }
+})();

@@ -134,7 +134,7 @@ fuzz_target!(|data: &[u8]| {
             };
             assert_eq!(p.action(), expected);
             let id = uuid_from(&[0x42; 16]);
-            let st = p.update_sql(&OrgId("org_fuzz".into()), &id, NOW, CUTOFF);
+            let st = p.update_sql(&OrgId("org_fuzz".into()), &id, NOW, CUTOFF, "fuzz");
             check_statement(&st);
             check_statement(&by_id_sql("alerts", "org_fuzz", &id, CUTOFF));
         }

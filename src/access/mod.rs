@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod keys;
 pub mod origins;
+pub mod session;
 
 use crate::api::http;
 use crate::api::incoming::Incoming;
@@ -18,6 +19,7 @@ use edgesoc_core::access::ids::key_from_headers;
 use edgesoc_core::access::ids::{ApiKey, KeyHash};
 use edgesoc_core::access::keys::touch_statement;
 use edgesoc_core::access::scope::Scopes;
+use edgesoc_core::access::session::SessionId;
 use edgesoc_core::access::tenant::{self, Tenant, TenantRow, UnknownPlan};
 use edgesoc_core::api::route::Route;
 use edgesoc_core::faults::Faults;
@@ -34,6 +36,7 @@ const MAX_TTL_SECONDS: i64 = 300;
 const CAPACITY: usize = 10_000;
 
 thread_local! {
+    /// Keys' tenants, and sessions' (by the session id's prefixed hash, `SessionId::hash`).
     static CACHE: RefCell<TtlCache<KeyHash, Tenant>> =
         RefCell::new(TtlCache::new(DEFAULT_TTL_SECONDS * 1000, CAPACITY));
 }
@@ -56,6 +59,26 @@ fn ttl_ms(env: &Env) -> i64 {
     })
 }
 
+/// A tenant the isolate's cache holds for `hash` (a key's, or a session's), if still fresh.
+pub(crate) fn cached(env: &Env, hash: &KeyHash, now: UnixMs) -> Option<Tenant> {
+    let ttl = ttl_ms(env);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.set_ttl(ttl);
+        c.get(hash, now).cloned()
+    })
+}
+
+/// Drops `hash` from this isolate's cache (a sign-out).
+pub(crate) fn forget(hash: &KeyHash) {
+    CACHE.with(|c| c.borrow_mut().remove(hash));
+}
+
+/// Keeps `tenant` for `hash` in the isolate's cache for the TTL.
+pub(crate) fn remember(hash: KeyHash, tenant: &Tenant, now: UnixMs) {
+    CACHE.with(|c| c.borrow_mut().insert(hash, tenant.clone(), now));
+}
+
 /// The caller's organisation, or the response that refuses the request: 401 without a valid
 /// key (the contract's body; `/health` adds `"status":"error"`), 503 when D1 cannot say. The
 /// dashboard's public organisation may only read.
@@ -70,15 +93,19 @@ pub async fn authenticate(
         req.header("X-API-Key").as_deref(),
         req.header("Authorization").as_deref(),
     );
-    let found = match (&key, public_dashboard_org(route, env)) {
-        (Some(key), _) => resolve(env, wctx, key, now, &crate::faults::from_env(env)).await,
-        (None, Some(org)) => tenant_by_org(env, &org).await.map(|t| {
+    let session = req
+        .header("Cookie")
+        .and_then(|c| SessionId::from_cookie_header(&c, &session::secret(env)));
+    let found = match (&key, session, public_dashboard_org(route, env)) {
+        (Some(key), _, _) => resolve(env, wctx, key, now, &crate::faults::from_env(env)).await,
+        (None, Some(id), _) => session::resolve(env, &id, now).await,
+        (None, None, Some(org)) => tenant_by_org(env, &org).await.map(|t| {
             t.map(|t| Tenant {
                 scopes: Scopes::READ,
                 ..t
             })
         }),
-        (None, None) => Ok(None),
+        (None, None, None) => Ok(None),
     };
     match found {
         Ok(Some(tenant)) => Ok(tenant),
@@ -110,7 +137,7 @@ fn unauthorized(req: &Incoming) -> Response {
 /// The tenant of `key`: from the cache, else D1; on a miss, registers the key through the
 /// bootstrap secret when that applies, and records the key as used when its `last_used_at` is
 /// an hour old (after the answer, `wait_until`). A rotated key stops at its expiry, cached or not.
-async fn resolve(
+pub(crate) async fn resolve(
     env: &Env,
     wctx: &Context,
     key: &ApiKey,
@@ -118,13 +145,7 @@ async fn resolve(
     faults: &Faults,
 ) -> Result<Option<Tenant>, ApiError> {
     let hash = key.hash();
-    let ttl = ttl_ms(env);
-    let cached = CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        c.set_ttl(ttl);
-        c.get(&hash, now).cloned()
-    });
-    if let Some(t) = cached {
+    if let Some(t) = cached(env, &hash, now) {
         return Ok(Some(t).filter(|t| t.key_usable(now)));
     }
     if crate::faults::strikes(faults, "tenant_d1") {
@@ -144,7 +165,7 @@ async fn resolve(
                 }
             });
         }
-        CACHE.with(|c| c.borrow_mut().insert(hash, t.clone(), now));
+        remember(hash, t, now);
     }
     Ok(found)
 }

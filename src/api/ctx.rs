@@ -67,7 +67,11 @@ impl Ctx {
     pub fn operator(&self) -> Operator {
         Operator {
             actor: self.tenant.actor(),
-            kind: "key",
+            kind: if self.tenant.session.is_some() {
+                "session"
+            } else {
+                "key"
+            },
             ip: self.client_ip.clone(),
         }
     }

@@ -19,6 +19,7 @@ use crate::detect::settings;
 use crate::limits::group::Claim;
 use crate::{access, alerts, analytics, ingest, logs};
 use edgesoc_core::access::origins::{self, Cors};
+use edgesoc_core::access::session::CSRF_HEADER;
 use edgesoc_core::api::route::{resolve, Route};
 use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
@@ -35,6 +36,9 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
         return openapi::respond(&req.method);
     }
     let route = resolve(&req.method, &req.path);
+    if let Ok(Route::CreateSession) = route {
+        return access::session::create(req, env, wctx, now).await;
+    }
     let caller = match access::authenticate(&req, &env, &wctx, route.as_ref().ok(), now).await {
         Ok(caller) => caller,
         Err(response) => return response,
@@ -45,6 +49,15 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
     ctx.client_ip = req.header("CF-Connecting-IP");
     if cors == Cors::Refuse {
         return http::error(&ApiError::origin_not_authorized(), &ctx.headers());
+    }
+    if let Some(id) = &ctx.tenant.session {
+        let safe = ["GET", "HEAD"]
+            .iter()
+            .any(|m| req.method.eq_ignore_ascii_case(m));
+        let secret = access::session::secret(ctx.env());
+        if !safe && !id.csrf_ok(&secret, req.header(CSRF_HEADER).as_deref()) {
+            return http::error(&ApiError::csrf_token_invalid(), &ctx.headers());
+        }
     }
     let response = match serve(req, &mut ctx, route).await {
         Ok(response) => response,
@@ -105,5 +118,8 @@ async fn serve(
         Route::VerifyAudit => access::audit::verify(&req, ctx).await,
         Route::GetOrigins => access::origins::get(ctx).await,
         Route::UpdateOrigins => access::origins::put(&req, ctx).await,
+        Route::CreateSession => unreachable!("answered before authentication"),
+        Route::GetSession => access::session::get(ctx).await,
+        Route::DeleteSession => access::session::delete(ctx).await,
     }
 }

@@ -108,13 +108,14 @@ describe("dashboard page", { concurrency: false }, () => {
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
-  test("asks for an API key, rejects a wrong one, then keeps the key in sessionStorage", async () => {
+  test("asks for a key, rejects a wrong one, then signs in with an HttpOnly session cookie and keeps no key", async () => {
     await page.clock.install(); // lets a later test fast-forward to the 30 s refresh
     await page.goto(`${BASE}/`);
     await page.waitForSelector("#key-dialog[open]");
     await page.fill("#key-input", "lsoc_test_definitely_not_a_valid_key");
-    const bad = await reloadVia(() => page.click("#key-submit"));
-    assert.equal(bad.status(), 401);
+    const bad = page.waitForResponse((r) => new URL(r.url()).pathname === "/session" && r.request().method() === "POST");
+    await page.click("#key-submit");
+    assert.equal((await bad).status(), 401);
     await page.waitForSelector("#key-dialog[open] #key-error:not([hidden])");
     assert.ok((await page.textContent("#key-error")).length > 0, "the 401 message is shown");
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-key.png") });
@@ -122,10 +123,18 @@ describe("dashboard page", { concurrency: false }, () => {
     await page.fill("#key-input", KEY);
     const ok = await reloadVia(() => page.click("#key-submit"));
     assert.equal(ok.status(), 200);
-    assert.equal(ok.request().headers()["x-api-key"], KEY, "sent as X-API-Key");
+    assert.equal(ok.request().headers()["x-api-key"], undefined, "no key on the wire after sign-in");
+    assert.match((await ok.request().allHeaders()).cookie ?? "", /edgesoc_session=/, "the session cookie instead");
     assert.equal(param(ok.request(), "hours"), "24");
-    assert.equal(await page.evaluate(() => sessionStorage.getItem("edgesoc.apiKey")), KEY);
     assert.equal(await page.isVisible("#key-dialog"), false);
+    // Nothing the page can read holds the key or the session.
+    const stored = await page.evaluate(() => JSON.stringify([{ ...sessionStorage }, { ...localStorage }, document.cookie]));
+    assert.ok(!stored.includes(KEY), "the key is in no browser storage");
+    assert.doesNotMatch(stored, /edgesoc_session/, "the session cookie is HttpOnly");
+    const [cookie] = (await ctx.cookies()).filter((c) => c.name === "edgesoc_session");
+    assert.ok(cookie, "the session cookie is set");
+    assert.deepEqual([cookie.httpOnly, cookie.secure, cookie.sameSite], [true, true, "Strict"]);
+    assert.equal(await page.textContent("#key-btn"), "Sign out");
   });
 
   test("KPI tiles show the stats", async () => {
@@ -376,7 +385,8 @@ describe("dashboard page", { concurrency: false }, () => {
     const patch = await req;
     assert.equal(new URL(patch.url()).pathname, `/alerts/${id}`);
     assert.deepEqual(patch.postDataJSON(), { action: "resolve" });
-    assert.equal(patch.headers()["x-api-key"], KEY);
+    assert.equal(patch.headers()["x-api-key"], undefined, "no key: the session cookie");
+    assert.match(patch.headers()["x-csrf-token"] ?? "", /^[0-9a-f]{64}$/, "a change carries the session's CSRF token");
     const done = page.locator(`#anomalies tr.anomaly[data-id="${id}"] .status.st-resolved`);
     await done.waitFor();
     assert.equal(await page.locator(`#anomalies tr.anomaly[data-id="${id}"] .act-resolve`).count(), 0);

@@ -22,6 +22,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 let app, proxy, browser, receiver, received, key, freeKey, userDataDir;
 
 async function openAs(apiKey) {
+  // Each page signs in afresh: a session cookie of an earlier page would sign it in as that key.
+  await browser.clearCookies();
   const page = await browser.newPage();
   page.on("dialog", (d) => void d.accept());
   await page.goto(proxy.url + "/");

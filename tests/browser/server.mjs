@@ -3,6 +3,7 @@
 // the page calls, with the API contract's envelopes and error body (docs/api.md §5.6, §9.3,
 // §9.7); the configuration cards get empty lists and the default detection settings.
 import { readFileSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 
@@ -103,16 +104,52 @@ export async function startFakeServer({ publicDir, fixture }) {
     req.on("end", () => route(req, res, url, body));
   });
 
+  // Sessions as the Worker keeps them (docs/api.md §2.7): POST /session exchanges the key for an
+  // HttpOnly cookie and a CSRF token; a change made with the cookie must carry the token.
+  const sessions = new Map(); // id → csrf token
+  const sessionOf = (req) => {
+    const m = (req.headers.cookie ?? "").match(/(?:^|;\s*)edgesoc_session=([0-9a-f]+)/);
+    return m && sessions.has(m[1]) ? m[1] : null;
+  };
+  const sessionData = (csrf) => ({ organization: { id: "org_test", name: "Test" }, actor: "browser test (lsoc_test_brow)",
+    role: "admin", scopes: ["read", "respond", "admin"], via: "session", expires_at: null, csrf_token: csrf });
+
   function authed(req, res) {
     if (req.headers["x-api-key"] === TEST_KEY) return true;
-    apiError(res, 401, "UNAUTHORIZED", "Invalid or missing API key");
+    const id = sessionOf(req);
+    if (id && (["GET", "HEAD"].includes(req.method) || req.headers["x-csrf-token"] === sessions.get(id))) return true;
+    if (id) apiError(res, 403, "CSRF_TOKEN_INVALID", "Missing or invalid X-CSRF-Token for this session");
+    else apiError(res, 401, "UNAUTHORIZED", "Invalid or missing API key");
     return false;
+  }
+
+  function sessionRoute(req, res, body) {
+    const cookie = (v, age) => `edgesoc_session=${v}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=${age}`;
+    if (req.method === "POST") {
+      let key = null;
+      try { key = JSON.parse(body).key; } catch { /* not JSON */ }
+      if (key !== TEST_KEY) return apiError(res, 401, "UNAUTHORIZED", "Missing or invalid API key");
+      const id = randomBytes(32).toString("hex");
+      const csrf = randomBytes(32).toString("hex");
+      sessions.set(id, csrf);
+      return json(res, 201, { success: true, data: sessionData(csrf) }, { "Set-Cookie": cookie(id, 28800) });
+    }
+    const id = sessionOf(req);
+    if (!id) return apiError(res, 401, "UNAUTHORIZED", "Missing or invalid API key");
+    if (req.method === "GET") return json(res, 200, { success: true, data: sessionData(sessions.get(id)) });
+    if (req.method === "DELETE") {
+      if (!authed(req, res)) return;
+      sessions.delete(id);
+      return json(res, 200, { success: true, data: { signed_out: true } }, { "Set-Cookie": cookie("", 0) });
+    }
+    return apiError(res, 405, "METHOD_NOT_ALLOWED", "Method not allowed");
   }
 
   function route(req, res, url, body) {
     // 1. static assets first, as Workers static assets do
     if (serveAsset(req, res, url, publicDir, headerRules)) return;
     // 2. the Worker
+    if (url.pathname === "/session") return sessionRoute(req, res, body);
     if (url.pathname === "/ui/mock-data" && req.method === "GET") {
       if (!authed(req, res)) return;
       for (const k of ["hours", "log_limit", "anomaly_limit", "iam_limit"]) {

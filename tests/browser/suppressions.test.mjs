@@ -28,6 +28,8 @@ let app, proxy, browser, userDataDir;
 const dialogs = [];
 
 async function openAs(apiKey) {
+  // Each page signs in afresh: a session cookie of an earlier page would sign it in as that key.
+  await browser.clearCookies();
   const page = await browser.newPage();
   page.setDefaultTimeout(10_000);
   page.on("dialog", (d) => {

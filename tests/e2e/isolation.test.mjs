@@ -739,6 +739,9 @@ const ACCESS = [
   { op: "GET /audit/verify", route: "VerifyAudit" },
   { op: "GET /settings/origins", route: "GetOrigins" },
   { op: "PUT /settings/origins", route: "UpdateOrigins" },
+  { op: "POST /session", route: "CreateSession" },
+  { op: "GET /session", route: "GetSession" },
+  { op: "DELETE /session", route: "DeleteSession" },
 ];
 const KEY_FORMS = [
   { name: "the victim's id", path: (id) => `/keys/${id}` },
@@ -781,6 +784,17 @@ describe("keys, the audit log and origins: another organisation's are unreachabl
     const fox = await call("GET", "/audit", F.key);
     assert.deepEqual(fox.body.data, []);
     assert.equal((await call("PUT", "/settings/origins", B.key, { body: { origins: [] }, headers: json })).status, 200);
+    // A session is its key's organisation's, whatever else the request names.
+    const signed = await app.request("/session", { method: "POST", body: { key: A.key }, headers: { ...json, "X-Scope-OrgID": B.orgId } });
+    assert.equal(signed.status, 201);
+    const cookie = signed.headers.get("set-cookie").split(";")[0];
+    const me = await app.request("/session", { headers: { Cookie: cookie, "X-Scope-OrgID": B.orgId } });
+    assert.equal(me.body.data.organization.id, A.orgId);
+    const viaSession = (await app.request("/events?limit=200", { headers: { Cookie: cookie } })).body.data.map((e) => e.id);
+    const viaKey = (await call("GET", "/events?limit=200", A.key)).body.data.map((e) => e.id);
+    assert.deepEqual(viaSession, viaKey, "alpha's session reads what alpha's key reads, and nothing of bravo's");
+    const out = await app.request("/session", { method: "DELETE", headers: { Cookie: cookie, "X-CSRF-Token": signed.body.data.csrf_token } });
+    assert.equal(out.status, 200);
   });
 });
 

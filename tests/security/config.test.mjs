@@ -48,7 +48,7 @@ test("wrangler.toml holds no secret, no key and no test-only, development or pub
   const text = read("wrangler.toml");
   const code = text.split("\n").filter((l) => !l.trim().startsWith("#")).join("\n");
   // Secrets are set with `wrangler secret put`, never committed.
-  for (const name of ["BOOTSTRAP_API_KEY", "EDGESOC_FAULTS", "DASHBOARD_PUBLIC_ORG", "CURSOR_SECRET", "DELIVERY_ALLOW_HTTP_LOOPBACK", "PAGERDUTY_EVENTS_URL"]) {
+  for (const name of ["BOOTSTRAP_API_KEY", "EDGESOC_FAULTS", "DASHBOARD_PUBLIC_ORG", "CURSOR_SECRET", "SESSION_SECRET", "DELIVERY_ALLOW_HTTP_LOOPBACK", "PAGERDUTY_EVENTS_URL"]) {
     assert.doesNotMatch(code, new RegExp(`\\b${name}\\b`), `${name} must not be set in wrangler.toml`);
   }
   assert.doesNotMatch(text, /lsoc_(live|test)_[A-Za-z0-9]{8,}/, "no API key in wrangler.toml");
@@ -151,6 +151,7 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
     "DELETE /suppressions/{id}", "GET /settings/detection", "PATCH /settings/detection",
     "GET /keys", "POST /keys", "DELETE /keys/{id}", "POST /keys/{id}/rotate",
     "GET /audit", "GET /audit/export", "GET /audit/verify", "GET /settings/origins", "PUT /settings/origins",
+    "POST /session", "GET /session", "DELETE /session",
   ]);
   const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
     ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));
@@ -166,7 +167,8 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
     const sec = spec.paths[p][m.toLowerCase()].security ?? spec.security;
     return Array.isArray(sec) && sec.length === 0;
   });
-  assert.deepEqual(open, ["GET /openapi.json"]);
+  // POST /session authenticates by the key in its body (docs/api.md §2.7), not a header.
+  assert.deepEqual(open.sort(), ["GET /openapi.json", "POST /session"]);
   assert.ok(Array.isArray(spec.security) && spec.security.length > 0, "a key is required by default");
   const route = read("crates/core/src/api/route.rs");
   assert.doesNotMatch(route.slice(route.indexOf("let allowed"), route.indexOf("_ => return Err")), /"(orgs?|admin|plans?|tenants?)"/);

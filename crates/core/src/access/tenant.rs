@@ -22,6 +22,8 @@ pub struct Tenant {
     pub scopes: Scopes,
     /// The browser origins the organisation allows; empty allows every origin (§2.6).
     pub origins: Vec<String>,
+    /// The dashboard session the request came with, instead of a key header (§2.7).
+    pub session: Option<crate::access::session::SessionId>,
 }
 
 /// The key a request presented, as stored (never the key itself).
@@ -90,7 +92,7 @@ impl Tenant {
 /// Organisation id used by the `BOOTSTRAP_API_KEY` path.
 pub const BOOTSTRAP_ORG: &str = "org_default";
 
-const TENANT_COLUMNS: &str = "o.id AS org_id, o.name, o.plan, o.rate_limit_per_minute, \
+pub(crate) const TENANT_COLUMNS: &str = "o.id AS org_id, o.name, o.plan, o.rate_limit_per_minute, \
 o.monthly_event_quota, o.retention_days, o.authorized_origins";
 
 /// The organisation of a usable key (not revoked, not past a rotation's expiry), with the
@@ -236,6 +238,7 @@ impl TenantRow {
             plan,
             limits: Limits::resolve(plan, overrides),
             origins: crate::access::origins::from_stored(self.authorized_origins.as_deref()),
+            session: None,
             scopes: if self.key_prefix.is_some() {
                 Scopes::from_stored(self.scopes.as_deref())
             } else {

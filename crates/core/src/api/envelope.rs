@@ -94,6 +94,7 @@ mod tests {
             key: None,
             scopes: crate::access::scope::Scopes::ALL,
             origins: Vec::new(),
+            session: None,
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// A browser origin the organisation does not list (docs/api.md §2.6).
     OriginNotAuthorized,
+    /// A change made with a session cookie without its CSRF token (docs/api.md §2.7).
+    CsrfTokenInvalid,
     /// The change would break an invariant of what is stored (the last admin key, the key limit).
     Conflict,
     NotFound,
@@ -34,7 +36,8 @@ impl ErrorCode {
             ErrorCode::PlanRestricted
             | ErrorCode::QuotaExceeded
             | ErrorCode::InsufficientScope
-            | ErrorCode::OriginNotAuthorized => 403,
+            | ErrorCode::OriginNotAuthorized
+            | ErrorCode::CsrfTokenInvalid => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
@@ -218,6 +221,14 @@ impl ApiError {
     /// 403: the request's `Origin` is not one the organisation lists (docs/api.md §2.6).
     pub fn origin_not_authorized() -> Self {
         ApiError::new(ErrorCode::OriginNotAuthorized, "Origin not authorized")
+    }
+
+    /// 403: a change made with a session cookie lacks its CSRF token (docs/api.md §2.7).
+    pub fn csrf_token_invalid() -> Self {
+        ApiError::new(
+            ErrorCode::CsrfTokenInvalid,
+            "Missing or invalid X-CSRF-Token for this session",
+        )
     }
 
     /// 409: the request conflicts with what is stored; `message` says what to do instead.

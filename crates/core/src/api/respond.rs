@@ -102,6 +102,7 @@ mod tests {
             key: None,
             scopes: crate::access::scope::Scopes::ALL,
             origins: Vec::new(),
+            session: None,
         }
     }
 

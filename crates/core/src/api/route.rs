@@ -40,6 +40,9 @@ pub enum Route {
     VerifyAudit,
     GetOrigins,
     UpdateOrigins,
+    CreateSession,
+    GetSession,
+    DeleteSession,
 }
 
 impl Route {
@@ -63,6 +66,9 @@ impl Route {
                 | Route::VerifyAudit
                 | Route::GetOrigins
                 | Route::UpdateOrigins
+                | Route::CreateSession
+                | Route::GetSession
+                | Route::DeleteSession
         )
     }
 
@@ -78,7 +84,10 @@ impl Route {
             | Route::Health
             | Route::DashboardData
             | Route::ListSuppressions
-            | Route::GetSuppression(_) => Scope::Read,
+            | Route::GetSuppression(_)
+            | Route::CreateSession
+            | Route::GetSession
+            | Route::DeleteSession => Scope::Read,
             Route::UpdateAlert(_) | Route::CreateSuppression | Route::DeleteSuppression(_) => {
                 Scope::Respond
             }
@@ -165,6 +174,11 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["audit"] => vec![("GET", Route::ListAudit)],
         ["audit", "export"] => vec![("GET", Route::ExportAudit)],
         ["audit", "verify"] => vec![("GET", Route::VerifyAudit)],
+        ["session"] => vec![
+            ("GET", Route::GetSession),
+            ("POST", Route::CreateSession),
+            ("DELETE", Route::DeleteSession),
+        ],
         ["settings", "origins"] => vec![("GET", Route::GetOrigins), ("PUT", Route::UpdateOrigins)],
         _ => return Err(ApiError::not_found("Route")),
     };
