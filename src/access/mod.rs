@@ -7,6 +7,7 @@
 //! router checks it (`src/api/mod.rs`). `/keys` is [`keys`], `/audit` [`audit`], `/settings/origins` [`origins`].
 
 pub mod audit;
+pub mod cf_access;
 pub mod keys;
 pub mod origins;
 pub mod session;
@@ -15,6 +16,7 @@ use crate::api::http;
 use crate::api::incoming::Incoming;
 use crate::d1::Store;
 use edgesoc_core::access::cache::TtlCache;
+use edgesoc_core::access::cf_access::HEADER as CF_ACCESS_HEADER;
 use edgesoc_core::access::ids::key_from_headers;
 use edgesoc_core::access::ids::{ApiKey, KeyHash};
 use edgesoc_core::access::keys::touch_statement;
@@ -96,8 +98,13 @@ pub async fn authenticate(
     let session = req
         .header("Cookie")
         .and_then(|c| SessionId::from_cookie_header(&c, &session::secret(env)));
+    let access = cf_access::config(env).zip(req.header(CF_ACCESS_HEADER));
     let found = match (&key, session, public_dashboard_org(route, env)) {
         (Some(key), _, _) => resolve(env, wctx, key, now, &crate::faults::from_env(env)).await,
+        (None, _, _) if access.is_some() => {
+            let (cfg, token) = access.expect("checked");
+            cf_access::resolve(env, &cfg, &token, now).await
+        }
         (None, Some(id), _) => session::resolve(env, &id, now).await,
         (None, None, Some(org)) => tenant_by_org(env, &org).await.map(|t| {
             t.map(|t| Tenant {

@@ -14,6 +14,7 @@ use edgesoc_core::access::origins;
 use edgesoc_core::access::session::{self, SessionId, ID_BYTES};
 use edgesoc_core::access::tenant::{Tenant, TenantRow};
 use edgesoc_core::api::envelope::{meta, single_envelope};
+use edgesoc_core::api::respond::tenant_headers;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::{json, Value};
@@ -58,11 +59,11 @@ fn whoami(tenant: &Tenant, secret: &str, now: UnixMs) -> Value {
         "actor": tenant.actor(),
         "role": session::role(tenant.scopes),
         "scopes": tenant.scopes,
-        "via": if tenant.session.is_some() { "session" } else { "key" },
+        "via": if tenant.session.is_some() { "session" } else if tenant.person.is_some() { "access" } else { "key" },
         "expires_at": tenant.key.as_ref().and_then(|k| k.expires_at).map(|t| UnixMs(t).iso_millis()),
     });
-    if let Some(id) = &tenant.session {
-        data["csrf_token"] = json!(id.csrf(secret));
+    if let Some(token) = session::csrf_for(tenant, secret) {
+        data["csrf_token"] = json!(token);
     }
     let _ = now;
     data
@@ -95,11 +96,15 @@ async fn sign_in(
     let tenant = super::resolve(env, wctx, &key, now, &crate::faults::from_env(env))
         .await?
         .ok_or_else(ApiError::unauthorized)?;
+    // Refusals of a known key carry its organisation's headers, like any other route's.
+    let headers = tenant_headers(&tenant, now, None, None);
     if origins::decide(&tenant.origins, origin.as_deref()) == origins::Cors::Refuse {
-        return Err(ApiError::origin_not_authorized());
+        return Ok(http::error(&ApiError::origin_not_authorized(), &headers));
     }
-    let scopes = session::scopes_for(tenant.scopes)
-        .ok_or_else(|| ApiError::insufficient_scope(edgesoc_core::access::scope::Scope::Read))?;
+    let Some(scopes) = session::scopes_for(tenant.scopes) else {
+        let e = ApiError::insufficient_scope(edgesoc_core::access::scope::Scope::Read);
+        return Ok(http::error(&e, &headers));
+    };
     let key_id = tenant
         .key
         .as_ref()
@@ -150,11 +155,9 @@ async fn sign_in(
         meta(&signed_in, now, None),
     );
     let cookie = session::set_cookie(&id.cookie_value(&secret));
-    Ok(http::json(
-        201,
-        &body,
-        &[("Set-Cookie", cookie), ("Cache-Control", "no-store".into())],
-    ))
+    let mut headers = headers;
+    headers.extend([("Set-Cookie", cookie), ("Cache-Control", "no-store".into())]);
+    Ok(http::json(201, &body, &headers))
 }
 
 /// `GET /session`: who is calling (a session or a key), with the session's CSRF token.

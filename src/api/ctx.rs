@@ -67,7 +67,9 @@ impl Ctx {
     pub fn operator(&self) -> Operator {
         Operator {
             actor: self.tenant.actor(),
-            kind: if self.tenant.session.is_some() {
+            kind: if self.tenant.person.is_some() {
+                "access"
+            } else if self.tenant.session.is_some() {
                 "session"
             } else {
                 "key"

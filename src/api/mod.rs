@@ -19,7 +19,7 @@ use crate::detect::settings;
 use crate::limits::group::Claim;
 use crate::{access, alerts, analytics, ingest, logs};
 use edgesoc_core::access::origins::{self, Cors};
-use edgesoc_core::access::session::CSRF_HEADER;
+use edgesoc_core::access::session::{self, CSRF_HEADER};
 use edgesoc_core::api::route::{resolve, Route};
 use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
@@ -50,12 +50,13 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
     if cors == Cors::Refuse {
         return http::error(&ApiError::origin_not_authorized(), &ctx.headers());
     }
-    if let Some(id) = &ctx.tenant.session {
+    // A browser sign-in (a session cookie, or Access) carries its CSRF token on every change.
+    if let Some(expected) = session::csrf_for(&ctx.tenant, &access::session::secret(ctx.env())) {
         let safe = ["GET", "HEAD"]
             .iter()
             .any(|m| req.method.eq_ignore_ascii_case(m));
-        let secret = access::session::secret(ctx.env());
-        if !safe && !id.csrf_ok(&secret, req.header(CSRF_HEADER).as_deref()) {
+        let presented = req.header(CSRF_HEADER).unwrap_or_default();
+        if !safe && !session::token_eq(presented.trim(), &expected) {
             return http::error(&ApiError::csrf_token_invalid(), &ctx.headers());
         }
     }
@@ -121,5 +122,8 @@ async fn serve(
         Route::CreateSession => unreachable!("answered before authentication"),
         Route::GetSession => access::session::get(ctx).await,
         Route::DeleteSession => access::session::delete(ctx).await,
+        Route::ListMembers => access::cf_access::list(ctx).await,
+        Route::PutMember(email) => access::cf_access::put(&req, &email, ctx).await,
+        Route::DeleteMember(email) => access::cf_access::delete(&email, ctx).await,
     }
 }

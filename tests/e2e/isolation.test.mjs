@@ -742,6 +742,9 @@ const ACCESS = [
   { op: "POST /session", route: "CreateSession" },
   { op: "GET /session", route: "GetSession" },
   { op: "DELETE /session", route: "DeleteSession" },
+  { op: "GET /members", route: "ListMembers" },
+  { op: "PUT /members/{email}", route: "PutMember" },
+  { op: "DELETE /members/{email}", route: "DeleteMember" },
 ];
 const KEY_FORMS = [
   { name: "the victim's id", path: (id) => `/keys/${id}` },
@@ -784,6 +787,13 @@ describe("keys, the audit log and origins: another organisation's are unreachabl
     const fox = await call("GET", "/audit", F.key);
     assert.deepEqual(fox.body.data, []);
     assert.equal((await call("PUT", "/settings/origins", B.key, { body: { origins: [] }, headers: json })).status, 200);
+    // A member e-mail is one organisation's: another cannot take, change or remove it.
+    assert.equal((await call("PUT", "/members/bravo_lead@example.com", B.key, { body: { role: "admin" }, headers: json })).status, 200);
+    assert.equal((await call("PUT", "/members/bravo_lead%40example.com", A.key, { body: { role: "viewer" }, headers: json })).status, 409);
+    assert.equal((await call("DELETE", "/members/bravo_lead@example.com", A.key)).status, 404);
+    assert.ok(!(await call("GET", "/members", A.key)).body.data.some((m) => m.email.startsWith("bravo_")));
+    assert.deepEqual((await call("GET", "/members", B.key)).body.data.map((m) => [m.email, m.role]), [["bravo_lead@example.com", "admin"]]);
+    assert.equal((await call("DELETE", "/members/bravo_lead@example.com", B.key)).status, 200);
     // A session is its key's organisation's, whatever else the request names.
     const signed = await app.request("/session", { method: "POST", body: { key: A.key }, headers: { ...json, "X-Scope-OrgID": B.orgId } });
     assert.equal(signed.status, 201);

@@ -36,7 +36,7 @@ function operations() {
   return ops;
 }
 
-const concrete = (path) => path.replace("{id}", "key_0123456789abcdef");
+const concrete = (path) => path.replace("{id}", "key_0123456789abcdef").replace("{email}", "nobody%40example.com");
 const isScopeRefusal = (res) => res.status === 403 && res.body?.error?.code === "INSUFFICIENT_SCOPE";
 
 describe("the scope of every route", () => {
@@ -49,7 +49,9 @@ describe("the scope of every route", () => {
     keys.every = await app.createKey({ org: "Matrix", plan: "enterprise" });
     for (const op of ops) {
       for (const [held, key] of Object.entries(keys)) {
-        const body = op.path.startsWith("/collect") ? EVENT : op.method === "GET" || op.method === "DELETE" ? undefined : {};
+        // POST /session takes its key in the body (docs/api.md §2.7).
+        const body = op.path === "/session" && op.method === "POST" ? { key }
+          : op.path.startsWith("/collect") ? EVENT : op.method === "GET" || op.method === "DELETE" ? undefined : {};
         const res = await app.request(concrete(op.path), {
           method: op.method, key, body, headers: body === undefined ? {} : { "content-type": "application/json" },
         });

@@ -106,14 +106,17 @@ test("EDGESOC_FAULTS is read in one place only, src/faults.rs", () => {
   assert.equal(uses.length, 1);
 });
 
-test("only the network-list refresh and alert delivery make outbound requests", () => {
+test("only the network-list refresh, alert delivery and the Access key fetch make outbound requests", () => {
   // The global Fetch API (`worker::Fetch`, JS `fetch`) reaches the internet; Durable Object
   // stubs (`stub.fetch_with_request`) do not. Two callers, one call site each: the list refresh
   // (fetch_capped) and alert delivery (Fetcher::post, reached only through the core's delivery
   // flow, which checks the URL with alerts::delivery::outbound::check_url at every attempt).
   const files = [...sources("src", ".rs"), ...sources("crates", ".rs")];
   const callers = files.filter((f) => /\bFetch::(Request|Url)\b|\bworker::Fetch\b|js_sys::global\(\)[^;]*fetch/.test(read(f)));
-  assert.deepEqual(callers.sort(), ["src/alerts/deliver.rs", "src/intel/lists.rs"]);
+  assert.deepEqual(callers.sort(), ["src/access/cf_access.rs", "src/alerts/deliver.rs", "src/intel/lists.rs"]);
+  // The Access keys come from the team's certs URL only: https://<team>.cloudflareaccess.com.
+  assert.match(read("src/access/cf_access.rs"), /Fetch::Url\(cfg\.certs_url\(\)/);
+  assert.match(read("crates/core/src/access/cf_access.rs"), /strip_suffix\("\.cloudflareaccess\.com"\)/);
   for (const f of callers) {
     const urls = read(f).match(/\bFetch::(Request|Url)\b/g) ?? [];
     assert.equal(urls.length, 1, `one call site in ${f}`);
@@ -151,13 +154,13 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
     "DELETE /suppressions/{id}", "GET /settings/detection", "PATCH /settings/detection",
     "GET /keys", "POST /keys", "DELETE /keys/{id}", "POST /keys/{id}/rotate",
     "GET /audit", "GET /audit/export", "GET /audit/verify", "GET /settings/origins", "PUT /settings/origins",
-    "POST /session", "GET /session", "DELETE /session",
+    "POST /session", "GET /session", "DELETE /session", "GET /members", "PUT /members/{email}", "DELETE /members/{email}",
   ]);
   const ops = Object.entries(spec.paths).flatMap(([path, item]) =>
     ["get", "post", "put", "patch", "delete"].filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));
   for (const op of ops) assert.ok(allowed.has(op), `${op} is not a tenant operation: organisation and plan changes go through scripts/`);
   for (const op of ops) assert.doesNotMatch(op, /org|plan|admin|tenant|user/i, op);
-  for (const op of ops.filter((o) => /\/(keys|audit|settings\/origins)/.test(o))) {
+  for (const op of ops.filter((o) => /\/(keys|audit|settings\/origins|members)/.test(o))) {
     const [m, p] = op.split(" ");
     assert.equal(spec.paths[p][m.toLowerCase()]["x-edgesoc-scope"], "admin", `${op} needs the admin scope`);
   }

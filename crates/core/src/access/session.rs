@@ -32,6 +32,11 @@ fn mac_hex(secret: &str, label: &str, id: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Whether two tokens are equal, in constant time.
+pub fn token_eq(a: &str, b: &str) -> bool {
+    ct_eq(a, b)
+}
+
 fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
@@ -88,6 +93,16 @@ impl SessionId {
     /// Whether `presented` (the `X-CSRF-Token` header) is this session's token.
     pub fn csrf_ok(&self, secret: &str, presented: Option<&str>) -> bool {
         presented.is_some_and(|p| ct_eq(p.trim(), &self.csrf(secret)))
+    }
+}
+
+/// The CSRF token a caller's changes must carry, if it signed in through the browser: a
+/// session's (an HMAC of its id) or an Access person's (an HMAC of their e-mail); none for a key.
+pub fn csrf_for(tenant: &crate::access::tenant::Tenant, secret: &str) -> Option<String> {
+    match (&tenant.session, &tenant.person) {
+        (Some(id), _) => Some(id.csrf(secret)),
+        (None, Some(email)) => Some(mac_hex(secret, "csrf-access", email)),
+        (None, None) => None,
     }
 }
 

@@ -24,6 +24,8 @@ pub struct Tenant {
     pub origins: Vec<String>,
     /// The dashboard session the request came with, instead of a key header (§2.7).
     pub session: Option<crate::access::session::SessionId>,
+    /// The person Cloudflare Access signed in (their e-mail), instead of a key (§2.8).
+    pub person: Option<String>,
 }
 
 /// The key a request presented, as stored (never the key itself).
@@ -47,9 +49,13 @@ impl Tenant {
     }
 
     /// Who a change made through the API is recorded as (`created_by` of a suppression or a
-    /// key, `updated_by` of detection settings): the calling key's name and prefix
+    /// key, `updated_by` of detection settings): the person Access signed in, else the calling
+    /// key's name and prefix
     /// (`deploy bot (lsoc_live_ab12)`), its prefix when it has no name, else `api`.
     pub fn actor(&self) -> String {
+        if let Some(email) = &self.person {
+            return email.clone();
+        }
         match &self.key {
             Some(CallingKey {
                 name: Some(name),
@@ -239,6 +245,7 @@ impl TenantRow {
             limits: Limits::resolve(plan, overrides),
             origins: crate::access::origins::from_stored(self.authorized_origins.as_deref()),
             session: None,
+            person: None,
             scopes: if self.key_prefix.is_some() {
                 Scopes::from_stored(self.scopes.as_deref())
             } else {

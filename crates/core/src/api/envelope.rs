@@ -95,6 +95,7 @@ mod tests {
             scopes: crate::access::scope::Scopes::ALL,
             origins: Vec::new(),
             session: None,
+            person: None,
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

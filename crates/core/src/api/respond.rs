@@ -103,6 +103,7 @@ mod tests {
             scopes: crate::access::scope::Scopes::ALL,
             origins: Vec::new(),
             session: None,
+            person: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub enum Route {
     CreateSession,
     GetSession,
     DeleteSession,
+    ListMembers,
+    PutMember(String),
+    DeleteMember(String),
 }
 
 impl Route {
@@ -69,6 +72,9 @@ impl Route {
                 | Route::CreateSession
                 | Route::GetSession
                 | Route::DeleteSession
+                | Route::ListMembers
+                | Route::PutMember(_)
+                | Route::DeleteMember(_)
         )
     }
 
@@ -109,7 +115,10 @@ impl Route {
             | Route::ExportAudit
             | Route::VerifyAudit
             | Route::GetOrigins
-            | Route::UpdateOrigins => Scope::Admin,
+            | Route::UpdateOrigins
+            | Route::ListMembers
+            | Route::PutMember(_)
+            | Route::DeleteMember(_) => Scope::Admin,
         }
     }
 }
@@ -174,6 +183,11 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["audit"] => vec![("GET", Route::ListAudit)],
         ["audit", "export"] => vec![("GET", Route::ExportAudit)],
         ["audit", "verify"] => vec![("GET", Route::VerifyAudit)],
+        ["members"] => vec![("GET", Route::ListMembers)],
+        ["members", email] => vec![
+            ("PUT", Route::PutMember(email.to_string())),
+            ("DELETE", Route::DeleteMember(email.to_string())),
+        ],
         ["session"] => vec![
             ("GET", Route::GetSession),
             ("POST", Route::CreateSession),
@@ -276,7 +290,8 @@ mod tests {
                 let documented = op["x-edgesoc-scope"]
                     .as_str()
                     .unwrap_or_else(|| panic!("{method} {path} has no x-edgesoc-scope"));
-                let route = resolve(method, &path.replace("{id}", "x")).unwrap();
+                let route =
+                    resolve(method, &path.replace("{id}", "x").replace("{email}", "x")).unwrap();
                 assert_eq!(
                     route.scope().as_str(),
                     documented,
