@@ -42,6 +42,7 @@ const anomalyUi: AnomalyUi = {
   pending: new Set(),
   errors: new Map(),
   statusOverride: new Map(),
+  readOnly: null,
   onToggle(id) {
     if (this.expanded.has(id)) this.expanded.delete(id);
     else this.expanded.add(id);
@@ -209,6 +210,9 @@ el.keyBtn.addEventListener("click", () => {
 
 /** The header's sign-out button names who is signed in. */
 function syncSignedIn(): void {
+  // A viewer (or the public organisation) reads only: no action the API would refuse is offered.
+  anomalyUi.readOnly = session?.scopes.includes("respond") ? null
+    : session ? `Read-only: your role is ${session.role}` : "Read-only: not signed in";
   el.keyBtn.textContent = session ? "Sign out" : "Sign in";
   el.keyBtn.title = session ? `Signed in as ${session.actor} (${session.role}) to ${session.organization.name}` : "Sign in with an API key";
 }

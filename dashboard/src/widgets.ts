@@ -57,6 +57,8 @@ export interface AnomalyUi {
   pending: Set<string>;
   errors: Map<string, string>;
   statusOverride: Map<string, string>;
+  /** Why the signed-in person cannot change alerts (a viewer, the public organisation); null: they can. */
+  readOnly: string | null;
   onToggle(id: string): void;
   onAction(a: Anomaly, action: "acknowledge" | "resolve" | "mark_safe" | "suppress"): void;
   onFilter(sev: string): void;
@@ -88,7 +90,9 @@ function statusCell(a: Anomaly, ui: AnomalyUi) {
   const err = ui.errors.get(a.id);
   const busy = ui.pending.has(a.id);
   const cell = h("td", { class: "col-act" });
-  if (status === "open" || status === "acknowledged") {
+  if ((status === "open" || status === "acknowledged") && ui.readOnly) {
+    cell.append(h("span", { class: `status st-${status}`, title: ui.readOnly }, humanize(status)));
+  } else if (status === "open" || status === "acknowledged") {
     const ack = status === "open"
       ? h("button", { type: "button", class: "btn small ghost act-ack", disabled: busy, "data-action": "acknowledge",
         title: "Someone is on it: it stays active and keeps collecting occurrences",

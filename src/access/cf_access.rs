@@ -62,6 +62,16 @@ fn js(e: JsValue) -> ApiError {
     ApiError::internal()
 }
 
+/// Calls `crypto.subtle[method](...args)` and awaits its promise.
+async fn subtle_call(subtle: &JsValue, method: &str, args: &Array) -> Result<JsValue, ApiError> {
+    let f: Function = Reflect::get(subtle, &method.into())
+        .map_err(js)?
+        .dyn_into()
+        .map_err(js)?;
+    let promise: Promise = f.apply(subtle, args).map_err(js)?.dyn_into().map_err(js)?;
+    JsFuture::from(promise).await.map_err(js)
+}
+
 /// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over `input` with the public `jwk`, by WebCrypto.
 async fn verify_rs256(jwk: &Value, input: &[u8], signature: &[u8]) -> Result<bool, ApiError> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(js)?;
@@ -69,46 +79,16 @@ async fn verify_rs256(jwk: &Value, input: &[u8], signature: &[u8]) -> Result<boo
     let alg =
         js_sys::JSON::parse(r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#).map_err(js)?;
     let key_data = js_sys::JSON::parse(&jwk.to_string()).map_err(js)?;
-    let import: Function = Reflect::get(&subtle, &"importKey".into())
-        .map_err(js)?
-        .dyn_into()
-        .map_err(js)?;
-    let args = Array::of5(
-        &"jwk".into(),
-        &key_data,
-        &alg,
-        &JsValue::FALSE,
-        &Array::of1(&"verify".into()),
-    );
-    let key = JsFuture::from(
-        import
-            .apply(&subtle, &args)
-            .map_err(js)?
-            .dyn_into::<Promise>()
-            .map_err(js)?,
-    )
-    .await
-    .map_err(js)?;
-    let verify: Function = Reflect::get(&subtle, &"verify".into())
-        .map_err(js)?
-        .dyn_into()
-        .map_err(js)?;
-    let args = Array::of4(
+    let usages = Array::of1(&"verify".into());
+    let import = Array::of5(&"jwk".into(), &key_data, &alg, &JsValue::FALSE, &usages);
+    let key = subtle_call(&subtle, "importKey", &import).await?;
+    let check = Array::of4(
         &alg,
         &key,
         &Uint8Array::from(signature),
         &Uint8Array::from(input),
     );
-    let ok = JsFuture::from(
-        verify
-            .apply(&subtle, &args)
-            .map_err(js)?
-            .dyn_into::<Promise>()
-            .map_err(js)?,
-    )
-    .await
-    .map_err(js)?;
-    Ok(ok.as_bool() == Some(true))
+    Ok(subtle_call(&subtle, "verify", &check).await?.as_bool() == Some(true))
 }
 
 #[derive(Deserialize)]

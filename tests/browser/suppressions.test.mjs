@@ -184,6 +184,25 @@ test("mark safe & suppress from an anomaly row: scopes from the alert, one call,
   await page.close();
 });
 
+test("a viewer signs in without a key in the page and is offered no action the API would refuse", async () => {
+  const admin = await app.createKey({ org: "Browser Viewer", plan: "pro" });
+  const viewer = await app.createKey({ org: "Browser Viewer", plan: "pro", name: "intern", scopes: ["read"] });
+  assert.equal((await app.collect(admin, { event: "admin.privilege_escalation", actor: "eve", user_ip: "192.0.2.45" })).status, 202);
+  const alert = await app.eventually(async () => (await call("GET", "/alerts", admin)).data[0]);
+  const page = await openAs(viewer);
+  const row = page.locator(`#anomalies tr.anomaly[data-id="${alert.id}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator("button.act-resolve, button.act-safe, button.act-ack, button.act-suppress").count(), 0);
+  assert.match(await row.locator(".col-act .status").getAttribute("title"), /viewer/);
+  assert.match(await page.getAttribute("#key-btn", "title"), /intern .*viewer/);
+  const stored = await page.evaluate(() => JSON.stringify([{ ...sessionStorage }, { ...localStorage }, document.cookie]));
+  assert.ok(!stored.includes(viewer), "no key in the page");
+  await page.click("#key-btn"); // sign out
+  await page.waitForSelector("#key-dialog[open]");
+  assert.equal((await browser.cookies()).filter((c) => c.name === "edgesoc_session" && c.value).length, 0, "the cookie is cleared");
+  await page.close();
+});
+
 test("detection settings: a bad value shows the API's range error, a good one is saved with who and why, and resets", async () => {
   const key = await app.createKey({ org: "Browser Settings", plan: "pro" });
   const page = await openAs(key);

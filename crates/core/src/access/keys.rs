@@ -214,6 +214,15 @@ fn active(now: &str) -> String {
     format!("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {now})")
 }
 
+/// `?1` organisation, `?2` key id, `?3` now: what the by-id statements bind.
+fn org_id_now(org: &str, id: &str, now: UnixMs) -> Vec<SqlParam> {
+    vec![
+        SqlParam::Text(org.into()),
+        SqlParam::Text(id.into()),
+        SqlParam::Number(now.0 as f64),
+    ]
+}
+
 /// SQL: the key holds the admin scope (NULL scopes hold every scope).
 const IS_ADMIN: &str = "(scopes IS NULL OR ',' || scopes || ',' LIKE '%,admin,%')";
 
@@ -236,11 +245,7 @@ pub fn get_statement(org: &str, id: &str, now: UnixMs) -> Statement {
             "SELECT {COLUMNS} FROM api_keys WHERE org_id = ?1 AND id = ?2 AND {}",
             active("?3")
         ),
-        vec![
-            SqlParam::Text(org.into()),
-            SqlParam::Text(id.into()),
-            SqlParam::Number(now.0 as f64),
-        ],
+        org_id_now(org, id, now),
     )
 }
 
@@ -286,11 +291,7 @@ pub fn revoke_statement(org: &str, id: &str, now: UnixMs) -> Statement {
              AND (o.scopes IS NULL OR ',' || o.scopes || ',' LIKE '%,admin,%'))) RETURNING id",
             active = active("?3")
         ),
-        vec![
-            SqlParam::Text(org.into()),
-            SqlParam::Text(id.into()),
-            SqlParam::Number(now.0 as f64),
-        ],
+        org_id_now(org, id, now),
     )
 }
 
