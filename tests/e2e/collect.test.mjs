@@ -322,9 +322,9 @@ describe("routing and CORS", () => {
     const res = await app.request("/collect", { method: "OPTIONS" });
     assert.equal(res.status, 204);
     assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    // Every method a route answers (DELETE: destinations and suppressions), so a browser on
-    // another origin can call each of them.
-    assert.deepEqual(res.headers.get("access-control-allow-methods").split(/,\s*/).sort(), ["DELETE", "GET", "OPTIONS", "PATCH", "POST"]);
+    // Every method a route answers (DELETE: destinations, suppressions, keys; PUT: origins and
+    // members), so a browser on another origin can call each of them.
+    assert.deepEqual(res.headers.get("access-control-allow-methods").split(/,\s*/).sort(), ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]);
     assert.match(res.headers.get("access-control-allow-headers"), /X-API-Key/);
   });
 
