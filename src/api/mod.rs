@@ -1,9 +1,10 @@
-//! Every HTTP request: CORS preflights and the OpenAPI document answer without a key; everything
-//! else is authenticated (`access`), routed, checked against the key's scopes, and handed to its
-//! capability's handler. `/collect`
-//! admits itself, because its limiter round also reserves quota and enqueues its events; every
-//! other route is admitted here against the rate limit first. Each answer to an authenticated
-//! request carries the tenant headers, errors included.
+//! Every HTTP request: CORS preflights and the OpenAPI document answer without a key, and
+//! `POST /session` signs in with the key in its body; everything else is authenticated
+//! (`access`: a key, an Access token or a session cookie), held to the organisation's origins and
+//! a browser sign-in's CSRF token, routed, checked against the caller's scopes, and handed to its
+//! capability's handler. `/collect` admits itself, because its limiter round also reserves quota
+//! and enqueues its events; every other route is admitted here against the rate limit first. Each
+//! answer to an authenticated request carries the tenant headers, errors included.
 
 mod ctx;
 pub mod error;
