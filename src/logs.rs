@@ -1,4 +1,5 @@
-//! `POST /loki/api/v1/push` (docs/dashboard.md §7): Loki JSON pushes (optionally gzip) become
+//! `POST /loki/api/v1/push` (docs/dashboard.md §7): Loki JSON pushes (optionally gzip) and
+//! protobuf pushes (snappy: Promtail, Alloy, Vector) become
 //! classified `logs` rows; then the stored `login_failure` lines run brute-force detection with
 //! the organisation's detection settings and suppressions (docs/api.md §12).
 //! Answers `204` with the plan headers and no body. Never touches the monthly quota.
@@ -18,10 +19,11 @@ use worker::{Request, Response};
 pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let (content_type, content_encoding) = (header("Content-Type"), header("Content-Encoding"));
-    let encoding = logs::check_headers(content_type.as_deref(), content_encoding.as_deref())?;
+    let (format, encoding) =
+        logs::check_headers(content_type.as_deref(), content_encoding.as_deref())?;
     let raw = read_body_limited(req.inner(), logs::MAX_WIRE_BYTES).await?;
     let body = logs::decode_body(raw, encoding, logs::MAX_BODY_BYTES)?;
-    let streams = logs::parse_push(&body)?;
+    let streams = logs::parse_body(format, &body)?;
     drop(body);
 
     let org = &ctx.tenant.org_id;

@@ -1,19 +1,20 @@
 //! `POST /loki/api/v1/push` (docs/dashboard.md §7), the whole pure pipeline of the handler:
-//! `check_headers` → `decode_body` → `parse_push` → `build_line_rows` → `insert_statements`
+//! `check_headers` → `decode_body` → `parse_body` (JSON or protobuf) → `build_line_rows` → `insert_statements`
 //! → (`RETURNING` rows) `FailedLine::from_returned` → `history_statements` / `assemble` /
 //! `candidates` → `alert_statements`.
 //!
 //! Input: `<Content-Type>|<Content-Encoding>|<flags>` on the first line, the body after it.
 //! An empty header field is an absent header. Flags: `z` = the harness gzips the body itself
 //! (and decodes as gzip), so JSON mutations reach the parser through the gzip path; `m` = as
-//! two concatenated gzip members; `s` = a 512-byte decompression limit instead of 64 KiB.
+//! two concatenated gzip members; `s` = a 512-byte decompression limit instead of 64 KiB; `p` =
+//! the decoded body is a protobuf `PushRequest` the harness snappy-compresses (Promtail's form).
 //! Without `z` the body goes to the decoder as sent, so raw (garbage) gzip is fuzzed too.
 //!
 //! Checks, beyond "no panic":
 //! * header errors are 415; gzip is chosen only when the header names it;
 //! * the decoder returns the body unchanged (identity, or the harness's own gzip) when it is
 //!   within the limit, else 413; fuzzer-made gzip is ≤ limit, or a 400/413;
-//! * a parsed push has ≤ 10,000 entries; errors are 400 (with details) or 413;
+//! * a parsed push has ≤ 10,000 entries and at least one; errors are 400 (with details) or 413;
 //! * rows + dropped entries = entries; every row is inside `[cutoff, now + 10 min]`, in its
 //!   hour bucket; the action is set exactly for `iam_change`; message ≤ 8 KiB and trimmed;
 //!   labels ≤ 256 bytes and fields ≤ 1 KiB; IPs parse and are canonical; status in 100–599;
@@ -26,7 +27,7 @@ use edgesoc_core::detect::DetectionConfig;
 use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::logs::detect::{self as ldetect, FailedLine, KeyHistory, KeyKind};
 use edgesoc_core::logs::{
-    build_line_rows, check_headers, decode_body, insert_statements, parse_push, Encoding, LogRow,
+    build_line_rows, check_headers, decode_body, insert_statements, parse_body, Encoding, Format, LogRow,
     MAX_ENTRIES, MAX_FIELD_BYTES, MAX_FUTURE_MS, MAX_LABEL_BYTES, MAX_LINE_BYTES,
 };
 use edgesoc_core::limits::plan::Plan;
@@ -67,19 +68,19 @@ fuzz_target!(|data: &[u8]| {
     let flags = parts.next().unwrap_or("");
 
     // 1. headers
-    let encoding = match check_headers(content_type, content_encoding) {
-        Ok(enc) => {
+    let (format, encoding) = match check_headers(content_type, content_encoding) {
+        Ok((format, enc)) => {
             if enc == Encoding::Gzip {
                 assert!(
                     content_encoding.is_some_and(|c| c.to_ascii_lowercase().contains("gzip")),
                     "gzip from {content_encoding:?}"
                 );
             }
-            enc
+            (format, enc)
         }
         Err(e) => {
             check_error(&e, &[415]);
-            Encoding::Identity
+            (Format::Json, Encoding::Identity)
         }
     };
 
@@ -126,8 +127,19 @@ fuzz_target!(|data: &[u8]| {
     };
 
     // 3. push
-    let streams = match parse_push(&decoded) {
-        Ok(s) => s,
+    // 3. streams: with flag `p` the decoded bytes are a protobuf message, snappy-compressed here
+    // as Promtail does, so the fuzzer reaches prost's decoder and the label-set parser.
+    let parsed = if flags.contains('p') {
+        let framed = snap::raw::Encoder::new().compress_vec(&decoded).expect("snappy compresses");
+        parse_body(Format::Protobuf, &framed)
+    } else {
+        parse_body(format, &decoded)
+    };
+    let streams = match parsed {
+        Ok(s) => {
+            assert!(s.iter().any(|s| !s.entries.is_empty()), "a push with no entry was accepted");
+            s
+        }
         Err(e) => {
             check_error(&e, &[400, 413]);
             return;

@@ -177,16 +177,96 @@ describe("auth", () => {
   });
 });
 
+// ---- Loki's protobuf push, built here as Promtail builds it: a logproto.PushRequest encoded by
+// hand (docs/dashboard.md §7.1) and framed in snappy's block format (literal chunks only: valid
+// snappy, uncompressed).
+
+const varint = (n) => {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return out;
+};
+const field = (tag, payload) => [...varint((tag << 3) | 2), ...varint(payload.length), ...payload];
+const text = (s) => [...Buffer.from(s, "utf8")];
+function pushRequest(streams) {
+  return streams.flatMap(({ labels, entries }) => field(1, [
+    ...field(1, text(labels)),
+    ...entries.flatMap(({ ms, line, meta = {} }) => field(2, [
+      ...field(1, [...varint(1 << 3), ...varint(Math.floor(ms / 1000)), ...varint(2 << 3), ...varint((ms % 1000) * 1_000_000)]),
+      ...field(2, text(line)),
+      ...Object.entries(meta).flatMap(([k, v]) => field(3, [...field(1, text(k)), ...field(2, text(v))])),
+    ])),
+  ]));
+}
+function snappy(bytes) {
+  const out = [...varint(bytes.length)];
+  for (let i = 0; i < bytes.length; i += 60) {
+    const chunk = bytes.slice(i, i + 60);
+    out.push((chunk.length - 1) << 2, ...chunk);
+  }
+  return new Uint8Array(out);
+}
+const sendProto = (key, streams, headers = {}) => app.request(PATH, {
+  method: "POST", key, headers: { "Content-Type": "application/x-protobuf", ...headers }, body: snappy(pushRequest(streams)),
+});
+
+describe("the shippers' default formats", () => {
+  test("a protobuf push (Promtail, Alloy, Vector, winston-loki) is stored like a JSON one", async () => {
+    const org = await orgId("LokiPro");
+    const now = Date.now();
+    const res = await sendProto(pro, [
+      { labels: '{job="proto-sshd", host="web-1"}', entries: [
+        { ms: now - 2000, line: "Failed password for invalid user oracle from 203.0.113.77 port 22 ssh2" },
+        { ms: now - 1000, line: "Accepted publickey for deploy from 192.0.2.77 port 51514 ssh2", meta: { trace_id: "t-1" } },
+      ] },
+      { labels: "{}", entries: [{ ms: now, line: '{"level":"info","msg":"proto no labels"}' }] },
+    ], { "Content-Encoding": "snappy" });
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+    assertPlanHeaders(res);
+    const rows = await logRows(org, "(service = 'proto-sshd' OR message LIKE '%proto no labels%')");
+    assert.equal(rows.length, 3);
+    assert.equal(rows[0].type, "login_failure");
+    assert.equal(rows[0].source_ip, "203.0.113.77");
+    assert.equal(Math.abs(rows[1].ts - (now - 1000)) < 1000, true);
+  });
+
+  test("python-logging-loki's older JSON push (labels and entries) is stored", async () => {
+    const org = await orgId("LokiPro");
+    const res = await send(pro, { streams: [{ labels: '{application="py-app", logger="root", severity="error"}',
+      entries: [{ ts: new Date().toISOString(), line: "py-v0 login failed for dana from 198.51.100.61" }] }] });
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+    assert.equal((await logRows(org, "message LIKE 'py-v0%'")).length, 1);
+  });
+
+  test("a push that holds no entry is a 400 naming it, never a 204 that stores nothing", async () => {
+    for (const body of [{ streams: [] }, { streams: [{ stream: { job: "x" } }] }, { streams: [{ stream: { job: "x" }, values: [] }] }]) {
+      const res = await send(pro, body);
+      assertError(res, 400, "VALIDATION_ERROR");
+      assert.equal(res.body.error.details[0].field, "streams");
+    }
+    assertError(await sendProto(pro, []), 400, "VALIDATION_ERROR");
+    const bad = await sendProto(pro, [{ labels: "job=x", entries: [{ ms: Date.now(), line: "x" }] }]);
+    assertError(bad, 400, "VALIDATION_ERROR");
+    assert.equal(bad.body.error.details[0].field, "streams[0].labels");
+  });
+});
+
 describe("errors", () => {
   const line = () => [ns(Date.now()), "should never be stored"];
 
-  test("415 for protobuf and for non-gzip encodings, with plan headers", async () => {
+  test("400 for a protobuf body that is not snappy; 415 for JSON in snappy and other types", async () => {
     const proto = await app.request(PATH, {
       method: "POST", key: pro,
       headers: { "Content-Type": "application/x-protobuf", "Content-Encoding": "snappy" },
       body: new Uint8Array([0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59]),
     });
-    assertError(proto, 415, "UNSUPPORTED_MEDIA_TYPE");
+    assertError(proto, 400, "VALIDATION_ERROR");
     assertPlanHeaders(proto);
     const snappy = await send(pro, { streams: [{ values: [line()] }] }, { headers: { "Content-Encoding": "snappy" } });
     assertError(snappy, 415, "UNSUPPORTED_MEDIA_TYPE");

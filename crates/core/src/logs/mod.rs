@@ -3,9 +3,12 @@
 //! row), classified once, here; [`items`] says where readers find them.
 //!
 //! The adapter's `POST /loki/api/v1/push` handler is a straight pipe through this module:
-//! 1. [`check_headers`]: `Content-Type` and `Content-Encoding` → [`Encoding`], or 415;
+//! 1. [`check_headers`]: `Content-Type` and `Content-Encoding` → [`Format`] and [`Encoding`],
+//!    or 415;
 //! 2. [`decode_body`]: gunzip through a bounded reader (4 MiB after decompression), or 413;
-//! 3. [`parse_push`]: the JSON push into streams of entries (≤ 10,000 entries), or 400/413;
+//! 3. [`parse_body`]: the JSON push ([`parse_push`]) or the snappy protobuf push
+//!    ([`parse_proto_push`]) into streams of entries (≤ 10,000 entries), or 400/413; a push
+//!    with no entry at all is a 400, never a 204 that stores nothing;
 //! 4. [`build_line_rows`]: labels (§7.1) + fields (§7.3) + type (§4/§5) per line, dropping
 //!    entries outside `[cutoff, now + 10 min]` and truncating lines over 8 KiB;
 //! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`, each preceded by the
@@ -21,10 +24,12 @@
 pub mod classify;
 pub mod detect;
 pub mod items;
+mod proto;
 mod push;
 pub mod rollups;
 mod row;
 
+pub use proto::{parse_label_set, parse_proto_push, LabelSetError};
 pub use push::{parse_push, PushEntry, PushStream};
 pub use row::{
     build_line_rows, event_row, hour_bucket, insert_statements, item_id, line_row, truncate_utf8,
@@ -57,6 +62,15 @@ pub const MAX_FIELD_BYTES: usize = 1024;
 /// its stream, so without a bound one large label would be multiplied by 10,000 rows.
 pub const MAX_LABEL_BYTES: usize = 256;
 
+/// The push's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Loki's JSON push (`application/json`, or no content type).
+    Json,
+    /// Loki's protobuf push (`application/x-protobuf`), snappy-compressed.
+    Protobuf,
+}
+
 /// The body's content coding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -70,14 +84,16 @@ fn unsupported(message: impl Into<String>) -> ApiError {
 
 /// Checks the request's `Content-Type` and `Content-Encoding` (§7.1 "Body").
 ///
-/// * `Content-Type` must be `application/json` (any parameters, any case) or absent/empty.
-///   `application/x-protobuf` (Promtail, Alloy, Vector's default) and anything else → 415.
+/// * `Content-Type` `application/json` (any parameters, any case) or absent/empty is the JSON
+///   push; `application/x-protobuf` (or `application/protobuf`: Promtail, Alloy, Vector's
+///   default) the protobuf push; anything else → 415.
 /// * `Content-Encoding` may be absent, empty, `identity` or `gzip` (`x-gzip` is its registered
-///   alias). Any other coding, or a chain of codings, → 415.
+///   alias); a protobuf push may also say `snappy` (its body is snappy either way). Any other
+///   coding, or a chain of codings, → 415.
 pub fn check_headers(
     content_type: Option<&str>,
     content_encoding: Option<&str>,
-) -> Result<Encoding, ApiError> {
+) -> Result<(Format, Encoding), ApiError> {
     let media = content_type
         .unwrap_or("")
         .split(';')
@@ -85,34 +101,53 @@ pub fn check_headers(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    match media.as_str() {
-        "" | "application/json" => {}
-        "application/x-protobuf" | "application/protobuf" => {
-            return Err(unsupported(
-                "Protobuf (snappy) pushes are not supported: send Loki's JSON push format \
-                 (Content-Type: application/json)",
-            ))
-        }
+    let format = match media.as_str() {
+        "" | "application/json" => Format::Json,
+        "application/x-protobuf" | "application/protobuf" => Format::Protobuf,
         other => {
             return Err(unsupported(format!(
-                "Content-Type {other} is not supported: send application/json"
+                "Content-Type {other} is not supported: send application/json or \
+                 application/x-protobuf (snappy)"
             )))
         }
-    }
+    };
     let codings: Vec<String> = content_encoding
         .unwrap_or("")
         .split(',')
         .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty() && c != "identity")
+        .filter(|c| {
+            !c.is_empty() && c != "identity" && !(format == Format::Protobuf && c == "snappy")
+        })
         .collect();
     match codings.as_slice() {
-        [] => Ok(Encoding::Identity),
-        [one] if one == "gzip" || one == "x-gzip" => Ok(Encoding::Gzip),
+        [] => Ok((format, Encoding::Identity)),
+        [one] if one == "gzip" || one == "x-gzip" => Ok((format, Encoding::Gzip)),
         _ => Err(unsupported(format!(
             "Content-Encoding {} is not supported: send gzip or no encoding",
             content_encoding.unwrap_or("").trim()
         ))),
     }
+}
+
+/// The push's streams, by its format; a push without a single entry is a 400 naming what it
+/// holds (a body that is not a push at all, or entries under keys this format does not have,
+/// would otherwise be answered 204 with nothing stored).
+pub fn parse_body(format: Format, body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
+    let streams = match format {
+        Format::Json => parse_push(body)?,
+        Format::Protobuf => parse_proto_push(body)?,
+    };
+    if streams.iter().all(|s| s.entries.is_empty()) {
+        return Err(ApiError::invalid(
+            "streams",
+            format!(
+                "hold no entries ({} streams): nothing would be stored; send \
+                 {{\"streams\": [{{\"stream\": {{labels}}, \"values\": [[\"<unix ns>\", \"<line>\"]]}}]}}",
+                streams.len()
+            ),
+        ));
+    }
+    Ok(streams)
 }
 
 /// The body as JSON bytes, at most `limit` bytes after decompression.

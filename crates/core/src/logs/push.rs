@@ -1,5 +1,7 @@
 //! Loki's JSON push body (docs/dashboard.md §7.1, "Entries"):
-//! `{"streams":[{"stream":{labels},"values":[[ts, line], [ts, line, {structured}]]}]}`.
+//! `{"streams":[{"stream":{labels},"values":[[ts, line], [ts, line, {structured}]]}]}`, and the
+//! older form python-logging-loki still sends by default:
+//! `{"streams":[{"labels":"{job=\"x\"}","entries":[{"ts":"<RFC 3339>","line":"…"}]}]}`.
 //!
 //! The body is read by hand-written serde visitors that count entries across all streams as
 //! they go, so a body with too many entries is refused (413) without first materialising
@@ -88,10 +90,18 @@ pub fn parse_push(body: &[u8]) -> Result<Vec<PushStream>, ApiError> {
         .collect()
 }
 
-/// One `[ts, line]` or `[ts, line, {structured metadata}]` array.
+/// One `[ts, line]` or `[ts, line, {structured metadata}]` array, or an older push's
+/// `{"ts": …, "line": …}` object.
 fn entry(v: Value) -> Result<PushEntry, String> {
-    let Value::Array(items) = v else {
-        return Err("must be an array [timestamp, line]".into());
+    let items = match v {
+        Value::Array(items) => items,
+        Value::Object(mut o) if o.contains_key("line") => {
+            vec![
+                o.remove("ts").unwrap_or(Value::Null),
+                o.remove("line").unwrap_or(Value::Null),
+            ]
+        }
+        _ => return Err("must be an array [timestamp, line]".into()),
     };
     if !(2..=3).contains(&items.len()) {
         return Err(format!("must have 2 or 3 elements, not {}", items.len()));
@@ -240,7 +250,21 @@ impl<'de> Visitor<'de> for StreamSeed<'_> {
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "stream" => labels = map.next_value_seed(LabelsSeed)?,
-                "values" => values = map.next_value_seed(ValuesSeed { count: self.count })?,
+                // The older push: a label-set string and `entries` of {ts, line} objects.
+                "labels" => {
+                    let set: String = map.next_value()?;
+                    labels = super::proto::parse_label_set(&set).map_err(|e| match e {
+                        super::proto::LabelSetError::TooMany => de::Error::custom(format!(
+                            "{LIMIT_ERROR}a stream with more than {MAX_LABELS} labels"
+                        )),
+                        super::proto::LabelSetError::Malformed(why) => {
+                            de::Error::custom(format!("labels {why}"))
+                        }
+                    })?;
+                }
+                "values" | "entries" => {
+                    values = map.next_value_seed(ValuesSeed { count: self.count })?
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

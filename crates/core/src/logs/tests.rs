@@ -55,20 +55,30 @@ fn json_or_absent_content_type_is_accepted() {
     ] {
         assert_eq!(
             check_headers(ct, None).unwrap(),
-            Encoding::Identity,
+            (Format::Json, Encoding::Identity),
             "{ct:?}"
         );
     }
 }
 
 #[test]
-fn protobuf_and_other_content_types_are_415() {
-    for ct in [
-        "application/x-protobuf",
-        "application/protobuf",
-        "text/plain",
-        "application/x-www-form-urlencoded",
+fn protobuf_is_accepted_snappy_or_not_and_other_content_types_are_415() {
+    for (ct, ce) in [
+        ("application/x-protobuf", None),
+        ("application/protobuf", Some("snappy")),
+        ("Application/X-Protobuf", Some("identity")),
     ] {
+        assert_eq!(
+            check_headers(Some(ct), ce).unwrap(),
+            (Format::Protobuf, Encoding::Identity),
+            "{ct}"
+        );
+    }
+    assert_eq!(
+        check_headers(Some("application/x-protobuf"), Some("gzip")).unwrap(),
+        (Format::Protobuf, Encoding::Gzip)
+    );
+    for ct in ["text/plain", "application/x-www-form-urlencoded"] {
         let e = check_headers(Some(ct), None).unwrap_err();
         assert_eq!(
             (e.status(), e.code),
@@ -77,22 +87,55 @@ fn protobuf_and_other_content_types_are_415() {
         );
         assert_eq!(e.body()["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
     }
-    let e = check_headers(Some("application/x-protobuf"), Some("snappy")).unwrap_err();
-    assert!(e.message.contains("rotobuf"), "{}", e.message);
+    let e = check_headers(Some("application/json"), Some("snappy")).unwrap_err();
+    assert_eq!(e.status(), 415, "snappy is the protobuf push's, not JSON's");
+}
+
+#[test]
+fn a_push_with_no_entry_is_400_in_either_format() {
+    for body in [
+        &br#"{"streams":[]}"#[..],
+        br#"{"streams":[{"stream":{"job":"x"}}]}"#,
+        br#"{"streams":[{"stream":{"job":"x"},"values":[]}]}"#,
+    ] {
+        let e = parse_body(Format::Json, body).unwrap_err();
+        assert_eq!(
+            (e.status(), e.details[0].field.as_str()),
+            (400, "streams"),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let empty = snap::raw::Encoder::new().compress_vec(&[]).unwrap();
+    assert_eq!(
+        parse_body(Format::Protobuf, &empty).unwrap_err().status(),
+        400
+    );
+}
+
+#[test]
+fn the_older_json_push_of_python_logging_loki_is_read() {
+    let body = br#"{"streams":[{"labels":"{application=\"app\", logger=\"root\", severity=\"error\"}","entries":[{"ts":"2026-01-30T09:15:00.123000+00:00","line":"Failed password for admin from 203.0.113.9 port 22"}]}]}"#;
+    let s = parse_body(Format::Json, body).unwrap();
+    assert_eq!(s[0].labels["application"], "app");
+    assert_eq!(s[0].entries[0].ts.0 % 1000, 123);
+    assert!(s[0].entries[0].line.starts_with("Failed password"));
+    let bad = br#"{"streams":[{"labels":"application=app","entries":[{"ts":"1","line":"x"}]}]}"#;
+    assert_eq!(parse_body(Format::Json, bad).unwrap_err().status(), 400);
 }
 
 #[test]
 fn gzip_is_the_only_encoding() {
     for ce in ["gzip", "GZIP", " x-gzip ", "identity, gzip"] {
         assert_eq!(
-            check_headers(None, Some(ce)).unwrap(),
+            check_headers(None, Some(ce)).unwrap().1,
             Encoding::Gzip,
             "{ce}"
         );
     }
     for ce in ["", "identity", "Identity"] {
         assert_eq!(
-            check_headers(None, Some(ce)).unwrap(),
+            check_headers(None, Some(ce)).unwrap().1,
             Encoding::Identity,
             "{ce}"
         );
