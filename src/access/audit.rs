@@ -33,9 +33,11 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     rows.truncate(q.limit as usize);
     let next = more.then(|| rows.last().map(|e| e.seq as i64)).flatten();
     let data: Vec<Value> = rows.iter().map(Entry::to_api).collect();
-    let mut m = meta(&ctx.tenant, ctx.now, None);
-    m["next_before"] = json!(next);
-    Ok(ctx.json(200, &json!({"success": true, "data": data, "meta": m})))
+    let m = meta(&ctx.tenant, ctx.now, None);
+    Ok(ctx.json(
+        200,
+        &json!({"success": true, "data": data, "meta": m, "next_before": next}),
+    ))
 }
 
 /// Entries oldest first after `after` (a seq; default from the start), at most

@@ -101,7 +101,7 @@ describe("reading and verifying the log", () => {
   test("pages and filters", async () => {
     const first = await entries(admin, "?limit=3");
     assert.equal(first.data.length, 3);
-    const next = await entries(admin, `?limit=3&before=${first.meta.next_before}`);
+    const next = await entries(admin, `?limit=3&before=${first.next_before}`);
     assert.equal(next.data[0].seq, first.data[2].seq - 1);
     const alerts = await entries(admin, "?action=alert.");
     assert.ok(alerts.data.length >= 2 && alerts.data.every((e) => e.action.startsWith("alert.")));
