@@ -241,7 +241,8 @@ describe("the shippers' default formats", () => {
     const res = await send(pro, { streams: [{ labels: '{application="py-app", logger="root", severity="error"}',
       entries: [{ ts: new Date().toISOString(), line: "py-v0 login failed for dana from 198.51.100.61" }] }] });
     assert.equal(res.status, 204, JSON.stringify(res.body));
-    assert.equal((await logRows(org, "message LIKE 'py-v0%'")).length, 1);
+    const [row] = await logRows(org, "message LIKE 'py-v0%'");
+    assert.equal(row.service, "py-app", "its application tag names the service");
   });
 
   test("a push that holds no entry is a 400 naming it, never a 204 that stores nothing", async () => {

@@ -179,7 +179,8 @@ fn first(map: &Map<String, Value>, keys: &[&str]) -> Option<String> {
 /// What a stream's labels contribute to each of its rows (§7.1 "Labels", §3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamLabels {
-    /// `service` → `service_name` → `app` → `job`, else `unknown`.
+    /// `service` → `service_name` → `app` → `application` (python-logging-loki's tag) → `job`,
+    /// else `unknown`.
     pub service: String,
     /// `namespace`, else `default`.
     pub namespace: String,
@@ -196,8 +197,11 @@ impl StreamLabels {
     /// non-empty value. Label values are truncated to [`MAX_LABEL_BYTES`].
     pub fn from_labels(labels: &Map<String, Value>) -> Self {
         StreamLabels {
-            service: first(labels, &["service", "service_name", "app", "job"])
-                .unwrap_or_else(|| DEFAULT_SERVICE.into()),
+            service: first(
+                labels,
+                &["service", "service_name", "app", "application", "job"],
+            )
+            .unwrap_or_else(|| DEFAULT_SERVICE.into()),
             namespace: first(labels, &["namespace"]).unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
             hostname: first(labels, &["pod", "host", "hostname"]),
             level: first(labels, &["level", "severity", "detected_level"])

@@ -395,6 +395,15 @@ fn service_label_precedence() {
         "sn"
     );
     assert_eq!(labels(json!({"job":"j","app":"a"})).service, "a");
+    assert_eq!(
+        labels(json!({"job":"j","application":"py-app","app":"a"})).service,
+        "a"
+    );
+    assert_eq!(
+        labels(json!({"job":"j","application":"py-app"})).service,
+        "py-app",
+        "python-logging-loki's application tag"
+    );
     assert_eq!(labels(json!({"job":"j"})).service, "j");
     assert_eq!(labels(json!({})).service, "unknown");
     // Empty values are not "present".
