@@ -41,8 +41,7 @@ async fn jwks(env: &Env, cfg: &AccessConfig, now: UnixMs, fresh: bool) -> Result
         return serde_json::from_str(&local).map_err(|_| ApiError::internal());
     }
     let cached = JWKS.with(|j| j.borrow().clone());
-    if let Some((keys, at)) = cached.filter(|(_, at)| !fresh && now.0 - at < JWKS_TTL_MS) {
-        let _ = at;
+    if let Some((keys, _)) = cached.filter(|(_, at)| !fresh && now.0 - at < JWKS_TTL_MS) {
         return Ok(keys);
     }
     let mut res = worker::Fetch::Url(cfg.certs_url().parse().map_err(|_| ApiError::internal())?)

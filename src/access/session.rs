@@ -53,7 +53,7 @@ pub async fn resolve(env: &Env, id: &SessionId, now: UnixMs) -> Result<Option<Te
 }
 
 /// Who a session or key is, for `/session` answers; with the CSRF token for a session.
-fn whoami(tenant: &Tenant, secret: &str, now: UnixMs) -> Value {
+fn whoami(tenant: &Tenant, secret: &str) -> Value {
     let mut data = json!({
         "organization": {"id": tenant.org_id.0, "name": tenant.org_name},
         "actor": tenant.actor(),
@@ -65,7 +65,6 @@ fn whoami(tenant: &Tenant, secret: &str, now: UnixMs) -> Value {
     if let Some(token) = session::csrf_for(tenant, secret) {
         data["csrf_token"] = json!(token);
     }
-    let _ = now;
     data
 }
 
@@ -150,10 +149,7 @@ async fn sign_in(
         }),
         ..tenant
     };
-    let body = single_envelope(
-        whoami(&signed_in, &secret, now),
-        meta(&signed_in, now, None),
-    );
+    let body = single_envelope(whoami(&signed_in, &secret), meta(&signed_in, now, None));
     let cookie = session::set_cookie(&id.cookie_value(&secret));
     let mut headers = headers;
     headers.extend([("Set-Cookie", cookie), ("Cache-Control", "no-store".into())]);
@@ -162,7 +158,7 @@ async fn sign_in(
 
 /// `GET /session`: who is calling (a session or a key), with the session's CSRF token.
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
-    let data = whoami(&ctx.tenant, &secret(ctx.env()), ctx.now);
+    let data = whoami(&ctx.tenant, &secret(ctx.env()));
     let body = single_envelope(data, meta(&ctx.tenant, ctx.now, None));
     let mut headers = ctx.headers();
     headers.push(("Cache-Control", "no-store".into()));

@@ -214,6 +214,18 @@ fn active(now: &str) -> String {
     format!("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {now})")
 }
 
+/// `?1`–`?5` of a new key's row, in both inserts: its hash, the organisation, its shown prefix,
+/// now, its id.
+fn new_key_params(key: &ApiKey, org: &str, now: UnixMs, id: &str) -> Vec<SqlParam> {
+    vec![
+        SqlParam::Text(key.hash().0),
+        SqlParam::Text(org.into()),
+        SqlParam::Text(key.shown_prefix(SHOWN_PREFIX_CHARS)),
+        SqlParam::Number(now.0 as f64),
+        SqlParam::Text(id.into()),
+    ]
+}
+
 /// `?1` organisation, `?2` key id, `?3` now: what the by-id statements bind.
 fn org_id_now(org: &str, id: &str, now: UnixMs) -> Vec<SqlParam> {
     vec![
@@ -266,16 +278,15 @@ pub fn insert_statement(
              WHERE (SELECT count(*) FROM api_keys WHERE org_id = ?2 AND {}) < {MAX_ACTIVE_KEYS} RETURNING id",
             active("?4")
         ),
-        vec![
-            SqlParam::Text(key.hash().0),
-            SqlParam::Text(org.into()),
-            SqlParam::Text(key.shown_prefix(SHOWN_PREFIX_CHARS)),
-            SqlParam::Number(now.0 as f64),
-            SqlParam::Text(id.into()),
-            SqlParam::Text(new.name.clone()),
-            new.scopes.stored().map_or(SqlParam::Null, SqlParam::Text),
-            SqlParam::Text(created_by.into()),
-        ],
+        [
+            new_key_params(key, org, now, id),
+            vec![
+                SqlParam::Text(new.name.clone()),
+                new.scopes.stored().map_or(SqlParam::Null, SqlParam::Text),
+                SqlParam::Text(created_by.into()),
+            ],
+        ]
+        .concat(),
     )
 }
 
@@ -319,15 +330,11 @@ pub fn rotate_statements(
                 active("?4"),
                 active("?4")
             ),
-            vec![
-                SqlParam::Text(key.hash().0),
-                SqlParam::Text(org.into()),
-                SqlParam::Text(key.shown_prefix(SHOWN_PREFIX_CHARS)),
-                SqlParam::Number(now.0 as f64),
-                SqlParam::Text(new_id.into()),
-                SqlParam::Text(created_by.into()),
-                SqlParam::Text(old.into()),
-            ],
+            [
+                new_key_params(key, org, now, new_id),
+                vec![SqlParam::Text(created_by.into()), SqlParam::Text(old.into())],
+            ]
+            .concat(),
         ),
         (
             format!(
