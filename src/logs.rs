@@ -2,7 +2,9 @@
 //! protobuf pushes (snappy: Promtail, Alloy, Vector) become
 //! classified `logs` rows; then the stored `login_failure` lines run brute-force detection with
 //! the organisation's detection settings and suppressions (docs/api.md §12).
-//! Answers `204` with the plan headers and no body. Never touches the monthly quota.
+//! Answers `204` with the plan headers and no body, or `400` naming the entries left out
+//! (the rest stored), as Loki does. `POST /v1/logs` takes OTLP/HTTP logs the same way.
+//! Never touches the monthly quota.
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
@@ -10,6 +12,7 @@ use crate::d1::Store;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
 use edgesoc_core::logs;
 use edgesoc_core::logs::detect::{self, FailedLine};
+use edgesoc_core::logs::otlp;
 use edgesoc_core::logs::rollups;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
@@ -25,32 +28,68 @@ pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let body = logs::decode_body(raw, encoding, logs::MAX_BODY_BYTES)?;
     let streams = logs::parse_body(format, &body)?;
     drop(body);
+    let rejected = store(ctx, streams).await?;
+    if rejected.count > 0 {
+        // Loki's answer to a partly refused push: 400 naming what was refused, the rest stored
+        // (a shipper does not retry a 400, so nothing is stored twice).
+        return Err(ApiError::invalid("streams", rejected.message));
+    }
+    Ok(no_content(ctx))
+}
 
+/// `POST /v1/logs` (docs/dashboard.md §7.6): an OTLP/HTTP logs export, JSON or protobuf,
+/// stored like a push; answered `200` with an `ExportLogsServiceResponse` in the request's
+/// encoding whose `partial_success` counts the records not stored, or `400` when none was.
+pub async fn otlp(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (content_type, content_encoding) = (header("Content-Type"), header("Content-Encoding"));
+    let (format, encoding) =
+        otlp::check_headers(content_type.as_deref(), content_encoding.as_deref())?;
+    let raw = read_body_limited(req.inner(), logs::MAX_WIRE_BYTES).await?;
+    let body = logs::decode_body(raw, encoding, logs::MAX_BODY_BYTES)?;
+    let export = otlp::parse_export(format, &body, ctx.now)?;
+    drop(body);
+    let rejected = store(ctx, export.streams).await?;
+    if rejected.count == export.records {
+        return Err(ApiError::invalid("resourceLogs", rejected.message));
+    }
+    let content_type = match format {
+        logs::Format::Json => "application/json",
+        logs::Format::Protobuf => "application/x-protobuf",
+    };
+    let headers = ctx.json(200, &Value::Null).headers().clone();
+    let _ = headers.set("Content-Type", content_type);
+    Ok(Response::builder()
+        .with_status(200)
+        .with_headers(headers)
+        .fixed(otlp::response_body(format, &rejected)))
+}
+
+/// Stores the entries of `streams` that are inside the time bounds as classified `logs` rows
+/// in one batch (all or nothing), runs brute force over the stored failure lines, and says
+/// which entries were left out.
+async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Rejected, ApiError> {
     let org = &ctx.tenant.org_id;
-    let built = logs::build_line_rows(&streams, org, ctx.now, ctx.tenant.cutoff(ctx.now));
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let built = logs::build_line_rows(&streams, org, ctx.now, cutoff);
     drop(streams);
-    if built.dropped_old + built.dropped_future + built.dropped_empty > 0 {
-        worker::console_log!(
-            "loki push for {}: dropped {} entries before the cutoff, {} too far ahead, {} empty",
-            org.0,
-            built.dropped_old,
-            built.dropped_future,
-            built.dropped_empty
-        );
+    let rejected = built.rejected(cutoff);
+    if built.rows.is_empty() {
+        return Ok(rejected);
     }
 
     // Every row comes back from the insert (RETURNING), so detection finds the stored failure
     // lines and their ids without another query.
     let mut statements =
         logs::insert_statements(&built.rows, true, MAX_BOUND_JSON_BYTES).map_err(|e| {
-            worker::console_error!("loki rows: {e}");
+            worker::console_error!("log rows: {e}");
             ApiError::internal()
         })?;
     // The dashboard rollups, caught up with the stored items when due (they return no rows).
     statements.extend(rollups::catch_up(ctx.now.0, catch_up_every_ms(ctx.env())));
     // One batch: the whole push is stored, or nothing is (a shipper retry then loses nothing).
     let results = ctx.store()?.batch(&statements).await.map_err(|e| {
-        worker::console_error!("loki insert of {} rows: {e}", built.rows.len());
+        worker::console_error!("log insert of {} rows: {e}", built.rows.len());
         ApiError::unavailable("Log storage")
     })?;
     let lines: Vec<FailedLine> = results
@@ -65,12 +104,12 @@ pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         crate::meter::detection();
         if let Err(e) = detect_lines(ctx, ctx.store()?, &lines).await {
             worker::console_error!(
-                "loki brute-force detection over {} lines failed: {e}",
+                "brute-force detection over {} log lines failed: {e}",
                 lines.len()
             );
         }
     }
-    Ok(no_content(ctx))
+    Ok(rejected)
 }
 
 /// Brute force over the stored failure lines (the core's flow: settings and suppressions,

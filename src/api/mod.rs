@@ -96,6 +96,7 @@ async fn serve(
         Route::GetAlert(id) => alerts::get(&id, ctx).await,
         Route::UpdateAlert(id) => alerts::patch(&req, &id, ctx).await,
         Route::LokiPush => logs::push(&req, ctx).await,
+        Route::OtlpLogs => logs::otlp(&req, ctx).await,
         Route::DashboardData => analytics::dashboard::get(&req, ctx).await,
         Route::ListDestinations => destinations::list(ctx).await,
         Route::CreateDestination => destinations::create(&req, ctx).await,

@@ -492,6 +492,20 @@ const WRITES = [
       return before;
     },
     seen: async (before) => assert.equal(await lineCount(A), before + 1) },
+  { op: "POST /logs", route: "OtlpLogs", name: "OTLP records with bravo's service, user and IP, and X-Scope-OrgID: bravo",
+    act: async () => {
+      const before = await lineCount(A);
+      const attr = (key, v) => ({ key, value: { stringValue: v } });
+      const res = await app.request("/v1/logs", {
+        method: "POST", headers: { Authorization: `Bearer ${A.key}`, "Content-Type": "application/json", "X-Scope-OrgID": B.orgId },
+        body: { resourceLogs: [{ resource: { attributes: [attr("service.name", `${B.tag}_svc`), attr("org_id", B.orgId)] },
+          scopeLogs: [{ logRecords: [{ timeUnixNano: String(ns(Date.now())), body: { stringValue: `${B.tag}_marker otlp` },
+            attributes: [attr("enduser.id", `${B.tag}_lokiuser`), attr("client.address", B.ip)] }] }] }] },
+      });
+      assert.equal(res.status, 200);
+      return before;
+    },
+    seen: async (before) => assert.equal(await lineCount(A), before + 1) },
   { op: "PATCH /alerts/{id}", route: "UpdateAlert", name: "alpha resolves its own alert with notes",
     act: async () => {
       const res = await call("PATCH", `/alerts/${A.alertIds[0]}`, A.key, { body: { action: "resolve", internal_notes: `${B.tag}_notes`, resolved_by: `${B.tag}_analyst` } });

@@ -131,7 +131,7 @@ describe("ingestion", () => {
     assert.equal(rows[0].namespace, "default");
   });
 
-  test("entries before the retention cutoff or over 10 min ahead are dropped", async () => {
+  test("entries before the retention cutoff or over 10 min ahead are not stored, and the push says so as Loki does: 400 naming them, the rest stored", async () => {
     const now = Date.now();
     const values = [
       [ns(now - 8 * DAY), "eight days old"],
@@ -141,8 +141,9 @@ describe("ingestion", () => {
       [new Date(now).toISOString(), "rfc3339 timestamp"],
     ];
     const res = await send(free, { streams: [{ stream: { service: "bounds" }, values }] });
-    assert.equal(res.status, 204);
+    assertError(res, 400, "VALIDATION_ERROR");
     assertPlanHeaders(res, "free");
+    assert.match(res.body.error.details[0].message, /2 of 5 entries were not stored: 1 older than the retention cutoff \d{4}-\d\d-\d\dT[\d:]+Z, 1 more than 10 minutes in the future; the other 3 were stored/);
     const kept = (await logRows(await orgId("LokiFree"), "service = 'bounds'")).map((r) => r.message);
     assert.deepEqual(kept, ["six days old", "nine minutes ahead", "rfc3339 timestamp"]);
   });

@@ -17,6 +17,8 @@ pub enum Route {
     Health,
     DashboardData,
     LokiPush,
+    /// OTLP/HTTP logs (`POST /v1/logs`).
+    OtlpLogs,
     ListDestinations,
     CreateDestination,
     GetDestination(String),
@@ -60,6 +62,7 @@ impl Route {
                 | Route::Health
                 | Route::DashboardData
                 | Route::LokiPush
+                | Route::OtlpLogs
                 | Route::ListKeys
                 | Route::CreateKey
                 | Route::RevokeKey(_)
@@ -82,7 +85,7 @@ impl Route {
     /// say which scope it belongs to.
     pub fn scope(&self) -> Scope {
         match self {
-            Route::Collect | Route::LokiPush => Scope::Ingest,
+            Route::Collect | Route::LokiPush | Route::OtlpLogs => Scope::Ingest,
             Route::ListEvents
             | Route::GetEvent(_)
             | Route::ListAlerts
@@ -151,6 +154,7 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["health"] => vec![("GET", Route::Health)],
         ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
         ["loki", "api", "v1", "push"] => vec![("POST", Route::LokiPush)],
+        ["logs"] => vec![("POST", Route::OtlpLogs)],
         ["destinations"] => vec![
             ("GET", Route::ListDestinations),
             ("POST", Route::CreateDestination),

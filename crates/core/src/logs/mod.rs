@@ -24,6 +24,7 @@
 pub mod classify;
 pub mod detect;
 pub mod items;
+pub mod otlp;
 mod proto;
 mod push;
 pub mod rollups;
@@ -61,6 +62,52 @@ pub const MAX_FIELD_BYTES: usize = 1024;
 /// Label values used as columns are truncated to this. A label is copied into every row of
 /// its stream, so without a bound one large label would be multiplied by 10,000 rows.
 pub const MAX_LABEL_BYTES: usize = 256;
+
+/// The entries of a push that were not stored, and why: Loki answers them with a 400 after
+/// storing the rest, OTLP with `partial_success` (§7.1, §7.6).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rejected {
+    pub count: usize,
+    pub message: String,
+}
+
+impl LineRows {
+    /// What was left out of these rows, as one sentence naming each reason and the bounds
+    /// (`cutoff` is the oldest time kept).
+    pub fn rejected(&self, cutoff: crate::time::UnixMs) -> Rejected {
+        let count = self.dropped_old + self.dropped_future + self.dropped_empty;
+        if count == 0 {
+            return Rejected::default();
+        }
+        let mut reasons = Vec::new();
+        if self.dropped_old > 0 {
+            reasons.push(format!(
+                "{} older than the retention cutoff {}",
+                self.dropped_old,
+                cutoff.iso_seconds()
+            ));
+        }
+        if self.dropped_future > 0 {
+            reasons.push(format!(
+                "{} more than {} minutes in the future",
+                self.dropped_future,
+                MAX_FUTURE_MS / 60_000
+            ));
+        }
+        if self.dropped_empty > 0 {
+            reasons.push(format!("{} with an empty line", self.dropped_empty));
+        }
+        let total = count + self.rows.len();
+        Rejected {
+            count,
+            message: format!(
+                "{count} of {total} entries were not stored: {}; the other {} were stored",
+                reasons.join(", "),
+                self.rows.len()
+            ),
+        }
+    }
+}
 
 /// The push's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1238,3 +1238,23 @@ mod amplification_limits {
         assert_eq!(streams.len(), 2);
     }
 }
+
+#[test]
+fn rejected_entries_are_counted_and_named_by_reason() {
+    use crate::logs::{LineRows, Rejected};
+    assert_eq!(LineRows::default().rejected(UnixMs(0)), Rejected::default());
+    let rows = LineRows {
+        rows: vec![],
+        dropped_old: 2,
+        dropped_future: 1,
+        dropped_empty: 0,
+        truncated: 0,
+    };
+    let r = rows.rejected(UnixMs(1_769_731_200_000));
+    assert_eq!(r.count, 3);
+    assert_eq!(
+        r.message,
+        "3 of 3 entries were not stored: 2 older than the retention cutoff \
+         2026-01-30T00:00:00Z, 1 more than 10 minutes in the future; the other 0 were stored"
+    );
+}
