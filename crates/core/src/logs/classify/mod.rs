@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 mod extract;
 mod logfmt;
+pub mod parsers;
 
 pub use extract::{extract_fields, ExtractedFields, LineFormat};
+pub use parsers::{Outcome, Recognised};
 
 /// The dashboard's log `type` (§3.1, §4). The declaration order is the §4 rule order, which is
 /// also the order of the Sankey `telemetry` layer (§3.4), so `Ord` follows it.

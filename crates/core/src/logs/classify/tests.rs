@@ -254,6 +254,7 @@ fn a_server_error_is_never_login_success() {
 
 #[test]
 fn quirk_failure_word_without_auth_word_falls_through() {
+    // The keyword rules alone; sshd lines never reach them (the sshd parser, §7.5).
     assert_eq!(
         c("Invalid user oracle from 198.51.100.9 port 22"),
         T::NetworkScan
