@@ -214,7 +214,9 @@ describe("what a suppression does", () => {
     assert.equal((await suppress(key, { scope: "cidr", value: "198.51.100.0/24", reason: "bastion" })).status, 201);
     const push = async (ip) => {
       const now = Date.now();
-      const values = Array.from({ length: 6 }, (_, i) => [ns(now - (6 - i) * 1000), `sshd: Failed password for root from ${ip} port 22 ssh2`]);
+      // One account per network: sshd lines carry their user (docs/dashboard.md §7.5), and twelve failures against
+      // one account would raise a per-account alert besides the per-IP ones.
+      const values = Array.from({ length: 6 }, (_, i) => [ns(now - (6 - i) * 1000), `sshd: Failed password for ops-${ip} from ${ip} port 22 ssh2`]);
       const res = await app.request("/loki/api/v1/push", { method: "POST", key, headers: { "Content-Type": "application/json" }, body: { streams: [{ stream: { job: "sshd" }, values }] } });
       assert.equal(res.status, 204);
     };

@@ -483,13 +483,15 @@ fn loki_lines_from_a_suppressed_network_are_recorded_as_suppressed() {
             json!({"scope": "cidr", "value": "198.51.100.0/24", "reason": "bastion"}),
         )
         .unwrap();
+    // One account per network: sshd lines carry their user (docs/dashboard.md §7.5), and twelve
+    // failures against one account would raise a per-account alert besides the per-IP ones.
     let push = |ip: &str| -> Vec<FailedLine> {
         let values: Vec<Value> = (0..6)
             .map(|i| {
                 let at = i128::from(T0.0 + i * 1000) * 1_000_000;
                 json!([
                     at.to_string(),
-                    format!("sshd: Failed password for root from {ip} port 22 ssh2")
+                    format!("sshd: Failed password for ops-{ip} from {ip} port 22 ssh2")
                 ])
             })
             .collect();

@@ -50,7 +50,8 @@ pub struct LogRow {
     pub device: Option<String>,
     pub vpn: Option<bool>,
     pub status_code: Option<u16>,
-    /// What an IAM change acted on (§3.3): a `resource` field (lines), or
+    /// What an IAM change acted on (§3.3): what a format parser read or a `resource` field
+    /// (lines; an access line's path, too), or
     /// `metadata.resource` → `target` → `new_role` → the event name (events).
     pub resource: Option<String>,
     /// The raw line, truncated to 8 KiB (lines); the event name, plus `metadata.message` when
@@ -213,7 +214,8 @@ impl StreamLabels {
 
 /// The row of one entry (already inside the time bounds), and whether its line was truncated.
 ///
-/// * type/action: §4/§5 over the line's method, message and status;
+/// * type/action: the format parser's (§7.5), else §4/§5 over the line's method, message and
+///   status;
 /// * level: the line's level, else the stream's level label, else from the status (§7.3);
 /// * hostname: the label, else a field (§3.1, `hostname`);
 /// * device: a field, else the label (§3.1, `device`).

@@ -503,7 +503,8 @@ fn contract_example_rows() {
     );
     assert_eq!(b.log_type, LogType::LoginFailure);
     assert_eq!(b.source_ip.as_deref(), Some("198.51.100.9"));
-    assert_eq!((b.user.as_deref(), b.status_code), (None, None));
+    // The sshd parser (§7.5) reads the account tried.
+    assert_eq!((b.user.as_deref(), b.status_code), (Some("oracle"), None));
     assert_eq!(b.level, LogLevel::Info);
     assert_eq!(
         (b.service.as_str(), b.namespace.as_str()),
@@ -597,9 +598,10 @@ fn types_actions_and_fields_per_line_format() {
         ["1769764500000000000", "user alice authenticated via vpn from 2001:db8::1"]
     ]}]}));
     let r = &out.rows;
+    // The GCP audit parser (§7.5): SetIamPolicy attaches a policy.
     assert_eq!(
         (r[0].log_type, r[0].action),
-        (LogType::IamChange, Some(IamAction::PermissionChanged))
+        (LogType::IamChange, Some(IamAction::PolicyAttached))
     );
     assert_eq!(r[0].user.as_deref(), Some("ops@example.com"));
     assert_eq!(r[0].source_ip.as_deref(), Some("198.51.100.20"));
@@ -624,6 +626,72 @@ fn types_actions_and_fields_per_line_format() {
     assert!(r
         .iter()
         .all(|r| r.service == "gcp" && r.namespace == "default" && r.hostname.is_none()));
+}
+
+#[test]
+fn known_formats_store_their_type_user_and_ip() {
+    let trail = json!({"eventVersion": "1.09", "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin", "sourceIPAddress": "203.0.113.61",
+        "userIdentity": {"type": "IAMUser", "userName": "dana"},
+        "responseElements": {"ConsoleLogin": "Failure"}});
+    let out = rows_of(&json!({"streams":[{"stream":{"job":"mixed"},"values":[
+        ["1769764500000000000", "Dec  7 02:58:35 bastion-1 sshd[4121]: Invalid user oracle from 198.51.100.9 port 22"],
+        ["1769764500000000000", "sshd[4121]: Accepted publickey for deploy from 2001:db8::77 port 51514 ssh2"],
+        ["1769764500000000000", "sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id"],
+        ["1769764500000000000", r#"198.51.100.23 - - [07/Dec/2026:10:01:02 +0000] "GET /portfolio HTTP/1.1" 200 512 "-" "curl""#],
+        ["1769764500000000000", trail.to_string()],
+        ["1769764500000000000", r#"{"level":"info","msg":"auth backend error 503 upstream timed out"}"#]
+    ]}]}));
+    let got: Vec<_> = out
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.log_type,
+                r.action,
+                r.user.as_deref(),
+                r.source_ip.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                LogType::LoginFailure,
+                None,
+                Some("oracle"),
+                Some("198.51.100.9")
+            ),
+            (
+                LogType::LoginSuccess,
+                None,
+                Some("deploy"),
+                Some("2001:db8::77")
+            ),
+            (
+                LogType::IamChange,
+                Some(IamAction::RoleEscalated),
+                Some("alice"),
+                None
+            ),
+            (LogType::NetworkEvent, None, None, Some("198.51.100.23")),
+            (
+                LogType::LoginFailure,
+                None,
+                Some("dana"),
+                Some("203.0.113.61")
+            ),
+            (LogType::NetworkEvent, None, None, None),
+        ]
+    );
+    assert_eq!(out.rows[2].resource.as_deref(), Some("root: /usr/bin/id"));
+    assert_eq!(out.rows[3].resource.as_deref(), Some("/portfolio"));
+    assert_eq!(out.rows[3].status_code, Some(200));
+    // The stored message is still the whole line.
+    assert!(out.rows[0]
+        .message
+        .starts_with("Dec  7 02:58:35 bastion-1 sshd[4121]: "));
 }
 
 #[test]

@@ -1,9 +1,12 @@
 //! Field extraction from one raw log line (docs/dashboard.md §7.3).
 //!
-//! Source order for every field: the line's own keys (JSON or logfmt), then the entry's
-//! structured metadata, then — for the IP and the status only — the plain-text heuristics
-//! run over the message. Labels are not seen here; the caller applies them (§7.1, §3.1).
+//! A line a format parser recognises (§7.5) takes its type from the parser, and the parser's
+//! user, IP, method, status and resource win. Otherwise, source order for every field: the
+//! line's own keys (JSON or logfmt), then the entry's structured metadata, then — for the IP
+//! and the status only — the plain-text heuristics run over the message. Labels are not seen
+//! here; the caller applies them (§7.1, §3.1).
 
+use super::parsers::{recognise, Recognised};
 use super::{classify_with_action, logfmt, tokenize, IamAction, LogLevel, LogType};
 use serde_json::{Map, Value};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -91,12 +94,18 @@ pub struct ExtractedFields {
     /// `Some(true)` for a truthy `vpn` field or the token `vpn` in the message; `Some(false)`
     /// for an explicitly falsy `vpn` field; otherwise `None`.
     pub vpn: Option<bool>,
+    /// What a format parser read (§7.5); its type and action win over §4/§5.
+    pub parsed: Option<Recognised>,
 }
 
 impl ExtractedFields {
-    /// Classifies the line (§4/§5) from its method, message and status. The action is `Some`
-    /// exactly when the type is `iam_change`.
+    /// Classifies the line: the format parser's verdict (§7.5) when one recognised it, else §4/§5
+    /// from its method, message and status. The action is `Some` exactly when the type is
+    /// `iam_change`.
     pub fn classify(&self) -> (LogType, Option<IamAction>) {
+        if let Some(p) = &self.parsed {
+            return (p.log_type, p.action);
+        }
         classify_with_action(
             self.method.as_deref().unwrap_or(""),
             &self.message,
@@ -107,7 +116,8 @@ impl ExtractedFields {
 
 /// Extracts the §7.3 fields from one line (already truncated to 8 KiB by the caller).
 /// `structured` is the entry's structured metadata (§7.1); it fills fields the line itself
-/// does not give.
+/// does not give. The format parsers (§7.5) run first, over a JSON line's object and over the
+/// message; the fields they read win.
 ///
 /// Within one source, the first key present wins, where "present" means it holds a usable
 /// value: `null`, empty strings, objects/arrays, non-IP strings for IP keys and statuses
@@ -126,9 +136,17 @@ pub fn extract_fields(line: &str, structured: Option<&Map<String, Value>>) -> Ex
             first(&sources, MESSAGE_KEYS, text_value).unwrap_or_default()
         }
     };
-    let ip = first(&sources, IP_KEYS, ip_value)
+    let object = own.as_ref().filter(|_| format == LineFormat::Json);
+    let parsed = recognise(&message, object);
+    let from_parser = |pick: fn(&Recognised) -> Option<String>| parsed.as_ref().and_then(pick);
+    let ip = from_parser(|p| p.ip.clone())
+        .or_else(|| first(&sources, IP_KEYS, ip_value))
         .or_else(|| first_ip_literal(&message).map(|ip| ip.to_string()));
-    let status = first(&sources, STATUS_KEYS, status_value).or_else(|| common_log_status(&message));
+    let status = parsed
+        .as_ref()
+        .and_then(|p| p.status)
+        .or_else(|| first(&sources, STATUS_KEYS, status_value))
+        .or_else(|| common_log_status(&message));
     let vpn_token = tokenize("", &message).iter().any(|t| t == "vpn");
     let vpn = if vpn_token {
         Some(true)
@@ -144,16 +162,19 @@ pub fn extract_fields(line: &str, structured: Option<&Map<String, Value>>) -> Ex
                 .map(LogLevel::normalize)
         }),
         ip,
-        user: first(&sources, USER_KEYS, text_value),
-        method: first(&sources, METHOD_KEYS, text_value),
+        user: from_parser(|p| p.user.clone()).or_else(|| first(&sources, USER_KEYS, text_value)),
+        method: from_parser(|p| p.method.clone())
+            .or_else(|| first(&sources, METHOD_KEYS, text_value)),
         status,
-        resource: first(&sources, RESOURCE_KEYS, text_value),
+        resource: from_parser(|p| p.resource.clone())
+            .or_else(|| first(&sources, RESOURCE_KEYS, text_value)),
         geo: first(&sources, GEO_KEYS, text_value),
         hostname: first(&sources, HOSTNAME_KEYS, text_value),
         target_ip: first(&sources, TARGET_IP_KEYS, ip_value),
         device: first(&sources, DEVICE_KEYS, text_value),
         vpn,
         message,
+        parsed,
     }
 }
 

@@ -42,12 +42,22 @@ fn contract_example_json_line() {
 fn contract_example_plain_line() {
     let line = "sshd: Failed password for invalid user oracle from 198.51.100.9 port 50122";
     let f = extract_fields(line, None);
+    // The sshd parser (§7.5) reads the user and the auth method as well as the IP.
+    let parsed = Recognised {
+        user: Some("oracle".into()),
+        ip: Some("198.51.100.9".into()),
+        method: Some("password".into()),
+        ..Recognised::new("sshd", LogType::LoginFailure)
+    };
     assert_eq!(
         f,
         ExtractedFields {
             format: LineFormat::Plain,
             message: line.into(),
             ip: Some("198.51.100.9".into()),
+            user: Some("oracle".into()),
+            method: Some("password".into()),
+            parsed: Some(parsed),
             ..Default::default()
         }
     );
@@ -94,6 +104,7 @@ fn json_first_key_present_wins_for_every_field() {
             target_ip: Some("192.0.2.1".into()),
             device: Some("iPhone".into()),
             vpn: Some(true),
+            parsed: None,
         }
     );
 }
@@ -180,10 +191,12 @@ fn json_gcp_audit_record_uses_nested_proto_payload_paths() {
     assert_eq!(f.method.as_deref(), Some("SetIamPolicy"));
     assert_eq!(f.resource.as_deref(), Some("projects/demo"));
     assert_eq!(f.level, Some(LogLevel::Info));
+    // The GCP audit parser (§7.5): SetIamPolicy attaches a policy.
     assert_eq!(
         f.classify(),
-        (LogType::IamChange, Some(IamAction::PermissionChanged))
+        (LogType::IamChange, Some(IamAction::PolicyAttached))
     );
+    assert_eq!(f.parsed.map(|p| p.parser), Some("gcp_audit"));
 }
 
 #[test]
@@ -464,8 +477,10 @@ fn plain_combined_log_line_gives_ip_and_status() {
     assert_eq!(f.ip.as_deref(), Some("2001:db8::4"));
     assert_eq!(f.status, Some(403));
     assert_eq!(LogLevel::from_status(f.status), LogLevel::Warning);
-    // Quirk 1: `login` without a failure word is login_success, whatever the status.
-    assert_eq!(f.classify().0, LogType::LoginSuccess);
+    // The access-log parser (§7.5): a refused POST to a login path is a failed login (the §4
+    // rules used to read `login` here as a success).
+    assert_eq!(f.classify().0, LogType::LoginFailure);
+    assert_eq!(f.resource.as_deref(), Some("/wp-login.php"));
 }
 
 #[test]

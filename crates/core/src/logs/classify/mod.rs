@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 mod extract;
 mod logfmt;
+pub mod parsers;
 
 pub use extract::{extract_fields, ExtractedFields, LineFormat};
+pub use parsers::{Outcome, Recognised};
 
 /// The dashboard's log `type` (§3.1, §4). The declaration order is the §4 rule order, which is
 /// also the order of the Sankey `telemetry` layer (§3.4), so `Ord` follows it.
@@ -247,6 +249,8 @@ const FAILURE_AUTH_WORDS: [&str; 4] = ["login", "auth", "password", "signin"];
 const SUCCESS_WORDS: [&str; 3] = ["login", "auth", "authenticated"];
 /// Rule 2, words that need a 2xx status.
 const SUCCESS_2XX_WORDS: [&str; 2] = ["password", "signin"];
+/// Words of a line reporting a server error: never `login_success` (rule 2).
+const SERVER_ERROR_WORDS: [&str; 5] = ["error", "exception", "unavailable", "timeout", "timed"];
 /// Rule 3.
 const IAM_WORDS: [&str; 5] = ["iam", "policy", "role", "permission", "grant"];
 /// Rule 4.
@@ -261,13 +265,17 @@ fn matches_any<S: AsRef<str>>(tokens: &[S], keywords: &[&str]) -> bool {
         .any(|t| keywords.iter().any(|k| t.starts_with(k)))
 }
 
-/// The §4 rules over already-computed tokens; the first match wins.
+/// The §4 rules over already-computed tokens; the first match wins. Rule 2 never matches a
+/// line reporting a server error (a status ≥ 500 or an error word).
 fn classify_tokens<S: AsRef<str>>(tokens: &[S], status: Option<u16>) -> LogType {
+    let server_error =
+        || status.is_some_and(|s| s >= 500) || matches_any(tokens, &SERVER_ERROR_WORDS);
     if matches_any(tokens, &FAILURE_WORDS) && matches_any(tokens, &FAILURE_AUTH_WORDS) {
         LogType::LoginFailure
-    } else if matches_any(tokens, &SUCCESS_WORDS)
+    } else if (matches_any(tokens, &SUCCESS_WORDS)
         || (status.is_some_and(|s| (200..=299).contains(&s))
-            && matches_any(tokens, &SUCCESS_2XX_WORDS))
+            && matches_any(tokens, &SUCCESS_2XX_WORDS)))
+        && !server_error()
     {
         LogType::LoginSuccess
     } else if matches_any(tokens, &IAM_WORDS) {
@@ -296,7 +304,8 @@ fn iam_action_tokens<S: AsRef<str>>(tokens: &[S]) -> IamAction {
 
 /// Classifies a raw line or custom event (§4): `method` may be empty, `status` is the HTTP-like
 /// status when known. Rules, first match wins: login_failure, login_success, iam_change,
-/// network_scan, else network_event. The two known quirks of §4 are kept deliberately.
+/// network_scan, else network_event; a server error is never login_success. The known quirk of
+/// §4 (a failure word without an auth word falls through) is kept deliberately.
 pub fn classify(method: &str, msg: &str, status: Option<u16>) -> LogType {
     classify_tokens(&tokenize(method, msg), status)
 }

@@ -91,7 +91,7 @@ fn rule2_each_unconditional_word() {
     assert_eq!(c("auth ok"), T::LoginSuccess);
     assert_eq!(c("Authenticated bob"), T::LoginSuccess);
     assert_eq!(c("authorization granted"), T::LoginSuccess);
-    assert_eq!(classify("", "logins", Some(500)), T::LoginSuccess);
+    assert_eq!(classify("", "logins", Some(404)), T::LoginSuccess);
 }
 
 #[test]
@@ -224,16 +224,37 @@ fn exclusions_are_exact_tokens() {
 // ---- known quirks -------------------------------------------------------------------------
 
 #[test]
-fn quirk_login_without_failure_word_is_success_even_on_5xx() {
-    assert_eq!(classify("POST", "/login", Some(503)), T::LoginSuccess);
+fn a_server_error_is_never_login_success() {
+    // A 5xx status, or an error word, stops rule 2; rules 3–5 still apply.
+    assert_eq!(classify("POST", "/login", Some(503)), T::NetworkEvent);
+    assert_eq!(classify("", "logins", Some(500)), T::NetworkEvent);
     assert_eq!(
         classify("", "auth backend timeout", Some(500)),
-        T::LoginSuccess
+        T::NetworkEvent
     );
+    for msg in [
+        "auth backend error 503 upstream timed out",
+        "login service unavailable",
+        "AuthException: token store down",
+        "authenticated session lookup timedout",
+        "login errors: 3",
+    ] {
+        assert_eq!(c(msg), T::NetworkEvent, "{msg}");
+    }
+    assert_eq!(c("auth role sync error"), T::IamChange);
+    assert_eq!(c("auth probe timeout on port 443"), T::NetworkScan);
+    // Rule 1 comes first: a failure word and an auth word stay a failed login.
+    assert_eq!(
+        classify("", "login failed: upstream error", Some(502)),
+        T::LoginFailure
+    );
+    // `timestamp`, `terror…` are not error words.
+    assert_eq!(c("login ok timestamp=1"), T::LoginSuccess);
 }
 
 #[test]
 fn quirk_failure_word_without_auth_word_falls_through() {
+    // The keyword rules alone; sshd lines never reach them (the sshd parser, §7.5).
     assert_eq!(
         c("Invalid user oracle from 198.51.100.9 port 22"),
         T::NetworkScan
