@@ -10,6 +10,7 @@ use crate::api::http::read_body_limited;
 use crate::api::Ctx;
 use crate::d1::Store;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
+use edgesoc_core::intel::enrichment;
 use edgesoc_core::logs;
 use edgesoc_core::logs::detect::{self, FailedLine};
 use edgesoc_core::logs::otlp;
@@ -71,12 +72,13 @@ pub async fn otlp(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Rejected, ApiError> {
     let org = &ctx.tenant.org_id;
     let cutoff = ctx.tenant.cutoff(ctx.now);
-    let built = logs::build_line_rows(&streams, org, ctx.now, cutoff);
+    let mut built = logs::build_line_rows(&streams, org, ctx.now, cutoff);
     drop(streams);
     let rejected = built.rejected(cutoff);
     if built.rows.is_empty() {
         return Ok(rejected);
     }
+    enrich(ctx, &mut built.rows).await;
 
     // Every row comes back from the insert (RETURNING), so detection finds the stored failure
     // lines and their ids without another query.
@@ -110,6 +112,30 @@ async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Reject
         }
     }
     Ok(rejected)
+}
+
+/// On Pro and above, the country and VPN flag of each line's public address, from the events' sources (the
+/// IP-range tables, two reads per push, and the network lists); a failed lookup leaves the
+/// lines as they are and never fails the push.
+async fn enrich(ctx: &Ctx, rows: &mut [logs::LogRow]) {
+    // Free shows no location or network flags (docs/dashboard.md §1): nothing to look up.
+    if !ctx.tenant.plan.is_pro_or_above() {
+        return;
+    }
+    let ips = logs::enrich::addresses(rows);
+    if ips.is_empty() {
+        return;
+    }
+    let Ok(store) = ctx.store() else { return };
+    let answers = match store.batch(&enrichment::ip_table_statements(&ips)).await {
+        Ok(results) => enrichment::ip_table_answers(results),
+        Err(e) => {
+            worker::console_error!("log address lookup of {} addresses: {e}", ips.len());
+            Default::default()
+        }
+    };
+    let lists = crate::intel::lists::current(store).await;
+    logs::enrich::apply(rows, &ips, &answers, &lists);
 }
 
 /// Brute force over the stored failure lines (the core's flow: settings and suppressions,

@@ -148,6 +148,38 @@ describe("ingestion", () => {
     assert.deepEqual(kept, ["six days old", "nine minutes ahead", "rfc3339 timestamp"]);
   });
 
+  test("a line's public address gets its country and VPN flag from the events' sources, shown on the dashboard (Pro)", async () => {
+    // One range in the IP tables (keys: "4" + 8 hex digits) and its ASN, as scripts/import-ipdb stores them.
+    await app.db.batch([
+      app.db.prepare("INSERT INTO ip_location (id, country_code, city) VALUES (990001, 'NL', 'Amsterdam')"),
+      app.db.prepare("INSERT INTO ip_city (ip_start, ip_end, location_id) VALUES ('4c6336400', '4c63364ff', 990001)"),
+    ]);
+    const t = Date.now() - 5000; // inside the dashboard's window, which ends at the current second
+    const values = [
+      [ns(t), "Failed password for root from 198.51.100.200 port 22 ssh2"],
+      [ns(t), JSON.stringify({ msg: "login failed", ip: "198.51.100.201", country: "BE" })],
+      [ns(t), "Failed password for root from 10.1.2.3 port 22 ssh2"],
+    ];
+    assert.equal((await send(pro, { streams: [{ stream: { service: "geo-lines" }, values }] })).status, 204);
+    const rows = await logRows(await orgId("LokiPro"), "service = 'geo-lines'");
+    assert.deepEqual(rows.map((r) => [r.source_ip, r.geo, r.vpn]), [
+      ["198.51.100.200", "NL", 0],
+      ["198.51.100.201", "BE", 0],
+      ["10.1.2.3", null, null],
+    ]);
+    const dash = await app.request("/ui/mock-data?hours=1&service=geo-lines", { key: pro });
+    const item = dash.body.logs?.find((l) => l.sourceIp === "198.51.100.200");
+    assert.ok(item, JSON.stringify(dash.body).slice(0, 600));
+    assert.equal(item.geo, "NL");
+    assert.equal(item.vpn, false);
+    assert.equal(dash.body.topAttackers.find((a) => a.sourceIp === "198.51.100.200")?.country, "NL", "the attacker's country");
+
+    // Free shows no location: nothing is looked up.
+    assert.equal((await send(free, { streams: [{ stream: { service: "geo-lines" }, values: values.slice(0, 1) }] })).status, 204);
+    const [freeRow] = await logRows(await orgId("LokiFree"), "service = 'geo-lines'");
+    assert.equal(freeRow.geo, null);
+  });
+
   test("lines over 8 KiB are truncated", async () => {
     const long = "Failed password from 203.0.113.99 " + "x".repeat(10_000);
     assert.equal((await send(pro, { streams: [{ stream: { service: "long" }, values: [[ns(Date.now()), long]] }] })).status, 204);

@@ -23,6 +23,7 @@
 
 pub mod classify;
 pub mod detect;
+pub mod enrich;
 pub mod items;
 pub mod otlp;
 mod proto;
