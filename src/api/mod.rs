@@ -22,6 +22,7 @@ use crate::{access, alerts, analytics, ingest, logs};
 use edgesoc_core::access::origins::{self, Cors};
 use edgesoc_core::access::session::{self, CSRF_HEADER};
 use edgesoc_core::api::route::{resolve, Route};
+use edgesoc_core::limits::limiter::Budget;
 use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
@@ -80,7 +81,9 @@ async fn serve(
         ctx.tenant.require(Route::Collect.scope())?;
         return ingest::collect::post(&req, ctx).await;
     }
-    ctx.admit(Claim::rate_only(&ctx.tenant.limits)).await?;
+    let budget = route.as_ref().map_or(Budget::Reads, Route::budget);
+    ctx.admit(Claim::rate_only(&ctx.tenant.limits, budget))
+        .await?;
     let route = route?;
     ctx.tenant.require(route.scope())?;
     let req = req.into_request();

@@ -8,6 +8,7 @@ use crate::api::Ctx;
 use crate::limits::group::Claim;
 use edgesoc_core::api::respond::collect_accepted;
 use edgesoc_core::ingest::{accept, Accepted, MAX_BODY_BYTES};
+use edgesoc_core::limits::limiter::Budget;
 use edgesoc_core::ApiError;
 use worker::Response;
 
@@ -22,7 +23,7 @@ pub async fn post(req: &Incoming, ctx: &mut Ctx) -> Result<Response, ApiError> {
             std::mem::take(&mut a.messages),
             a.hold.take(),
         ),
-        Err(_) => Claim::rate_only(&ctx.tenant.limits),
+        Err(_) => Claim::rate_only(&ctx.tenant.limits, Budget::Events),
     };
     let admitted = ctx.admit(claim).await?;
     let ids = accepted?.ids;

@@ -119,6 +119,7 @@ impl OrgLimiter {
                 .map(|r| Bucket {
                     sec: r.sec as i64,
                     count: r.count as u32,
+                    budget: Default::default(),
                 })
                 .collect()
         } else {

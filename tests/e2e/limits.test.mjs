@@ -44,15 +44,31 @@ test("with limit L and N > L concurrent requests exactly L pass; the rest get 42
   assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id IN (SELECT id FROM orgs WHERE name='Limited')"), L);
 });
 
-test("the limit counts requests across all endpoints and all keys of an organisation", async () => {
+test("each rate budget (events, log pushes, everything else) counts across the endpoints and keys of an organisation, apart from the others", async () => {
   const key = await app.createKey({ org: "Shared", plan: "custom", rateLimit: 4 });
   const key2 = await app.createKey({ org: "Shared", plan: "custom", rateLimit: 4 });
+  // Reads and management: one budget across endpoints and keys (an unknown path counts too).
   assert.equal((await app.request("/health", { key })).status, 200);
   assert.equal((await app.request("/nope", { key: key2 })).status, 404);
-  assert.equal((await app.collect(key2, { event: "a.b" })).status, 202);
+  assert.equal((await app.request("/events", { key: key2 })).status, 200);
   assert.equal((await app.request("/health", { key: key2 })).status, 200);
   const fifth = await app.request("/health", { key });
   assert.equal(fifth.status, 429);
+  assert.match(fifth.headers.get("retry-after"), /^[1-9]\d*$/);
+  // A shipper pushing one line per request has its own budget: it neither spends the reads'
+  // nor is refused because of them, and its own overflow is a 429 it retries.
+  const push = (k, i) => app.request("/loki/api/v1/push", {
+    method: "POST", key: k, headers: { "Content-Type": "application/json" },
+    body: { streams: [{ stream: { service: "budget" }, values: [[`${BigInt(Date.now() - 1000) * 1_000_000n}`, `line ${i}`]] }] },
+  });
+  for (let i = 0; i < 4; i++) assert.equal((await push(i % 2 ? key : key2, i)).status, 204, `push ${i}`);
+  const fifthPush = await push(key, 4);
+  assert.equal(fifthPush.status, 429);
+  assert.equal(fifthPush.body.error.code, "RATE_LIMITED");
+  assert.match(fifthPush.headers.get("retry-after"), /^[1-9]\d*$/);
+  // The SDKs' events have theirs.
+  for (let i = 0; i < 4; i++) assert.equal((await app.collect(i % 2 ? key : key2, { event: "a.b" })).status, 202);
+  assert.equal((await app.collect(key, { event: "a.b" })).status, 429);
   // Another organisation is unaffected.
   const other = await app.createKey({ org: "Neighbour", plan: "custom", rateLimit: 4 });
   assert.equal((await app.request("/health", { key: other })).status, 200);
@@ -138,10 +154,12 @@ test("the window and the month's usage survive a restart: the row is written bef
       const health = await app.request("/health", { key });
       assert.equal(health.status, 200);
       assert.equal(health.body.quota.used, 15, "every reservation kept");
-      assert.equal(health.headers.get("x-ratelimit-remaining"), "0", "3 requests before, this one the 4th");
+      assert.equal(health.headers.get("x-ratelimit-remaining"), "3", "reads count in their own budget");
+      const fourth = await app.collect(key, five);
+      assert.equal(fourth.headers.get("x-ratelimit-remaining"), "0", "3 requests before, this one the 4th");
       const limited = await app.collect(key, five);
       assert.equal(limited.status, 429, "the window kept its requests");
-      assert.equal(limited.headers.get("x-litesoc-quota-used"), "15");
+      assert.equal(limited.headers.get("x-litesoc-quota-used"), "20");
     } finally {
       await app.dispose();
     }
@@ -211,7 +229,9 @@ test("an object from before the one-row layout keeps its month's usage and its w
       const health = await app.request("/health", { key });
       assert.equal(health.status, 200);
       assert.equal(health.body.quota.used, 91);
-      assert.equal(health.headers.get("x-ratelimit-remaining"), "0");
+      assert.equal(health.headers.get("x-ratelimit-remaining"), "5", "reads count in their own budget");
+      const sixth = await app.collect(key, { event: "a.b" });
+      assert.equal(sixth.headers.get("x-ratelimit-remaining"), "0", "the carried 3, and 2 before the restart");
       assert.equal((await app.collect(key, { event: "a.b" })).status, 429);
     } finally {
       await app.dispose();
@@ -230,10 +250,12 @@ test("a limiter call writes one SQLite row, or none when it changes nothing (the
     assert.deepEqual(await lines(log, 2), { op: "admit", items: 1, statements: 1, rows_read: 0, rows_written: 1 });
     await new Promise((r) => setTimeout(r, 1000)); // a new second: a new bucket, still one row
     assert.equal((await app.request("/health", { key })).status, 200);
-    assert.equal((await lines(log, 3)).rows_written, 1);
+    assert.equal((await lines(log, 3)).rows_written, 1, "a read's bucket, in its own budget");
+    assert.equal((await app.collect(key, { event: "a.b" })).status, 202);
+    assert.equal((await lines(log, 4)).rows_written, 1);
     const limited = await app.collect(key, { event: "a.b" });
     assert.equal(limited.status, 429);
-    assert.equal((await lines(log, 4)).rows_written, 0, "refused: nothing changed, nothing written");
+    assert.equal((await lines(log, 5)).rows_written, 0, "refused: nothing changed, nothing written");
 
     // Concurrent requests share calls (group commit): each call writes one row, whatever it decides.
     const bulk = await app.createKey({ org: "Bulk", plan: "custom", quota: 1000 });
@@ -260,13 +282,13 @@ test("a refund writes one row and gives the reservation back", async () => {
     const key = await app.createKey({ org: "Refunded", plan: "custom", rateLimit: 10, quota: 100 });
     const res = await app.collect(key, { events: Array.from({ length: 10 }, () => ({ event: "a.b" })) });
     assert.equal(res.status, 500, "the queue refused every send");
+    assert.equal(res.headers.get("x-ratelimit-remaining"), "9", "the refused request still counted against the rate");
     await lines(log, 2);
     const [admit, refund] = log.lines;
     assert.equal(admit.op, "admit");
     assert.deepEqual(refund, { op: "refund", items: 1, statements: 1, rows_read: 0, rows_written: 1 });
     const health = await app.request("/health", { key });
     assert.equal(health.body.quota.used, 0, "refunded");
-    assert.equal(health.headers.get("x-ratelimit-remaining"), "8", "the refused request still counted against the rate");
   } finally {
     await app.dispose();
   }

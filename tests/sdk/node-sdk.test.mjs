@@ -759,6 +759,8 @@ describe("plans, health and errors", () => {
     assert.equal(e.retryAfter, Number(header), "not the SDK's fallback of 60 unless the server says 60");
     assert.equal(e.body.error.retry_after, e.retryAfter);
     assert.match(e.message, /Rate limit/);
+    // Events count in their own budget (docs/api.md §3.2): two pass, the third is refused.
+    for (let i = 0; i < 2; i++) assert.equal((await send(key, only(WIRE.trackStringActor))).status, 202);
     const out = await sendEventsOutcome(await send(key, only(WIRE.trackStringActor)), 1);
     assert.equal(out.ok, false);
     assert.equal(out.status, 429);

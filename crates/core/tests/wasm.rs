@@ -69,10 +69,12 @@ fn rate_decisions_match_native() {
             Bucket {
                 sec: 1000,
                 count: 3,
+                budget: Default::default(),
             },
             Bucket {
                 sec: 1030,
                 count: 2,
+                budget: Default::default(),
             },
         ],
         1_040_500,

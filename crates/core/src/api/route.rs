@@ -4,6 +4,7 @@
 
 use crate::access::scope::Scope;
 use crate::api::error::ApiError;
+use crate::limits::limiter::Budget;
 
 /// Every API operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,15 @@ impl Route {
                 | Route::PutMember(_)
                 | Route::DeleteMember(_)
         )
+    }
+
+    /// The rate budget this route's requests count in (docs/api.md §3.2).
+    pub fn budget(&self) -> Budget {
+        match self {
+            Route::Collect => Budget::Events,
+            Route::LokiPush | Route::OtlpLogs => Budget::Logs,
+            _ => Budget::Reads,
+        }
     }
 
     /// The scope a key needs for this route (docs/api.md §2.5). Exhaustive: a new route must

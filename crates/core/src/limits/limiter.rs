@@ -10,12 +10,46 @@ use serde::{Deserialize, Serialize};
 /// Length of the rate-limit window.
 pub const WINDOW_SECONDS: i64 = 60;
 
-/// One second's request count.
+/// Which rate budget a request draws on (docs/api.md §3.2): each organisation has one 60 s
+/// window per budget, each at its plan's rate, so a log shipper sending a request per line
+/// cannot starve the SDKs' events or the analyst's dashboard, nor they it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    /// `POST /collect`: the SDKs' events.
+    #[default]
+    Events,
+    /// Log pushes (Loki, OTLP).
+    Logs,
+    /// Everything else: reads, responses and management.
+    Reads,
+}
+
+impl Budget {
+    /// The budget's number in the stored buckets (`[sec, count, budget]`; events' buckets
+    /// are stored as `[sec, count]`, the layout before budgets).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The budget of a stored number; unknown numbers are `None`.
+    pub fn from_code(code: i64) -> Option<Budget> {
+        [Budget::Events, Budget::Logs, Budget::Reads]
+            .into_iter()
+            .find(|b| i64::from(b.code()) == code)
+    }
+}
+
+/// One second's request count in one budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Unix second.
     pub sec: i64,
     pub count: u32,
+    #[serde(default)]
+    pub budget: Budget,
 }
 
 /// The rate limit's verdict for one request, and what the headers report.
@@ -128,6 +162,9 @@ pub struct Admission {
     pub monthly_limit: Option<u64>,
     #[serde(default)]
     pub reserve: u64,
+    /// The rate budget this request counts in.
+    #[serde(default)]
+    pub budget: Budget,
 }
 
 /// A call from the Worker to the organisation's limiter object.
@@ -167,13 +204,22 @@ impl LimiterState {
         month: &str,
         month_retry_after: u64,
     ) -> LimiterReply {
-        let decision = decide_rate(&self.buckets, now_ms, a.rate_limit);
+        let mine: Vec<Bucket> = (self.buckets.iter())
+            .filter(|b| b.budget == a.budget)
+            .copied()
+            .collect();
+        let decision = decide_rate(&mine, now_ms, a.rate_limit);
         if decision.allowed && a.rate_limit.is_some() {
             let sec = now_ms.div_euclid(1000);
             self.buckets.retain(|b| b.sec > sec - WINDOW_SECONDS);
-            match self.buckets.iter_mut().find(|b| b.sec == sec) {
+            let budget = a.budget;
+            match (self.buckets.iter_mut()).find(|b| b.sec == sec && b.budget == budget) {
                 Some(b) => b.count = b.count.saturating_add(1),
-                None => self.buckets.push(Bucket { sec, count: 1 }),
+                None => self.buckets.push(Bucket {
+                    sec,
+                    count: 1,
+                    budget,
+                }),
             }
         }
         let mut denied = None;
@@ -212,7 +258,11 @@ mod tests {
     use super::*;
 
     fn b(sec: i64, count: u32) -> Bucket {
-        Bucket { sec, count }
+        Bucket {
+            sec,
+            count,
+            budget: Budget::Events,
+        }
     }
 
     #[test]
@@ -285,12 +335,13 @@ mod tests {
                 rate_limit: Some(5),
                 monthly_limit: Some(10),
                 reserve: 3,
+                budget: Budget::Events,
             }],
         };
         let s = serde_json::to_string(&r).unwrap();
         assert_eq!(
             s,
-            r#"{"op":"admit","items":[{"rate_limit":5,"monthly_limit":10,"reserve":3}]}"#
+            r#"{"op":"admit","items":[{"rate_limit":5,"monthly_limit":10,"reserve":3,"budget":"events"}]}"#
         );
         let no_reserve: LimiterRequest = serde_json::from_str(
             r#"{"op":"admit","items":[{"rate_limit":null,"monthly_limit":null}]}"#,
@@ -302,7 +353,8 @@ mod tests {
                 items: vec![Admission {
                     rate_limit: None,
                     monthly_limit: None,
-                    reserve: 0
+                    reserve: 0,
+                    budget: Budget::Events,
                 }]
             }
         );
@@ -314,6 +366,7 @@ mod tests {
             rate_limit,
             monthly_limit,
             reserve,
+            budget: Budget::Events,
         }
     }
 
@@ -368,5 +421,39 @@ mod tests {
         let unlimited = state.admit(&admission(None, None, 0), 1_001_000, "m", 1);
         assert!(unlimited.rate.unwrap().allowed);
         assert_eq!(state.buckets.len(), 2, "no rate limit, nothing counted");
+    }
+
+    #[test]
+    fn each_budget_has_its_own_window_at_the_plan_rate() {
+        let mut state = LimiterState::default();
+        let logs = Admission {
+            budget: Budget::Logs,
+            ..admission(Some(2), Some(100), 0)
+        };
+        let reads = Admission {
+            budget: Budget::Reads,
+            ..admission(Some(2), Some(100), 0)
+        };
+        let t = 1_000_000;
+        assert!(state.admit(&logs, t, "2026-12", 1).rate.unwrap().allowed);
+        assert!(
+            state
+                .admit(&logs, t + 10, "2026-12", 1)
+                .rate
+                .unwrap()
+                .allowed
+        );
+        let denied = state.admit(&logs, t + 20, "2026-12", 1).rate.unwrap();
+        assert!(!denied.allowed, "the shipper's third push in the window");
+        assert_eq!(denied.retry_after, Some(60));
+        let read = state.admit(&reads, t + 30, "2026-12", 1).rate.unwrap();
+        assert!(read.allowed, "the dashboard still reads");
+        assert_eq!(read.remaining, Some(1));
+        let event = state.admit(&admission(Some(2), Some(100), 1), t + 40, "2026-12", 1);
+        assert!(
+            event.rate.unwrap().allowed && event.denied.is_none(),
+            "events still arrive"
+        );
+        assert_eq!(state.used, 1);
     }
 }

@@ -9,7 +9,7 @@ use crate::access::ids::OrgId;
 use crate::ingest::hold;
 use crate::ingest::message::{send_chunks, unsent_events, Packed};
 use crate::ingest::message::{MAX_SEND_BYTES, MAX_SEND_MESSAGES};
-use crate::limits::limiter::{Admission, LimiterReply};
+use crate::limits::limiter::{Admission, Budget, LimiterReply};
 use crate::limits::plan::Limits;
 use crate::runtime::{Db, Limiter, Queue};
 use crate::time::UnixMs;
@@ -28,9 +28,11 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// A request that only counts against the rate limit.
-    pub fn rate_only(limits: &Limits) -> Claim {
-        Claim::events(limits, 0, Vec::new(), None)
+    /// A request that only counts against the rate limit, in `budget`.
+    pub fn rate_only(limits: &Limits, budget: Budget) -> Claim {
+        let mut claim = Claim::events(limits, 0, Vec::new(), None);
+        claim.admission.budget = budget;
+        claim
     }
 
     /// `/collect`: also reserve `reserve` events of the monthly quota and, once admitted and
@@ -46,6 +48,7 @@ impl Claim {
                 rate_limit: limits.rate_per_minute,
                 monthly_limit: limits.monthly_events,
                 reserve,
+                budget: Budget::Events,
             },
             bodies,
             hold,

@@ -78,7 +78,7 @@ fn a_request_over_the_quota_is_refused_alone_and_sends_nothing() {
         vec![
             claim(&l, 4, e.clone()),
             claim(&l, 7, e.clone()),
-            Claim::rate_only(&l),
+            Claim::rate_only(&l, Budget::Events),
             claim(&l, 6, e),
         ],
         None,
@@ -181,7 +181,10 @@ fn an_unavailable_limiter_fails_every_request_and_sends_nothing() {
     w.limiter.down.set(true);
     let l = limits(10);
     let (settled, _) = w.round(
-        vec![claim(&l, 1, json!({"event": "a.b"})), Claim::rate_only(&l)],
+        vec![
+            claim(&l, 1, json!({"event": "a.b"})),
+            Claim::rate_only(&l, Budget::Events),
+        ],
         None,
     );
     for s in &settled {

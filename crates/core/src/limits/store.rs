@@ -14,7 +14,9 @@
 //! (`quota`): on its first load such an object carries them over ([`Stored::carry_over`]) into
 //! the row and drops the old tables, in one synchronous step.
 
-use super::limiter::{Admission, Bucket, LimiterReply, LimiterState, QuotaState, WINDOW_SECONDS};
+use super::limiter::{
+    Admission, Bucket, Budget, LimiterReply, LimiterState, QuotaState, WINDOW_SECONDS,
+};
 use crate::time::UnixMs;
 
 /// The object's one table; `id` is always 1. (Run at every construction: idempotent.)
@@ -85,15 +87,32 @@ impl Stored {
     /// The state a stored row holds. A `buckets` value that does not parse is an error, never
     /// an empty window: the limit would silently reset.
     pub fn from_row(row: &Row) -> Result<Stored, String> {
-        let pairs: Vec<(i64, u32)> = serde_json::from_str(&row.buckets)
-            .map_err(|e| format!("limiter row: buckets unreadable: {e}"))?;
+        let unreadable = |why: &str| format!("limiter row: buckets unreadable: {why}");
+        let items: Vec<Vec<i64>> =
+            serde_json::from_str(&row.buckets).map_err(|e| unreadable(&e.to_string()))?;
+        let buckets = items
+            .into_iter()
+            .map(|item| match item.as_slice() {
+                [sec, count] => Ok((*sec, *count, Some(Budget::Events))),
+                [sec, count, budget] => Ok((*sec, *count, Budget::from_code(*budget))),
+                _ => Err(unreadable(
+                    "a bucket is [sec, count] or [sec, count, budget]",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|(sec, count, budget)| {
+                Ok(Bucket {
+                    sec,
+                    count: u32::try_from(count).map_err(|_| unreadable("a count out of range"))?,
+                    budget: budget.ok_or_else(|| unreadable("an unknown budget"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Stored {
             month: row.month.clone(),
             used: row.used,
-            buckets: pairs
-                .into_iter()
-                .map(|(sec, count)| Bucket { sec, count })
-                .collect(),
+            buckets,
         })
     }
 
@@ -117,9 +136,12 @@ impl Stored {
     /// The row to store at `now_ms`: the buckets still in the window (future ones too, should
     /// the clock have stepped back: they count once their second comes), oldest first.
     pub fn row(&self, now_ms: i64) -> Row {
-        let pairs: Vec<(i64, u32)> = live(&self.buckets, now_ms)
+        let pairs: Vec<Vec<i64>> = live(&self.buckets, now_ms)
             .into_iter()
-            .map(|b| (b.sec, b.count))
+            .map(|b| match b.budget {
+                Budget::Events => vec![b.sec, i64::from(b.count)],
+                other => vec![b.sec, i64::from(b.count), i64::from(other.code())],
+            })
             .collect();
         Row {
             month: self.month.clone(),
@@ -192,7 +214,7 @@ fn live(buckets: &[Bucket], now_ms: i64) -> Vec<Bucket> {
         .copied()
         .filter(|b| b.sec > now_sec - WINDOW_SECONDS)
         .collect();
-    out.sort_by_key(|b| b.sec);
+    out.sort_by_key(|b| (b.sec, b.budget));
     out
 }
 

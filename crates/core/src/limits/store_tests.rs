@@ -6,7 +6,11 @@ const FEB: i64 = 1_769_904_000_000;
 const S: i64 = 1000;
 
 fn b(sec: i64, count: u32) -> Bucket {
-    Bucket { sec, count }
+    Bucket {
+        sec,
+        count,
+        budget: Budget::Events,
+    }
 }
 
 fn item(rate_limit: Option<u32>, monthly_limit: Option<u64>, reserve: u64) -> Admission {
@@ -14,6 +18,7 @@ fn item(rate_limit: Option<u32>, monthly_limit: Option<u64>, reserve: u64) -> Ad
         rate_limit,
         monthly_limit,
         reserve,
+        budget: Budget::Events,
     }
 }
 
@@ -331,4 +336,42 @@ fn an_object_that_restarts_after_every_call_decides_exactly_as_one_that_never_do
         a = ca.state;
     }
     assert!(writes > 500 && writes < 3000, "{writes} calls wrote a row");
+}
+
+#[test]
+fn budgets_round_trip_through_the_row_and_old_rows_are_events() {
+    let now = 1_000_000;
+    let stored = Stored {
+        month: "2026-12".into(),
+        used: 4,
+        buckets: vec![
+            b(999, 2),
+            Bucket {
+                sec: 999,
+                count: 5,
+                budget: Budget::Logs,
+            },
+            Bucket {
+                sec: 1000,
+                count: 1,
+                budget: Budget::Reads,
+            },
+        ],
+    };
+    let row = stored.row(now);
+    assert_eq!(row.buckets, "[[999,2],[999,5,1],[1000,1,2]]");
+    assert_eq!(Stored::from_row(&row).unwrap(), stored);
+    let old = Row {
+        month: "2026-12".into(),
+        used: 0,
+        buckets: "[[999,2]]".into(),
+    };
+    assert_eq!(Stored::from_row(&old).unwrap().buckets, vec![b(999, 2)]);
+    for bad in ["[[999,2,9]]", "[[999]]", "[[999,-1]]"] {
+        let row = Row {
+            buckets: bad.into(),
+            ..old.clone()
+        };
+        assert!(Stored::from_row(&row).is_err(), "{bad}");
+    }
 }
