@@ -21,12 +21,7 @@ use serde_json::Value;
 use worker::{Request, Response};
 
 pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let (content_type, content_encoding) = (header("Content-Type"), header("Content-Encoding"));
-    let (format, encoding) =
-        logs::check_headers(content_type.as_deref(), content_encoding.as_deref())?;
-    let raw = read_body_limited(req.inner(), logs::MAX_WIRE_BYTES).await?;
-    let body = logs::decode_body(raw, encoding, logs::MAX_BODY_BYTES)?;
+    let (format, body) = read_body(req, logs::check_headers).await?;
     let streams = logs::parse_body(format, &body)?;
     drop(body);
     let rejected = store(ctx, streams).await?;
@@ -42,12 +37,7 @@ pub async fn push(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// stored like a push; answered `200` with an `ExportLogsServiceResponse` in the request's
 /// encoding whose `partial_success` counts the records not stored, or `400` when none was.
 pub async fn otlp(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let (content_type, content_encoding) = (header("Content-Type"), header("Content-Encoding"));
-    let (format, encoding) =
-        otlp::check_headers(content_type.as_deref(), content_encoding.as_deref())?;
-    let raw = read_body_limited(req.inner(), logs::MAX_WIRE_BYTES).await?;
-    let body = logs::decode_body(raw, encoding, logs::MAX_BODY_BYTES)?;
+    let (format, body) = read_body(req, otlp::check_headers).await?;
     let export = otlp::parse_export(format, &body, ctx.now)?;
     drop(body);
     let rejected = store(ctx, export.streams).await?;
@@ -64,6 +54,24 @@ pub async fn otlp(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .with_status(200)
         .with_headers(headers)
         .fixed(otlp::response_body(format, &rejected)))
+}
+
+/// A route's check of `Content-Type` and `Content-Encoding`: [`logs::check_headers`] (Loki) or
+/// [`otlp::check_headers`].
+type HeaderCheck =
+    fn(Option<&str>, Option<&str>) -> Result<(logs::Format, logs::Encoding), ApiError>;
+
+/// The body's format, by `check` over `Content-Type` and `Content-Encoding` (415), and the body
+/// read and decompressed within the push limits (413, or 400 for a body that is not gzip).
+async fn read_body(req: &Request, check: HeaderCheck) -> Result<(logs::Format, Vec<u8>), ApiError> {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (content_type, content_encoding) = (header("Content-Type"), header("Content-Encoding"));
+    let (format, encoding) = check(content_type.as_deref(), content_encoding.as_deref())?;
+    let raw = read_body_limited(req.inner(), logs::MAX_WIRE_BYTES).await?;
+    Ok((
+        format,
+        logs::decode_body(raw, encoding, logs::MAX_BODY_BYTES)?,
+    ))
 }
 
 /// Stores the entries of `streams` that are inside the time bounds as classified `logs` rows
