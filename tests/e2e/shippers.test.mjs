@@ -1,8 +1,9 @@
 // Real log shippers from npm, unmodified except URL and credentials, against the Worker served
 // on 127.0.0.1 (docs/dashboard.md §7.2, §7.6): OpenTelemetry's OTLP/HTTP log exporters (JSON and
 // protobuf), winston-loki (snappy protobuf by default) and pino-loki (JSON). Each line must be
-// stored once, classified, with its service and client address; OTLP's partial success counts
-// records the Worker did not store.
+// stored once, classified, with its service and client address, and appear on the dashboard
+// (`/ui/mock-data`) with their types and locations; OTLP's partial success counts records the
+// Worker did not store.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -22,7 +23,31 @@ before(async () => {
   app = await start({ listen: true });
   key = await app.createKey({ org: "Shippers", plan: "pro" });
   org = (await app.db.prepare("SELECT id FROM orgs WHERE name = 'Shippers'").first()).id;
+  // Two ranges in the IP tables (keys "4" + 8 hex digits), as scripts/import-ipdb stores them.
+  await app.db.batch([
+    app.db.prepare("INSERT INTO ip_location (id, country_code, city) VALUES (990101, 'DE', 'Berlin'), (990102, 'NL', 'Amsterdam')"),
+    app.db.prepare("INSERT INTO ip_city (ip_start, ip_end, location_id) VALUES ('4cb007100', '4cb0071ff', 990101), ('4c6336400', '4c63364ff', 990102)"),
+  ]);
 });
+
+const COUNTRY = { "203.0.113": "DE", "198.51.100": "NL" };
+const countryOf = (ip) => COUNTRY[ip.split(".").slice(0, 3).join(".")] ?? null;
+
+/** The dashboard's log items of `service` once `n` are in its window (which ends at the current
+ *  second), and each item's type and country as the stored row has them. */
+async function onDashboard(service, rows) {
+  const items = await app.eventually(async () => {
+    const res = await app.request(`/ui/mock-data?hours=1&service=${service}`, { key });
+    return res.body.logs?.length >= rows.length && res.body.logs;
+  }, { timeoutMs: 5000 });
+  assert.ok(items, `${service}: not on the dashboard`);
+  for (const row of rows) {
+    const item = items.find((i) => i.sourceIp === row.source_ip);
+    assert.ok(item, `${row.source_ip} on the dashboard`);
+    assert.equal(item.type, row.type);
+    assert.equal(item.geo, countryOf(row.source_ip) ?? undefined, `${row.source_ip}'s country`);
+  }
+}
 after(() => app.dispose());
 
 const rowsOf = async (service) =>
@@ -68,6 +93,8 @@ describe("OpenTelemetry OTLP/HTTP log exporters", () => {
       assert.equal(rows[0].level, "warning");
       assert.equal(rows[1].source_ip, "198.51.100.23", "a structured body is read as a JSON line");
       assert.equal(rows[1].user, "dana");
+      assert.equal(rows[1].type, "login_success");
+      await onDashboard(service, rows);
     });
   }
 
@@ -119,7 +146,9 @@ describe("Loki shippers", () => {
     logger.close();
     assert.equal(rows[0].type, "login_failure");
     assert.equal(rows[0].source_ip, "198.51.100.9");
+    assert.equal(rows[0].user, "oracle", "sshd's invalid user");
     assert.equal(rows[1].source_ip, "203.0.113.52");
+    await onDashboard(service, rows);
   });
 
   test("pino-loki (JSON push) with basic auth", async () => {
@@ -136,5 +165,6 @@ describe("Loki shippers", () => {
     assert.equal(rows[0].user, "mallory");
     assert.equal(rows[0].source_ip, "192.0.2.44");
     assert.equal(rows[0].status_code, 401);
+    await onDashboard(service, rows);
   });
 });

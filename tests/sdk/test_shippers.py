@@ -1,7 +1,8 @@
 """Python's Loki log handlers from PyPI, unmodified except URL and credentials, against the
 served Worker (docs/dashboard.md §7.2): python-logging-loki in its default (v0, the older
-`labels`/`entries` JSON) and v1 forms, and loki-logger-handler (gzip JSON, JSON lines). Each line
-must come back on the dashboard once, classified, with its service, user and address.
+`labels`/`entries` JSON) and v1 forms, loki-logger-handler (gzip JSON, JSON lines), and
+OpenTelemetry's Python SDK with its OTLP/HTTP protobuf log exporter. Each line must come back on
+the dashboard once, classified, with its service, user and address.
 
 Run through tests/sdk/run.sh (SERVE_URL, SERVE_KEY).
 """
@@ -76,3 +77,32 @@ def test_loki_logger_handler():
     assert len(logs) == 1, logs
     assert logs[0]["type"] == "login_failure"
     assert logs[0]["_metadata"]["service"] == service
+
+
+def test_opentelemetry_python_otlp_protobuf():
+    """opentelemetry-sdk's logging handler with the OTLP/HTTP protobuf exporter, pointed at
+    /v1/logs with the key as a bearer token (docs/dashboard.md §7.6)."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    service = f"otel-py-{uuid.uuid4().hex[:8]}"
+    provider = LoggerProvider(resource=Resource.create({"service.name": service, "host.name": "py-1"}))
+    exporter = OTLPLogExporter(endpoint=URL + "/v1/logs", headers={"Authorization": f"Bearer {KEY}"})
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = logger_with(LoggingHandler(level=logging.INFO, logger_provider=provider), service)
+    logger.warning(
+        "Failed password for root from 198.51.100.64 port 50123 ssh2",
+        extra={"client.address": "198.51.100.64"},
+    )
+    logger.info("Accepted publickey for deploy from 203.0.113.65 port 51514 ssh2")
+    provider.force_flush()
+    logs = lines_of(service, 2)
+    provider.shutdown()
+    assert len(logs) == 2, logs
+    by_ip = {item["sourceIp"]: item for item in logs}
+    assert by_ip["198.51.100.64"]["type"] == "login_failure"
+    assert by_ip["198.51.100.64"]["user"] == "root"
+    assert by_ip["198.51.100.64"]["hostname"] == "py-1"
+    assert by_ip["203.0.113.65"]["type"] == "login_success", "an accepted login is never a scan"
