@@ -122,9 +122,9 @@ async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Reject
     Ok(rejected)
 }
 
-/// On Pro and above, the country and VPN flag of each line's public address, from the events' sources (the
-/// IP-range tables, two reads per push, and the network lists); a failed lookup leaves the
-/// lines as they are and never fails the push.
+/// On Pro and above, the country and VPN flag of each line's public address, from the events'
+/// sources (the IP-range tables, two reads per push, and the network lists); a failed lookup
+/// leaves the lines as they are and never fails the push.
 async fn enrich(ctx: &Ctx, rows: &mut [logs::LogRow]) {
     // Free shows no location or network flags (docs/dashboard.md §1): nothing to look up.
     if !ctx.tenant.plan.is_pro_or_above() {
