@@ -204,7 +204,9 @@ impl LimiterState {
         month: &str,
         month_retry_after: u64,
     ) -> LimiterReply {
-        let mine: Vec<Bucket> = (self.buckets.iter())
+        let mine: Vec<Bucket> = self
+            .buckets
+            .iter()
             .filter(|b| b.budget == a.budget)
             .copied()
             .collect();
@@ -213,7 +215,11 @@ impl LimiterState {
             let sec = now_ms.div_euclid(1000);
             self.buckets.retain(|b| b.sec > sec - WINDOW_SECONDS);
             let budget = a.budget;
-            match (self.buckets.iter_mut()).find(|b| b.sec == sec && b.budget == budget) {
+            let current = self
+                .buckets
+                .iter_mut()
+                .find(|b| b.sec == sec && b.budget == budget);
+            match current {
                 Some(b) => b.count = b.count.saturating_add(1),
                 None => self.buckets.push(Bucket {
                     sec,

@@ -90,25 +90,23 @@ impl Stored {
         let unreadable = |why: &str| format!("limiter row: buckets unreadable: {why}");
         let items: Vec<Vec<i64>> =
             serde_json::from_str(&row.buckets).map_err(|e| unreadable(&e.to_string()))?;
-        let buckets = items
-            .into_iter()
-            .map(|item| match item.as_slice() {
-                [sec, count] => Ok((*sec, *count, Some(Budget::Events))),
-                [sec, count, budget] => Ok((*sec, *count, Budget::from_code(*budget))),
-                _ => Err(unreadable(
-                    "a bucket is [sec, count] or [sec, count, budget]",
-                )),
+        let bucket = |item: Vec<i64>| {
+            let (sec, count, budget) = match item.as_slice() {
+                [sec, count] => (*sec, *count, Some(Budget::Events)),
+                [sec, count, budget] => (*sec, *count, Budget::from_code(*budget)),
+                _ => {
+                    return Err(unreadable(
+                        "a bucket is [sec, count] or [sec, count, budget]",
+                    ))
+                }
+            };
+            Ok(Bucket {
+                sec,
+                count: u32::try_from(count).map_err(|_| unreadable("a count out of range"))?,
+                budget: budget.ok_or_else(|| unreadable("an unknown budget"))?,
             })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .map(|(sec, count, budget)| {
-                Ok(Bucket {
-                    sec,
-                    count: u32::try_from(count).map_err(|_| unreadable("a count out of range"))?,
-                    budget: budget.ok_or_else(|| unreadable("an unknown budget"))?,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+        };
+        let buckets = items.into_iter().map(bucket).collect::<Result<_, _>>()?;
         Ok(Stored {
             month: row.month.clone(),
             used: row.used,

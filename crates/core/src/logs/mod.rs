@@ -110,12 +110,12 @@ impl LineRows {
     }
 }
 
-/// The push's format.
+/// A push's format, by its `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Loki's JSON push (`application/json`, or no content type).
+    /// JSON (`application/json`, or no content type): Loki's JSON push or OTLP/JSON.
     Json,
-    /// Loki's protobuf push (`application/x-protobuf`), snappy-compressed.
+    /// Protobuf (`application/x-protobuf`): Loki's push (snappy-compressed) or OTLP's (not).
     Protobuf,
 }
 
