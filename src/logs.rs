@@ -1,7 +1,8 @@
 //! `POST /loki/api/v1/push` (docs/dashboard.md §7): Loki JSON pushes (optionally gzip) and
 //! protobuf pushes (snappy: Promtail, Alloy, Vector) become
-//! classified `logs` rows; then the stored `login_failure` lines run brute-force detection with
-//! the organisation's detection settings and suppressions (docs/api.md §12).
+//! classified `logs` rows; then the stored `login_failure` lines run brute-force detection and
+//! the `login_success` lines naming a user the identity rules, with the organisation's detection
+//! settings and suppressions (docs/api.md §12).
 //! Answers `204` with the plan headers and no body, or `400` naming the entries left out
 //! (the rest stored), as Loki does. `POST /v1/logs` takes OTLP/HTTP logs the same way.
 //! Never touches the monthly quota.
@@ -13,6 +14,7 @@ use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
 use edgesoc_core::intel::enrichment;
 use edgesoc_core::logs;
 use edgesoc_core::logs::detect::{self, FailedLine};
+use edgesoc_core::logs::logins::LoginLine;
 use edgesoc_core::logs::otlp;
 use edgesoc_core::logs::rollups;
 use edgesoc_core::time::UnixMs;
@@ -75,8 +77,8 @@ async fn read_body(req: &Request, check: HeaderCheck) -> Result<(logs::Format, V
 }
 
 /// Stores the entries of `streams` that are inside the time bounds as classified `logs` rows
-/// in one batch (all or nothing), runs brute force over the stored failure lines, and says
-/// which entries were left out.
+/// in one batch (all or nothing), runs detection over the stored login lines, and says which
+/// entries were left out.
 async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Rejected, ApiError> {
     let org = &ctx.tenant.org_id;
     let cutoff = ctx.tenant.cutoff(ctx.now);
@@ -102,22 +104,23 @@ async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Reject
         worker::console_error!("log insert of {} rows: {e}", built.rows.len());
         ApiError::unavailable("Log storage")
     })?;
-    let lines: Vec<FailedLine> = results
+    let stored: Vec<logs::StoredLine> = results
         .iter()
         .flatten()
-        .filter_map(FailedLine::from_returned)
+        .filter_map(logs::StoredLine::from_returned)
         .collect();
+    let failed: Vec<FailedLine> = stored.iter().filter_map(FailedLine::from_stored).collect();
+    let logins: Vec<LoginLine> = stored
+        .iter()
+        .filter_map(|line| LoginLine::from_stored(line, org))
+        .collect();
+    drop(stored);
 
     // The lines are stored: from here on a failure is logged, never answered with an error
     // (a retried push would store its lines twice).
-    if !lines.is_empty() {
+    if !failed.is_empty() || !logins.is_empty() {
         crate::meter::detection();
-        if let Err(e) = detect_lines(ctx, ctx.store()?, &lines).await {
-            worker::console_error!(
-                "brute-force detection over {} log lines failed: {e}",
-                lines.len()
-            );
-        }
+        detect(ctx, ctx.store()?, &failed, &logins).await;
     }
     Ok(rejected)
 }
@@ -146,22 +149,43 @@ async fn enrich(ctx: &Ctx, rows: &mut [logs::LogRow]) {
     logs::enrich::apply(rows, &ips, &answers, &lists);
 }
 
-/// Brute force over the stored failure lines (the core's flow: settings and suppressions,
-/// history, alert writes with their deliveries planned), then the deliveries queued.
-async fn detect_lines(ctx: &Ctx, store: &Store, lines: &[FailedLine]) -> Result<(), String> {
-    let org = &ctx.tenant.org_id;
-    let dropped = detect::detect_lines(store, org, ctx.tenant.plan, lines, ctx.now).await?;
-    if dropped > 0 {
-        worker::console_warn!(
-            "loki push for {}: {} brute-force alerts (a key in one de-duplication span each) over the per-push write budget were not stored",
-            org.0,
-            dropped
-        );
+/// Detection over the stored login lines: brute force over the failures (the core's flow:
+/// settings and suppressions, history, alert writes with their deliveries planned), the identity
+/// rules over the successes (`logs::logins`), then the deliveries queued. Logs what fails.
+async fn detect(ctx: &Ctx, store: &Store, failed: &[FailedLine], logins: &[LoginLine]) {
+    let (org, plan) = (&ctx.tenant.org_id, ctx.tenant.plan);
+    if !failed.is_empty() {
+        match detect::detect_lines(store, org, plan, failed, ctx.now).await {
+            Ok(0) => {}
+            Ok(dropped) => worker::console_warn!(
+                "log push for {}: {} brute-force alerts (a key in one de-duplication span each) over the per-push write budget were not stored",
+                org.0,
+                dropped
+            ),
+            Err(e) => worker::console_error!(
+                "brute-force detection over {} log lines failed: {e}",
+                failed.len()
+            ),
+        }
     }
-    if ctx.tenant.plan.is_pro_or_above() {
+    if !logins.is_empty() {
+        let lists = crate::intel::lists::current(store).await;
+        match logs::logins::detect_logins(store, plan, logins, &lists, ctx.now).await {
+            Ok(0) => {}
+            Ok(left) => worker::console_warn!(
+                "log push for {}: {} older login lines over the per-push bound were not judged",
+                org.0,
+                left
+            ),
+            Err(e) => worker::console_error!(
+                "identity detection over {} login lines failed: {e}",
+                logins.len()
+            ),
+        }
+    }
+    if plan.is_pro_or_above() {
         crate::alerts::deliver::enqueue_for(ctx.env(), store, &org.0).await;
     }
-    Ok(())
 }
 
 /// `204` with no body and no content type, carrying the CORS and tenant headers of every

@@ -424,6 +424,46 @@ describe("events and detection", () => {
     assert.equal(await app.count("SELECT count(*) FROM alerts WHERE alert_type = 'brute_force_attack' AND dedup_key = 'actor:root'"), 1);
   });
 
+  test("sshd logins of one user from Berlin and an hour later from Sydney raise impossible travel; an SDK login after them is judged against them", async () => {
+    // Two real ranges in the IP tables, located as scripts/import-ipdb stores them (keys: "4" + 8 hex digits).
+    await app.db.batch([
+      app.db.prepare("INSERT INTO ip_location (id, country_code, city, latitude, longitude) VALUES (990101, 'DE', 'Berlin', 52.52, 13.405)"),
+      app.db.prepare("INSERT INTO ip_city (ip_start, ip_end, location_id) VALUES ('42d5a1c00', '42d5a1cff', 990101)"),
+      app.db.prepare("INSERT INTO ip_location (id, country_code, city, latitude, longitude) VALUES (990102, 'AU', 'Sydney', -33.8688, 151.2093)"),
+      app.db.prepare("INSERT INTO ip_city (ip_start, ip_end, location_id) VALUES ('467041000', '4670410ff', 990102)"),
+    ]);
+    const t = Date.now() - 90 * MIN;
+    const berlin = [[ns(t), "sshd[4242]: Accepted publickey for erin from 45.90.28.14 port 51514 ssh2: ED25519 SHA256:x"]];
+    assert.equal((await send(pro, { streams: [{ stream: { service: "bastion" }, values: berlin }] })).status, 204);
+    const quiet = (await app.request("/alerts?alert_type=impossible_travel", { key: pro })).body.data;
+    assert.equal(quiet.filter((a) => a.actor_id === "erin").length, 0, "one login is no travel");
+
+    const sydney = [[ns(t + 60 * MIN), "sshd[977]: Accepted password for erin from 103.4.16.9 port 40022 ssh2"]];
+    assert.equal((await send(pro, { streams: [{ stream: { service: "bastion" }, values: sydney }] })).status, 204);
+    const lines = await logRows(await orgId("LokiPro"), "user = 'erin'");
+    assert.deepEqual(lines.map((l) => [l.type, l.geo, l.city]), [["login_success", "DE", "Berlin"], ["login_success", "AU", "Sydney"]]);
+    const list = (await app.request("/alerts?alert_type=impossible_travel", { key: pro })).body.data.filter((a) => a.actor_id === "erin");
+    assert.equal(list.length, 1, JSON.stringify(list));
+    const [a] = list;
+    assert.equal(a.source_ip, "103.4.16.9");
+    assert.equal(a.trigger_event_id, `${lines[1].id}-${Math.floor(lines[1].ts / 1000)}`, "the trigger is the Sydney line");
+    assert.equal(a.metadata.city, "Sydney");
+    assert.match(a.description, /Berlin/);
+    assert.match(a.description, /Sydney/);
+    // Australia is a country erin was never seen in: a geo anomaly too.
+    const geo = (await app.request("/alerts?alert_type=geo_anomaly", { key: pro })).body.data.filter((x) => x.actor_id === "erin");
+    assert.equal(geo.length, 1, JSON.stringify(geo));
+    assert.equal(geo[0].metadata.evidence.country, "AU");
+
+    // An SDK login by erin from Berlin half an hour after the Sydney line: judged against the lines.
+    const res = await app.collect(pro, { event: "auth.login_success", actor: "erin", user_ip: "45.90.28.15" });
+    assert.equal(res.status, 202);
+    await app.eventually(async () => {
+      const travel = (await app.request("/alerts?alert_type=impossible_travel", { key: pro })).body.data.filter((x) => x.actor_id === "erin");
+      return travel.length === 1 && travel[0].metadata.occurrences === 2;
+    });
+  });
+
   test("failed-login events and lines count together", async () => {
     for (let i = 0; i < 3; i++) {
       const res = await app.collect(mixed, { event: "auth.login_failed", actor: `u${i}`, user_ip: "203.0.113.88" });

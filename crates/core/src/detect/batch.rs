@@ -22,6 +22,14 @@ use crate::runtime::Db;
 use crate::time::UnixMs;
 use std::collections::HashSet;
 
+/// One event to judge: what the rules see of it, the stored record its alerts are written from,
+/// and the plan it was accepted under. A raw login line is one too (`crate::logs::logins`).
+pub struct Trigger<'a> {
+    pub event: DetectionEvent,
+    pub record: &'a EventRecord,
+    pub plan: Plan,
+}
+
 /// Runs every rule on `events` (each with the plan it was accepted under) and stores the alerts.
 /// `lists` are the network lists in force: relay egress is judged by them, not stored.
 pub async fn detect_batch<D: Db>(
@@ -30,22 +38,51 @@ pub async fn detect_batch<D: Db>(
     lists: &NetworkLists,
     now: UnixMs,
 ) -> Result<(), String> {
-    let since = events
+    let triggers = events
         .iter()
-        .map(|(r, _)| r.created_at)
+        .map(|(record, plan)| Trigger {
+            event: DetectionEvent::from_record(record),
+            record,
+            plan: *plan,
+        })
+        .collect();
+    detect_triggers(db, triggers, lists, now).await
+}
+
+/// [`detect_batch`] over triggers that need not be events.
+pub async fn detect_triggers<D: Db>(
+    db: &D,
+    triggers: Vec<Trigger<'_>>,
+    lists: &NetworkLists,
+    now: UnixMs,
+) -> Result<(), String> {
+    let since = triggers
+        .iter()
+        .map(|t| t.event.created_at)
         .min()
         .unwrap_or(now);
-    let context = DetectionContext::load(db, &batch_orgs(events), since).await?;
-    let mut reads = HistoryReads::new(
-        events
+    let orgs = distinct(triggers.iter().map(|t| t.record.org_id.0.as_str()));
+    let context = DetectionContext::load(db, &orgs, since).await?;
+    let delivering = distinct(
+        triggers
             .iter()
-            .map(|(r, plan)| {
-                let e = DetectionEvent::from_record(r);
-                let request = history_request(&e, *plan, context.config(&r.org_id.0));
-                (e, r.org_id.0.clone(), request)
-            })
-            .collect(),
+            .filter(|t| t.plan.is_pro_or_above())
+            .map(|t| t.record.org_id.0.as_str()),
     );
+    let mut judged = Vec::with_capacity(triggers.len());
+    let mut reads = Vec::with_capacity(triggers.len());
+    for Trigger {
+        event,
+        record,
+        plan,
+    } in triggers
+    {
+        let org = record.org_id.0.as_str();
+        let request = history_request(&event, plan, context.config(org));
+        reads.push((event, org.to_owned(), request));
+        judged.push((record, plan));
+    }
+    let mut reads = HistoryReads::new(reads);
     loop {
         let statements = reads.statements();
         if statements.is_empty() {
@@ -58,8 +95,8 @@ pub async fn detect_batch<D: Db>(
     }
     // Newest first, so the first candidate of each key is the newest: it alone gets the counting
     // rules' full evidence (`Detail`), which is what storage keeps.
-    let mut evaluated: Vec<_> = events.iter().zip(reads.into_histories()).collect();
-    evaluated.sort_by(|((a, _), _), ((b, _), _)| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let mut evaluated: Vec<_> = judged.into_iter().zip(reads.into_histories()).collect();
+    evaluated.sort_by(|(_, (a, _)), (_, (b, _))| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     let mut detailed: HashSet<(&str, AlertType, String)> = HashSet::new();
     let mut candidates = Vec::new();
     for ((record, plan), (mut event, mut history)) in evaluated {
@@ -69,7 +106,7 @@ pub async fn detect_batch<D: Db>(
         }
         let org = record.org_id.0.as_str();
         let full = |t: AlertType, key: &str| !detailed.contains(&(org, t, key.to_owned()));
-        let raised = evaluate_detailed(&event, &history, *plan, context.config(org), &full);
+        let raised = evaluate_detailed(&event, &history, plan, context.config(org), &full);
         for c in raised {
             detailed.insert((org, c.alert_type, c.dedup_key.clone()));
             candidates.push((c, record));
@@ -77,7 +114,6 @@ pub async fn detect_batch<D: Db>(
     }
     // Deliveries are planned in the same transaction as the alerts they deliver.
     let mut statements = store_statements(&candidates, &context.suppressions, now, EventId::new_v4);
-    let delivering = delivering_orgs(events);
     if !statements.is_empty() && !delivering.is_empty() {
         statements.push(plan_raise_statement(&delivering, now));
     }
@@ -85,24 +121,22 @@ pub async fn detect_batch<D: Db>(
     Ok(())
 }
 
-/// The organisations of `events`, each once.
-fn batch_orgs(events: &[(EventRecord, Plan)]) -> Vec<&str> {
-    let mut orgs: Vec<&str> = events.iter().map(|(r, _)| r.org_id.0.as_str()).collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    orgs
-}
-
 /// The organisations of `events` whose plan delivers alerts (Pro and above), each once.
 pub fn delivering_orgs(events: &[(EventRecord, Plan)]) -> Vec<&str> {
-    let mut orgs: Vec<&str> = events
-        .iter()
-        .filter(|(_, plan)| plan.is_pro_or_above())
-        .map(|(r, _)| r.org_id.0.as_str())
-        .collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    orgs
+    distinct(
+        events
+            .iter()
+            .filter(|(_, plan)| plan.is_pro_or_above())
+            .map(|(r, _)| r.org_id.0.as_str()),
+    )
+}
+
+/// Each organisation of `orgs` once, in order.
+fn distinct<'a>(orgs: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = orgs.collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

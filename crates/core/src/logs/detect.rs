@@ -46,8 +46,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::item_id;
 use super::items::{event_column, event_ip_key, event_key_equals, event_user_key};
+use super::StoredLine;
 
 /// The detection name of a raw failure line (accepted by [`crate::detect::is_failed_login`]).
 pub const LINE_EVENT_NAME: &str = FAILED_LOGIN_NAMES[1];
@@ -74,32 +74,25 @@ pub struct FailedLine {
     pub user: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ReturnedRow {
-    id: f64,
-    ts: f64,
-    #[serde(rename = "type")]
-    log_type: String,
-    source_ip: Option<String>,
-    user: Option<String>,
-}
-
 impl FailedLine {
-    /// From a row of `INSERT … RETURNING id, ts, type, source_ip, user`: `None` unless the row
-    /// is a `login_failure` with a source IP or a user (nothing to count it under otherwise).
+    /// From a row of `INSERT … RETURNING` ([`super::RETURNING`]): `None` unless the row is a
+    /// `login_failure` with a source IP or a user (nothing to count it under otherwise).
     pub fn from_returned(row: &Value) -> Option<FailedLine> {
-        let r = ReturnedRow::deserialize(row).ok()?;
-        if r.log_type != LogType::LoginFailure.as_str()
-            || (r.source_ip.is_none() && r.user.is_none())
+        FailedLine::from_stored(&StoredLine::from_returned(row)?)
+    }
+
+    /// The same from a row already read.
+    pub fn from_stored(line: &StoredLine) -> Option<FailedLine> {
+        if line.log_type != LogType::LoginFailure
+            || (line.source_ip.is_none() && line.user.is_none())
         {
             return None;
         }
-        let (id, ts) = (r.id as i64, r.ts as i64);
         Some(FailedLine {
-            id: item_id(id, ts),
-            at: UnixMs(ts),
-            ip: r.source_ip,
-            user: r.user,
+            id: line.item_id(),
+            at: UnixMs(line.ts),
+            ip: line.source_ip.clone(),
+            user: line.user.clone(),
         })
     }
 

@@ -25,6 +25,9 @@ fn located(country: &str, asn: u32) -> (LocationInfo, AsnInfo) {
     (
         LocationInfo {
             country_code: Some(country.into()),
+            city: Some(format!("a city in {country}")),
+            latitude: Some(asn as f64 / 1000.0),
+            longitude: Some(1.5),
             ..Default::default()
         },
         AsnInfo {
@@ -73,9 +76,19 @@ fn public_addresses_get_their_country_and_vpn_flag_from_the_same_sources_as_even
     assert_eq!(rows[1].geo.as_deref(), Some("DE"));
     assert_eq!(rows[1].vpn, Some(false));
     assert_eq!(
+        (rows[1].latitude, rows[1].longitude, rows[1].city.as_deref()),
+        (Some(64.501), Some(1.5), Some("a city in DE")),
+        "located where the tables place it"
+    );
+    assert_eq!(
         rows[2].geo.as_deref(),
         Some("FR"),
         "the line's own country wins"
+    );
+    assert_eq!(
+        (rows[2].latitude, rows[2].city.as_deref()),
+        (None, None),
+        "no coordinates from a country the line says it is not in"
     );
     assert_eq!(
         (rows[3].geo.as_deref(), rows[3].vpn),

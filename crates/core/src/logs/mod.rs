@@ -14,7 +14,8 @@
 //! 5. [`insert_statements`]: the rows as `json_each` inserts into `logs`, each preceded by the
 //!    grouped [`rollups`] upserts of its rows (numbered in one sequence with `events`, see
 //!    [`items`]);
-//! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.4).
+//! 6. [`detect`]: brute force over the stored `login_failure` lines (§7.4); [`logins`]: the
+//!    identity rules over the stored `login_success` lines of a user.
 //!
 //! [`event_row`] is the log item of a stored LiteSOC event (§3.1 "Events" column, §6); the
 //! queue consumer stores it in the event's own row (`crate::ingest::record::insert_statements`).
@@ -25,6 +26,7 @@ pub mod classify;
 pub mod detect;
 pub mod enrich;
 pub mod items;
+pub mod logins;
 pub mod otlp;
 mod proto;
 mod push;
@@ -35,7 +37,7 @@ pub use proto::{parse_label_set, parse_proto_push, LabelSetError};
 pub use push::{parse_push, PushEntry, PushStream};
 pub use row::{
     build_line_rows, event_row, hour_bucket, insert_statements, item_id, line_row, truncate_utf8,
-    LineRows, LogRow, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS, RETURNING,
+    LineRows, LogRow, StoredLine, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS, RETURNING,
 };
 
 use crate::api::error::ApiError;

@@ -10,7 +10,7 @@ use crate::logs::classify::{
     classify_event, event_log_level, extract_fields, IamAction, LogLevel, LogType,
 };
 use crate::time::UnixMs;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -49,6 +49,19 @@ pub struct LogRow {
     pub geo: Option<String>,
     pub device: Option<String>,
     pub vpn: Option<bool>,
+    /// The located address's coordinates and city (raw lines, Pro and above: `super::enrich`),
+    /// kept so identity detection can measure a later login against this one. Left out of the
+    /// JSON when unknown, as on every event's item (the event holds its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// The format parser that read the line (§7.5), `None` when the keyword rules classified it:
+    /// only a parser's login feeds the identity rules (`super::logins`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parser: Option<&'static str>,
     pub status_code: Option<u16>,
     /// What an IAM change acted on (§3.3): what a format parser read or a `resource` field
     /// (lines; an access line's path, too), or
@@ -94,22 +107,67 @@ pub const LOG_COLUMNS: [&str; 20] = [
 /// events now, never here.
 pub const INSERT_LOGS_SQL: &str = "INSERT OR IGNORE INTO logs (id, org_id, ts, hour, type, action, level, \
 service, namespace, source_ip, user, hostname, target_ip, geo, device, vpn, status_code, resource, message, \
-event_id, event_name) SELECT (SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
+event_id, event_name, latitude, longitude, city, parser) SELECT (SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
 coalesce((SELECT max(id) FROM logs), 0))) + key + 1, json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
 json_extract(value, '$.hour'), json_extract(value, '$.type'), json_extract(value, '$.action'), \
 json_extract(value, '$.level'), json_extract(value, '$.service'), json_extract(value, '$.namespace'), \
 json_extract(value, '$.source_ip'), json_extract(value, '$.user'), json_extract(value, '$.hostname'), \
 json_extract(value, '$.target_ip'), json_extract(value, '$.geo'), json_extract(value, '$.device'), \
 json_extract(value, '$.vpn'), json_extract(value, '$.status_code'), json_extract(value, '$.resource'), \
-json_extract(value, '$.message'), json_extract(value, '$.event_id'), json_extract(value, '$.event_name') \
-FROM json_each(?1)";
+json_extract(value, '$.message'), json_extract(value, '$.event_id'), json_extract(value, '$.event_name'), \
+json_extract(value, '$.latitude'), json_extract(value, '$.longitude'), json_extract(value, '$.city'), \
+json_extract(value, '$.parser') FROM json_each(?1)";
 
 /// What `RETURNING` gives back for each inserted row when asked (see [`insert_statements`]):
-/// what brute-force detection needs to pick and key the stored failure lines.
-pub const RETURNING: &str = " RETURNING id, ts, type, source_ip, user";
+/// what detection needs to pick the stored login lines and key them (brute force over failures,
+/// `super::detect`), and to judge a success where it came from (`super::logins`).
+pub const RETURNING: &str =
+    " RETURNING id, ts, type, source_ip, user, geo, latitude, longitude, city, vpn, device, parser";
+
+/// One stored line as [`RETURNING`] gives it back (numbers arrive as JavaScript's doubles).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StoredLine {
+    #[serde(deserialize_with = "integer")]
+    pub id: i64,
+    #[serde(deserialize_with = "integer")]
+    pub ts: i64,
+    #[serde(rename = "type")]
+    pub log_type: LogType,
+    pub source_ip: Option<String>,
+    pub user: Option<String>,
+    pub geo: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub city: Option<String>,
+    #[serde(default, deserialize_with = "flag")]
+    pub vpn: Option<bool>,
+    pub device: Option<String>,
+    pub parser: Option<String>,
+}
+
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(f64::deserialize(d)? as i64)
+}
+
+/// SQLite's integer for a flag.
+fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.map(|v| v != 0.0))
+}
+
+impl StoredLine {
+    /// A row of `INSERT … RETURNING` ([`RETURNING`]); `None` for any other shape.
+    pub fn from_returned(row: &Value) -> Option<StoredLine> {
+        StoredLine::deserialize(row).ok()
+    }
+
+    /// The line's item id, `<row id>-<unix seconds>` ([`item_id`]).
+    pub fn item_id(&self) -> String {
+        item_id(self.id, self.ts)
+    }
+}
 
 /// The statements storing raw lines `rows`: an insert per JSON array of at most about
-/// `max_bytes`. With `returning`, each returns `id, ts, type, source_ip, user` of every row it
+/// `max_bytes`. With `returning`, each returns the [`RETURNING`] columns of every row it
 /// inserted. (Events' items are stored with their events,
 /// `crate::ingest::record::insert_statements`; the rollups catch up from both,
 /// [`super::rollups::catch_up`].)
@@ -243,6 +301,10 @@ pub fn line_row(org: &OrgId, labels: &StreamLabels, entry: &PushEntry) -> (LogRo
         geo: capped(f.geo),
         device: capped(f.device).or_else(|| labels.device.clone()),
         vpn: f.vpn,
+        latitude: None,
+        longitude: None,
+        city: None,
+        parser: f.parsed.as_ref().map(|p| p.parser),
         status_code: f.status,
         resource: capped(f.resource),
         message: line.trim().to_string(),
@@ -363,6 +425,10 @@ pub fn event_row(r: &EventRecord) -> LogRow {
         geo: non_empty(&r.enrichment.country_code),
         device: meta(r, "device"),
         vpn: r.enrichment.is_vpn,
+        latitude: None,
+        longitude: None,
+        city: None,
+        parser: None,
         status_code: meta_status(r),
         resource: meta(r, "resource")
             .or_else(|| meta(r, "target"))

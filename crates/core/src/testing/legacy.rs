@@ -69,7 +69,8 @@ fn item_statements(rows: &[&LogRow], rollups: bool, returning: bool) -> Vec<Stat
         .collect();
     let mut out = Vec::new();
     let insert = if returning {
-        format!("{INSERT_LOGS_SQL}{}", crate::logs::RETURNING)
+        // What the push returned then (its schema has no location columns).
+        format!("{INSERT_LOGS_SQL} RETURNING id, ts, type, source_ip, user")
     } else {
         INSERT_LOGS_SQL.to_string()
     };

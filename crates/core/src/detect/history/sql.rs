@@ -85,41 +85,69 @@ fn occurrences(column: &str, peer: &str, index: &str, name: &str, limit: usize) 
     )
 }
 
+/// The successful login lines of user `g.k` between `from` and `g.until` (both SQL) that a
+/// format parser read, on their partial index (migrations/0027_log_logins.sql): the identity
+/// reads below take them with the actor's events, a line's user being the actor
+/// (docs/dashboard.md §7.4).
+fn login_lines(from: &str) -> String {
+    format!(
+        "FROM logs INDEXED BY logs_login_success_user WHERE org_id = g.org AND type = 'login_success' \
+         AND parser IS NOT NULL AND user IS NOT NULL AND user = g.k AND ts >= {from} AND ts <= g.until"
+    )
+}
+
+/// A line's item id (`crate::logs::item_id`) in SQL.
+const LINE_ID: &str = "id || '-' || (ts / 1000)";
+
 /// The actor's successful logins, newest first, as objects (see `LoginRow`): among the actor's
-/// events (an actor has few), filtered by name.
+/// events (an actor has few), filtered by name, and its login lines, the newest `limit` of each,
+/// merged. A line knows its place and VPN flag (Pro and above), not its network's ASN.
 fn logins(limit: usize) -> String {
     format!(
         "SELECT json_group_array(json_object('id', id, 'event_name', event_name, 'actor_id', actor_id, \
          'user_ip', user_ip, 'created_at', created_at, 'latitude', latitude, 'longitude', longitude, \
-         'country_code', country_code, 'city', city, 'timezone', json_extract(forensics, '$.location.timezone'), \
-         'asn', json_extract(forensics, '$.network.asn'), 'asn_org', json_extract(forensics, '$.network.asn_org'), \
+         'country_code', country_code, 'city', city, 'timezone', timezone, 'asn', asn, 'asn_org', asn_org, \
          'is_vpn', is_vpn, 'is_tor', is_tor, 'is_proxy', is_proxy, 'is_datacenter', is_datacenter, \
-         'metadata', metadata)) FROM (SELECT * FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k \
-         AND event_name = '{}' AND created_at >= g.since AND created_at <= g.until \
+         'metadata', metadata)) FROM (SELECT * FROM (SELECT id, event_name, actor_id, user_ip, created_at, \
+         latitude, longitude, country_code, city, json_extract(forensics, '$.location.timezone') AS timezone, \
+         json_extract(forensics, '$.network.asn') AS asn, json_extract(forensics, '$.network.asn_org') AS asn_org, \
+         is_vpn, is_tor, is_proxy, is_datacenter, metadata FROM events INDEXED BY events_org_actor_created \
+         WHERE org_id = g.org AND actor_id = g.k AND event_name = '{name}' AND created_at >= g.since \
+         AND created_at <= g.until ORDER BY created_at DESC, id DESC LIMIT {limit}) UNION ALL SELECT * FROM \
+         (SELECT {LINE_ID}, '{name}', user, source_ip, ts, latitude, longitude, geo, city, NULL, NULL, NULL, \
+         vpn, 0, 0, 0, json_object('user_agent', device) {lines} ORDER BY ts DESC, id DESC LIMIT {limit}) \
          ORDER BY created_at DESC, id DESC LIMIT {limit})",
-        crate::detect::SUCCESSFUL_LOGIN_NAME
+        name = crate::detect::SUCCESSFUL_LOGIN_NAME,
+        lines = login_lines("g.since"),
     )
 }
 
-/// For each value of `expr` among the actor's events up to the read's newest event (in
+/// For each value among the actor's events and login lines up to the read's newest event (in
 /// `created_at, id` order), its `per_value` newest sightings `[value, at, id]`, newest first;
-/// `limit` rows in all.
-fn sightings(expr: &str, per_value: usize, limit: usize) -> String {
+/// `limit` rows in all. `expr` is the value of an event, `line_expr` of a line.
+fn sightings(expr: &str, line_expr: &str, per_value: usize, limit: usize) -> String {
     format!(
         "SELECT json_group_array(json_array(value, at, id)) FROM (SELECT value, created_at AS at, id, \
          row_number() OVER (PARTITION BY value ORDER BY created_at DESC, id DESC) AS rn FROM \
          (SELECT {expr} AS value, created_at, id FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k \
-         AND created_at >= g.since AND created_at <= g.until \
-         AND (created_at < g.until OR id <= g.until_id)) WHERE value IS NOT NULL) \
-         WHERE rn <= {per_value} LIMIT {limit}"
+         AND created_at >= g.since AND created_at <= g.until UNION ALL SELECT {line_expr}, ts, {LINE_ID} {lines}) \
+         WHERE value IS NOT NULL AND (created_at < g.until OR id <= g.until_id)) \
+         WHERE rn <= {per_value} LIMIT {limit}",
+        lines = login_lines("g.since"),
     )
 }
 
-/// The actor's two earliest events up to `until`: enough to tell, for any event of the read,
-/// whether another event of the actor came no later than it.
-const EARLIEST_TWO: &str = "SELECT json_group_array(json_array(id, created_at)) FROM (SELECT id, created_at \
-    FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k AND created_at <= g.until \
-    ORDER BY created_at, id LIMIT 2)";
+/// The actor's two earliest events or login lines up to `until`: enough to tell, for any event
+/// of the read, whether another came no later than it.
+fn earliest_two() -> String {
+    format!(
+        "SELECT json_group_array(json_array(id, created_at)) FROM (SELECT * FROM (SELECT id, created_at \
+         FROM events INDEXED BY events_org_actor_created WHERE org_id = g.org AND actor_id = g.k AND created_at <= g.until \
+         ORDER BY created_at, id LIMIT 2) UNION ALL SELECT * FROM (SELECT {LINE_ID}, ts {lines} ORDER BY ts, id LIMIT 2) \
+         ORDER BY created_at, id LIMIT 2)",
+        lines = login_lines("-9223372036854775808"),
+    )
+}
 
 /// The device of an event: `metadata.device_id`, else `metadata.user_agent`.
 pub const DEVICE_EXPR: &str =
@@ -147,9 +175,14 @@ pub fn statement(part: Part, reads: &[(usize, &Read)], limit: usize) -> Statemen
             limit,
         ),
         Part::ActorLogins => logins(limit),
-        Part::ActorCountries => sightings("upper(country_code)", limit, super::MAX_SIGHTING_ROWS),
-        Part::ActorDevices => sightings(DEVICE_EXPR, limit, super::MAX_SIGHTING_ROWS),
-        Part::ActorPrior => EARLIEST_TWO.to_owned(),
+        Part::ActorCountries => sightings(
+            "upper(country_code)",
+            "upper(geo)",
+            limit,
+            super::MAX_SIGHTING_ROWS,
+        ),
+        Part::ActorDevices => sightings(DEVICE_EXPR, "device", limit, super::MAX_SIGHTING_ROWS),
+        Part::ActorPrior => earliest_two(),
     };
     let groups: Vec<serde_json::Value> = reads
         .iter()

@@ -70,6 +70,34 @@ impl Seeded {
     fn line(&mut self, label: &str, org: &str, at: i64, ip: &str, user: &str) {
         let mut row = event_row(&self.record(org, FAILED, at, ip, user));
         (row.event_id, row.event_name) = (None, None);
+        row.geo = Some(format!("country of {label}"));
+        self.store_line(label, row);
+    }
+
+    /// Stores a raw `login_success` line of `user` at `at`, named `label`, located and with a
+    /// device of its own (both named after `label`), as the push stores an enriched line that
+    /// `parser` read (`None`: the keyword rules).
+    fn login_line(
+        &mut self,
+        label: &str,
+        org: &str,
+        at: i64,
+        user: &str,
+        parser: Option<&'static str>,
+    ) {
+        let mut row = event_row(&self.record(org, SUCCESSFUL_LOGIN_NAME, at, IP, user));
+        (row.event_id, row.event_name) = (None, None);
+        row.log_type = crate::logs::classify::LogType::LoginSuccess;
+        row.parser = parser;
+        row.geo = Some(format!("country of {label}"));
+        row.device = Some(format!("device of {label}"));
+        (row.latitude, row.longitude) = (Some(-33.87), Some(151.21));
+        row.city = Some(format!("city of {label}"));
+        self.store_line(label, row);
+    }
+
+    fn store_line(&mut self, label: &str, row: crate::logs::LogRow) {
+        let at = row.ts;
         let inserts = crate::logs::insert_statements(&[row], true, MAX_BOUND_JSON_BYTES).unwrap();
         let returned = run(self.db.batch(&inserts)).unwrap();
         let row = returned.iter().flatten().next().expect("the inserted row");
@@ -323,6 +351,73 @@ fn behavioural_reads_return_exactly_the_rows_of_their_windows() {
     assert!(history.actor_has_prior_event);
     // The values travel with the rows: the country (upper-cased) and device of each sighting are
     // its own.
+    for x in history.actor_countries.iter().chain(&history.actor_devices) {
+        assert!(
+            x.value
+                .to_lowercase()
+                .ends_with(&s.name(&x.event_id).to_lowercase()),
+            "{} for {}",
+            x.value,
+            s.name(&x.event_id)
+        );
+    }
+}
+
+#[test]
+fn identity_reads_take_the_actors_successful_login_lines() {
+    let config = DetectionConfig::default();
+    let logins_since = T - config.travel.lookback_ms();
+    let sightings_since = T - i64::from(config.geo_history_days) * DAY;
+    let mut s = Seeded::new();
+    for (label, at) in [
+        ("line 28d since-1", sightings_since - 1),
+        ("line 28d since", sightings_since),
+        ("line 24h since-1", logins_since - 1),
+        ("line 24h since", logins_since),
+        ("line after", T + 1),
+    ] {
+        s.login_line(label, ORG, at, ACTOR, Some("sshd"));
+    }
+    s.login_line("other org", OTHER_ORG, logins_since, ACTOR, Some("sshd"));
+    s.login_line("other user", ORG, logins_since, "bob", Some("okta"));
+    // A success only the keyword rules saw (`auth ok for alice`) is a guess, not a login.
+    s.login_line("keyword line", ORG, logins_since + 1, ACTOR, None);
+    // A failed login line of the actor is neither a login nor a sighting of it.
+    s.line("failure line", ORG, logins_since, IP, ACTOR);
+    let trigger = login(&mut s, ORG, "trigger", T, ACTOR);
+    s.add("trigger", &trigger);
+
+    let (returned, history) = s.read(&trigger);
+    assert_eq!(
+        returned[&Part::ActorLogins],
+        with_trigger(&["line 24h since"])
+    );
+    let sightings = ["line 28d since", "line 24h since-1", "line 24h since"];
+    assert_eq!(returned[&Part::ActorCountries], with_trigger(&sightings));
+    assert_eq!(returned[&Part::ActorDevices], with_trigger(&sightings));
+    assert_eq!(
+        returned[&Part::ActorPrior],
+        sorted(&["line 28d since-1", "line 28d since"]),
+        "the actor's two earliest logins, here lines"
+    );
+    // A line is a login like an event: where it came from, measured as an event's place is.
+    let [line] = history.actor_logins.as_slice() else {
+        panic!("one login line: {:?}", history.actor_logins)
+    };
+    assert_eq!(s.name(&line.id), "line 24h since");
+    assert_eq!(line.event_name, SUCCESSFUL_LOGIN_NAME);
+    assert_eq!(
+        (line.actor_id.as_deref(), line.source_ip.as_deref()),
+        (Some(ACTOR), Some(IP))
+    );
+    assert_eq!(
+        (line.latitude, line.longitude),
+        (Some(-33.87), Some(151.21))
+    );
+    assert_eq!(line.city.as_deref(), Some("city of line 24h since"));
+    assert_eq!(line.country.as_deref(), Some("country of line 24h since"));
+    assert_eq!(line.device.as_deref(), Some("device of line 24h since"));
+    assert!(history.actor_has_prior_event);
     for x in history.actor_countries.iter().chain(&history.actor_devices) {
         assert!(
             x.value

@@ -171,7 +171,8 @@ pub fn extract_fields(line: &str, structured: Option<&Map<String, Value>>) -> Ex
         geo: first(&sources, GEO_KEYS, text_value),
         hostname: first(&sources, HOSTNAME_KEYS, text_value),
         target_ip: first(&sources, TARGET_IP_KEYS, ip_value),
-        device: first(&sources, DEVICE_KEYS, text_value),
+        device: from_parser(|p| p.device.clone())
+            .or_else(|| first(&sources, DEVICE_KEYS, text_value)),
         vpn,
         message,
         parsed,

@@ -62,6 +62,7 @@ fn cloudtrail_table() {
         assert_eq!(r.user.as_deref(), Some("dana"), "{v}");
         assert_eq!(r.ip.as_deref(), Some("203.0.113.61"), "{v}");
         assert_eq!(r.method.as_deref(), v["eventName"].as_str(), "{v}");
+        assert_eq!(r.device.as_deref(), Some("aws-cli/2.15"), "{v}");
     }
 }
 

@@ -70,6 +70,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Option<Recognised> {
         user: user(obj),
         ip: str_at(obj, "sourceIPAddress").and_then(ip_of),
         method: Some(event.to_string()),
+        device: owned_at(obj, "userAgent"),
         ..base
     })
 }

@@ -56,6 +56,11 @@ fn okta_table() {
             "{event} {result}"
         );
         assert_eq!(
+            r.device.as_deref(),
+            Some("Mozilla/5.0"),
+            "the client's user agent"
+        );
+        assert_eq!(
             (r.user.as_deref(), r.ip.as_deref(), r.resource.as_deref()),
             (
                 Some("maria.lopez@corp.example"),

@@ -53,6 +53,9 @@ pub struct Recognised {
     pub status: Option<u16>,
     /// What was acted on: path, command, role, policy, object.
     pub resource: Option<String>,
+    /// The client's user agent, where the format records it (Okta, CloudTrail): the device the
+    /// identity rules compare (docs/api.md §10.5).
+    pub device: Option<String>,
 }
 
 impl Recognised {
@@ -73,6 +76,7 @@ impl Recognised {
             method: None,
             status: None,
             resource: None,
+            device: None,
         }
     }
 

@@ -46,6 +46,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Option<Recognised> {
         user: owned_at(obj, "actor.alternateId"),
         ip: str_at(obj, "client.ipAddress").and_then(super::text::ip_of),
         method: Some(event.to_string()),
+        device: owned_at(obj, "client.userAgent.rawUserAgent"),
         resource: target
             .and_then(|t| owned_at(t, "alternateId").or_else(|| owned_at(t, "displayName"))),
         ..base
