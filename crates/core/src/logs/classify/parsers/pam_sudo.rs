@@ -13,12 +13,22 @@ pub(super) fn parse(msg: &str) -> Option<Recognised> {
     pam(msg).or_else(|| sudo(msg)).or_else(|| su(msg))
 }
 
+/// Services that log each failed attempt on a line of their own (sshd's `Failed password …`,
+/// sudo's `N incorrect password attempts`, su's `FAILED SU`), which counts: their PAM module's
+/// failure line is the same attempt told twice, and counting both would halve brute force's
+/// thresholds for them.
+const SELF_REPORTING: [&str; 4] = ["sshd", "sudo", "su", "su-l"];
+
 /// `pam_MODULE(SERVICE:TYPE): TEXT` and `PAM N more authentication failures; …`.
 fn pam(msg: &str) -> Option<Recognised> {
     if let Some(rest) = msg.strip_prefix("PAM ") {
+        // The service's summary of failures it already logged one by one: an event.
         return rest
             .contains(" more authentication failure")
-            .then(|| pam_failure(rest));
+            .then(|| Recognised {
+                log_type: LogType::NetworkEvent,
+                ..pam_failure(rest)
+            });
     }
     let (module, text) = msg.split_once("): ")?;
     let (module, service) = module.split_once('(')?;
@@ -27,7 +37,14 @@ fn pam(msg: &str) -> Option<Recognised> {
         return None;
     }
     if text.starts_with("authentication failure") {
-        return Some(pam_failure(text));
+        let failure = pam_failure(text);
+        if SELF_REPORTING.contains(&service) {
+            return Some(Recognised {
+                log_type: LogType::NetworkEvent,
+                ..failure
+            });
+        }
+        return Some(failure);
     }
     if let Some(rest) = text.strip_prefix("session opened for user ") {
         return Some(session_opened(service, rest));

@@ -16,15 +16,21 @@ fn pam_sudo_su_table() {
     let ip = Some("203.0.113.50");
     #[rustfmt::skip]
     let cases: &[Case] = &[
-        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=root", "pam", F, Some("root"), ip),
-        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50", "pam", F, None, ip),
-        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=scanner.example.net  user=admin", "pam", F, Some("admin"), None),
-        ("pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=2001:db8::50 user=j.doe@corp.example", "pam", F, Some("j.doe@corp.example"), Some("2001:db8::50")),
-        ("PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=root", "pam", F, Some("root"), ip),
-        ("PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50", "pam", F, None, ip),
-        ("pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice", "pam", F, Some("alice"), None),
-        // su: the user who tried (ruser), not the target account.
-        ("pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/1 ruser=alice rhost=  user=root", "pam", F, Some("alice"), None),
+        // sshd, sudo and su log each failure on a line of their own (which counts): their PAM
+        // lines are the same attempts, events, with who and from where still read.
+        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=root", "pam", E, Some("root"), ip),
+        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50", "pam", E, None, ip),
+        ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=scanner.example.net  user=admin", "pam", E, Some("admin"), None),
+        ("pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=2001:db8::50 user=j.doe@corp.example", "pam", E, Some("j.doe@corp.example"), Some("2001:db8::50")),
+        ("PAM 2 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50  user=root", "pam", E, Some("root"), ip),
+        ("PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.50", "pam", E, None, ip),
+        ("pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice", "pam", E, Some("alice"), None),
+        ("pam_unix(su:auth): authentication failure; logname=alice uid=1000 euid=0 tty=pts/1 ruser=alice rhost=  user=root", "pam", E, Some("alice"), None),
+        // Services that log nothing else: their PAM line is the failure. The user who tried
+        // (ruser) when given, not the target account.
+        ("pam_unix(login:auth): authentication failure; logname=LOGIN uid=0 euid=0 tty=tty1 ruser= rhost=  user=root", "pam", F, Some("root"), None),
+        ("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=anonymous rhost=203.0.113.50", "pam", F, Some("anonymous"), ip),
+        ("pam_sss(cockpit:auth): authentication failure; logname= uid=0 euid=0 tty= ruser= rhost=203.0.113.50 user=ops", "pam", F, Some("ops"), ip),
         ("pam_unix(sshd:session): session opened for user deploy(uid=1000) by (uid=0)", "pam", E, Some("deploy"), None),
         ("pam_unix(sshd:session): session closed for user deploy", "pam", E, Some("deploy"), None),
         ("pam_unix(cron:session): session opened for user root(uid=0) by root(uid=0)", "pam", E, Some("root"), None),
