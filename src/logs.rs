@@ -43,7 +43,7 @@ pub async fn otlp(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let export = otlp::parse_export(format, &body, ctx.now)?;
     drop(body);
     let rejected = store(ctx, export.streams).await?;
-    if rejected.count == export.records {
+    if rejected.stored == 0 {
         return Err(ApiError::invalid("resourceLogs", rejected.message));
     }
     let content_type = match format {

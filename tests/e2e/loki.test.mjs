@@ -180,6 +180,28 @@ describe("ingestion", () => {
     assert.equal(freeRow.geo, null);
   });
 
+  test("a CloudTrail log file pushed as one line is stored as its records, each at its eventTime", async () => {
+    const iso = (ms) => new Date(ms).toISOString();
+    const t = Date.now() - 20 * MIN;
+    const record = (at, name, extra) => ({ eventVersion: "1.09", eventTime: iso(at), eventSource: "signin.amazonaws.com",
+      eventName: name, awsRegion: "eu-west-1", sourceIPAddress: "203.0.113.161", userAgent: "Mozilla/5.0 (Macintosh)",
+      userIdentity: { type: "IAMUser", arn: "arn:aws:iam::111122223333:user/dana", userName: "dana" }, ...extra });
+    const file = { Records: [
+      record(t, "ConsoleLogin", { responseElements: { ConsoleLogin: "Failure" } }),
+      record(t + 1000, "ConsoleLogin", { responseElements: { ConsoleLogin: "Success" } }),
+      record(t + 2000, "AttachUserPolicy", { eventSource: "iam.amazonaws.com", requestParameters: { userName: "dana", policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" } }),
+    ] };
+    const res = await send(pro, { streams: [{ stream: { service: "cloudtrail-file" }, values: [[ns(Date.now()), JSON.stringify(file)]] }] });
+    assert.equal(res.status, 204, JSON.stringify(res.body));
+    const rows = await logRows(await orgId("LokiPro"), "service = 'cloudtrail-file'");
+    assert.deepEqual(rows.map((r) => [r.ts, r.type, r.action, r.user, r.source_ip, r.parser]), [
+      [t, "login_failure", null, "dana", "203.0.113.161", "cloudtrail"],
+      [t + 1000, "login_success", null, "dana", "203.0.113.161", "cloudtrail"],
+      [t + 2000, "iam_change", "policy_attached", "dana", "203.0.113.161", "cloudtrail"],
+    ]);
+    assert.equal(JSON.parse(rows[1].message).eventName, "ConsoleLogin", "each record is its own line");
+  });
+
   test("lines over 8 KiB are truncated", async () => {
     const long = "Failed password from 203.0.113.99 " + "x".repeat(10_000);
     assert.equal((await send(pro, { streams: [{ stream: { service: "long" }, values: [[ns(Date.now()), long]] }] })).status, 204);

@@ -72,15 +72,21 @@ pub const MAX_LABEL_BYTES: usize = 256;
 pub struct Rejected {
     pub count: usize,
     pub message: String,
+    /// The rows stored beside them (a CloudTrail file on one line stores one per record).
+    pub stored: usize,
 }
 
 impl LineRows {
     /// What was left out of these rows, as one sentence naming each reason and the bounds
     /// (`cutoff` is the oldest time kept).
     pub fn rejected(&self, cutoff: crate::time::UnixMs) -> Rejected {
-        let count = self.dropped_old + self.dropped_future + self.dropped_empty;
+        let count =
+            self.dropped_old + self.dropped_future + self.dropped_empty + self.dropped_excess;
         if count == 0 {
-            return Rejected::default();
+            return Rejected {
+                stored: self.rows.len(),
+                ..Rejected::default()
+            };
         }
         let mut reasons = Vec::new();
         if self.dropped_old > 0 {
@@ -100,6 +106,12 @@ impl LineRows {
         if self.dropped_empty > 0 {
             reasons.push(format!("{} with an empty line", self.dropped_empty));
         }
+        if self.dropped_excess > 0 {
+            reasons.push(format!(
+                "{} CloudTrail records beyond the {MAX_ENTRIES} a push may hold",
+                self.dropped_excess
+            ));
+        }
         let total = count + self.rows.len();
         Rejected {
             count,
@@ -108,6 +120,7 @@ impl LineRows {
                 reasons.join(", "),
                 self.rows.len()
             ),
+            stored: self.rows.len(),
         }
     }
 }

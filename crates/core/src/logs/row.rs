@@ -6,6 +6,7 @@ use super::{MAX_FIELD_BYTES, MAX_FUTURE_MS, MAX_LABEL_BYTES, MAX_LINE_BYTES};
 use crate::access::ids::OrgId;
 use crate::api::sql::{SqlParam, Statement};
 use crate::ingest::record::{json_array_chunks, EventRecord};
+use crate::logs::classify::parsers::split_cloudtrail_file;
 use crate::logs::classify::{
     classify_event, event_log_level, extract_fields, IamAction, LogLevel, LogType,
 };
@@ -324,12 +325,21 @@ pub struct LineRows {
     pub dropped_future: usize,
     /// Entries whose line is empty or only whitespace: nothing to classify or show.
     pub dropped_empty: usize,
+    /// Records of CloudTrail files beyond the [`super::MAX_ENTRIES`] rows a push may hold.
+    pub dropped_excess: usize,
+    /// Entries that were CloudTrail files, and the records read from them (stored or dropped
+    /// for their time, not those beyond the bound): the rows and drops add up to the entries
+    /// less the files plus their records.
+    pub files: usize,
+    pub records: usize,
     /// Lines cut to 8 KiB.
     pub truncated: usize,
 }
 
 /// Builds every row of a push for `org`. Entries are kept when `cutoff <= ts <= now + 10 min`
-/// (both ends inclusive); the rest are counted, not stored.
+/// (both ends inclusive); the rest are counted, not stored. A CloudTrail log file on one line is
+/// its records, each a row at its own `eventTime` (docs/dashboard.md §7.5), up to
+/// [`super::MAX_ENTRIES`] rows in all.
 pub fn build_line_rows(
     streams: &[PushStream],
     org: &OrgId,
@@ -338,19 +348,37 @@ pub fn build_line_rows(
 ) -> LineRows {
     let latest = now.0.saturating_add(MAX_FUTURE_MS);
     let mut out = LineRows::default();
+    let keep = |out: &mut LineRows, labels: &StreamLabels, entry: &PushEntry| {
+        if entry.ts < cutoff {
+            out.dropped_old += 1;
+        } else if entry.ts.0 > latest {
+            out.dropped_future += 1;
+        } else if entry.line.trim().is_empty() {
+            out.dropped_empty += 1;
+        } else {
+            let (row, truncated) = line_row(org, labels, entry);
+            out.truncated += usize::from(truncated);
+            out.rows.push(row);
+        }
+    };
     for stream in streams {
         let labels = StreamLabels::from_labels(&stream.labels);
         for entry in &stream.entries {
-            if entry.ts < cutoff {
-                out.dropped_old += 1;
-            } else if entry.ts.0 > latest {
-                out.dropped_future += 1;
-            } else if entry.line.trim().is_empty() {
-                out.dropped_empty += 1;
-            } else {
-                let (row, truncated) = line_row(org, &labels, entry);
-                out.truncated += usize::from(truncated);
-                out.rows.push(row);
+            let room = super::MAX_ENTRIES.saturating_sub(out.rows.len());
+            let Some((records, beyond)) = split_cloudtrail_file(&entry.line, room) else {
+                keep(&mut out, &labels, entry);
+                continue;
+            };
+            out.dropped_excess += beyond;
+            out.files += 1;
+            out.records += records.len();
+            for (line, at) in records {
+                let record = PushEntry {
+                    ts: at.map_or(entry.ts, UnixMs),
+                    line,
+                    structured: entry.structured.clone(),
+                };
+                keep(&mut out, &labels, &record);
             }
         }
     }

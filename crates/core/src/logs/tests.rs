@@ -1322,13 +1322,65 @@ fn rejected_entries_are_counted_and_named_by_reason() {
         dropped_old: 2,
         dropped_future: 1,
         dropped_empty: 0,
+        dropped_excess: 4,
+        files: 1,
+        records: 0,
         truncated: 0,
     };
     let r = rows.rejected(UnixMs(1_769_731_200_000));
-    assert_eq!(r.count, 3);
+    assert_eq!(r.count, 7);
     assert_eq!(
         r.message,
-        "3 of 3 entries were not stored: 2 older than the retention cutoff \
-         2026-01-30T00:00:00Z, 1 more than 10 minutes in the future; the other 0 were stored"
+        "7 of 7 entries were not stored: 2 older than the retention cutoff \
+         2026-01-30T00:00:00Z, 1 more than 10 minutes in the future, 4 CloudTrail records \
+         beyond the 10000 a push may hold; the other 0 were stored"
     );
+}
+
+#[test]
+fn a_cloudtrail_file_pushed_as_one_line_is_stored_as_its_records_at_their_own_times() {
+    let record = |time: &str, result: &str, ip: &str| {
+        json!({"eventVersion": "1.09", "eventTime": time, "eventSource": "signin.amazonaws.com",
+            "eventName": "ConsoleLogin", "sourceIPAddress": ip, "userAgent": "Mozilla/5.0",
+            "userIdentity": {"type": "IAMUser", "userName": "dana"},
+            "responseElements": {"ConsoleLogin": result}})
+    };
+    let file = json!({"Records": [
+        record("2026-01-30T09:10:00Z", "Failure", "203.0.113.61"),
+        record("2026-01-30T09:11:00Z", "Success", "203.0.113.61"),
+        record("2025-01-30T09:11:00Z", "Success", "203.0.113.62"),
+    ]});
+    let body = json!({"streams": [{"stream": {"service": "cloudtrail"},
+        "values": [[format!("{}000000", NOW.0), file.to_string()], [format!("{}000000", NOW.0), "an ordinary line"]]}]});
+    let out = build_line_rows(&push(&body), &org(), NOW, UnixMs(NOW.0 - 30 * DAY));
+    let rows: Vec<(i64, LogType, Option<&str>)> = out
+        .rows
+        .iter()
+        .map(|r| (r.ts, r.log_type, r.source_ip.as_deref()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                1_769_764_200_000,
+                LogType::LoginFailure,
+                Some("203.0.113.61")
+            ),
+            (
+                1_769_764_260_000,
+                LogType::LoginSuccess,
+                Some("203.0.113.61")
+            ),
+            (NOW.0, LogType::NetworkEvent, None),
+        ]
+    );
+    assert!(out.rows[..2]
+        .iter()
+        .all(|r| r.user.as_deref() == Some("dana") && r.parser == Some("cloudtrail")));
+    assert_eq!(out.dropped_old, 1, "the year-old record is past the cutoff");
+    assert_eq!((out.files, out.records), (1, 3));
+    assert!(out
+        .rejected(UnixMs(NOW.0 - 30 * DAY))
+        .message
+        .starts_with("1 of 4 entries were not stored"));
 }

@@ -182,6 +182,7 @@ fn the_response_reports_rejected_records_in_the_request_encoding() {
     let rejected = Rejected {
         count: 2,
         message: "2 records older than the retention cutoff".into(),
+        stored: 0,
     };
     let json: serde_json::Value =
         serde_json::from_slice(&response_body(Format::Json, &rejected)).unwrap();

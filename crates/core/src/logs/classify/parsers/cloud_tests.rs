@@ -190,3 +190,66 @@ fn gcp_entries_without_audit_shape_are_not_audit() {
         serde_json::from_value(json!({"protoPayload": "flat", "eventVersion": "1"})).unwrap();
     assert_eq!(recognise("", Some(&obj)), None);
 }
+
+#[test]
+fn a_cloudtrail_file_on_one_line_is_split_into_its_records() {
+    let at = |t: &str, extra: Value| {
+        let mut r = trail("ConsoleLogin", "signin.amazonaws.com", extra);
+        r["eventTime"] = json!(t);
+        r
+    };
+    let records = vec![
+        at(
+            "2026-12-07T10:00:00Z",
+            json!({"responseElements": {"ConsoleLogin": "Success"}}),
+        ),
+        at(
+            "2026-12-07T10:00:05.250Z",
+            json!({"responseElements": {"ConsoleLogin": "Failure"}}),
+        ),
+        at(
+            "not a time",
+            json!({"responseElements": {"ConsoleLogin": "Success"}}),
+        ),
+    ];
+    let file = json!({ "Records": records }).to_string();
+    let (lines, beyond) = super::split_cloudtrail_file(&file, 10).expect("a file");
+    assert_eq!(beyond, 0);
+    let times: Vec<Option<i64>> = lines.iter().map(|(_, t)| *t).collect();
+    assert_eq!(
+        times,
+        [Some(1_796_637_600_000), Some(1_796_637_605_250), None]
+    );
+    let types: Vec<LogType> = lines
+        .iter()
+        .map(|(l, _)| extract_fields(l, None).classify().0)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            LogType::LoginSuccess,
+            LogType::LoginFailure,
+            LogType::LoginSuccess
+        ],
+        "each record read as a record on its own line"
+    );
+    let (kept, beyond) = super::split_cloudtrail_file(&file, 2).unwrap();
+    assert_eq!(
+        (kept.len(), beyond),
+        (2, 1),
+        "at most `max`, the rest counted"
+    );
+
+    // Anything else stays one line.
+    for line in [
+        trail("ConsoleLogin", "signin.amazonaws.com", json!({})).to_string(),
+        json!({"Records": []}).to_string(),
+        json!({"Records": [1, 2]}).to_string(),
+        json!({"Records": [{"msg": "not a record"}]}).to_string(),
+        json!({"Records": records, "other": 1}).to_string(),
+        r#"{"Records": [ broken"#.to_string(),
+        "Records".to_string(),
+    ] {
+        assert!(super::split_cloudtrail_file(&line, 10).is_none(), "{line}");
+    }
+}

@@ -1,5 +1,7 @@
 //! AWS CloudTrail records (one per line): console logins, role assumption, IAM changes and
-//! denied calls; every other API call is an event with its user and IP.
+//! denied calls; every other API call is an event with its user and IP. A CloudTrail log file
+//! shipped as one line (`{"Records": […]}`, as S3 holds it) is split into its records first
+//! ([`split_file`]).
 
 use super::text::ip_of;
 use super::{first_at, owned_at, str_at, Outcome, Recognised};
@@ -28,6 +30,43 @@ const RESOURCE_PARAMS: [&str; 8] = [
     "requestParameters.instanceProfileName",
     "requestParameters.accessKeyId",
 ];
+
+/// One record of a CloudTrail file as a line of its own, and its `eventTime` (Unix ms) when that
+/// is an RFC 3339 time.
+pub type FileRecord = (String, Option<i64>);
+
+/// The records of a CloudTrail log file (`{"Records": [record, …]}`); `None` for any other
+/// line, including a file with no records, which stays one line. At most `max` records are
+/// returned; the count of the rest comes second.
+pub fn split_file(line: &str, max: usize) -> Option<(Vec<FileRecord>, usize)> {
+    let line = line.trim();
+    if !(line.starts_with('{') && line.contains("\"Records\"")) {
+        return None;
+    }
+    let mut file: Map<String, Value> = serde_json::from_str(line).ok()?;
+    let Value::Array(records) = file.remove("Records")? else {
+        return None;
+    };
+    let is_record = |r: &Value| {
+        r.as_object()
+            .is_some_and(|o| o.contains_key("eventVersion"))
+    };
+    if !file.is_empty() || records.is_empty() || !records.iter().all(is_record) {
+        return None;
+    }
+    let beyond = records.len().saturating_sub(max);
+    let out = records
+        .into_iter()
+        .take(max)
+        .map(|r| {
+            let at = str_at(r.as_object()?, "eventTime")
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.timestamp_millis());
+            Some((r.to_string(), at))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((out, beyond))
+}
 
 /// Recognises a record with `eventVersion`, `eventSource` and `eventName`.
 pub(super) fn parse(obj: &Map<String, Value>) -> Option<Recognised> {

@@ -16,6 +16,7 @@ mod pam_sudo;
 mod sshd;
 mod text;
 
+pub use cloudtrail::split_file as split_cloudtrail_file;
 pub use text::strip_syslog;
 
 /// What an attempt reported: succeeded, failed, or not said.
