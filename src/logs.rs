@@ -11,7 +11,6 @@ use crate::api::http::read_body_limited;
 use crate::api::Ctx;
 use crate::d1::Store;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
-use edgesoc_core::intel::enrichment;
 use edgesoc_core::logs;
 use edgesoc_core::logs::detect::{self, FailedLine};
 use edgesoc_core::logs::logins::LoginLine;
@@ -125,28 +124,27 @@ async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Reject
     Ok(rejected)
 }
 
-/// On Pro and above, the country and VPN flag of each line's public address, from the events'
-/// sources (the IP-range tables, two reads per push, and the network lists); a failed lookup
-/// leaves the lines as they are and never fails the push.
+/// On Pro and above, each line's public address enriched as an event's is (location, network
+/// flags, ASN, threat score: `logs::enrich`), in one batch of five reads per push; a failed
+/// lookup leaves the lines as they are and never fails the push.
 async fn enrich(ctx: &Ctx, rows: &mut [logs::LogRow]) {
     // Free shows no location or network flags (docs/dashboard.md §1): nothing to look up.
     if !ctx.tenant.plan.is_pro_or_above() {
         return;
     }
-    let ips = logs::enrich::addresses(rows);
-    if ips.is_empty() {
+    let Some(lookups) = logs::enrich::Lookups::of(rows) else {
         return;
-    }
-    let Ok(store) = ctx.store() else { return };
-    let answers = match store.batch(&enrichment::ip_table_statements(&ips)).await {
-        Ok(results) => enrichment::ip_table_answers(results),
-        Err(e) => {
-            worker::console_error!("log address lookup of {} addresses: {e}", ips.len());
-            Default::default()
-        }
     };
+    let Ok(store) = ctx.store() else { return };
+    let statements = lookups.statements(&ctx.tenant.org_id.0, ctx.now);
     let lists = crate::intel::lists::current(store).await;
-    logs::enrich::apply(rows, &ips, &answers, &lists);
+    let done = match store.batch(&statements).await {
+        Ok(results) => lookups.apply(rows, results, &lists),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = done {
+        worker::console_error!("log address lookup of {} addresses: {e}", lookups.ips.len());
+    }
 }
 
 /// Detection over the stored login lines: brute force over the failures (the core's flow:

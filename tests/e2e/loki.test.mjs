@@ -463,7 +463,8 @@ describe("events and detection", () => {
     const sydney = [[ns(t + 60 * MIN), "sshd[977]: Accepted password for erin from 103.4.16.9 port 40022 ssh2"]];
     assert.equal((await send(pro, { streams: [{ stream: { service: "bastion" }, values: sydney }] })).status, 204);
     const lines = await logRows(await orgId("LokiPro"), "user = 'erin'");
-    assert.deepEqual(lines.map((l) => [l.type, l.geo, l.city]), [["login_success", "DE", "Berlin"], ["login_success", "AU", "Sydney"]]);
+    assert.deepEqual(lines.map((l) => [l.type, l.parser, l.geo, l.city, l.vpn, l.is_tor, l.threat_score]), [
+      ["login_success", "sshd", "DE", "Berlin", 0, 0, 0], ["login_success", "sshd", "AU", "Sydney", 0, 0, 0]]);
     const list = (await app.request("/alerts?alert_type=impossible_travel", { key: pro })).body.data.filter((a) => a.actor_id === "erin");
     assert.equal(list.length, 1, JSON.stringify(list));
     const [a] = list;

@@ -9,7 +9,7 @@
 //! a replayed backfill is judged in its own time.
 //!
 //! Where it came from is what the push's enrichment found ([`super::enrich`], Pro and above):
-//! country, coordinates, city and the VPN flag; a line has no ASN or threat score.
+//! country, coordinates, city, ASN and the network flags.
 
 use super::StoredLine;
 use crate::access::ids::{EventId, OrgId};
@@ -72,10 +72,14 @@ impl LoginLine {
             latitude: line.latitude,
             longitude: line.longitude,
             is_vpn: line.vpn,
+            is_tor: line.is_tor,
+            is_proxy: line.is_proxy,
+            is_datacenter: line.is_datacenter,
             ..Enrichment::default()
         };
         let mut event = DetectionEvent::from_record(&record);
         event.id = line.item_id();
+        event.asn = line.asn;
         Some(LoginLine { event, record })
     }
 }

@@ -25,6 +25,11 @@ fn org() -> OrgId {
 /// Stores sshd `line`s (each at `minutes` after T0, located at its place as the push's
 /// enrichment locates it) in one push; the stored rows as the insert returned them.
 fn push(db: &SqliteDb, lines: &[(i64, &str, Option<Place>)]) -> Vec<StoredLine> {
+    store_rows(db, &rows(lines))
+}
+
+/// The rows of `lines` as [`push`] stores them.
+fn rows(lines: &[(i64, &str, Option<Place>)]) -> Vec<crate::logs::LogRow> {
     let stream = PushStream {
         labels: serde_json::Map::new(),
         entries: lines
@@ -43,9 +48,15 @@ fn push(db: &SqliteDb, lines: &[(i64, &str, Option<Place>)]) -> Vec<StoredLine> 
             (row.latitude, row.longitude) = (Some(*lat), Some(*lon));
             row.city = Some((*city).into());
             row.vpn = Some(false);
+            (row.is_tor, row.is_proxy, row.is_datacenter) = (Some(false), Some(false), Some(false));
         }
     }
-    let statements = insert_statements(&rows, true, 1_000_000).unwrap();
+    rows
+}
+
+/// Stores `rows` in one insert; the stored rows as it returned them.
+fn store_rows(db: &SqliteDb, rows: &[crate::logs::LogRow]) -> Vec<StoredLine> {
+    let statements = insert_statements(rows, true, 1_000_000).unwrap();
     run(db.batch(&statements))
         .unwrap()
         .iter()
@@ -333,4 +344,19 @@ fn at_most_the_newest_max_login_lines_of_a_push_are_judged() {
         .collect();
     let stored = push(&db, &entries);
     assert_eq!(detect(&db, &stored, Plan::Pro), 3);
+}
+
+#[test]
+fn a_login_line_from_a_tor_exit_is_a_tor_login_and_its_network_travels_with_it() {
+    let db = SqliteDb::migrated();
+    let mut rows = rows(&[(0, &accepted("frank", "185.220.101.4"), Some(BERLIN))]);
+    (rows[0].is_tor, rows[0].asn) = (Some(true), Some(60729));
+    let stored = store_rows(&db, &rows);
+    let line = LoginLine::from_stored(&stored[0], &org()).unwrap();
+    assert!(line.event.is_tor);
+    assert_eq!(line.event.asn, Some(60729));
+    detect(&db, &stored, Plan::Free);
+    let tor = alerts(&db, "suspicious_activity");
+    assert_eq!(tor.len(), 1, "Tor logins alert on every plan: {tor:?}");
+    assert_eq!(tor[0].0, "frank");
 }

@@ -59,6 +59,18 @@ pub struct LogRow {
     pub longitude: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    /// The address's network and threat score, as an event's (raw lines, Pro and above:
+    /// `super::enrich`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_tor: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_proxy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_datacenter: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threat_score: Option<u8>,
     /// The format parser that read the line (§7.5), `None` when the keyword rules classified it:
     /// only a parser's login feeds the identity rules (`super::logins`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,7 +120,7 @@ pub const LOG_COLUMNS: [&str; 20] = [
 /// events now, never here.
 pub const INSERT_LOGS_SQL: &str = "INSERT OR IGNORE INTO logs (id, org_id, ts, hour, type, action, level, \
 service, namespace, source_ip, user, hostname, target_ip, geo, device, vpn, status_code, resource, message, \
-event_id, event_name, latitude, longitude, city, parser) SELECT (SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
+event_id, event_name, latitude, longitude, city, parser, asn, is_tor, is_proxy, is_datacenter, threat_score) SELECT (SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
 coalesce((SELECT max(id) FROM logs), 0))) + key + 1, json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
 json_extract(value, '$.hour'), json_extract(value, '$.type'), json_extract(value, '$.action'), \
 json_extract(value, '$.level'), json_extract(value, '$.service'), json_extract(value, '$.namespace'), \
@@ -117,13 +129,16 @@ json_extract(value, '$.target_ip'), json_extract(value, '$.geo'), json_extract(v
 json_extract(value, '$.vpn'), json_extract(value, '$.status_code'), json_extract(value, '$.resource'), \
 json_extract(value, '$.message'), json_extract(value, '$.event_id'), json_extract(value, '$.event_name'), \
 json_extract(value, '$.latitude'), json_extract(value, '$.longitude'), json_extract(value, '$.city'), \
-json_extract(value, '$.parser') FROM json_each(?1)";
+json_extract(value, '$.parser'), json_extract(value, '$.asn'), json_extract(value, '$.is_tor'), \
+json_extract(value, '$.is_proxy'), json_extract(value, '$.is_datacenter'), json_extract(value, '$.threat_score') \
+FROM json_each(?1)";
 
 /// What `RETURNING` gives back for each inserted row when asked (see [`insert_statements`]):
 /// what detection needs to pick the stored login lines and key them (brute force over failures,
 /// `super::detect`), and to judge a success where it came from (`super::logins`).
 pub const RETURNING: &str =
-    " RETURNING id, ts, type, source_ip, user, geo, latitude, longitude, city, vpn, device, parser";
+    " RETURNING id, ts, type, source_ip, user, geo, latitude, longitude, city, vpn, device, parser, asn, \
+     is_tor, is_proxy, is_datacenter";
 
 /// One stored line as [`RETURNING`] gives it back (numbers arrive as JavaScript's doubles).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -144,6 +159,20 @@ pub struct StoredLine {
     pub vpn: Option<bool>,
     pub device: Option<String>,
     pub parser: Option<String>,
+    #[serde(default, deserialize_with = "asn")]
+    pub asn: Option<u32>,
+    #[serde(default, deserialize_with = "flag")]
+    pub is_tor: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub is_proxy: Option<bool>,
+    #[serde(default, deserialize_with = "flag")]
+    pub is_datacenter: Option<bool>,
+}
+
+fn asn<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?
+        .filter(|a| a.fract() == 0.0 && *a > 0.0 && *a <= f64::from(u32::MAX))
+        .map(|a| a as u32))
 }
 
 fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -306,6 +335,11 @@ pub fn line_row(org: &OrgId, labels: &StreamLabels, entry: &PushEntry) -> (LogRo
         longitude: None,
         city: None,
         parser: f.parsed.as_ref().map(|p| p.parser),
+        asn: None,
+        is_tor: None,
+        is_proxy: None,
+        is_datacenter: None,
+        threat_score: None,
         status_code: f.status,
         resource: capped(f.resource),
         message: line.trim().to_string(),
@@ -457,6 +491,11 @@ pub fn event_row(r: &EventRecord) -> LogRow {
         longitude: None,
         city: None,
         parser: None,
+        asn: None,
+        is_tor: None,
+        is_proxy: None,
+        is_datacenter: None,
+        threat_score: None,
         status_code: meta_status(r),
         resource: meta(r, "resource")
             .or_else(|| meta(r, "target"))

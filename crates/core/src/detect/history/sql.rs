@@ -101,7 +101,8 @@ const LINE_ID: &str = "id || '-' || (ts / 1000)";
 
 /// The actor's successful logins, newest first, as objects (see `LoginRow`): among the actor's
 /// events (an actor has few), filtered by name, and its login lines, the newest `limit` of each,
-/// merged. A line knows its place and VPN flag (Pro and above), not its network's ASN.
+/// merged. A line knows its place, ASN and network flags (Pro and above), not its time zone or
+/// its network's name.
 fn logins(limit: usize) -> String {
     format!(
         "SELECT json_group_array(json_object('id', id, 'event_name', event_name, 'actor_id', actor_id, \
@@ -114,8 +115,9 @@ fn logins(limit: usize) -> String {
          is_vpn, is_tor, is_proxy, is_datacenter, metadata FROM events INDEXED BY events_org_actor_created \
          WHERE org_id = g.org AND actor_id = g.k AND event_name = '{name}' AND created_at >= g.since \
          AND created_at <= g.until ORDER BY created_at DESC, id DESC LIMIT {limit}) UNION ALL SELECT * FROM \
-         (SELECT {LINE_ID}, '{name}', user, source_ip, ts, latitude, longitude, geo, city, NULL, NULL, NULL, \
-         vpn, 0, 0, 0, json_object('user_agent', device) {lines} ORDER BY ts DESC, id DESC LIMIT {limit}) \
+         (SELECT {LINE_ID}, '{name}', user, source_ip, ts, latitude, longitude, geo, city, NULL, asn, NULL, \
+         vpn, is_tor, is_proxy, is_datacenter, json_object('user_agent', device) {lines} \
+         ORDER BY ts DESC, id DESC LIMIT {limit}) \
          ORDER BY created_at DESC, id DESC LIMIT {limit})",
         name = crate::detect::SUCCESSFUL_LOGIN_NAME,
         lines = login_lines("g.since"),

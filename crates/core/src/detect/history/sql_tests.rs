@@ -93,6 +93,8 @@ impl Seeded {
         row.device = Some(format!("device of {label}"));
         (row.latitude, row.longitude) = (Some(-33.87), Some(151.21));
         row.city = Some(format!("city of {label}"));
+        (row.asn, row.vpn, row.is_tor) = (Some(64_512), Some(true), Some(false));
+        (row.is_proxy, row.is_datacenter) = (Some(false), Some(true));
         self.store_line(label, row);
     }
 
@@ -417,6 +419,11 @@ fn identity_reads_take_the_actors_successful_login_lines() {
     assert_eq!(line.city.as_deref(), Some("city of line 24h since"));
     assert_eq!(line.country.as_deref(), Some("country of line 24h since"));
     assert_eq!(line.device.as_deref(), Some("device of line 24h since"));
+    assert_eq!(line.asn, Some(64_512));
+    assert_eq!(
+        (line.is_vpn, line.is_tor, line.is_proxy, line.is_datacenter),
+        (true, false, false, true)
+    );
     assert!(history.actor_has_prior_event);
     for x in history.actor_countries.iter().chain(&history.actor_devices) {
         assert!(
