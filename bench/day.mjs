@@ -21,9 +21,10 @@
 //     compromise).
 //   * Raw log lines for the Loki push (`lines`, 6 per user by default), spread over the 24 hours
 //     before `end`: web access lines (60 %), JSON sign-in lines of the users from their
-//     addresses (15 %, a third of them failures), sshd failures from the hostile addresses
-//     (15 %), cloud-audit IAM lines (5 %) and firewall port-scan lines (5 %), shipped in pushes
-//     of 50 lines as a log shipper batches them.
+//     addresses (15 %, a third of them failures), sshd logins of the users from their home
+//     addresses (5 %: parsed successes, which run the identity rules), sshd failures from the
+//     hostile addresses (10 %), cloud-audit IAM lines (5 %) and firewall port-scan lines (5 %),
+//     shipped in pushes of 50 lines as a log shipper batches them.
 // Event order follows each event's time of day; the Worker stamps the time itself, so a replay
 // sends the day in order, in minutes.
 
@@ -157,6 +158,9 @@ function pushesFor(r, mix, people, hostile, n, end) {
       add(ok ? "login_ok" : "login_failed", { service: "auth-service", namespace: "prod", pod: "auth-1" }, JSON.stringify({
         level: ok ? "info" : "warn", msg: ok ? "user login succeeded" : "failed login: invalid password", user: p.id, ip: p.home, status: ok ? 200 : 401,
       }));
+    } else if (k < 0.8) {
+      add("sshd_login", { service: "bastion", namespace: "infra", pod: "bastion-1" },
+        `sshd[4121]: Accepted publickey for ${p.id} from ${p.home} port ${40000 + r.int(20000)} ssh2: ED25519 SHA256:k3y`);
     } else if (k < 0.9) {
       add("sshd", { service: "bastion", namespace: "infra", pod: "bastion-1" },
         `sshd[4121]: Failed password for invalid user ${r.pick(["oracle", "admin", "ubuntu", "git"])} from ${r.pick(hostile)} port ${40000 + r.int(20000)} ssh2`);

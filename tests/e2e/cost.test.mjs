@@ -13,8 +13,9 @@ import { start } from "./harness.mjs";
 
 /** Issue 18's goal: at most this many D1 rows written per event, all in. */
 const TARGET_ROWS_WRITTEN_PER_EVENT = 10;
-/** Today's measure on this day with a catch-up every batch (14.01 on 2026-12-07: ingest 4.65,
- *  rollups 6.42, detection 0.72, purge 2.22; the raw lines fill the UTC day before the run's, so
+/** Today's measure on this day with a catch-up every batch (14.27 on 2026-12-07: ingest 4.65,
+ *  rollups 6.42, detection 0.92 — 0.72 before the day's sshd logins joined the actors' login
+ *  history —, purge 2.27; the raw lines fill the UTC day before the run's, so
  *  the figures do not move with the hour it runs at, bench/meter.mjs linesEnd) plus about half a
  *  row: one more index entry per event (+1.0 at ingest) fails. 36.68 before issue 18's changes;
  *  the rollups kept per batch and purged by bucket (migration 0017) took off 13.2, the lean
@@ -26,9 +27,11 @@ const TARGET_ROWS_WRITTEN_PER_EVENT = 10;
  *  down to TARGET_ROWS_WRITTEN_PER_EVENT. Detection's share moves by a few hundredths with how
  *  the consumer's batches fall. */
 const MAX_ROWS_WRITTEN_PER_EVENT = 14.7;
-/** The same for a raw log line (16.45 on 2026-12-07, the lines in one whole UTC day; 15.92 to
- *  16.45 by the hour of the run before that was fixed; 30.61 before issue 18's changes). */
-const MAX_ROWS_WRITTEN_PER_LINE = 16.9;
+/** The same for a raw log line (17.32 on 2026-12-07: ingest 3.43, rollups 8.79, purge 5.10,
+ *  with the day's sshd logins, whose partial index adds a row to each; 16.51 on the same code
+ *  without them, the rest of the difference being the mix's rollups; 30.61 before issue 18's
+ *  changes). */
+const MAX_ROWS_WRITTEN_PER_LINE = 17.8;
 
 test("D1 rows written per event and per log line stay under their ceilings (issue 18)", async (t) => {
   const log = meterLog();
@@ -51,13 +54,14 @@ test("D1 rows written per event and per log line stay under their ceilings (issu
     assert.ok(consumer.rollups.statements > 0, "the rollups' catch-ups are marked");
     const { event, line } = rowsWritten(r);
     const [perEvent, perLine] = [event.all_in, line.all_in];
-    const shown = `${perEvent.toFixed(2)} (ingest ${event.ingest.toFixed(2)}, rollups ${event.rollups.toFixed(2)}, ` +
-      `detection ${event.detection.toFixed(2)}, purge ${event.purge.toFixed(2)})`;
-    t.diagnostic(`${r.events.count} events: ${shown} rows written per event; ${perLine.toFixed(2)} per log line (${r.lines.count})`);
+    const parts = (x) => `${x.all_in.toFixed(2)} (ingest ${x.ingest.toFixed(2)}, rollups ${x.rollups.toFixed(2)}, ` +
+      `detection ${x.detection.toFixed(2)}, purge ${x.purge.toFixed(2)})`;
+    const shown = parts(event);
+    t.diagnostic(`${r.events.count} events: ${shown} rows written per event; ${parts(line)} per log line (${r.lines.count})`);
     assert.ok(perEvent <= MAX_ROWS_WRITTEN_PER_EVENT,
       `D1 rows written per event ${shown} above the ceiling ${MAX_ROWS_WRITTEN_PER_EVENT} (target ${TARGET_ROWS_WRITTEN_PER_EVENT}): ` +
       "a new index, trigger or per-row write? Measure it with scripts/bench (bench/cost.mjs) first");
-    assert.ok(perLine <= MAX_ROWS_WRITTEN_PER_LINE, `D1 rows written per log line ${perLine.toFixed(2)} above ${MAX_ROWS_WRITTEN_PER_LINE}`);
+    assert.ok(perLine <= MAX_ROWS_WRITTEN_PER_LINE, `D1 rows written per log line ${parts(line)} above ${MAX_ROWS_WRITTEN_PER_LINE}`);
   } finally {
     await app.dispose();
   }
