@@ -128,13 +128,14 @@ pub fn apply(
         // measured from a place it says it is not.
         if same_country(&row.geo, &e.country_code) {
             if let (Some(lat), Some(lon)) = (e.latitude, e.longitude) {
-                (row.latitude, row.longitude) = (Some(lat), Some(lon));
-                row.city = e.city.clone();
+                (row.detail.latitude, row.detail.longitude) = (Some(lat), Some(lon));
+                row.detail.city = e.city.clone();
             }
         }
-        row.asn = asn.asn;
-        (row.is_tor, row.is_proxy, row.is_datacenter) = (e.is_tor, e.is_proxy, e.is_datacenter);
-        row.threat_score = e.threat_score;
+        let d = &mut row.detail;
+        d.asn = asn.asn;
+        (d.is_tor, d.is_proxy, d.is_datacenter) = (e.is_tor, e.is_proxy, e.is_datacenter);
+        d.threat_score = e.threat_score;
     }
 }
 

@@ -93,21 +93,25 @@ fn public_addresses_get_their_country_and_vpn_flag_from_the_same_sources_as_even
     // The network as an event's: ASN, flags and the threat score (Tor 40, an info line).
     assert_eq!(
         (
-            rows[1].asn,
-            rows[1].is_tor,
-            rows[1].is_proxy,
-            rows[1].is_datacenter
+            rows[1].detail.asn,
+            rows[1].detail.is_tor,
+            rows[1].detail.is_proxy,
+            rows[1].detail.is_datacenter
         ),
         (Some(64501), Some(true), Some(false), Some(false))
     );
-    assert_eq!(rows[1].threat_score, Some(40));
+    assert_eq!(rows[1].detail.threat_score, Some(40));
     assert_eq!(
-        rows[0].threat_score,
+        rows[0].detail.threat_score,
         Some(20),
         "a VPN's address, an info line"
     );
     assert_eq!(
-        (rows[1].latitude, rows[1].longitude, rows[1].city.as_deref()),
+        (
+            rows[1].detail.latitude,
+            rows[1].detail.longitude,
+            rows[1].detail.city.as_deref()
+        ),
         (Some(64.501), Some(1.5), Some("a city in DE")),
         "located where the tables place it"
     );
@@ -117,7 +121,7 @@ fn public_addresses_get_their_country_and_vpn_flag_from_the_same_sources_as_even
         "the line's own country wins"
     );
     assert_eq!(
-        (rows[2].latitude, rows[2].city.as_deref()),
+        (rows[2].detail.latitude, rows[2].detail.city.as_deref()),
         (None, None),
         "no coordinates from a country the line says it is not in"
     );
@@ -175,15 +179,20 @@ fn the_push_reads_the_tables_and_the_threat_history_in_one_batch_and_scores_like
     lookups.apply(&mut rows, results, &lists).unwrap();
     let r = &rows[0];
     assert_eq!(
-        (r.geo.as_deref(), r.city.as_deref(), r.latitude, r.longitude),
+        (
+            r.geo.as_deref(),
+            r.detail.city.as_deref(),
+            r.detail.latitude,
+            r.detail.longitude
+        ),
         (Some("AU"), Some("Sydney"), Some(-33.87), Some(151.21))
     );
     assert_eq!(
-        (r.asn, r.vpn, r.is_tor),
+        (r.detail.asn, r.vpn, r.detail.is_tor),
         (Some(64502), Some(false), Some(false))
     );
     assert_eq!(
-        r.threat_score,
+        r.detail.threat_score,
         Some(0),
         "a clean network, an info line, no history"
     );

@@ -45,10 +45,11 @@ fn rows(lines: &[(i64, &str, Option<Place>)]) -> Vec<crate::logs::LogRow> {
     for (row, (_, _, place)) in rows.iter_mut().zip(lines) {
         if let Some((city, country, lat, lon)) = place {
             row.geo = Some((*country).into());
-            (row.latitude, row.longitude) = (Some(*lat), Some(*lon));
-            row.city = Some((*city).into());
+            (row.detail.latitude, row.detail.longitude) = (Some(*lat), Some(*lon));
+            row.detail.city = Some((*city).into());
             row.vpn = Some(false);
-            (row.is_tor, row.is_proxy, row.is_datacenter) = (Some(false), Some(false), Some(false));
+            let d = &mut row.detail;
+            (d.is_tor, d.is_proxy, d.is_datacenter) = (Some(false), Some(false), Some(false));
         }
     }
     rows
@@ -350,7 +351,7 @@ fn at_most_the_newest_max_login_lines_of_a_push_are_judged() {
 fn a_login_line_from_a_tor_exit_is_a_tor_login_and_its_network_travels_with_it() {
     let db = SqliteDb::migrated();
     let mut rows = rows(&[(0, &accepted("frank", "185.220.101.4"), Some(BERLIN))]);
-    (rows[0].is_tor, rows[0].asn) = (Some(true), Some(60729));
+    (rows[0].detail.is_tor, rows[0].detail.asn) = (Some(true), Some(60729));
     let stored = store_rows(&db, &rows);
     let line = LoginLine::from_stored(&stored[0], &org()).unwrap();
     assert!(line.event.is_tor);

@@ -37,7 +37,8 @@ pub use proto::{parse_label_set, parse_proto_push, LabelSetError};
 pub use push::{parse_push, PushEntry, PushStream};
 pub use row::{
     build_line_rows, event_row, hour_bucket, insert_statements, item_id, line_row, truncate_utf8,
-    LineRows, LogRow, StoredLine, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS, RETURNING,
+    LineDetail, LineRows, LogRow, StoredLine, StreamLabels, INSERT_LOGS_SQL, LOG_COLUMNS,
+    RETURNING,
 };
 
 use crate::api::error::ApiError;

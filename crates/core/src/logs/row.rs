@@ -50,17 +50,37 @@ pub struct LogRow {
     pub geo: Option<String>,
     pub device: Option<String>,
     pub vpn: Option<bool>,
-    /// The located address's coordinates and city (raw lines, Pro and above: `super::enrich`),
-    /// kept so identity detection can measure a later login against this one. Left out of the
-    /// JSON when unknown, as on every event's item (the event holds its own).
+    /// What a raw line carries beyond its dashboard item (never an event's: the event holds its
+    /// own), left out of the JSON where unknown.
+    #[serde(flatten)]
+    pub detail: LineDetail,
+    pub status_code: Option<u16>,
+    /// What an IAM change acted on (§3.3): what a format parser read or a `resource` field
+    /// (lines; an access line's path, too), or
+    /// `metadata.resource` → `target` → `new_role` → the event name (events).
+    pub resource: Option<String>,
+    /// The raw line, truncated to 8 KiB (lines); the event name, plus `metadata.message` when
+    /// it is a string (events).
+    pub message: String,
+    /// The event's UUID (events only): the item id, and the idempotency key of a redelivery.
+    pub event_id: Option<String>,
+    /// The event name (events only). `None` marks a raw line.
+    pub event_name: Option<String>,
+}
+
+/// Where a raw line's address is and what its network is (enrichment, Pro and above:
+/// `super::enrich`), and which format parser read it: what identity detection measures a login
+/// line by (`super::logins`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LineDetail {
+    /// The located address's coordinates and city.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
-    /// The address's network and threat score, as an event's (raw lines, Pro and above:
-    /// `super::enrich`).
+    /// The address's network and threat score, as an event's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,18 +95,6 @@ pub struct LogRow {
     /// only a parser's login feeds the identity rules (`super::logins`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parser: Option<&'static str>,
-    pub status_code: Option<u16>,
-    /// What an IAM change acted on (§3.3): what a format parser read or a `resource` field
-    /// (lines; an access line's path, too), or
-    /// `metadata.resource` → `target` → `new_role` → the event name (events).
-    pub resource: Option<String>,
-    /// The raw line, truncated to 8 KiB (lines); the event name, plus `metadata.message` when
-    /// it is a string (events).
-    pub message: String,
-    /// The event's UUID (events only): the item id, and the idempotency key of a redelivery.
-    pub event_id: Option<String>,
-    /// The event name (events only). `None` marks a raw line.
-    pub event_name: Option<String>,
 }
 
 /// The columns of `logs` written by [`INSERT_LOGS_SQL`], in order, after `id`.
@@ -331,15 +339,10 @@ pub fn line_row(org: &OrgId, labels: &StreamLabels, entry: &PushEntry) -> (LogRo
         geo: capped(f.geo),
         device: capped(f.device).or_else(|| labels.device.clone()),
         vpn: f.vpn,
-        latitude: None,
-        longitude: None,
-        city: None,
-        parser: f.parsed.as_ref().map(|p| p.parser),
-        asn: None,
-        is_tor: None,
-        is_proxy: None,
-        is_datacenter: None,
-        threat_score: None,
+        detail: LineDetail {
+            parser: f.parsed.as_ref().map(|p| p.parser),
+            ..LineDetail::default()
+        },
         status_code: f.status,
         resource: capped(f.resource),
         message: line.trim().to_string(),
@@ -487,15 +490,7 @@ pub fn event_row(r: &EventRecord) -> LogRow {
         geo: non_empty(&r.enrichment.country_code),
         device: meta(r, "device"),
         vpn: r.enrichment.is_vpn,
-        latitude: None,
-        longitude: None,
-        city: None,
-        parser: None,
-        asn: None,
-        is_tor: None,
-        is_proxy: None,
-        is_datacenter: None,
-        threat_score: None,
+        detail: LineDetail::default(),
         status_code: meta_status(r),
         resource: meta(r, "resource")
             .or_else(|| meta(r, "target"))

@@ -494,15 +494,7 @@ fn contract_example_rows() {
             geo: None,
             device: None,
             vpn: None,
-            latitude: None,
-            longitude: None,
-            city: None,
-            parser: None,
-            asn: None,
-            is_tor: None,
-            is_proxy: None,
-            is_datacenter: None,
-            threat_score: None,
+            detail: Default::default(),
             status_code: Some(401),
             resource: None,
             message: r#"{"level":"error","msg":"failed login","user":"admin","ip":"203.0.113.45","status":401}"#.into(),
@@ -844,15 +836,7 @@ fn standard_events_map_per_section_6() {
             geo: Some("GB".into()),
             device: None,
             vpn: Some(false),
-            latitude: None,
-            longitude: None,
-            city: None,
-            parser: None,
-            asn: None,
-            is_tor: None,
-            is_proxy: None,
-            is_datacenter: None,
-            threat_score: None,
+            detail: Default::default(),
             status_code: None,
             resource: Some("auth.login_failed".into()),
             message: "auth.login_failed".into(),
@@ -1386,7 +1370,7 @@ fn a_cloudtrail_file_pushed_as_one_line_is_stored_as_its_records_at_their_own_ti
     );
     assert!(out.rows[..2]
         .iter()
-        .all(|r| r.user.as_deref() == Some("dana") && r.parser == Some("cloudtrail")));
+        .all(|r| r.user.as_deref() == Some("dana") && r.detail.parser == Some("cloudtrail")));
     assert_eq!(out.dropped_old, 1, "the year-old record is past the cutoff");
     assert_eq!((out.files, out.records), (1, 3));
     assert!(out

@@ -88,13 +88,15 @@ impl Seeded {
         let mut row = event_row(&self.record(org, SUCCESSFUL_LOGIN_NAME, at, IP, user));
         (row.event_id, row.event_name) = (None, None);
         row.log_type = crate::logs::classify::LogType::LoginSuccess;
-        row.parser = parser;
+        row.detail.parser = parser;
         row.geo = Some(format!("country of {label}"));
         row.device = Some(format!("device of {label}"));
-        (row.latitude, row.longitude) = (Some(-33.87), Some(151.21));
-        row.city = Some(format!("city of {label}"));
-        (row.asn, row.vpn, row.is_tor) = (Some(64_512), Some(true), Some(false));
-        (row.is_proxy, row.is_datacenter) = (Some(false), Some(true));
+        (row.detail.latitude, row.detail.longitude) = (Some(-33.87), Some(151.21));
+        row.detail.city = Some(format!("city of {label}"));
+        row.vpn = Some(true);
+        let d = &mut row.detail;
+        (d.asn, d.is_tor) = (Some(64_512), Some(false));
+        (d.is_proxy, d.is_datacenter) = (Some(false), Some(true));
         self.store_line(label, row);
     }
 
@@ -154,6 +156,21 @@ impl Seeded {
         let mut out: Vec<String> = ids.into_iter().map(|id| self.name(id)).collect();
         out.sort();
         out
+    }
+}
+
+/// The country (upper-cased) and device of each sighting in `history` are its own row's (both
+/// named after its label).
+fn values_are_their_rows_own(s: &Seeded, history: &History) {
+    for x in history.actor_countries.iter().chain(&history.actor_devices) {
+        assert!(
+            x.value
+                .to_lowercase()
+                .ends_with(&s.name(&x.event_id).to_lowercase()),
+            "{} for {}",
+            x.value,
+            s.name(&x.event_id)
+        );
     }
 }
 
@@ -351,18 +368,8 @@ fn behavioural_reads_return_exactly_the_rows_of_their_windows() {
     assert_eq!(seen(&history.actor_countries), sorted(&sightings));
     assert_eq!(seen(&history.actor_devices), sorted(&sightings));
     assert!(history.actor_has_prior_event);
-    // The values travel with the rows: the country (upper-cased) and device of each sighting are
-    // its own.
-    for x in history.actor_countries.iter().chain(&history.actor_devices) {
-        assert!(
-            x.value
-                .to_lowercase()
-                .ends_with(&s.name(&x.event_id).to_lowercase()),
-            "{} for {}",
-            x.value,
-            s.name(&x.event_id)
-        );
-    }
+    // The values travel with the rows.
+    values_are_their_rows_own(&s, &history);
 }
 
 #[test]
@@ -425,16 +432,7 @@ fn identity_reads_take_the_actors_successful_login_lines() {
         (true, false, false, true)
     );
     assert!(history.actor_has_prior_event);
-    for x in history.actor_countries.iter().chain(&history.actor_devices) {
-        assert!(
-            x.value
-                .to_lowercase()
-                .ends_with(&s.name(&x.event_id).to_lowercase()),
-            "{} for {}",
-            x.value,
-            s.name(&x.event_id)
-        );
-    }
+    values_are_their_rows_own(&s, &history);
 }
 
 #[test]
