@@ -111,7 +111,8 @@ async function oracle(org, body, { service, namespace, logLimit = 500, anomalyLi
     const r = byId.get(rid);
     return r && r.event_id === null && Math.floor(r.ts / 1000) === secs ? r : undefined;
   };
-  const anomalies = alerts.filter((a) => a.created_at >= start && a.created_at <= end)
+  const inWindow = (t) => t !== null && t >= start && t <= end;
+  const anomalies = alerts.filter((a) => inWindow(a.created_at) || inWindow(a.raised_at))
     .map((a) => ({ a, item: trigger(a) }))
     .filter(({ item }) => (!service && !namespace) || (item && pass(item.service, item.namespace)));
   const rank = (s) => SEVERITIES.indexOf(s);

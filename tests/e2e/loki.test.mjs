@@ -487,6 +487,31 @@ describe("events and detection", () => {
     });
   });
 
+  test("a backlog of login lines pushed hours late raises its alerts at their own times, and the last hour's dashboard shows them", async () => {
+    await app.db.batch([
+      app.db.prepare("INSERT OR IGNORE INTO ip_location (id, country_code, city, latitude, longitude) VALUES (990103, 'US', 'Ashburn', 39.0438, -77.4874)"),
+      app.db.prepare("INSERT OR IGNORE INTO ip_city (ip_start, ip_end, location_id) VALUES ('434000000', '4340000ff', 990103)"),
+      app.db.prepare("INSERT OR IGNORE INTO ip_location (id, country_code, city, latitude, longitude) VALUES (990104, 'SG', 'Singapore', 1.3521, 103.8198)"),
+      app.db.prepare("INSERT OR IGNORE INTO ip_city (ip_start, ip_end, location_id) VALUES ('42b000000', '42b0000ff', 990104)"),
+    ]);
+    const t = Date.now() - 5 * 60 * MIN;
+    const values = [
+      [ns(t), "sshd[1]: Accepted publickey for gwen from 52.0.0.10 port 50000 ssh2"],
+      [ns(t + 30 * MIN), "sshd[2]: Accepted publickey for gwen from 43.0.0.20 port 50001 ssh2"],
+    ];
+    assert.equal((await send(pro, { streams: [{ stream: { service: "backfill" }, values }] })).status, 204);
+    const [alert] = (await app.request("/alerts?alert_type=impossible_travel", { key: pro })).body.data.filter((a) => a.actor_id === "gwen");
+    assert.ok(alert, "a travel alert");
+    assert.equal(Date.parse(alert.created_at), t + 30 * MIN, "created at the activity's time");
+    assert.equal(alert.metadata.last_seen, new Date(t + 30 * MIN).toISOString());
+    assert.ok(Date.now() - Date.parse(alert.metadata.raised_at) < 60_000, "raised just now");
+    // The window ends at the current second: the next second's read holds the alert.
+    await app.eventually(async () => {
+      const dash = await app.request("/ui/mock-data?hours=1&service=backfill", { key: pro });
+      return dash.body.anomalies.some((a) => a.id === alert.id) && dash.body.stats.totalAnomalies >= 1;
+    });
+  });
+
   test("failed-login events and lines count together", async () => {
     for (let i = 0; i < 3; i++) {
       const res = await app.collect(mixed, { event: "auth.login_failed", actor: `u${i}`, user_ip: "203.0.113.88" });

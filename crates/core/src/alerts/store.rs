@@ -141,13 +141,13 @@ fn update_sql() -> String {
 fn insert_sql() -> String {
     format!(
         "{FOLDS} INSERT INTO alerts (id, org_id, alert_type, severity, status, title, description, source_ip, \
-         actor_id, dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at, suppressed_by) \
+         actor_id, dedup_key, trigger_event_id, forensics, metadata, created_at, updated_at, raised_at, suppressed_by) \
          SELECT json_extract(v, '$.new_id'), org, type, json_extract(v, '$.severity'), 'open', \
          json_extract(v, '$.title'), json_extract(v, '$.description'), json_extract(v, '$.source_ip'), \
          json_extract(v, '$.actor_id'), k, json_extract(fresh, '$[0]'), json_extract(v, '$.forensics'), \
          json_set(json_extract(v, '$.metadata'), '$.occurrences', json_array_length(fresh), '$.trigger_event_ids', \
          json((SELECT json_group_array(value) FROM (SELECT value FROM json_each(fresh) ORDER BY key LIMIT {MAX_TRIGGER_IDS})))), \
-         json_extract(v, '$.created_at'), json_extract(v, '$.now'), sup \
+         json_extract(v, '$.created_at'), json_extract(v, '$.now'), json_extract(v, '$.now'), sup \
          FROM f WHERE json_array_length(fresh) > 0 AND NOT EXISTS ({OPEN_ALERT})"
     )
 }
