@@ -201,7 +201,7 @@ const httpPath = new URL("./results/http.json", import.meta.url);
 const http = existsSync(httpPath) ? JSON.parse(readFileSync(httpPath, "utf8")) : null;
 
 const modes = {};
-// The rollups catch up at most every ROLLUP_CATCH_UP_SECONDS (src/logs.rs; 600 by default), and
+// The rollups catch up at most every ROLLUP_CATCH_UP_SECONDS (src/logs/mod.rs; 600 by default), and
 // a replay sends a day in minutes, so its catch-ups cover far more items than a real day's would:
 // `single_every_batch` catches up with every insert batch, the most a quiet installation writes.
 for (const [name, batch, vars] of [["single", 1], ["batch_100", 100], ["single_every_batch", 1, { ROLLUP_CATCH_UP_SECONDS: "0" }]]) {

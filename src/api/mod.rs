@@ -100,6 +100,8 @@ async fn serve(
         Route::UpdateAlert(id) => alerts::patch(&req, &id, ctx).await,
         Route::LokiPush => logs::push(&req, ctx).await,
         Route::OtlpLogs => logs::otlp(&req, ctx).await,
+        Route::ListLogs => logs::read::list(&req, ctx).await,
+        Route::GetLog(id) => logs::read::get(&id, ctx).await,
         Route::DashboardData => analytics::dashboard::get(&req, ctx).await,
         Route::ListDestinations => destinations::list(ctx).await,
         Route::CreateDestination => destinations::create(&req, ctx).await,

@@ -2,7 +2,8 @@
 // Puts realistic data behind a key of a running server (tests/api/serve.mjs), so black-box
 // runs (schemathesis) see non-empty lists with every alert status rather than only empty pages:
 // a batch of varied events (standard, custom, aliased, with and without actor, IP and metadata)
-// and three instant-alert events, then waits for their alerts and resolves one, marks one safe.
+// and three instant-alert events, then waits for their alerts and resolves one, marks one safe;
+// and a Loki push of raw lines of several formats.
 //
 //   node tests/api/seed.mjs <base-url> <api-key>
 // Only talks to the given base URL (127.0.0.1 in the tests).
@@ -61,5 +62,16 @@ await call("PATCH", `/alerts/${alerts[0].id}`, {
   resolved_by: "seed",
 });
 await call("PATCH", `/alerts/${alerts[1].id}`, { status: "safe" });
+const ns = (ms) => `${BigInt(ms) * 1_000_000n}`;
+const now = Date.now();
+const lines = [
+  "sshd[811]: Accepted publickey for deploy from 203.0.113.10 port 51514 ssh2",
+  "sshd[812]: Failed password for invalid user oracle from 198.51.100.9 port 50122 ssh2",
+  JSON.stringify({ level: "error", msg: "failed login", user: "admin", ip: "203.0.113.45", status: 401 }),
+  '203.0.113.7 - - [07/Dec/2026:10:00:00 +0000] "POST /login HTTP/1.1" 302 0 "-" "curl/8.5.0"',
+];
+await call("POST", "/loki/api/v1/push", { streams: [{ stream: { service: "seed", namespace: "prod" },
+  values: lines.map((l, i) => [ns(now - (lines.length - i) * 1000), l]) }] });
 const stored = (await call("GET", "/events?limit=1")).pagination.total;
-console.error(`[seed] ${stored} events, ${alerts.length} alerts (one resolved, one safe, one open)`);
+const logs = (await call("GET", "/logs?limit=200")).data.length;
+console.error(`[seed] ${stored} events, ${alerts.length} alerts (one resolved, one safe, one open), ${logs} raw lines`);

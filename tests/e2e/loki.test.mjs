@@ -512,6 +512,40 @@ describe("events and detection", () => {
     });
   });
 
+  test("GET /logs returns the lines as received with what was extracted; GET /logs/:id one of them", async () => {
+    // A page reads at most 5,000 lines and this organisation has pushed more since: walk the
+    // cursor, as a client would.
+    const lines = [];
+    let list;
+    for (let path = "/logs?user=erin&service=bastion"; path; ) {
+      list = await app.request(path, { key: pro });
+      assert.equal(list.status, 200, JSON.stringify(list.body));
+      lines.push(...list.body.data);
+      const next = list.body.pagination.next_cursor;
+      path = next && `/logs?user=erin&service=bastion&cursor=${next}`;
+    }
+    assertPlanHeaders(list);
+    const [sydney, berlin] = lines;
+    assert.equal(lines.length, 2);
+    assert.match(sydney.message, /^sshd\[977\]: Accepted password for erin from 103\.4\.16\.9/);
+    assert.deepEqual([sydney.type, sydney.parser, sydney.source_ip, sydney.geo, sydney.location.city, sydney.network.is_tor, sydney.threat_score],
+      ["login_success", "sshd", "103.4.16.9", "AU", "Sydney", false, 0]);
+    assert.ok(Date.parse(sydney.timestamp) > Date.parse(berlin.timestamp), "newest first");
+    assert.deepEqual(list.body.pagination, { limit: 50, has_more: false, next_cursor: null, scanned: list.body.pagination.scanned });
+    assert.ok(list.body.pagination.scanned <= 5000);
+    assert.equal(list.body.meta.redacted, false);
+    const one = await app.request(`/logs/${berlin.id}`, { key: pro });
+    assert.equal(one.status, 200);
+    assert.deepEqual(one.body.data, berlin);
+    assertError(await app.request(`/logs/${berlin.id}`, { key: free }), 404, "NOT_FOUND");
+    assertError(await app.request("/logs?type=login", { key: pro }), 400, "VALIDATION_ERROR");
+    // Free reads its own lines, without location or network intelligence.
+    const freeList = await app.request("/logs?limit=1", { key: free });
+    assert.equal(freeList.status, 200);
+    assert.equal(freeList.body.meta.redacted, true);
+    assert.deepEqual([freeList.body.data[0].geo, freeList.body.data[0].network], [null, null]);
+  });
+
   test("failed-login events and lines count together", async () => {
     for (let i = 0; i < 3; i++) {
       const res = await app.collect(mixed, { event: "auth.login_failed", actor: `u${i}`, user_ip: "203.0.113.88" });

@@ -70,9 +70,13 @@ impl CursorKey {
         let text = String::from_utf8(position).map_err(|_| bad())?;
         let (t, id) = text.split_once(':').ok_or_else(bad)?;
         let created_at = UnixMs(t.parse().map_err(|_| bad())?);
-        let id = crate::access::ids::EventId::parse(id)
-            .ok_or_else(bad)?
-            .to_string();
+        // A UUID (events, alerts, …) or a row id (log lines).
+        let row_id = !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit());
+        let id = match crate::access::ids::EventId::parse(id) {
+            Some(uuid) => uuid.to_string(),
+            None if row_id => id.to_string(),
+            None => return Err(bad()),
+        };
         Ok(Cursor { created_at, id })
     }
 }

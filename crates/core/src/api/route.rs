@@ -20,6 +20,8 @@ pub enum Route {
     LokiPush,
     /// OTLP/HTTP logs (`POST /v1/logs`).
     OtlpLogs,
+    ListLogs,
+    GetLog(String),
     ListDestinations,
     CreateDestination,
     GetDestination(String),
@@ -64,6 +66,8 @@ impl Route {
                 | Route::DashboardData
                 | Route::LokiPush
                 | Route::OtlpLogs
+                | Route::ListLogs
+                | Route::GetLog(_)
                 | Route::ListKeys
                 | Route::CreateKey
                 | Route::RevokeKey(_)
@@ -98,6 +102,8 @@ impl Route {
             Route::Collect | Route::LokiPush | Route::OtlpLogs => Scope::Ingest,
             Route::ListEvents
             | Route::GetEvent(_)
+            | Route::ListLogs
+            | Route::GetLog(_)
             | Route::ListAlerts
             | Route::GetAlert(_)
             | Route::Health
@@ -164,7 +170,8 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["health"] => vec![("GET", Route::Health)],
         ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
         ["loki", "api", "v1", "push"] => vec![("POST", Route::LokiPush)],
-        ["logs"] => vec![("POST", Route::OtlpLogs)],
+        ["logs"] => vec![("GET", Route::ListLogs), ("POST", Route::OtlpLogs)],
+        ["logs", id] => vec![("GET", Route::GetLog(id.to_string()))],
         ["destinations"] => vec![
             ("GET", Route::ListDestinations),
             ("POST", Route::CreateDestination),
@@ -249,6 +256,15 @@ mod tests {
             Route::UpdateAlert("abc".into())
         );
         assert_eq!(resolve("GET", "/health/").unwrap(), Route::Health);
+        // `/v1/logs` is OTLP's export path and, read, the raw lines.
+        assert_eq!(resolve("POST", "/v1/logs").unwrap(), Route::OtlpLogs);
+        assert_eq!(resolve("GET", "/v1/logs").unwrap(), Route::ListLogs);
+        assert_eq!(
+            resolve("GET", "/logs/12-1769764500").unwrap(),
+            Route::GetLog("12-1769764500".into())
+        );
+        assert_eq!(resolve("DELETE", "/logs").unwrap_err().status(), 405);
+        assert!(!Route::ListLogs.needs_pro() && Route::ListLogs.scope() == Scope::Read);
         assert_eq!(
             resolve("POST", "/loki/api/v1/push").unwrap(),
             Route::LokiPush

@@ -1,5 +1,5 @@
 //! Brute force from Loki lines on real SQLite with every migration applied, through the
-//! statements the adapter runs (`src/logs.rs`): the push stored with `RETURNING`, its failure
+//! statements the adapter runs (`src/logs/mod.rs`): the push stored with `RETURNING`, its failure
 //! lines, the [`history_statements`] per key kind, [`assemble`] and [`candidates`]. Earlier
 //! lines sit exactly at each rule's window start (and a millisecond before it), and one a
 //! millisecond after the push's last line, so the statements' bounds are pinned to the

@@ -30,6 +30,7 @@ pub mod logins;
 pub mod otlp;
 mod proto;
 mod push;
+pub mod read;
 pub mod rollups;
 mod row;
 

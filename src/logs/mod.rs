@@ -7,6 +7,8 @@
 //! (the rest stored), as Loki does. `POST /v1/logs` takes OTLP/HTTP logs the same way.
 //! Never touches the monthly quota.
 
+pub mod read;
+
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
 use crate::d1::Store;

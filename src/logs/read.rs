@@ -1,0 +1,40 @@
+//! `GET /logs` and `GET /logs/:id` (docs/api.md §5.12): the organisation's raw lines as received,
+//! with what was extracted from them; retention-bounded, redacted on Free as events are.
+
+use crate::api::incoming::query_pairs;
+use crate::api::Ctx;
+use edgesoc_core::api::envelope::{meta, redacts, single_envelope};
+use edgesoc_core::logs::read::{line_sql, page, LineRow, LogQuery, LOGS_MAX_LIMIT};
+use edgesoc_core::ApiError;
+use serde_json::json;
+use worker::{Request, Response};
+
+pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let cursors = ctx.cursors("logs");
+    let q = LogQuery::parse(&query_pairs(req)?, &cursors)?;
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let rows: Vec<LineRow> = ctx
+        .store()?
+        .all(q.page_sql(&ctx.tenant.org_id.0, cutoff))
+        .await?;
+    let (data, pagination) = page(rows, &q, &cursors, redacts(&ctx.tenant));
+    let body = json!({
+        "success": true,
+        "data": data,
+        "pagination": pagination,
+        "meta": meta(&ctx.tenant, ctx.now, Some(LOGS_MAX_LIMIT)),
+    });
+    Ok(ctx.json(200, &body))
+}
+
+pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
+    let not_found = || ApiError::not_found("Log line");
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let statement = line_sql(&ctx.tenant.org_id.0, raw_id, cutoff).ok_or_else(not_found)?;
+    let row: LineRow = ctx.store()?.one(statement).await?.ok_or_else(not_found)?;
+    let body = single_envelope(
+        row.to_api(redacts(&ctx.tenant)),
+        meta(&ctx.tenant, ctx.now, None),
+    );
+    Ok(ctx.json(200, &body))
+}
