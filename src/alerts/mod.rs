@@ -15,6 +15,7 @@ use edgesoc_core::alerts::delivery::ledger::plan_resolve_statement;
 use edgesoc_core::alerts::suppress::{self, SuppressRequest};
 use edgesoc_core::alerts::{AlertPatch, AlertQuery, AlertRow, AlertStatus, ALERTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, single_envelope, Page};
+use edgesoc_core::api::export::{ExportFormat, ALERT_COLUMNS, EXPORT_ROWS};
 use edgesoc_core::api::sql::by_id_sql;
 use edgesoc_core::ApiError;
 use worker::{Request, Response};
@@ -34,6 +35,22 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let data = page.rows.iter().map(AlertRow::to_api).collect();
     let meta = meta(&ctx.tenant, ctx.now, Some(ALERTS_MAX_LIMIT));
     Ok(ctx.json(200, &page.envelope(data, meta)))
+}
+
+/// `GET /alerts/export` (docs/api.md §5.13): the list's filters, a part of [`EXPORT_ROWS`]
+/// alerts newest first, `X-Next-Cursor` for the next.
+pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let params = query_pairs(req)?;
+    let format = ExportFormat::parse(&params)?;
+    let cursors = ctx.cursors("alerts");
+    let mut q = AlertQuery::parse(&params, &cursors)?;
+    (q.limit, q.offset) = (EXPORT_ROWS, 0);
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let (page_sql, _) = q.page_sql(&ctx.tenant.org_id.0, cutoff);
+    let rows: Vec<AlertRow> = ctx.store()?.all(page_sql).await?;
+    let page = Page::new(rows, q.limit, 0, 0, true, &cursors);
+    let data: Vec<_> = page.rows.iter().map(AlertRow::to_api).collect();
+    Ok(ctx.export(format, &data, &ALERT_COLUMNS, page.next_cursor(), "alerts"))
 }
 
 async fn load(id: &str, ctx: &Ctx) -> Result<AlertRow, ApiError> {

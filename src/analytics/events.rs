@@ -1,10 +1,12 @@
-//! `GET /events` and `GET /events/:id`: org-scoped, retention-bounded, redacted on Free.
+//! `GET /events`, `GET /events/:id` and `GET /events/export`: org-scoped, retention-bounded,
+//! redacted on Free.
 
 use crate::api::incoming::{path_id, query_pairs};
 use crate::api::Ctx;
 use edgesoc_core::analytics::event_row::EventRow;
 use edgesoc_core::analytics::events::{EventQuery, EVENTS_MAX_LIMIT};
 use edgesoc_core::api::envelope::{meta, redacts, single_envelope, Page};
+use edgesoc_core::api::export::{ExportFormat, EVENT_COLUMNS, EXPORT_ROWS};
 use edgesoc_core::api::sql::by_id_sql;
 use edgesoc_core::logs::rollups;
 use edgesoc_core::ApiError;
@@ -42,4 +44,21 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
         meta(&ctx.tenant, ctx.now, None),
     );
     Ok(ctx.json(200, &body))
+}
+
+/// `GET /events/export` (docs/api.md §5.13): the list's filters, a part of [`EXPORT_ROWS`]
+/// events newest first, `X-Next-Cursor` for the next.
+pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let params = query_pairs(req)?;
+    let format = ExportFormat::parse(&params)?;
+    let cursors = ctx.cursors("events");
+    let mut q = EventQuery::parse(&params, &cursors)?;
+    (q.limit, q.offset) = (EXPORT_ROWS, 0);
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let (page_sql, _) = q.page_sql(&ctx.tenant.org_id.0, cutoff);
+    let rows: Vec<EventRow> = ctx.store()?.all(page_sql).await?;
+    let page = Page::new(rows, q.limit, 0, 0, true, &cursors);
+    let redact = redacts(&ctx.tenant);
+    let data: Vec<_> = page.rows.iter().map(|r| r.to_api(redact)).collect();
+    Ok(ctx.export(format, &data, &EVENT_COLUMNS, page.next_cursor(), "events"))
 }

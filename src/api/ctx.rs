@@ -9,6 +9,7 @@ use crate::limits::LimiterClient;
 use edgesoc_core::access::audit::{self, Change, Operator};
 use edgesoc_core::access::tenant::Tenant;
 use edgesoc_core::api::cursor::CursorKey;
+use edgesoc_core::api::export::ExportFormat;
 use edgesoc_core::api::respond::tenant_headers;
 use edgesoc_core::api::sql::Statement;
 use edgesoc_core::faults::Faults;
@@ -168,5 +169,33 @@ impl Ctx {
     /// A JSON success response with the tenant headers.
     pub fn json(&self, status: u16, body: &serde_json::Value) -> Response {
         http::json(status, body, &self.headers())
+    }
+
+    /// One part of `list`'s export (docs/api.md §5.13): `rows` in `format` (CSV of `columns`),
+    /// with `X-Next-Cursor` naming the next part and `X-Export-Rows` this one's row count.
+    pub fn export(
+        &self,
+        format: ExportFormat,
+        rows: &[serde_json::Value],
+        columns: &[&str],
+        next: Option<&str>,
+        list: &str,
+    ) -> Response {
+        let mut headers = self.headers();
+        if let Some(next) = next {
+            headers.push(("X-Next-Cursor", next.to_string()));
+        }
+        headers.push(("X-Export-Rows", rows.len().to_string()));
+        let file = format!("{list}-{}.{}", self.tenant.org_id.0, format.extension());
+        headers.push((
+            "Content-Disposition",
+            format!("attachment; filename=\"{file}\""),
+        ));
+        http::text(
+            200,
+            format.content_type(),
+            format.body(rows, columns),
+            &headers,
+        )
     }
 }

@@ -9,7 +9,8 @@ use worker::{Headers, Request, Response};
 
 /// Headers a browser client may read (docs/api.md §1.3).
 const EXPOSED: &str = "X-LiteSOC-Plan, X-LiteSOC-Retention, X-LiteSOC-Cutoff, X-LiteSOC-Quota-Limit, \
-X-LiteSOC-Quota-Used, X-LiteSOC-Quota-Remaining, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After";
+X-LiteSOC-Quota-Used, X-LiteSOC-Quota-Remaining, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, \
+X-Next-Cursor, X-Next-After, X-Export-Rows";
 
 fn base_headers() -> Headers {
     let h = Headers::new();

@@ -1,9 +1,11 @@
-//! `GET /logs` and `GET /logs/:id` (docs/api.md §5.12): the organisation's raw lines as received,
+//! `GET /logs`, `GET /logs/:id` (docs/api.md §5.12) and `GET /logs/export` (§5.13): the
+//! organisation's raw lines as received,
 //! with what was extracted from them; retention-bounded, redacted on Free as events are.
 
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
 use edgesoc_core::api::envelope::{meta, redacts, single_envelope};
+use edgesoc_core::api::export::{ExportFormat, LOG_COLUMNS, LOG_EXPORT_ROWS};
 use edgesoc_core::logs::read::{line_sql, page, LineRow, LogQuery, LOGS_MAX_LIMIT};
 use edgesoc_core::ApiError;
 use serde_json::json;
@@ -12,12 +14,7 @@ use worker::{Request, Response};
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cursors = ctx.cursors("logs");
     let q = LogQuery::parse(&query_pairs(req)?, &cursors)?;
-    let cutoff = ctx.tenant.cutoff(ctx.now);
-    let rows: Vec<LineRow> = ctx
-        .store()?
-        .all(q.page_sql(&ctx.tenant.org_id.0, cutoff))
-        .await?;
-    let (data, pagination) = page(rows, &q, &cursors, redacts(&ctx.tenant));
+    let (data, pagination) = read(&q, ctx).await?;
     let body = json!({
         "success": true,
         "data": data,
@@ -37,4 +34,29 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
         meta(&ctx.tenant, ctx.now, None),
     );
     Ok(ctx.json(200, &body))
+}
+
+/// `GET /logs/export` (§5.13): the list's filters and bounded read, a part of at most
+/// [`LOG_EXPORT_ROWS`] lines newest first, `X-Next-Cursor` for the next.
+pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
+    let params = query_pairs(req)?;
+    let format = ExportFormat::parse(&params)?;
+    let mut q = LogQuery::parse(&params, &ctx.cursors("logs"))?;
+    q.limit = LOG_EXPORT_ROWS;
+    let (data, pagination) = read(&q, ctx).await?;
+    let next = pagination["next_cursor"].as_str();
+    Ok(ctx.export(format, &data, &LOG_COLUMNS, next, "logs"))
+}
+
+/// One page of `q`: the lines as API objects and the pagination.
+async fn read(
+    q: &LogQuery,
+    ctx: &Ctx,
+) -> Result<(Vec<serde_json::Value>, serde_json::Value), ApiError> {
+    let cutoff = ctx.tenant.cutoff(ctx.now);
+    let rows: Vec<LineRow> = ctx
+        .store()?
+        .all(q.page_sql(&ctx.tenant.org_id.0, cutoff))
+        .await?;
+    Ok(page(rows, q, &ctx.cursors("logs"), redacts(&ctx.tenant)))
 }

@@ -353,6 +353,12 @@ const LISTS = [
   { op: "GET /logs", route: "ListLogs", lines: true, path: (me, other) => `/logs?q=${other.tag}_marker`, expect: () => [] },
   { op: "GET /logs", route: "ListLogs", lines: true, path: () => `/logs?source_ip=${SHARED_IP}&type=login_failure`,
     expect: (me) => matching(me.lines, (l) => l.source_ip === SHARED_IP) },
+  // Exports: the viewer's rows only, part by part (Free: the plan gate on alerts).
+  { op: "GET /events/export", route: "ExportEvents", core: true, exported: true, path: () => "/events/export", expect: (me) => me.eventIds },
+  { op: "GET /events/export", route: "ExportEvents", exported: true, path: (me, other) => `/events/export?format=csv&actor_id=${other.tag}_actor`, expect: () => [] },
+  { op: "GET /alerts/export", route: "ExportAlerts", exported: true, path: () => "/alerts/export?format=ndjson", expect: (me) => me.alertIds },
+  { op: "GET /logs/export", route: "ExportLogs", core: true, exported: true, path: () => "/logs/export", expect: (me) => me.lineIds },
+  { op: "GET /logs/export", route: "ExportLogs", exported: true, path: (me) => `/logs/export?format=csv&service=${me.tag}_svc`, expect: (me) => me.lineIds },
   // GET /ui/mock-data: exact items, anomalies and numbers; another organisation's labels give nothing.
   { op: "GET /ui/mock-data", route: "DashboardData", core: true, path: () => "/ui/mock-data", dashboard: true, expect: (me) => ({ logs: allItems(me), anomalies: me.alertIds, stats: SEEDED_STATS }) },
   { op: "GET /ui/mock-data", route: "DashboardData", path: () => "/api/v1/ui/mock-data?hours=168&log_limit=5000&anomaly_limit=200&iam_limit=200", dashboard: true,
@@ -377,12 +383,25 @@ async function checkList(row, me, other) {
     assert.deepEqual(res.body, (await call("GET", path, other.key)).body, "the same document for every key");
     return;
   }
-  if (row.op === "GET /alerts" && me.plan === "free") {
+  if (row.op.startsWith("GET /alerts") && me.plan === "free") {
     assert.equal(res.status, 403);
     assert.equal(res.body.error.code, "PLAN_RESTRICTED");
     return;
   }
   assert.equal(res.status, 200, JSON.stringify(res.body));
+  if (row.exported) {
+    // One part holds every seeded row: no next part, and every row is the viewer's own.
+    assert.equal(res.headers.get("x-next-cursor"), null);
+    const csv = path.includes("format=csv");
+    const text = typeof res.body === "string" ? res.body : JSON.stringify(res.body);
+    const rows = csv
+      ? text.trim().split("\r\n").slice(1).map((l) => ({ id: JSON.parse(l.split(",")[0].replaceAll('""', '\\"')), org_id: JSON.parse(l.split(",")[1]) }))
+      : text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    assert.equal(Number(res.headers.get("x-export-rows")), rows.length);
+    sameSet(rows.map((r) => r.id), row.expect(me, other), "exported ids");
+    assert.ok(rows.every((r) => r.org_id === me.orgId), "org_id of every row");
+    return;
+  }
   if (row.health) {
     assert.deepEqual([res.body.organization.id, res.body.organization.name, res.body.plan], [me.orgId, me.name, me.plan]);
     assert.equal(res.body.quota.used, SEEDED.events, "only the viewer's accepted events count");

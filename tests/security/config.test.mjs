@@ -148,6 +148,7 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
   const allowed = new Set([
     "POST /collect", "POST /collect/batch", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
     "PATCH /alerts/{id}", "GET /health", "GET /openapi.json", "GET /ui/mock-data", "POST /loki/api/v1/push", "POST /logs", "GET /logs", "GET /logs/{id}",
+    "GET /events/export", "GET /alerts/export", "GET /logs/export",
     "GET /destinations", "POST /destinations", "GET /destinations/{id}", "PATCH /destinations/{id}",
     "DELETE /destinations/{id}", "POST /destinations/{id}/test", "POST /destinations/{id}/rotate-secret",
     "GET /destinations/{id}/deliveries", "GET /suppressions", "POST /suppressions", "GET /suppressions/{id}",

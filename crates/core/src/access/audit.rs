@@ -387,17 +387,10 @@ pub fn verify(from: i64, anchor: &str, rows: &[Entry]) -> Verdict {
     }
 }
 
-/// CSV of entries, RFC 4180 quoting, with a header line. A cell a spreadsheet would read as a
-/// formula (`=`, `+`, `-`, `@`, tab, carriage return first) is prefixed with `'`.
+/// CSV of entries with a header line, cells quoted and guarded as every export's are
+/// ([`crate::api::export::csv_cell`]).
 pub fn csv(entries: &[Entry]) -> String {
-    let q = |s: &str| {
-        let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{s}")
-        } else {
-            s.to_string()
-        };
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    };
+    let q = crate::api::export::csv_cell;
     let mut out = String::from("seq,at,actor,actor_kind,ip,action,target,detail,hash\r\n");
     for e in entries {
         out.push_str(

@@ -67,6 +67,11 @@ impl<T: Keyed> Page<T> {
     }
 
     /// The list envelope around the rendered rows; `pagination` is always present.
+    /// The cursor of the page after this one, when there is one.
+    pub fn next_cursor(&self) -> Option<&str> {
+        self.pagination["next_cursor"].as_str()
+    }
+
     pub fn envelope(&self, data: Vec<Value>, meta: Value) -> Value {
         json!({ "success": true, "data": data, "pagination": self.pagination, "meta": meta })
     }

@@ -1,11 +1,12 @@
 //! The HTTP contract every route shares: the one error type and its body ([`error`]), routing
 //! ([`route`]), list parameters ([`params`]) and sealed cursors ([`cursor`]), organisation-scoped
-//! SQL ([`sql`]), the headers and bodies of answers ([`respond`]) and the list and single
-//! envelopes ([`envelope`]).
+//! SQL ([`sql`]), the headers and bodies of answers ([`respond`]), the list and single
+//! envelopes ([`envelope`]) and the lists' exports ([`export`]).
 
 pub mod cursor;
 pub mod envelope;
 pub mod error;
+pub mod export;
 pub mod params;
 pub mod respond;
 pub mod route;

@@ -22,6 +22,9 @@ pub enum Route {
     OtlpLogs,
     ListLogs,
     GetLog(String),
+    ExportEvents,
+    ExportAlerts,
+    ExportLogs,
     ListDestinations,
     CreateDestination,
     GetDestination(String),
@@ -68,6 +71,8 @@ impl Route {
                 | Route::OtlpLogs
                 | Route::ListLogs
                 | Route::GetLog(_)
+                | Route::ExportEvents
+                | Route::ExportLogs
                 | Route::ListKeys
                 | Route::CreateKey
                 | Route::RevokeKey(_)
@@ -104,6 +109,9 @@ impl Route {
             | Route::GetEvent(_)
             | Route::ListLogs
             | Route::GetLog(_)
+            | Route::ExportEvents
+            | Route::ExportAlerts
+            | Route::ExportLogs
             | Route::ListAlerts
             | Route::GetAlert(_)
             | Route::Health
@@ -159,8 +167,10 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
     let allowed: &[(&str, Route)] = &match segs.as_slice() {
         ["collect"] | ["collect", "batch"] => vec![("POST", Route::Collect)],
         ["events"] => vec![("GET", Route::ListEvents)],
+        ["events", "export"] => vec![("GET", Route::ExportEvents)],
         ["events", id] => vec![("GET", Route::GetEvent(id.to_string()))],
         ["alerts"] => vec![("GET", Route::ListAlerts)],
+        ["alerts", "export"] => vec![("GET", Route::ExportAlerts)],
         ["alerts", id] => {
             vec![
                 ("GET", Route::GetAlert(id.to_string())),
@@ -171,6 +181,7 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
         ["loki", "api", "v1", "push"] => vec![("POST", Route::LokiPush)],
         ["logs"] => vec![("GET", Route::ListLogs), ("POST", Route::OtlpLogs)],
+        ["logs", "export"] => vec![("GET", Route::ExportLogs)],
         ["logs", id] => vec![("GET", Route::GetLog(id.to_string()))],
         ["destinations"] => vec![
             ("GET", Route::ListDestinations),
@@ -264,6 +275,15 @@ mod tests {
             Route::GetLog("12-1769764500".into())
         );
         assert_eq!(resolve("DELETE", "/logs").unwrap_err().status(), 405);
+        for (path, route) in [
+            ("/events/export", Route::ExportEvents),
+            ("/v1/alerts/export/", Route::ExportAlerts),
+            ("/logs/export", Route::ExportLogs),
+        ] {
+            assert_eq!(resolve("GET", path).unwrap(), route);
+            assert_eq!(route.scope(), Scope::Read);
+        }
+        assert!(Route::ExportAlerts.needs_pro() && !Route::ExportEvents.needs_pro());
         assert!(!Route::ListLogs.needs_pro() && Route::ListLogs.scope() == Scope::Read);
         assert_eq!(
             resolve("POST", "/loki/api/v1/push").unwrap(),
