@@ -208,6 +208,14 @@ function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
+/** Pixels the Sankey needs so every node of its busiest layer keeps a readable label. */
+export function sankeyHeight(flow: NetworkFlow, narrow: boolean): number {
+  const perLayer = new Map<string, number>();
+  for (const n of flow.sankeyData.nodes) perLayer.set(n.layer, (perLayer.get(n.layer) ?? 0) + 1);
+  const busiest = Math.max(0, ...perLayer.values());
+  return Math.max(narrow ? 520 : 440, busiest * (narrow ? 18 : 20) + 16);
+}
+
 export function sankeyOption(flow: NetworkFlow, narrow: boolean): EChartsCoreOption {
   const nodes = flow.sankeyData.nodes;
   const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -246,6 +254,9 @@ export function sankeyOption(flow: NetworkFlow, narrow: boolean): EChartsCoreOpt
       layoutIterations: 32,
       draggable: false,
       emphasis: { focus: "adjacency" },
+      // With many services the chart grows (sankeyHeight); labels that would still collide are
+      // hidden rather than drawn over each other (the tooltip names every node).
+      labelLayout: { hideOverlap: true },
       label: {
         color: TEXT, fontSize: narrow ? 10 : 11, textBorderColor: "#111827", textBorderWidth: 3,
         formatter: (p: unknown) => {

@@ -1,7 +1,7 @@
 import "./style.css";
 import { ApiError, dropSession, fetchMockData, hasKeyChoice, patchAlert, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
 import type { AlertAction, Query } from "./api";
-import { attackersOption, Chart, donutOption, heatmapOption, sankeyOption, timelineOption } from "./charts";
+import { attackersOption, Chart, donutOption, heatmapOption, sankeyHeight, sankeyOption, timelineOption } from "./charts";
 import { scopeText } from "./controls";
 import { loadDestinations } from "./destinations";
 import { byId, h } from "./dom";
@@ -288,6 +288,7 @@ function render(d: MockData): void {
   byId("attackers-meta").textContent = `${fmtNum(d.stats.attackSources)} sources`;
 
   const f = d.networkFlow;
+  byId("chart-flow").style.height = `${sankeyHeight(f, n)}px`;
   charts.flow.set(sankeyOption(f, n));
   byId("chart-flow").classList.toggle("is-empty", f.sankeyData.links.length === 0);
   byId("flow-meta").textContent =
@@ -400,6 +401,11 @@ el.namespace.addEventListener("change", () => {
 });
 el.refresh.addEventListener("click", () => void load());
 byId("banner-close").addEventListener("click", () => showBanner(null));
+// The banner sticks right below the sticky top bar, whose height varies as it wraps.
+const topbar = document.querySelector<HTMLElement>(".topbar");
+if (topbar) {
+  new ResizeObserver(() => document.documentElement.style.setProperty("--topbar-h", `${topbar.offsetHeight}px`)).observe(topbar);
+}
 document.addEventListener("keydown", (e) => {
   if (e.key === "r" && !e.ctrlKey && !e.metaKey && !e.altKey && !el.dialog.open &&
     !(e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement)) void load();

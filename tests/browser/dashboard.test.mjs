@@ -476,6 +476,40 @@ describe("dashboard page", { concurrency: false }, () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  test("an error banner stays in view below the top bar while the page scrolls", async () => {
+    const message = "Rate limit exceeded";
+    await page.route("**/ui/mock-data**", (route) => route.fulfill({
+      status: 429, contentType: "application/json", headers: { "Retry-After": "7" },
+      body: JSON.stringify({ success: false, error: { code: "RATE_LIMITED", message }, code: "RATE_LIMITED", message }),
+    }));
+    await reloadVia(() => page.click("#refresh"));
+    await page.unroute("**/ui/mock-data**");
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await page.waitForTimeout(200);
+    const place = await page.evaluate(() => {
+      const b = document.querySelector("#banner").getBoundingClientRect();
+      const bar = document.querySelector(".topbar").getBoundingClientRect();
+      return { top: b.top, bottom: b.bottom, barBottom: bar.bottom, height: window.innerHeight, scrolled: window.scrollY };
+    });
+    assert.ok(place.scrolled > 200, JSON.stringify(place));
+    assert.ok(place.top >= place.barBottom && place.bottom <= place.height, `banner in view below the bar: ${JSON.stringify(place)}`);
+    assert.match(await page.textContent("#banner-text"), /Rate limit exceeded \(retry in 7s\)/);
+    await reloadVia(() => page.click("#refresh"));
+    assert.equal(await page.isHidden("#banner"), true, "gone once the API answers");
+    await page.evaluate(() => window.scrollTo(0, 0));
+  });
+
+  test("the Sankey grows with its busiest layer, and anomaly text wraps between words", async () => {
+    const perLayer = {};
+    for (const node of expected.networkFlow.sankeyData.nodes) perLayer[node.layer] = (perLayer[node.layer] ?? 0) + 1;
+    const busiest = Math.max(...Object.values(perLayer));
+    const height = await page.$eval("#chart-flow", (e) => e.getBoundingClientRect().height);
+    assert.ok(height >= Math.max(440, busiest * 20), `${height}px for ${busiest} nodes in one layer`);
+    const wraps = await page.$$eval("#anomalies .col-desc .title, #anomalies .col-desc .desc",
+      (els) => els.map((e) => getComputedStyle(e).overflowWrap + " " + getComputedStyle(e).wordBreak));
+    assert.ok(wraps.length > 0 && wraps.every((w) => w === "break-word normal"), JSON.stringify(wraps.slice(0, 3)));
+  });
+
   test("no script errors, CSP violations or dialogs", () => {
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(consoleErrors, []);
