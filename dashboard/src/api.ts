@@ -120,12 +120,16 @@ export interface Query {
   namespace: string;
 }
 
+/** The organisation's plan, as the last dashboard read named it (`X-LiteSOC-Plan`). */
+export let plan: string | null = null;
+
 export async function fetchMockData(q: Query, signal?: AbortSignal): Promise<MockData> {
   const p = new URLSearchParams({ hours: String(q.hours) });
   if (q.service) p.set("service", q.service);
   if (q.namespace) p.set("namespace", q.namespace);
   const res = await fetch(`/ui/mock-data?${p}`, { headers: headers(), signal, cache: "no-store" });
   if (!res.ok) throw await toError(res);
+  plan = res.headers.get("X-LiteSOC-Plan");
   return (await res.json()) as MockData;
 }
 

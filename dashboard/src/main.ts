@@ -1,5 +1,5 @@
 import "./style.css";
-import { ApiError, dropSession, fetchMockData, hasKeyChoice, patchAlert, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
+import { ApiError, dropSession, fetchMockData, hasKeyChoice, patchAlert, plan, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
 import type { AlertAction, Query } from "./api";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyHeight, sankeyOption, timelineOption } from "./charts";
 import { scopeText } from "./controls";
@@ -43,6 +43,7 @@ const anomalyUi: AnomalyUi = {
   errors: new Map(),
   statusOverride: new Map(),
   readOnly: null,
+  upgrade: false,
   onToggle(id) {
     if (this.expanded.has(id)) this.expanded.delete(id);
     else this.expanded.add(id);
@@ -211,7 +212,11 @@ el.keyBtn.addEventListener("click", () => {
 /** The header's sign-out button names who is signed in. */
 function syncSignedIn(): void {
   // A viewer (or the public organisation) reads only: no action the API would refuse is offered.
-  anomalyUi.readOnly = session?.scopes.includes("respond") ? null
+  // On Free, alerts are raised and shown; acting on them is a Pro feature (docs/api.md §3.1),
+  // so the page says so instead of offering buttons the API answers with 403.
+  anomalyUi.upgrade = plan === "free";
+  anomalyUi.readOnly = plan === "free" ? "Acknowledge, resolve and mark safe need the Pro plan"
+    : session?.scopes.includes("respond") ? null
     : session ? `Read-only: your role is ${session.role}` : "Read-only: not signed in";
   el.keyBtn.textContent = session ? "Sign out" : "Sign in";
   el.keyBtn.title = session ? `Signed in as ${session.actor} (${session.role}) to ${session.organization.name}` : "Sign in with an API key";
@@ -237,6 +242,7 @@ async function load(): Promise<void> {
     for (const a of d.anomalies) if (anomalyUi.statusOverride.get(a.id) === a.status) anomalyUi.statusOverride.delete(a.id);
     collectPickerValues(d);
     syncHeader();
+    syncSignedIn();
     render(d);
     setStatus("ok");
     showBanner(null);

@@ -59,6 +59,8 @@ export interface AnomalyUi {
   statusOverride: Map<string, string>;
   /** Why the signed-in person cannot change alerts (a viewer, the public organisation); null: they can. */
   readOnly: string | null;
+  /** The plan does not allow acting on alerts: the read-only note names the plan that does. */
+  upgrade: boolean;
   onToggle(id: string): void;
   onAction(a: Anomaly, action: "acknowledge" | "resolve" | "mark_safe" | "suppress"): void;
   onFilter(sev: string): void;
@@ -92,6 +94,7 @@ function statusCell(a: Anomaly, ui: AnomalyUi) {
   const cell = h("td", { class: "col-act" });
   if ((status === "open" || status === "acknowledged") && ui.readOnly) {
     cell.append(h("span", { class: `status st-${status}`, title: ui.readOnly }, humanize(status)));
+    if (ui.upgrade) cell.append(h("div", { class: "plan-note" }, "Actions need Pro"));
   } else if (status === "open" || status === "acknowledged") {
     const ack = status === "open"
       ? h("button", { type: "button", class: "btn small ghost act-ack", disabled: busy, "data-action": "acknowledge",

@@ -418,6 +418,22 @@ describe("dashboard page", { concurrency: false }, () => {
     await page.unroute("**/alerts/**");
   });
 
+  test("on Free the anomalies say actions need Pro instead of offering buttons the API refuses", async () => {
+    await page.route("**/ui/mock-data**", async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, headers: { ...res.headers(), "x-litesoc-plan": "free" } });
+    });
+    await reloadVia(() => page.click("#refresh"));
+    const open = page.locator("#anomalies tr.anomaly:not(.closed)");
+    assert.ok(await open.count() > 0, NO_OPEN_ANOMALY);
+    assert.equal(await page.locator("#anomalies .act-resolve, #anomalies .act-safe, #anomalies .act-ack").count(), 0, "no action buttons");
+    assert.equal(await open.first().locator(".plan-note").textContent(), "Actions need Pro");
+    assert.match(await open.first().locator(".status").getAttribute("title"), /need the Pro plan/);
+    await page.unroute("**/ui/mock-data**");
+    await reloadVia(() => page.click("#refresh"));
+    assert.ok(await page.locator("#anomalies .act-resolve").count() > 0, "Pro: the buttons are back");
+  });
+
   test("refreshes every 30 s", async () => {
     const r = await reloadVia(() => page.clock.fastForward(30_000));
     assert.equal(r.status(), 200);
