@@ -7,6 +7,7 @@
 //! (the rest stored), as Loki does. `POST /v1/logs` takes OTLP/HTTP logs the same way.
 //! Never touches the monthly quota.
 
+pub mod loki;
 pub mod read;
 
 use crate::api::http::read_body_limited;

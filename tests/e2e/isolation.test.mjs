@@ -359,6 +359,8 @@ const LISTS = [
   { op: "GET /alerts/export", route: "ExportAlerts", exported: true, path: () => "/alerts/export?format=ndjson", expect: (me) => me.alertIds },
   { op: "GET /logs/export", route: "ExportLogs", core: true, exported: true, path: () => "/logs/export", expect: (me) => me.lineIds },
   { op: "GET /logs/export", route: "ExportLogs", exported: true, path: (me) => `/logs/export?format=csv&service=${me.tag}_svc`, expect: (me) => me.lineIds },
+  // Loki's reads (Grafana): the viewer's streams, values and counts only.
+  ...lokiRows(),
   // GET /ui/mock-data: exact items, anomalies and numbers; another organisation's labels give nothing.
   { op: "GET /ui/mock-data", route: "DashboardData", core: true, path: () => "/ui/mock-data", dashboard: true, expect: (me) => ({ logs: allItems(me), anomalies: me.alertIds, stats: SEEDED_STATS }) },
   { op: "GET /ui/mock-data", route: "DashboardData", path: () => "/api/v1/ui/mock-data?hours=168&log_limit=5000&anomaly_limit=200&iam_limit=200", dashboard: true,
@@ -371,6 +373,43 @@ const LISTS = [
   { op: "GET /health", route: "Health", path: () => "/api/v1/health/", health: true },
   { op: "GET /openapi.json", route: null, core: true, path: () => "/openapi.json", spec: true },
 ];
+
+/** Rows for Loki's reads; `loki(body, me, other)` checks the answer. */
+function lokiRows() {
+  const q = (path, params) => () => `${path}?${new URLSearchParams(params)}`;
+  const since = () => `${(Date.now() - DAY) * 1e6}`;
+  const lines = (body) => body.data.result.flatMap((s) => s.values.map((v) => v[1]));
+  return [
+    { op: "GET /loki/api/v1/query_range", route: "LokiQueryRange", core: true,
+      path: (me) => q("/loki/api/v1/query_range", { query: `{service="${me.tag}_svc"}`, start: since(), limit: "1000" })(),
+      loki: (body, me) => assert.equal(lines(body).length, SEEDED.lines) },
+    { op: "GET /loki/api/v1/query_range", route: "LokiQueryRange",
+      path: (me, other) => q("/loki/api/v1/query_range", { query: `{service=~".+"} |= "${other.tag}_marker"`, start: since() })(),
+      loki: (body) => assert.deepEqual(body.data.result, []) },
+    { op: "GET /loki/api/v1/query_range", route: "LokiQueryRange",
+      path: () => q("/loki/api/v1/query_range", { query: 'sum by (service) (count_over_time({namespace=~".+"}[1d]))', start: since(), step: "3600" })(),
+      loki: (body, me) => assert.deepEqual([...new Set(body.data.result.map((r) => r.metric.service))], [`${me.tag}_svc`]) },
+    { op: "GET /loki/api/v1/query", route: "LokiQuery", core: true,
+      path: (me) => q("/loki/api/v1/query", { query: `sum(count_over_time({service="${me.tag}_svc"}[1d]))` })(),
+      loki: (body) => assert.equal(body.data.result[0].value[1], String(SEEDED.lines)) },
+    { op: "GET /loki/api/v1/labels", route: "LokiLabels", path: () => "/loki/api/v1/labels",
+      loki: (body) => assert.deepEqual(body.data, ["detected_level", "level", "namespace", "service", "severity", "type"]) },
+    { op: "GET /loki/api/v1/label", route: "LokiLabels", path: () => "/loki/api/v1/label",
+      loki: (body) => assert.ok(body.data.includes("service")) },
+    { op: "GET /loki/api/v1/label/{name}/values", route: "LokiLabelValues", core: true,
+      path: () => q("/loki/api/v1/label/service/values", { start: since() })(),
+      loki: (body, me) => assert.deepEqual(body.data, [`${me.tag}_svc`]) },
+    { op: "GET /loki/api/v1/label/{name}/values", route: "LokiLabelValues",
+      path: (me, other) => q("/loki/api/v1/label/namespace/values", { start: since(), query: `{service="${other.tag}_svc"}` })(),
+      loki: (body) => assert.deepEqual(body.data, []) },
+    { op: "GET /loki/api/v1/series", route: "LokiSeries",
+      path: () => q("/loki/api/v1/series", { "match[]": '{namespace=~".+"}', start: since() })(),
+      loki: (body, me) => assert.ok(body.data.length > 0 && body.data.every((s) => s.service === `${me.tag}_svc`), JSON.stringify(body.data)) },
+    { op: "GET /loki/api/v1/status/buildinfo", route: "LokiBuildinfo", path: () => "/loki/api/v1/status/buildinfo",
+      loki: (body) => assert.equal(typeof body.version, "string") },
+    { op: "GET /ready", route: "LokiReady", path: () => "/ready", loki: (body) => assert.equal(body, "ready\n") },
+  ];
+}
 
 const VIEWERS = [[A, B], [B, A], [F, B]];
 
@@ -389,6 +428,10 @@ async function checkList(row, me, other) {
     return;
   }
   assert.equal(res.status, 200, JSON.stringify(res.body));
+  if (row.loki) {
+    row.loki(res.body, me, other);
+    return;
+  }
   if (row.exported) {
     // One part holds every seeded row: no next part, and every row is the viewer's own.
     assert.equal(res.headers.get("x-next-cursor"), null);

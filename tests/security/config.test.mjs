@@ -149,6 +149,8 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
     "POST /collect", "POST /collect/batch", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
     "PATCH /alerts/{id}", "GET /health", "GET /openapi.json", "GET /ui/mock-data", "POST /loki/api/v1/push", "POST /logs", "GET /logs", "GET /logs/{id}",
     "GET /events/export", "GET /alerts/export", "GET /logs/export",
+    "GET /loki/api/v1/query_range", "GET /loki/api/v1/query", "GET /loki/api/v1/labels", "GET /loki/api/v1/label",
+    "GET /loki/api/v1/label/{name}/values", "GET /loki/api/v1/series", "GET /loki/api/v1/status/buildinfo", "GET /ready",
     "GET /destinations", "POST /destinations", "GET /destinations/{id}", "PATCH /destinations/{id}",
     "DELETE /destinations/{id}", "POST /destinations/{id}/test", "POST /destinations/{id}/rotate-secret",
     "GET /destinations/{id}/deliveries", "GET /suppressions", "POST /suppressions", "GET /suppressions/{id}",

@@ -25,6 +25,14 @@ pub enum Route {
     ExportEvents,
     ExportAlerts,
     ExportLogs,
+    /// Loki's reads (`/loki/api/v1/…`, `/ready`).
+    LokiQueryRange,
+    LokiQuery,
+    LokiLabels,
+    LokiLabelValues(String),
+    LokiSeries,
+    LokiBuildinfo,
+    LokiReady,
     ListDestinations,
     CreateDestination,
     GetDestination(String),
@@ -73,6 +81,13 @@ impl Route {
                 | Route::GetLog(_)
                 | Route::ExportEvents
                 | Route::ExportLogs
+                | Route::LokiQueryRange
+                | Route::LokiQuery
+                | Route::LokiLabels
+                | Route::LokiLabelValues(_)
+                | Route::LokiSeries
+                | Route::LokiBuildinfo
+                | Route::LokiReady
                 | Route::ListKeys
                 | Route::CreateKey
                 | Route::RevokeKey(_)
@@ -112,6 +127,13 @@ impl Route {
             | Route::ExportEvents
             | Route::ExportAlerts
             | Route::ExportLogs
+            | Route::LokiQueryRange
+            | Route::LokiQuery
+            | Route::LokiLabels
+            | Route::LokiLabelValues(_)
+            | Route::LokiSeries
+            | Route::LokiBuildinfo
+            | Route::LokiReady
             | Route::ListAlerts
             | Route::GetAlert(_)
             | Route::Health
@@ -180,6 +202,17 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
         ["health"] => vec![("GET", Route::Health)],
         ["ui", "mock-data"] => vec![("GET", Route::DashboardData)],
         ["loki", "api", "v1", "push"] => vec![("POST", Route::LokiPush)],
+        ["loki", "api", "v1", "query_range"] => vec![("GET", Route::LokiQueryRange)],
+        ["loki", "api", "v1", "query"] => vec![("GET", Route::LokiQuery)],
+        ["loki", "api", "v1", "labels"] | ["loki", "api", "v1", "label"] => {
+            vec![("GET", Route::LokiLabels)]
+        }
+        ["loki", "api", "v1", "label", name, "values"] => {
+            vec![("GET", Route::LokiLabelValues(name.to_string()))]
+        }
+        ["loki", "api", "v1", "series"] => vec![("GET", Route::LokiSeries)],
+        ["loki", "api", "v1", "status", "buildinfo"] => vec![("GET", Route::LokiBuildinfo)],
+        ["ready"] => vec![("GET", Route::LokiReady)],
         ["logs"] => vec![("GET", Route::ListLogs), ("POST", Route::OtlpLogs)],
         ["logs", "export"] => vec![("GET", Route::ExportLogs)],
         ["logs", id] => vec![("GET", Route::GetLog(id.to_string()))],
@@ -284,6 +317,27 @@ mod tests {
             assert_eq!(route.scope(), Scope::Read);
         }
         assert!(Route::ExportAlerts.needs_pro() && !Route::ExportEvents.needs_pro());
+        // Grafana's Loki data source, through any prefix.
+        for (path, route) in [
+            ("/loki/api/v1/query_range", Route::LokiQueryRange),
+            ("/loki/api/v1/query", Route::LokiQuery),
+            ("/loki/api/v1/labels", Route::LokiLabels),
+            ("/loki/api/v1/label", Route::LokiLabels),
+            (
+                "/loki/api/v1/label/service/values",
+                Route::LokiLabelValues("service".into()),
+            ),
+            ("/loki/api/v1/series", Route::LokiSeries),
+            ("/loki/api/v1/status/buildinfo", Route::LokiBuildinfo),
+            ("/ready", Route::LokiReady),
+        ] {
+            assert_eq!(resolve("GET", path).unwrap(), route);
+            assert!(
+                !route.needs_pro()
+                    && route.scope() == Scope::Read
+                    && route.budget() == Budget::Reads
+            );
+        }
         assert!(!Route::ListLogs.needs_pro() && Route::ListLogs.scope() == Scope::Read);
         assert_eq!(
             resolve("POST", "/loki/api/v1/push").unwrap(),

@@ -27,6 +27,7 @@ pub mod detect;
 pub mod enrich;
 pub mod items;
 pub mod logins;
+pub mod loki;
 pub mod otlp;
 mod proto;
 mod push;
