@@ -159,3 +159,11 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const json = (await res.json()) as { data: T };
   return json.data;
 }
+
+/** `GET /health`'s quota use: whether the organisation has sent anything this month. */
+export async function eventsThisMonth(): Promise<number> {
+  const res = await fetch("/health", { headers: headers(), cache: "no-store" });
+  if (!res.ok) throw await toError(res);
+  const body = (await res.json()) as { quota?: { used?: number } };
+  return body.quota?.used ?? 0;
+}

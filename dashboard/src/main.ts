@@ -1,5 +1,5 @@
 import "./style.css";
-import { ApiError, dropSession, fetchMockData, hasKeyChoice, patchAlert, plan, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
+import { ApiError, dropSession, eventsThisMonth, fetchMockData, hasKeyChoice, patchAlert, plan, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
 import type { AlertAction, Query } from "./api";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyHeight, sankeyOption, timelineOption } from "./charts";
 import { scopeText } from "./controls";
@@ -244,6 +244,7 @@ async function load(): Promise<void> {
     syncHeader();
     syncSignedIn();
     render(d);
+    void showFirstRun(d);
     setStatus("ok");
     showBanner(null);
     if (!configLoaded) {
@@ -407,6 +408,37 @@ el.namespace.addEventListener("change", () => {
 });
 el.refresh.addEventListener("click", () => void load());
 byId("banner-close").addEventListener("click", () => showBanner(null));
+
+/** The first-run panel: shown while the window is empty and nothing was sent this month, with
+ *  copy-paste snippets for this Worker's own URL. */
+async function showFirstRun(d: MockData): Promise<void> {
+  const panel = byId("first-run");
+  const empty = d.stats.totalEvents === 0 && d.anomalies.length === 0;
+  let first = false;
+  if (empty) {
+    try {
+      first = (await eventsThisMonth()) === 0;
+    } catch {
+      first = false;
+    }
+  }
+  panel.hidden = !first;
+  if (!first) return;
+  const base = location.origin;
+  byId("first-run-curl").textContent =
+    `curl -X POST ${base}/collect \\\n  -H "X-API-Key: $LITESOC_API_KEY" -H "Content-Type: application/json" \\\n` +
+    `  -d '{"event":"auth.login_failed","actor":{"id":"user_123","email":"user@example.com"},"user_ip":"203.0.113.50"}'`;
+  byId("first-run-node").textContent =
+    `import { LiteSOC } from "litesoc";\n\nconst litesoc = new LiteSOC({ apiKey: process.env.LITESOC_API_KEY, baseUrl: "${base}" });\n` +
+    `await litesoc.track("auth.login_failed", {\n  actor: { id: "user_123", email: "user@example.com" },\n  userIp: "203.0.113.50",\n});`;
+  byId("first-run-python").textContent =
+    `import os\nfrom litesoc import LiteSOC\n\nlitesoc = LiteSOC(api_key=os.environ["LITESOC_API_KEY"], base_url="${base}")\n` +
+    `litesoc.track("auth.login_failed", actor_id="user_123", actor_email="user@example.com", user_ip="203.0.113.50")`;
+  byId("first-run-logs").textContent =
+    `# Loki push (Promtail, Alloy, Vector, winston-loki, …): basic auth, the key as password\n` +
+    `url: ${base}/loki/api/v1/push\n\n# OpenTelemetry logs (OTLP/HTTP): header Authorization: Bearer <key>\n` +
+    `endpoint: ${base}/v1/logs`;
+}
 // The banner sticks right below the sticky top bar, whose height varies as it wraps.
 const topbar = document.querySelector<HTMLElement>(".topbar");
 if (topbar) {

@@ -434,6 +434,33 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.ok(await page.locator("#anomalies .act-resolve").count() > 0, "Pro: the buttons are back");
   });
 
+  test("an organisation that has sent nothing gets a first-run panel with this Worker's own snippets", async () => {
+    const empty = {
+      ...expected, logs: [], anomalies: [], iamChanges: [], topAttackers: [],
+      stats: Object.fromEntries(Object.keys(expected.stats).map((k) => [k, 0])),
+      threatDistribution: expected.threatDistribution.map((d) => ({ ...d, count: 0 })),
+    };
+    await page.route("**/ui/mock-data**", (route) => route.fulfill({
+      status: 200, contentType: "application/json", headers: { "X-LiteSOC-Plan": "pro" }, body: JSON.stringify(empty),
+    }));
+    await page.route("**/health", (route) => route.fulfill({
+      status: 200, contentType: "application/json", body: JSON.stringify({ status: "ok", quota: { used: 0, limit: 50000 } }),
+    }));
+    await reloadVia(() => page.click("#refresh"));
+    await page.waitForSelector("#first-run:not([hidden])");
+    const origin = await page.evaluate(() => location.origin);
+    const curl = await page.textContent("#first-run-curl");
+    assert.ok(curl.startsWith(`curl -X POST ${origin}/collect`), curl);
+    assert.match(curl, /X-API-Key: \$LITESOC_API_KEY/);
+    assert.match(await page.textContent("#first-run-node"), new RegExp(`baseUrl: "${origin}"`));
+    assert.match(await page.textContent("#first-run-python"), new RegExp(`base_url="${origin}"`));
+    assert.match(await page.textContent("#first-run-logs"), /\/loki\/api\/v1\/push/);
+    await page.unroute("**/ui/mock-data**");
+    await page.unroute("**/health");
+    await reloadVia(() => page.click("#refresh"));
+    assert.equal(await page.isHidden("#first-run"), true, "gone once there is data");
+  });
+
   test("refreshes every 30 s", async () => {
     const r = await reloadVia(() => page.clock.fastForward(30_000));
     assert.equal(r.status(), 200);
