@@ -167,3 +167,10 @@ export async function eventsThisMonth(): Promise<number> {
   const body = (await res.json()) as { quota?: { used?: number } };
   return body.quota?.used ?? 0;
 }
+
+/** `GET /logs` (docs/api.md §5.12): one page of raw lines, as the API answers it. */
+export async function fetchLines(params: URLSearchParams): Promise<unknown> {
+  const res = await fetch(`/logs?${params}`, { headers: headers(), cache: "no-store" });
+  if (!res.ok) throw await toError(res);
+  return res.json();
+}

@@ -1,6 +1,7 @@
 import "./style.css";
 import { ApiError, dropSession, eventsThisMonth, fetchMockData, hasKeyChoice, patchAlert, plan, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
 import type { AlertAction, Query } from "./api";
+import { initDrilldown, onFilterPage, openPivot, pivotFromUrl, setItems } from "./drilldown";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyHeight, sankeyOption, timelineOption } from "./charts";
 import { scopeText } from "./controls";
 import { loadDestinations } from "./destinations";
@@ -106,7 +107,8 @@ function syncHeader(): void {
   if (query.service) p.set("service", query.service);
   if (query.namespace) p.set("namespace", query.namespace);
   const qs = p.toString();
-  history.replaceState(null, "", qs ? `?${qs}` : location.pathname);
+  // The drill-down's pivot (#pivot=…) stays in the URL with the filters.
+  history.replaceState(null, "", (qs ? `?${qs}` : location.pathname) + location.hash);
 }
 
 function fillPicker(sel: HTMLSelectElement, values: Set<string>, current: string, allLabel: string): void {
@@ -245,6 +247,11 @@ async function load(): Promise<void> {
     syncSignedIn();
     render(d);
     void showFirstRun(d);
+    if (!pivotOpened) {
+      pivotOpened = true;
+      const pivot = pivotFromUrl();
+      if (pivot) void openPivot(pivot);
+    }
     setStatus("ok");
     showBanner(null);
     if (!configLoaded) {
@@ -275,7 +282,11 @@ async function load(): Promise<void> {
 
 // ---------- rendering ----------
 
+/** Whether the URL's pivot was opened (once, after the first read). */
+let pivotOpened = false;
+
 function render(d: MockData): void {
+  setItems(d.logs);
   const n = narrow();
   renderKpis(el.kpis, d);
 
@@ -407,6 +418,11 @@ el.namespace.addEventListener("change", () => {
   filterChanged();
 });
 el.refresh.addEventListener("click", () => void load());
+initDrilldown();
+onFilterPage((service) => {
+  query.service = service;
+  filterChanged();
+});
 byId("banner-close").addEventListener("click", () => showBanner(null));
 
 /** The first-run panel: shown while the window is empty and nothing was sent this month, with

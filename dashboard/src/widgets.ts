@@ -155,8 +155,12 @@ export function renderAnomalies(tbody: HTMLElement, anomalies: Anomaly[], ui: An
       h("td", { class: "col-sev" }, h("span", { class: "caret", "aria-hidden": "true" }, open ? "▾" : "▸"), sevBadge(a.severity)),
       h("td", { class: "col-type nowrap" }, humanize(a.type)),
       h("td", { class: "col-desc" }, h("div", { class: "title" }, a.title), h("div", { class: "desc" }, a.description)),
-      h("td", { class: "col-user" }, a.user ? a.user : h("span", { class: "muted" }, "—")),
-      h("td", { class: "col-ip nowrap" }, mono(a.sourceIp)),
+      h("td", { class: "col-user" }, a.user
+        ? h("span", { class: "pivot-link", tabindex: 0, "data-pivot": `user:${a.user}` }, a.user)
+        : h("span", { class: "muted" }, "—")),
+      h("td", { class: "col-ip nowrap" }, a.sourceIp
+        ? h("span", { class: "pivot-link", tabindex: 0, "data-pivot": `ip:${a.sourceIp}` }, mono(a.sourceIp))
+        : mono(a.sourceIp)),
       h("td", { class: "col-conf" }, confidenceBar(a.confidence)),
       h("td", { class: "col-time nowrap muted" }, time(a.timestamp)),
       statusCell(a, ui)));
@@ -181,7 +185,7 @@ export function renderAnomalies(tbody: HTMLElement, anomalies: Anomaly[], ui: An
 
 export function renderAttackers(tbody: HTMLElement, attackers: Attacker[]): void {
   tbody.replaceChildren(...(attackers.length
-    ? attackers.map((a) => h("tr", null,
+    ? attackers.map((a) => h("tr", { class: "pivotable", tabindex: 0, "data-pivot": `ip:${a.sourceIp}`, title: `Raw lines and items of ${a.sourceIp}` },
       h("td", { class: "c-ip" }, mono(a.sourceIp)),
       h("td", { class: "c-country ellipsis", title: a.country }, countryName(a.country)),
       h("td", { class: "c-attacks num" }, fmtNum(a.attacks)),
@@ -202,7 +206,8 @@ export function renderIam(tbody: HTMLElement, items: IamChange[]): number {
       return h("tr", { class: o ? "offhours" : "" },
         h("td", { class: "c-time nowrap" }, time(c.timestamp),
           o ? h("span", { class: "badge off", title: "Outside 08:00–18:00 UTC Mon–Fri" }, "off hours") : null),
-        h("td", { class: "c-by ellipsis", title: c.changedBy }, c.changedBy),
+        h("td", { class: "c-by ellipsis", title: c.changedBy },
+          h("span", { class: "pivot-link", tabindex: 0, "data-pivot": `user:${c.changedBy}` }, c.changedBy)),
         h("td", { class: "c-act nowrap" }, h("span", { class: `iam-act act-${/^[a-z_]+$/.test(c.action) ? c.action : "other"}` }, humanize(c.action))),
         h("td", { class: "c-res ellipsis mono", title: c.resource }, c.resource),
         h("td", { class: "c-svc ellipsis", title: c.service }, c.service));
@@ -248,6 +253,8 @@ export function renderCountries(tbody: HTMLElement, logs: Log[]): { withGeo: num
 
 export interface StreamItem {
   key: string;
+  /** What a click on the item drills into (`ip:…`, else `user:…`), if anything. */
+  pivot: string | null;
   ts: string;
   kind: "log" | "anomaly";
   level: string; // css tone
@@ -264,14 +271,17 @@ export function streamItems(d: MockData): StreamItem[] {
     const extra = [l.action ? humanize(l.action) : null, l._metadata.status_code ? String(l._metadata.status_code) : null]
       .filter(Boolean).join(" · ");
     items.push({
-      key: `l:${l.id}`, ts: l.timestamp, kind: "log", level: `lvl-${levelClass(String(l._metadata.severity))}`,
+      key: `l:${l.id}`,
+      pivot: l.sourceIp && l.sourceIp !== "unknown" ? `ip:${l.sourceIp}` : l.user ? `user:${l.user}` : null,
+      ts: l.timestamp, kind: "log", level: `lvl-${levelClass(String(l._metadata.severity))}`,
       label: String(l._metadata.severity), text: humanize(l.type) + (extra ? ` — ${extra}` : ""),
       who, where: `${l._metadata.service} / ${l._metadata.namespace}`,
     });
   }
   for (const a of d.anomalies) {
     items.push({
-      key: `a:${a.id}`, ts: a.timestamp, kind: "anomaly", level: `sev-${sevClass(a.severity)}`,
+      key: `a:${a.id}`, pivot: a.sourceIp ? `ip:${a.sourceIp}` : a.user ? `user:${a.user}` : null,
+      ts: a.timestamp, kind: "anomaly", level: `sev-${sevClass(a.severity)}`,
       label: a.severity, text: a.title, who: [a.user, a.sourceIp].filter(Boolean).join(" · "),
       where: [a.service, a.namespace].filter(Boolean).join(" / "),
     });
@@ -283,7 +293,8 @@ export function streamItems(d: MockData): StreamItem[] {
 
 export function renderStream(el: HTMLElement, items: StreamItem[], fresh: Set<string>): void {
   el.replaceChildren(...(items.length
-    ? items.map((i) => h("li", { class: `ev ev-${i.kind}${fresh.has(i.key) ? " fresh" : ""}`, "data-key": i.key },
+    ? items.map((i) => h("li", { class: `ev ev-${i.kind}${fresh.has(i.key) ? " fresh" : ""}${i.pivot ? " pivotable" : ""}`,
+      "data-key": i.key, "data-pivot": i.pivot, tabindex: i.pivot ? 0 : null },
       h("time", { datetime: i.ts, title: i.ts }, fmtClock(i.ts)),
       h("span", { class: `tag ${i.level}` }, i.label),
       h("span", { class: "ev-body" },

@@ -461,6 +461,38 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.equal(await page.isHidden("#first-run"), true, "gone once there is data");
   });
 
+  test("one click from a top attacker to its raw lines; pivots, and a link that reopens the panel", async () => {
+    const attacker = expected.topAttackers[0];
+    assert.ok(attacker, "the fixture has attackers");
+    await page.click(`#attackers tr[data-pivot="ip:${attacker.sourceIp}"]`);
+    await page.waitForSelector("#drill:not([hidden])");
+    assert.equal(await page.textContent("#drill-title"), `IP ${attacker.sourceIp}`);
+    await page.waitForFunction(() => !document.querySelector("#drill-lines li.muted")?.textContent?.startsWith("Loading"));
+    const lines = await page.$$eval("#drill-lines code.drill-line", (els) => els.map((e) => e.textContent));
+    const raw = expected.logs.filter((l) => /^\d+-\d+$/.test(l.id) && l.sourceIp === attacker.sourceIp);
+    assert.equal(lines.length, Math.min(raw.length, 50), JSON.stringify(lines));
+    const items = await page.$$eval("#drill-items li", (els) => els.length);
+    assert.ok(items >= Math.min(1, raw.length), "the window's items of the IP");
+    assert.equal(await page.evaluate(() => location.hash), `#pivot=${encodeURIComponent(`ip:${attacker.sourceIp}`)}`);
+
+    // A pivot chip re-opens the panel on another subject of the same items.
+    const chip = page.locator("#drill-pivots .chip").first();
+    if (await chip.count()) {
+      const target = await chip.getAttribute("data-pivot");
+      await chip.click();
+      await page.waitForFunction((t) => decodeURIComponent(location.hash) === `#pivot=${t}`, target);
+    }
+
+    // The link reopens the same panel.
+    const link = `${BASE}/?#pivot=${encodeURIComponent(`ip:${attacker.sourceIp}`)}`;
+    await reloadVia(() => page.goto(link));
+    await page.waitForSelector("#drill:not([hidden])");
+    assert.equal(await page.textContent("#drill-title"), `IP ${attacker.sourceIp}`);
+    await page.click("#drill-close");
+    assert.equal(await page.isHidden("#drill"), true);
+    assert.equal(await page.evaluate(() => location.hash), "");
+  });
+
   test("refreshes every 30 s", async () => {
     const r = await reloadVia(() => page.clock.fastForward(30_000));
     assert.equal(r.status(), 200);

@@ -216,6 +216,27 @@ export async function startFakeServer({ publicDir, fixture }) {
       };
       return json(res, 200, { success: true, data: { ...defaults, defaults, reason: null, updated_by: null, updated_at: null } });
     }
+    if (url.pathname === "/logs" && req.method === "GET") {
+      // GET /logs (docs/api.md §5.12) over the fixture's raw-line items, one page, newest first.
+      if (!authed(req, res)) return;
+      const ip = url.searchParams.get("source_ip");
+      const user = url.searchParams.get("user");
+      const service = url.searchParams.get("service");
+      const lines = data.logs
+        .filter((l) => /^\d+-\d+$/.test(l.id))
+        .filter((l) => (!ip || l.sourceIp === ip) && (!user || l.user === user) && (!service || l._metadata.service === service))
+        .map((l) => ({
+          id: l.id, org_id: "org_test", timestamp: l.timestamp, type: l.type, action: l.action ?? null,
+          level: l._metadata.severity, service: l._metadata.service, namespace: l._metadata.namespace,
+          source_ip: l.sourceIp === "unknown" ? null : l.sourceIp, user: l.user ?? null, hostname: l.hostname ?? null,
+          target_ip: null, device: null, status_code: l._metadata.status_code ?? null, resource: null, parser: null,
+          message: `${l.type} line from ${l.sourceIp} (${l.user ?? "no user"})`, geo: l.geo ?? null,
+          location: { city: null, latitude: null, longitude: null }, network: { asn: null, is_vpn: null, is_tor: null, is_proxy: null, is_datacenter: null },
+          threat_score: null,
+        }));
+      return json(res, 200, { success: true, data: lines.slice(0, 50), pagination: { limit: 50, has_more: false, next_cursor: null, scanned: lines.length },
+        meta: { plan: "pro", retention_days: 30, redacted: false } });
+    }
     if (m || url.pathname === "/ui/mock-data") return apiError(res, 405, "METHOD_NOT_ALLOWED", "Method not allowed");
     apiError(res, 404, "NOT_FOUND", "Not found");
   }
