@@ -5,8 +5,8 @@
 use crate::api::http;
 use worker::{Headers, Response};
 
-/// The document, embedded at build time and served byte for byte.
-const SPEC: &str = include_str!("../../openapi/openapi.json");
+/// The document, embedded at build time without its indentation (`build.rs`): the same JSON.
+const SPEC: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 /// True when `path` (after the API's prefix and slash normalisation) is the spec.
 pub fn is_spec_path(path: &str) -> bool {
