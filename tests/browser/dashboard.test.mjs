@@ -429,6 +429,8 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.equal(await page.locator("#anomalies .act-resolve, #anomalies .act-safe, #anomalies .act-ack").count(), 0, "no action buttons");
     assert.equal(await open.first().locator(".plan-note").textContent(), "Actions need Pro");
     assert.match(await open.first().locator(".status").getAttribute("title"), /need the Pro plan/);
+    await open.first().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-free.png") });
     await page.unroute("**/ui/mock-data**");
     await reloadVia(() => page.click("#refresh"));
     assert.ok(await page.locator("#anomalies .act-resolve").count() > 0, "Pro: the buttons are back");
@@ -455,6 +457,7 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.match(await page.textContent("#first-run-node"), new RegExp(`baseUrl: "${origin}"`));
     assert.match(await page.textContent("#first-run-python"), new RegExp(`base_url="${origin}"`));
     assert.match(await page.textContent("#first-run-logs"), /\/loki\/api\/v1\/push/);
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-first-run.png") });
     await page.unroute("**/ui/mock-data**");
     await page.unroute("**/health");
     await reloadVia(() => page.click("#refresh"));
@@ -474,6 +477,7 @@ describe("dashboard page", { concurrency: false }, () => {
     const items = await page.$$eval("#drill-items li", (els) => els.length);
     assert.ok(items >= Math.min(1, raw.length), "the window's items of the IP");
     assert.equal(await page.evaluate(() => location.hash), `#pivot=${encodeURIComponent(`ip:${attacker.sourceIp}`)}`);
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-drilldown.png") });
 
     // A pivot chip re-opens the panel on another subject of the same items.
     const chip = page.locator("#drill-pivots .chip").first();
