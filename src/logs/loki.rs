@@ -5,6 +5,7 @@
 use crate::api::http;
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
+use edgesoc_core::api::sql::Statement;
 use edgesoc_core::logs::loki::query::{
     buildinfo_answer, label_sets_statement, labels_answer, parse_matches, parse_values_query,
     series_answer, values_answer, QueryRequest, Window,
@@ -13,14 +14,20 @@ use edgesoc_core::ApiError;
 use serde_json::Value;
 use worker::{Request, Response};
 
+/// The rows of `statement`; none when the core needs nothing read (a constant, or a selector no
+/// stream can match).
+async fn read(ctx: &Ctx, statement: Option<Statement>) -> Result<Vec<Value>, ApiError> {
+    match statement {
+        Some(statement) => Ok(ctx.store()?.all::<Value>(statement).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// `query_range` (`instant: false`) and `query`.
 pub async fn query(req: &Request, ctx: &Ctx, instant: bool) -> Result<Response, ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let q = QueryRequest::parse(&query_pairs(req)?, ctx.now, cutoff, instant)?;
-    let rows = match q.statement(&ctx.tenant.org_id.0)? {
-        Some(statement) => ctx.store()?.all::<Value>(statement).await?,
-        None => Vec::new(),
-    };
+    let rows = read(ctx, q.statement(&ctx.tenant.org_id.0)?).await?;
     Ok(ctx.json(200, &q.answer(rows)?))
 }
 
@@ -34,10 +41,8 @@ pub async fn label_values(req: &Request, name: &str, ctx: &Ctx) -> Result<Respon
     let params = query_pairs(req)?;
     let window = Window::parse(&params, ctx.now, ctx.tenant.cutoff(ctx.now))?;
     let selector = parse_values_query(&params)?;
-    let rows = match label_sets_statement(&ctx.tenant.org_id.0, selector.as_ref(), &window) {
-        Some(statement) => ctx.store()?.all::<Value>(statement).await?,
-        None => Vec::new(),
-    };
+    let statement = label_sets_statement(&ctx.tenant.org_id.0, selector.as_ref(), &window);
+    let rows = read(ctx, statement).await?;
     Ok(ctx.json(200, &values_answer(name, rows, selector.as_ref())))
 }
 
@@ -45,10 +50,11 @@ pub async fn series(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let params = query_pairs(req)?;
     let window = Window::parse(&params, ctx.now, ctx.tenant.cutoff(ctx.now))?;
     let selectors = parse_matches(&params)?;
-    let rows = match label_sets_statement(&ctx.tenant.org_id.0, None, &window) {
-        Some(statement) => ctx.store()?.all::<Value>(statement).await?,
-        None => Vec::new(),
-    };
+    let rows = read(
+        ctx,
+        label_sets_statement(&ctx.tenant.org_id.0, None, &window),
+    )
+    .await?;
     Ok(ctx.json(200, &series_answer(rows, &selectors)))
 }
 

@@ -4,6 +4,7 @@
 
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
+use edgesoc_core::api::cursor::CursorKey;
 use edgesoc_core::api::envelope::{meta, redacts, single_envelope};
 use edgesoc_core::api::export::{ExportFormat, LOG_COLUMNS, LOG_EXPORT_ROWS};
 use edgesoc_core::logs::read::{line_sql, page, LineRow, LogQuery, LOGS_MAX_LIMIT};
@@ -14,7 +15,7 @@ use worker::{Request, Response};
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cursors = ctx.cursors("logs");
     let q = LogQuery::parse(&query_pairs(req)?, &cursors)?;
-    let (data, pagination) = read(&q, ctx).await?;
+    let (data, pagination) = read(&q, &cursors, ctx).await?;
     let body = json!({
         "success": true,
         "data": data,
@@ -41,16 +42,19 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let params = query_pairs(req)?;
     let format = ExportFormat::parse(&params)?;
-    let mut q = LogQuery::parse(&params, &ctx.cursors("logs"))?;
+    let cursors = ctx.cursors("logs");
+    let mut q = LogQuery::parse(&params, &cursors)?;
     q.limit = LOG_EXPORT_ROWS;
-    let (data, pagination) = read(&q, ctx).await?;
+    let (data, pagination) = read(&q, &cursors, ctx).await?;
     let next = pagination["next_cursor"].as_str();
     Ok(ctx.export(format, &data, &LOG_COLUMNS, next, "logs"))
 }
 
-/// One page of `q`: the lines as API objects and the pagination.
+/// One page of `q` (its cursors sealed by `cursors`): the lines as API objects and the
+/// pagination.
 async fn read(
     q: &LogQuery,
+    cursors: &CursorKey,
     ctx: &Ctx,
 ) -> Result<(Vec<serde_json::Value>, serde_json::Value), ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
@@ -58,5 +62,5 @@ async fn read(
         .store()?
         .all(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
-    Ok(page(rows, q, &ctx.cursors("logs"), redacts(&ctx.tenant)))
+    Ok(page(rows, q, cursors, redacts(&ctx.tenant)))
 }

@@ -134,9 +134,13 @@ pub fn location_from_rows(
         .filter(|l| l != &IpLocation::default());
     let network = asn
         .filter(|r| covers(&r.ip_start, &r.ip_end, key))
-        .filter(|r| r.asn.fract() == 0.0 && r.asn >= 1.0 && r.asn <= f64::from(u32::MAX))
-        .map(|r| (r.asn as u32, text(r.org)));
+        .and_then(|r| Some((asn_number(r.asn)?, text(r.org))));
     (location, network)
+}
+
+/// An AS number as D1 answers it (a double): a whole number in 1..=u32::MAX, else none.
+pub fn asn_number(n: f64) -> Option<u32> {
+    (n.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&n)).then_some(n as u32)
 }
 
 #[cfg(test)]

@@ -178,9 +178,7 @@ pub struct StoredLine {
 }
 
 fn asn<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?
-        .filter(|a| a.fract() == 0.0 && *a > 0.0 && *a <= f64::from(u32::MAX))
-        .map(|a| a as u32))
+    Ok(Option::<f64>::deserialize(d)?.and_then(crate::intel::ipdb::asn_number))
 }
 
 fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {

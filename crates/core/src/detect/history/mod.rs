@@ -334,10 +334,7 @@ impl LoginRow {
             country: self.country_code,
             city: self.city,
             timezone: self.timezone,
-            asn: self
-                .asn
-                .filter(|a| a.fract() == 0.0 && *a > 0.0 && *a <= f64::from(u32::MAX))
-                .map(|a| a as u32),
+            asn: self.asn.and_then(crate::intel::ipdb::asn_number),
             asn_org: self.asn_org,
             is_vpn: flag(self.is_vpn),
             is_tor: flag(self.is_tor),

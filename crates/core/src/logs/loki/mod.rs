@@ -58,18 +58,8 @@ impl Label {
         })
     }
 
-    /// The stream label's name in answers.
+    /// The stream label's name in answers, which is also the `logs` column holding it.
     pub fn name(self) -> &'static str {
-        match self {
-            Label::Service => "service",
-            Label::Namespace => "namespace",
-            Label::Type => "type",
-            Label::Level => "level",
-        }
-    }
-
-    /// The `logs` column holding it.
-    pub fn column(self) -> &'static str {
         match self {
             Label::Service => "service",
             Label::Namespace => "namespace",

@@ -81,7 +81,11 @@ impl QueryRequest {
                 Some(raw) => parse_time("time", raw)?,
                 None => now,
             };
-            Window { start: at, end: at }
+            // Nothing before the retention cutoff is read, as for a range.
+            Window {
+                start: at.max(cutoff),
+                end: at,
+            }
         } else {
             Window::parse(params, now, cutoff)?
         };
@@ -135,13 +139,9 @@ impl QueryRequest {
                 ));
             }
         }
-        let cutoff_window = Window {
-            start: window.start.max(cutoff),
-            end: window.end,
-        };
         Ok(QueryRequest {
             expr,
-            window: cutoff_window,
+            window,
             step_ms,
             limit,
             forward,
@@ -237,7 +237,7 @@ fn sql_terms(sel: &Selector, alias: &str, params: &mut Vec<SqlParam>) -> Option<
                 let op = if m.op == MatchOp::Eq { "=" } else { "!=" };
                 out.push_str(&format!(
                     " AND {alias}{} {op} ?{}",
-                    label.column(),
+                    label.name(),
                     params.len()
                 ));
             }
