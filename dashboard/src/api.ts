@@ -118,18 +118,30 @@ export interface Query {
   hours: number;
   service: string;
   namespace: string;
+  /** A custom range (docs/dashboard.md §1): ISO start and end ("" = now); start "" = the last `hours`. */
+  start: string;
+  end: string;
+  /** Count and list closed (resolved, safe) alerts too; by default only the open threats. */
+  closed: boolean;
 }
 
 /** The organisation's plan, as the last dashboard read named it (`X-LiteSOC-Plan`). */
 export let plan: string | null = null;
+/** The plan's retention in days (`X-LiteSOC-Retention`), once read. */
+export let retentionDays: number | null = null;
 
 export async function fetchMockData(q: Query, signal?: AbortSignal): Promise<MockData> {
   const p = new URLSearchParams({ hours: String(q.hours) });
+  if (q.start) p.set("start", q.start);
+  if (q.start && q.end) p.set("end", q.end);
   if (q.service) p.set("service", q.service);
   if (q.namespace) p.set("namespace", q.namespace);
+  p.set("anomaly_status", q.closed ? "all" : "active");
   const res = await fetch(`/ui/mock-data?${p}`, { headers: headers(), signal, cache: "no-store" });
   if (!res.ok) throw await toError(res);
   plan = res.headers.get("X-LiteSOC-Plan");
+  const days = Number(res.headers.get("X-LiteSOC-Retention"));
+  retentionDays = Number.isFinite(days) && days > 0 ? days : null;
   return (await res.json()) as MockData;
 }
 

@@ -1,5 +1,5 @@
 import "./style.css";
-import { ApiError, dropSession, eventsThisMonth, fetchMockData, hasKeyChoice, patchAlert, plan, restoreSession, session, signIn, signOut, usePublicOrg } from "./api";
+import { ApiError, dropSession, eventsThisMonth, fetchMockData, hasKeyChoice, patchAlert, plan, restoreSession, retentionDays, session, signIn, signOut, usePublicOrg } from "./api";
 import type { AlertAction, Query } from "./api";
 import { initDrilldown, onFilterPage, openPivot, pivotFromUrl, setItems } from "./drilldown";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyHeight, sankeyOption, timelineOption } from "./charts";
@@ -28,7 +28,15 @@ const query: Query = {
   hours: WINDOWS.includes(Number(params.get("hours"))) ? Number(params.get("hours")) : 24,
   service: params.get("service") ?? "",
   namespace: params.get("namespace") ?? "",
+  start: isoParam(params.get("start")),
+  end: params.get("start") ? isoParam(params.get("end")) : "",
+  closed: params.get("closed") === "1",
 };
+
+/** A time from the address: kept when it parses, "" otherwise. */
+function isoParam(v: string | null): string {
+  return v && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : "";
+}
 let data: MockData | null = null;
 let loading: AbortController | null = null;
 let lastLoadedAt: Date | null = null;
@@ -64,6 +72,12 @@ const anomalyUi: AnomalyUi = {
 
 const el = {
   hours: byId("f-hours"),
+  rangeBtn: byId<HTMLButtonElement>("range-btn"),
+  rangeForm: byId<HTMLFormElement>("range-form"),
+  rangeStart: byId<HTMLInputElement>("range-start"),
+  rangeEnd: byId<HTMLInputElement>("range-end"),
+  rangeNote: byId("range-note"),
+  closed: byId<HTMLButtonElement>("closed-toggle"),
   service: byId<HTMLSelectElement>("f-service"),
   namespace: byId<HTMLSelectElement>("f-namespace"),
   refresh: byId<HTMLButtonElement>("refresh"),
@@ -96,16 +110,25 @@ const charts = {
 
 function syncHeader(): void {
   for (const b of el.hours.querySelectorAll<HTMLButtonElement>("button")) {
-    const on = Number(b.dataset.hours) === query.hours;
+    const on = b === el.rangeBtn ? Boolean(query.start) : !query.start && Number(b.dataset.hours) === query.hours;
     b.classList.toggle("on", on);
     b.setAttribute("aria-pressed", String(on));
   }
+  el.rangeBtn.textContent = query.start
+    ? `${fmtDateTime(query.start)} → ${query.end ? fmtDateTime(query.end) : "now"}`
+    : "Custom";
+  el.closed.setAttribute("aria-pressed", String(query.closed));
+  el.closed.classList.toggle("on", query.closed);
   fillPicker(el.service, seen.service, query.service, "All services");
   fillPicker(el.namespace, seen.namespace, query.namespace, "All namespaces");
   const p = new URLSearchParams();
-  if (query.hours !== 24) p.set("hours", String(query.hours));
+  if (query.start) {
+    p.set("start", query.start);
+    if (query.end) p.set("end", query.end);
+  } else if (query.hours !== 24) p.set("hours", String(query.hours));
   if (query.service) p.set("service", query.service);
   if (query.namespace) p.set("namespace", query.namespace);
+  if (query.closed) p.set("closed", "1");
   const qs = p.toString();
   // The drill-down's pivot (#pivot=…) stays in the URL with the filters.
   history.replaceState(null, "", (qs ? `?${qs}` : location.pathname) + location.hash);
@@ -254,6 +277,8 @@ async function load(): Promise<void> {
     }
     setStatus("ok");
     showBanner(null);
+    const held = query.start && Date.parse(d.timeRange.start) > Math.floor(Date.parse(query.start) / 3_600_000) * 3_600_000;
+    if (held) showBanner(`The range starts at ${fmtDateTime(d.timeRange.start)} UTC: this plan keeps ${retentionDays ?? "a limited number of"} days (a range is at most 90 days).`, "info");
     if (!configLoaded) {
       configLoaded = true;
       void loadDestinations();
@@ -288,12 +313,14 @@ let pivotOpened = false;
 function render(d: MockData): void {
   setItems(d.logs);
   const n = narrow();
-  renderKpis(el.kpis, d);
+  renderKpis(el.kpis, d, !query.closed, Boolean(query.start));
 
   charts.timeline.set(timelineOption(d.securityEventsTimeline, d.timeRange.hours, n));
   const peak = d.securityEventsTimeline.reduce((m, b) => Math.max(m, b.total), 0);
   byId("timeline-meta").textContent = `${d.securityEventsTimeline.length} buckets · peak ${fmtNum(peak)}/h`;
 
+  byId("threats-sub").textContent = query.closed ? "all anomalies by severity, closed included" : "open anomalies by severity";
+  byId("threats-unit").textContent = query.closed ? "anomalies" : "open";
   charts.threats.set(donutOption(d.threatDistribution));
   byId("threats-total").textContent = fmtNum(d.threatDistribution.reduce((s, x) => s + x.count, 0));
   renderThreatLegend(byId("threats-legend"), d.threatDistribution);
@@ -405,8 +432,51 @@ function filterChanged(): void {
 }
 el.hours.addEventListener("click", (e) => {
   const b = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-hours]");
-  if (!b || Number(b.dataset.hours) === query.hours) return;
+  if (!b || (!query.start && Number(b.dataset.hours) === query.hours)) return;
   query.hours = Number(b.dataset.hours);
+  query.start = query.end = "";
+  el.rangeForm.hidden = true;
+  filterChanged();
+});
+
+// The custom range: datetime-local inputs read as UTC, no earlier than the plan keeps.
+const localValue = (iso: string) => iso.slice(0, 16);
+el.rangeBtn.addEventListener("click", () => {
+  const open = el.rangeForm.hidden;
+  el.rangeForm.hidden = !open;
+  el.rangeBtn.setAttribute("aria-expanded", String(open));
+  if (!open) return;
+  const now = Date.now();
+  const keep = (retentionDays ?? 7) * 86_400_000;
+  el.rangeStart.min = el.rangeEnd.min = localValue(new Date(now - keep).toISOString());
+  el.rangeStart.max = el.rangeEnd.max = localValue(new Date(now).toISOString());
+  el.rangeStart.value = localValue(query.start || data?.timeRange.start || new Date(now - 86_400_000).toISOString());
+  el.rangeEnd.value = query.end ? localValue(query.end) : "";
+  el.rangeNote.textContent = `UTC · this plan keeps ${retentionDays ?? "?"} days`;
+  el.rangeStart.focus();
+});
+el.rangeForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const asUtc = (v: string) => (v ? new Date(`${v}:00Z`).toISOString() : "");
+  const start = asUtc(el.rangeStart.value);
+  const end = asUtc(el.rangeEnd.value);
+  if (!start) return;
+  if (end && end <= start) {
+    el.rangeNote.textContent = "The end must be after the start.";
+    return;
+  }
+  query.start = start;
+  query.end = end;
+  el.rangeForm.hidden = true;
+  el.rangeBtn.setAttribute("aria-expanded", "false");
+  filterChanged();
+});
+byId("range-cancel").addEventListener("click", () => {
+  el.rangeForm.hidden = true;
+  el.rangeBtn.setAttribute("aria-expanded", "false");
+});
+el.closed.addEventListener("click", () => {
+  query.closed = !query.closed;
   filterChanged();
 });
 el.service.addEventListener("change", () => {

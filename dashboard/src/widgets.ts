@@ -14,17 +14,20 @@ const emptyRow = (cols: number, text: string) =>
 
 // ---------- KPI tiles ----------
 
-export function renderKpis(el: HTMLElement, d: MockData): void {
+/** The KPI tiles. `openOnly`: the anomalies are the open ones (anomaly_status=active), and the
+ *  labels say so; `custom`: the window is a custom range, not the last N hours. */
+export function renderKpis(el: HTMLElement, d: MockData, openOnly: boolean, custom: boolean): void {
   const s = d.stats;
-  const win = d.timeRange.hours === 168 ? "7 d" : `${d.timeRange.hours} h`;
+  const win = custom ? "in the range" : `last ${d.timeRange.hours === 168 ? "7 d" : `${d.timeRange.hours} h`}`;
   const tile = (id: string, label: string, value: string, sub: string, tone = "") =>
     h("div", { class: `kpi ${tone}`, id: `kpi-${id}` },
       h("span", { class: "kpi-label" }, label),
       h("span", { class: "kpi-value" }, value),
       h("span", { class: "kpi-sub" }, sub));
   el.replaceChildren(
-    tile("total", "Total events", fmtNum(s.totalEvents), `last ${win}`),
-    tile("critical", "Critical threats", fmtNum(s.criticalThreats), `of ${fmtNum(s.totalAnomalies)} anomalies`,
+    tile("total", "Total events", fmtNum(s.totalEvents), win),
+    tile("critical", openOnly ? "Open critical threats" : "Critical threats", fmtNum(s.criticalThreats),
+      `of ${fmtNum(s.totalAnomalies)} ${openOnly ? "open anomalies" : "anomalies, closed included"}`,
       s.criticalThreats > 0 ? "tone-critical" : ""),
     tile("failed", "Failed logins", fmtNum(s.failedLogins), "login failures", s.failedLogins > 0 ? "tone-warn" : ""),
     tile("iam", "IAM changes", fmtNum(s.iamChanges), "roles, policies, keys"),

@@ -4,7 +4,7 @@
 
 use crate::api::incoming::query_pairs;
 use crate::api::Ctx;
-use edgesoc_core::analytics::dashboard::{assemble, statements, DashboardQuery, Window};
+use edgesoc_core::analytics::dashboard::{assemble, statements, DashboardQuery};
 use edgesoc_core::api::envelope::redacts;
 use edgesoc_core::logs::rollups;
 use edgesoc_core::ApiError;
@@ -12,7 +12,7 @@ use worker::{Request, Response};
 
 pub async fn get(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = DashboardQuery::parse(&query_pairs(req)?)?;
-    let window = Window::new(q.hours, ctx.now, ctx.tenant.cutoff(ctx.now));
+    let window = q.window(ctx.now, ctx.tenant.cutoff(ctx.now))?;
     let mut batch = rollups::catch_up(ctx.now.0, 0);
     let caught_up = batch.len();
     batch.extend(statements(&q, &window, &ctx.tenant.org_id.0));

@@ -44,7 +44,7 @@ let server = null;
 let ctx;
 let page;
 let userDataDir;
-let expected; // the /ui/mock-data body for the default query (hours=24)
+let expected; // the /ui/mock-data body for the page's default query (24 h, the open threats)
 const dialogs = [];
 const pageErrors = [];
 const consoleErrors = [];
@@ -76,7 +76,7 @@ describe("dashboard page", { concurrency: false }, () => {
       server = await startFakeServer({ publicDir: PUBLIC, fixture });
       BASE = server.url;
     }
-    expected = await apiGet("/ui/mock-data?hours=24");
+    expected = await apiGet("/ui/mock-data?hours=24&anomaly_status=active");
     mkdirSync(ARTIFACTS, { recursive: true });
     userDataDir = mkdtempSync(join(tmpdir(), "edgesoc-chromium-"));
     ctx = await chromium.launchPersistentContext(userDataDir, {
@@ -126,6 +126,7 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.equal(ok.request().headers()["x-api-key"], undefined, "no key on the wire after sign-in");
     assert.match((await ok.request().allHeaders()).cookie ?? "", /edgesoc_session=/, "the session cookie instead");
     assert.equal(param(ok.request(), "hours"), "24");
+    assert.equal(param(ok.request(), "anomaly_status"), "active", "the page counts the open threats");
     assert.equal(await page.isVisible("#key-dialog"), false);
     // Nothing the page can read holds the key or the session.
     const stored = await page.evaluate(() => JSON.stringify([{ ...sessionStorage }, { ...localStorage }, document.cookie]));
@@ -146,7 +147,8 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.equal(await kpi("iam"), fmtNum(s.iamChanges));
     assert.equal(await kpi("sources"), fmtNum(s.attackSources));
     assert.equal(await kpi("rate"), s.eventsPerHour.toLocaleString("en-US", { maximumFractionDigits: 1 }));
-    assert.match(await page.textContent("#kpi-critical .kpi-sub"), new RegExp(`of ${fmtNum(s.totalAnomalies)} anomalies`));
+    assert.equal(await page.textContent("#kpi-critical .kpi-label"), "Open critical threats");
+    assert.match(await page.textContent("#kpi-critical .kpi-sub"), new RegExp(`of ${fmtNum(s.totalAnomalies)} open anomalies`));
     assert.match(await page.textContent("#updated"), /^Updated \d\d:\d\d:\d\d UTC · \d+s ago$/);
   });
 
@@ -375,6 +377,51 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.equal(r.status(), 200, "refresh on demand");
   });
 
+  test("a custom range: picked in UTC, sent as start and end, kept in the address, held to retention", async () => {
+    await page.click("#range-btn");
+    assert.equal(await page.isVisible("#range-form"), true);
+    assert.match(await page.textContent("#range-note"), /keeps 30 days/);
+    const min = await page.getAttribute("#range-start", "min");
+    assert.ok(Date.parse(`${min}:00Z`) >= Date.now() - 30 * 86_400_000 - 120_000, `min ${min} is the retention`);
+    const day = (ms) => new Date(ms).toISOString().slice(0, 16);
+    const from = day(Date.now() - 3 * 86_400_000);
+    const to = day(Date.now() - 2 * 86_400_000);
+    await page.fill("#range-start", from);
+    await page.fill("#range-end", to);
+    let r = await reloadVia(() => page.click("#range-apply"));
+    assert.equal(param(r.request(), "start"), new Date(`${from}:00Z`).toISOString());
+    assert.equal(param(r.request(), "end"), new Date(`${to}:00Z`).toISOString());
+    assert.equal(await page.getAttribute("#range-btn", "aria-pressed"), "true");
+    assert.equal(await page.getAttribute('#f-hours [data-hours="24"]', "aria-pressed"), "false");
+    assert.match(await page.textContent("#range-btn"), /→/);
+    assert.equal(await page.textContent("#kpi-total .kpi-sub"), "in the range");
+    assert.match(page.url(), /start=/);
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-range.png") });
+    // A link keeps the range.
+    r = await reloadVia(() => page.reload());
+    assert.equal(param(r.request(), "start"), new Date(`${from}:00Z`).toISOString());
+    // An end before the start is refused in the form; a start before retention is held, and said.
+    await page.click("#range-btn");
+    await page.fill("#range-start", to);
+    await page.fill("#range-end", from);
+    await page.click("#range-apply");
+    assert.match(await page.textContent("#range-note"), /end must be after the start/);
+    await page.fill("#range-start", day(Date.now() - 60 * 86_400_000));
+    assert.equal(await page.$eval("#range-start", (i) => i.validity.rangeUnderflow), true, "the form offers no time the plan has purged");
+    await page.click("#range-cancel");
+    const link = new URL(page.url());
+    link.search = `?start=${new Date(Date.now() - 60 * 86_400_000).toISOString()}`;
+    r = await reloadVia(() => page.goto(link.href));
+    assert.equal(param(r.request(), "end"), null, "no end: up to now");
+    await page.waitForSelector("#banner.info:not([hidden])");
+    assert.match(await page.textContent("#banner-text"), /this plan keeps 30 days/);
+    // Back to the last 24 hours.
+    r = await reloadVia(() => page.click('#f-hours [data-hours="24"]'));
+    assert.equal(param(r.request(), "start"), null);
+    assert.equal(await page.textContent("#range-btn"), "Custom");
+    assert.doesNotMatch(page.url(), /start=/);
+  });
+
   test("resolve calls PATCH /alerts/:id and updates the row", async () => {
     const row = page.locator("#anomalies tr.anomaly", { has: page.locator(".act-resolve") }).first();
     assert.equal(await row.count(), 1, NO_OPEN_ANOMALY);
@@ -390,9 +437,23 @@ describe("dashboard page", { concurrency: false }, () => {
     const done = page.locator(`#anomalies tr.anomaly[data-id="${id}"] .status.st-resolved`);
     await done.waitFor();
     assert.equal(await page.locator(`#anomalies tr.anomaly[data-id="${id}"] .act-resolve`).count(), 0);
-    // the next poll agrees with the server
+    // The next read agrees with the server: a resolved alert is no longer an open threat, so
+    // it leaves the list and the counts; "Include closed" brings it back, resolved.
+    const before = Number((await page.textContent("#threats-total")).replace(/\D/g, ""));
     await reloadVia(() => page.click("#refresh"));
+    assert.equal(await page.locator(`#anomalies tr.anomaly[data-id="${id}"]`).count(), 0, "closed: not an open threat");
+    assert.equal(Number((await page.textContent("#threats-total")).replace(/\D/g, "")), before - 1);
+    const all = await reloadVia(() => page.click("#closed-toggle"));
+    assert.equal(param(all.request(), "anomaly_status"), "all");
+    assert.equal(await page.getAttribute("#closed-toggle", "aria-pressed"), "true");
     await done.waitFor();
+    assert.equal(await page.textContent("#kpi-critical .kpi-label"), "Critical threats");
+    assert.match(await page.textContent("#kpi-critical .kpi-sub"), /anomalies, closed included/);
+    assert.equal(await page.textContent("#threats-unit"), "anomalies");
+    assert.match(page.url(), /closed=1/);
+    const open = await reloadVia(() => page.click("#closed-toggle"));
+    assert.equal(param(open.request(), "anomaly_status"), "active");
+    assert.equal(await page.textContent("#threats-unit"), "open");
   });
 
   test("a failed action shows the API's error message (403 on Free plans)", async () => {

@@ -156,17 +156,37 @@ export async function startFakeServer({ publicDir, fixture }) {
         const v = url.searchParams.get(k);
         if (v != null && !/^-?\d+$/.test(v)) return apiError(res, 400, "VALIDATION_ERROR", `${k} must be an integer`);
       }
-      const hours = Math.min(168, Math.max(1, Number(url.searchParams.get("hours") ?? 24)));
+      let hours = Math.min(168, Math.max(1, Number(url.searchParams.get("hours") ?? 24)));
+      let timeRange = { ...data.timeRange, hours };
+      const start = url.searchParams.get("start");
+      if (start !== null) {
+        // A custom range as the Worker bounds it (docs/dashboard.md §1), Pro keeping 30 days.
+        const H = 3_600_000;
+        const end = Math.min(Date.now(), Date.parse(url.searchParams.get("end") ?? "") || Date.now());
+        const from = Math.max(Math.floor(Date.parse(start) / H) * H, Math.ceil((Date.now() - 30 * 86_400_000) / H) * H);
+        if (Number.isNaN(from)) return apiError(res, 400, "VALIDATION_ERROR", "start must be an ISO-8601 timestamp");
+        hours = Math.max(1, Math.floor((Math.floor(end / H) * H - from) / H));
+        const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+        timeRange = { start: iso(Math.floor(end / H) * H - hours * H), end: iso(end), hours };
+      }
+      const status = url.searchParams.get("anomaly_status") ?? "all";
+      const statusOk = (st) => status === "all" || (status === "active" ? ["open", "acknowledged"].includes(st) : st === status);
       const service = url.searchParams.get("service");
       const namespace = url.searchParams.get("namespace");
       const keep = (svc, ns) => (!service || svc === service) && (!namespace || ns === namespace);
-      // The fake narrows the item arrays only; aggregates stay as in the fixture.
+      // The fake narrows the item arrays only; aggregates stay as in the fixture, except the
+      // anomaly counts, which follow anomaly_status as the Worker's do.
+      const anomalies = data.anomalies.filter((a) => statusOk(a.status) && keep(a.service, a.namespace));
+      const counted = data.anomalies.filter((a) => statusOk(a.status));
+      const threatDistribution = data.threatDistribution.map((t) => ({ level: t.level, count: counted.filter((a) => a.severity === t.level).length }));
       const out = {
         ...data,
-        timeRange: { ...data.timeRange, hours },
+        timeRange,
         logs: data.logs.filter((l) => keep(l._metadata.service, l._metadata.namespace)),
-        anomalies: data.anomalies.filter((a) => keep(a.service, a.namespace)),
+        anomalies,
         iamChanges: data.iamChanges.filter((c) => !service || c.service === service), // no namespace on IAM items
+        threatDistribution,
+        stats: { ...data.stats, totalAnomalies: counted.length, criticalThreats: threatDistribution[0].count },
       };
       return json(res, 200, out, { "X-LiteSOC-Plan": "pro", "X-LiteSOC-Retention": "30" });
     }

@@ -76,7 +76,7 @@ async function rowsOf(org) {
 }
 
 /** The §3 response for `org` over the response's own window, computed from raw rows. */
-async function oracle(org, body, { service, namespace, logLimit = 500, anomalyLimit = 50, iamLimit = 20, redact = false } = {}) {
+async function oracle(org, body, { service, namespace, statuses, logLimit = 500, anomalyLimit = 50, iamLimit = 20, redact = false } = {}) {
   const { logs, alerts, blocks } = await rowsOf(org);
   const start = Date.parse(body.timeRange.start);
   const end = Date.parse(body.timeRange.end);
@@ -113,6 +113,7 @@ async function oracle(org, body, { service, namespace, logLimit = 500, anomalyLi
   };
   const inWindow = (t) => t !== null && t >= start && t <= end;
   const anomalies = alerts.filter((a) => inWindow(a.created_at) || inWindow(a.raised_at))
+    .filter((a) => !statuses || statuses.includes(a.status))
     .map((a) => ({ a, item: trigger(a) }))
     .filter(({ item }) => (!service && !namespace) || (item && pass(item.service, item.namespace)));
   const rank = (s) => SEVERITIES.indexOf(s);
@@ -235,7 +236,8 @@ async function assertMatches(org, res, opts = {}) {
   const want = await oracle(org, res.body, opts);
   for (const k of Object.keys(want)) assert.deepEqual(res.body[k], want[k], `section ${k}`);
   assert.deepEqual(Object.keys(res.body).sort(), Object.keys(want).sort());
-  assert.deepEqual(validateMockData(res.body, { logLimit: opts.logLimit ?? 500, anomalyLimit: opts.anomalyLimit ?? 50, iamLimit: opts.iamLimit ?? 20 }), []);
+  assert.deepEqual(validateMockData(res.body, { logLimit: opts.logLimit ?? 500, anomalyLimit: opts.anomalyLimit ?? 50, iamLimit: opts.iamLimit ?? 20,
+    maxHours: opts.maxHours ?? 168 }), []);
   return res.body;
 }
 
@@ -456,6 +458,52 @@ describe("GET /ui/mock-data", () => {
     assert.ok(Date.parse(f.timeRange.start) >= end - 7 * DAY, "never before the Free cutoff");
     assert.ok(f.timeRange.hours === 167 || (f.timeRange.hours === 168 && end % H === 0), `${f.timeRange.hours}`);
     assert.equal(f.securityEventsTimeline.length, f.timeRange.hours + 1);
+  });
+
+  test("a custom range: whole hours from its start to its end, exact at a mid-hour end, inside retention", async () => {
+    const iso = (ms) => new Date(ms).toISOString();
+    // The 30 h and 26 h old lines are inside; the end falls mid-hour, after the 26 h line.
+    const q = `?start=${iso(T0 - 31 * H)}&end=${iso(T0 - 26 * H + 1000)}`;
+    const d = await assertMatches("DashPro", await get(pro, q), { maxHours: 2160 });
+    assert.equal(d.timeRange.start, new Date(Math.floor((T0 - 31 * H) / H) * H).toISOString().replace(".000", ""));
+    assert.equal(d.timeRange.end, new Date(Math.floor((T0 - 26 * H + 1000) / 1000) * 1000).toISOString().replace(".000", ""));
+    assert.equal(d.securityEventsTimeline.length, d.timeRange.hours + 1);
+    assert.deepEqual([d.stats.totalEvents, d.stats.failedLogins, d.stats.iamChanges], [2, 1, 1]);
+    assert.deepEqual(d.logs.map((l) => l.type), ["iam_change", "login_failure"]);
+    // Up to now when there is no end; Pro's 30 days are the limit whatever the start.
+    const month = await assertMatches("DashPro", await get(pro, "?start=2020-01-01&hours=2"), { maxHours: 2160 });
+    assert.ok(month.timeRange.hours > 168 && month.timeRange.hours <= 30 * 24, `${month.timeRange.hours}`);
+    assert.ok(Date.parse(month.timeRange.start) >= Date.parse(month.timeRange.end) - 30 * DAY);
+    assert.equal(month.stats.totalEvents, 31, "everything the week holds, and the future line still outside");
+    // Errors name the parameter: an end alone, an empty range, an end before Free's retention.
+    for (const [key, query, field] of [[pro, "?end=2026-01-01", "end"], [pro, `?start=${iso(T0)}&end=${iso(T0 - H)}`, "end"],
+      [pro, "?start=last-week", "start"], [free, `?start=${iso(T0 - 20 * DAY)}&end=${iso(T0 - 10 * DAY)}`, "end"]]) {
+      const res = await get(key, query);
+      assertError(res, 400, "VALIDATION_ERROR");
+      assert.equal(res.body.error.details[0].field, field, query);
+    }
+  });
+
+  test("anomaly_status: the open threats alone, counted alike in every section", async () => {
+    const all = (await get(pro)).body;
+    const target = all.anomalies.find((a) => a.severity === "critical");
+    assert.ok(target, "the seed has a critical anomaly");
+    const patch = (status) => app.request(`/alerts/${target.id}`, { method: "PATCH", key: pro, body: { status } });
+    assert.equal((await patch("resolved")).status, 200);
+    try {
+      const active = await assertMatches("DashPro", await get(pro, "?anomaly_status=active"), { statuses: ["open", "acknowledged"] });
+      assert.equal(active.stats.totalAnomalies, all.stats.totalAnomalies - 1);
+      assert.equal(active.stats.criticalThreats, all.stats.criticalThreats - 1);
+      assert.ok(!active.anomalies.some((a) => a.id === target.id));
+      const resolved = await assertMatches("DashPro", await get(pro, "?anomaly_status=resolved"), { statuses: ["resolved"] });
+      assert.deepEqual(resolved.anomalies.map((a) => [a.id, a.status]), [[target.id, "resolved"]]);
+      await assertMatches("DashPro", await get(pro, "?anomaly_status=all"));
+      const bad = await get(pro, "?anomaly_status=closed");
+      assertError(bad, 400, "VALIDATION_ERROR");
+      assert.equal(bad.body.error.details[0].field, "anomaly_status");
+    } finally {
+      assert.equal((await patch("open")).status, 200);
+    }
   });
 
   test("Free plan: geo and vpn of event items left out, attacker country Unknown", async () => {

@@ -32,7 +32,7 @@ mod params;
 mod sql;
 
 pub use assemble::{assemble, AssembleError};
-pub use params::{DashboardQuery, Window};
+pub use params::{AnomalyStatus, DashboardQuery, Range, Window, MAX_RANGE_HOURS};
 pub use sql::{statements, IAM, LOGS, STATEMENT_COUNT, TOP_CUT};
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The query string (docs/dashboard.md §1) and the window it resolves to.
 
 use crate::api::error::ApiError;
-use crate::api::params::aliased;
+use crate::api::params::{aliased, parse_time_bound};
 use crate::time::UnixMs;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
@@ -15,6 +15,58 @@ pub const DEFAULT_ANOMALY_LIMIT: u32 = 50;
 pub const MAX_ANOMALY_LIMIT: u32 = 200;
 pub const DEFAULT_IAM_LIMIT: u32 = 20;
 pub const MAX_IAM_LIMIT: u32 = 200;
+/// The longest custom range (`start`/`end`), in hours: 90 days, Enterprise's retention. The
+/// timeline stays hourly, so this bounds it to 2,161 buckets.
+pub const MAX_RANGE_HOURS: u32 = 2160;
+
+/// Which alerts are the page's anomalies (`anomaly_status`, docs/dashboard.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AnomalyStatus {
+    /// Every alert of the window, whatever its status (the contract's default).
+    #[default]
+    All,
+    /// Open or acknowledged: the threats still to handle.
+    Active,
+    /// Exactly this status (`open`, `acknowledged`, `resolved` or `safe`).
+    Only(&'static str),
+}
+
+impl AnomalyStatus {
+    fn parse(raw: Option<&str>) -> Result<AnomalyStatus, ApiError> {
+        Ok(match raw.map(str::trim) {
+            None | Some("all") => AnomalyStatus::All,
+            Some("active") => AnomalyStatus::Active,
+            Some("open") => AnomalyStatus::Only("open"),
+            Some("acknowledged") => AnomalyStatus::Only("acknowledged"),
+            Some("resolved") => AnomalyStatus::Only("resolved"),
+            Some("safe") => AnomalyStatus::Only("safe"),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "anomaly_status",
+                    "must be all, active, open, acknowledged, resolved or safe",
+                ))
+            }
+        })
+    }
+
+    /// The SQL condition on alert `a` (literals only), empty for [`AnomalyStatus::All`].
+    pub(crate) fn condition(self) -> String {
+        match self {
+            AnomalyStatus::All => String::new(),
+            AnomalyStatus::Active => " AND a.status IN ('open', 'acknowledged')".to_string(),
+            AnomalyStatus::Only(s) => format!(" AND a.status = '{s}'"),
+        }
+    }
+}
+
+/// A custom range (`start`, and optionally `end`), as requested; [`DashboardQuery::window`]
+/// bounds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub start: UnixMs,
+    /// Absent: now.
+    pub end: Option<UnixMs>,
+}
 
 /// A parsed `GET /ui/mock-data` query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +80,10 @@ pub struct DashboardQuery {
     pub service: Option<String>,
     /// Exact match on the item's namespace (`_metadata.namespace`).
     pub namespace: Option<String>,
+    /// Which alerts are anomalies (all by default).
+    pub anomaly_status: AnomalyStatus,
+    /// A custom range instead of the last `hours`.
+    pub range: Option<Range>,
 }
 
 impl Default for DashboardQuery {
@@ -39,6 +95,8 @@ impl Default for DashboardQuery {
             iam_limit: DEFAULT_IAM_LIMIT,
             service: None,
             namespace: None,
+            anomaly_status: AnomalyStatus::All,
+            range: None,
         }
     }
 }
@@ -91,7 +149,42 @@ impl DashboardQuery {
             iam_limit: int_param(params, "iam_limit", DEFAULT_IAM_LIMIT, 0, MAX_IAM_LIMIT)?,
             service: filter_param(params, "service")?,
             namespace: filter_param(params, "namespace")?,
+            anomaly_status: AnomalyStatus::parse(aliased(params, &["anomaly_status"])?)?,
+            range: Range::parse(params)?,
         })
+    }
+
+    /// The window served at `now` for a plan whose retention starts at `cutoff`: the last
+    /// `hours`, or the custom range. A range that ends before retention begins holds nothing
+    /// this plan keeps: a 400 naming `end`.
+    pub fn window(&self, now: UnixMs, cutoff: UnixMs) -> Result<Window, ApiError> {
+        match self.range {
+            None => Ok(Window::new(self.hours, now, cutoff)),
+            Some(r) if r.end.is_some_and(|e| e.0 <= cutoff.0) => Err(ApiError::invalid(
+                "end",
+                "is before this plan's retention: nothing of that time is kept",
+            )),
+            Some(r) => Ok(Window::range(r, now, cutoff)),
+        }
+    }
+}
+
+impl Range {
+    /// `start` (and `end`): ISO-8601 timestamps or `YYYY-MM-DD` dates (an end date is its
+    /// day's end). `end` without `start`, or an `end` not after `start`, is a 400.
+    fn parse(params: &[(String, String)]) -> Result<Option<Range>, ApiError> {
+        let start = aliased(params, &["start"])?
+            .map(|v| parse_time_bound("start", v, false))
+            .transpose()?;
+        let end = aliased(params, &["end"])?
+            .map(|v| parse_time_bound("end", v, true))
+            .transpose()?;
+        match (start, end) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(ApiError::invalid("end", "needs start")),
+            (Some(s), Some(e)) if e <= s => Err(ApiError::invalid("end", "must be after start")),
+            (Some(start), end) => Ok(Some(Range { start, end })),
+        }
     }
 }
 
@@ -120,6 +213,29 @@ impl Window {
             start: UnixMs(last_hour - i64::from(hours) * HOUR_MS),
             end: UnixMs(end),
             hours,
+        }
+    }
+
+    /// A custom range: `end` is the requested end (at most now) to the second; `start` the
+    /// requested start's hour, moved up to the first whole hour of retention, and at most
+    /// [`MAX_RANGE_HOURS`] and at least one hour before `floor_hour(end)`.
+    pub fn range(r: Range, now: UnixMs, cutoff: UnixMs) -> Window {
+        let end = r.end.map_or(now.0, |e| e.0.min(now.0));
+        let end = end - end.rem_euclid(1000);
+        let last_hour = end.div_euclid(HOUR_MS) * HOUR_MS;
+        let first_kept = cutoff.0.div_euclid(HOUR_MS) * HOUR_MS
+            + if cutoff.0.rem_euclid(HOUR_MS) == 0 {
+                0
+            } else {
+                HOUR_MS
+            };
+        let start = r.start.0.div_euclid(HOUR_MS) * HOUR_MS;
+        let hours = ((last_hour - start.max(first_kept)).div_euclid(HOUR_MS))
+            .clamp(1, i64::from(MAX_RANGE_HOURS));
+        Window {
+            start: UnixMs(last_hour - hours * HOUR_MS),
+            end: UnixMs(end),
+            hours: hours as u32,
         }
     }
 

@@ -471,7 +471,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
            LEFT JOIN cur AS c ON c.ip = a.ip AND c.service = a.service) AS w GROUP BY w.ip), \
          worst AS MATERIALIZED (SELECT a.source_ip AS ip, max(CASE a.severity WHEN 'critical' THEN 4 \
            WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) AS r {anomalies} \
-           WHERE {ALERT_WINDOW} AND a.source_ip IN (SELECT ip FROM top){fl} GROUP BY a.source_ip), \
+           WHERE {alert_window} AND a.source_ip IN (SELECT ip FROM top){fl} GROUP BY a.source_ip), \
          blocked AS MATERIALIZED (SELECT DISTINCT b.ip FROM (\
            SELECT trim(user_ip) AS ip FROM events INDEXED BY events_org_name_created WHERE org_id = :org \
              AND event_name = 'security.ip_blocked' AND {NAMED_CONDITION} AND created_at >= :start AND created_at <= :end \
@@ -493,6 +493,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
         full = totals(FALLBACK_HOURS, false),
         full_ranked = rank("full"),
         fk = filters(q, "k."),
+        alert_window = alert_window(q),
     )
 }
 
@@ -581,10 +582,15 @@ fn iam_sql(q: &DashboardQuery) -> String {
 /// The alerts of the window: those whose activity (`created_at`) or whose raising (`raised_at`,
 /// migrations/0028_alerts_raised_at.sql) falls in it, so a late log line's alert reaches the
 /// recent views; each side is a range of its own index. Suppressed alerts (docs/api.md §12.2)
-/// are not threats the dashboard shows or counts.
-const ALERT_WINDOW: &str =
-    "a.org_id = :org AND ((a.created_at >= :start AND a.created_at <= :end) \
-    OR (a.raised_at >= :start AND a.raised_at <= :end)) AND a.suppressed_by IS NULL";
+/// are not threats the dashboard shows or counts; `anomaly_status` keeps only the statuses
+/// asked for.
+fn alert_window(q: &DashboardQuery) -> String {
+    format!(
+        "a.org_id = :org AND ((a.created_at >= :start AND a.created_at <= :end) \
+         OR (a.raised_at >= :start AND a.raised_at <= :end)) AND a.suppressed_by IS NULL{}",
+        q.anomaly_status.condition()
+    )
+}
 
 /// An anomaly's columns: the alert's, and its trigger item's service and namespace.
 fn anomaly_columns() -> String {
@@ -599,7 +605,7 @@ fn anomaly_columns() -> String {
 /// Unfiltered, the limit is applied before the trigger items are looked up (at most
 /// `anomaly_limit` lookups); filtered, the lookup decides which alerts count, so it comes first.
 fn anomalies_sql(q: &DashboardQuery) -> String {
-    let window = ALERT_WINDOW;
+    let window = alert_window(q);
     let order = format!("{RANK_ORDER}, a.created_at DESC, a.id DESC");
     let limit = q.anomaly_limit;
     if has_filters(q) {
@@ -619,7 +625,7 @@ fn anomalies_sql(q: &DashboardQuery) -> String {
 }
 
 fn anomaly_counts_sql(q: &DashboardQuery) -> String {
-    let window = ALERT_WINDOW;
+    let window = alert_window(q);
     if has_filters(q) {
         format!(
             "SELECT a.severity, count(*) AS n FROM alerts AS a {TRIGGER_ITEM} WHERE {window}{} \

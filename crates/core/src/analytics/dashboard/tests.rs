@@ -155,6 +155,95 @@ fn hours_never_reach_past_retention() {
     assert_eq!(window(0).hours, 1);
 }
 
+#[test]
+fn anomaly_status_picks_the_alerts_and_anything_else_is_a_400() {
+    assert_eq!(parse(&[]).unwrap().anomaly_status, AnomalyStatus::All);
+    assert_eq!(
+        parse(&[("anomaly_status", "active")])
+            .unwrap()
+            .anomaly_status,
+        AnomalyStatus::Active
+    );
+    assert_eq!(
+        parse(&[("anomaly_status", "safe")]).unwrap().anomaly_status,
+        AnomalyStatus::Only("safe")
+    );
+    assert_eq!(
+        AnomalyStatus::Active.condition(),
+        " AND a.status IN ('open', 'acknowledged')"
+    );
+    assert_eq!(AnomalyStatus::All.condition(), "");
+    let e = parse(&[("anomaly_status", "closed' OR 1=1 --")]).unwrap_err();
+    assert!(e.to_string().contains("anomaly_status"), "{e}");
+}
+
+#[test]
+fn a_custom_range_takes_whole_hours_to_its_end() {
+    let q = parse(&[
+        ("start", "2026-01-20T10:30:00Z"),
+        ("end", "2026-01-22T06:45:12.5Z"),
+        ("hours", "3"),
+    ])
+    .unwrap();
+    let w = q.window(NOW, PRO_CUTOFF).unwrap();
+    assert_eq!(w.start.iso_seconds(), "2026-01-20T10:00:00Z");
+    assert_eq!(w.end.iso_seconds(), "2026-01-22T06:45:12Z");
+    assert_eq!(w.hours, 44, "custom ranges ignore hours");
+    assert_eq!(w.buckets().count(), 45);
+    // Dates: the end date is its whole day; an end in the future is now.
+    let q = parse(&[("start", "2026-01-10"), ("end", "2026-01-10")]).unwrap();
+    let w = q.window(NOW, PRO_CUTOFF).unwrap();
+    assert_eq!(w.start.iso_seconds(), "2026-01-10T00:00:00Z");
+    assert_eq!(w.end.iso_seconds(), "2026-01-10T23:59:59Z");
+    let q = parse(&[("start", "2026-01-29"), ("end", "2027-01-01")]).unwrap();
+    let w = q.window(NOW, PRO_CUTOFF).unwrap();
+    assert_eq!(w.end, UnixMs(1_769_764_500_000));
+    assert_eq!(w.last_hour(), NOW_HOUR);
+    // No end: up to now; a start inside the last hour still gets one whole hour.
+    let q = parse(&[("start", "2026-01-30T09:10:00Z")]).unwrap();
+    let w = q.window(NOW, PRO_CUTOFF).unwrap();
+    assert_eq!((w.hours, w.start.0), (1, NOW_HOUR - HOUR_MS));
+}
+
+#[test]
+fn a_custom_range_stays_inside_retention_and_its_cap() {
+    let free = NOW.minus_days(7);
+    let q = parse(&[("start", "2025-01-01")]).unwrap();
+    let w = q.window(NOW, free).unwrap();
+    assert!(w.start >= free, "never before the cutoff");
+    assert_eq!(w.hours, 167);
+    // Enterprise-length retention still caps the timeline at 90 days.
+    let w = q.window(NOW, UnixMs(0)).unwrap();
+    assert_eq!(w.hours, MAX_RANGE_HOURS);
+    let e = parse(&[("start", "2025-01-01"), ("end", "2025-01-02")])
+        .unwrap()
+        .window(NOW, free)
+        .unwrap_err();
+    assert!(e.to_string().contains("end"), "{e}");
+}
+
+#[test]
+fn a_range_must_be_a_range() {
+    for (p, field) in [
+        (vec![("end", "2026-01-29")], "end"),
+        (vec![("start", "yesterday")], "start"),
+        (
+            vec![
+                ("start", "2026-01-29T10:00:00Z"),
+                ("end", "2026-01-29T10:00:00Z"),
+            ],
+            "end",
+        ),
+        (
+            vec![("start", "2026-01-29T10:00:00Z"), ("end", "2026-01-28")],
+            "end",
+        ),
+    ] {
+        let e = parse(&p).unwrap_err();
+        assert!(e.to_string().contains(field), "{p:?}: {e}");
+    }
+}
+
 // ---------------------------------------------------------------- timeline, stats, heatmap
 
 fn bucket(hour: i64, total: f64, hostile: f64) -> BucketRow {
