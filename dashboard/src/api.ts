@@ -123,6 +123,9 @@ export interface Query {
   end: string;
   /** Count and list closed (resolved, safe) alerts too; by default only the open threats. */
   closed: boolean;
+  /** Page-wide pivots ("" = none): every section counts only this address's / user's items. */
+  ip: string;
+  user: string;
 }
 
 /** The organisation's plan, as the last dashboard read named it (`X-LiteSOC-Plan`). */
@@ -136,6 +139,8 @@ export async function fetchMockData(q: Query, signal?: AbortSignal): Promise<Moc
   if (q.start && q.end) p.set("end", q.end);
   if (q.service) p.set("service", q.service);
   if (q.namespace) p.set("namespace", q.namespace);
+  if (q.ip) p.set("source_ip", q.ip);
+  if (q.user) p.set("user", q.user);
   p.set("anomaly_status", q.closed ? "all" : "active");
   const res = await fetch(`/ui/mock-data?${p}`, { headers: headers(), signal, cache: "no-store" });
   if (!res.ok) throw await toError(res);

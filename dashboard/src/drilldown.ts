@@ -39,15 +39,15 @@ const LABEL: Record<PivotKind, string> = { ip: "IP", user: "User", service: "Ser
 let items: Log[] = [];
 let current: Pivot | null = null;
 let cursor: string | null = null;
-/** Filters the whole page by a service (the header's picker). */
-let filterPage: (service: string) => void = () => {};
+/** Filters the whole page by the pivot (an IP, a user, or a service: the header's picker). */
+let filterPage: (p: Pivot) => void = () => {};
 
 export function setItems(logs: Log[]): void {
   items = logs;
   if (current) renderItems(current);
 }
 
-export function onFilterPage(f: (service: string) => void): void {
+export function onFilterPage(f: (p: Pivot) => void): void {
   filterPage = f;
 }
 
@@ -97,10 +97,8 @@ function renderItems(p: Pivot): void {
     type: "button", class: "chip", "data-pivot": `${q.kind}:${q.value}`,
     onclick: () => void openPivot(q),
   }, `${LABEL[q.kind]}: ${q.value}`));
-  if (p.kind === "service") {
-    chips.unshift(h("button", { type: "button", class: "btn small", id: "drill-filter", onclick: () => filterPage(p.value) },
-      "Filter the page by this service"));
-  }
+  chips.unshift(h("button", { type: "button", class: "btn small", id: "drill-filter", onclick: () => filterPage(p) },
+    `Filter the page by this ${p.kind === "ip" ? "IP" : p.kind}`));
   byId("drill-pivots").replaceChildren(...chips);
 }
 

@@ -31,6 +31,8 @@ const query: Query = {
   start: isoParam(params.get("start")),
   end: params.get("start") ? isoParam(params.get("end")) : "",
   closed: params.get("closed") === "1",
+  ip: params.get("ip") ?? "",
+  user: params.get("user") ?? "",
 };
 
 /** A time from the address: kept when it parses, "" otherwise. */
@@ -78,6 +80,7 @@ const el = {
   rangeEnd: byId<HTMLInputElement>("range-end"),
   rangeNote: byId("range-note"),
   closed: byId<HTMLButtonElement>("closed-toggle"),
+  pivots: byId("f-pivots"),
   service: byId<HTMLSelectElement>("f-service"),
   namespace: byId<HTMLSelectElement>("f-namespace"),
   refresh: byId<HTMLButtonElement>("refresh"),
@@ -128,7 +131,17 @@ function syncHeader(): void {
   } else if (query.hours !== 24) p.set("hours", String(query.hours));
   if (query.service) p.set("service", query.service);
   if (query.namespace) p.set("namespace", query.namespace);
+  if (query.ip) p.set("ip", query.ip);
+  if (query.user) p.set("user", query.user);
   if (query.closed) p.set("closed", "1");
+  // The page's pivots, each a chip that removes it.
+  const chip = (label: string, value: string, clear: () => void) =>
+    h("button", { type: "button", class: "chip on page-pivot", title: "Remove this filter", onclick: () => { clear(); filterChanged(); } },
+      `${label}: ${value} ✕`);
+  el.pivots.replaceChildren(
+    ...(query.ip ? [chip("IP", query.ip, () => (query.ip = ""))] : []),
+    ...(query.user ? [chip("User", query.user, () => (query.user = ""))] : []),
+  );
   const qs = p.toString();
   // The drill-down's pivot (#pivot=…) stays in the URL with the filters.
   history.replaceState(null, "", (qs ? `?${qs}` : location.pathname) + location.hash);
@@ -489,8 +502,10 @@ el.namespace.addEventListener("change", () => {
 });
 el.refresh.addEventListener("click", () => void load());
 initDrilldown();
-onFilterPage((service) => {
-  query.service = service;
+onFilterPage((p) => {
+  if (p.kind === "ip") query.ip = p.value;
+  else if (p.kind === "user") query.user = p.value;
+  else query.service = p.value;
   filterChanged();
 });
 byId("banner-close").addEventListener("click", () => showBanner(null));

@@ -548,6 +548,23 @@ describe("dashboard page", { concurrency: false }, () => {
       await page.waitForFunction((t) => decodeURIComponent(location.hash) === `#pivot=${t}`, target);
     }
 
+    // "Filter the page by this IP" refilters every section; the header shows it as a chip that
+    // removes it, and the address keeps it.
+    await page.click(`#attackers tr[data-pivot="ip:${attacker.sourceIp}"]`);
+    await page.waitForFunction((t) => document.querySelector("#drill-title")?.textContent === t, `IP ${attacker.sourceIp}`);
+    assert.equal(await page.textContent("#drill-filter"), "Filter the page by this IP");
+    let r = await reloadVia(() => page.click("#drill-filter"));
+    assert.equal(param(r.request(), "source_ip"), attacker.sourceIp);
+    assert.equal(await page.textContent("#f-pivots .page-pivot"), `IP: ${attacker.sourceIp} ✕`);
+    assert.match(page.url(), new RegExp(`[?&]ip=${encodeURIComponent(attacker.sourceIp).replace(/\./g, "\\.")}`));
+    const shown = await page.$$eval("#anomalies tr.anomaly", (rows) => rows.length);
+    assert.equal(shown, expected.anomalies.filter((a) => a.sourceIp === attacker.sourceIp).length, "the anomalies naming the IP");
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-pivot.png") });
+    r = await reloadVia(() => page.click("#f-pivots .page-pivot"));
+    assert.equal(param(r.request(), "source_ip"), null);
+    assert.equal(await page.locator("#f-pivots .page-pivot").count(), 0);
+    await page.click("#drill-close");
+
     // The link reopens the same panel.
     const link = `${BASE}/?#pivot=${encodeURIComponent(`ip:${attacker.sourceIp}`)}`;
     await reloadVia(() => page.goto(link));

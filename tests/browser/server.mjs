@@ -173,18 +173,21 @@ export async function startFakeServer({ publicDir, fixture }) {
       const statusOk = (st) => status === "all" || (status === "active" ? ["open", "acknowledged"].includes(st) : st === status);
       const service = url.searchParams.get("service");
       const namespace = url.searchParams.get("namespace");
-      const keep = (svc, ns) => (!service || svc === service) && (!namespace || ns === namespace);
+      const ip = url.searchParams.get("source_ip");
+      const user = url.searchParams.get("user");
+      const pivot = (x) => (!ip || x.sourceIp === ip) && (!user || x.user === user);
+      const keep = (svc, ns, x) => (!service || svc === service) && (!namespace || ns === namespace) && pivot(x);
       // The fake narrows the item arrays only; aggregates stay as in the fixture, except the
       // anomaly counts, which follow anomaly_status as the Worker's do.
-      const anomalies = data.anomalies.filter((a) => statusOk(a.status) && keep(a.service, a.namespace));
+      const anomalies = data.anomalies.filter((a) => statusOk(a.status) && keep(a.service, a.namespace, a));
       const counted = data.anomalies.filter((a) => statusOk(a.status));
       const threatDistribution = data.threatDistribution.map((t) => ({ level: t.level, count: counted.filter((a) => a.severity === t.level).length }));
       const out = {
         ...data,
         timeRange,
-        logs: data.logs.filter((l) => keep(l._metadata.service, l._metadata.namespace)),
+        logs: data.logs.filter((l) => keep(l._metadata.service, l._metadata.namespace, l)),
         anomalies,
-        iamChanges: data.iamChanges.filter((c) => !service || c.service === service), // no namespace on IAM items
+        iamChanges: data.iamChanges.filter((c) => (!service || c.service === service) && !ip && (!user || c.changedBy === user)), // no namespace or address on IAM items
         threatDistribution,
         stats: { ...data.stats, totalAnomalies: counted.length, criticalThreats: threatDistribution[0].count },
       };

@@ -76,13 +76,14 @@ async function rowsOf(org) {
 }
 
 /** The §3 response for `org` over the response's own window, computed from raw rows. */
-async function oracle(org, body, { service, namespace, statuses, logLimit = 500, anomalyLimit = 50, iamLimit = 20, redact = false } = {}) {
+async function oracle(org, body, { service, namespace, ip, user, statuses, logLimit = 500, anomalyLimit = 50, iamLimit = 20, redact = false } = {}) {
   const { logs, alerts, blocks } = await rowsOf(org);
   const start = Date.parse(body.timeRange.start);
   const end = Date.parse(body.timeRange.end);
   const hours = body.timeRange.hours;
   const pass = (s, n) => (!service || s === service) && (!namespace || n === namespace);
-  const items = logs.filter((r) => r.ts >= start && r.ts <= end && pass(r.service, r.namespace));
+  const pivot = (r) => (!ip || r.source_ip === ip) && (!user || r.user === user);
+  const items = logs.filter((r) => r.ts >= start && r.ts <= end && pass(r.service, r.namespace) && pivot(r));
   const newest = (a, b) => b.ts - a.ts || b.id - a.id;
 
   const logItem = (r) => {
@@ -114,6 +115,7 @@ async function oracle(org, body, { service, namespace, statuses, logLimit = 500,
   const inWindow = (t) => t !== null && t >= start && t <= end;
   const anomalies = alerts.filter((a) => inWindow(a.created_at) || inWindow(a.raised_at))
     .filter((a) => !statuses || statuses.includes(a.status))
+    .filter((a) => (!ip || a.source_ip === ip) && (!user || a.actor_id === user))
     .map((a) => ({ a, item: trigger(a) }))
     .filter(({ item }) => (!service && !namespace) || (item && pass(item.service, item.namespace)));
   const rank = (s) => SEVERITIES.indexOf(s);
@@ -484,6 +486,39 @@ describe("GET /ui/mock-data", () => {
     }
   });
 
+  test("a pivot on an address or a user refilters every section, with the other filters and a range", async () => {
+    const cases = [
+      ["source_ip=203.0.113.45", { ip: "203.0.113.45" }],
+      ["ip=%3A%3Affff%3A203.0.113.45", { ip: "203.0.113.45" }], // the canonical form is matched
+      ["source_ip=203.0.113.50&service=auth-service", { ip: "203.0.113.50", service: "auth-service" }],
+      ["user=admin", { user: "admin" }],
+      ["user=eve&source_ip=203.0.113.50", { user: "eve", ip: "203.0.113.50" }],
+      ["user=bob&namespace=staging&anomaly_status=active", { user: "bob", namespace: "staging", statuses: ["open", "acknowledged"] }],
+      ["source_ip=198.51.100.250", { ip: "198.51.100.250" }],
+    ];
+    for (const [q, f] of cases) {
+      const d = await assertMatches("DashPro", await get(pro, `?${q}`), f);
+      for (const l of d.logs) assert.ok((!f.ip || l.sourceIp === f.ip) && (!f.user || l.user === f.user), q);
+      for (const a of d.anomalies) assert.ok((!f.ip || a.sourceIp === f.ip) && (!f.user || a.user === f.user), q);
+    }
+    const ip = (await get(pro, "?source_ip=203.0.113.45")).body;
+    assert.equal(ip.stats.attackSources, 1);
+    assert.deepEqual(ip.topAttackers.map((a) => [a.sourceIp, a.status]), [["203.0.113.45", "blocked"]]);
+    assert.deepEqual(ip.networkFlow.sankeyData.nodes.filter((n) => n.layer === "source").map((n) => n.name), ["203.0.113.45"]);
+    assert.ok(ip.anomalies.some((a) => a.type === "brute_force_attack"), "the alert naming the address");
+    const week = await assertMatches("DashPro", await get(pro, "?source_ip=203.0.113.45&hours=168"), { ip: "203.0.113.45" });
+    assert.equal(week.stats.totalEvents, ip.stats.totalEvents + 1, "the 30 h old line is back");
+    const q = `?user=ci&start=${new Date(T0 - 31 * H).toISOString()}&end=${new Date(T0 - 20 * H).toISOString()}`;
+    const ranged = await assertMatches("DashPro", await get(pro, q), { user: "ci", maxHours: 2160 });
+    assert.deepEqual(ranged.iamChanges.map((c) => c.changedBy), ["ci"]);
+    // Neighbours' items from the same address never show.
+    const theirs = await assertMatches("DashOther", await get(other, "?source_ip=203.0.113.45"), { ip: "203.0.113.45" });
+    assert.equal(theirs.stats.totalEvents, 2);
+    const bad = await get(pro, "?source_ip=not-an-ip");
+    assertError(bad, 400, "VALIDATION_ERROR");
+    assert.equal(bad.body.error.details[0].field, "source_ip");
+  });
+
   test("anomaly_status: the open threats alone, counted alike in every section", async () => {
     const all = (await get(pro)).body;
     const target = all.anomalies.find((a) => a.severity === "critical");
@@ -551,9 +586,9 @@ const NEXT_ID = "(SELECT max(coalesce((SELECT max(rowid) FROM events), 0), coale
 async function seedRows(org, rows) {
   for (let i = 0; i < rows.length; i += 500) {
     await app.db.prepare(
-      `INSERT INTO logs (id, org_id, ts, hour, type, level, service, namespace, source_ip, geo, status_code, message)
+      `INSERT INTO logs (id, org_id, ts, hour, type, level, service, namespace, source_ip, user, geo, status_code, message)
        SELECT ${NEXT_ID} + key + 1, ?1, json_extract(value, '$.ts'), json_extract(value, '$.ts') / 3600000 * 3600000, json_extract(value, '$.type'),
-              json_extract(value, '$.level'), json_extract(value, '$.service'), 'prod', json_extract(value, '$.ip'),
+              json_extract(value, '$.level'), json_extract(value, '$.service'), 'prod', json_extract(value, '$.ip'), json_extract(value, '$.user'),
               json_extract(value, '$.geo'), json_extract(value, '$.status'), 'm' FROM json_each(?2)`)
       .bind(orgIdFor(org), JSON.stringify(rows.slice(i, i + 500))).run();
   }
@@ -571,7 +606,7 @@ function distribution(seed, weight) {
       rows.push({
         ts: now - Math.floor(rnd() * 30 * H) - 1000, ip: `198.51.100.${ip}`, service: r < 0.6 ? "api" : "web",
         type: r < 0.3 ? "login_failure" : r < 0.4 ? "network_scan" : "network_event", level: r < 0.5 ? "info" : "warning",
-        status: r > 0.8 ? 401 : 200, geo: rnd() < 0.5 ? "DE" : null,
+        status: r > 0.8 ? 401 : 200, geo: rnd() < 0.5 ? "DE" : null, user: ip % 3 === 0 ? "svc" : null,
       });
     }
   }
@@ -586,8 +621,9 @@ describe("top-10 ranking", () => {
 
   for (const [org, key] of [["DashRank", () => rank], ["DashFlat", () => flat]]) {
     test(`${org}: sources and attackers are the exact top 10`, async () => {
-      for (const q of ["", "?hours=48", "?hours=1", "?hours=168", "?service=web"]) {
-        const opts = q === "?service=web" ? { service: "web" } : {};
+      const OPTS = { "?service=web": { service: "web" }, "?user=svc": { user: "svc" }, "?user=svc&service=api&hours=1": { user: "svc", service: "api" } };
+      for (const q of ["", "?hours=48", "?hours=1", "?hours=168", "?service=web", "?user=svc", "?user=svc&service=api&hours=1"]) {
+        const opts = OPTS[q] ?? {};
         const d = await assertMatches(org, await get(key(), q), opts);
         assert.ok(d.networkFlow.sankeyData.nodes.filter((n) => n.layer === "source").length <= 11);
       }

@@ -351,19 +351,30 @@ fn readers() -> Vec<Reader> {
     // changes of logs_iam_ts and events_iam, trigger items by row id or event id, and the
     // blocked addresses by event name.
     let window = Window::new(24, UnixMs(NOW + 1_000), UnixMs(NOW - 30 * DAY));
-    for (label, service) in [
-        ("unfiltered", None),
-        ("service filter", Some("auth-service")),
+    // A pivot (an address, a user) reads the window's items once, through the same two indexes.
+    let pivot = |ip: Option<&str>, user: Option<&str>| DashboardQuery {
+        source_ip: ip.map(str::to_string),
+        user: user.map(str::to_string),
+        ..DashboardQuery::default()
+    };
+    for (label, q) in [
+        ("unfiltered", DashboardQuery::default()),
+        (
+            "service filter",
+            DashboardQuery {
+                service: Some("auth-service".into()),
+                ..DashboardQuery::default()
+            },
+        ),
+        ("address pivot", pivot(Some("203.0.113.7"), None)),
+        ("user pivot", pivot(None, Some("alice"))),
     ] {
-        let q = DashboardQuery {
-            service: service.map(str::to_string),
-            ..DashboardQuery::default()
-        };
         for (i, statement) in dashboard::statements(&q, &window, BUSY)
             .into_iter()
             .enumerate()
         {
             let required = match i {
+                _ if q.pivoted() => vec!["logs_org_ts", "events_org_created"],
                 dashboard::LOGS => vec!["logs_org_ts", "events_org_created"],
                 dashboard::IAM => vec!["logs_iam_ts", "events_iam"],
                 _ => vec![],

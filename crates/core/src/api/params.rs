@@ -70,6 +70,15 @@ pub fn parse_time_bound(field: &str, raw: &str, end_of_day: bool) -> Result<Unix
     ))
 }
 
+/// An address filter: an IPv4 or IPv6 literal, in the canonical form the items store
+/// (`::ffff:203.0.113.7` is `203.0.113.7`), or a 400 naming `field`.
+pub fn ip_param(field: &str, raw: &str) -> Result<String, ApiError> {
+    raw.trim()
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_canonical().to_string())
+        .map_err(|_| ApiError::invalid(field, "must be an IPv4 or IPv6 address"))
+}
+
 /// Looks a parameter up by its first present alias; two different values for aliases → 400.
 pub fn aliased<'a>(
     params: &'a [(String, String)],

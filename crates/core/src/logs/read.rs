@@ -12,7 +12,7 @@ use super::classify::LogType;
 use super::item_id;
 use crate::api::cursor::{Cursor, CursorKey};
 use crate::api::error::ApiError;
-use crate::api::params::{aliased, parse_limit, parse_time_bound};
+use crate::api::params::{aliased, ip_param, parse_limit, parse_time_bound};
 use crate::api::sql::{SqlParam, Statement};
 use crate::time::UnixMs;
 use serde::Deserialize;
@@ -66,11 +66,7 @@ impl LogQuery {
             })
             .transpose()?;
         let source_ip = text(&["source_ip", "ip"])?
-            .map(|ip| {
-                ip.parse::<std::net::IpAddr>()
-                    .map(|ip| ip.to_canonical().to_string())
-                    .map_err(|_| ApiError::invalid("source_ip", "must be an IPv4 or IPv6 address"))
-            })
+            .map(|ip| ip_param("source_ip", &ip))
             .transpose()?;
         let contains = text(&["q", "contains"])?;
         if contains

@@ -168,6 +168,21 @@ pub fn assemble(
     w: &Window,
     redact: bool,
 ) -> Result<Value, AssembleError> {
+    // A pivot's one statement answers every section in a column of its one row (`s0`, `s1`, …,
+    // in statement order): spread them out as the separate statements' rows.
+    if let [one] = all.as_slice() {
+        if let [row] = one.as_slice() {
+            if row.get("s0").is_some() {
+                let row = row.clone();
+                all = (0..STATEMENT_COUNT)
+                    .map(|i| {
+                        let rows = row.get(format!("s{i}")).cloned().unwrap_or(Value::Null);
+                        vec![json!({ "rows": rows })]
+                    })
+                    .collect();
+            }
+        }
+    }
     if all.len() != STATEMENT_COUNT {
         return Err(AssembleError(format!(
             "{} result sets, want {STATEMENT_COUNT}",

@@ -1,7 +1,7 @@
 //! The query string (docs/dashboard.md §1) and the window it resolves to.
 
 use crate::api::error::ApiError;
-use crate::api::params::{aliased, parse_time_bound};
+use crate::api::params::{aliased, ip_param, parse_time_bound};
 use crate::time::UnixMs;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
@@ -80,6 +80,11 @@ pub struct DashboardQuery {
     pub service: Option<String>,
     /// Exact match on the item's namespace (`_metadata.namespace`).
     pub namespace: Option<String>,
+    /// A pivot: only the items from this address (`source_ip`, canonical form) and the alerts
+    /// naming it, in every section.
+    pub source_ip: Option<String>,
+    /// A pivot: only the items of this user and the alerts whose actor it is.
+    pub user: Option<String>,
     /// Which alerts are anomalies (all by default).
     pub anomaly_status: AnomalyStatus,
     /// A custom range instead of the last `hours`.
@@ -95,6 +100,8 @@ impl Default for DashboardQuery {
             iam_limit: DEFAULT_IAM_LIMIT,
             service: None,
             namespace: None,
+            source_ip: None,
+            user: None,
             anomaly_status: AnomalyStatus::All,
             range: None,
         }
@@ -149,9 +156,19 @@ impl DashboardQuery {
             iam_limit: int_param(params, "iam_limit", DEFAULT_IAM_LIMIT, 0, MAX_IAM_LIMIT)?,
             service: filter_param(params, "service")?,
             namespace: filter_param(params, "namespace")?,
+            source_ip: aliased(params, &["source_ip", "ip"])?
+                .map(|ip| ip_param("source_ip", ip))
+                .transpose()?,
+            user: filter_param(params, "user")?,
             anomaly_status: AnomalyStatus::parse(aliased(params, &["anomaly_status"])?)?,
             range: Range::parse(params)?,
         })
+    }
+
+    /// Whether the page is pivoted on an address or a user: its sections are then read from
+    /// the window's matching items rather than from the rollups.
+    pub fn pivoted(&self) -> bool {
+        self.source_ip.is_some() || self.user.is_some()
     }
 
     /// The window served at `now` for a plan whose retention starts at `cutoff`: the last

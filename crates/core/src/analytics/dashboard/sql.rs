@@ -48,6 +48,7 @@ use super::params::{DashboardQuery, Window, DAY_MS, HOUR_MS};
 use crate::analytics::events::NAMED_CONDITION;
 use crate::api::sql::{SqlParam, Statement};
 use crate::logs::items::{event_column, ITEMS};
+use crate::logs::rollups::HOSTILE_SQL;
 
 /// Rows taken from each daily cut of the threshold algorithm.
 pub const TOP_CUT: usize = 50;
@@ -109,9 +110,96 @@ fn trigger_filters(q: &DashboardQuery) -> String {
     s
 }
 
+/// Whether the statements read the rollups keyed by (service, namespace): with a filter, and
+/// always when pivoted (their stand-ins, [`PIVOT_TABLES`], have those keys).
 fn has_filters(q: &DashboardQuery) -> bool {
-    q.service.is_some() || q.namespace.is_some()
+    q.service.is_some() || q.namespace.is_some() || q.pivoted()
 }
+
+/// Where the statements read items: the view, or when pivoted the pivot's own items (`pv`).
+fn items(q: &DashboardQuery) -> &'static str {
+    if q.pivoted() {
+        "pv"
+    } else {
+        ITEMS
+    }
+}
+
+/// The columns of a pivot's items (`pv`), besides `hostile`.
+const PIVOT_COLUMNS: [&str; 20] = [
+    "id",
+    "org_id",
+    "ts",
+    "hour",
+    "type",
+    "action",
+    "level",
+    "service",
+    "namespace",
+    "source_ip",
+    "user",
+    "hostname",
+    "target_ip",
+    "geo",
+    "device",
+    "vpn",
+    "status_code",
+    "resource",
+    "event_id",
+    "event_name",
+];
+
+/// A pivot's items: those of the window's hours (the rollups' whole hours, so the current
+/// hour's future-stamped items too) from the address and/or by the user, materialized once for
+/// the statement. Each table is read through its window index (`logs_org_ts`,
+/// `events_org_created`), named so the planner never trades the window for a full scan;
+/// `hostile` is [`HOSTILE_SQL`], the expression the rollups use.
+fn pivot_items(q: &DashboardQuery) -> String {
+    let only = |col: &dyn Fn(&str) -> String| {
+        let mut s = String::new();
+        if q.source_ip.is_some() {
+            s.push_str(&format!(" AND {} = :source_ip", col("source_ip")));
+        }
+        if q.user.is_some() {
+            s.push_str(&format!(" AND {} = :user", col("user")));
+        }
+        s
+    };
+    let logs = PIVOT_COLUMNS.join(", ");
+    let events: Vec<String> = PIVOT_COLUMNS
+        .iter()
+        .map(|c| format!("{} AS {c}", event_column(c, "")))
+        .collect();
+    format!(
+        "pv AS MATERIALIZED (SELECT u.*, {HOSTILE_SQL} AS hostile FROM (\
+         SELECT {logs} FROM logs INDEXED BY logs_org_ts \
+         WHERE org_id = :org AND ts >= :start AND ts < :next_hour{} \
+         UNION ALL SELECT {} FROM events INDEXED BY events_org_created \
+         WHERE org_id = :org AND created_at >= :start AND created_at < :next_hour \
+         AND item_type IS NOT NULL{}) AS u)",
+        only(&|c| c.to_string()),
+        events.join(", "),
+        only(&|c| event_column(c, "")),
+    )
+}
+
+/// Stand-ins for the rollups the filtered statements read, over the pivot's items (`pv`),
+/// under the rollups' own names and columns (the rollup upserts of
+/// crates/core/src/logs/rollups.rs, one row per item where the statements only sum; grouped
+/// where the top-10 cuts rank rows), so the same statements answer for a pivot.
+const PIVOT_TABLES: &str = "\
+log_hourly AS (SELECT org_id, hour, service, namespace, type, 1 AS n, \
+  level IN ('critical', 'error') AS critical, level = 'warning' AS warnings, hostile FROM pv), \
+log_source_hourly AS (SELECT org_id, hour, service, namespace, \
+  coalesce(source_ip, 'unknown') AS source, 1 AS n FROM pv), \
+log_source_daily AS (SELECT org_id, hour - hour % 86400000 AS day, service, namespace, \
+  coalesce(source_ip, 'unknown') AS source, count(*) AS n FROM pv GROUP BY 1, 2, 3, 4, 5), \
+log_attack_hourly AS (SELECT org_id, source_ip, hour, service, namespace, 1 AS n, ts AS last_ts, \
+  geo, CASE WHEN geo IS NOT NULL THEN ts END AS geo_ts FROM pv WHERE hostile = 1), \
+log_attack_daily AS (SELECT org_id, hour - hour % 86400000 AS day, service, namespace, source_ip, \
+  count(*) AS n FROM pv WHERE hostile = 1 GROUP BY 1, 2, 3, 4, 5), \
+log_attackers AS (SELECT org_id, source_ip, service, namespace, ts AS last_ts FROM pv \
+  WHERE hostile = 1)";
 
 /// Replaces each `:name` placeholder with `?N` and binds the named values, so each statement
 /// binds exactly the parameters it uses: the used names are numbered in the order of
@@ -182,6 +270,12 @@ pub fn statements(q: &DashboardQuery, w: &Window, org: &str) -> Vec<Statement> {
     if let Some(n) = &q.namespace {
         values.push(("namespace", SqlParam::Text(n.clone())));
     }
+    if let Some(ip) = &q.source_ip {
+        values.push(("source_ip", SqlParam::Text(ip.clone())));
+    }
+    if let Some(u) = &q.user {
+        values.push(("user", SqlParam::Text(u.clone())));
+    }
     let sqls = [
         as_json(buckets_sql(q), &BUCKET_COLUMNS),
         as_json(flows_sql(q), &["service", "type", "n"]),
@@ -198,6 +292,20 @@ pub fn statements(q: &DashboardQuery, w: &Window, org: &str) -> Vec<Statement> {
         as_json(anomalies_sql(q), &ANOMALY_ROW_COLUMNS),
         as_json(anomaly_counts_sql(q), &["severity", "n"]),
     ];
+    if q.pivoted() {
+        // One statement, so the pivot's items are read once: a column per section.
+        let columns: Vec<String> = sqls
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| format!("({sql}) AS s{i}"))
+            .collect();
+        let sql = format!(
+            "WITH {}, {PIVOT_TABLES} SELECT {}",
+            pivot_items(q),
+            columns.join(", ")
+        );
+        return vec![bind(&sql, &values)];
+    }
     sqls.iter().map(|sql| bind(sql, &values)).collect()
 }
 
@@ -266,7 +374,8 @@ fn as_json(sql: String, columns: &[&str]) -> String {
 /// Future-stamped items of the current hour: items to subtract.
 fn future(q: &DashboardQuery) -> String {
     format!(
-        "FROM {ITEMS} WHERE org_id = :org AND ts > :end AND ts < :next_hour{}",
+        "FROM {} WHERE org_id = :org AND ts > :end AND ts < :next_hour{}",
+        items(q),
         filters(q, "")
     )
 }
@@ -431,16 +540,21 @@ fn attackers_sql(q: &DashboardQuery) -> String {
     };
     // A key whose latest hostile item is after `end` counts only if it also has one inside.
     let inside = if filtered {
-        "(SELECT coalesce(sum(a.n), 0) FROM log_attack_hourly AS a WHERE a.org_id = :org \
-         AND a.source_ip = k.source_ip AND a.hour >= :start AND a.hour <= :last_hour \
-         AND a.service = k.service AND a.namespace = k.namespace) \
-         > (SELECT count(*) FROM items AS i WHERE i.org_id = :org AND i.ts > :end AND i.ts < :next_hour \
-         AND i.source_ip = k.source_ip AND i.service = k.service AND i.namespace = k.namespace AND i.hostile = 1)"
+        format!(
+            "(SELECT coalesce(sum(a.n), 0) FROM log_attack_hourly AS a WHERE a.org_id = :org \
+             AND a.source_ip = k.source_ip AND a.hour >= :start AND a.hour <= :last_hour \
+             AND a.service = k.service AND a.namespace = k.namespace) \
+             > (SELECT count(*) FROM {} AS i WHERE i.org_id = :org AND i.ts > :end AND i.ts < :next_hour \
+             AND i.source_ip = k.source_ip AND i.service = k.service AND i.namespace = k.namespace AND i.hostile = 1)",
+            items(q)
+        )
     } else {
-        "(SELECT coalesce(sum(a.n), 0) FROM log_attack_hours AS a WHERE a.org_id = :org \
-         AND a.source_ip = k.source_ip AND a.hour >= :start AND a.hour <= :last_hour) \
-         > (SELECT count(*) FROM items AS i WHERE i.org_id = :org AND i.ts > :end AND i.ts < :next_hour \
-         AND i.source_ip = k.source_ip AND i.hostile = 1)"
+        format!(
+            "(SELECT coalesce(sum(a.n), 0) FROM log_attack_hours AS a WHERE a.org_id = :org \
+             AND a.source_ip = k.source_ip AND a.hour >= :start AND a.hour <= :last_hour) \
+             > (SELECT count(*) FROM {ITEMS} AS i WHERE i.org_id = :org AND i.ts > :end AND i.ts < :next_hour \
+             AND i.source_ip = k.source_ip AND i.hostile = 1)"
+        )
     };
     format!(
         "WITH RECURSIVE {cuts}, \
@@ -448,7 +562,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
            GROUP BY 1, 2), \
          skew AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM fut) AS skewed), \
          cur AS MATERIALIZED (SELECT source_ip AS ip, service, max(ts) AS last_ts, \
-           max(CASE WHEN geo IS NOT NULL THEN printf('%015d', ts) || geo END) AS geo FROM {ITEMS} \
+           max(CASE WHEN geo IS NOT NULL THEN printf('%015d', ts) || geo END) AS geo FROM {items} \
            WHERE org_id = :org AND ts >= :last_hour \
            AND ts <= (SELECT CASE WHEN skewed THEN :end ELSE :last_hour - 1 END FROM skew) \
            AND hostile = 1{f} GROUP BY 1, 2), \
@@ -494,6 +608,7 @@ fn attackers_sql(q: &DashboardQuery) -> String {
         full_ranked = rank("full"),
         fk = filters(q, "k."),
         alert_window = alert_window(q),
+        items = items(q),
     )
 }
 
@@ -524,6 +639,13 @@ fn newest(q: &DashboardQuery, columns: &str, sql: String, limit: u32) -> String 
 fn logs_sql(q: &DashboardQuery) -> String {
     let columns = LOG_ITEM_COLUMNS.join(", ");
     let window = "org_id = :org AND ts >= :start AND ts <= :end";
+    if q.pivoted() {
+        return format!(
+            "SELECT {columns} FROM pv WHERE {window}{} ORDER BY ts DESC, id DESC LIMIT {}",
+            filters(q, ""),
+            q.log_limit
+        );
+    }
     if !has_filters(q) {
         return format!(
             "SELECT {columns} FROM {ITEMS} WHERE {window} ORDER BY ts DESC, id DESC LIMIT {}",
@@ -556,6 +678,14 @@ fn logs_sql(q: &DashboardQuery) -> String {
 /// repeats its `WHERE` literally; each gives its arm in `ts DESC, id DESC` order (the row id
 /// ends every index entry), so the two merge up to the limit.
 fn iam_sql(q: &DashboardQuery) -> String {
+    if q.pivoted() {
+        return format!(
+            "SELECT id, ts, user, action, resource, service FROM pv WHERE org_id = :org \
+             AND type = 'iam_change' AND ts >= :start AND ts <= :end{} ORDER BY ts DESC, id DESC LIMIT {}",
+            filters(q, ""),
+            q.iam_limit
+        );
+    }
     let e = |c: &str| event_column(c, "");
     newest(
         q,
@@ -583,11 +713,18 @@ fn iam_sql(q: &DashboardQuery) -> String {
 /// migrations/0028_alerts_raised_at.sql) falls in it, so a late log line's alert reaches the
 /// recent views; each side is a range of its own index. Suppressed alerts (docs/api.md §12.2)
 /// are not threats the dashboard shows or counts; `anomaly_status` keeps only the statuses
-/// asked for.
+/// asked for, and a pivot the alerts naming its address or user.
 fn alert_window(q: &DashboardQuery) -> String {
+    let mut pivot = String::new();
+    if q.source_ip.is_some() {
+        pivot.push_str(" AND a.source_ip = :source_ip");
+    }
+    if q.user.is_some() {
+        pivot.push_str(" AND a.actor_id = :user");
+    }
     format!(
         "a.org_id = :org AND ((a.created_at >= :start AND a.created_at <= :end) \
-         OR (a.raised_at >= :start AND a.raised_at <= :end)) AND a.suppressed_by IS NULL{}",
+         OR (a.raised_at >= :start AND a.raised_at <= :end)) AND a.suppressed_by IS NULL{}{pivot}",
         q.anomaly_status.condition()
     )
 }
@@ -713,6 +850,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pivot_is_one_statement_over_its_own_items() {
+        let q = DashboardQuery {
+            source_ip: Some("203.0.113.7".into()),
+            user: Some("alice".into()),
+            service: Some("web".into()),
+            ..DashboardQuery::default()
+        };
+        let stmts = statements(&q, &window(), "org_a");
+        assert_eq!(stmts.len(), 1, "the pivot's items are read once");
+        let (sql, params) = &stmts[0];
+        assert_eq!(max_placeholder(sql), params.len());
+        assert!(!params.contains(&SqlParam::Null), "{sql}");
+        assert_eq!(params[0], SqlParam::Text("org_a".into()));
+        for v in ["203.0.113.7", "alice", "web"] {
+            assert!(params.contains(&SqlParam::Text(v.into())), "binds {v}");
+        }
+        assert!(sql.starts_with("WITH pv AS MATERIALIZED"), "{sql}");
+        for index in [
+            "logs INDEXED BY logs_org_ts",
+            "events INDEXED BY events_org_created",
+        ] {
+            assert_eq!(sql.matches(index).count(), 1, "{index}");
+        }
+        for i in 0..STATEMENT_COUNT {
+            assert!(sql.contains(&format!(") AS s{i}")), "section {i}");
+        }
+        // Outside the pivot's items, only alerts and blocked addresses are read.
+        assert!(!sql.contains("FROM items"), "{sql}");
+        assert!(sql.contains("a.source_ip = ?") && sql.contains("a.actor_id = ?"));
     }
 
     #[test]

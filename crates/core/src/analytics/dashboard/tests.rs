@@ -178,6 +178,17 @@ fn anomaly_status_picks_the_alerts_and_anything_else_is_a_400() {
 }
 
 #[test]
+fn pivots_take_a_canonical_address_and_an_exact_user() {
+    let q = parse(&[("ip", "::ffff:203.0.113.7"), ("user", "alice@example.com")]).unwrap();
+    assert_eq!(q.source_ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(q.user.as_deref(), Some("alice@example.com"));
+    assert!(q.pivoted());
+    assert!(!parse(&[("user", "")]).unwrap().pivoted(), "empty is none");
+    let e = parse(&[("source_ip", "203.0.113.999")]).unwrap_err();
+    assert!(e.to_string().contains("source_ip"), "{e}");
+}
+
+#[test]
 fn a_custom_range_takes_whole_hours_to_its_end() {
     let q = parse(&[
         ("start", "2026-01-20T10:30:00Z"),
