@@ -185,6 +185,13 @@ export async function eventsThisMonth(): Promise<number> {
   return body.quota?.used ?? 0;
 }
 
+/** `GET /agents` (docs/integrations.md §3), the whole answer (its `stale_after_seconds` too). */
+export async function fetchAgents(signal?: AbortSignal): Promise<unknown> {
+  const res = await fetch("/agents", { headers: headers(), signal, cache: "no-store" });
+  if (!res.ok) throw await toError(res);
+  return res.json();
+}
+
 /** `GET /logs` (docs/api.md §5.12): one page of raw lines, as the API answers it. */
 export async function fetchLines(params: URLSearchParams): Promise<unknown> {
   const res = await fetch(`/logs?${params}`, { headers: headers(), cache: "no-store" });

@@ -4,6 +4,7 @@ import type { AlertAction, Query } from "./api";
 import { initDrilldown, onFilterPage, openPivot, pivotFromUrl, setItems } from "./drilldown";
 import { attackersOption, Chart, donutOption, heatmapOption, sankeyHeight, sankeyOption, timelineOption } from "./charts";
 import { scopeText } from "./controls";
+import { loadAgents } from "./agents";
 import { loadDestinations } from "./destinations";
 import { byId, h } from "./dom";
 import { fmtAgo, fmtClock, fmtDateTime, fmtNum, parseTime } from "./format";
@@ -299,6 +300,7 @@ async function load(): Promise<void> {
       void loadSettings();
     }
     void loadSuppressed(d.timeRange.start);
+    void loadAgents();
   } catch (err) {
     if (ctl.signal.aborted || (err as Error).name === "AbortError") return;
     setStatus("error");

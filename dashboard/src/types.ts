@@ -162,3 +162,26 @@ export interface DetectionSettings extends SettingsValues {
   updated_by: string | null;
   updated_at: string | null;
 }
+
+// GET /agents: the organisation's litesoc-agent hosts and their heartbeats.
+
+export interface Agent {
+  hostname: string;
+  ip_address: string | null;
+  agent_version: string | null;
+  first_seen: string;
+  last_seen: string;
+  /** "online": a heartbeat within `stale_after_seconds` (360); "stale" otherwise. */
+  status: "online" | "stale" | string;
+  seconds_since_seen: number;
+  heartbeats: number;
+  /** Up to 10 lines the agent read last, as received: attacker-influenced text. */
+  recent_logs: string[];
+}
+
+export interface AgentList {
+  success: true;
+  data: Agent[];
+  pagination?: { total: number; limit: number; offset: number; has_more: boolean };
+  stale_after_seconds?: number;
+}

@@ -94,7 +94,14 @@ pub async fn authenticate(
     let key = key_from_headers(
         req.header("X-API-Key").as_deref(),
         req.header("Authorization").as_deref(),
-    );
+    )
+    .or_else(|| {
+        // Only the inbound webhooks take `?api_key=` (never logged).
+        route.filter(|r| r.takes_query_key())?;
+        req.query("api_key")
+            .as_deref()
+            .and_then(ApiKey::from_header)
+    });
     let session = req
         .header("Cookie")
         .and_then(|c| SessionId::from_cookie_header(&c, &session::secret(env)));

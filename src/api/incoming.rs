@@ -37,6 +37,13 @@ impl Incoming {
         self.raw.headers().get(name).ok().flatten()
     }
 
+    /// The first value of a query parameter, decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let url = Url::parse(&self.raw.url()).ok()?;
+        let value = url.query_pairs().find(|(k, _)| k == name)?.1;
+        Some(value.into_owned())
+    }
+
     /// The runtime's request object (for the body).
     pub fn raw(&self) -> &web_sys::Request {
         &self.raw

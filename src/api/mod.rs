@@ -22,6 +22,7 @@ use crate::{access, alerts, analytics, ingest, logs};
 use edgesoc_core::access::origins::{self, Cors};
 use edgesoc_core::access::session::{self, CSRF_HEADER};
 use edgesoc_core::api::route::{resolve, Route};
+use edgesoc_core::ingest::webhooks::Provider;
 use edgesoc_core::limits::limiter::Budget;
 use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::time::UnixMs;
@@ -77,9 +78,22 @@ async fn serve(
     ctx: &mut Ctx,
     route: Result<Route, ApiError>,
 ) -> Result<Response, ApiError> {
-    if let Ok(Route::Collect) = route {
-        ctx.tenant.require(Route::Collect.scope())?;
-        return ingest::collect::post(&req, ctx).await;
+    // Event intake admits itself: its limiter round also reserves quota and enqueues.
+    match route {
+        Ok(Route::Collect) => {
+            ctx.tenant.require(Route::Collect.scope())?;
+            return ingest::collect::post(&req, ctx).await;
+        }
+        Ok(Route::Auth0Webhook | Route::SupabaseWebhook) => {
+            let r = route.expect("matched");
+            ctx.tenant.require(r.scope())?;
+            let from = match r {
+                Route::Auth0Webhook => Provider::Auth0,
+                _ => Provider::Supabase,
+            };
+            return ingest::collect::webhook(&req, ctx, from).await;
+        }
+        _ => {}
     }
     let budget = route.as_ref().map_or(Budget::Reads, Route::budget);
     ctx.admit(Claim::rate_only(&ctx.tenant.limits, budget))
@@ -91,7 +105,11 @@ async fn serve(
         return Err(ApiError::plan_restricted("Alerts"));
     }
     match route {
-        Route::Collect => unreachable!("answered above"),
+        Route::Collect | Route::Auth0Webhook | Route::SupabaseWebhook => {
+            unreachable!("answered above")
+        }
+        Route::AgentHeartbeat => ingest::agents::heartbeat(&req, ctx).await,
+        Route::ListAgents => ingest::agents::list(&req, ctx).await,
         Route::Health => health::get(ctx).await,
         Route::ListEvents => analytics::events::list(&req, ctx).await,
         Route::GetEvent(id) => analytics::events::get(&id, ctx).await,

@@ -1,21 +1,38 @@
-//! `POST /collect` (and `/collect/batch`): read and validate the body, admit it through the
-//! limiter (rate limit, quota reservation and queue send in one shared round), answer 202.
-//! Enrichment, storage and detection happen in the queue consumer (`ingest::consume`).
+//! `POST /collect` (and `/collect/batch`), and the inbound webhooks that become its events
+//! (`POST /webhooks/auth0`, `/webhooks/supabase`, docs/integrations.md): read and validate the
+//! body, admit it through the limiter (rate limit, quota reservation and queue send in one
+//! shared round), answer 202 (webhooks: 200, as LiteSOC's integrations expect). Enrichment,
+//! storage and detection happen in the queue consumer (`ingest::consume`).
 
 use crate::api::http::read_body_limited;
 use crate::api::incoming::Incoming;
 use crate::api::Ctx;
 use crate::limits::group::Claim;
 use edgesoc_core::api::respond::collect_accepted;
-use edgesoc_core::ingest::{accept, Accepted, MAX_BODY_BYTES};
+use edgesoc_core::ingest::webhooks::{self, Provider};
+use edgesoc_core::ingest::{accept, accept_events, Accepted, MAX_BODY_BYTES};
 use edgesoc_core::limits::limiter::Budget;
 use edgesoc_core::ApiError;
 use worker::Response;
 
 pub async fn post(req: &Incoming, ctx: &mut Ctx) -> Result<Response, ApiError> {
+    let accepted = read_and_accept(req, ctx, None).await;
+    admit(accepted, ctx, 202).await
+}
+
+/// `POST /webhooks/auth0` and `/webhooks/supabase`: each record one event, as `/collect`.
+pub async fn webhook(req: &Incoming, ctx: &mut Ctx, from: Provider) -> Result<Response, ApiError> {
+    let accepted = read_and_accept(req, ctx, Some(from)).await;
+    admit(accepted, ctx, 200).await
+}
+
+async fn admit(
+    mut accepted: Result<Accepted, ApiError>,
+    ctx: &mut Ctx,
+    status: u16,
+) -> Result<Response, ApiError> {
     // The body is read and validated first so that the one limiter round can also reserve its
     // events and enqueue them; its errors are answered only after the rate limit's verdict.
-    let mut accepted = read_and_accept(req, ctx).await;
     let claim = match &mut accepted {
         Ok(a) => Claim::events(
             &ctx.tenant.limits,
@@ -45,21 +62,26 @@ pub async fn post(req: &Incoming, ctx: &mut Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::internal());
     }
     let quota = ctx.quota().ok_or_else(ApiError::internal)?;
-    Ok(ctx.json(202, &collect_accepted(&ids, quota)))
+    Ok(ctx.json(status, &collect_accepted(&ids, quota)))
 }
 
-/// The body, validated, with ids and packed queue messages (`edgesoc_core::ingest::accept`).
-async fn read_and_accept(req: &Incoming, ctx: &Ctx) -> Result<Accepted, ApiError> {
+/// The body, validated, with ids and packed queue messages (`edgesoc_core::ingest::accept`);
+/// a webhook's records mapped to events first.
+async fn read_and_accept(
+    req: &Incoming,
+    ctx: &Ctx,
+    from: Option<Provider>,
+) -> Result<Accepted, ApiError> {
     let body = read_body_limited(req.raw(), MAX_BODY_BYTES).await?;
-    let tenant = &ctx.tenant;
-    accept(
-        &body,
-        &tenant.org_id,
-        tenant.plan,
-        ctx.now,
-        req.header("CF-Connecting-IP"),
-        || req.cf(),
-    )
+    let t = &ctx.tenant;
+    let ip = req.header("CF-Connecting-IP");
+    match from {
+        None => accept(&body, &t.org_id, t.plan, ctx.now, ip, || req.cf()),
+        Some(p) => {
+            let events = webhooks::parse(p, &body)?;
+            accept_events(events, &t.org_id, t.plan, ctx.now, ip, || req.cf())
+        }
+    }
 }
 
 /// Gives `count` reserved events back to this month's quota; a failure is logged (the quota

@@ -1,5 +1,7 @@
-//! Ingestion in the Worker: the `POST /collect` handler ([`collect`]) and the queue consumer
-//! ([`consume`]), both thin over the core's `edgesoc_core::ingest`.
+//! Ingestion in the Worker: the `POST /collect` handler and the webhooks that feed it
+//! ([`collect`]), the agents' heartbeats ([`agents`]) and the queue consumer ([`consume`]), all
+//! thin over the core's `edgesoc_core::ingest`.
 
+pub mod agents;
 pub mod collect;
 pub mod consume;

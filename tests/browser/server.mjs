@@ -1,7 +1,8 @@
 // A stand-in for the Worker, for the browser test: serves public/ the way Workers static assets do
 // (files first, `/` → index.html, _headers applied, no SPA fallback) and fakes the API routes
 // the page calls, with the API contract's envelopes and error body (docs/api.md §5.6, §9.3,
-// §9.7); the configuration cards get empty lists and the default detection settings.
+// §9.7); the configuration cards get empty lists and the default detection settings; `GET /agents`
+// lists three litesoc-agent hosts (`agents` below: a test may replace the list or set an error).
 import { readFileSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
@@ -90,11 +91,31 @@ function serveAsset(req, res, url, publicDir, headerRules) {
   return true;
 }
 
+/** Three litesoc-agent hosts as `GET /agents` lists them: two online (one reporting a hostile
+ *  line, one with no address, version or lines) and one stale; times relative to `now`. */
+export function sampleAgents(now = Date.now()) {
+  const at = (secondsAgo) => new Date(now - secondsAgo * 1000).toISOString();
+  return [
+    { hostname: "web-1", ip_address: "10.0.0.5", agent_version: "1.4.2", first_seen: at(3 * 86_400 + 600), last_seen: at(42),
+      heartbeats: 1_204, recent_logs: [
+        "Failed password for root from 203.0.113.9 port 22 ssh2",
+        "Failed password for invalid user <img src=x onerror=alert(1)> from 203.0.113.9 port 50122 ssh2",
+        "Accepted publickey for deploy from 198.51.100.4 port 51514 ssh2: ED25519 SHA256:q9vZ…",
+      ] },
+    { hostname: "db-1", ip_address: null, agent_version: null, first_seen: at(2 * 3600), last_seen: at(170), heartbeats: 17, recent_logs: [] },
+    { hostname: "backup-1", ip_address: "10.0.0.9", agent_version: "1.3.0", first_seen: at(9 * 86_400), last_seen: at(12 * 60 + 5),
+      heartbeats: 2_301, recent_logs: ["rsync: connection unexpectedly closed (0 bytes received so far) [sender]"] },
+  ];
+}
+
 /** Starts the fake on 127.0.0.1 with a random port. `fixture` is a /ui/mock-data body. */
 export async function startFakeServer({ publicDir, fixture }) {
   const headerRules = headerRulesOf(publicDir);
   const data = structuredClone(fixture);
   const requests = [];
+  // GET /agents: `list` as stored (status and seconds_since_seen are computed per request, as the
+  // Worker does), or `error` ({status, code, message}) to answer with instead.
+  const agents = { list: sampleAgents(), error: null };
 
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
@@ -231,6 +252,22 @@ export async function startFakeServer({ publicDir, fixture }) {
       if (!authed(req, res)) return;
       return json(res, 200, { success: true, data: [], meta: { plan: "pro", retention_days: 30, redacted: false } });
     }
+    if (url.pathname === "/agents" && req.method === "GET") {
+      if (!authed(req, res)) return;
+      if (agents.error) return apiError(res, agents.error.status, agents.error.code, agents.error.message);
+      const STALE = 360;
+      const now = Date.now();
+      const list = agents.list.map((a) => {
+        const seconds = Math.max(0, Math.floor((now - Date.parse(a.last_seen)) / 1000));
+        return { ...a, status: seconds <= STALE ? "online" : "stale", seconds_since_seen: seconds };
+      });
+      return json(res, 200, {
+        success: true, data: list,
+        pagination: { total: list.length, limit: 200, offset: 0, has_more: false },
+        meta: { plan: "pro", retention_days: 30, cutoff_date: new Date(now - 30 * 86_400_000).toISOString(), redacted: false },
+        stale_after_seconds: STALE,
+      });
+    }
     if (url.pathname === "/settings/detection" && req.method === "GET") {
       if (!authed(req, res)) return;
       const defaults = {
@@ -270,6 +307,7 @@ export async function startFakeServer({ publicDir, fixture }) {
     url: `http://127.0.0.1:${port}`,
     requests,
     data,
+    agents,
     close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
   };
 }

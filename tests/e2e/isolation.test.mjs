@@ -540,7 +540,41 @@ const DETECTION = [
     } },
 ];
 
+/** A webhook as alpha, whose records name bravo: stored for alpha only. */
+const webhookAs = async (path, body, headers = {}) => {
+  const res = await app.request(path, { method: "POST", body, headers });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.event_ids;
+};
+const auth0Like = (type) => ({ log_id: `${B.tag}_log`, data: { type, date: new Date().toISOString(), ip: B.ip,
+  user_id: `auth0|${B.tag}_actor`, user_name: `${B.tag}@example.com`, client_name: `${B.tag}_app`, org_id: B.orgId } });
+const agentsOf = async (o) => (await call("GET", "/agents", o.key)).body.data.map((a) => a.hostname);
+
 const WRITES = [
+  { op: "POST /webhooks/auth0", route: "Auth0Webhook", name: "Auth0 records naming bravo's user, IP and org, alpha's key in the query, bravo's org id in X-Scope-OrgID",
+    act: () => webhookAs(`/webhooks/auth0?api_key=${A.key}`, [auth0Like("s"), auth0Like("f")], { "X-Scope-OrgID": B.orgId }), seen: seenEvents },
+  { op: "POST /webhooks/auth0", route: "Auth0Webhook", name: "/v1/webhooks/auth0 with alpha's key as X-API-Key and bravo's in the query: the header wins",
+    act: () => webhookAs(`/v1/webhooks/auth0?api_key=${B.key}`, auth0Like("slo"), { "X-API-Key": A.key }), seen: seenEvents },
+  { op: "POST /webhooks/supabase", route: "SupabaseWebhook", name: "a Supabase sign-up of bravo's user, alpha's key as Bearer",
+    act: () => webhookAs("/webhooks/supabase", { type: "INSERT", schema: "auth", table: "users",
+      record: { id: `${B.tag}_actor`, email: `${B.tag}@example.com`, org_id: B.orgId }, old_record: null }, { Authorization: `Bearer ${A.key}` }),
+    seen: seenEvents },
+  { op: "POST /agent/heartbeat", route: "AgentHeartbeat", name: "alpha's agent reports bravo's hostname and address",
+    act: async () => {
+      const res = await call("POST", "/agent/heartbeat", A.key, { body: { hostname: `${B.tag}_host`, ip_address: B.ip, agent_version: "1.0.0", recent_logs: [`${B.tag}_marker`] } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, { success: true, update: { available: false } });
+    },
+    seen: async () => {
+      assert.ok((await agentsOf(A)).includes(`${B.tag}_host`), "alpha's agent");
+      assert.ok(!(await agentsOf(B)).includes(`${B.tag}_host`), "not bravo's");
+    } },
+  { op: "GET /agents", route: "ListAgents", name: "alpha lists its own agents; bravo, with none, lists none of alpha's",
+    act: async () => assert.equal((await call("POST", "/agent/heartbeat", A.key, { body: { hostname: `${A.tag}_own` } })).status, 200),
+    seen: async () => {
+      assert.ok((await agentsOf(A)).includes(`${A.tag}_own`));
+      assert.deepEqual(await agentsOf(B), []);
+    } },
   { op: "POST /collect", route: "Collect", name: "events with bravo's actor, e-mail, IP, labels and org id",
     act: () => collectAs("/collect", { org_id: B.orgId, events: [bravoLike, { ...bravoLike, event: "admin.user_deleted", org_id: B.orgId }] }), seen: seenEvents },
   { op: "POST /collect/batch", route: "Collect", name: "the /v1/collect/batch alias, with bravo's org id in X-Scope-OrgID",

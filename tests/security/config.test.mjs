@@ -146,7 +146,7 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
   // docs/api.md §5.10) — never organisations, plans or another tenant.
   const spec = JSON.parse(read("openapi/openapi.json"));
   const allowed = new Set([
-    "POST /collect", "POST /collect/batch", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
+    "POST /collect", "POST /collect/batch", "POST /webhooks/auth0", "POST /webhooks/supabase", "POST /agent/heartbeat", "GET /agents", "GET /events", "GET /events/{id}", "GET /alerts", "GET /alerts/{id}",
     "PATCH /alerts/{id}", "GET /health", "GET /openapi.json", "GET /ui/mock-data", "POST /loki/api/v1/push", "POST /logs", "GET /logs", "GET /logs/{id}",
     "GET /events/export", "GET /alerts/export", "GET /logs/export",
     "GET /loki/api/v1/query_range", "GET /loki/api/v1/query", "GET /loki/api/v1/labels", "GET /loki/api/v1/label",

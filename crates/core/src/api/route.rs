@@ -10,6 +10,12 @@ use crate::limits::limiter::Budget;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Collect,
+    /// Inbound integrations (docs/integrations.md): an Auth0 log stream, a Supabase webhook.
+    Auth0Webhook,
+    SupabaseWebhook,
+    /// The litesoc-agent's heartbeat, and the agents it reports.
+    AgentHeartbeat,
+    ListAgents,
     ListEvents,
     GetEvent(String),
     ListAlerts,
@@ -71,6 +77,10 @@ impl Route {
         !matches!(
             self,
             Route::Collect
+                | Route::Auth0Webhook
+                | Route::SupabaseWebhook
+                | Route::AgentHeartbeat
+                | Route::ListAgents
                 | Route::ListEvents
                 | Route::GetEvent(_)
                 | Route::Health
@@ -106,10 +116,16 @@ impl Route {
         )
     }
 
+    /// Whether a key may come in the query string (`?api_key=`): only the inbound webhooks,
+    /// whose senders cannot always set a header (docs/integrations.md §0).
+    pub fn takes_query_key(&self) -> bool {
+        matches!(self, Route::Auth0Webhook | Route::SupabaseWebhook)
+    }
+
     /// The rate budget this route's requests count in (docs/api.md §3.2).
     pub fn budget(&self) -> Budget {
         match self {
-            Route::Collect => Budget::Events,
+            Route::Collect | Route::Auth0Webhook | Route::SupabaseWebhook => Budget::Events,
             Route::LokiPush | Route::OtlpLogs => Budget::Logs,
             _ => Budget::Reads,
         }
@@ -119,8 +135,14 @@ impl Route {
     /// say which scope it belongs to.
     pub fn scope(&self) -> Scope {
         match self {
-            Route::Collect | Route::LokiPush | Route::OtlpLogs => Scope::Ingest,
-            Route::ListEvents
+            Route::Collect
+            | Route::Auth0Webhook
+            | Route::SupabaseWebhook
+            | Route::AgentHeartbeat
+            | Route::LokiPush
+            | Route::OtlpLogs => Scope::Ingest,
+            Route::ListAgents
+            | Route::ListEvents
             | Route::GetEvent(_)
             | Route::ListLogs
             | Route::GetLog(_)
@@ -188,6 +210,10 @@ pub fn resolve(method: &str, raw_path: &str) -> Result<Route, ApiError> {
     let segs: Vec<&str> = path.split('/').skip(1).collect();
     let allowed: &[(&str, Route)] = &match segs.as_slice() {
         ["collect"] | ["collect", "batch"] => vec![("POST", Route::Collect)],
+        ["webhooks", "auth0"] => vec![("POST", Route::Auth0Webhook)],
+        ["webhooks", "supabase"] => vec![("POST", Route::SupabaseWebhook)],
+        ["agent", "heartbeat"] => vec![("POST", Route::AgentHeartbeat)],
+        ["agents"] => vec![("GET", Route::ListAgents)],
         ["events"] => vec![("GET", Route::ListEvents)],
         ["events", "export"] => vec![("GET", Route::ExportEvents)],
         ["events", id] => vec![("GET", Route::GetEvent(id.to_string()))],

@@ -68,7 +68,7 @@ pub fn parse_collect_body(body: &[u8]) -> Result<Vec<NewEvent>, ApiError> {
                 .map(|e| vec![e])
                 .map_err(ApiError::validation)
         }
-        Some(Value::Array(items)) => parse_batch(items),
+        Some(Value::Array(items)) => parse_batch(items, MAX_BATCH),
         Some(_) => Err(ApiError::invalid(
             "events",
             "must be an array of event objects",
@@ -76,15 +76,17 @@ pub fn parse_collect_body(body: &[u8]) -> Result<Vec<NewEvent>, ApiError> {
     }
 }
 
-fn parse_batch(items: Vec<Value>) -> Result<Vec<NewEvent>, ApiError> {
+/// Validates each item as a `/collect` event, all or nothing: at most `max` items, problems
+/// named with their index. Also the check of the events a webhook's records become.
+pub(crate) fn parse_batch(items: Vec<Value>, max: usize) -> Result<Vec<NewEvent>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::invalid("events", "must contain at least 1 event"));
     }
-    if items.len() > MAX_BATCH {
+    if items.len() > max {
         return Err(ApiError::invalid(
             "events",
             format!(
-                "batch of {} events exceeds the maximum of {MAX_BATCH}",
+                "batch of {} events exceeds the maximum of {max}",
                 items.len()
             ),
         ));

@@ -5,6 +5,7 @@
 //! hold token ([`hold`]); a message the consumer cannot decode is an [`incidents`] record, not
 //! a log line. (The limiter round that admits and enqueues a request is `crate::limits::round`.)
 
+pub mod agents;
 pub mod body;
 pub mod catalogue;
 pub mod consume;
@@ -12,6 +13,7 @@ pub mod hold;
 pub mod incidents;
 pub mod message;
 pub mod record;
+pub mod webhooks;
 
 pub use body::{
     parse_collect_body, NewEvent, MAX_ACTOR_EMAIL, MAX_ACTOR_ID, MAX_BATCH, MAX_BODY_BYTES,
@@ -49,7 +51,19 @@ pub fn accept(
     caller_ip: Option<String>,
     cf: impl FnOnce() -> Value,
 ) -> Result<Accepted, ApiError> {
-    let events = parse_collect_body(body)?;
+    accept_events(parse_collect_body(body)?, org, plan, now, caller_ip, cf)
+}
+
+/// [`accept`] after parsing: validated events (a `/collect` body's, or a webhook's records,
+/// [`webhooks`]) become records and packed queue messages.
+pub fn accept_events(
+    events: Vec<NewEvent>,
+    org: &OrgId,
+    plan: Plan,
+    now: UnixMs,
+    caller_ip: Option<String>,
+    cf: impl FnOnce() -> Value,
+) -> Result<Accepted, ApiError> {
     // One receive time for the request; ids ascending in request order, so the rules' order
     // (time, then id: `crate::detect::precedes`) keeps the request's own order.
     let mut ids: Vec<EventId> = (0..events.len()).map(|_| EventId::new_v4()).collect();

@@ -1,0 +1,129 @@
+use super::*;
+use crate::testing::sqlite::SqliteDb;
+
+const NOW: UnixMs = UnixMs(1_769_764_500_000);
+
+#[test]
+fn the_agents_own_body_parses() {
+    let hb = Heartbeat::parse(
+        br#"{"hostname":" web-1 ","ip_address":"10.0.0.5","agent_version":"1.4.2",
+            "recent_logs":["Failed password for root from 203.0.113.9 port 22 ssh2"]}"#,
+    )
+    .unwrap();
+    assert_eq!(hb.hostname, "web-1");
+    assert_eq!(hb.ip_address.as_deref(), Some("10.0.0.5"));
+    assert_eq!(hb.recent_logs.len(), 1);
+    // `recent_logs` is left out when the agent has nothing (omitempty).
+    let quiet =
+        Heartbeat::parse(br#"{"hostname":"web-1","ip_address":"0.0.0.0","agent_version":"1.4.2"}"#)
+            .unwrap();
+    assert!(quiet.recent_logs.is_empty());
+}
+
+#[test]
+fn long_lists_keep_their_newest_lines_and_long_lines_are_cut() {
+    let lines: Vec<String> = (0..15)
+        .map(|i| format!("line {i} {}", "x".repeat(3000)))
+        .collect();
+    let body = json!({"hostname": "h", "recent_logs": lines}).to_string();
+    let hb = Heartbeat::parse(body.as_bytes()).unwrap();
+    assert_eq!(hb.recent_logs.len(), MAX_RECENT_LOGS);
+    assert!(hb.recent_logs[0].starts_with("line 5 "));
+    assert!(hb
+        .recent_logs
+        .iter()
+        .all(|l| l.chars().count() == MAX_LOG_CHARS));
+}
+
+#[test]
+fn bad_bodies_name_their_fields() {
+    for (body, field) in [
+        (&br#"{}"#[..], "hostname"),
+        (br#"{"hostname":"  "}"#, "hostname"),
+        (br#"{"hostname":7}"#, "hostname"),
+        (br#"{"hostname":"h","recent_logs":"one line"}"#, "recent_logs"),
+        (br#"{"hostname":"h","recent_logs":["ok",3]}"#, "recent_logs[1]"),
+        (br#"{"hostname":"h","agent_version":"1.0.0-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#, "agent_version"),
+        (br#"[1,2]"#, "body"),
+        (br#"not json"#, "body"),
+    ] {
+        let e = Heartbeat::parse(body).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.details[0].field, field, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+/// Runs a beat; the rows it changed.
+fn beat(db: &SqliteDb, body: &str, at: UnixMs) -> i64 {
+    let (sql, params) = Heartbeat::parse(body.as_bytes())
+        .unwrap()
+        .upsert("org_a", at);
+    db.exec(&sql, &params);
+    db.count("SELECT changes()", &[])
+}
+
+fn agents(db: &SqliteDb, org: &str, now: UnixMs) -> Vec<Value> {
+    let (sql, params) = list_statement(org);
+    db.rows(&sql, &params)
+        .into_iter()
+        .map(|row| {
+            serde_json::from_value::<AgentRow>(row)
+                .unwrap()
+                .to_json(now)
+        })
+        .collect()
+}
+
+#[test]
+fn beats_update_one_row_and_the_state_follows_the_last_beat() {
+    let db = SqliteDb::migrated();
+    let first = r#"{"hostname":"web-1","agent_version":"1.4.1","recent_logs":["a","b"]}"#;
+    assert_eq!(beat(&db, first, NOW), 1);
+    beat(
+        &db,
+        r#"{"hostname":"web-1","agent_version":"1.4.2"}"#,
+        UnixMs(NOW.0 + 60_000),
+    );
+    beat(&db, r#"{"hostname":"db-1"}"#, NOW);
+    // Late: last_seen never goes back.
+    beat(&db, r#"{"hostname":"web-1"}"#, UnixMs(NOW.0 - 1_000));
+    let later = UnixMs(NOW.0 + 7 * 60_000);
+    let list = agents(&db, "org_a", later);
+    assert_eq!(list.len(), 2);
+    let web = &list[1];
+    assert_eq!(web["hostname"], "web-1");
+    assert_eq!(web["heartbeats"], 3);
+    assert_eq!(web["agent_version"], Value::Null, "the last beat's version");
+    assert_eq!(
+        web["recent_logs"],
+        json!(["a", "b"]),
+        "an empty beat keeps the last lines"
+    );
+    assert_eq!(web["first_seen"], NOW.iso_millis());
+    assert_eq!(web["seconds_since_seen"], 360);
+    assert_eq!(
+        web["status"], "online",
+        "six minutes: the idle cadence and its grace"
+    );
+    assert_eq!(list[0]["status"], "stale");
+    assert!(agents(&db, "org_b", later).is_empty(), "per organisation");
+}
+
+#[test]
+fn an_organisation_holds_at_most_max_agents() {
+    let db = SqliteDb::migrated();
+    let host = |h: String| format!(r#"{{"hostname":"{h}"}}"#);
+    for i in 0..MAX_AGENTS {
+        assert_eq!(beat(&db, &host(format!("h{i}")), NOW), 1);
+    }
+    assert_eq!(
+        beat(&db, &host("one-more".into()), NOW),
+        0,
+        "refused: the caller says so"
+    );
+    assert_eq!(
+        beat(&db, &host("h7".into()), NOW),
+        1,
+        "a known host still beats"
+    );
+}

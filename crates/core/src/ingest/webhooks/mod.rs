@@ -1,0 +1,31 @@
+//! LiteSOC's inbound integrations (docs/integrations.md): an Auth0 log stream ([`auth0`]) and a
+//! Supabase database webhook ([`supabase`]) become `/collect` events, one per record, and take
+//! the `/collect` path from there: the same validation, limits, queue, enrichment and detection.
+
+pub mod auth0;
+mod event;
+pub mod supabase;
+
+use super::body::{parse_batch, NewEvent};
+use crate::api::error::ApiError;
+
+/// Most records one webhook request may carry (its body is at most 1 MiB anyway).
+pub const MAX_RECORDS: usize = 1000;
+
+/// Where a webhook comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Auth0,
+    Supabase,
+}
+
+/// A webhook body's records as validated `/collect` events: mapped by the provider's module,
+/// then checked by the `/collect` validator itself, so nothing reaches the queue that
+/// `/collect` would refuse.
+pub fn parse(provider: Provider, body: &[u8]) -> Result<Vec<NewEvent>, ApiError> {
+    let items = match provider {
+        Provider::Auth0 => auth0::events(body)?,
+        Provider::Supabase => supabase::events(body)?,
+    };
+    parse_batch(items, MAX_RECORDS)
+}

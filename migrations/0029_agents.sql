@@ -1,0 +1,14 @@
+-- litesoc-agent hosts that sent a heartbeat (POST /agent/heartbeat, docs/integrations.md §3):
+-- one row per organisation and hostname, updated in place, never one row per beat.
+CREATE TABLE agents (
+  org_id TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  ip_address TEXT,
+  agent_version TEXT,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  heartbeats INTEGER NOT NULL DEFAULT 1,
+  -- The last non-empty `recent_logs` the agent sent: a JSON array of at most 10 strings.
+  recent_logs TEXT NOT NULL DEFAULT '[]',
+  PRIMARY KEY (org_id, hostname)
+) WITHOUT ROWID;
