@@ -20,6 +20,7 @@ mod vars;
 pub use limits::OrgLimiter;
 
 use api::incoming::Incoming;
+use edgesoc_core::ingest::agents::SWEEP_CRON;
 use edgesoc_core::intel::refresh::REFRESH_CRON;
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
@@ -56,16 +57,18 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<
     Ok(())
 }
 
-/// Cron triggers: the hourly network-list refresh (`REFRESH_CRON`, which also queues alert
-/// deliveries whose message never went out and catches the dashboard rollups up) and, on every other
-/// schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
+/// Cron triggers: the agent sweep every five minutes (`SWEEP_CRON`), the hourly network-list
+/// refresh (`REFRESH_CRON`, which also queues alert deliveries whose message never went out and
+/// catches the dashboard rollups up) and, on every other schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
 /// tests control time.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = UnixMs(event.schedule() as i64);
     let route = meter::enabled(&env).then(|| event.cron());
     meter::run("scheduled", route, async {
-        if event.cron() == REFRESH_CRON {
+        if event.cron() == SWEEP_CRON {
+            ingest::agents::sweep(&env, now).await;
+        } else if event.cron() == REFRESH_CRON {
             refresh_lists(&env, now).await;
             alerts::deliver::sweep(&env, now).await;
             logs::catch_up_rollups(&env, now).await;

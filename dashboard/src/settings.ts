@@ -9,7 +9,7 @@ import { byId, h } from "./dom";
 import { fmtDateTime, fmtNum } from "./format";
 import type { DetectionSettings, SettingsValues } from "./types";
 
-type Group = "brute_force_ip" | "brute_force_account" | "travel";
+type Group = "brute_force_ip" | "brute_force_account" | "travel" | "agents";
 
 interface Row {
   group: Group;
@@ -30,6 +30,7 @@ const SPEC: [Group, string, string, string, number, number][] = [
   ["brute_force_account", "window_minutes", "Brute force per account: window", "min", 1, 1440],
   ["travel", "min_speed_kmh", "Impossible travel: minimum speed", "km/h", 100, 2000],
   ["travel", "min_distance_km", "Impossible travel: minimum distance", "km", 50, 5000],
+  ["agents", "stale_alert_minutes", "Silent agent: alert after (0 = never)", "min", 0, 1440],
 ];
 
 const note = byId("set-note");

@@ -153,6 +153,7 @@ export interface SettingsValues {
   brute_force_ip: { threshold: number; window_minutes: number };
   brute_force_account: { threshold: number; window_minutes: number };
   travel: { min_speed_kmh: number; min_distance_km: number };
+  agents: { stale_alert_minutes: number };
   country_blocklist: string[];
 }
 

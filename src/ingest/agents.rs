@@ -1,16 +1,24 @@
 //! `POST /agent/heartbeat` and `GET /agents` (docs/integrations.md §3): parse, one statement,
-//! answer; the rules are `edgesoc_core::ingest::agents`.
+//! answer; and the agent sweep (cron) that reports silent agents. The rules are
+//! `edgesoc_core::ingest::agents`.
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
+use crate::d1::Store;
+use crate::queue::OutQueue;
+use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::api::envelope::meta;
+use edgesoc_core::ingest::accept_events;
 use edgesoc_core::ingest::agents::{
-    list_statement, AgentRow, Heartbeat, LIST_LIMIT, MAX_AGENTS, MAX_BODY_BYTES,
-    STALE_AFTER_SECONDS,
+    list_statement, silent_statement, AgentRow, Heartbeat, SilentAgent, LIST_LIMIT, MAX_AGENTS,
+    MAX_BODY_BYTES, STALE_AFTER_SECONDS,
 };
+use edgesoc_core::runtime::Queue;
+use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::{json, Value};
-use worker::{Request, Response};
+use std::collections::BTreeMap;
+use worker::{Env, Request, Response};
 
 /// Records the beat and answers as LiteSOC does: `200 {success, update: {available: false}}`
 /// (edgesoc ships no agent updates).
@@ -50,4 +58,46 @@ pub async fn list(_req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
             "stale_after_seconds": STALE_AFTER_SECONDS,
         }),
     ))
+}
+
+/// The agent sweep (cron `SWEEP_CRON`, every five minutes): each agent silent past its
+/// organisation's `agents.stale_alert_minutes` becomes one `agent.heartbeat_missed` event on
+/// the detection queue — stored, detected (the silent-agent rule raises the alert, suppressions
+/// and delivery as for any alert) — and its silence is marked reported. These events are the
+/// Worker's own: they count against no quota. A failure is logged; the next run retries.
+pub async fn sweep(env: &Env, now: UnixMs) {
+    match report_silent(env, now).await {
+        Ok(0) => {}
+        Ok(n) => worker::console_log!("agent sweep: {n} silent agents reported"),
+        Err(e) => worker::console_error!("agent sweep failed (the next run retries): {e}"),
+    }
+}
+
+async fn report_silent(env: &Env, now: UnixMs) -> Result<usize, String> {
+    let store = Store::from_env(env).map_err(|e| e.to_string())?;
+    let silent: Vec<SilentAgent> = store
+        .all(silent_statement(now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if silent.is_empty() {
+        return Ok(0);
+    }
+    let queue = OutQueue::from_env(env, "DETECT_QUEUE", crate::faults::from_env(env))?;
+    let mut by_org: BTreeMap<&str, Vec<&SilentAgent>> = BTreeMap::new();
+    for s in &silent {
+        by_org.entry(&s.org_id).or_default().push(s);
+    }
+    for (org, agents) in by_org {
+        let events = agents.iter().map(|a| a.event(now)).collect();
+        let plan = agents[0].plan();
+        let accepted = accept_events(events, &OrgId(org.to_string()), plan, now, None, || {
+            Value::Null
+        })
+        .map_err(|e| e.message)?;
+        let messages: Vec<&str> = accepted.messages.iter().map(|m| m.body.as_str()).collect();
+        queue.send(&messages).await?;
+        let marks: Vec<_> = agents.iter().map(|a| a.reported()).collect();
+        store.batch(&marks).await.map_err(|e| e.to_string())?;
+    }
+    Ok(silent.len())
 }

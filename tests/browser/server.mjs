@@ -272,7 +272,7 @@ export async function startFakeServer({ publicDir, fixture }) {
       if (!authed(req, res)) return;
       const defaults = {
         brute_force_ip: { threshold: 5, window_minutes: 5 }, brute_force_account: { threshold: 10, window_minutes: 60 },
-        travel: { min_speed_kmh: 805, min_distance_km: 500 }, country_blocklist: [],
+        travel: { min_speed_kmh: 805, min_distance_km: 500 }, agents: { stale_alert_minutes: 0 }, country_blocklist: [],
       };
       return json(res, 200, { success: true, data: { ...defaults, defaults, reason: null, updated_by: null, updated_at: null } });
     }

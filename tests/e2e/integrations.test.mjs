@@ -216,6 +216,36 @@ describe("the litesoc-agent", () => {
     assert.equal((await app.request("/agents", { key: pro })).body.data.find((a) => a.hostname === "db-1").status, "online", "back with its next beat");
   });
 
+  test("an organisation that asks is alerted once when an agent goes silent, through detection", async () => {
+    const patch = await app.request("/settings/detection", { method: "PATCH", key: pro, body: { agents: { stale_alert_minutes: 10 }, reason: "page us" } });
+    assert.equal(patch.status, 200, JSON.stringify(patch.body));
+    assert.equal(patch.body.data.agents.stale_alert_minutes, 10);
+    for (const key of [pro, other]) await beat(key, { hostname: "gone-1", ip_address: "10.0.0.77", agent_version: "1.4.2" });
+    const silence = Date.now() - 11 * 60_000;
+    await app.db.prepare("UPDATE agents SET last_seen = ? WHERE hostname = 'gone-1'").bind(silence).run();
+    await beat(pro, { hostname: "alive-1" });
+    const missed = (org) => app.count("SELECT count(*) FROM events WHERE org_id = ? AND event_name = 'agent.heartbeat_missed'", orgIdFor(org));
+    await app.scheduled(Date.now(), "*/5 * * * *");
+    assert.ok(await app.eventually(async () => (await missed("IntegPro")) === 1), "one event for the silent agent");
+    const alert = await app.eventually(async () => (await app.request("/alerts?alert_type=suspicious_activity&limit=50", { key: pro })).body.data
+      .find((a) => a.title === "Agent stopped reporting: gone-1"));
+    assert.ok(alert, "the alert");
+    assert.equal(alert.severity, "low");
+    assert.deepEqual([alert.metadata.evidence.hostname, alert.metadata.evidence.silent_minutes], ["gone-1", 10]);
+    const [e] = (await app.request(`/events?event_type=agent.heartbeat_missed`, { key: pro })).body.data;
+    assert.deepEqual([e.actor_id, e.metadata.hostname, e.metadata.silent_minutes, e.metadata.agent_version], ["gone-1", "gone-1", 11, "1.4.2"]);
+    // Once per silence; none for the organisation that did not ask, none for a live agent.
+    await app.scheduled(Date.now(), "*/5 * * * *");
+    await app.settle({ quietMs: 500 });
+    assert.equal(await missed("IntegPro"), 1);
+    assert.equal(await missed("IntegOther"), 0);
+    // Back, then silent again: a new silence, a new event.
+    await beat(pro, { hostname: "gone-1" });
+    await app.db.prepare("UPDATE agents SET last_seen = ? WHERE org_id = ? AND hostname = 'gone-1'").bind(Date.now() - 10.5 * 60_000, orgIdFor("IntegPro")).run();
+    await app.scheduled(Date.now(), "*/5 * * * *");
+    assert.ok(await app.eventually(async () => (await missed("IntegPro")) === 2));
+  });
+
   test("bad heartbeats are 400s naming the field, a bad key 401, and agents are per organisation", async () => {
     for (const [body, field] of [[{}, "hostname"], [{ hostname: "h", recent_logs: "x" }, "recent_logs"], [{ hostname: 5 }, "hostname"]]) {
       const res = await beat(pro, body);
@@ -223,6 +253,7 @@ describe("the litesoc-agent", () => {
       assert.equal(res.body.error.details[0].field, field);
     }
     assert.equal((await beat("lsoc_live_not_a_key_0000000000000000", { hostname: "x" })).status, 401);
-    assert.deepEqual((await app.request("/agents", { key: other })).body.data, []);
+    const theirs = (await app.request("/agents", { key: other })).body.data.map((a) => a.hostname);
+    assert.deepEqual(theirs, ["gone-1"], "only their own agent");
   });
 });

@@ -137,6 +137,23 @@ test("suppressions that ended are purged with the plan's retention; open-ended o
   }
 });
 
+test("agents silent for longer than retention are purged; others stay", async () => {
+  const app = await start();
+  try {
+    const now = Date.now();
+    const key = await app.createKey({ org: "Hosts", plan: "free" });
+    for (const hostname of ["old-box", "live-box"]) {
+      assert.equal((await app.request("/agent/heartbeat", { method: "POST", key, body: { hostname } })).status, 200);
+    }
+    await app.db.prepare("UPDATE agents SET last_seen = ?, first_seen = ? WHERE hostname = 'old-box'").bind(now - 8 * DAY, now - 9 * DAY).run();
+    await app.scheduled(now);
+    const left = (await app.request("/agents", { key })).body.data.map((a) => a.hostname);
+    assert.deepEqual(left, ["live-box"], "Free keeps 7 days");
+  } finally {
+    await app.dispose();
+  }
+});
+
 test("old commit records of split requests are purged even when organisations use up the budget", async () => {
   const app = await start({ bindings: { PURGE_CHUNK_ROWS: "2", PURGE_MAX_STATEMENTS: "2" } });
   try {

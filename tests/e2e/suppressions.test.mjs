@@ -237,7 +237,7 @@ describe("detection settings", () => {
     const first = (await call("GET", "/settings/detection", key)).body.data;
     const defaults = {
       brute_force_ip: { threshold: 5, window_minutes: 5 }, brute_force_account: { threshold: 10, window_minutes: 60 },
-      travel: { min_speed_kmh: 805, min_distance_km: 500 }, country_blocklist: [],
+      travel: { min_speed_kmh: 805, min_distance_km: 500 }, agents: { stale_alert_minutes: 0 }, country_blocklist: [],
     };
     assert.deepEqual(first, { ...defaults, defaults, reason: null, updated_by: null, updated_at: null });
     const changed = await call("PATCH", "/settings/detection", key, {

@@ -54,10 +54,10 @@ const fn target(
 /// Everything that holds tenant data with a time: events, dashboard log items, alerts and their
 /// trigger records, incidents, the alert delivery log, suppressions that ended (expired or
 /// deleted; `ended_at` is NULL for one that has not, so it stays), dashboard sessions past their
-/// expiry, and the rollups of events and
+/// expiry, agents silent for longer than retention, and the rollups of events and
 /// log items, bucket by bucket. Each has an index or a primary key starting `(org_id, <time>)`.
 /// An organisation's detection settings are one row with no time and are kept.
-pub const PURGE_TARGETS: [PurgeTarget; 19] = [
+pub const PURGE_TARGETS: [PurgeTarget; 20] = [
     target("events", "created_at", "rowid", Span::Instant),
     target("logs", "ts", "rowid", Span::Instant),
     target("alerts", "created_at", "rowid", Span::Instant),
@@ -77,6 +77,7 @@ pub const PURGE_TARGETS: [PurgeTarget; 19] = [
     ),
     target("suppressions", "ended_at", "id", Span::Instant),
     target("sessions", "expires_at", "id_hash", Span::Instant),
+    target("agents", "last_seen", "org_id, hostname", Span::Instant),
     target(
         "event_counts",
         "hour",

@@ -98,6 +98,9 @@ pub struct DetectionConfig {
     /// The organisation's country blocklist: upper-case ISO 3166-1 alpha-2 codes, empty by
     /// default (docs/api.md §12.3).
     pub country_blocklist: Vec<String>,
+    /// Minutes without a heartbeat after which an agent raises an alert; 0, the default, never
+    /// (docs/integrations.md §3.1). Below the stale rule's 6 minutes it waits for that.
+    pub agent_silence_minutes: u32,
 }
 
 impl Default for DetectionConfig {
@@ -141,6 +144,7 @@ impl Default for DetectionConfig {
                 suspicious_network: 60,
             },
             country_blocklist: Vec::new(),
+            agent_silence_minutes: 0,
         }
     }
 }

@@ -73,6 +73,7 @@ pub fn evaluate_detailed(
 ) -> Vec<AlertCandidate> {
     let mut out = Vec::new();
     out.extend(single::instant(event, config));
+    out.extend(single::silent_agent(event, config));
     out.extend(burst::brute_force(event, history, config, full));
     out.extend(compromise::account_compromise(event, history, config));
     out.extend(burst::rate_limit(event, history, config, full));

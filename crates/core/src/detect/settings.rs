@@ -36,7 +36,7 @@ pub struct Setting {
 }
 
 /// Every numeric setting, with its range (docs/api.md §12.3).
-pub const SETTINGS: [Setting; 6] = [
+pub const SETTINGS: [Setting; 7] = [
     Setting {
         group: "brute_force_ip",
         name: "threshold",
@@ -79,9 +79,16 @@ pub const SETTINGS: [Setting; 6] = [
         max: 5000.0,
         integer: false,
     },
+    Setting {
+        group: "agents",
+        name: "stale_alert_minutes",
+        min: 0.0,
+        max: 1440.0,
+        integer: true,
+    },
 ];
 
-const GROUPS: [&str; 3] = ["brute_force_ip", "brute_force_account", "travel"];
+const GROUPS: [&str; 4] = ["brute_force_ip", "brute_force_account", "travel", "agents"];
 const BLOCKLIST: &str = "country_blocklist";
 
 impl Setting {
@@ -112,6 +119,7 @@ impl Setting {
             ("brute_force_account", "threshold") => json!(c.brute_force_account.threshold),
             ("brute_force_account", _) => json!(c.brute_force_account.window_minutes),
             (_, "min_speed_kmh") => json!(c.travel.min_speed_kmh),
+            ("agents", _) => json!(c.agent_silence_minutes),
             _ => json!(c.travel.min_distance_km),
         }
     }
@@ -124,6 +132,7 @@ impl Setting {
             ("brute_force_account", "threshold") => c.brute_force_account.threshold = whole,
             ("brute_force_account", _) => c.brute_force_account.window_minutes = whole,
             (_, "min_speed_kmh") => c.travel.min_speed_kmh = n,
+            ("agents", _) => c.agent_silence_minutes = whole,
             _ => c.travel.min_distance_km = n,
         }
     }

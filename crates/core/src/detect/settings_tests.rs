@@ -25,6 +25,7 @@ fn the_view_of_the_defaults_is_the_documented_configuration() {
             "brute_force_ip": {"threshold": 5, "window_minutes": 5},
             "brute_force_account": {"threshold": 10, "window_minutes": 60},
             "travel": {"min_speed_kmh": 805.0, "min_distance_km": 500.0},
+            "agents": {"stale_alert_minutes": 0},
             "country_blocklist": [],
         })
     );

@@ -1,5 +1,6 @@
 //! Alerts decided by the event alone: instant alerts from explicit events (docs/api.md §6,
-//! §10.6) and successful logins from a Tor exit (§10.8).
+//! §10.6), successful logins from a Tor exit (§10.8), and an agent gone silent
+//! (docs/integrations.md §3.1).
 
 use super::{
     candidate, is_successful_login, subject_label, AlertCandidate, AlertSeverity, DetectionConfig,
@@ -26,6 +27,36 @@ pub(super) fn instant(event: &DetectionEvent, config: &DetectionConfig) -> Optio
             event,
             alert_type,
             AlertSeverity::Critical,
+            config.confidence.instant,
+        )
+    })
+}
+
+/// An agent that stopped beating (`agent.heartbeat_missed`, which the Worker's agent sweep
+/// emits for it, the host as its actor): suspicious activity, low, keyed by the host, when the
+/// organisation asked for these alerts (`agents.stale_alert_minutes` > 0).
+pub(super) fn silent_agent(
+    event: &DetectionEvent,
+    config: &DetectionConfig,
+) -> Option<AlertCandidate> {
+    let minutes = config.agent_silence_minutes;
+    if event.event_name != crate::ingest::agents::SILENT_EVENT || minutes == 0 {
+        return None;
+    }
+    let host = event.actor()?;
+    let minutes = minutes.max(crate::ingest::agents::STALE_AFTER_MINUTES);
+    Some(AlertCandidate {
+        title: format!("Agent stopped reporting: {host}"),
+        description: format!(
+            "The litesoc-agent on {host} sent no heartbeat for {minutes} min \
+             (it beats every 60 s, or every 5 min when idle)"
+        ),
+        evidence: json!({"hostname": host, "silent_minutes": minutes, "event_id": event.id}),
+        dedup_key: format!("agent:{host}"),
+        ..candidate(
+            event,
+            AlertType::SuspiciousActivity,
+            AlertSeverity::Low,
             config.confidence.instant,
         )
     })
@@ -131,6 +162,35 @@ mod tests {
 
     fn cfg() -> DetectionConfig {
         DetectionConfig::default()
+    }
+
+    #[test]
+    fn a_silent_agent_is_low_suspicious_activity_keyed_by_its_host_when_asked_for() {
+        let e = ev("e9", "agent.heartbeat_missed", 0, "10.0.0.5", "web-1");
+        assert!(silent_agent(&e, &cfg()).is_none(), "off by default");
+        let on = |minutes| DetectionConfig {
+            agent_silence_minutes: minutes,
+            ..cfg()
+        };
+        let c = silent_agent(&e, &on(15)).unwrap();
+        assert_eq!(
+            (c.alert_type, c.severity, c.dedup_key.as_str()),
+            (
+                AlertType::SuspiciousActivity,
+                AlertSeverity::Low,
+                "agent:web-1"
+            )
+        );
+        assert_eq!(c.title, "Agent stopped reporting: web-1");
+        assert!(c.description.contains("for 15 min"), "{}", c.description);
+        assert_eq!(c.evidence["silent_minutes"], 15);
+        let early = silent_agent(&e, &on(2)).unwrap();
+        assert_eq!(
+            early.evidence["silent_minutes"], 6,
+            "never before the stale rule"
+        );
+        let other = ev("e10", "agent.heartbeat_sent", 0, "10.0.0.5", "web-1");
+        assert!(silent_agent(&other, &on(15)).is_none());
     }
 
     #[test]

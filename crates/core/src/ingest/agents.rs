@@ -2,16 +2,23 @@
 //! (`GET /agents`), docs/integrations.md §3: one row per organisation and hostname
 //! (migrations/0029_agents.sql), and a state read from how long ago it last beat.
 
+use super::NewEvent;
 use crate::api::error::{ApiError, FieldError};
 use crate::api::sql::{SqlParam, Statement};
+use crate::limits::plan::Plan;
 use crate::text::shorten;
 use crate::time::UnixMs;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 /// The agent beats every 60 s while its host logs security events and every 5 min when idle;
 /// with a minute's grace, a host silent for longer than this is stale.
 pub const STALE_AFTER_SECONDS: i64 = 360;
+/// [`STALE_AFTER_SECONDS`] in minutes.
+pub const STALE_AFTER_MINUTES: u32 = 6;
+/// The event the agent sweep emits for a silent agent (its host as the actor); detection turns
+/// it into an alert for organisations that want one (`crate::detect`).
+pub const SILENT_EVENT: &str = "agent.heartbeat_missed";
 /// Recent log lines kept per agent (the agent sends at most 10).
 pub const MAX_RECENT_LOGS: usize = 10;
 /// Characters kept of each recent line.
@@ -175,6 +182,83 @@ impl AgentRow {
             "heartbeats": self.heartbeats as i64,
             "recent_logs": logs,
         })
+    }
+}
+
+/// The cron trigger of the agent sweep (wrangler.toml): every five minutes.
+pub const SWEEP_CRON: &str = "*/5 * * * *";
+/// Silent agents one sweep handles at most; the next sweep takes the rest.
+pub const SWEEP_LIMIT: u32 = 200;
+
+/// The agents past their organisation's `agents.stale_alert_minutes` (at least the stale rule's
+/// [`STALE_AFTER_MINUTES`]) and not yet reported for this silence, oldest silence first, with
+/// their organisation's plan. Only organisations that set the minutes are read.
+pub fn silent_statement(now: UnixMs) -> Statement {
+    (
+        format!(
+            "SELECT a.org_id, o.plan, a.hostname, a.ip_address, a.agent_version, a.last_seen, s.minutes \
+             FROM (SELECT org_id, max({STALE_AFTER_MINUTES}, CAST(json_extract(overrides, '$.agents.stale_alert_minutes') AS INTEGER)) AS minutes \
+               FROM detection_settings WHERE json_extract(overrides, '$.agents.stale_alert_minutes') > 0) AS s \
+             JOIN agents AS a ON a.org_id = s.org_id JOIN orgs AS o ON o.id = s.org_id \
+             WHERE a.last_seen < ?1 - s.minutes * 60000 AND (a.silent_since IS NULL OR a.silent_since < a.last_seen) \
+             ORDER BY a.last_seen LIMIT {SWEEP_LIMIT}"
+        ),
+        vec![SqlParam::Number(now.0 as f64)],
+    )
+}
+
+/// A silent agent the sweep reports.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SilentAgent {
+    pub org_id: String,
+    pub plan: String,
+    pub hostname: String,
+    pub ip_address: Option<String>,
+    pub agent_version: Option<String>,
+    pub last_seen: f64,
+    pub minutes: f64,
+}
+
+impl SilentAgent {
+    /// The organisation's plan (`free` if the stored one is unknown).
+    pub fn plan(&self) -> Plan {
+        Plan::parse(&self.plan).unwrap_or(Plan::Free)
+    }
+
+    /// The event detection turns into the alert: [`SILENT_EVENT`], the host as its actor, its
+    /// address as `user_ip`, what an analyst needs in its metadata.
+    pub fn event(&self, now: UnixMs) -> NewEvent {
+        let mut metadata = Map::new();
+        metadata.insert("source".into(), "agent_sweep".into());
+        metadata.insert("hostname".into(), self.hostname.clone().into());
+        metadata.insert("agent_version".into(), json!(self.agent_version));
+        metadata.insert(
+            "last_seen".into(),
+            UnixMs(self.last_seen as i64).iso_millis().into(),
+        );
+        let silent = (now.0 - self.last_seen as i64) / 60_000;
+        metadata.insert("silent_minutes".into(), silent.into());
+        metadata.insert("threshold_minutes".into(), (self.minutes as i64).into());
+        NewEvent {
+            event_name: SILENT_EVENT.into(),
+            actor_id: Some(self.hostname.clone()),
+            actor_email: None,
+            user_ip: self.ip_address.clone(),
+            metadata,
+        }
+    }
+
+    /// Marks this silence reported, unless the agent beat meanwhile.
+    pub fn reported(&self) -> Statement {
+        (
+            "UPDATE agents SET silent_since = ?3 WHERE org_id = ?1 AND hostname = ?2 AND last_seen = ?3"
+                .into(),
+            vec![
+                SqlParam::Text(self.org_id.clone()),
+                SqlParam::Text(self.hostname.clone()),
+                SqlParam::Number(self.last_seen),
+            ],
+        )
     }
 }
 

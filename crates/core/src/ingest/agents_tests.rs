@@ -1,4 +1,6 @@
 use super::*;
+use crate::api::sql::SqlParam;
+use crate::limits::plan::Plan;
 use crate::testing::sqlite::SqliteDb;
 
 const NOW: UnixMs = UnixMs(1_769_764_500_000);
@@ -126,4 +128,73 @@ fn an_organisation_holds_at_most_max_agents() {
         1,
         "a known host still beats"
     );
+}
+
+#[test]
+fn the_sweep_reports_each_silence_once_for_organisations_that_ask() {
+    let db = SqliteDb::migrated();
+    for (org, plan) in [("org_a", "pro"), ("org_b", "pro")] {
+        db.exec(
+            "INSERT INTO orgs (id, name, plan, created_at) VALUES (?1, ?1, ?2, 0)",
+            &[SqlParam::Text(org.into()), SqlParam::Text(plan.into())],
+        );
+    }
+    db.exec(
+        "INSERT INTO detection_settings (org_id, overrides, updated_by, updated_at) \
+         VALUES ('org_a', '{\"agents\":{\"stale_alert_minutes\":10}}', 't', 0), \
+         ('org_b', '{\"agents\":{\"stale_alert_minutes\":0}}', 't', 0)",
+        &[],
+    );
+    let at = |min: i64| UnixMs(NOW.0 - min * 60_000);
+    let beat_as = |org: &str, host: &str, t: UnixMs| {
+        let (sql, params) = Heartbeat::parse(
+            format!(r#"{{"hostname":"{host}","ip_address":"10.0.0.9"}}"#).as_bytes(),
+        )
+        .unwrap()
+        .upsert(org, t);
+        db.exec(&sql, &params);
+    };
+    beat_as("org_a", "silent", at(11));
+    beat_as("org_a", "quiet", at(9));
+    beat_as("org_b", "silent", at(60));
+    let sweep = |now: UnixMs| -> Vec<SilentAgent> {
+        let (sql, params) = silent_statement(now);
+        db.rows(&sql, &params)
+            .into_iter()
+            .map(|r| serde_json::from_value(r).unwrap())
+            .collect()
+    };
+    let found = sweep(NOW);
+    assert_eq!(
+        found.len(),
+        1,
+        "only org_a asked, and only 'silent' is past 10 min"
+    );
+    let s = &found[0];
+    assert_eq!(
+        (s.hostname.as_str(), s.minutes, s.plan()),
+        ("silent", 10.0, Plan::Pro)
+    );
+    let e = s.event(NOW);
+    assert_eq!(e.event_name, SILENT_EVENT);
+    assert_eq!(e.actor_id.as_deref(), Some("silent"));
+    assert_eq!(e.metadata["silent_minutes"], 11);
+    // Reported once; a new beat re-arms it.
+    let (sql, params) = s.reported();
+    db.exec(&sql, &params);
+    assert!(sweep(NOW).is_empty(), "one event per silence");
+    beat_as("org_a", "silent", at(1));
+    assert!(sweep(NOW).is_empty());
+    let later: Vec<String> = sweep(UnixMs(NOW.0 + 10 * 60_000))
+        .into_iter()
+        .map(|s| s.hostname)
+        .collect();
+    assert_eq!(
+        later,
+        ["quiet", "silent"],
+        "oldest silence first; 'silent' again"
+    );
+    // The event is a valid /collect event.
+    let body = json!({"event": e.event_name, "actor": e.actor_id, "user_ip": e.user_ip, "metadata": e.metadata});
+    assert!(crate::ingest::parse_collect_body(body.to_string().as_bytes()).is_ok());
 }
