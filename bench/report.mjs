@@ -255,7 +255,9 @@ if (bundle) {
   lines.push("## Bundle", "", `\`wrangler deploy --dry-run\`: ${bundle.wrangler_reported ?? "–"}; measured gzip ${(bundle.gzip_bytes / 1024).toFixed(0)} KiB ` +
     `(target ≤ 1 MiB: ${bundle.gzip_bytes <= bundle.target_gzip_bytes ? "met" : "**missed**"}). ` +
     "The wasm names section (function names for stack traces, which worker-build keeps) is dropped from the deployed " +
-    "module by `scripts/build`, about 65 KiB of gzip; `scripts/build --profile` keeps it.", "");
+    "module by `scripts/build`, about 65 KiB of gzip; `scripts/build --profile` keeps it. The OpenAPI document is not in " +
+    "the wasm: it is a static asset (`public/openapi.json`, written by `scripts/build-dashboard`), served by Cloudflare at " +
+    "`/openapi.json` and read by the Worker from the `ASSETS` binding for the prefixed paths (about 33 KiB of gzip).", "");
   const opt = read("opt-level");
   if (opt) {
     lines.push(`opt-level, measured side by side (\`bench/opt-level.mjs\`, the core pipeline in wasm): \`z\` costs ` +

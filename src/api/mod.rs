@@ -36,7 +36,7 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
         return http::preflight();
     }
     if openapi::is_spec_path(&req.path) {
-        return openapi::respond(&req.method);
+        return openapi::respond(&req.method, &env).await;
     }
     let route = resolve(&req.method, &req.path);
     if let Ok(Route::CreateSession) = route {

@@ -161,8 +161,8 @@ describe("served at GET /openapi.json", () => {
     const text = await res.text();
     const served = createHash("sha256").update(text).digest("hex");
     const file = createHash("sha256").update(JSON.stringify(JSON.parse(SPEC_TEXT))).digest("hex");
-    assert.equal(served, file, "the Worker embeds a different openapi/openapi.json: rebuild it (scripts/build --dev)");
-    assert.ok(!text.includes("\n"), "compact: no indentation in the bundle");
+    assert.equal(served, file, "public/openapi.json differs from openapi/openapi.json: rebuild it (scripts/build --dev)");
+    assert.ok(!text.includes("\n"), "compact: no indentation");
     const v1 = await app.request("/v1/openapi.json");
     assert.equal(v1.status, 200, "prefixes are normalised as for the API");
     conforms("/openapi.json", "GET", v1);

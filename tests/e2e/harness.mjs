@@ -24,6 +24,9 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     d1Databases: { DB: "edgesoc-test" },
+    // The static assets (public/: the dashboard and the OpenAPI document) as the ASSETS binding.
+    // The Worker runs first for every request, as it does for every API path in production.
+    assets: { directory: join(ROOT, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
     // In memory by default; benchmarks pass a directory so large datasets live on disk.
     ...(persist ? { d1Persist: persist, durableObjectsPersist: persist } : {}),
     durableObjects: { LIMITER: { className: "OrgLimiter", useSQLite: true } },

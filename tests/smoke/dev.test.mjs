@@ -8,6 +8,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
@@ -149,4 +151,39 @@ test("the dashboard page, served as assets by wrangler dev, renders the real /ui
   execFileSync("node", ["--test", "--test-concurrency=1", "tests/browser/"], {
     cwd: ROOT, env: { ...env, BASE_URL: url(""), API_KEY: key }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
   });
+});
+
+test("the OpenAPI document is a static asset with CORS at /openapi.json, and the Worker serves it on the prefixed paths", async () => {
+  const file = JSON.stringify(JSON.parse(readFileSync(join(ROOT, "openapi/openapi.json"), "utf8")));
+  for (const path of ["/openapi.json", "/v1/openapi.json", "/api/v1/openapi.json"]) {
+    const res = await fetch(url(path));
+    assert.equal(res.status, 200, path);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/, path);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*", path);
+    assert.equal(await res.text(), file, `${path}: the document, compact`);
+  }
+});
+
+test("an agent's heartbeat shows it online in the dashboard's Agents card (real Worker, Chromium)", async () => {
+  const beat = await fetch(url("/agent/heartbeat"), {
+    method: "POST", headers: { "X-API-Key": key, "Content-Type": "application/json", "User-Agent": "litesoc-agent/1.4.2" },
+    body: JSON.stringify({ hostname: "smoke-host", ip_address: "10.0.0.5", agent_version: "1.4.2", recent_logs: ["sshd: Accepted publickey for deploy"] }),
+  });
+  assert.equal(beat.status, 200);
+  assert.deepEqual(await beat.json(), { success: true, update: { available: false } });
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(url("/"));
+    await page.waitForSelector("#key-dialog[open]");
+    await page.fill("#key-input", key);
+    await page.click("#key-submit");
+    const row = page.locator('#agents tr.agent[data-hostname="smoke-host"]');
+    await row.waitFor({ timeout: 15_000 });
+    assert.equal(await row.locator(".agent-state").textContent(), "Online");
+    assert.equal(await row.locator("td.c-ver").textContent(), "1.4.2");
+  } finally {
+    await browser.close();
+  }
 });
