@@ -50,7 +50,10 @@ async fn document(env: &Env) -> worker::Result<Vec<u8>> {
         .fetch("https://assets.invalid/openapi.json", None)
         .await?;
     if res.status_code() != 200 {
-        return Err(worker::Error::RustError(format!("status {}", res.status_code())));
+        return Err(worker::Error::RustError(format!(
+            "status {}",
+            res.status_code()
+        )));
     }
     res.bytes().await
 }

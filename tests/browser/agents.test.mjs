@@ -6,21 +6,19 @@
 //
 //   scripts/build-dashboard && node --test tests/browser/agents.test.mjs
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { sampleAgents, startFakeServer, TEST_KEY } from "./server.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PUBLIC = join(ROOT, "public");
 const ARTIFACTS = join(ROOT, "tests", "artifacts");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
 
-let server, ctx, page, userDataDir;
+let server, ctx, page, closeChromium;
 const dialogs = [];
 const pageErrors = [];
 
@@ -41,22 +39,12 @@ async function agentsVia(action) {
 
 describe("agents card", { concurrency: false }, () => {
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: run scripts/setup-browser`);
     assert.ok(existsSync(join(PUBLIC, "index.html")), "public/index.html missing: run scripts/build-dashboard");
     const fixture = JSON.parse(readFileSync(new URL("./fixture.json", import.meta.url), "utf8"));
     server = await startFakeServer({ publicDir: PUBLIC, fixture });
     mkdirSync(ARTIFACTS, { recursive: true });
-    userDataDir = mkdtempSync(join(tmpdir(), "edgesoc-chromium-"));
-    ctx = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 800 },
-      timezoneId: "America/Los_Angeles", // the card must show UTC regardless of the browser's zone
-    });
+    // The card must show UTC whatever the browser's zone.
+    ({ context: ctx, close: closeChromium } = await launchChromium({ timezoneId: "America/Los_Angeles" }));
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.setDefaultTimeout(10_000);
     page.on("dialog", (d) => {
@@ -67,9 +55,8 @@ describe("agents card", { concurrency: false }, () => {
   });
 
   after(async () => {
-    await ctx?.close();
+    await closeChromium?.();
     await server?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   test("lists the agents with their state, address, version and times; the head counts the stale ones", async () => {

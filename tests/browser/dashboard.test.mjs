@@ -9,18 +9,16 @@
 // Then the fake server is not started, expected values come from the Worker's own /ui/mock-data,
 // and the checks that need planted data (hostile strings, exact fixture counts) adapt or skip.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { startFakeServer, TEST_KEY } from "./server.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PUBLIC = join(ROOT, "public");
 const ARTIFACTS = join(ROOT, "tests", "artifacts");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
 const XSS2 = "\"><svg onload=alert(2)>";
 
@@ -43,7 +41,7 @@ const param = (r, k) => new URL(r.url()).searchParams.get(k);
 let server = null;
 let ctx;
 let page;
-let userDataDir;
+let closeChromium;
 let expected; // the /ui/mock-data body for the page's default query (24 h, the open threats)
 const dialogs = [];
 const pageErrors = [];
@@ -67,7 +65,6 @@ async function reloadVia(action, match = () => true) {
 
 describe("dashboard page", { concurrency: false }, () => {
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} missing: run scripts/setup-browser`);
     if (REAL) {
       assert.ok(KEY, "BASE_URL is set: also set API_KEY");
     } else {
@@ -78,17 +75,8 @@ describe("dashboard page", { concurrency: false }, () => {
     }
     expected = await apiGet("/ui/mock-data?hours=24&anomaly_status=active");
     mkdirSync(ARTIFACTS, { recursive: true });
-    userDataDir = mkdtempSync(join(tmpdir(), "edgesoc-chromium-"));
-    ctx = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-      viewport: { width: 1280, height: 800 },
-      timezoneId: "America/Los_Angeles", // the page must show UTC regardless of the browser's zone
-    });
+    // The page must show UTC whatever the browser's zone.
+    ({ context: ctx, close: closeChromium } = await launchChromium({ timezoneId: "America/Los_Angeles" }));
     page = ctx.pages()[0] ?? (await ctx.newPage());
     page.setDefaultTimeout(10_000);
     page.on("dialog", (d) => {
@@ -103,9 +91,8 @@ describe("dashboard page", { concurrency: false }, () => {
   });
 
   after(async () => {
-    await ctx?.close();
+    await closeChromium?.();
     await server?.close();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   test("asks for a key, rejects a wrong one, then signs in with an HttpOnly session cookie and keeps no key", async () => {

@@ -5,21 +5,19 @@
 //
 //   scripts/build --dev && node --test tests/browser/destinations.test.mjs
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { start } from "../e2e/harness.mjs";
 import { startProxyServer } from "./server.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const ARTIFACTS = join(ROOT, "tests", "artifacts");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-let app, proxy, browser, receiver, received, key, freeKey, userDataDir;
+let app, proxy, browser, receiver, received, key, freeKey, closeChromium;
 
 async function openAs(apiKey) {
   // Each page signs in afresh: a session cookie of an earlier page would sign it in as that key.
@@ -48,22 +46,14 @@ before(async () => {
   });
   await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
   proxy = await startProxyServer({ publicDir: join(ROOT, "public"), target: app.url });
-  userDataDir = mkdtempSync(join(tmpdir(), "edgesoc-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 900 },
-  });
+  ({ context: browser, close: closeChromium } = await launchChromium({ viewport: { width: 1280, height: 900 } }));
 });
 
 after(async () => {
-  await browser?.close();
+  await closeChromium?.();
   await proxy?.close();
   await new Promise((r) => receiver?.close(r));
   await app?.dispose();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 test("add a webhook, test it, disable and enable it, and read its delivery log", async () => {

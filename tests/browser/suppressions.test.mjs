@@ -8,23 +8,21 @@
 //
 //   scripts/build --dev && node --test tests/browser/suppressions.test.mjs
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { start } from "../e2e/harness.mjs";
 import { startProxyServer } from "./server.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const ARTIFACTS = join(ROOT, "tests", "artifacts");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const XSS = "<img src=x onerror=alert(1)>";
 const XSS2 = "\"><svg onload=alert(2)>";
 const BERLIN = { country: "DE", city: "Berlin", latitude: "52.52000", longitude: "13.40500", timezone: "Europe/Berlin", asn: 3320, asOrganization: "Deutsche Telekom AG", colo: "FRA" };
 
-let app, proxy, browser, userDataDir;
+let app, proxy, browser, closeChromium;
 const dialogs = [];
 
 async function openAs(apiKey) {
@@ -49,22 +47,14 @@ const fieldError = (page, card, field) => page.locator(`${card} .field-error[dat
 before(async () => {
   app = await start({ listen: true });
   proxy = await startProxyServer({ publicDir: join(ROOT, "public"), target: app.url });
-  userDataDir = mkdtempSync(join(tmpdir(), "edgesoc-chromium-"));
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    viewport: { width: 1280, height: 900 },
-  });
+  ({ context: browser, close: closeChromium } = await launchChromium({ viewport: { width: 1280, height: 900 } }));
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
-  await browser?.close();
+  await closeChromium?.();
   await proxy?.close();
   await app?.dispose();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
 test("create a suppression through the card (the API's field errors beside the fields), then delete it", async () => {

@@ -10,6 +10,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { launchChromium } from "../browser/chromium.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
@@ -171,10 +172,9 @@ test("an agent's heartbeat shows it online in the dashboard's Agents card (real 
   });
   assert.equal(beat.status, 200);
   assert.deepEqual(await beat.json(), { success: true, update: { available: false } });
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
+  const { context, close } = await launchChromium();
   try {
-    const page = await browser.newPage();
+    const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(url("/"));
     await page.waitForSelector("#key-dialog[open]");
     await page.fill("#key-input", key);
@@ -184,6 +184,6 @@ test("an agent's heartbeat shows it online in the dashboard's Agents card (real 
     assert.equal(await row.locator(".agent-state").textContent(), "Online");
     assert.equal(await row.locator("td.c-ver").textContent(), "1.4.2");
   } finally {
-    await browser.close();
+    await close();
   }
 });

@@ -49,6 +49,7 @@ use crate::analytics::events::NAMED_CONDITION;
 use crate::api::sql::{SqlParam, Statement};
 use crate::logs::items::{event_column, ITEMS};
 use crate::logs::rollups::HOSTILE_SQL;
+use crate::logs::LOG_COLUMNS;
 
 /// Rows taken from each daily cut of the threshold algorithm.
 pub const TOP_CUT: usize = 50;
@@ -125,30 +126,6 @@ fn items(q: &DashboardQuery) -> &'static str {
     }
 }
 
-/// The columns of a pivot's items (`pv`), besides `hostile`.
-const PIVOT_COLUMNS: [&str; 20] = [
-    "id",
-    "org_id",
-    "ts",
-    "hour",
-    "type",
-    "action",
-    "level",
-    "service",
-    "namespace",
-    "source_ip",
-    "user",
-    "hostname",
-    "target_ip",
-    "geo",
-    "device",
-    "vpn",
-    "status_code",
-    "resource",
-    "event_id",
-    "event_name",
-];
-
 /// A pivot's items: those of the window's hours (the rollups' whole hours, so the current
 /// hour's future-stamped items too) from the address and/or by the user, materialized once for
 /// the statement. Each table is read through its window index (`logs_org_ts`,
@@ -165,8 +142,12 @@ fn pivot_items(q: &DashboardQuery) -> String {
         }
         s
     };
-    let logs = PIVOT_COLUMNS.join(", ");
-    let events: Vec<String> = PIVOT_COLUMNS
+    // The stored columns of a log item, with its id; not the message (up to 8 KiB a line).
+    let columns: Vec<&str> = std::iter::once("id")
+        .chain(LOG_COLUMNS.iter().copied().filter(|c| *c != "message"))
+        .collect();
+    let logs = columns.join(", ");
+    let events: Vec<String> = columns
         .iter()
         .map(|c| format!("{} AS {c}", event_column(c, "")))
         .collect();

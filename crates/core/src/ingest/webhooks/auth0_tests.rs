@@ -3,6 +3,7 @@
 
 use super::super::event::RAW_BUDGET;
 use super::*;
+use crate::ingest::webhooks::doc::{table as doc_table, unquote};
 use crate::ingest::{parse_collect_body, NewEvent, MAX_EVENT_BYTES};
 use serde_json::json;
 
@@ -105,29 +106,6 @@ fn the_documented_table_is_the_code_table() {
         .map(|(e, cs)| (e.to_string(), cs.iter().map(|c| c.to_string()).collect()))
         .collect();
     assert_eq!(documented, code);
-}
-
-/// The rows of the docs/integrations.md table headed by `header`, as cells.
-fn doc_table(header: &str) -> Vec<Vec<String>> {
-    const DOC: &str = include_str!("../../../../../docs/integrations.md");
-    let rows: Vec<Vec<String>> = DOC
-        .lines()
-        .skip_while(|l| l.trim() != header)
-        .skip(2)
-        .take_while(|l| l.starts_with('|'))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
-        .collect();
-    assert!(!rows.is_empty(), "no table {header}");
-    rows
-}
-
-fn unquote(cell: &str) -> String {
-    cell.trim().trim_matches('`').to_string()
 }
 
 #[test]

@@ -29,3 +29,31 @@ pub fn parse(provider: Provider, body: &[u8]) -> Result<Vec<NewEvent>, ApiError>
     };
     parse_batch(items, MAX_RECORDS)
 }
+
+/// The docs' tables, read by the tests that hold the code's tables to them.
+#[cfg(test)]
+pub(crate) mod doc {
+    /// The rows of the docs/integrations.md table headed by `header`, as cells.
+    pub fn table(header: &str) -> Vec<Vec<String>> {
+        const DOC: &str = include_str!("../../../../../docs/integrations.md");
+        let rows: Vec<Vec<String>> = DOC
+            .lines()
+            .skip_while(|l| l.trim() != header)
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                l.trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().to_string())
+                    .collect()
+            })
+            .collect();
+        assert!(!rows.is_empty(), "no table {header}");
+        rows
+    }
+
+    /// A cell without its backquotes.
+    pub fn unquote(cell: &str) -> String {
+        cell.trim().trim_matches('`').to_string()
+    }
+}

@@ -2,6 +2,7 @@
 //! this repository in the shape of Supabase's documented webhook payload and `auth` tables.
 
 use super::*;
+use crate::ingest::webhooks::doc::{table as doc_table, unquote};
 use crate::ingest::{parse_collect_body, NewEvent, MAX_EVENT_BYTES};
 
 const USER_ID: &str = "5b1f7c9e-2d4a-4e8b-9c3f-1a2b3c4d5e6f";
@@ -480,27 +481,4 @@ fn huge_or_deep_rows_are_shortened() {
         Value::Null,
     ));
     assert_eq!(out[0]["metadata"]["raw_truncated"], true);
-}
-
-/// The rows of the docs/integrations.md table headed by `header`, as cells.
-fn doc_table(header: &str) -> Vec<Vec<String>> {
-    const DOC: &str = include_str!("../../../../../docs/integrations.md");
-    let rows: Vec<Vec<String>> = DOC
-        .lines()
-        .skip_while(|l| l.trim() != header)
-        .skip(2)
-        .take_while(|l| l.starts_with('|'))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
-        .collect();
-    assert!(!rows.is_empty(), "no table {header}");
-    rows
-}
-
-fn unquote(cell: &str) -> String {
-    cell.trim().trim_matches('`').to_string()
 }
