@@ -96,9 +96,13 @@ pub async fn authenticate(
         req.header("Authorization").as_deref(),
     )
     .or_else(|| {
-        // Only the inbound webhooks take `?api_key=` (never logged).
+        // Only the inbound webhooks take a bare key as `Authorization` (what Auth0's token field
+        // sends) or `?api_key=` (never logged): docs/api.md §2.1.
         route.filter(|r| r.takes_query_key())?;
-        req.query("api_key")
+        let bare = req
+            .header("Authorization")
+            .filter(|a| !a.trim().contains(' '));
+        bare.or_else(|| req.query("api_key"))
             .as_deref()
             .and_then(ApiKey::from_header)
     });

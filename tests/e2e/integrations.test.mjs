@@ -74,6 +74,8 @@ describe("POST /webhooks/auth0", () => {
       [post("/webhooks/auth0", [auth0("s"), auth0("fu")]), ["auth.login_success", "auth.login_failed"]],
       [post("/webhooks/auth0", lines, { query: false, headers: { Authorization: `Bearer ${pro}` } }), ["auth.login_failed", "auth.logout", "auth.login_failed"]],
       [post("/webhooks/auth0", auth0("limit_wc"), { query: false }), ["security.brute_force_detected"]],
+      // Auth0's "Authorization Token" field given the bare key.
+      [post("/webhooks/auth0", [auth0("s")], { query: false, headers: { Authorization: pro } }), ["auth.login_success"]],
       [post("/v1/webhooks/auth0", [auth0("pwd_leak")]), ["security.suspicious_activity"]],
     ];
     for (const [pending, names] of cases) {
@@ -130,6 +132,9 @@ describe("POST /webhooks/auth0", () => {
     for (const path of ["/collect", "/events", "/agents", "/ui/mock-data"]) {
       const r = await app.request(`${path}?api_key=${pro}`, { method: path === "/collect" ? "POST" : "GET", body: path === "/collect" ? { event: "auth.logout" } : undefined });
       assert.equal(r.status, 401, `${path} takes no key in the query`);
+      const bare = await app.request(path, { method: path === "/collect" ? "POST" : "GET", headers: { Authorization: pro },
+        body: path === "/collect" ? { event: "auth.logout" } : undefined });
+      assert.equal(bare.status, 401, `${path} takes no bare key as Authorization`);
     }
     assert.equal((await post("/webhooks/auth0", [auth0("s")], { key: "lsoc_live_not_a_key_0000000000000000" })).status, 401);
   });
