@@ -540,7 +540,9 @@ async function showFirstRun(d: MockData): Promise<void> {
   byId("first-run-logs").textContent =
     `# Loki push (Promtail, Alloy, Vector, winston-loki, …): basic auth, the key as password\n` +
     `url: ${base}/loki/api/v1/push\n\n# OpenTelemetry logs (OTLP/HTTP): header Authorization: Bearer <key>\n` +
-    `endpoint: ${base}/v1/logs`;
+    `endpoint: ${base}/v1/logs\n\n# Auth0 log stream (custom webhook) and Supabase database webhook: an ingest-only key\n` +
+    `${base}/webhooks/auth0?api_key=<key>\n${base}/webhooks/supabase?api_key=<key>\n\n` +
+    `# litesoc-agent: its API endpoint\n${base}`;
 }
 // The banner sticks right below the sticky top bar, whose height varies as it wraps.
 const topbar = document.querySelector<HTMLElement>(".topbar");

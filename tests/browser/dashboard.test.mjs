@@ -505,6 +505,7 @@ describe("dashboard page", { concurrency: false }, () => {
     assert.match(await page.textContent("#first-run-node"), new RegExp(`baseUrl: "${origin}"`));
     assert.match(await page.textContent("#first-run-python"), new RegExp(`base_url="${origin}"`));
     assert.match(await page.textContent("#first-run-logs"), /\/loki\/api\/v1\/push/);
+    assert.match(await page.textContent("#first-run-logs"), new RegExp(`${origin}/webhooks/auth0\\?api_key=`));
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-first-run.png") });
     await page.unroute("**/ui/mock-data**");
     await page.unroute("**/health");
