@@ -79,21 +79,13 @@ async fn serve(
     route: Result<Route, ApiError>,
 ) -> Result<Response, ApiError> {
     // Event intake admits itself: its limiter round also reserves quota and enqueues.
-    match route {
-        Ok(Route::Collect) => {
-            ctx.tenant.require(Route::Collect.scope())?;
-            return ingest::collect::post(&req, ctx).await;
-        }
-        Ok(Route::Auth0Webhook | Route::SupabaseWebhook) => {
-            let r = route.expect("matched");
-            ctx.tenant.require(r.scope())?;
-            let from = match r {
-                Route::Auth0Webhook => Provider::Auth0,
-                _ => Provider::Supabase,
-            };
-            return ingest::collect::webhook(&req, ctx, from).await;
-        }
-        _ => {}
+    if let Ok(r @ (Route::Collect | Route::Auth0Webhook | Route::SupabaseWebhook)) = &route {
+        ctx.tenant.require(r.scope())?;
+        return match r {
+            Route::Auth0Webhook => ingest::collect::webhook(&req, ctx, Provider::Auth0).await,
+            Route::SupabaseWebhook => ingest::collect::webhook(&req, ctx, Provider::Supabase).await,
+            _ => ingest::collect::post(&req, ctx).await,
+        };
     }
     let budget = route.as_ref().map_or(Budget::Reads, Route::budget);
     ctx.admit(Claim::rate_only(&ctx.tenant.limits, budget))

@@ -13,9 +13,9 @@ use serde_json::{json, Map, Value};
 
 /// The agent beats every 60 s while its host logs security events and every 5 min when idle;
 /// with a minute's grace, a host silent for longer than this is stale.
-pub const STALE_AFTER_SECONDS: i64 = 360;
-/// [`STALE_AFTER_SECONDS`] in minutes.
 pub const STALE_AFTER_MINUTES: u32 = 6;
+/// [`STALE_AFTER_MINUTES`] in seconds, as `GET /agents` reports it.
+pub const STALE_AFTER_SECONDS: i64 = STALE_AFTER_MINUTES as i64 * 60;
 /// The event the agent sweep emits for a silent agent (its host as the actor); detection turns
 /// it into an alert for organisations that want one (`crate::detect`).
 pub const SILENT_EVENT: &str = "agent.heartbeat_missed";
