@@ -11,6 +11,7 @@ import { start } from "./harness.mjs";
 
 const REFRESH = "41 * * * *";
 const PURGE = "17 3 * * *";
+const SWEEP = "*/5 * * * *";
 const SHIPPED_TOR = "185.220.101.42"; // in the shipped 185.220.100.0/22
 const NEW_EXIT = "203.0.113.77";
 
@@ -141,13 +142,15 @@ describe("refresh", () => {
     await srv.close();
   });
 
-  test("the crons in wrangler.toml are the purge and the refresh; the purge cron fetches nothing", async () => {
+  test("the crons in wrangler.toml are the purge, the refresh and the agent sweep; the purge and the sweep fetch nothing", async () => {
     const toml = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
     const crons = JSON.parse(toml.match(/^crons\s*=\s*(\[[^\]]*\])/m)[1]);
-    assert.deepEqual(crons.sort(), [PURGE, REFRESH].sort());
+    assert.deepEqual(crons.sort(), [PURGE, REFRESH, SWEEP].sort());
     srv.set("/tor", { body: exits(10, [NEW_EXIT]) });
-    const res = await app.scheduled(Date.now(), PURGE);
-    assert.equal(res.outcome, "ok");
+    for (const cron of [PURGE, SWEEP]) {
+      const res = await app.scheduled(Date.now(), cron);
+      assert.equal(res.outcome, "ok", cron);
+    }
     assert.equal(srv.hits, 0);
     assert.equal(await app.count("SELECT count(*) FROM network_lists"), 0);
   });
