@@ -228,6 +228,10 @@ const QUERIES = [
   ["hours=1", "?hours=1", 30],
   ["service=api-gateway", "?hours=24&service=api-gateway", 30],
   ["namespace=staging", "?hours=24&namespace=staging", 30],
+  // Pivots read the window's items rather than the rollups (docs/dashboard.md §1): the busiest
+  // attacker address (Zipf rank 1) and one of the 500 users.
+  ["source_ip=203.0.0.0", "?hours=24&source_ip=203.0.0.0", 30],
+  ["user=user-7", "?hours=24&user=user-7", 30],
 ];
 
 async function measure(app, key) {
