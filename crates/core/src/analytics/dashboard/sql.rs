@@ -851,6 +851,11 @@ mod tests {
             assert!(params.contains(&SqlParam::Text(v.into())), "binds {v}");
         }
         assert!(sql.starts_with("WITH pv AS MATERIALIZED"), "{sql}");
+        assert!(
+            sql.len() < 100_000,
+            "D1's statement length limit: {}",
+            sql.len()
+        );
         for index in [
             "logs INDEXED BY logs_org_ts",
             "events INDEXED BY events_org_created",
