@@ -107,7 +107,7 @@ function messages(d, batch) {
 async function measure(batch, vars = {}) {
   const log = meterLog();
   const before = workerdPids();
-  const app = await instance({ EDGESOC_D1_METER: "1", ...vars }, { runtimeStdio: log.runtimeStdio });
+  const app = await instance({ EDGESOC_D1_METER: "1", NETWORK_LIST_SOURCES: "{}", ...vars }, { runtimeStdio: log.runtimeStdio });
   const pids = new Set([...workerdPids()].filter((p) => !before.has(p)));
   try {
     const start = Date.now();
@@ -129,8 +129,6 @@ const byTable = (a, b, n) => Object.fromEntries(Object.entries(b.tables)
   .map(([t, v]) => [t, (v.bytes - (a.tables[t]?.bytes ?? 0)) / n])
   .filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]));
 
-const largest = (o) => Object.fromEntries(Object.entries(o).sort((x, y) => y[1] - x[1]));
-const merge = (a, b) => Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, (a[k] ?? 0) + (b[k] ?? 0)]));
 
 /** Per-event and per-line figures of one mode. */
 function figures(r) {
@@ -152,12 +150,12 @@ function figures(r) {
     rows_read_per_line: { push: (r.lines.push.rows_read - r.lines.push.detect.rows_read) / ln, detection: r.lines.push.detect.rows_read / ln, purge: pl.rows_read / ln },
     statements_per_event: (f.statements + c.statements + pe.statements) / ev,
     reads_per_call: r.reads && Object.fromEntries(Object.entries(r.reads).map(([k, v]) => [k, { rows_read: v.rows_read / v.invocations, statements: v.statements / v.invocations }])),
-    // The lines' rollups are caught up before the lines' probe, the events' by the reads after
-    // them: each kind is charged its own.
+    // The lines' rollups are caught up before the lines' probe, the events' by the reads and
+    // the hourly cron after them: each kind is charged its own.
     bytes_per_line: grow(p.before.db, p.lines.db) / ln,
-    bytes_per_event: (grow(p.lines.db, p.events.db) + grow(p.events.db, p.reads.db)) / ev,
+    bytes_per_event: grow(p.lines.db, p.folded.db) / ev,
     bytes_per_line_by_table: byTable(p.before.db, p.lines.db, ln),
-    bytes_per_event_by_table: largest(merge(byTable(p.lines.db, p.events.db, ev), byTable(p.events.db, p.reads.db, ev))),
+    bytes_per_event_by_table: byTable(p.lines.db, p.folded.db, ev),
     cpu_ms_per_event_measured: (p.events.cpu_ms - p.lines.cpu_ms) / ev,
     cpu_ms_per_line_measured: (p.lines.cpu_ms - p.before.cpu_ms) / ln,
     messages_per_event: r.messages / ev,

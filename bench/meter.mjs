@@ -5,6 +5,9 @@
 import { linesIn } from "./day.mjs";
 
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+/** The hourly cron (wrangler.toml), whose catch-up folds the closed hours into the daily rollups. */
+const REFRESH_CRON = "41 * * * *";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The meter's `{"d1":…}` lines as workerd prints them (or, with `tag: "limiter"`, the limiter
@@ -51,12 +54,13 @@ export function total(lines) {
 /** D1 rows written per event and per raw line of a replay, all in: each one's own (ingest,
  *  detection, purge) and the rows of the dashboard rollups' catch-ups that counted them,
  *  wherever they ran: for the lines, the pushes' and the dashboard read that follows them; for
- *  the events, the consumer's and the reads' after the events. */
+ *  the events, the consumer's, the reads' after the events and the hourly cron's that folds
+ *  their hour into the daily rollups. */
 export function rowsWritten(r) {
   const { collect: f, consumer: c } = r.events, push = r.lines.push;
   const ev = r.events.count, ln = r.lines.count;
   const sum = (ts) => ts.reduce((a, t) => a + t.rollups.rows_written, 0);
-  const eventRollups = sum([c, ...Object.values(r.reads ?? {}), r.purge_lines, r.purge_events]) / ev;
+  const eventRollups = sum([c, ...Object.values(r.reads ?? {}), r.fold, r.purge_lines, r.purge_events]) / ev;
   const lineRollups = sum([push, r.lines.catch_up]) / ln;
   const allIn = (x) => ({ ...x, all_in: x.ingest + x.rollups + x.detection + x.purge });
   return {
@@ -89,10 +93,10 @@ export function linesEnd(start) {
 /**
  * Replays `org`s of a `day()` through `app` (started with the meter on and `log.runtimeStdio`):
  * keys (Enterprise: no rate limit for a day replayed in minutes, the same detection as Pro),
- * the Loki pushes, the events (`batch` per request: 1, or 100), the queue drained, reads, then
- * the purge of the lines (at `start` + retention, when only the lines, timestamped before
+ * the Loki pushes, the events (`batch` per request: 1, or 100), the queue drained, reads, the
+ * hourly cron once the events' hour has closed, then the purge of the lines (at `start` + retention, when only the lines, timestamped before
  * `start`, are past it) and of everything else. `probe(phase)` is called after each phase
- * ("before", "lines", "events", "reads", "purged_lines", "purged") and what it answers is kept
+ * ("before", "lines", "events", "reads", "folded", "purged_lines", "purged") and what it answers is kept
  * in `probes` (the database size, CPU time). Returns the meter's sums by phase and the counts
  * they divide by.
  */
@@ -193,6 +197,18 @@ export async function replay(app, log, d, { batch = 1, retentionDays = 90, start
     out.reads = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, total(v)]));
     out.probes.reads = await probe("reads");
   }
+
+  // The hourly cron once the events' hour has closed: its catch-up folds that hour into the
+  // daily rollups (crates/core/src/logs/rollups.rs `fold`), as it does every hour in service.
+  // (The caller turns the network-list refresh off: NETWORK_LIST_SOURCES = "{}".)
+  const folded = await phase(async () => {
+    const mark = log.lines.length;
+    const res = await app.scheduled(Date.now() + HOUR, REFRESH_CRON);
+    if (res.outcome !== "ok") throw new Error(`hourly cron: ${res.outcome}`);
+    await linesReach(log, mark + 1);
+  });
+  out.fold = total(folded.filter((l) => l.entry === "scheduled"));
+  out.probes.folded = await probe("folded");
 
   // The purge: first at start + retention, when only the raw lines are past it, then a day
   // after everything is.

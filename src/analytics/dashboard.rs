@@ -13,7 +13,7 @@ use worker::{Request, Response};
 pub async fn get(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = DashboardQuery::parse(&query_pairs(req)?)?;
     let window = q.window(ctx.now, ctx.tenant.cutoff(ctx.now))?;
-    let mut batch = rollups::catch_up(ctx.now.0, 0);
+    let mut batch = rollups::read_catch_up(ctx.now.0);
     let caught_up = batch.len();
     batch.extend(statements(&q, &window, &ctx.tenant.org_id.0));
     let rows = ctx.store()?.batch(&batch).await.map_err(|e| {

@@ -20,7 +20,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (rows, total) = ctx
         .store()?
         .page_after::<EventRow>(
-            rollups::catch_up(ctx.now.0, 0),
+            rollups::read_catch_up(ctx.now.0),
             q.page_sql(&ctx.tenant.org_id.0, cutoff),
         )
         .await?;

@@ -5,7 +5,9 @@
 //! the mark `rollup_marks.upto` (items are numbered in the order stored,
 //! `crate::ingest::record::NEXT_ITEM_ID_BASE`), and a catch-up adds the items stored since in
 //! one grouped upsert per rollup table. A rollup row is then written once per catch-up however
-//! many items it counts, so the writes follow the keys an interval touches, not the items.
+//! many items it counts, so the writes follow the keys an interval touches, not the items. The
+//! narrow `log_source_hours` is summed from `log_source_hourly` once an hour has closed
+//! ([`fold`]), so its writes follow the keys an hour touches.
 //!
 //! Writers append a catch-up to their insert batch, run only when the mark is older than
 //! [`CATCH_UP_EVERY_MS`] or [`CATCH_UP_BACKLOG`] items behind; the dashboard's read batch and
@@ -127,16 +129,31 @@ fn count_events() -> String {
     )
 }
 
-/// A catch-up of every organisation's rollups as of `now`, if one is due (see [`due`]; an
-/// interval of 0 makes it due whenever items wait): the grouped upserts, then the mark moved
-/// past the items they counted and the organisations' own marks it passed dropped. Append it to
-/// a batch, or run it alone: it returns no rows.
+/// A writer's catch-up of every organisation's rollups as of `now`, if one is due (see [`due`];
+/// an interval of 0 makes it due whenever items wait): the grouped upserts, the folded rollups'
+/// [`fold`] of the hours closed by `now`, then the mark moved past the items they counted and
+/// the organisations' own marks it passed dropped. Append it to a batch, or run it alone: it
+/// returns no rows.
 pub fn catch_up(now: i64, every_ms: i64) -> Vec<Statement> {
+    catch_up_with(now, every_ms, true)
+}
+
+/// A reader's catch-up (the dashboard, `GET /events`): always due, and without the [`fold`],
+/// which readers do not need (they read the hours not folded yet from the hourly rollups) and
+/// which writers and the hourly cron run.
+pub fn read_catch_up(now: i64) -> Vec<Statement> {
+    catch_up_with(now, 0, false)
+}
+
+fn catch_up_with(now: i64, every_ms: i64, folding: bool) -> Vec<Statement> {
     let params = vec![
         SqlParam::Number(now as f64),
         SqlParam::Number(every_ms as f64),
     ];
-    let mut out = grouped_upserts(&since_mark(), &params);
+    let mut out = grouped_upserts(&since_mark(), &params, true);
+    if folding {
+        out.extend(fold(now));
+    }
     out.push((count_events(), params.clone()));
     out.push((
         format!(
@@ -160,6 +177,63 @@ pub fn catch_up(now: i64, every_ms: i64) -> Vec<Statement> {
 /// The day bucket (start of the UTC day, ms) of an hour bucket.
 const DAY_OF_HOUR: &str = "hour - hour % 86400000";
 
+/// The first hour (ms) the folded rollup does not count yet (migrations/0030_rollups_folded.sql):
+/// `log_source_hours` counts exactly the items of the hours before it; the other rollups count
+/// every item. Readers take the hours from it on from `log_source_hourly`.
+pub const FOLDED: &str = "(SELECT hour FROM rollup_fold)";
+
+/// The folded rollups: each with the hourly rollup it is summed from, its key columns after
+/// `org_id`, and their values over that rollup's row `x`. (The daily ones are not folded: the
+/// dashboard ranks from their current day, which a fold would leave to a read of the hourly
+/// rows of the hour under way, too slow at a million items a day.)
+const FOLDED_ROLLUPS: [(&str, &str, &str, &str); 1] = [(
+    "log_source_hours",
+    "log_source_hourly",
+    "hour, source",
+    "x.hour, x.source",
+)];
+
+/// Adds the hours from [`FOLDED`] up to the hour of `now` (ms) to the folded rollups, summed
+/// from the hourly rollups once per hour, and moves the mark there: such a row, whose counter
+/// is in the index the dashboard ranks or reads by, is then written once per hour its key has
+/// items in rather than at every catch-up, however often writers catch up. Nothing when no hour
+/// has closed since. A catch-up's own items of those hours went into the hourly rollups first,
+/// and any item of an earlier hour caught up later goes to the folded rollups directly
+/// ([`grouped_upserts`]), so each item is counted once. Organisations are reached by a skip
+/// scan of the hourly table's primary key, each one's hours by an index range (`CROSS JOIN`
+/// keeps that order: with statistics the planner would otherwise walk the hourly table).
+fn fold(now: i64) -> Vec<Statement> {
+    let params = vec![SqlParam::Number(now as f64)];
+    let hi = "?1 - ?1 % 3600000";
+    let mut out: Vec<Statement> = FOLDED_ROLLUPS
+        .iter()
+        .map(|(folded, hourly, keys, values)| {
+            let group: Vec<String> = (1..=keys.split(", ").count() + 1)
+                .map(|i| i.to_string())
+                .collect();
+            (
+                format!(
+                    "WITH RECURSIVE f AS MATERIALIZED (SELECT hour AS lo FROM rollup_fold WHERE hour < {hi}), \
+                     o(id) AS (SELECT (SELECT min(org_id) FROM {hourly}) WHERE EXISTS (SELECT 1 FROM f) \
+                       UNION ALL SELECT (SELECT min(org_id) FROM {hourly} WHERE org_id > o.id) FROM o \
+                       WHERE o.id IS NOT NULL) \
+                     INSERT INTO {folded} (org_id, {keys}, n) SELECT x.org_id, {values}, sum(x.n) \
+                     FROM o CROSS JOIN {hourly} AS x ON x.org_id = o.id AND x.hour >= (SELECT lo FROM f) \
+                     AND x.hour < {hi} WHERE true GROUP BY {} \
+                     ON CONFLICT (org_id, {keys}) DO UPDATE SET n = n + excluded.n",
+                    group.join(", ")
+                ),
+                params.clone(),
+            )
+        })
+        .collect();
+    out.push((
+        format!("UPDATE rollup_fold SET hour = {hi} WHERE hour < {hi}"),
+        params,
+    ));
+    out
+}
+
 /// The later of a stored and an incoming `(geo, geo_ts)`: the geo of the latest hostile item that
 /// has one (ties: the later insert wins). `what` is `geo` or `geo_ts`.
 fn latest_geo(what: &str) -> String {
@@ -171,8 +245,15 @@ fn latest_geo(what: &str) -> String {
 
 /// The grouped upserts that add the items of `with` (a `WITH` clause defining `h`: the
 /// [`SOURCE_COLUMNS`], `pos` ordering items stored in one upsert, and `hostile`) to every
-/// rollup, each bound to `params`.
-pub(crate) fn grouped_upserts(with: &str, params: &[SqlParam]) -> Vec<Statement> {
+/// rollup, each bound to `params`. With `folding`, the folded rollup gets only the items of the
+/// hours before [`FOLDED`] ([`fold`] adds the rest); without, every item (the code before
+/// migrations/0030_rollups_folded.sql, which tests replay).
+pub(crate) fn grouped_upserts(with: &str, params: &[SqlParam], folding: bool) -> Vec<Statement> {
+    let folded = if folding {
+        format!("hour < {FOLDED}")
+    } else {
+        "true".to_string()
+    };
     let source = "coalesce(source_ip, 'unknown')";
     // Inside a group, the latest item with a geo: ts, then position, then the geo itself.
     let geo_key = "max(CASE WHEN geo IS NOT NULL THEN printf('%015d%019d', ts, pos) || geo END)";
@@ -193,7 +274,7 @@ pub(crate) fn grouped_upserts(with: &str, params: &[SqlParam]) -> Vec<Statement>
         ),
         format!(
             "{with}INSERT INTO log_source_hours (org_id, hour, source, n) \
-             SELECT org_id, hour, {source}, count(*) FROM h WHERE true GROUP BY org_id, hour, {source} \
+             SELECT org_id, hour, {source}, count(*) FROM h WHERE {folded} GROUP BY org_id, hour, {source} \
              ON CONFLICT (org_id, hour, source) DO UPDATE SET n = n + excluded.n"
         ),
         format!(

@@ -2,10 +2,11 @@
 -- lines and events, migrations/0019_events_stored_once.sql), and `event_counts` from its events:
 -- what the rollups caught up from the items (crates/core/src/logs/rollups.rs) and the counts kept
 -- at ingestion (crates/core/src/ingest/record.rs) must equal, bucket for bucket, until the purge
--- removes whole buckets. Used by the tests that compare the two, and by benchmarks and tests
--- that seed rows directly; the last statement marks the organisation's items counted, so no
--- catch-up counts them again (migrations/0020_rollups_caught_up.sql). Statements end with ";"
--- and a new line.
+-- removes whole buckets (`log_source_hours`: the items of the hours before `rollup_fold.hour`,
+-- migrations/0030_rollups_folded.sql). Used by the tests that compare the two, and by
+-- benchmarks and tests that seed rows directly; the last statement marks the organisation's
+-- items counted, so no catch-up counts them again (migrations/0020_rollups_caught_up.sql).
+-- Statements end with ";" and a new line.
 DELETE FROM log_hourly WHERE org_id = ?1;
 INSERT INTO log_hourly (org_id, hour, service, namespace, type, n, critical, warnings, hostile)
 SELECT org_id, hour, service, namespace, type, count(*), sum(level IN ('critical', 'error')),
@@ -17,8 +18,8 @@ SELECT org_id, hour, service, namespace, coalesce(source_ip, 'unknown'), count(*
 GROUP BY org_id, hour, service, namespace, coalesce(source_ip, 'unknown');
 DELETE FROM log_source_hours WHERE org_id = ?1;
 INSERT INTO log_source_hours (org_id, hour, source, n)
-SELECT org_id, hour, coalesce(source_ip, 'unknown'), count(*) FROM items WHERE org_id = ?1
-GROUP BY org_id, hour, coalesce(source_ip, 'unknown');
+SELECT org_id, hour, coalesce(source_ip, 'unknown'), count(*) FROM items
+WHERE org_id = ?1 AND hour < (SELECT hour FROM rollup_fold) GROUP BY org_id, hour, coalesce(source_ip, 'unknown');
 DELETE FROM log_source_daily WHERE org_id = ?1;
 INSERT INTO log_source_daily (org_id, day, service, namespace, source, n)
 SELECT org_id, hour - hour % 86400000, service, namespace, coalesce(source_ip, 'unknown'), count(*) FROM items

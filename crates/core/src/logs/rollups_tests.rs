@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 /// An exact UTC day (2026-01-30T00:00:00Z).
 const DAY0: i64 = 1_769_731_200_000;
 const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
 const ORGS: [&str; 2] = ["org_a", "org_b"];
 
 /// Every rollup table with its columns, as compared.
@@ -439,7 +440,8 @@ fn a_batch_of_one_key_is_one_row_per_rollup() {
         })
         .collect();
     run(db.batch(&insert_statements(&rows, false, 1 << 20).unwrap())).unwrap();
-    run(db.batch(&catch_up(0, 0))).unwrap();
+    // Caught up after the hour closed: the folded rollup has it too.
+    run(db.batch(&catch_up(DAY0 + HOUR, 0))).unwrap();
     let rollup_rows: i64 = TABLES
         .iter()
         .map(|(t, _)| db.count(&format!("SELECT count(*) FROM {t}"), &[]))
@@ -448,6 +450,54 @@ fn a_batch_of_one_key_is_one_row_per_rollup() {
     let hourly: Value = db.rows("SELECT n, hostile FROM log_hourly", &[])[0].clone();
     assert_eq!(hourly["n"], 200);
     assert_eq!(hourly["hostile"], 200);
+}
+
+#[test]
+fn the_folded_rollup_counts_each_item_once_whether_folded_or_late() {
+    let db = SqliteDb::migrated();
+    let mut r = Rng(11);
+    let h0 = DAY0 + 5 * HOUR;
+    let store = |db: &SqliteDb, r: &mut Rng, ts: i64, caught_up_at: i64| {
+        let mut row = line(r, "org_a", ts);
+        row.source_ip = Some("203.0.113.9".into());
+        row.service = "web".into();
+        row.namespace = "prod".into();
+        let mut statements = insert_statements(&[row], false, 1 << 20).unwrap();
+        statements.extend(catch_up(caught_up_at, 0));
+        run(db.batch(&statements)).unwrap();
+    };
+    let daily = |db: &SqliteDb| {
+        db.count(
+            "SELECT coalesce(sum(n), 0) FROM log_source_hours WHERE source = '203.0.113.9'",
+            &[],
+        )
+    };
+    let folded = |db: &SqliteDb| db.count("SELECT hour FROM rollup_fold", &[]);
+    // Two items of the open hour: hourly only.
+    store(&db, &mut r, h0 + 60_000, h0 + 600_000);
+    store(&db, &mut r, h0 + 120_000, h0 + 700_000);
+    assert_eq!((daily(&db), folded(&db)), (0, h0));
+    // The hour closes: one fold adds it.
+    run(db.batch(&catch_up(h0 + HOUR + 300_000, 0))).unwrap();
+    assert_eq!((daily(&db), folded(&db)), (2, h0 + HOUR));
+    // A late item of the folded hour goes to the folded rollup directly.
+    store(&db, &mut r, h0 + 180_000, h0 + HOUR + 600_000);
+    assert_eq!(daily(&db), 3);
+    // The next hour's item waits for its fold; a catch-up in the same hour folds nothing.
+    store(&db, &mut r, h0 + HOUR + 60_000, h0 + HOUR + 900_000);
+    run(db.batch(&catch_up(h0 + 2 * HOUR - 1, 0))).unwrap();
+    assert_eq!(daily(&db), 3);
+    run(db.batch(&catch_up(h0 + 2 * HOUR, 0))).unwrap();
+    assert_eq!((daily(&db), folded(&db)), (4, h0 + 2 * HOUR));
+    let hourly = db.count("SELECT sum(n) FROM log_source_hourly", &[]);
+    assert_eq!(hourly, 4, "the hourly rollup counts every item once");
+    let before = snapshot(&db);
+    run(db.batch(&rebuild_statements("org_a"))).unwrap();
+    assert_eq!(
+        snapshot(&db),
+        before,
+        "the rollups equal their recomputation"
+    );
 }
 
 /// The sum of `log_hourly.n`: the items the rollups count.
@@ -572,6 +622,40 @@ fn event_counts_catch_up_with_the_rollups() {
     run(db.batch(&catch_up(DAY0 + 3, 0))).unwrap();
     assert_eq!(counts(&db), 6);
     assert_eq!(snapshot(&db), rebuilt(&db));
+}
+
+#[test]
+fn the_fold_and_the_dashboards_source_totals_seek_by_hour_or_source() {
+    use crate::analytics::dashboard::{self, DashboardQuery, Window};
+    let db = filled();
+    // Without statistics, as a fresh D1 database plans.
+    for (sql, params) in fold(DAY0 + 3 * DAY) {
+        let plan = db.plan(&sql, &params);
+        assert!(
+            !plan.iter().any(|l| l.starts_with("SCAN x")),
+            "{sql}:\n{}",
+            plan.join("\n")
+        );
+    }
+    run(db.batch(&catch_up(DAY0 + 2 * DAY + 5 * HOUR, 0))).unwrap();
+    let w = Window::new(24, UnixMs(DAY0 + 2 * DAY + 6 * HOUR), UnixMs(0));
+    let (sql, params) =
+        &dashboard::statements(&DashboardQuery::default(), &w, "org_a")[dashboard::SOURCES];
+    let plan = db.plan(sql, params);
+    // The candidates' folded hours from the narrow rollup by source, the rest by source too.
+    for seek in [
+        "SEARCH log_source_hours USING COVERING INDEX log_source_hours_by_source (org_id=? AND source=?",
+        "SEARCH log_source_hourly USING COVERING INDEX log_source_hourly_by_source (org_id=? AND source=?",
+    ] {
+        assert!(plan.iter().any(|l| l.starts_with(seek)), "{}", plan.join("\n"));
+    }
+    assert!(
+        !plan
+            .iter()
+            .any(|l| l.starts_with("SEARCH log_") && l.ends_with("(org_id=?)")),
+        "{}",
+        plan.join("\n")
+    );
 }
 
 #[test]

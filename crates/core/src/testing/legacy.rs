@@ -56,7 +56,7 @@ fn upserts(chunk: &str) -> Vec<Statement> {
          OR NOT EXISTS (SELECT 1 FROM logs WHERE event_id = json_extract(value, '$.event_id'))), \
          h AS MATERIALIZED (SELECT *, {HOSTILE_SQL} AS hostile FROM r) "
     );
-    crate::logs::rollups::grouped_upserts(&staged, &[SqlParam::Text(chunk.to_string())])
+    crate::logs::rollups::grouped_upserts(&staged, &[SqlParam::Text(chunk.to_string())], false)
 }
 
 /// The statements storing log items (raw lines, or events' items) before 0019, each chunk's

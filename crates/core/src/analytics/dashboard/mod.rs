@@ -33,7 +33,7 @@ mod sql;
 
 pub use assemble::{assemble, AssembleError};
 pub use params::{AnomalyStatus, DashboardQuery, Range, Window, MAX_RANGE_HOURS};
-pub use sql::{statements, IAM, LOGS, STATEMENT_COUNT, TOP_CUT};
+pub use sql::{statements, IAM, LOGS, SOURCES, STATEMENT_COUNT, TOP_CUT};
 
 #[cfg(test)]
 mod tests;

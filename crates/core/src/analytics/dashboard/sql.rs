@@ -32,8 +32,8 @@
 //!    candidates; the smallest of them is the cut's threshold τ (0 when the cut has fewer
 //!    rows, as then every IP of the cut is a candidate).
 //! 2. The candidates' exact window counts come from the hourly rollups (index range reads):
-//!    the narrow ones (`log_source_hours`, `log_attack_hours`: one row per hour and IP)
-//!    without a filter, the per-(service, namespace) ones with a filter.
+//!    the narrow ones (`log_source_hours` for the folded hours, `log_attack_hours`: one row per
+//!    hour and IP) without a filter, the per-(service, namespace) ones with a filter.
 //! 3. Any other IP has, in every cut, a daily count ≤ τ, and its window count is at most its
 //!    daily counts summed, so at most B = Σ τ. If the 10th candidate's count is > B (or there
 //!    are fewer than 10 and B = 0), the top 10 are proven.
@@ -48,7 +48,7 @@ use super::params::{DashboardQuery, Window, DAY_MS, HOUR_MS};
 use crate::analytics::events::NAMED_CONDITION;
 use crate::api::sql::{SqlParam, Statement};
 use crate::logs::items::{event_column, ITEMS};
-use crate::logs::rollups::HOSTILE_SQL;
+use crate::logs::rollups::{FOLDED, HOSTILE_SQL};
 use crate::logs::LOG_COLUMNS;
 
 /// Rows taken from each daily cut of the threshold algorithm.
@@ -422,26 +422,40 @@ const FALLBACK_HOURS: &str =
 
 /// Rows `(source, total, service, n, proven)`: the top 10 sources by item count (ties by
 /// source), each with its per-service counts (> 0), biggest source first. Unfiltered, the
-/// ranking reads the narrow `log_source_hours` (one row per hour and source); with a filter it
-/// reads `log_source_hourly`, which has the service and namespace. The links of the 10 winners
-/// always come from `log_source_hourly`.
+/// ranking reads the narrow `log_source_hours` (one row per hour and source) for the folded
+/// hours and `log_source_hourly` for the rest; with a filter, `log_source_hourly`, which has the
+/// service and namespace. The links of the 10 winners always come from `log_source_hourly`.
 fn sources_sql(q: &DashboardQuery) -> String {
     let f = filters(q, "");
-    let table = if has_filters(q) {
-        "log_source_hourly"
-    } else {
-        "log_source_hours"
-    };
     let totals = |range: &str, cand: bool| {
         let only_cand = if cand {
             " AND source IN (SELECT k FROM cand)"
         } else {
             ""
         };
+        // The candidates' rows by source (the planner, seeing a second bound on the hour, may
+        // otherwise read the window by hour); the fallback's window by hour.
+        let narrow = if cand {
+            "log_source_hours INDEXED BY log_source_hours_by_source"
+        } else {
+            "log_source_hours"
+        };
+        let sums = if has_filters(q) {
+            format!(
+                "SELECT source, sum(n) AS n FROM log_source_hourly WHERE org_id = :org{only_cand} \
+                 AND {range}{f} GROUP BY source"
+            )
+        } else {
+            format!(
+                "SELECT source, sum(n) AS n FROM (SELECT source, n FROM {narrow} \
+                 WHERE org_id = :org{only_cand} AND {range} AND hour < {FOLDED} \
+                 UNION ALL SELECT source, n FROM log_source_hourly WHERE org_id = :org{only_cand} \
+                 AND {range} AND hour >= {FOLDED}) GROUP BY source"
+            )
+        };
         format!(
             "SELECT h.source, h.n - coalesce((SELECT sum(f.n) FROM fut AS f WHERE f.source = h.source), 0) AS total \
-             FROM (SELECT source, sum(n) AS n FROM {table} WHERE org_id = :org{only_cand} AND {range}{f} \
-             GROUP BY source) AS h"
+             FROM ({sums}) AS h"
         )
     };
     let rank = |from: &str| {
