@@ -267,7 +267,7 @@ try {
     const seedSeconds = (Date.now() - t0) / 1000;
     process.stderr.write(` (${seedSeconds.toFixed(0)} s)\n`);
     const alerts = await seedAlerts(app);
-    // The hourly cron folds the closed hours into the daily rollups, as writers and the cron do
+    // The hourly cron folds the closed hours into log_source_hours, as writers and the cron do
     // in service (crates/core/src/logs/rollups.rs `fold`).
     if ((await app.scheduled(Date.now(), "41 * * * *")).outcome !== "ok") throw new Error("hourly cron");
     const row = { size, seed_seconds: Math.round(seedSeconds), alerts, rows: await rollupRows(app) };

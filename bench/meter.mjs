@@ -6,7 +6,7 @@ import { linesIn } from "./day.mjs";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-/** The hourly cron (wrangler.toml), whose catch-up folds the closed hours into the daily rollups. */
+/** The hourly cron (wrangler.toml), whose catch-up folds the closed hours into log_source_hours. */
 const REFRESH_CRON = "41 * * * *";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,7 +55,7 @@ export function total(lines) {
  *  detection, purge) and the rows of the dashboard rollups' catch-ups that counted them,
  *  wherever they ran: for the lines, the pushes' and the dashboard read that follows them; for
  *  the events, the consumer's, the reads' after the events and the hourly cron's that folds
- *  their hour into the daily rollups. */
+ *  their hour into log_source_hours. */
 export function rowsWritten(r) {
   const { collect: f, consumer: c } = r.events, push = r.lines.push;
   const ev = r.events.count, ln = r.lines.count;
@@ -94,11 +94,11 @@ export function linesEnd(start) {
  * Replays `org`s of a `day()` through `app` (started with the meter on and `log.runtimeStdio`):
  * keys (Enterprise: no rate limit for a day replayed in minutes, the same detection as Pro),
  * the Loki pushes, the events (`batch` per request: 1, or 100), the queue drained, reads, the
- * hourly cron once the events' hour has closed, then the purge of the lines (at `start` + retention, when only the lines, timestamped before
- * `start`, are past it) and of everything else. `probe(phase)` is called after each phase
- * ("before", "lines", "events", "reads", "folded", "purged_lines", "purged") and what it answers is kept
- * in `probes` (the database size, CPU time). Returns the meter's sums by phase and the counts
- * they divide by.
+ * hourly cron once the events' hour has closed, then the purge of the lines (at `start` +
+ * retention, when only the lines, timestamped before `start`, are past it) and of everything
+ * else. `probe(phase)` is called after each phase ("before", "lines", "events", "reads",
+ * "folded", "purged_lines", "purged") and what it answers is kept in `probes` (the database
+ * size, CPU time). Returns the meter's sums by phase and the counts they divide by.
  */
 export async function replay(app, log, d, { batch = 1, retentionDays = 90, start, probe = async () => null, reads = true } = {}) {
   const keys = [];
@@ -198,8 +198,8 @@ export async function replay(app, log, d, { batch = 1, retentionDays = 90, start
     out.probes.reads = await probe("reads");
   }
 
-  // The hourly cron once the events' hour has closed: its catch-up folds that hour into the
-  // daily rollups (crates/core/src/logs/rollups.rs `fold`), as it does every hour in service.
+  // The hourly cron once the events' hour has closed: its catch-up folds that hour into
+  // log_source_hours (crates/core/src/logs/rollups.rs `fold`), as it does every hour in service.
   // (The caller turns the network-list refresh off: NETWORK_LIST_SOURCES = "{}".)
   const folded = await phase(async () => {
     const mark = log.lines.length;

@@ -465,9 +465,9 @@ fn verdicts(db: &SqliteDb) -> Value {
     ))
 }
 
-/// Every rollup table, sorted, once every hour is in the daily rollups (a database migrated
-/// to migrations/0030_rollups_folded.sql counts them there already, one filled after it
-/// once its hours have closed).
+/// Every rollup table, sorted, once every hour is in `log_source_hours` (a database migrated
+/// to migrations/0030_rollups_folded.sql counts them there already, one filled after it once
+/// its hours have closed).
 fn rollups(db: &SqliteDb) -> Vec<Vec<String>> {
     run(db.batch(&crate::logs::rollups::catch_up(NOW + 30 * 86_400_000, 0))).expect("folded");
     [

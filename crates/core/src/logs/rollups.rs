@@ -130,8 +130,8 @@ fn count_events() -> String {
 }
 
 /// A writer's catch-up of every organisation's rollups as of `now`, if one is due (see [`due`];
-/// an interval of 0 makes it due whenever items wait): the grouped upserts, the folded rollups'
-/// [`fold`] of the hours closed by `now`, then the mark moved past the items they counted and
+/// an interval of 0 makes it due whenever items wait): the grouped upserts, the [`fold`] of the
+/// hours closed by `now` into `log_source_hours`, then the mark moved past the items they counted and
 /// the organisations' own marks it passed dropped. Append it to a batch, or run it alone: it
 /// returns no rows.
 pub fn catch_up(now: i64, every_ms: i64) -> Vec<Statement> {
@@ -182,56 +182,40 @@ const DAY_OF_HOUR: &str = "hour - hour % 86400000";
 /// every item. Readers take the hours from it on from `log_source_hourly`.
 pub const FOLDED: &str = "(SELECT hour FROM rollup_fold)";
 
-/// The folded rollups: each with the hourly rollup it is summed from, its key columns after
-/// `org_id`, and their values over that rollup's row `x`. (The daily ones are not folded: the
-/// dashboard ranks from their current day, which a fold would leave to a read of the hourly
-/// rows of the hour under way, too slow at a million items a day.)
-const FOLDED_ROLLUPS: [(&str, &str, &str, &str); 1] = [(
-    "log_source_hours",
-    "log_source_hourly",
-    "hour, source",
-    "x.hour, x.source",
-)];
-
-/// Adds the hours from [`FOLDED`] up to the hour of `now` (ms) to the folded rollups, summed
-/// from the hourly rollups once per hour, and moves the mark there: such a row, whose counter
-/// is in the index the dashboard ranks or reads by, is then written once per hour its key has
-/// items in rather than at every catch-up, however often writers catch up. Nothing when no hour
-/// has closed since. A catch-up's own items of those hours went into the hourly rollups first,
-/// and any item of an earlier hour caught up later goes to the folded rollups directly
+/// Adds the hours from [`FOLDED`] up to the hour of `now` (ms) to `log_source_hours`, summed
+/// from `log_source_hourly` once per hour, and moves the mark there: a row whose counter is in
+/// the index the dashboard reads by is then written once per hour its address has items in
+/// rather than at every catch-up, however often writers catch up. Nothing when no hour has
+/// closed since. A catch-up's own items of those hours went into `log_source_hourly` first,
+/// and any item of an earlier hour caught up later goes to `log_source_hours` directly
 /// ([`grouped_upserts`]), so each item is counted once. Organisations are reached by a skip
 /// scan of the hourly table's primary key, each one's hours by an index range (`CROSS JOIN`
 /// keeps that order: with statistics the planner would otherwise walk the hourly table).
+/// (The daily rollups are not folded: the dashboard ranks from their current day, which a fold
+/// would leave to a read of the hourly rows of the hour under way, too slow at a million items
+/// a day.)
 fn fold(now: i64) -> Vec<Statement> {
     let params = vec![SqlParam::Number(now as f64)];
     let hi = "?1 - ?1 % 3600000";
-    let mut out: Vec<Statement> = FOLDED_ROLLUPS
-        .iter()
-        .map(|(folded, hourly, keys, values)| {
-            let group: Vec<String> = (1..=keys.split(", ").count() + 1)
-                .map(|i| i.to_string())
-                .collect();
-            (
-                format!(
-                    "WITH RECURSIVE f AS MATERIALIZED (SELECT hour AS lo FROM rollup_fold WHERE hour < {hi}), \
-                     o(id) AS (SELECT (SELECT min(org_id) FROM {hourly}) WHERE EXISTS (SELECT 1 FROM f) \
-                       UNION ALL SELECT (SELECT min(org_id) FROM {hourly} WHERE org_id > o.id) FROM o \
-                       WHERE o.id IS NOT NULL) \
-                     INSERT INTO {folded} (org_id, {keys}, n) SELECT x.org_id, {values}, sum(x.n) \
-                     FROM o CROSS JOIN {hourly} AS x ON x.org_id = o.id AND x.hour >= (SELECT lo FROM f) \
-                     AND x.hour < {hi} WHERE true GROUP BY {} \
-                     ON CONFLICT (org_id, {keys}) DO UPDATE SET n = n + excluded.n",
-                    group.join(", ")
-                ),
-                params.clone(),
-            )
-        })
-        .collect();
-    out.push((
-        format!("UPDATE rollup_fold SET hour = {hi} WHERE hour < {hi}"),
-        params,
-    ));
-    out
+    vec![
+        (
+            format!(
+                "WITH RECURSIVE f AS MATERIALIZED (SELECT hour AS lo FROM rollup_fold WHERE hour < {hi}), \
+                 o(id) AS (SELECT (SELECT min(org_id) FROM log_source_hourly) WHERE EXISTS (SELECT 1 FROM f) \
+                   UNION ALL SELECT (SELECT min(org_id) FROM log_source_hourly WHERE org_id > o.id) FROM o \
+                   WHERE o.id IS NOT NULL) \
+                 INSERT INTO log_source_hours (org_id, hour, source, n) SELECT x.org_id, x.hour, x.source, sum(x.n) \
+                 FROM o CROSS JOIN log_source_hourly AS x ON x.org_id = o.id AND x.hour >= (SELECT lo FROM f) \
+                 AND x.hour < {hi} WHERE true GROUP BY 1, 2, 3 \
+                 ON CONFLICT (org_id, hour, source) DO UPDATE SET n = n + excluded.n"
+            ),
+            params.clone(),
+        ),
+        (
+            format!("UPDATE rollup_fold SET hour = {hi} WHERE hour < {hi}"),
+            params,
+        ),
+    ]
 }
 
 /// The later of a stored and an incoming `(geo, geo_ts)`: the geo of the latest hostile item that
@@ -245,7 +229,7 @@ fn latest_geo(what: &str) -> String {
 
 /// The grouped upserts that add the items of `with` (a `WITH` clause defining `h`: the
 /// [`SOURCE_COLUMNS`], `pos` ordering items stored in one upsert, and `hostile`) to every
-/// rollup, each bound to `params`. With `folding`, the folded rollup gets only the items of the
+/// rollup, each bound to `params`. With `folding`, `log_source_hours` gets only the items of the
 /// hours before [`FOLDED`] ([`fold`] adds the rest); without, every item (the code before
 /// migrations/0030_rollups_folded.sql, which tests replay).
 pub(crate) fn grouped_upserts(with: &str, params: &[SqlParam], folding: bool) -> Vec<Statement> {
