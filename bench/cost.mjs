@@ -149,6 +149,11 @@ function figures(r) {
     },
     rows_read_per_line: { push: (r.lines.push.rows_read - r.lines.push.detect.rows_read) / ln, detection: r.lines.push.detect.rows_read / ln, purge: pl.rows_read / ln },
     statements_per_event: (f.statements + c.statements + pe.statements) / ev,
+    // The database's own time (D1's meta.duration) storing, detecting and purging an event, and
+    // a line: one database runs its statements one at a time, so 1000 / ms is what one shard
+    // can take a second (docs/CAPACITY.md).
+    sql_ms_per_event: (f.sql_ms + c.sql_ms + r.fold.sql_ms + pe.sql_ms) / ev,
+    sql_ms_per_line: (r.lines.push.sql_ms + r.lines.catch_up.sql_ms + pl.sql_ms) / ln,
     reads_per_call: r.reads && Object.fromEntries(Object.entries(r.reads).map(([k, v]) => [k, { rows_read: v.rows_read / v.invocations, statements: v.statements / v.invocations }])),
     // The lines' rollups are caught up before the lines' probe, the events' by the reads and
     // the hourly cron after them: each kind is charged its own.

@@ -35,15 +35,15 @@ export function meterLog({ echo = false, tag = "d1" } = {}) {
   return { lines, runtimeStdio };
 }
 
-/** Sums meter lines: invocations, statements, rows read and written, and the shares of
- *  detection and of the rollups' catch-ups. */
+/** Sums meter lines: invocations, statements, rows read and written, the database's time
+ *  running them (`sql_ms`), and the shares of detection and of the rollups' catch-ups. */
 export function total(lines) {
-  const zero = () => ({ statements: 0, rows_read: 0, rows_written: 0 });
+  const zero = () => ({ statements: 0, rows_read: 0, rows_written: 0, sql_ms: 0 });
   const t = { invocations: 0, ...zero(), detect: zero(), rollups: zero() };
   for (const l of lines) {
     t.invocations++;
-    for (const k of ["statements", "rows_read", "rows_written"]) {
-      t[k] += l[k];
+    for (const k of ["statements", "rows_read", "rows_written", "sql_ms"]) {
+      t[k] += l[k] ?? 0;
       t.detect[k] += l.detect?.[k] ?? 0;
       t.rollups[k] += l.rollups?.[k] ?? 0;
     }

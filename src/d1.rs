@@ -79,6 +79,7 @@ fn metered<'a>(result: &'a D1Result, sql: &str) -> &'a D1Result {
         crate::meter::count(
             meta.as_ref().and_then(|m| m.rows_read),
             meta.as_ref().and_then(|m| m.rows_written),
+            meta.as_ref().and_then(|m| m.duration),
             edgesoc_core::logs::rollups::is_catch_up(sql),
         );
     }
@@ -167,7 +168,7 @@ impl Store {
             .raw_js_value()
             .await
             .map_err(unavailable)?;
-        crate::meter::count(None, None, false);
+        crate::meter::count(None, None, None, false);
         Ok(rows)
     }
 

@@ -2,7 +2,7 @@
 //! each statement an invocation runs (`meta.rows_read` and `meta.rows_written`, the units D1
 //! bills) and logs one JSON line when the invocation ends:
 //!
-//! `{"d1":{"entry":"queue","route":"edgesoc-detect","statements":4,"rows_read":31,"rows_written":240,"detect":{…}}}`
+//! `{"d1":{"entry":"queue","route":"edgesoc-detect","statements":4,"rows_read":31,"rows_written":240,"sql_ms":1.2,"detect":{…}}}`
 //!
 //! `detect` (the same three counts) is present when the invocation ran detection: the
 //! statements from detection's start to the invocation's end (alert writes and delivery
@@ -30,19 +30,22 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use worker::Env;
 
-/// What D1 reported for some statements.
+/// What D1 reported for some statements. `sql_ms` sums their `meta.duration`: the time the
+/// database spent running them, which one database spends serially (its write capacity).
 #[derive(Default, Serialize)]
 struct Tally {
     statements: u64,
     rows_read: u64,
     rows_written: u64,
+    sql_ms: f64,
 }
 
 impl Tally {
-    fn add(&mut self, rows_read: u64, rows_written: u64) {
+    fn add(&mut self, rows_read: u64, rows_written: u64, sql_ms: f64) {
         self.statements += 1;
         self.rows_read += rows_read;
         self.rows_written += rows_written;
+        self.sql_ms += sql_ms;
     }
 }
 
@@ -154,24 +157,30 @@ pub fn active() -> bool {
     CURRENT.with(|c| c.borrow().is_some())
 }
 
-/// Counts one statement D1 answered (its `meta` counts; absent ones count as zero), and as the
-/// rollups' too when it is one of their catch-up's.
-pub fn count(rows_read: Option<usize>, rows_written: Option<usize>, catch_up: bool) {
+/// Counts one statement D1 answered (its `meta` counts and duration; absent ones count as
+/// zero), and as the rollups' too when it is one of their catch-up's.
+pub fn count(
+    rows_read: Option<usize>,
+    rows_written: Option<usize>,
+    sql_ms: Option<f64>,
+    catch_up: bool,
+) {
     CURRENT.with(|c| {
         if let Some(meter) = c.borrow().as_ref() {
-            let (read, written) = (
+            let (read, written, ms) = (
                 rows_read.unwrap_or(0) as u64,
                 rows_written.unwrap_or(0) as u64,
+                sql_ms.unwrap_or(0.0),
             );
             let mut m = meter.borrow_mut();
-            m.total.add(read, written);
+            m.total.add(read, written, ms);
             if let Some(d) = m.detect.as_mut() {
-                d.add(read, written);
+                d.add(read, written, ms);
             }
             if catch_up {
                 m.rollups
                     .get_or_insert_with(Tally::default)
-                    .add(read, written);
+                    .add(read, written, ms);
             }
         }
     });
