@@ -55,9 +55,51 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
       await db.prepare(stmt).run();
     }
   }
-  const app = new Instance(mf, db, options);
+  const app = new Instance(mf, retryingReads(db), options);
   if (listen) app.url = (await mf.ready).toString().replace(/\/$/, "");
   return app;
+}
+
+/** The D1 binding `db` with its reads made safe to repeat: Miniflare's synchronous proxy for
+ *  D1 occasionally trips its own message-id assertion under load (an AssertionError inside
+ *  SynchronousFetcher). A statement whose SQL reads (`SELECT`, `WITH`) retries `first`, `all`
+ *  and `raw` up to five times with back-off; writes and batches run once, as given. */
+function retryingReads(db) {
+  const original = new WeakMap();
+  const retry = async (run) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run();
+      } catch (e) {
+        if (attempt >= 4 || !String(e?.stack).includes("SynchronousFetcher")) throw e;
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+  };
+  const forward = (target, key) => {
+    const value = Reflect.get(target, key, target);
+    return typeof value === "function" ? value.bind(target) : value;
+  };
+  const statement = (stmt, reads) => {
+    const wrapped = new Proxy(stmt, {
+      get(target, key) {
+        if (key === "bind") return (...args) => statement(target.bind(...args), reads);
+        if (reads && (key === "first" || key === "all" || key === "raw")) {
+          return (...args) => retry(() => target[key](...args));
+        }
+        return forward(target, key);
+      },
+    });
+    original.set(wrapped, stmt);
+    return wrapped;
+  };
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === "prepare") return (sql) => statement(target.prepare(sql), /^\s*(SELECT|WITH)\b/i.test(sql));
+      if (key === "batch") return (stmts, ...rest) => target.batch(stmts.map((s) => original.get(s) ?? s), ...rest);
+      return forward(target, key);
+    },
+  });
 }
 
 /** Every row of every table of the D1 database `db`, as `{ table, column, text }` per column
@@ -90,7 +132,7 @@ class Instance {
    *  from what was stored (start with `persist` to keep D1 and Durable Object storage). */
   async restart() {
     await this.mf.setOptions(this.options);
-    this.db = await this.mf.getD1Database("DB");
+    this.db = retryingReads(await this.mf.getD1Database("DB"));
   }
 
   /** Creates an organisation with a fresh key (every scope unless `scopes` lists some) and
@@ -128,17 +170,8 @@ class Instance {
   }
 
   async count(sql, ...params) {
-    // Miniflare's synchronous proxy for `db.prepare` occasionally trips its own message-id
-    // assertion under load (an AssertionError inside SynchronousFetcher); a read is safe to retry.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const row = await this.db.prepare(sql).bind(...params).first();
-        return Object.values(row)[0];
-      } catch (e) {
-        if (attempt >= 2 || !String(e?.stack).includes("SynchronousFetcher")) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    const row = await this.db.prepare(sql).bind(...params).first();
+    return Object.values(row)[0];
   }
 
   /** Polls until `fn` returns a truthy value or the deadline passes. */
