@@ -3,18 +3,21 @@
 //! Safe to run twice (DELETE is idempotent) and resumable (a run that hits its statement budget
 //! leaves the rest for the next run).
 
-use crate::d1::Store;
+use crate::d1::{Primary, Shard};
 use crate::vars;
 use edgesoc_core::api::sql::SqlParam;
 use edgesoc_core::ingest::hold;
-use edgesoc_core::retention::{purge_org, PurgeReport, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS};
+use edgesoc_core::retention::{
+    purge_tables, OrgPurge, PurgeReport, Tables, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_STATEMENTS,
+};
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use worker::Env;
 
-/// Purges every organisation's expired rows as of `now`.
+/// Purges every organisation's expired rows as of `now`: its own tables on its shard, and where
+/// that is not the primary, its sessions on the primary.
 pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
-    let store = Store::from_env(env)?;
+    let store = Primary::open(env)?;
     let chunk = vars::positive_u32(env, "PURGE_CHUNK_ROWS", DEFAULT_CHUNK_ROWS);
     let budget = vars::positive_u32(env, "PURGE_MAX_STATEMENTS", DEFAULT_MAX_STATEMENTS);
     let mut report = PurgeReport::default();
@@ -26,7 +29,19 @@ pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
         report.organisations += 1;
         let left = budget.saturating_sub(report.statements);
         let org = &tenant.org_id;
-        let done = purge_org(&store, org, tenant.cutoff(now), chunk, left).await?;
+        let (cutoff, shard) = (tenant.cutoff(now), Shard::of(env, &tenant)?);
+        let done = if shard.name().is_primary() {
+            purge_tables(&store, org, cutoff, chunk, left, Tables::All).await?
+        } else {
+            let own = purge_tables(&shard, org, cutoff, chunk, left, Tables::Own).await?;
+            let rest = left.saturating_sub(own.rounds);
+            let global = purge_tables(&store, org, cutoff, chunk, rest, Tables::Global).await?;
+            OrgPurge {
+                rows_deleted: own.rows_deleted + global.rows_deleted,
+                rounds: own.rounds + global.rounds,
+                complete: own.complete && global.complete,
+            }
+        };
         report.statements += done.rounds;
         report.rows_deleted += done.rows_deleted;
         if !done.complete {

@@ -1,14 +1,14 @@
 // Key administration against D1 through wrangler (local by default, --remote for production).
 //   node scripts/lib/admin.mjs create --org NAME --plan free|pro|enterprise|custom
 //        [--scope ingest,read,respond,admin] [--name TEXT]
-//        [--rate-limit N] [--quota N] [--retention-days N] [--remote]
+//        [--rate-limit N] [--quota N] [--retention-days N] [--shard DB_N] [--remote]
 //   node scripts/lib/admin.mjs revoke KEY [--remote]
 // --persist-to DIR uses the local D1 state in DIR instead of .wrangler/state (wrangler's own
 // option; tests/security/keys.test.mjs runs scripts/create-key against a throwaway one).
 // The new key is printed alone on the last line of stdout; wrangler's chatter goes to stderr.
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { createKeyStatements, newKey, revokeKeyStatement } from "./keys.mjs";
+import { createKeyStatements, newKey, orgShardStatement, revokeKeyStatement } from "./keys.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 
@@ -38,6 +38,7 @@ async function main(argv) {
       "persist-to": { type: "string" },
       scope: { type: "string", multiple: true },
       name: { type: "string" },
+      shard: { type: "string" },
     },
   });
   if (cmd === "create") {
@@ -45,8 +46,15 @@ async function main(argv) {
     const stmts = createKeyStatements({
       org: values.org, plan: values.plan, key,
       rateLimit: values["rate-limit"], quota: values.quota, retentionDays: values["retention-days"],
-      scopes: values.scope?.flatMap((s) => s.split(",")), name: values.name,
+      scopes: values.scope?.flatMap((s) => s.split(",")), name: values.name, shard: values.shard,
     });
+    if (values.shard) {
+      // Placement is for new organisations: an existing one moves only with its data.
+      const found = d1(orgShardStatement(values.org), values.remote, values["persist-to"])?.[0]?.results?.[0];
+      if (found && found.shard !== values.shard) {
+        throw new Error(`organisation "${values.org}" is on ${found.shard}, not ${values.shard}`);
+      }
+    }
     d1(stmts.join("; "), values.remote, values["persist-to"]);
     const scopes = values.scope ? values.scope.join(",") : "every scope (ingest, read, respond, admin)";
     console.error(`created key for organisation "${values.org}" on plan ${values.plan} with ${scopes}`);

@@ -53,8 +53,19 @@ const sqlInt = (v) => (v === null || v === undefined ? "NULL" : String(Math.trun
  * SQL statements that create (or update) an organisation and register a key for it.
  * Values are validated and quoted here; the statements go to `wrangler d1 execute` or D1 directly.
  */
-export function createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name, now = Date.now() }) {
+/** A D1 binding an organisation's data may live on (crates/core/src/shards.rs `ShardName`). */
+export const SHARD = /^DB(_[A-Z0-9_]{1,32})?$/;
+
+/** The shard an existing organisation is on, as a statement answering `shard` (NULL: DB). */
+export function orgShardStatement(org) {
+  return `SELECT coalesce(shard, 'DB') AS shard FROM orgs WHERE id = ${sqlText(orgIdFor(org))}`;
+}
+
+export function createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name, shard, now = Date.now() }) {
   if (!org || typeof org !== "string") throw new Error("org name is required");
+  if (shard !== undefined && shard !== null && !SHARD.test(shard)) {
+    throw new Error("--shard must be a D1 binding name: DB, or DB_ and up to 32 of A-Z, 0-9, _");
+  }
   if (!PLANS.has(plan)) throw new Error(`plan must be one of ${[...PLANS].join(", ")}`);
   for (const [name, v] of [["rate-limit", rateLimit], ["quota", quota], ["retention-days", retentionDays]]) {
     if (v !== undefined && v !== null && !(Number.isInteger(Number(v)) && Number(v) > 0)) {
@@ -63,9 +74,10 @@ export function createKeyStatements({ org, plan, key, rateLimit, quota, retentio
   }
   const id = orgIdFor(org);
   return [
-    `INSERT INTO orgs (id, name, plan, rate_limit_per_minute, monthly_event_quota, retention_days, created_at) ` +
+    // A new organisation goes on `shard` (NULL: DB, the primary); an existing one stays where it is.
+    `INSERT INTO orgs (id, name, plan, rate_limit_per_minute, monthly_event_quota, retention_days, created_at, shard) ` +
       `VALUES (${sqlText(id)}, ${sqlText(org)}, ${sqlText(plan)}, ${sqlInt(rateLimit)}, ${sqlInt(quota)}, ` +
-      `${sqlInt(retentionDays)}, ${sqlInt(now)}) ON CONFLICT(id) DO UPDATE SET plan = excluded.plan, ` +
+      `${sqlInt(retentionDays)}, ${sqlInt(now)}, ${sqlText(shard && shard !== "DB" ? shard : null)}) ON CONFLICT(id) DO UPDATE SET plan = excluded.plan, ` +
       `rate_limit_per_minute = excluded.rate_limit_per_minute, monthly_event_quota = excluded.monthly_event_quota, ` +
       `retention_days = excluded.retention_days`,
     `INSERT INTO api_keys (key_hash, org_id, key_prefix, created_at, id, name, scopes, created_by) VALUES (` +

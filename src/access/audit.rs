@@ -5,17 +5,22 @@
 
 use crate::api::incoming::query_pairs;
 use crate::api::{http, Ctx};
-use crate::d1::Store;
-use edgesoc_core::access::audit::{self, Entry, Query, EXPORT_MAX, GENESIS, VERIFY_ROUND};
+use crate::d1::{Primary, Shard};
+use edgesoc_core::access::audit::{
+    self, Change, Entry, Operator, Query, EXPORT_MAX, GENESIS, VERIFY_ROUND,
+};
+use edgesoc_core::access::tenant::Tenant;
 use edgesoc_core::api::envelope::{meta, single_envelope};
 use edgesoc_core::api::params::aliased;
+use edgesoc_core::api::sql::Statement;
+use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
 /// Hashes the organisation's unsealed entries, in order (at most one round; the next call
 /// continues).
-pub async fn seal(store: &Store, org: &str) -> Result<(), ApiError> {
+pub async fn seal(store: &Shard, org: &str) -> Result<(), ApiError> {
     let rows: Vec<Entry> = store.all(audit::unsealed_statement(org)).await?;
     if let Some(update) = audit::seal(org, &rows) {
         store.run(update).await?;
@@ -23,10 +28,55 @@ pub async fn seal(store: &Store, org: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Runs `statements`, a change to global tables (keys, members, sessions, the organisation's
+/// origins), on the primary and records `change` in the organisation's audit log on its shard
+/// if the last of them changed a row, then seals the log; answers the statements' rows. Where
+/// the shard is the primary: one batch, the entry guarded by `changes()` as for every other
+/// change. Elsewhere: the change with a `changes()` read after it, then the entry; if the shard
+/// fails, the change stands and the error is answered.
+pub async fn global_change(
+    (primary, shard): (&Primary, &Shard),
+    tenant: &Tenant,
+    who: &Operator,
+    mut statements: Vec<Statement>,
+    change: &Change,
+    now: UnixMs,
+) -> Result<Vec<Vec<Value>>, ApiError> {
+    let org = &tenant.org_id.0;
+    let n = statements.len();
+    if shard.name().is_primary() {
+        statements.push(audit::append_statement(org, who, change, now));
+        let mut rows = primary.batch(&statements).await?;
+        rows.truncate(n);
+        seal_logged(shard, org).await;
+        return Ok(rows);
+    }
+    statements.push((audit::CHANGED_SQL.into(), Vec::new()));
+    let mut rows = primary.batch(&statements).await?;
+    let changed = rows
+        .pop()
+        .and_then(|r| r.first().and_then(|v| v["n"].as_f64()))
+        .is_some_and(|n| n > 0.0);
+    if changed {
+        shard
+            .batch(&[audit::append_made_statement(org, who, change, now)])
+            .await?;
+        seal_logged(shard, org).await;
+    }
+    Ok(rows)
+}
+
+/// [`seal`], a failure logged: the entries are stored, and the next read of the log seals them.
+pub async fn seal_logged(shard: &Shard, org: &str) {
+    if let Err(e) = seal(shard, org).await {
+        worker::console_error!("sealing the audit log: {e:?}");
+    }
+}
+
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = Query::parse(&query_pairs(req)?)?;
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.store()?;
+    let store = ctx.shard()?;
     seal(store, org).await?;
     let mut rows: Vec<Entry> = store.all(audit::list_statement(org, &q)).await?;
     let more = rows.len() > q.limit as usize;
@@ -50,7 +100,7 @@ pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::invalid("format", "must be ndjson or csv"));
     }
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.store()?;
+    let store = ctx.shard()?;
     seal(store, org).await?;
     let mut rows: Vec<Entry> = store
         .all(audit::range_statement(org, after + 1, EXPORT_MAX + 1))
@@ -82,7 +132,7 @@ pub async fn verify(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .unwrap_or(1)
         .max(1);
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.store()?;
+    let store = ctx.shard()?;
     seal(store, org).await?;
     let mut rows: Vec<Entry> = store
         .all(audit::range_statement(org, from - 1, VERIFY_ROUND + 2))

@@ -5,7 +5,7 @@
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
-use crate::d1::Store;
+use crate::d1::Primary;
 use edgesoc_core::access::audit::Change;
 use edgesoc_core::access::cf_access::{self, AccessConfig, Role};
 use edgesoc_core::access::tenant::{CallingKey, Tenant, TenantRow};
@@ -129,7 +129,7 @@ pub async fn resolve(
         worker::console_log!("Access token refused: bad signature");
         return Ok(None);
     }
-    let store = Store::from_env(env)?;
+    let store = Primary::open(env)?;
     let row: Option<MemberRow> = store
         .one(cf_access::tenant_statement(&claimed.email))
         .await?;
@@ -168,7 +168,7 @@ struct Member {
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let rows: Vec<Member> = ctx
-        .store()?
+        .primary()?
         .all(cf_access::list_statement(&ctx.tenant.org_id.0))
         .await?;
     let data: Vec<Value> = rows
@@ -186,23 +186,14 @@ pub async fn put(req: &Request, raw: &str, ctx: &Ctx) -> Result<Response, ApiErr
     let body = read_body_limited(req.inner(), 1024).await?;
     let role = cf_access::parse_role(&body)?;
     let org = &ctx.tenant.org_id.0;
-    let rows = ctx
-        .store()?
-        .batch(&[
-            cf_access::upsert_statement(org, &email, role, &ctx.tenant.actor(), ctx.now),
-            ctx.audit(Change::new(
-                "member.put",
-                Some(&email),
-                json!({"role": role.as_str()}),
-            )),
-        ])
-        .await?;
+    let upsert = cf_access::upsert_statement(org, &email, role, &ctx.tenant.actor(), ctx.now);
+    let change = Change::new("member.put", Some(&email), json!({"role": role.as_str()}));
+    let rows = ctx.global_change(vec![upsert], change).await?;
     if rows.first().is_none_or(Vec::is_empty) {
         return Err(ApiError::conflict(
             "this e-mail is another organisation's member, or the organisation has its most members",
         ));
     }
-    ctx.seal_audit().await;
     let data = json!({"email": email, "role": role.as_str()});
     Ok(ctx.json(
         200,
@@ -213,17 +204,13 @@ pub async fn put(req: &Request, raw: &str, ctx: &Ctx) -> Result<Response, ApiErr
 pub async fn delete(raw: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let email = cf_access::parse_member(raw)?;
     let org = &ctx.tenant.org_id.0;
+    let change = Change::new("member.delete", Some(&email), json!({}));
     let rows = ctx
-        .store()?
-        .batch(&[
-            cf_access::delete_statement(org, &email),
-            ctx.audit(Change::new("member.delete", Some(&email), json!({}))),
-        ])
+        .global_change(vec![cf_access::delete_statement(org, &email)], change)
         .await?;
     if rows.first().is_none_or(Vec::is_empty) {
         return Err(ApiError::not_found("Member"));
     }
-    ctx.seal_audit().await;
     let data = json!({"email": email, "deleted": true});
     Ok(ctx.json(
         200,

@@ -41,7 +41,7 @@ fn too_many() -> ApiError {
 /// The stored key `id` with the new key shown once, and `extra`'s members, as `201`.
 async fn created(ctx: &Ctx, id: &str, raw: String, extra: Value) -> Result<Response, ApiError> {
     let row: KeyRow = ctx
-        .store()?
+        .primary()?
         .one(keys::get_statement(&ctx.tenant.org_id.0, id, ctx.now))
         .await?
         .ok_or_else(ApiError::internal)?;
@@ -56,7 +56,7 @@ async fn created(ctx: &Ctx, id: &str, raw: String, extra: Value) -> Result<Respo
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let rows: Vec<KeyRow> = ctx
-        .store()?
+        .primary()?
         .all(keys::list_statement(&ctx.tenant.org_id.0, ctx.now))
         .await?;
     let data: Vec<Value> = rows.iter().map(KeyRow::to_api).collect();
@@ -70,17 +70,13 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let (raw, key, id) = fresh()?;
     let org = &ctx.tenant.org_id.0;
     let detail = json!({"name": new.name, "scopes": new.scopes, "prefix": key.shown_prefix(keys::SHOWN_PREFIX_CHARS)});
+    let insert = keys::insert_statement(org, &id, &key, &new, &ctx.tenant.actor(), ctx.now);
     let rows = ctx
-        .store()?
-        .batch(&[
-            keys::insert_statement(org, &id, &key, &new, &ctx.tenant.actor(), ctx.now),
-            ctx.audit(Change::new("key.create", Some(&id), detail)),
-        ])
+        .global_change(vec![insert], Change::new("key.create", Some(&id), detail))
         .await?;
     if rows.first().is_none_or(Vec::is_empty) {
         return Err(too_many());
     }
-    ctx.seal_audit().await;
     created(ctx, &id, raw, Value::Null).await
 }
 
@@ -89,15 +85,13 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn revoke(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = keys::parse_key_id(raw_id)?;
     let org = &ctx.tenant.org_id.0;
+    let statements = vec![
+        keys::get_statement(org, &id, ctx.now),
+        keys::revoke_statement(org, &id, ctx.now),
+    ];
     let rows = ctx
-        .store()?
-        .batch(&[
-            keys::get_statement(org, &id, ctx.now),
-            keys::revoke_statement(org, &id, ctx.now),
-            ctx.audit(Change::new("key.revoke", Some(&id), json!({}))),
-        ])
+        .global_change(statements, Change::new("key.revoke", Some(&id), json!({})))
         .await?;
-    ctx.seal_audit().await;
     match (rows.first().is_some_and(|r| !r.is_empty()), rows.get(1).is_some_and(|r| !r.is_empty())) {
         (false, _) => Err(ApiError::not_found("Key")),
         (true, false) => Err(ApiError::conflict(
@@ -117,7 +111,7 @@ pub async fn rotate(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, 
     let body = read_body_limited(req.inner(), MAX_BODY_BYTES).await?;
     let overlap = keys::parse_overlap(&body)?;
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.store()?;
+    let store = ctx.primary()?;
     let found: Option<KeyRow> = store.one(keys::get_statement(org, &old, ctx.now)).await?;
     if found.is_none() {
         return Err(ApiError::not_found("Key"));
@@ -126,14 +120,12 @@ pub async fn rotate(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, 
     let [insert, expire] =
         keys::rotate_statements(org, &old, &id, &key, &ctx.tenant.actor(), ctx.now, overlap);
     let detail = json!({"new_key": id, "overlap_seconds": overlap});
-    let rows = store
-        .batch(&[
-            insert,
-            expire,
-            ctx.audit(Change::new("key.rotate", Some(&old), detail)),
-        ])
+    let rows = ctx
+        .global_change(
+            vec![insert, expire],
+            Change::new("key.rotate", Some(&old), detail),
+        )
         .await?;
-    ctx.seal_audit().await;
     if rows.get(1).is_none_or(Vec::is_empty) {
         // The old key expired or was revoked meanwhile (nothing stored), or the limit is reached.
         return match store

@@ -14,7 +14,7 @@ pub mod session;
 
 use crate::api::http;
 use crate::api::incoming::Incoming;
-use crate::d1::Store;
+use crate::d1::Primary;
 use edgesoc_core::access::cache::TtlCache;
 use edgesoc_core::access::cf_access::HEADER as CF_ACCESS_HEADER;
 use edgesoc_core::access::ids::key_from_headers;
@@ -22,7 +22,7 @@ use edgesoc_core::access::ids::{ApiKey, KeyHash};
 use edgesoc_core::access::keys::touch_statement;
 use edgesoc_core::access::scope::Scopes;
 use edgesoc_core::access::session::SessionId;
-use edgesoc_core::access::tenant::{self, Tenant, TenantRow, UnknownPlan};
+use edgesoc_core::access::tenant::{self, Tenant, TenantRow, UnreadableOrg};
 use edgesoc_core::api::route::Route;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::limits::plan::Plan;
@@ -169,7 +169,7 @@ pub(crate) async fn resolve(
     if crate::faults::strikes(faults, "tenant_d1") {
         return Err(ApiError::unavailable("D1"));
     }
-    let store = Store::from_env(env)?;
+    let store = Primary::open(env)?;
     let found = match tenant_for_key(&store, key, now).await? {
         Some(t) => Some(t),
         None => bootstrap(&store, env, key, now).await?,
@@ -190,7 +190,7 @@ pub(crate) async fn resolve(
 
 /// Registers `key` for the default organisation when it is the `BOOTSTRAP_API_KEY` secret.
 async fn bootstrap(
-    store: &Store,
+    store: &Primary,
     env: &Env,
     key: &ApiKey,
     now: UnixMs,
@@ -214,7 +214,7 @@ async fn bootstrap(
 
 /// The tenant owning a usable key, or `None` for unknown, revoked and expired keys.
 async fn tenant_for_key(
-    store: &Store,
+    store: &Primary,
     key: &ApiKey,
     now: UnixMs,
 ) -> Result<Option<Tenant>, ApiError> {
@@ -222,27 +222,29 @@ async fn tenant_for_key(
     let row: Option<TenantRow> = store.one(tenant::by_key_statement(&hash, now)).await?;
     match row.map(|r| r.tenant_for(&hash)).transpose() {
         Ok(found) => Ok(found.flatten()),
-        Err(e) => Err(unknown_plan(e)),
+        Err(e) => Err(unreadable_org(e)),
     }
 }
 
 /// The tenant of an organisation by id, if it exists.
 async fn tenant_by_org(env: &Env, org: &str) -> Result<Option<Tenant>, ApiError> {
-    let store = Store::from_env(env)?;
+    let store = Primary::open(env)?;
     let row: Option<TenantRow> = store.one(tenant::by_org_statement(org)).await?;
-    row.map(TenantRow::tenant).transpose().map_err(unknown_plan)
+    row.map(TenantRow::tenant)
+        .transpose()
+        .map_err(unreadable_org)
 }
 
 /// Every organisation, least recently purged first.
-pub async fn all_tenants(store: &Store) -> Result<Vec<Tenant>, ApiError> {
+pub async fn all_tenants(store: &Primary) -> Result<Vec<Tenant>, ApiError> {
     let rows: Vec<TenantRow> = store.all(tenant::all_statement()).await?;
     rows.into_iter()
         .map(TenantRow::tenant)
         .collect::<Result<_, _>>()
-        .map_err(unknown_plan)
+        .map_err(unreadable_org)
 }
 
-fn unknown_plan(e: UnknownPlan) -> ApiError {
+fn unreadable_org(e: UnreadableOrg) -> ApiError {
     worker::console_error!("{e}");
     ApiError::internal()
 }

@@ -29,7 +29,7 @@ fn answer(ctx: &Ctx, list: &[String]) -> Response {
 
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let row: Option<Row> = ctx
-        .store()?
+        .primary()?
         .one(origins::get_statement(&ctx.tenant.org_id.0))
         .await?;
     let list = origins::from_stored(row.and_then(|r| r.authorized_origins).as_deref());
@@ -41,16 +41,8 @@ pub async fn put(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let body = read_body_limited(req.inner(), MAX_BODY_BYTES).await?;
     let list = origins::parse(&body)?;
     let org = &ctx.tenant.org_id.0;
-    ctx.store()?
-        .batch(&[
-            origins::set_statement(org, &list),
-            ctx.audit(Change::new(
-                "settings.origins.update",
-                None,
-                json!({"origins": list}),
-            )),
-        ])
+    let change = Change::new("settings.origins.update", None, json!({"origins": list}));
+    ctx.global_change(vec![origins::set_statement(org, &list)], change)
         .await?;
-    ctx.seal_audit().await;
     Ok(answer(ctx, &list))
 }

@@ -7,8 +7,8 @@
 use crate::api::http::{self, read_body_limited};
 use crate::api::incoming::Incoming;
 use crate::api::Ctx;
-use crate::d1::Store;
-use edgesoc_core::access::audit::{self, Change, Operator};
+use crate::d1::{Primary, Shard};
+use edgesoc_core::access::audit::{Change, Operator};
 use edgesoc_core::access::ids::ApiKey;
 use edgesoc_core::access::origins;
 use edgesoc_core::access::session::{self, SessionId, ID_BYTES};
@@ -40,7 +40,7 @@ pub async fn resolve(env: &Env, id: &SessionId, now: UnixMs) -> Result<Option<Te
     if let Some(t) = super::cached(env, &hash, now) {
         return Ok(Some(t).filter(|t| t.key_usable(now)));
     }
-    let store = Store::from_env(env)?;
+    let store = Primary::open(env)?;
     let row: Option<TenantRow> = store.one(session::tenant_statement(id, now)).await?;
     let Some(row) = row else { return Ok(None) };
     let mut tenant = row.tenant().map_err(|e| {
@@ -126,16 +126,9 @@ async fn sign_in(
         None,
         json!({"role": session::role(scopes), "scopes": scopes}),
     );
-    let store = Store::from_env(env)?;
-    store
-        .batch(&[
-            session::insert_statement(&id, org, &key_id, scopes, now),
-            audit::append_statement(org, &who, &change, now),
-        ])
-        .await?;
-    if let Err(e) = super::audit::seal(&store, org).await {
-        worker::console_error!("sealing the audit log: {e:?}");
-    }
+    let handles = (&Primary::open(env)?, &Shard::of(env, &tenant)?);
+    let insert = session::insert_statement(&id, org, &key_id, scopes, now);
+    super::audit::global_change(handles, &tenant, &who, vec![insert], &change, now).await?;
     let secret = secret(env);
     let signed_in = Tenant {
         scopes,
@@ -168,7 +161,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
 /// `DELETE /session`: ends the calling session (a key has none to end) and clears the cookie.
 pub async fn delete(ctx: &Ctx) -> Result<Response, ApiError> {
     if let Some(id) = &ctx.tenant.session {
-        ctx.store()?
+        ctx.primary()?
             .run(session::revoke_statement(id, ctx.now))
             .await?;
         // This isolate forgets it at once; others within the cache's TTL.

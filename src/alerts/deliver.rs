@@ -3,7 +3,7 @@
 //! timeout, redirects not followed) and email through the `send_email` binding `EMAIL`; and the
 //! hourly sweep that queues deliveries whose message never went out or was lost.
 
-use crate::d1::Store;
+use crate::d1::{self, Primary, Shard};
 use crate::queue::{OutQueue, Received};
 use crate::vars;
 use edgesoc_core::alerts::delivery::deliver::{
@@ -11,7 +11,9 @@ use edgesoc_core::alerts::delivery::deliver::{
 };
 use edgesoc_core::alerts::delivery::destination::Allowed;
 use edgesoc_core::alerts::delivery::format::HttpRequest;
+use edgesoc_core::alerts::delivery::ledger;
 use edgesoc_core::alerts::delivery::policy::{Answer, Policy};
+use edgesoc_core::ingest::consume::{Ack, Delivered};
 use edgesoc_core::runtime::{Http, Mailer};
 use edgesoc_core::time::UnixMs;
 use futures_util::future::{select, Either};
@@ -130,48 +132,74 @@ impl Mailer for EmailBinding {
     }
 }
 
-/// The delivery queue's consumer: one attempt per message.
+/// The delivery queue's consumer: one attempt per message, on the shard of the delivery's
+/// organisation (`crate::d1::route`).
 pub async fn consume(batch: worker::MessageBatch<JsValue>, env: &Env) {
     let received = Received::new(batch, now());
-    let store = match Store::from_env(env) {
-        Ok(store) => store,
+    let groups = match Primary::open(env) {
+        Ok(primary) => d1::route(env, &primary, &received.messages, ledger::message_org).await,
+        Err(e) => Err(e),
+    };
+    let groups = match groups {
+        Ok(groups) => groups,
         Err(e) => return received.retry_all(&format!("delivery queue: {e}")),
     };
     let settings = settings(env);
     let mailer = mailer(env);
-    let flow = DeliverEnv {
-        db: &store,
-        http: &Fetcher,
-        mailer: mailer.as_ref(),
-        settings: &settings,
-        now: &now,
-    };
-    let (acks, notes) = deliver_batch(&flow, &received.messages).await;
-    for note in notes {
-        worker::console_error!("{note}");
+    let mut acks = vec![Ack::Retry; received.messages.len()];
+    for (name, indexes) in groups {
+        let shard = match Shard::named(env, &name) {
+            Ok(shard) => shard,
+            Err(e) => {
+                worker::console_error!("delivery queue: {e}; retrying {} messages", indexes.len());
+                continue;
+            }
+        };
+        let flow = DeliverEnv {
+            db: &shard,
+            http: &Fetcher,
+            mailer: mailer.as_ref(),
+            settings: &settings,
+            now: &now,
+        };
+        let messages: Vec<Delivered> = indexes
+            .iter()
+            .map(|&i| received.messages[i].clone())
+            .collect();
+        let (answered, notes) = deliver_batch(&flow, &messages).await;
+        for note in notes {
+            worker::console_error!("{note}");
+        }
+        for (&i, ack) in indexes.iter().zip(answered) {
+            acks[i] = ack;
+        }
     }
     received.answer(&acks);
 }
 
-/// The hourly sweep: queues every pending delivery that never reached the queue or whose retry
-/// is long overdue.
+/// The hourly sweep, shard by shard: queues every pending delivery that never reached the queue
+/// or whose retry is long overdue.
 pub async fn sweep(env: &Env, at: UnixMs) {
-    let result = async {
-        let store = Store::from_env(env).map_err(|e| e.to_string())?;
-        let queue = OutQueue::from_env(env, QUEUE, crate::faults::from_env(env))?;
-        enqueue_pending(&store, &queue, &[], Some(at), now()).await
-    }
-    .await;
-    match result {
-        Ok(0) => {}
-        Ok(n) => worker::console_log!("alert delivery: {n} overdue deliveries queued again"),
-        Err(e) => worker::console_error!("alert delivery: sweep failed: {e}"),
+    for name in d1::shards(env) {
+        let result = async {
+            let store = Shard::named(env, &name).map_err(|e| e.to_string())?;
+            let queue = OutQueue::from_env(env, QUEUE, crate::faults::from_env(env))?;
+            enqueue_pending(&store, &queue, &[], Some(at), now()).await
+        }
+        .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => worker::console_log!(
+                "alert delivery: {n} overdue deliveries of {name} queued again"
+            ),
+            Err(e) => worker::console_error!("alert delivery: sweep of {name} failed: {e}"),
+        }
     }
 }
 
 /// Queues the pending deliveries of `org` now (after a PATCH resolved an alert, or a Loki push
 /// raised one); a failure is left to the hourly sweep, and logged.
-pub async fn enqueue_for(env: &Env, store: &Store, org: &str) {
+pub async fn enqueue_for(env: &Env, store: &Shard, org: &str) {
     let queue = match OutQueue::from_env(env, QUEUE, crate::faults::from_env(env)) {
         Ok(q) => q,
         Err(e) => return worker::console_error!("alert delivery: {e}"),

@@ -51,7 +51,7 @@ fn new_secret() -> Result<String, ApiError> {
 }
 
 async fn load(ctx: &Ctx, id: &str) -> Result<DestinationRow, ApiError> {
-    ctx.store()?
+    ctx.shard()?
         .one(destination::get_statement(&ctx.tenant.org_id.0, id))
         .await?
         .ok_or_else(|| ApiError::not_found("Destination"))
@@ -75,7 +75,7 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let detail = json!({"name": new.name, "kind": new.kind.as_str(), "min_severity": new.min_severity.as_str(),
         "alert_types": new.alert_types, "enabled": new.enabled});
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             destination::insert_statement(org, &id, &new, secret.as_deref(), ctx.now),
             ctx.audit(Change::new("destination.create", Some(&id), detail)),
@@ -101,7 +101,7 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let rows: Vec<DestinationRow> = ctx
-        .store()?
+        .shard()?
         .all(destination::list_statement(&ctx.tenant.org_id.0))
         .await?;
     let data: Vec<Value> = rows.iter().map(DestinationRow::to_api).collect();
@@ -141,7 +141,7 @@ pub async fn update(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, 
         // Disabling stops what is still pending.
         statements.push(ledger::cancel_destination_statement(org, &id, ctx.now));
     }
-    ctx.store()?.batch(&statements).await?;
+    ctx.shard()?.batch(&statements).await?;
     ctx.seal_audit().await;
     let row = load(ctx, &id).await?;
     Ok(ctx.json(200, &envelope(ctx, row.to_api())))
@@ -151,7 +151,7 @@ pub async fn delete(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = destination_id(raw_id)?;
     let org = &ctx.tenant.org_id.0;
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             destination::get_statement(org, &id),
             ledger::cancel_destination_statement(org, &id, ctx.now),
@@ -176,7 +176,7 @@ pub async fn rotate_secret(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError
         ));
     }
     let secret = new_secret()?;
-    ctx.store()?
+    ctx.shard()?
         .batch(&[
             destination::rotate_statement(&ctx.tenant.org_id.0, &id, &secret, ctx.now),
             ctx.audit(Change::new(
@@ -200,7 +200,7 @@ pub async fn test(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let mailer = deliver::mailer(ctx.env());
     let now = || UnixMs(js_sys::Date::now() as i64);
     let env = DeliverEnv {
-        db: ctx.store()?,
+        db: ctx.shard()?,
         http: &Fetcher,
         mailer: mailer.as_ref(),
         settings: &settings,
@@ -227,7 +227,7 @@ pub async fn deliveries(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Respon
         DELIVERIES_MAX_LIMIT,
     )?;
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[ledger::attempts_statement(&ctx.tenant.org_id.0, &id, limit)])
         .await?;
     let data: Vec<Value> = rows.iter().flatten().map(ledger::attempt_view).collect();

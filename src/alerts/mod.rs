@@ -28,7 +28,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = AlertQuery::parse(&query_pairs(req)?, &cursors)?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (rows, total) = ctx
-        .store()?
+        .shard()?
         .page::<AlertRow>(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
     let page = Page::new(rows, q.limit, q.offset, total, q.cursor.is_some(), &cursors);
@@ -47,7 +47,7 @@ pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     (q.limit, q.offset) = (EXPORT_ROWS, 0);
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (page_sql, _) = q.page_sql(&ctx.tenant.org_id.0, cutoff);
-    let rows: Vec<AlertRow> = ctx.store()?.all(page_sql).await?;
+    let rows: Vec<AlertRow> = ctx.shard()?.all(page_sql).await?;
     let page = Page::new(rows, q.limit, 0, 0, true, &cursors);
     let data: Vec<_> = page.rows.iter().map(AlertRow::to_api).collect();
     Ok(ctx.export(format, &data, &ALERT_COLUMNS, page.next_cursor(), "alerts"))
@@ -56,7 +56,7 @@ pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 async fn load(id: &str, ctx: &Ctx) -> Result<AlertRow, ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let row: Option<AlertRow> = ctx
-        .store()?
+        .shard()?
         .one(by_id_sql("alerts", &ctx.tenant.org_id.0, id, cutoff))
         .await?;
     row.ok_or_else(|| ApiError::not_found("Alert"))
@@ -80,7 +80,7 @@ pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, A
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let by = ctx.tenant.actor();
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             patch.update_sql(&ctx.tenant.org_id, &id, ctx.now, cutoff, &by),
             ctx.audit(Change::new(
@@ -97,7 +97,7 @@ pub async fn patch(req: &Request, raw_id: &str, ctx: &Ctx) -> Result<Response, A
     if patch.status == AlertStatus::Resolved {
         // A resolved alert resolves its PagerDuty incidents.
         let org = &ctx.tenant.org_id.0;
-        let store = ctx.store()?;
+        let store = ctx.shard()?;
         store.run(plan_resolve_statement(org, &id, ctx.now)).await?;
         deliver::enqueue_for(ctx.env(), store, org).await;
     }
@@ -126,7 +126,7 @@ async fn mark_safe_and_suppress(
     let mut detail = patch.audit_detail();
     detail["suppression"] = serde_json::Value::String(sid.clone());
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             suppress::insert_statement(&org.0, &sid, &new, &by, ctx.now),
             patch.update_sql_with_suppression(org, id, ctx.now, cutoff, &sid, &by),

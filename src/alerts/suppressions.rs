@@ -43,7 +43,7 @@ pub async fn create(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         &["scope", "value", "alert_types", "expires_at", "reason"],
     );
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             suppress::insert_statement(org, &id, &new, &ctx.tenant.actor(), ctx.now),
             ctx.audit(Change::new("suppression.create", Some(&id), detail)),
@@ -64,7 +64,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         ctx.tenant.cutoff(ctx.now),
         q.limit,
     );
-    let rows: Vec<SuppressionRow> = ctx.store()?.all(statement).await?;
+    let rows: Vec<SuppressionRow> = ctx.shard()?.all(statement).await?;
     let data: Vec<Value> = rows.iter().map(|r| r.to_api(ctx.now)).collect();
     let meta = meta(&ctx.tenant, ctx.now, Some(suppress::LIST_MAX_LIMIT));
     Ok(ctx.json(200, &json!({"success": true, "data": data, "meta": meta})))
@@ -74,7 +74,7 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = suppress::path_id(raw_id)?;
     let statement = suppress::get_statement(&ctx.tenant.org_id.0, &id, ctx.tenant.cutoff(ctx.now));
     let row: SuppressionRow = ctx
-        .store()?
+        .shard()?
         .one(statement)
         .await?
         .ok_or_else(|| ApiError::not_found("Suppression"))?;
@@ -87,7 +87,7 @@ pub async fn delete(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = suppress::path_id(raw_id)?;
     let (org, cutoff) = (&ctx.tenant.org_id.0, ctx.tenant.cutoff(ctx.now));
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             suppress::delete_statement(org, &id, &ctx.tenant.actor(), ctx.now, cutoff),
             ctx.audit(Change::new("suppression.delete", Some(&id), json!({}))),

@@ -16,7 +16,7 @@ pub async fn get(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let mut batch = rollups::read_catch_up(ctx.now.0);
     let caught_up = batch.len();
     batch.extend(statements(&q, &window, &ctx.tenant.org_id.0));
-    let rows = ctx.store()?.batch(&batch).await.map_err(|e| {
+    let rows = ctx.shard()?.batch(&batch).await.map_err(|e| {
         worker::console_error!("dashboard reads: {e}");
         ApiError::unavailable("Dashboard data")
     })?;

@@ -18,7 +18,7 @@ pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
     // The total reads `event_counts`: caught up first with every stored event.
     let (rows, total) = ctx
-        .store()?
+        .shard()?
         .page_after::<EventRow>(
             rollups::read_catch_up(ctx.now.0),
             q.page_sql(&ctx.tenant.org_id.0, cutoff),
@@ -35,7 +35,7 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let id = path_id(raw_id, "Event")?;
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let row: Option<EventRow> = ctx
-        .store()?
+        .shard()?
         .one(by_id_sql("events", &ctx.tenant.org_id.0, &id, cutoff))
         .await?;
     let row = row.ok_or_else(|| ApiError::not_found("Event"))?;
@@ -56,7 +56,7 @@ pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     (q.limit, q.offset) = (EXPORT_ROWS, 0);
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let (page_sql, _) = q.page_sql(&ctx.tenant.org_id.0, cutoff);
-    let rows: Vec<EventRow> = ctx.store()?.all(page_sql).await?;
+    let rows: Vec<EventRow> = ctx.shard()?.all(page_sql).await?;
     let page = Page::new(rows, q.limit, 0, 0, true, &cursors);
     let redact = redacts(&ctx.tenant);
     let data: Vec<_> = page.rows.iter().map(|r| r.to_api(redact)).collect();

@@ -1,9 +1,9 @@
 //! What a handler knows about the request it serves: the caller's organisation, the time, the
-//! limiter's verdict once the request is admitted, and D1, bound on first use (`/collect` never
-//! touches D1).
+//! limiter's verdict once the request is admitted, and D1 — the primary and the organisation's
+//! shard (`src/d1/mod.rs`), each bound on first use (`/collect` never touches D1).
 
 use crate::api::http;
-use crate::d1::Store;
+use crate::d1::{Primary, Shard};
 use crate::limits::group::{self, Claim};
 use crate::limits::LimiterClient;
 use edgesoc_core::access::audit::{self, Change, Operator};
@@ -35,7 +35,8 @@ pub struct Ctx {
     wctx: Context,
     /// Test-only injected faults (`EDGESOC_FAULTS`).
     faults: Faults,
-    store: OnceCell<Store>,
+    primary: OnceCell<Primary>,
+    shard: OnceCell<Shard>,
     pub tenant: Tenant,
     pub now: UnixMs,
     /// The limiter's verdict, once [`Ctx::admit`] has run.
@@ -56,7 +57,8 @@ impl Ctx {
             env,
             wctx,
             faults,
-            store: OnceCell::new(),
+            primary: OnceCell::new(),
+            shard: OnceCell::new(),
             tenant,
             now,
             limits: None,
@@ -88,11 +90,29 @@ impl Ctx {
     /// Seals what the batch appended to the audit log. A failure is logged, not answered: the
     /// entries are stored, and the next read of the log seals them.
     pub async fn seal_audit(&self) {
-        if let Ok(store) = self.store() {
-            if let Err(e) = crate::access::audit::seal(store, &self.tenant.org_id.0).await {
-                worker::console_error!("sealing the audit log: {e:?}");
-            }
+        if let Ok(shard) = self.shard() {
+            crate::access::audit::seal_logged(shard, &self.tenant.org_id.0).await;
         }
+    }
+
+    /// A change to global tables with its audit entry (`crate::access::audit::global_change`);
+    /// answers the rows of `statements`.
+    pub async fn global_change(
+        &self,
+        statements: Vec<Statement>,
+        change: Change,
+    ) -> Result<Vec<Vec<serde_json::Value>>, ApiError> {
+        let handles = (self.primary()?, self.shard()?);
+        let who = self.operator();
+        crate::access::audit::global_change(
+            handles,
+            &self.tenant,
+            &who,
+            statements,
+            &change,
+            self.now,
+        )
+        .await
     }
 
     /// Admits the request through the organisation's limiter: one round trip shared with the
@@ -130,13 +150,23 @@ impl Ctx {
         self.limits.as_ref().map(|l| &l.quota)
     }
 
-    /// The D1 store.
-    pub fn store(&self) -> Result<&Store, ApiError> {
-        if let Some(store) = self.store.get() {
-            return Ok(store);
+    /// The primary database: organisations, keys, sessions, members, network lists.
+    pub fn primary(&self) -> Result<&Primary, ApiError> {
+        if let Some(primary) = self.primary.get() {
+            return Ok(primary);
         }
-        let store = Store::from_env(&self.env)?;
-        Ok(self.store.get_or_init(|| store))
+        let primary = Primary::open(&self.env)?;
+        Ok(self.primary.get_or_init(|| primary))
+    }
+
+    /// The database that holds the organisation's own data (events, logs, rollups, alerts,
+    /// destinations, suppressions, settings, agents, the audit log).
+    pub fn shard(&self) -> Result<&Shard, ApiError> {
+        if let Some(shard) = self.shard.get() {
+            return Ok(shard);
+        }
+        let shard = Shard::of(&self.env, &self.tenant)?;
+        Ok(self.shard.get_or_init(|| shard))
     }
 
     /// The organisation's limiter object (for refunds; admissions go through [`Ctx::admit`]).

@@ -10,7 +10,7 @@ use worker::Response;
 
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
-    let read = match ctx.store() {
+    let read = match ctx.shard() {
         Ok(store) => store
             .batch(&health_statements(&ctx.tenant.org_id, cutoff))
             .await

@@ -24,7 +24,7 @@ fn answer(ctx: &Ctx, row: Option<&SettingsRow>) -> Response {
 
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let row: Option<SettingsRow> = ctx
-        .store()?
+        .shard()?
         .one(settings::get_statement(&ctx.tenant.org_id.0))
         .await?;
     Ok(answer(ctx, row.as_ref()))
@@ -35,7 +35,7 @@ pub async fn patch(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let patch = SettingsPatch::parse(&body)?;
     let org = &ctx.tenant.org_id.0;
     let rows = ctx
-        .store()?
+        .shard()?
         .batch(&[
             settings::upsert_statement(org, &patch, &ctx.tenant.actor(), ctx.now),
             ctx.audit(Change::new(

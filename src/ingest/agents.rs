@@ -4,15 +4,16 @@
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
-use crate::d1::Store;
+use crate::d1::{self, Primary, Shard};
 use crate::queue::OutQueue;
 use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::api::envelope::meta;
 use edgesoc_core::ingest::accept_events;
 use edgesoc_core::ingest::agents::{
-    list_statement, silent_statement, AgentRow, Heartbeat, SilentAgent, LIST_LIMIT, MAX_AGENTS,
-    MAX_BODY_BYTES, STALE_AFTER_SECONDS,
+    list_statement, plan_of, plans_statement, silent_statement, AgentRow, Heartbeat, SilentAgent,
+    LIST_LIMIT, MAX_AGENTS, MAX_BODY_BYTES, STALE_AFTER_SECONDS,
 };
+use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::runtime::Queue;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
@@ -26,7 +27,7 @@ pub async fn heartbeat(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let body = read_body_limited(req.inner(), MAX_BODY_BYTES).await?;
     let beat = Heartbeat::parse(&body)?;
     let changed = ctx
-        .store()?
+        .shard()?
         .run(beat.upsert(&ctx.tenant.org_id.0, ctx.now))
         .await?;
     if changed == 0 {
@@ -44,7 +45,7 @@ pub async fn heartbeat(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
 /// The organisation's agents with their state; every plan may read them.
 pub async fn list(_req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let rows: Vec<AgentRow> = ctx
-        .store()?
+        .shard()?
         .all(list_statement(&ctx.tenant.org_id.0))
         .await?;
     let data: Vec<Value> = rows.iter().map(|r| r.to_json(ctx.now)).collect();
@@ -73,8 +74,18 @@ pub async fn sweep(env: &Env, now: UnixMs) {
     }
 }
 
+/// Every shard's silent agents, each reported through the queue as an event of its
+/// organisation (with its plan from the primary).
 async fn report_silent(env: &Env, now: UnixMs) -> Result<usize, String> {
-    let store = Store::from_env(env).map_err(|e| e.to_string())?;
+    let mut reported = 0;
+    for name in d1::shards(env) {
+        let shard = Shard::named(env, &name).map_err(|e| e.to_string())?;
+        reported += report_shard(env, &shard, now).await?;
+    }
+    Ok(reported)
+}
+
+async fn report_shard(env: &Env, store: &Shard, now: UnixMs) -> Result<usize, String> {
     let silent: Vec<SilentAgent> = store
         .all(silent_statement(now))
         .await
@@ -82,14 +93,20 @@ async fn report_silent(env: &Env, now: UnixMs) -> Result<usize, String> {
     if silent.is_empty() {
         return Ok(0);
     }
-    let queue = OutQueue::from_env(env, "DETECT_QUEUE", crate::faults::from_env(env))?;
     let mut by_org: BTreeMap<&str, Vec<&SilentAgent>> = BTreeMap::new();
     for s in &silent {
         by_org.entry(&s.org_id).or_default().push(s);
     }
+    let orgs: Vec<&str> = by_org.keys().copied().collect();
+    let primary = Primary::open(env).map_err(|e| e.to_string())?;
+    let plans: Vec<Value> = primary
+        .all(plans_statement(&orgs))
+        .await
+        .map_err(|e| e.to_string())?;
+    let queue = OutQueue::from_env(env, "DETECT_QUEUE", crate::faults::from_env(env))?;
     for (org, agents) in by_org {
         let events = agents.iter().map(|a| a.event(now)).collect();
-        let plan = agents[0].plan();
+        let plan = plan_of(&plans, org).unwrap_or(Plan::Free);
         let accepted = accept_events(events, &OrgId(org.to_string()), plan, now, None, || {
             Value::Null
         })

@@ -3,7 +3,7 @@
 //! memory budget, shrink guard, what to store, how to load) are
 //! `edgesoc_core::intel::refresh`; this module only fetches, reads and writes.
 
-use crate::d1::Store;
+use crate::d1::Primary;
 use edgesoc_core::intel::refresh::{
     error_statement, store_batches, stored_meta, unchanged_statement, Candidate, ChunkRow,
     Decision, Fetched, ListLoad, LoadedLists, Sources, FETCH_TIMEOUT_MS, LISTS_SQL,
@@ -56,7 +56,7 @@ enum Claim {
 /// parsed; the refresh invalidates its own isolate's copy at once. When nothing is stored the
 /// shipped lists apply; when a read fails, the lists already in force stay and the read is
 /// retried after `RELOAD_RETRY_MS`. Never fails. The returned lists are shared, not copied.
-pub async fn current(store: &Store) -> NetworkLists {
+pub async fn current(store: &Primary) -> NetworkLists {
     let now = js_sys::Date::now();
     let generation = GENERATION.with(Cell::get);
     // The first request past the interval claims the reload; concurrent requests keep using
@@ -139,7 +139,7 @@ fn invalidate() {
 /// was stored anew meanwhile), its rows converted and parsed one chunk at a time, and put in
 /// force before the next list is read. A failed read leaves the lists not yet read as they
 /// were (with their old versions, so the retry reads them).
-async fn reload(store: &Store) -> Result<(), String> {
+async fn reload(store: &Primary) -> Result<(), String> {
     let rows = store
         .batch(&[(LISTS_SQL.to_string(), Vec::new())])
         .await
@@ -210,7 +210,7 @@ pub async fn refresh(env: &Env, now: UnixMs) -> Result<Vec<Outcome>, String> {
     if sources.is_empty() {
         return Ok(Vec::new());
     }
-    let store = Store::from_env(env).map_err(|e| format!("D1 binding: {e}"))?;
+    let store = Primary::open(env).map_err(|e| format!("D1 binding: {e}"))?;
     let timeout_ms =
         crate::vars::positive_u32(env, "NETWORK_LIST_TIMEOUT_MS", FETCH_TIMEOUT_MS as u32);
     let stored = stored_meta(

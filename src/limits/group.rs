@@ -17,7 +17,7 @@
 //!   timers, waiters did not fail in two runs of the same length, at the same throughput.
 //! - A waiter that finds its group without a live leader takes over the lead.
 
-use crate::d1::Store;
+use crate::d1::Primary;
 use crate::limits::LimiterClient;
 use crate::queue::OutQueue;
 use edgesoc_core::access::ids::OrgId;
@@ -156,7 +156,7 @@ fn lead(ctx: &Context, env: &Env, org: &OrgId, faults: &Faults, lease: LeaseId) 
 /// One round (`edgesoc_core::limits::round`) over this organisation's bindings.
 async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> Vec<Settled> {
     let queue = OutQueue::from_env(env, "DETECT_QUEUE", faults.clone());
-    let store = Store::from_env(env).map_err(|e| e.to_string());
+    let store = Primary::open(env).map_err(|e| e.to_string());
     let strikes = |name: &str| crate::faults::strikes(faults, name);
     let round = RoundEnv {
         org,

@@ -18,7 +18,7 @@ use worker::{Request, Response};
 /// stream can match).
 async fn read(ctx: &Ctx, statement: Option<Statement>) -> Result<Vec<Value>, ApiError> {
     match statement {
-        Some(statement) => Ok(ctx.store()?.all::<Value>(statement).await?),
+        Some(statement) => Ok(ctx.shard()?.all::<Value>(statement).await?),
         None => Ok(Vec::new()),
     }
 }

@@ -12,7 +12,7 @@ pub mod read;
 
 use crate::api::http::read_body_limited;
 use crate::api::Ctx;
-use crate::d1::Store;
+use crate::d1::Shard;
 use edgesoc_core::api::sql::MAX_BOUND_JSON_BYTES;
 use edgesoc_core::logs;
 use edgesoc_core::logs::detect::{self, FailedLine};
@@ -102,7 +102,7 @@ async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Reject
     // The dashboard rollups, caught up with the stored items when due (they return no rows).
     statements.extend(rollups::catch_up(ctx.now.0, catch_up_every_ms(ctx.env())));
     // One batch: the whole push is stored, or nothing is (a shipper retry then loses nothing).
-    let results = ctx.store()?.batch(&statements).await.map_err(|e| {
+    let results = ctx.shard()?.batch(&statements).await.map_err(|e| {
         worker::console_error!("log insert of {} rows: {e}", built.rows.len());
         ApiError::unavailable("Log storage")
     })?;
@@ -122,7 +122,7 @@ async fn store(ctx: &Ctx, streams: Vec<logs::PushStream>) -> Result<logs::Reject
     // (a retried push would store its lines twice).
     if !failed.is_empty() || !logins.is_empty() {
         crate::meter::detection();
-        detect(ctx, ctx.store()?, &failed, &logins).await;
+        detect(ctx, ctx.shard()?, &failed, &logins).await;
     }
     Ok(rejected)
 }
@@ -138,10 +138,26 @@ async fn enrich(ctx: &Ctx, rows: &mut [logs::LogRow]) {
     let Some(lookups) = logs::enrich::Lookups::of(rows) else {
         return;
     };
-    let Ok(store) = ctx.store() else { return };
-    let statements = lookups.statements(&ctx.tenant.org_id.0, ctx.now);
-    let lists = crate::intel::lists::current(store).await;
-    let done = match store.batch(&statements).await {
+    let (Ok(store), Ok(primary)) = (ctx.shard(), ctx.primary()) else {
+        return;
+    };
+    let mut statements = lookups.statements(&ctx.tenant.org_id.0, ctx.now);
+    let lists = crate::intel::lists::current(primary).await;
+    // The IP tables are the primary's, the threat history the shard's: one batch when they are
+    // the same database.
+    let answered = if store.name().is_primary() {
+        store.batch(&statements).await
+    } else {
+        let history = statements.split_off(logs::enrich::TABLE_STATEMENTS);
+        match primary.batch(&statements).await {
+            Ok(mut tables) => store.batch(&history).await.map(|h| {
+                tables.extend(h);
+                tables
+            }),
+            Err(e) => Err(e),
+        }
+    };
+    let done = match answered {
         Ok(results) => lookups.apply(rows, results, &lists),
         Err(e) => Err(e.to_string()),
     };
@@ -153,7 +169,7 @@ async fn enrich(ctx: &Ctx, rows: &mut [logs::LogRow]) {
 /// Detection over the stored login lines: brute force over the failures (the core's flow:
 /// settings and suppressions, history, alert writes with their deliveries planned), the identity
 /// rules over the successes (`logs::logins`), then the deliveries queued. Logs what fails.
-async fn detect(ctx: &Ctx, store: &Store, failed: &[FailedLine], logins: &[LoginLine]) {
+async fn detect(ctx: &Ctx, store: &Shard, failed: &[FailedLine], logins: &[LoginLine]) {
     let (org, plan) = (&ctx.tenant.org_id, ctx.tenant.plan);
     if !failed.is_empty() {
         match detect::detect_lines(store, org, plan, failed, ctx.now).await {
@@ -169,8 +185,8 @@ async fn detect(ctx: &Ctx, store: &Store, failed: &[FailedLine], logins: &[Login
             ),
         }
     }
-    if !logins.is_empty() {
-        let lists = crate::intel::lists::current(store).await;
+    if let (false, Ok(primary)) = (logins.is_empty(), ctx.primary()) {
+        let lists = crate::intel::lists::current(primary).await;
         match logs::logins::detect_logins(store, plan, logins, &lists, ctx.now).await {
             Ok(0) => {}
             Ok(left) => worker::console_warn!(
@@ -207,15 +223,18 @@ pub fn catch_up_every_ms(env: &worker::Env) -> i64 {
     i64::from(crate::vars::u32_or(env, "ROLLUP_CATCH_UP_SECONDS", default)) * 1000
 }
 
-/// The hourly cron's catch-up of the dashboard rollups, when due: items stored after the last
-/// writer's catch-up are counted within the hour even if no one writes or reads the dashboard.
+/// The hourly cron's catch-up of the dashboard rollups on every shard, when due: items stored
+/// after the last writer's catch-up are counted within the hour even if no one writes or reads
+/// the dashboard.
 pub async fn catch_up_rollups(env: &worker::Env, now: UnixMs) {
     let statements = rollups::catch_up(now.0, catch_up_every_ms(env));
-    let done = match Store::from_env(env) {
-        Ok(store) => store.batch(&statements).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = done {
-        worker::console_error!("rollup catch-up failed: {e}");
+    for name in crate::d1::shards(env) {
+        let done = match Shard::named(env, &name) {
+            Ok(store) => store.batch(&statements).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = done {
+            worker::console_error!("rollup catch-up of {name} failed: {e}");
+        }
     }
 }

@@ -29,7 +29,7 @@ pub async fn get(raw_id: &str, ctx: &Ctx) -> Result<Response, ApiError> {
     let not_found = || ApiError::not_found("Log line");
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let statement = line_sql(&ctx.tenant.org_id.0, raw_id, cutoff).ok_or_else(not_found)?;
-    let row: LineRow = ctx.store()?.one(statement).await?.ok_or_else(not_found)?;
+    let row: LineRow = ctx.shard()?.one(statement).await?.ok_or_else(not_found)?;
     let body = single_envelope(
         row.to_api(redacts(&ctx.tenant)),
         meta(&ctx.tenant, ctx.now, None),
@@ -59,7 +59,7 @@ async fn read(
 ) -> Result<(Vec<serde_json::Value>, serde_json::Value), ApiError> {
     let cutoff = ctx.tenant.cutoff(ctx.now);
     let rows: Vec<LineRow> = ctx
-        .store()?
+        .shard()?
         .all(q.page_sql(&ctx.tenant.org_id.0, cutoff))
         .await?;
     Ok(page(rows, q, cursors, redacts(&ctx.tenant)))

@@ -5,31 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { createServer } from "node:http";
-import { start } from "./harness.mjs";
-
-/** A receiver on 127.0.0.1 that records every request and answers from a script. */
-async function receiver() {
-  const requests = [];
-  const script = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      requests.push({ at: Date.now(), path: req.url, headers: req.headers, body });
-      const next = script.shift() ?? { status: 200 };
-      if (next.hang) return; // never answers
-      res.writeHead(next.status, next.headers ?? {});
-      res.end(next.body ?? "ok");
-    });
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${server.address().port}`;
-  return {
-    url, requests, script,
-    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
-  };
-}
+import { receiver, start } from "./harness.mjs";
 
 /** Standard Webhooks verification, written from the specification. */
 function verify(secret, headers, body) {

@@ -3,6 +3,7 @@
 // with fresh in-memory storage.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { createServer } from "node:http";
 import { Miniflare } from "miniflare";
 import { createKeyStatements, migrationStatements, newKey } from "../../scripts/lib/keys.mjs";
 
@@ -14,16 +15,18 @@ export const BASE = "http://edgesoc.test";
  *  handleRuntimeStdio, to redirect workerd's output), `withoutQueue` (no DETECT_QUEUE binding: a
  *  real missing binding, not an injected fault), `email` (a send_email binding `EMAIL`),
  *  `detectBatchTimeout` (seconds the event queue waits to fill a batch; wrangler.toml's is 1),
- *  `outbound` (Miniflare's outboundService: a function answering every outbound fetch). EDGESOC_INSPECTOR=<port> in the environment
+ *  `outbound` (Miniflare's outboundService: a function answering every outbound fetch),
+ *  `shards` (more D1 bindings for organisations' data, e.g. ["DB_1"]: each migrated, and listed
+ *  in D1_SHARDS; crates/core/src/shards.rs). EDGESOC_INSPECTOR=<port> in the environment
  *  opens workerd's inspector there (bench/profile.mjs). */
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1, outbound } = {}) {
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1, outbound, shards = [] } = {}) {
   const options = {
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
-    d1Databases: { DB: "edgesoc-test" },
+    d1Databases: { DB: "edgesoc-test", ...Object.fromEntries(shards.map((s) => [s, `edgesoc-test-${s}`])) },
     // The static assets (public/: the dashboard and the OpenAPI document) as the ASSETS binding.
     // The Worker runs first for every request, as it does for every API path in production.
     assets: { directory: join(ROOT, "public"), binding: "ASSETS", routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: true } },
@@ -40,7 +43,10 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     // Tests deliver alerts to receivers on 127.0.0.1 (a test of production mode overrides it).
     // `email`: a send_email binding EMAIL, as wrangler.toml's commented example configures it.
     ...(email ? { email: { send_email: [{ name: "EMAIL" }] } } : {}),
-    bindings: { BOOTSTRAP_PLAN: "pro", DELIVERY_ALLOW_HTTP_LOOPBACK: "true", PUBLIC_URL: "http://edgesoc.test", ...bindings },
+    bindings: {
+      BOOTSTRAP_PLAN: "pro", DELIVERY_ALLOW_HTTP_LOOPBACK: "true", PUBLIC_URL: "http://edgesoc.test",
+      ...(shards.length ? { D1_SHARDS: shards.join(",") } : {}), ...bindings,
+    },
     // Benchmarks drive the Worker over loopback HTTP; tests use dispatchFetch.
     ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
@@ -48,14 +54,17 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     ...(process.env.EDGESOC_INSPECTOR ? { inspectorPort: Number(process.env.EDGESOC_INSPECTOR) } : {}),
   };
   const mf = new Miniflare(options);
-  const db = await mf.getD1Database("DB");
+  // Every database gets every migration (a shard's global tables stay empty).
   const dir = join(ROOT, "migrations");
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
-    for (const stmt of migrationStatements(readFileSync(join(dir, file), "utf8"))) {
-      await db.prepare(stmt).run();
+  for (const binding of ["DB", ...shards]) {
+    const db = await mf.getD1Database(binding);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+      for (const stmt of migrationStatements(readFileSync(join(dir, file), "utf8"))) {
+        await db.prepare(stmt).run();
+      }
     }
   }
-  const app = new Instance(mf, retryingReads(db), options);
+  const app = new Instance(mf, retryingReads(await mf.getD1Database("DB")), options);
   if (listen) app.url = (await mf.ready).toString().replace(/\/$/, "");
   return app;
 }
@@ -135,11 +144,16 @@ class Instance {
     this.db = retryingReads(await this.mf.getD1Database("DB"));
   }
 
-  /** Creates an organisation with a fresh key (every scope unless `scopes` lists some) and
-   *  returns the key. */
-  async createKey({ org = "Acme", plan = "pro", rateLimit, quota, retentionDays, scopes, name } = {}) {
+  /** The D1 binding `name` (a shard given to `start`), reads retried as `db`'s. */
+  async shard(name) {
+    return retryingReads(await this.mf.getD1Database(name));
+  }
+
+  /** Creates an organisation with a fresh key (every scope unless `scopes` lists some; on
+   *  `shard` if new) and returns the key. */
+  async createKey({ org = "Acme", plan = "pro", rateLimit, quota, retentionDays, scopes, name, shard } = {}) {
     const key = newKey();
-    for (const stmt of createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name })) {
+    for (const stmt of createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name, shard })) {
       await this.db.prepare(stmt).run();
     }
     return key;
@@ -231,4 +245,29 @@ class Instance {
   dispose() {
     return this.mf.dispose();
   }
+}
+
+/** A receiver on 127.0.0.1 (the network rule for tests: loopback only) that records every
+ *  request (`at`, `path`, `headers`, `body` as text) and answers from `script`: `{status,
+ *  headers, body}` or `{hang: true}` (never answers) in turn, then 200. */
+export async function receiver() {
+  const requests = [];
+  const script = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      requests.push({ at: Date.now(), path: req.url, headers: req.headers, body });
+      const next = script.shift() ?? { status: 200 };
+      if (next.hang) return;
+      res.writeHead(next.status, next.headers ?? {});
+      res.end(next.body ?? "ok");
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url, requests, script,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
 }

@@ -56,7 +56,14 @@ async function call(method, path, key, { headers = {}, body } = {}) {
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-const rows = async (sql, ...params) => (await app.db.prepare(sql).bind(...params).all()).results;
+// With EDGESOC_ISOLATION_SHARD (tests/e2e/isolation-sharded.test.mjs), bravo's data lives on
+// that second D1 database (crates/core/src/shards.rs) and every read below looks in both.
+const SHARD = process.env.EDGESOC_ISOLATION_SHARD;
+let dbs; // DB, then the shard
+const rows = async (sql, ...params) =>
+  (await Promise.all(dbs.map((db) => db.prepare(sql).bind(...params).all()))).flatMap((r) => r.results);
+/** A count over every database. */
+const count = async (sql, ...params) => (await rows(sql, ...params)).reduce((n, r) => n + Object.values(r)[0], 0);
 
 /** Every string in a JSON value, keys included. */
 const strings = (v) => (typeof v === "string" ? [v]
@@ -81,8 +88,9 @@ const sameSet = (actual, expected, msg) => assert.deepEqual([...actual].sort(), 
 /** One statement reading, as JSON, every row of organisation ?1 in every D1 table with an org_id
  *  column (the tables, rollups included, are found in the schema) and its orgs row. */
 async function snapshotSql() {
-  const tables = await rows("SELECT m.name AS t, json_group_array(p.name) AS cols FROM (SELECT name FROM sqlite_master " +
-    "WHERE type = 'table' AND sql LIKE '%org_id%' AND substr(name, 1, 4) != '_cf_') AS m, pragma_table_info(m.name) AS p GROUP BY m.name");
+  // Every database has the same schema: read it from the primary.
+  const tables = (await app.db.prepare("SELECT m.name AS t, json_group_array(p.name) AS cols FROM (SELECT name FROM sqlite_master " +
+    "WHERE type = 'table' AND sql LIKE '%org_id%' AND substr(name, 1, 4) != '_cf_') AS m, pragma_table_info(m.name) AS p GROUP BY m.name").all()).results;
   const names = tables.map((t) => t.t);
   for (const t of ["events", "alerts", "alert_triggers", "logs", "event_counts", "log_hourly", "api_keys"]) {
     assert.ok(names.includes(t), `${t} is snapshotted`);
@@ -96,8 +104,12 @@ let SNAPSHOT_SQL;
 /** Every stored row of `org`, per table, sorted (one D1 round trip). */
 async function storedRows(org) {
   SNAPSHOT_SQL ??= await snapshotSql();
-  const row = await app.db.prepare(SNAPSHOT_SQL).bind(org.orgId).first();
-  return Object.fromEntries(Object.entries(row).map(([t, j]) => [t, JSON.parse(j).map((r) => JSON.stringify(r)).sort()]));
+  const stored = {};
+  for (const db of dbs) {
+    const row = await db.prepare(SNAPSHOT_SQL).bind(org.orgId).first();
+    for (const [t, j] of Object.entries(row)) (stored[t] ??= []).push(...JSON.parse(j).map((r) => JSON.stringify(r)));
+  }
+  return Object.fromEntries(Object.entries(stored).map(([t, r]) => [t, r.sort()]));
 }
 
 /** What `org` sees through the API, without the parts that move with the clock. */
@@ -171,16 +183,20 @@ async function record(o, collected) {
 
 let stored0; // every organisation's D1 rows right after the seed
 before(async () => {
-  app = await start();
-  for (const o of Object.values(ORGS)) o.key = await app.createKey({ org: o.name, plan: o.plan });
+  app = await start({ shards: SHARD ? [SHARD] : [] });
+  dbs = SHARD ? [app.db, await app.shard(SHARD)] : [app.db];
+  for (const o of Object.values(ORGS)) {
+    o.key = await app.createKey({ org: o.name, plan: o.plan, shard: SHARD && o === B ? SHARD : undefined });
+  }
   const collected = {};
   for (const o of Object.values(ORGS)) collected[o.tag] = await seed(o);
   await app.settle();
-  await app.eventually(async () => (await app.count("SELECT count(*) FROM alerts")) === 3 * SEEDED.alerts);
+  await app.eventually(async () => (await count("SELECT count(*) FROM alerts")) === 3 * SEEDED.alerts);
   for (const o of Object.values(ORGS)) await record(o, collected[o.tag]);
   // The dashboard rollups count every stored item once a dashboard read has caught them up
-  // (crates/core/src/logs/rollups.rs); the snapshots are taken as it leaves them.
-  assert.equal((await call("GET", "/ui/mock-data", A.key)).status, 200);
+  // (crates/core/src/logs/rollups.rs), on each database (an organisation's read catches up its
+  // own); the snapshots are taken as they leave them.
+  for (const o of SHARD ? [A, B] : [A]) assert.equal((await call("GET", "/ui/mock-data", o.key)).status, 200);
   stored0 = {};
   for (const o of Object.values(ORGS)) stored0[o.tag] = await storedRows(o);
 });
@@ -305,7 +321,7 @@ test("the by-id matrix changed no stored row of any organisation, and the owners
       assert.deepEqual([a.status, a.resolution_type, a.resolved_by, a.metadata.internal_notes ?? null], ["open", null, null, null]);
     }
   }
-  assert.equal(await app.count("SELECT count(*) FROM alerts WHERE status != 'open' OR metadata LIKE '%another organisation%'"), 0);
+  assert.equal(await count("SELECT count(*) FROM alerts WHERE status != 'open' OR metadata LIKE '%another organisation%'"), 0);
 });
 
 // ------------------------------------------------------------------------------------------
@@ -498,7 +514,7 @@ const collectAs = async (path, body, headers = {}) => {
 };
 /** Waits until the consumer has stored every one of `ids`. */
 const stored = async (ids) => assert.ok(await app.eventually(async () =>
-  (await app.count("SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))) === ids.length), "stored");
+  (await count("SELECT count(*) FROM events WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(ids))) === ids.length), "stored");
 const seenEvents = async (ids) => {
   await stored(ids);
   for (const id of ids) {
@@ -506,7 +522,7 @@ const seenEvents = async (ids) => {
     assert.equal((await call("GET", `/events/${id}`, B.key)).status, 404, "bravo does not");
   }
 };
-const lineCount = (o) => app.count("SELECT count(*) FROM logs WHERE org_id = ? AND event_id IS NULL", o.orgId);
+const lineCount = (o) => count("SELECT count(*) FROM logs WHERE org_id = ? AND event_id IS NULL", o.orgId);
 const bravoLike = { event: "auth.login_success", actor: { id: `${B.tag}_actor`, email: `${B.tag}@example.com` }, user_ip: B.ip,
   metadata: { service: `${B.tag}_svc`, namespace: `${B.tag}_ns`, resource: `${B.tag}_resource`, org_id: B.orgId } };
 
@@ -518,7 +534,7 @@ const DETECTION = [
     seen: async (ids) => {
       await stored(ids);
       await app.settle();
-      assert.equal(await app.count("SELECT count(*) FROM alerts WHERE source_ip = ?", SHARED_IP), 0);
+      assert.equal(await count("SELECT count(*) FROM alerts WHERE source_ip = ?", SHARED_IP), 0);
     } },
   { op: "POST /loki/api/v1/push", route: "LokiPush", name: "alpha's fifth failure from that IP raises alpha's alert, counting alpha's failures only",
     act: () => pushLines(A.key, A, [`sshd: Failed password for invalid user root from ${SHARED_IP} port 22 ssh2`], { now: Date.now() + 1000 }),
@@ -583,7 +599,7 @@ const WRITES = [
     act: () => collectAs("/api/v1/collect", { ...bravoLike, event: "data.sensitive_access" }, { Authorization: `Bearer ${B.key}` }),
     seen: async (ids) => {
       await seenEvents(ids);
-      assert.equal(await app.count("SELECT count(*) FROM alerts WHERE trigger_event_id = ? AND org_id = ?", ids[0], A.orgId), 1, "alpha's instant alert");
+      assert.equal(await count("SELECT count(*) FROM alerts WHERE trigger_event_id = ? AND org_id = ?", ids[0], A.orgId), 1, "alpha's instant alert");
     } },
   { op: "POST /loki/api/v1/push", route: "LokiPush", name: "Loki lines with bravo's labels, user and IP, and X-Scope-OrgID: bravo",
     act: async () => {
@@ -729,7 +745,7 @@ describe("destinations: another organisation's answer like unknown ones, and not
       assert.ok(list.body.data.length >= 1 && list.body.data.every((d) => d.name.startsWith(`${o.tag}_`)), JSON.stringify(list.body.data));
       assertNoLeak(list, o, "GET /destinations");
     }
-    assert.equal(await app.count("SELECT count(*) FROM destinations WHERE id = ? AND org_id = ?", made.body.data.id, A.orgId), 1);
+    assert.equal(await count("SELECT count(*) FROM destinations WHERE id = ? AND org_id = ?", made.body.data.id, A.orgId), 1);
   });
 
   test("the victims' destinations are unchanged and Free gets the plan gate on every destination route", async () => {
@@ -804,7 +820,7 @@ describe("suppressions and detection settings: another organisation's are unreac
     const made = await call("POST", "/suppressions", A.key, { body: { scope: "actor", value: `${A.tag}_contractor`, reason: `${A.tag}_second`, org_id: B.orgId },
       headers: { "X-Scope-OrgID": B.orgId } });
     assert.equal(made.status, 201);
-    assert.equal(await app.count("SELECT count(*) FROM suppressions WHERE id = ? AND org_id = ?", made.body.data.id, A.orgId), 1);
+    assert.equal(await count("SELECT count(*) FROM suppressions WHERE id = ? AND org_id = ?", made.body.data.id, A.orgId), 1);
     const named = await call("PATCH", "/settings/detection", A.key, { body: { org_id: B.orgId, travel: null }, headers: { "X-Scope-OrgID": B.orgId } });
     assert.equal(named.status, 400, "an organisation is not a setting");
     for (const o of [A, B]) {
@@ -819,7 +835,7 @@ describe("suppressions and detection settings: another organisation's are unreac
       assert.equal(settings.body.data.brute_force_ip.threshold, o === A ? 2 : 5);
       assert.equal(settings.body.data.reason, o === A ? `${A.tag}_tuning` : null);
     }
-    assert.equal(await app.count("SELECT count(*) FROM detection_settings WHERE org_id = ?", B.orgId), 0, "bravo never changed its settings");
+    assert.equal(await count("SELECT count(*) FROM detection_settings WHERE org_id = ?", B.orgId), 0, "bravo never changed its settings");
   });
 
   test("alpha's suppression and threshold change what alpha detects, never what bravo detects", async () => {
@@ -849,7 +865,7 @@ describe("suppressions and detection settings: another organisation's are unreac
       assert.equal(res.status, 403, r.op);
       assert.equal(res.body.error.code, "PLAN_RESTRICTED");
     }
-    assert.equal(await app.count("SELECT count(*) FROM suppressions WHERE org_id = ?", F.orgId), 0);
+    assert.equal(await count("SELECT count(*) FROM suppressions WHERE org_id = ?", F.orgId), 0);
   });
 });
 

@@ -4,28 +4,7 @@
 // across organisations is in isolation.test.mjs (section 5).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { start } from "./harness.mjs";
-
-/** A receiver on 127.0.0.1 that records every request and answers 200. */
-async function receiver() {
-  const requests = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      requests.push({ path: req.url, body: JSON.parse(body) });
-      res.writeHead(200);
-      res.end("ok");
-    });
-  });
-  await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}`,
-    requests,
-    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
-  };
-}
+import { receiver, start } from "./harness.mjs";
 
 let app, rx;
 before(async () => {
@@ -48,7 +27,7 @@ async function org(tag) {
   assert.equal(hook.status, 201, JSON.stringify(hook.body));
   return key;
 }
-const delivered = (tag) => rx.requests.filter((r) => r.path === `/hook-${tag}`).map((r) => r.body.data.alert);
+const delivered = (tag) => rx.requests.filter((r) => r.path === `/hook-${tag}`).map((r) => JSON.parse(r.body).data.alert);
 const failures = (n, ip, actor = "victim") =>
   ({ events: Array.from({ length: n }, (_, i) => ({ event: "auth.login_failed", actor: `${actor}${i}`, user_ip: ip })) });
 const alerts = async (key, query = "") => (await call("GET", `/alerts${query}`, key)).body;

@@ -18,6 +18,7 @@ pub mod retention;
 pub mod runtime;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod schema_tests;
+pub mod shards;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod stored_once_tests;
 #[cfg(all(test, not(target_arch = "wasm32")))]

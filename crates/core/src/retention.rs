@@ -35,6 +35,9 @@ pub struct PurgeTarget {
     pub time_column: &'static str,
     pub key: &'static str,
     pub span: Span,
+    /// A global table (on the primary database whatever the organisation's shard,
+    /// `crate::shards`).
+    pub global: bool,
 }
 
 const fn target(
@@ -48,6 +51,28 @@ const fn target(
         time_column,
         key,
         span,
+        global: false,
+    }
+}
+
+/// Which of an organisation's tables a purge visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tables {
+    /// Every one: the organisation's shard is the primary database.
+    All,
+    /// The global ones, on the primary.
+    Global,
+    /// Its own, on its shard.
+    Own,
+}
+
+impl Tables {
+    fn take(self, t: &PurgeTarget) -> bool {
+        match self {
+            Tables::All => true,
+            Tables::Global => t.global,
+            Tables::Own => !t.global,
+        }
     }
 }
 
@@ -76,7 +101,10 @@ pub const PURGE_TARGETS: [PurgeTarget; 20] = [
         Span::Instant,
     ),
     target("suppressions", "ended_at", "id", Span::Instant),
-    target("sessions", "expires_at", "id_hash", Span::Instant),
+    PurgeTarget {
+        global: true,
+        ..target("sessions", "expires_at", "id_hash", Span::Instant)
+    },
     target("agents", "last_seen", "org_id, hostname", Span::Instant),
     target(
         "event_counts",
@@ -202,8 +230,21 @@ pub async fn purge_org<D: Db>(
     chunk: u32,
     max_rounds: u32,
 ) -> Result<OrgPurge, D::Error> {
+    purge_tables(db, org, cutoff, chunk, max_rounds, Tables::All).await
+}
+
+/// [`purge_org`] over `tables` only: the global ones on the primary, the organisation's own
+/// on its shard, when they are two databases.
+pub async fn purge_tables<D: Db>(
+    db: &D,
+    org: &OrgId,
+    cutoff: UnixMs,
+    chunk: u32,
+    max_rounds: u32,
+    tables: Tables,
+) -> Result<OrgPurge, D::Error> {
     let before = purge_before(cutoff);
-    let mut pending: Vec<&PurgeTarget> = PURGE_TARGETS.iter().collect();
+    let mut pending: Vec<&PurgeTarget> = PURGE_TARGETS.iter().filter(|t| tables.take(t)).collect();
     let mut done = OrgPurge::default();
     while !pending.is_empty() {
         if done.rounds >= max_rounds {
@@ -265,6 +306,21 @@ mod tests {
         assert!(triggers.starts_with(
             "DELETE FROM alert_triggers WHERE (org_id, alert_type, dedup_key, event_id) IN"
         ));
+    }
+
+    #[test]
+    fn sessions_alone_are_global() {
+        let global: Vec<_> = PURGE_TARGETS
+            .iter()
+            .filter(|t| Tables::Global.take(t))
+            .collect();
+        assert_eq!(
+            global.iter().map(|t| t.table).collect::<Vec<_>>(),
+            ["sessions"]
+        );
+        let own = PURGE_TARGETS.iter().filter(|t| Tables::Own.take(t)).count();
+        assert_eq!(own + 1, PURGE_TARGETS.len());
+        assert!(PURGE_TARGETS.iter().all(|t| Tables::All.take(t)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What the core's flows need from the runtime, as small traits: D1 ([`Db`]), an
 //! organisation's limiter Durable Object ([`Limiter`]), the queue producers ([`Queue`]), and
 //! outbound HTTP and email for alert delivery ([`Http`], [`Mailer`]). The Worker implements
-//! them over its bindings (`src/d1.rs`, `src/limits/client.rs`, `src/queue.rs`,
+//! them over its bindings (`src/d1/mod.rs`, `src/limits/client.rs`, `src/queue.rs`,
 //! `src/alerts/deliver.rs`); native tests implement them with SQLite and in-memory fakes
 //! (`crate::testing`), so the collect round and the queue consumer run end to end without the
 //! Workers runtime. Async without `Send`: the Worker is single-threaded.

@@ -82,11 +82,26 @@ fn detail_text(detail: &Value) -> String {
 /// Appends the change's entry if the statement just before it in the batch changed a row; put
 /// it right after that statement. Returns the entry's `seq` (no row: nothing changed).
 pub fn append_statement(org: &str, who: &Operator, change: &Change, now: UnixMs) -> Statement {
+    append(org, who, change, now, "changes() > 0")
+}
+
+/// Appends the change's entry unconditionally: for a change made on another database (a global
+/// table on the primary, the log on the organisation's shard), once [`CHANGED_SQL`] after it
+/// said it changed a row.
+pub fn append_made_statement(org: &str, who: &Operator, change: &Change, now: UnixMs) -> Statement {
+    append(org, who, change, now, "true")
+}
+
+/// Put right after a change in its batch: how many rows it changed (`n`).
+pub const CHANGED_SQL: &str = "SELECT changes() AS n";
+
+fn append(org: &str, who: &Operator, change: &Change, now: UnixMs, condition: &str) -> Statement {
     (
-        "INSERT INTO audit_log (org_id, seq, at, actor, actor_kind, ip, action, target, detail) \
-         SELECT ?1, coalesce((SELECT max(seq) FROM audit_log WHERE org_id = ?1), 0) + 1, \
-         ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() > 0 RETURNING seq"
-            .into(),
+        format!(
+            "INSERT INTO audit_log (org_id, seq, at, actor, actor_kind, ip, action, target, detail) \
+             SELECT ?1, coalesce((SELECT max(seq) FROM audit_log WHERE org_id = ?1), 0) + 1, \
+             ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE {condition} RETURNING seq"
+        ),
         vec![
             SqlParam::Text(org.into()),
             SqlParam::Number(now.0 as f64),

@@ -312,3 +312,41 @@ fn a_detail_keeps_only_the_fields_a_change_sets() {
     );
     assert_eq!(fields_of(b"[1]", &["scope"]), Value::Null);
 }
+
+#[test]
+fn a_change_on_another_database_is_recorded_once_it_said_it_changed_a_row() {
+    // The change on one database (the primary), its entry on another (the organisation's shard).
+    let (primary, shard) = (db(), db());
+    let set = |id: &str, v: i64| {
+        let update = (
+            "UPDATE things SET v = ?3 WHERE org_id = ?1 AND id = ?2".to_string(),
+            vec![
+                SqlParam::Text("org_a".into()),
+                SqlParam::Text(id.into()),
+                SqlParam::Number(v as f64),
+            ],
+        );
+        let rows = run(primary.batch(&[update, (CHANGED_SQL.into(), vec![])])).unwrap();
+        let changed = rows[1][0]["n"].as_f64().unwrap() > 0.0;
+        if changed {
+            let made = Change::new("thing.set", Some(id), json!({"v": v}));
+            run(shard.batch(&[append_made_statement("org_a", &who(), &made, T0)])).unwrap();
+        }
+        changed
+    };
+    assert!(set("t1", 1));
+    assert!(!set("missing", 2), "nothing changed: no entry");
+    assert!(set("t1", 3));
+    let on_shard = entries(&shard, "org_a");
+    assert_eq!(
+        on_shard.iter().map(|e| e.seq as i64).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(on_shard[1].detail, r#"{"v":3}"#);
+    assert!(
+        entries(&primary, "org_a").is_empty(),
+        "the primary keeps no entry"
+    );
+    seal_all(&shard, "org_a");
+    assert!(check(&shard, "org_a").broken.is_none(), "the chain holds");
+}

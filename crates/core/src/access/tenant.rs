@@ -6,6 +6,7 @@ use crate::access::keys::LAST_USED_GRANULARITY_MS;
 use crate::access::scope::{Scope, Scopes};
 use crate::api::sql::{SqlParam, Statement};
 use crate::limits::plan::{Limits, Overrides, Plan};
+use crate::shards::ShardName;
 use crate::time::UnixMs;
 use serde::Deserialize;
 
@@ -26,6 +27,8 @@ pub struct Tenant {
     pub session: Option<crate::access::session::SessionId>,
     /// The person Cloudflare Access signed in (their e-mail), instead of a key (§2.8).
     pub person: Option<String>,
+    /// The D1 database that holds the organisation's data (`crate::shards`).
+    pub shard: ShardName,
 }
 
 /// The key a request presented, as stored (never the key itself).
@@ -99,7 +102,7 @@ impl Tenant {
 pub const BOOTSTRAP_ORG: &str = "org_default";
 
 pub(crate) const TENANT_COLUMNS: &str = "o.id AS org_id, o.name, o.plan, o.rate_limit_per_minute, \
-o.monthly_event_quota, o.retention_days, o.authorized_origins";
+o.monthly_event_quota, o.retention_days, o.authorized_origins, o.shard";
 
 /// The organisation of a usable key (not revoked, not past a rotation's expiry), with the
 /// key's hash for a constant-time re-check ([`TenantRow::tenant_for`]) and what it may do.
@@ -173,6 +176,8 @@ pub struct TenantRow {
     #[serde(default)]
     authorized_origins: Option<String>,
     #[serde(default)]
+    shard: Option<String>,
+    #[serde(default)]
     key_hash: String,
     #[serde(default)]
     key_prefix: Option<String>,
@@ -188,19 +193,21 @@ pub struct TenantRow {
     last_used_at: Option<f64>,
 }
 
-/// A stored organisation whose plan this build does not know.
+/// A stored organisation whose plan or shard this build does not know.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownPlan {
+pub struct UnreadableOrg {
     pub org: String,
-    pub plan: String,
+    /// The column (`plan`, `shard`).
+    pub column: &'static str,
+    pub value: String,
 }
 
-impl std::fmt::Display for UnknownPlan {
+impl std::fmt::Display for UnreadableOrg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "organisation {} has unknown plan {:?}",
-            self.org, self.plan
+            "organisation {} has unknown {} {:?}",
+            self.org, self.column, self.value
         )
     }
 }
@@ -209,7 +216,7 @@ impl TenantRow {
     /// The tenant, when the row's key hash equals `hash` (compared in constant time: the
     /// index lookup matched already, but equality on a secret-derived value must not depend on
     /// a short-circuiting compare).
-    pub fn tenant_for(self, hash: &KeyHash) -> Result<Option<Tenant>, UnknownPlan> {
+    pub fn tenant_for(self, hash: &KeyHash) -> Result<Option<Tenant>, UnreadableOrg> {
         if !hash.ct_eq(&KeyHash(self.key_hash.clone())) {
             return Ok(None);
         }
@@ -219,11 +226,19 @@ impl TenantRow {
     /// The tenant with its plan's limits and the organisation's overrides; with every scope
     /// unless a key row says otherwise (callers without a key narrow it, see
     /// [`Scopes::READ`]).
-    pub fn tenant(self) -> Result<Tenant, UnknownPlan> {
+    pub fn tenant(self) -> Result<Tenant, UnreadableOrg> {
         let Some(plan) = Plan::parse(&self.plan) else {
-            return Err(UnknownPlan {
+            return Err(UnreadableOrg {
                 org: self.org_id,
-                plan: self.plan,
+                column: "plan",
+                value: self.plan,
+            });
+        };
+        let Some(shard) = ShardName::from_column(self.shard.as_deref()) else {
+            return Err(UnreadableOrg {
+                org: self.org_id,
+                column: "shard",
+                value: self.shard.unwrap_or_default(),
             });
         };
         let as_u32 = |v: Option<f64>| {
@@ -246,6 +261,7 @@ impl TenantRow {
             origins: crate::access::origins::from_stored(self.authorized_origins.as_deref()),
             session: None,
             person: None,
+            shard,
             scopes: if self.key_prefix.is_some() {
                 Scopes::from_stored(self.scopes.as_deref())
             } else {
@@ -276,6 +292,7 @@ mod tests {
             monthly_event_quota: Some(-1.0),
             retention_days: None,
             authorized_origins: None,
+            shard: None,
             key_hash: hash.into(),
             key_prefix: Some("lsoc_live_abcd".into()),
             key_id: Some("key_0123456789abcdef".into()),
@@ -309,10 +326,16 @@ mod tests {
         assert!(t.key_needs_touch(UnixMs(1)));
         let other = KeyHash("0".repeat(64));
         assert_eq!(row("custom", &hash.0).tenant_for(&other), Ok(None));
-        assert_eq!(
-            row("gold", &hash.0).tenant_for(&hash).unwrap_err().plan,
-            "gold"
-        );
+        let gold = row("gold", &hash.0).tenant_for(&hash).unwrap_err();
+        assert_eq!((gold.column, gold.value.as_str()), ("plan", "gold"));
+        assert_eq!(t.shard, ShardName::primary(), "no shard: the primary");
+        let mut placed = row("pro", &hash.0);
+        placed.shard = Some("DB_2".into());
+        assert_eq!(placed.tenant().unwrap().shard.binding(), "DB_2");
+        let mut broken = row("pro", &hash.0);
+        broken.shard = Some("elsewhere".into());
+        let e = broken.tenant().unwrap_err();
+        assert_eq!((e.column, e.value.as_str()), ("shard", "elsewhere"));
     }
 
     #[test]

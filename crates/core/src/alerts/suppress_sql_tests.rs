@@ -100,6 +100,7 @@ impl World {
         let strikes = |_: &str| false;
         let env = ConsumeEnv {
             db: &self.db,
+            primary: None::<&SqliteDb>,
             deliveries: Some(&self.deliveries),
             limiter_for: &limiter_for,
             lists: NetworkLists::shipped(),

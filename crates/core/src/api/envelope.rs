@@ -101,6 +101,7 @@ mod tests {
             origins: Vec::new(),
             session: None,
             person: None,
+            shard: crate::shards::ShardName::primary(),
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

@@ -104,6 +104,7 @@ mod tests {
             origins: Vec::new(),
             session: None,
             person: None,
+            shard: crate::shards::ShardName::primary(),
         }
     }
 

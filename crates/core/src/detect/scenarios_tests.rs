@@ -148,8 +148,14 @@ fn play(file: &File, s: &Scenario, n: usize) -> Vec<String> {
                 let msg = QueueMessage::parse(&m.body).expect("a message");
                 let mut records = msg.events;
                 let cfs = vec![&msg.cf; records.len()];
-                let note =
-                    run(enrich_records(&db, &mut records, &cfs, lists, at)).expect("enriched");
+                let note = run(enrich_records(
+                    (&db, None::<&SqliteDb>),
+                    &mut records,
+                    &cfs,
+                    lists,
+                    at,
+                ))
+                .expect("enriched");
                 assert_eq!(note, None, "{}", s.name);
                 store(&db, &records);
             }
@@ -169,6 +175,7 @@ fn play(file: &File, s: &Scenario, n: usize) -> Vec<String> {
             let deliveries = MemoryQueue::default();
             let env = ConsumeEnv {
                 db: &db,
+                primary: None::<&SqliteDb>,
                 deliveries: Some(&deliveries),
                 limiter_for: &limiter_for,
                 lists,

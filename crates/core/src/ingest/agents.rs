@@ -191,15 +191,16 @@ pub const SWEEP_CRON: &str = "*/5 * * * *";
 pub const SWEEP_LIMIT: u32 = 200;
 
 /// The agents past their organisation's `agents.stale_alert_minutes` (at least the stale rule's
-/// [`STALE_AFTER_MINUTES`]) and not yet reported for this silence, oldest silence first, with
-/// their organisation's plan. Only organisations that set the minutes are read.
+/// [`STALE_AFTER_MINUTES`]) and not yet reported for this silence, oldest silence first. Only
+/// organisations that set the minutes are read. Runs on each shard; the organisations' plans
+/// are the primary's ([`plans_statement`]).
 pub fn silent_statement(now: UnixMs) -> Statement {
     (
         format!(
-            "SELECT a.org_id, o.plan, a.hostname, a.ip_address, a.agent_version, a.last_seen, s.minutes \
+            "SELECT a.org_id, a.hostname, a.ip_address, a.agent_version, a.last_seen, s.minutes \
              FROM (SELECT org_id, max({STALE_AFTER_MINUTES}, CAST(json_extract(overrides, '$.agents.stale_alert_minutes') AS INTEGER)) AS minutes \
                FROM detection_settings WHERE json_extract(overrides, '$.agents.stale_alert_minutes') > 0) AS s \
-             JOIN agents AS a ON a.org_id = s.org_id JOIN orgs AS o ON o.id = s.org_id \
+             JOIN agents AS a ON a.org_id = s.org_id \
              WHERE a.last_seen < ?1 - s.minutes * 60000 AND (a.silent_since IS NULL OR a.silent_since < a.last_seen) \
              ORDER BY a.last_seen LIMIT {SWEEP_LIMIT}"
         ),
@@ -207,11 +208,26 @@ pub fn silent_statement(now: UnixMs) -> Statement {
     )
 }
 
+/// The plans of `orgs` (`id`, `plan`), read on the primary.
+pub fn plans_statement(orgs: &[&str]) -> Statement {
+    (
+        "SELECT id, plan FROM orgs WHERE id IN (SELECT value FROM json_each(?1))".into(),
+        vec![SqlParam::Text(json!(orgs).to_string())],
+    )
+}
+
+/// `org`'s plan among the rows of [`plans_statement`]: `None` for an organisation that no
+/// longer exists or whose plan this build does not know.
+pub fn plan_of(rows: &[Value], org: &str) -> Option<Plan> {
+    rows.iter()
+        .find(|r| r["id"] == org)
+        .and_then(|r| Plan::parse(r["plan"].as_str()?))
+}
+
 /// A silent agent the sweep reports.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SilentAgent {
     pub org_id: String,
-    pub plan: String,
     pub hostname: String,
     pub ip_address: Option<String>,
     pub agent_version: Option<String>,
@@ -220,11 +236,6 @@ pub struct SilentAgent {
 }
 
 impl SilentAgent {
-    /// The organisation's plan (`free` if the stored one is unknown).
-    pub fn plan(&self) -> Plan {
-        Plan::parse(&self.plan).unwrap_or(Plan::Free)
-    }
-
     /// The event detection turns into the alert: [`SILENT_EVENT`], the host as its actor, its
     /// address as `user_ip`, what an analyst needs in its metadata.
     pub fn event(&self, now: UnixMs) -> NewEvent {

@@ -43,8 +43,15 @@ pub enum Ack {
 }
 
 /// The runtime the consumer works against.
-pub struct ConsumeEnv<'a, D, L, Q> {
+pub struct ConsumeEnv<'a, D, L, Q, P = D> {
+    /// The database that holds the batch's organisations' data (`crate::shards`).
     pub db: &'a D,
+    /// The primary database, when it is another one: it keeps split requests' commit records
+    /// and the IP-range tables. `None`: `db` is the primary, and every lookup goes in one
+    /// batch. (A message that cannot be decoded is recorded on `db`: messages that name no
+    /// organisation are routed to the primary, the others to their organisation's shard, where
+    /// its health report reads them.)
+    pub primary: Option<&'a P>,
     /// The delivery queue; `None` where it is not configured (deliveries then wait for the
     /// hourly sweep).
     pub deliveries: Option<&'a Q>,
@@ -61,8 +68,8 @@ pub struct ConsumeEnv<'a, D, L, Q> {
 }
 
 /// Consumes one batch: an answer per message, in order, and log lines for the operator.
-pub async fn consume<D: Db, L: Limiter, Q: Queue>(
-    env: &ConsumeEnv<'_, D, L, Q>,
+pub async fn consume<D: Db, L: Limiter, Q: Queue, P: Db>(
+    env: &ConsumeEnv<'_, D, L, Q, P>,
     messages: &[Delivered],
 ) -> (Vec<Ack>, Vec<String>) {
     let mut acks = vec![Ack::Retry; messages.len()];
@@ -79,8 +86,8 @@ pub async fn consume<D: Db, L: Limiter, Q: Queue>(
             Err(e) => {
                 let incident = Incident::undecodable(&m.id, m.body.as_deref(), &e);
                 notes.push(incident.describe());
-                acks[i] = match incidents::report(env.db, env.limiter_for, &incident, env.now).await
-                {
+                let reported = incidents::report(env.db, env.limiter_for, &incident, env.now).await;
+                acks[i] = match reported {
                     Ok(()) => Ack::Ack,
                     Err(e) => {
                         notes.push(format!("recording incident {}: {e}; retrying", incident.id));
@@ -94,7 +101,15 @@ pub async fn consume<D: Db, L: Limiter, Q: Queue>(
         return (acks, notes);
     }
     // Split requests: store a held message only once its request has committed.
-    let batch = match admit_held(env.db, batch, messages, &mut acks, &mut notes).await {
+    let held = match env.primary {
+        Some(primary) => admit_held(primary, batch, messages, &mut acks, &mut notes)
+            .await
+            .map_err(|e| e.to_string()),
+        None => admit_held(env.db, batch, messages, &mut acks, &mut notes)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    let batch = match held {
         Ok(batch) => batch,
         Err(e) => {
             notes.push(format!("hold lookup failed: {e}; retrying"));
@@ -118,8 +133,8 @@ pub async fn consume<D: Db, L: Limiter, Q: Queue>(
 /// Enrich, store, then detect (detection reads the stored history, batch siblings included).
 /// `Ok` carries a note when the lookups' answers were unreadable and the events were stored
 /// unenriched.
-async fn store_and_detect<D: Db, L, Q: Queue>(
-    env: &ConsumeEnv<'_, D, L, Q>,
+async fn store_and_detect<D: Db, L, Q: Queue, P: Db>(
+    env: &ConsumeEnv<'_, D, L, Q, P>,
     mut batch: Vec<(usize, Delivery)>,
 ) -> Result<Option<String>, String> {
     let unenriched = enrich(env, &mut batch)
@@ -210,10 +225,10 @@ async fn admit_held<D: Db>(
 
 /// Enriches every event of the batch with one batch of lookups. Unreadable answers leave the
 /// events as accepted: stored unenriched rather than never.
-async fn enrich<D: Db, L, Q>(
-    env: &ConsumeEnv<'_, D, L, Q>,
+async fn enrich<D: Db, L, Q, P: Db>(
+    env: &ConsumeEnv<'_, D, L, Q, P>,
     batch: &mut [(usize, Delivery)],
-) -> Result<Option<String>, D::Error> {
+) -> Result<Option<String>, String> {
     let mut records = Vec::new();
     let mut cfs = Vec::new();
     let mut counts = Vec::new();
@@ -222,7 +237,14 @@ async fn enrich<D: Db, L, Q>(
         cfs.extend(std::iter::repeat_n(&d.cf, d.events.len()));
         records.append(&mut d.events);
     }
-    let unreadable = enrich_records(env.db, &mut records, &cfs, env.lists, env.now).await?;
+    let unreadable = enrich_records(
+        (env.db, env.primary),
+        &mut records,
+        &cfs,
+        env.lists,
+        env.now,
+    )
+    .await?;
     // Hand the records back, in order, to the deliveries they came from.
     let mut it = records.into_iter();
     for ((_, d), n) in batch.iter_mut().zip(counts) {
@@ -232,17 +254,26 @@ async fn enrich<D: Db, L, Q>(
 }
 
 /// Enriches `records`, each with the `cf` of the request it came in, with one batch of lookups
-/// (also the seeding path of the native detection scenarios). `Some(note)` when the answers were
-/// unreadable and the records stay as accepted.
-pub(crate) async fn enrich_records<D: Db>(
-    db: &D,
+/// (also the seeding path of the native detection scenarios): the threat history on the
+/// organisations' database, the IP-range tables on the primary (one batch when they are the
+/// same). `Some(note)` when the answers were unreadable and the records stay as accepted.
+pub(crate) async fn enrich_records<D: Db, P: Db>(
+    (db, primary): (&D, Option<&P>),
     records: &mut [EventRecord],
     cfs: &[&serde_json::Value],
     lists: &NetworkLists,
     now: UnixMs,
-) -> Result<Option<String>, D::Error> {
-    let (plan, statements) = BatchEnrichment::plan(records, now);
-    let rows = db.batch(&statements).await?;
+) -> Result<Option<String>, String> {
+    let (plan, mut statements) = BatchEnrichment::plan(records, now);
+    let rows = match primary {
+        None => db.batch(&statements).await.map_err(|e| e.to_string())?,
+        Some(primary) => {
+            let tables = statements.split_off(plan.history_statements());
+            let mut rows = db.batch(&statements).await.map_err(|e| e.to_string())?;
+            rows.extend(primary.batch(&tables).await.map_err(|e| e.to_string())?);
+            rows
+        }
+    };
     let unreadable = plan.apply(records, cfs, rows, lists).err();
     Ok(unreadable.map(|e| format!("{e}: stored unenriched")))
 }

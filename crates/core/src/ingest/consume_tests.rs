@@ -35,6 +35,7 @@ impl Fixture {
         let strikes = |name: &str| self.fault.get() == Some(name);
         let env = ConsumeEnv {
             db: &self.db,
+            primary: None::<&SqliteDb>,
             deliveries: Some(&self.deliveries),
             limiter_for: &limiter_for,
             lists: NetworkLists::shipped(),

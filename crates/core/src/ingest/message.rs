@@ -74,6 +74,22 @@ impl QueueMessage {
     }
 }
 
+/// The organisation a message body's events belong to (its first event's), read without
+/// decoding the rest: what the consumer routes a message by (`crate::shards::route`). `None`
+/// for a body that is not a message with events.
+pub fn org_of(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Head {
+        events: Vec<OrgOnly>,
+    }
+    #[derive(Deserialize)]
+    struct OrgOnly {
+        org_id: String,
+    }
+    let head: Head = serde_json::from_str(text).ok()?;
+    head.events.into_iter().next().map(|e| e.org_id)
+}
+
 /// Why a message cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MessageError {
@@ -268,8 +284,22 @@ mod tests {
             assert_eq!(d.plan, Plan::Pro);
             assert_eq!(d.cf, cf);
             back.extend(d.events);
+            assert_eq!(
+                org_of(&b.body).as_deref(),
+                Some("org_1"),
+                "routed by its organisation"
+            );
         }
         assert_eq!(back, records);
+        for not_one in [
+            "",
+            "{}",
+            r#"{"events":[]}"#,
+            r#"{"events":[{"id":1}]}"#,
+            "[1]",
+        ] {
+            assert_eq!(org_of(not_one), None, "{not_one}");
+        }
     }
 
     #[test]

@@ -341,6 +341,9 @@ impl std::fmt::Display for RowsError {
     }
 }
 
+/// Statements [`threat_history_statements`] makes for one organisation.
+const HISTORY_STATEMENTS_PER_ORG: usize = 3;
+
 /// Enrichment of a queue consumer's batch, which may mix organisations: one D1 batch of
 /// lookups (per organisation: threat history; for all: the IP-range tables), then [`apply`] per
 /// event. The caller address is each record's `server_ip`, so sources are decided exactly as
@@ -393,6 +396,12 @@ impl BatchEnrichment {
         (plan, statements)
     }
 
+    /// How many of the planned statements, from the first, read the organisations' threat
+    /// history; the rest read the IP-range tables.
+    pub fn history_statements(&self) -> usize {
+        HISTORY_STATEMENTS_PER_ORG * self.orgs.len()
+    }
+
     /// Enriches `records` (the ones given to [`BatchEnrichment::plan`], in order); `cfs[i]` is
     /// the `cf` snapshot of record `i`'s request. Malformed rows are an error and change nothing.
     pub fn apply(
@@ -402,8 +411,7 @@ impl BatchEnrichment {
         mut rows: Vec<Vec<Value>>,
         lists: &NetworkLists,
     ) -> Result<(), RowsError> {
-        const PER_ORG: usize = 3;
-        let history_rows = PER_ORG * self.orgs.len();
+        let history_rows = self.history_statements();
         let expected = history_rows + if self.ip_table { 2 } else { 0 };
         if rows.len() != expected
             || records.len() != self.sources.len()
@@ -418,7 +426,7 @@ impl BatchEnrichment {
         let mut counts = HashMap::new();
         let mut rows = rows.into_iter();
         for org in &self.orgs {
-            let mine: Vec<Vec<Value>> = rows.by_ref().take(PER_ORG).collect();
+            let mine: Vec<Vec<Value>> = rows.by_ref().take(HISTORY_STATEMENTS_PER_ORG).collect();
             let c = ThreatCounts::from_rows(mine)
                 .map_err(|e| RowsError::ThreatHistory(e.to_string()))?;
             counts.insert(org.as_str(), c);

@@ -50,8 +50,8 @@ impl Lookups {
         (!out.ips.is_empty()).then_some(out)
     }
 
-    /// The reads, as one batch: the IP tables' two, then the threat history's three
-    /// ([`threat_history_statements`]) over the last 24 hours before `now`.
+    /// The reads, as one batch: the IP tables' two ([`TABLE_STATEMENTS`]), then the threat
+    /// history's three ([`threat_history_statements`]) over the last 24 hours before `now`.
     pub fn statements(&self, org: &str, now: UnixMs) -> Vec<Statement> {
         let ips: BTreeSet<String> = self.ips.iter().map(ToString::to_string).collect();
         let mut out = ip_table_statements(&self.ips);
@@ -70,12 +70,16 @@ impl Lookups {
         if results.len() != 5 {
             return Err(format!("{} result sets for 5 reads", results.len()));
         }
-        let history = results.split_off(2);
+        let history = results.split_off(TABLE_STATEMENTS);
         let counts = ThreatCounts::from_rows(history).map_err(|e| e.to_string())?;
         apply(rows, &self.ips, &ip_table_answers(results), &counts, lists);
         Ok(())
     }
 }
+
+/// How many of [`Lookups::statements`], from the first, read the IP tables (on the primary
+/// database, `crate::shards`); the rest read the organisation's threat history.
+pub const TABLE_STATEMENTS: usize = 2;
 
 fn public_ip(row: &LogRow) -> Option<IpAddr> {
     row.source_ip

@@ -62,15 +62,19 @@ pub async fn enqueue_pending<D: Db, Q: Queue>(
         None => ledger::unqueued_statement(orgs),
     };
     let rows = db.batch(&[select]).await.map_err(|e| e.to_string())?;
-    let ids: Vec<String> = rows
+    let found: Vec<(String, String)> = rows
         .into_iter()
         .flatten()
-        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .filter_map(|r| Some((r["id"].as_str()?.into(), r["org_id"].as_str()?.into())))
         .collect();
-    if ids.is_empty() {
+    if found.is_empty() {
         return Ok(0);
     }
-    let bodies: Vec<String> = ids.iter().map(|id| ledger::message(id)).collect();
+    let bodies: Vec<String> = found
+        .iter()
+        .map(|(id, org)| ledger::message(id, org))
+        .collect();
+    let ids: Vec<String> = found.into_iter().map(|(id, _)| id).collect();
     for chunk in bodies.chunks(100) {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         queue.send(&refs).await?;

@@ -80,6 +80,7 @@ impl World {
         let strikes = |_: &str| false;
         let env = ConsumeEnv {
             db: &self.db,
+            primary: None::<&SqliteDb>,
             deliveries: Some(&self.queue),
             limiter_for: &limiter_for,
             lists: NetworkLists::shipped(),
@@ -144,6 +145,17 @@ fn a_webhook_is_retried_on_503_with_one_id_and_delivered_exactly_once() {
         1,
         "one delivery queued right after the alert committed"
     );
+    let body = messages[0].body.as_deref().unwrap();
+    assert_eq!(
+        ledger::message_org(body).as_deref(),
+        Some("org_a"),
+        "the message names its organisation, which routes it to its shard"
+    );
+    // A message from before organisations were named (version 1) is still delivered.
+    let id = ledger::message_delivery(body).unwrap();
+    let old = format!(r#"{{"v":1,"delivery":"{id}"}}"#);
+    assert_eq!(ledger::message_delivery(&old), Some(id));
+    assert_eq!(ledger::message_org(&old), None);
     w.http.answers.borrow_mut().extend([
         Answer::Status {
             status: 503,

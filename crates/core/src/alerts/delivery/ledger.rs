@@ -72,7 +72,7 @@ pub fn plan_resolve_statement(org: &str, alert_id: &str, now: UnixMs) -> Stateme
 pub fn unqueued_statement(orgs: &[&str]) -> Statement {
     (
         format!(
-            "SELECT id FROM deliveries WHERE status = 'pending' AND queued_at IS NULL \
+            "SELECT id, org_id FROM deliveries WHERE status = 'pending' AND queued_at IS NULL \
              AND org_id IN (SELECT value FROM json_each(?1)) LIMIT {MAX_SWEEP}"
         ),
         vec![SqlParam::Text(json!(orgs).to_string())],
@@ -84,7 +84,7 @@ pub fn unqueued_statement(orgs: &[&str]) -> Statement {
 pub fn sweep_statement(now: UnixMs) -> Statement {
     (
         format!(
-            "SELECT id FROM deliveries WHERE status = 'pending' AND (queued_at IS NULL \
+            "SELECT id, org_id FROM deliveries WHERE status = 'pending' AND (queued_at IS NULL \
              OR coalesce(next_attempt_at, queued_at) < ?1) LIMIT {MAX_SWEEP}"
         ),
         vec![SqlParam::Number((now.0 - STALE_AFTER_MS) as f64)],
@@ -102,15 +102,24 @@ pub fn queued_statement(ids: &[String], now: UnixMs) -> Statement {
     )
 }
 
-/// The queue message for one delivery.
-pub fn message(id: &str) -> String {
-    json!({ "v": 1, "delivery": id }).to_string()
+/// The queue message for one delivery of `org`'s: the organisation routes it to its shard
+/// (`crate::shards`).
+pub fn message(id: &str, org: &str) -> String {
+    json!({ "v": 2, "delivery": id, "org": org }).to_string()
 }
 
-/// The delivery id a queue message names.
+/// The delivery id a queue message names (version 2, or 1 from before messages named the
+/// organisation).
 pub fn message_delivery(body: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    (v["v"] == 1).then(|| v["delivery"].as_str().map(str::to_string))?
+    (v["v"] == 1 || v["v"] == 2).then(|| v["delivery"].as_str().map(str::to_string))?
+}
+
+/// The organisation a queue message names; `None` for a version 1 message, whose delivery is
+/// on the primary database (the only one when it was sent).
+pub fn message_org(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    (v["v"] == 2).then(|| v["org"].as_str().map(str::to_string))?
 }
 
 /// What a delivery attempt needs, in one batch: the delivery with its destination, the alert,

@@ -1,47 +1,15 @@
-//! The D1 binding (`DB`): runs the statements the core builds (`edgesoc_core::api::sql`) and
-//! hands back their rows. Every statement that touches tenant data is scoped by `org_id` in the
-//! core; nothing here builds SQL of its own. Every answer passes through [`metered`], which
-//! counts it for the cost meter (`crate::meter`) when that is on.
+//! One D1 binding: runs statements and hands back their rows, each answer counted by the cost
+//! meter ([`metered`], `crate::meter`) when that is on. Reached only through the handles of
+//! `super` ([`super::Primary`], [`super::Shard`]): this module is private, so no code outside
+//! `src/d1/` can name a [`Store`] or take one in place of a handle.
 
+use super::Error;
 use edgesoc_core::api::sql::{SqlParam, Statement};
 use edgesoc_core::runtime;
-use edgesoc_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result};
-
-/// A D1 failure: the database did not answer, or answered rows this build cannot read.
-#[derive(Debug)]
-pub enum Error {
-    /// No `DB` binding: a deployment mistake.
-    Binding(String),
-    /// D1 refused or failed the statement (outage, limits, constraint): retry later.
-    Unavailable(String),
-    /// The rows are not what the statement promises (a bug or a schema mismatch).
-    Rows(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Binding(e) => write!(f, "DB binding: {e}"),
-            Error::Unavailable(e) => write!(f, "D1 unavailable: {e}"),
-            Error::Rows(e) => write!(f, "D1 rows unreadable: {e}"),
-        }
-    }
-}
-
-impl From<Error> for ApiError {
-    /// Logs the cause; the client sees 503 (retry) for an outage and 500 otherwise.
-    fn from(e: Error) -> ApiError {
-        worker::console_error!("{e}");
-        match e {
-            Error::Unavailable(_) => ApiError::unavailable("D1"),
-            Error::Binding(_) | Error::Rows(_) => ApiError::internal(),
-        }
-    }
-}
 
 fn unavailable(e: worker::Error) -> Error {
     Error::Unavailable(e.to_string())
@@ -51,7 +19,7 @@ fn unreadable(e: worker::Error) -> Error {
     Error::Rows(e.to_string())
 }
 
-/// Typed access to the `DB` binding.
+/// Typed access to one D1 binding, reached through [`Primary`] or [`Shard`].
 pub struct Store {
     db: D1Database,
 }
@@ -87,11 +55,10 @@ fn metered<'a>(result: &'a D1Result, sql: &str) -> &'a D1Result {
 }
 
 impl Store {
-    /// The store over the `DB` binding.
-    pub fn from_env(env: &worker::Env) -> Result<Self, Error> {
-        env.d1("DB")
+    pub(super) fn open(env: &worker::Env, binding: &str) -> Result<Self, Error> {
+        env.d1(binding)
             .map(|db| Store { db })
-            .map_err(|e| Error::Binding(e.to_string()))
+            .map_err(|e| Error::Binding(format!("{binding}: {e}")))
     }
 
     fn prepare(&self, (sql, params): &Statement) -> Result<D1PreparedStatement, Error> {
