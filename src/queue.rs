@@ -3,9 +3,11 @@
 //! `DELIVERY_QUEUE` (alert deliveries). One `sendBatch` of text messages per call
 //! (`edgesoc_core::runtime::Queue`). And, for both consumers, a received batch ([`Received`]).
 
+use crate::d1::Shard;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::ingest::consume::{Ack, Delivered};
 use edgesoc_core::runtime;
+use edgesoc_core::shards::ShardName;
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
 use worker::{
@@ -84,6 +86,40 @@ impl Received {
     pub fn retry_all(&self, why: &str) {
         worker::console_error!("{why}; retrying {} messages", self.raw.len());
         self.raw.iter().for_each(|m| m.retry());
+    }
+
+    /// Runs `flow` once per group of messages (`crate::d1::route`) over the group's shard, logs
+    /// its notes (after `label`), and answers each message as its group's flow decided; a
+    /// group whose shard cannot be opened is retried.
+    pub async fn answer_by_shard<F>(
+        &self,
+        env: &Env,
+        label: &str,
+        groups: Vec<(ShardName, Vec<usize>)>,
+        flow: F,
+    ) where
+        F: AsyncFn(&Shard, &[Delivered]) -> (Vec<Ack>, Vec<String>),
+    {
+        let mut acks = vec![Ack::Retry; self.messages.len()];
+        for (name, indexes) in groups {
+            let shard = match Shard::named(env, &name) {
+                Ok(shard) => shard,
+                Err(e) => {
+                    worker::console_error!("{label}: {e}; retrying {} messages", indexes.len());
+                    continue;
+                }
+            };
+            let messages: Vec<Delivered> =
+                indexes.iter().map(|&i| self.messages[i].clone()).collect();
+            let (answered, notes) = flow(&shard, &messages).await;
+            for note in notes {
+                worker::console_error!("{label}: {note}");
+            }
+            for (&i, ack) in indexes.iter().zip(answered) {
+                acks[i] = ack;
+            }
+        }
+        self.answer(&acks);
     }
 
     /// Tells the queue what the flow decided for each message.

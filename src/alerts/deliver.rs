@@ -13,7 +13,7 @@ use edgesoc_core::alerts::delivery::destination::Allowed;
 use edgesoc_core::alerts::delivery::format::HttpRequest;
 use edgesoc_core::alerts::delivery::ledger;
 use edgesoc_core::alerts::delivery::policy::{Answer, Policy};
-use edgesoc_core::ingest::consume::{Ack, Delivered};
+use edgesoc_core::ingest::consume::Delivered;
 use edgesoc_core::runtime::{Http, Mailer};
 use edgesoc_core::time::UnixMs;
 use futures_util::future::{select, Either};
@@ -146,35 +146,19 @@ pub async fn consume(batch: worker::MessageBatch<JsValue>, env: &Env) {
     };
     let settings = settings(env);
     let mailer = mailer(env);
-    let mut acks = vec![Ack::Retry; received.messages.len()];
-    for (name, indexes) in groups {
-        let shard = match Shard::named(env, &name) {
-            Ok(shard) => shard,
-            Err(e) => {
-                worker::console_error!("delivery queue: {e}; retrying {} messages", indexes.len());
-                continue;
-            }
-        };
-        let flow = DeliverEnv {
-            db: &shard,
+    let flow = async |shard: &Shard, messages: &[Delivered]| {
+        let on = DeliverEnv {
+            db: shard,
             http: &Fetcher,
             mailer: mailer.as_ref(),
             settings: &settings,
             now: &now,
         };
-        let messages: Vec<Delivered> = indexes
-            .iter()
-            .map(|&i| received.messages[i].clone())
-            .collect();
-        let (answered, notes) = deliver_batch(&flow, &messages).await;
-        for note in notes {
-            worker::console_error!("{note}");
-        }
-        for (&i, ack) in indexes.iter().zip(answered) {
-            acks[i] = ack;
-        }
-    }
-    received.answer(&acks);
+        deliver_batch(&on, messages).await
+    };
+    received
+        .answer_by_shard(env, "delivery queue", groups, flow)
+        .await;
 }
 
 /// The hourly sweep, shard by shard: queues every pending delivery that never reached the queue

@@ -9,7 +9,7 @@ use crate::d1::{self, Primary, Shard};
 use crate::limits::LimiterClient;
 use crate::queue::{OutQueue, Received};
 use edgesoc_core::access::ids::OrgId;
-use edgesoc_core::ingest::consume::{consume as consume_batch, Ack, ConsumeEnv, Delivered};
+use edgesoc_core::ingest::consume::{consume as consume_batch, ConsumeEnv, Delivered};
 use edgesoc_core::ingest::message::org_of;
 use edgesoc_core::time::UnixMs;
 use wasm_bindgen::JsValue;
@@ -31,36 +31,19 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
     let strikes = |name: &str| crate::faults::strikes(&faults, name);
     let lists = crate::intel::lists::current(&primary).await;
     let deliveries = OutQueue::from_env(env, crate::alerts::deliver::QUEUE, faults.clone()).ok();
-    let mut acks = vec![Ack::Retry; received.messages.len()];
-    for (name, indexes) in groups {
-        let shard = match Shard::named(env, &name) {
-            Ok(shard) => shard,
-            Err(e) => {
-                worker::console_error!("queue: {e}; retrying {} messages", indexes.len());
-                continue;
-            }
-        };
-        let flow = ConsumeEnv {
-            db: &shard,
-            primary: (!name.is_primary()).then_some(&primary),
+    let every_ms = crate::logs::catch_up_every_ms(env);
+    let flow = async |shard: &Shard, messages: &[Delivered]| {
+        let on = ConsumeEnv {
+            db: shard,
+            primary: (!shard.name().is_primary()).then_some(&primary),
             deliveries: deliveries.as_ref(),
             limiter_for: &limiter_for,
             lists: &lists,
             now,
-            catch_up_every_ms: crate::logs::catch_up_every_ms(env),
+            catch_up_every_ms: every_ms,
             strikes: &strikes,
         };
-        let messages: Vec<Delivered> = indexes
-            .iter()
-            .map(|&i| received.messages[i].clone())
-            .collect();
-        let (answered, notes) = consume_batch(&flow, &messages).await;
-        for note in notes {
-            worker::console_error!("queue: {note}");
-        }
-        for (&i, ack) in indexes.iter().zip(answered) {
-            acks[i] = ack;
-        }
-    }
-    received.answer(&acks);
+        consume_batch(&on, messages).await
+    };
+    received.answer_by_shard(env, "queue", groups, flow).await;
 }
