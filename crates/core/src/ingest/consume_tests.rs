@@ -295,3 +295,55 @@ fn a_held_message_waits_for_its_commit_and_is_dropped_when_none_can_come() {
     assert_eq!(f.consume(&batch[..1]).0, vec![Ack::Ack]);
     assert_eq!(f.count("SELECT count(*) FROM events"), 1);
 }
+
+#[test]
+fn a_shards_batch_is_stored_there_enriched_from_the_primarys_ip_tables() {
+    // The organisation's data on one database (the shard), the IP tables on another (the
+    // primary): the consumer reads each where it lives and writes only to the shard.
+    let f = Fixture::new();
+    let primary = SqliteDb::migrated();
+    primary.exec(
+        "INSERT INTO ip_location (id, country_code, city, latitude, longitude) VALUES (7, 'AU', 'Sydney', -33.87, 151.21)",
+        &[],
+    );
+    // 103.4.16.0/24, keyed as scripts/import-ipdb stores ranges.
+    primary.exec(
+        "INSERT INTO ip_city (ip_start, ip_end, location_id) VALUES ('467041000', '4670410ff', 7)",
+        &[],
+    );
+    let batch = messages(
+        "org_a",
+        json!({"events": [
+            {"event": "auth.login_failed", "actor": "u1", "user_ip": "103.4.16.9"},
+            {"event": "admin.privilege_escalation", "actor": "mallory", "user_ip": "103.4.16.9"},
+        ]}),
+    );
+    let limiter = f.limiter.clone();
+    let limiter_for = move |_: &OrgId| Ok(limiter.clone());
+    let strikes = |_: &str| false;
+    let env = ConsumeEnv {
+        db: &f.db,
+        primary: Some(&primary),
+        deliveries: Some(&f.deliveries),
+        limiter_for: &limiter_for,
+        lists: NetworkLists::shipped(),
+        now: NOW,
+        catch_up_every_ms: 0,
+        strikes: &strikes,
+    };
+    let (acks, notes) = run(consume(&env, &batch));
+    assert_eq!(acks, vec![Ack::Ack; batch.len()], "{notes:?}");
+    assert_eq!(
+        f.count("SELECT count(*) FROM events WHERE country_code = 'AU' AND city = 'Sydney'"),
+        2,
+        "stored on the shard, located from the primary's tables"
+    );
+    assert_eq!(f.count("SELECT count(*) FROM alerts"), 1);
+    for table in ["events", "alerts", "log_source_hourly", "event_counts"] {
+        assert_eq!(
+            primary.count(&format!("SELECT count(*) FROM {table}"), &[]),
+            0,
+            "nothing of the organisation's on the primary: {table}"
+        );
+    }
+}
