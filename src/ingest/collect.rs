@@ -31,6 +31,9 @@ async fn admit(
     ctx: &mut Ctx,
     status: u16,
 ) -> Result<Response, ApiError> {
+    // An organisation registered on a database this Worker does not serve (D1_SHARDS) would
+    // have its events accepted and never stored: refused before anything is reserved.
+    ctx.shard()?;
     // The body is read and validated first so that the one limiter round can also reserve its
     // events and enqueue them; its errors are answered only after the rate limit's verdict.
     let claim = match &mut accepted {

@@ -125,4 +125,7 @@ test("an organisation registered on a database the Worker does not list is refus
   const res = await app.request("/events", { key: stray });
   assert.equal(res.status, 500, JSON.stringify(res.body));
   assert.equal(res.body.success, false);
+  const sent = await app.collect(stray, { event: "auth.logout", actor: "stray-user" });
+  assert.equal(sent.status, 500, "events that could not be stored are not accepted");
+  assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id = ?", orgIdFor("Stray")), 0);
 });

@@ -101,27 +101,33 @@ pub fn registry_statement(orgs: &[&str]) -> Statement {
 }
 
 /// Groups items (by index) by the shard of their organisation, from the rows of
-/// [`registry_statement`]: an item with no organisation, of an organisation not registered, or
-/// registered on a shard not in `configured`, goes to the primary, which records what cannot be
-/// stored as an incident. Groups come out in the shards' order, each in the items' order.
+/// [`registry_statement`]: an item with no organisation, or of an organisation not registered,
+/// goes to the primary, which records what cannot be stored as an incident. An organisation
+/// registered on a shard not in `configured` keeps that shard (opening it fails, so its items
+/// are retried, never stored elsewhere); one whose registered shard is not a binding name is
+/// left out of every group (retried). Groups come out in the shards' order (unconfigured ones
+/// first), each in the items' order.
 pub fn route(
     orgs: &[Option<&str>],
     rows: &[Value],
     configured: &[ShardName],
 ) -> Vec<(ShardName, Vec<usize>)> {
-    let registered: BTreeMap<&str, ShardName> = rows
+    let registered: BTreeMap<&str, Option<ShardName>> = rows
         .iter()
         .filter_map(|r| {
-            let shard = ShardName::from_column(r["shard"].as_str())?;
-            Some((r["id"].as_str()?, shard))
+            Some((
+                r["id"].as_str()?,
+                ShardName::from_column(r["shard"].as_str()),
+            ))
         })
-        .filter(|(_, s)| configured.contains(s))
         .collect();
     let mut groups: BTreeMap<ShardName, Vec<usize>> = BTreeMap::new();
     for (i, org) in orgs.iter().enumerate() {
-        let shard = org
-            .and_then(|o| registered.get(o).cloned())
-            .unwrap_or_else(ShardName::primary);
+        let shard = match org.and_then(|o| registered.get(o)) {
+            None => ShardName::primary(),
+            Some(Some(shard)) => shard.clone(),
+            Some(None) => continue,
+        };
         groups.entry(shard).or_default().push(i);
     }
     let mut out: Vec<_> = groups.into_iter().collect();
@@ -179,6 +185,7 @@ mod tests {
             serde_json::json!({"id": "org_b", "shard": null}),
             serde_json::json!({"id": "org_c", "shard": "DB_9"}),
             serde_json::json!({"id": "org_d", "shard": "DB_2"}),
+            serde_json::json!({"id": "org_e", "shard": "elsewhere"}),
         ];
         let orgs = [
             Some("org_a"),
@@ -188,15 +195,18 @@ mod tests {
             Some("org_c"),
             Some("org_x"),
             Some("org_d"),
+            Some("org_e"),
         ];
         assert_eq!(
             route(&orgs, &rows, &configured),
             vec![
-                (s("DB"), vec![1, 2, 4, 5]),
+                (s("DB_9"), vec![4]),
+                (s("DB"), vec![1, 2, 5]),
                 (s("DB_1"), vec![0, 3]),
                 (s("DB_2"), vec![6]),
             ],
-            "unregistered, unconfigured and undecodable items go to the primary"
+            "unregistered and undecodable items go to the primary; an unconfigured shard stays \
+             itself (its items are retried), an unreadable one is in no group"
         );
         let (sql, params) = registry_statement(&["org_a", "o'b"]);
         assert!(sql.contains("json_each(?1)"));
