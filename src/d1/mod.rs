@@ -70,19 +70,23 @@ thread_local! {
     static SHARDS: std::cell::OnceCell<Vec<ShardName>> = const { std::cell::OnceCell::new() };
 }
 
-/// The shards this Worker serves: `DB`, then the `D1_SHARDS` var's bindings (wrangler.toml).
-pub fn shards(env: &worker::Env) -> Vec<ShardName> {
+/// Reads the shards this Worker serves (once per isolate) and answers `f` of them.
+fn with_shards<T>(env: &worker::Env, f: impl FnOnce(&[ShardName]) -> T) -> T {
     SHARDS.with(|cell| {
-        cell.get_or_init(|| {
+        f(cell.get_or_init(|| {
             let var = env.var("D1_SHARDS").ok().map(|v| v.to_string());
             let (shards, invalid) = shards::configured(var.as_deref());
             if !invalid.is_empty() {
                 worker::console_error!("D1_SHARDS: not binding names, ignored: {invalid:?}");
             }
             shards
-        })
-        .clone()
+        }))
     })
+}
+
+/// The shards this Worker serves: `DB`, then the `D1_SHARDS` var's bindings (wrangler.toml).
+pub fn shards(env: &worker::Env) -> Vec<ShardName> {
+    with_shards(env, <[ShardName]>::to_vec)
 }
 
 impl Shard {
@@ -94,7 +98,7 @@ impl Shard {
     /// The shard `name`, one of [`shards`] (an organisation registered on any other is an
     /// error, not a silent read of an empty database).
     pub fn named(env: &worker::Env, name: &ShardName) -> Result<Shard, Error> {
-        if !name.is_primary() && !shards(env).contains(name) {
+        if !name.is_primary() && !with_shards(env, |all| all.contains(name)) {
             return Err(Error::Binding(format!("{name} is not in D1_SHARDS")));
         }
         Ok(Shard {
