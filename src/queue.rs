@@ -7,8 +7,9 @@ use crate::d1::Shard;
 use edgesoc_core::faults::Faults;
 use edgesoc_core::ingest::consume::{Ack, Delivered};
 use edgesoc_core::runtime;
-use edgesoc_core::shards::ShardName;
+use edgesoc_core::shards::Routed;
 use edgesoc_core::time::UnixMs;
+use edgesoc_core::ApiError;
 use wasm_bindgen::JsValue;
 use worker::{
     BatchMessageBuilder, Env, MessageBatch, MessageExt, QueueContentType, QueueRetryOptionsBuilder,
@@ -90,18 +91,33 @@ impl Received {
 
     /// Runs `flow` once per group of messages (`crate::d1::route`) over the group's shard, logs
     /// its notes (after `label`), and answers each message as its group's flow decided; a
-    /// group whose shard cannot be opened is retried.
+    /// group whose shard cannot be opened is retried. Messages of organisations being moved
+    /// are sent again to `queue` (the one they came from) to arrive after a pause, so waiting
+    /// out a long move spends none of their retries.
     pub async fn answer_by_shard<F>(
         &self,
         env: &Env,
         label: &str,
-        groups: Vec<(ShardName, Vec<usize>)>,
+        queue: &str,
+        routed: Routed,
         flow: F,
     ) where
         F: AsyncFn(&Shard, &[Delivered]) -> (Vec<Ack>, Vec<String>),
     {
         let mut acks = vec![Ack::Retry; self.messages.len()];
-        for (name, indexes) in groups {
+        if !routed.paused.is_empty() {
+            let answer = match self.park(env, queue, &routed.paused).await {
+                Ok(()) => Ack::Ack,
+                Err(e) => {
+                    worker::console_error!(
+                        "{label}: parking a moving organisation's messages: {e}"
+                    );
+                    Ack::RetryAfter(ApiError::MOVING_RETRY_SECONDS as u32)
+                }
+            };
+            routed.paused.iter().for_each(|&i| acks[i] = answer);
+        }
+        for (name, indexes) in routed.groups {
             let shard = match Shard::named(env, &name) {
                 Ok(shard) => shard,
                 Err(e) => {
@@ -120,6 +136,26 @@ impl Received {
             }
         }
         self.answer(&acks);
+    }
+
+    /// Sends the messages at `indexes` again to `queue`, delivered after the moving pause.
+    async fn park(&self, env: &Env, queue: &str, indexes: &[usize]) -> Result<(), String> {
+        let queue = env
+            .queue(queue)
+            .map_err(|e| format!("{queue} binding: {e}"))?;
+        let delay = ApiError::MOVING_RETRY_SECONDS as u32;
+        let batch = indexes.iter().fold(BatchMessageBuilder::new(), |b, &i| {
+            let body = self.messages[i].body.as_deref().unwrap_or_default();
+            b.message(
+                RawMessageBuilder::new(JsValue::from_str(body))
+                    .delay_seconds(delay)
+                    .build_with_content_type(QueueContentType::Text),
+            )
+        });
+        queue
+            .send_raw_batch(batch.build())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Tells the queue what the flow decided for each message.

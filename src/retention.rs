@@ -15,7 +15,7 @@ use edgesoc_core::ApiError;
 use worker::Env;
 
 /// Purges every organisation's expired rows as of `now`: its own tables on its shard, and where
-/// that is not the primary, its sessions on the primary.
+/// that is not the primary, its sessions on the primary. An organisation being moved waits.
 pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
     let store = Primary::open(env)?;
     let chunk = vars::positive_u32(env, "PURGE_CHUNK_ROWS", DEFAULT_CHUNK_ROWS);
@@ -29,6 +29,11 @@ pub async fn run(env: &Env, now: UnixMs) -> Result<PurgeReport, ApiError> {
         report.organisations += 1;
         let left = budget.saturating_sub(report.statements);
         let org = &tenant.org_id;
+        if tenant.moving {
+            // Its rows are being copied to another database: purged there after the move.
+            report.incomplete = true;
+            continue;
+        }
         let shard = match Shard::of(env, &tenant) {
             Ok(shard) => shard,
             Err(e) => {

@@ -33,7 +33,7 @@ pub async fn seal(store: &Shard, org: &str) -> Result<(), ApiError> {
 /// if the last of them changed a row, then seals the log; answers the statements' rows. Where
 /// the shard is the primary: one batch, the entry guarded by `changes()` as for every other
 /// change. Elsewhere: the change with a `changes()` read after it, then the entry; if the shard
-/// fails, the change stands and the error is answered.
+/// fails, the change stands and the error is answered. Refused while the organisation moves.
 pub async fn global_change(
     (primary, shard): (&Primary, &Shard),
     tenant: &Tenant,
@@ -42,6 +42,10 @@ pub async fn global_change(
     change: &Change,
     now: UnixMs,
 ) -> Result<Vec<Vec<Value>>, ApiError> {
+    if tenant.moving {
+        // Its audit log is being copied: the entry would be left behind.
+        return Err(ApiError::moving());
+    }
     let org = &tenant.org_id.0;
     let n = statements.len();
     if shard.name().is_primary() {

@@ -157,7 +157,7 @@ pub async fn consume(batch: worker::MessageBatch<JsValue>, env: &Env) {
         deliver_batch(&on, messages).await
     };
     received
-        .answer_by_shard(env, "delivery queue", groups, flow)
+        .answer_by_shard(env, "delivery queue", QUEUE, groups, flow)
         .await;
 }
 

@@ -53,11 +53,20 @@ pub async fn handle(req: Incoming, env: Env, wctx: Context, now: UnixMs) -> Resp
     if cors == Cors::Refuse {
         return http::error(&ApiError::origin_not_authorized(), &ctx.headers());
     }
+    let safe = ["GET", "HEAD"]
+        .iter()
+        .any(|m| req.method.eq_ignore_ascii_case(m));
+    // While the organisation's data moves to another database nothing may change it; events are
+    // still accepted (they wait in the queue until the move ends).
+    let intake = matches!(
+        route,
+        Ok(Route::Collect | Route::Auth0Webhook | Route::SupabaseWebhook)
+    );
+    if ctx.tenant.moving && !safe && !intake {
+        return http::error(&ApiError::moving(), &ctx.headers());
+    }
     // A browser sign-in (a session cookie, or Access) carries its CSRF token on every change.
     if let Some(expected) = session::csrf_for(&ctx.tenant, &access::session::secret(ctx.env())) {
-        let safe = ["GET", "HEAD"]
-            .iter()
-            .any(|m| req.method.eq_ignore_ascii_case(m));
         let presented = req.header(CSRF_HEADER).unwrap_or_default();
         if !safe && !session::token_eq(presented.trim(), &expected) {
             return http::error(&ApiError::csrf_token_invalid(), &ctx.headers());

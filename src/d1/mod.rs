@@ -113,17 +113,20 @@ impl Shard {
 }
 
 /// Queue messages (by index) grouped by the shard of their organisation, which `org_of` reads
-/// from a body: all on the primary when it is the only shard, else as the registry on the
-/// primary says (`edgesoc_core::shards::route`; one read).
+/// from a body, and those of organisations being moved: all on the primary when it is the only
+/// shard, else as the registry on the primary says (`edgesoc_core::shards::route`; one read).
 pub async fn route(
     env: &worker::Env,
     primary: &Primary,
     messages: &[Delivered],
     org_of: fn(&str) -> Option<String>,
-) -> Result<Vec<(ShardName, Vec<usize>)>, Error> {
+) -> Result<shards::Routed, Error> {
     let configured = shards(env);
     if configured.len() == 1 {
-        return Ok(vec![(ShardName::primary(), (0..messages.len()).collect())]);
+        return Ok(shards::Routed {
+            groups: vec![(ShardName::primary(), (0..messages.len()).collect())],
+            paused: Vec::new(),
+        });
     }
     let orgs: Vec<Option<String>> = messages
         .iter()

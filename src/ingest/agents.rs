@@ -103,7 +103,7 @@ async fn report_shard(env: &Env, store: &Shard, now: UnixMs) -> Result<usize, St
         .all(plans_statement(&orgs))
         .await
         .map_err(|e| e.to_string())?;
-    let queue = OutQueue::from_env(env, "DETECT_QUEUE", crate::faults::from_env(env))?;
+    let queue = OutQueue::from_env(env, crate::ingest::QUEUE, crate::faults::from_env(env))?;
     for (org, agents) in by_org {
         let events = agents.iter().map(|a| a.event(now)).collect();
         let plan = plan_of(&plans, org).unwrap_or(Plan::Free);

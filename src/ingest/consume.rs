@@ -45,5 +45,7 @@ pub async fn consume(batch: MessageBatch<JsValue>, env: &Env) {
         };
         consume_batch(&on, messages).await
     };
-    received.answer_by_shard(env, "queue", groups, flow).await;
+    received
+        .answer_by_shard(env, "queue", crate::ingest::QUEUE, groups, flow)
+        .await;
 }

@@ -5,3 +5,6 @@
 pub mod agents;
 pub mod collect;
 pub mod consume;
+
+/// The producer binding of accepted events (and the consumer's own queue, `wrangler.toml`).
+pub const QUEUE: &str = "DETECT_QUEUE";

@@ -155,7 +155,7 @@ fn lead(ctx: &Context, env: &Env, org: &OrgId, faults: &Faults, lease: LeaseId) 
 
 /// One round (`edgesoc_core::limits::round`) over this organisation's bindings.
 async fn flush(env: &Env, org: &OrgId, faults: &Faults, claims: Vec<Claim>) -> Vec<Settled> {
-    let queue = OutQueue::from_env(env, "DETECT_QUEUE", faults.clone());
+    let queue = OutQueue::from_env(env, crate::ingest::QUEUE, faults.clone());
     let store = Primary::open(env).map_err(|e| e.to_string());
     let strikes = |name: &str| crate::faults::strikes(faults, name);
     let round = RoundEnv {

@@ -92,12 +92,24 @@ pub fn configured(var: Option<&str>) -> (Vec<ShardName>, Vec<String>) {
     (shards, invalid)
 }
 
-/// The shards of `orgs` as registered (`id`, `shard`), one read of the primary.
+/// The shards of `orgs` as registered (`id`, `shard`, `moving_to`), one read of the primary.
 pub fn registry_statement(orgs: &[&str]) -> Statement {
     (
-        "SELECT id, shard FROM orgs WHERE id IN (SELECT value FROM json_each(?1))".into(),
+        "SELECT id, shard, moving_to FROM orgs WHERE id IN (SELECT value FROM json_each(?1))"
+            .into(),
         vec![SqlParam::Text(Value::from(orgs).to_string())],
     )
+}
+
+/// A consumer batch's items (by index) as [`route`] placed them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// Per shard, the items to run there: in the shards' order (unconfigured ones first), each
+    /// in the items' order.
+    pub groups: Vec<(ShardName, Vec<usize>)>,
+    /// Items of organisations being moved (`orgs.moving_to`): they wait in the queue until the
+    /// move ends, and are stored on the shard the organisation is then on.
+    pub paused: Vec<usize>,
 }
 
 /// Groups items (by index) by the shard of their organisation, from the rows of
@@ -105,34 +117,32 @@ pub fn registry_statement(orgs: &[&str]) -> Statement {
 /// goes to the primary, which records what cannot be stored as an incident. An organisation
 /// registered on a shard not in `configured` keeps that shard (opening it fails, so its items
 /// are retried, never stored elsewhere); one whose registered shard is not a binding name is
-/// left out of every group (retried). Groups come out in the shards' order (unconfigured ones
-/// first), each in the items' order.
-pub fn route(
-    orgs: &[Option<&str>],
-    rows: &[Value],
-    configured: &[ShardName],
-) -> Vec<(ShardName, Vec<usize>)> {
-    let registered: BTreeMap<&str, Option<ShardName>> = rows
+/// left out of every group (retried); one being moved is paused.
+pub fn route(orgs: &[Option<&str>], rows: &[Value], configured: &[ShardName]) -> Routed {
+    let registered: BTreeMap<&str, (Option<ShardName>, bool)> = rows
         .iter()
         .filter_map(|r| {
-            Some((
-                r["id"].as_str()?,
-                ShardName::from_column(r["shard"].as_str()),
-            ))
+            let shard = ShardName::from_column(r["shard"].as_str());
+            Some((r["id"].as_str()?, (shard, !r["moving_to"].is_null())))
         })
         .collect();
     let mut groups: BTreeMap<ShardName, Vec<usize>> = BTreeMap::new();
+    let mut paused = Vec::new();
     for (i, org) in orgs.iter().enumerate() {
         let shard = match org.and_then(|o| registered.get(o)) {
             None => ShardName::primary(),
-            Some(Some(shard)) => shard.clone(),
-            Some(None) => continue,
+            Some((_, true)) => {
+                paused.push(i);
+                continue;
+            }
+            Some((Some(shard), false)) => shard.clone(),
+            Some((None, false)) => continue,
         };
         groups.entry(shard).or_default().push(i);
     }
-    let mut out: Vec<_> = groups.into_iter().collect();
-    out.sort_by_key(|(s, _)| configured.iter().position(|c| c == s));
-    out
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_by_key(|(s, _)| configured.iter().position(|c| c == s));
+    Routed { groups, paused }
 }
 
 #[cfg(test)]
@@ -186,6 +196,7 @@ mod tests {
             serde_json::json!({"id": "org_c", "shard": "DB_9"}),
             serde_json::json!({"id": "org_d", "shard": "DB_2"}),
             serde_json::json!({"id": "org_e", "shard": "elsewhere"}),
+            serde_json::json!({"id": "org_f", "shard": "DB_1", "moving_to": "DB_2"}),
         ];
         let orgs = [
             Some("org_a"),
@@ -196,17 +207,22 @@ mod tests {
             Some("org_x"),
             Some("org_d"),
             Some("org_e"),
+            Some("org_f"),
         ];
         assert_eq!(
             route(&orgs, &rows, &configured),
-            vec![
-                (s("DB_9"), vec![4]),
-                (s("DB"), vec![1, 2, 5]),
-                (s("DB_1"), vec![0, 3]),
-                (s("DB_2"), vec![6]),
-            ],
+            Routed {
+                groups: vec![
+                    (s("DB_9"), vec![4]),
+                    (s("DB"), vec![1, 2, 5]),
+                    (s("DB_1"), vec![0, 3]),
+                    (s("DB_2"), vec![6]),
+                ],
+                paused: vec![8],
+            },
             "unregistered and undecodable items go to the primary; an unconfigured shard stays \
-             itself (its items are retried), an unreadable one is in no group"
+             itself (its items are retried), an unreadable one is in no group, a moving \
+             organisation's wait"
         );
         let (sql, params) = registry_statement(&["org_a", "o'b"]);
         assert!(sql.contains("json_each(?1)"));

@@ -29,6 +29,9 @@ pub struct Tenant {
     pub person: Option<String>,
     /// The D1 database that holds the organisation's data (`crate::shards`).
     pub shard: ShardName,
+    /// The organisation's data is being copied to another shard (`scripts/move-org`): it may be
+    /// read from `shard` but not changed until the move ends.
+    pub moving: bool,
 }
 
 /// The key a request presented, as stored (never the key itself).
@@ -102,7 +105,7 @@ impl Tenant {
 pub const BOOTSTRAP_ORG: &str = "org_default";
 
 pub(crate) const TENANT_COLUMNS: &str = "o.id AS org_id, o.name, o.plan, o.rate_limit_per_minute, \
-o.monthly_event_quota, o.retention_days, o.authorized_origins, o.shard";
+o.monthly_event_quota, o.retention_days, o.authorized_origins, o.shard, o.moving_to";
 
 /// The organisation of a usable key (not revoked, not past a rotation's expiry), with the
 /// key's hash for a constant-time re-check ([`TenantRow::tenant_for`]) and what it may do.
@@ -177,6 +180,8 @@ pub struct TenantRow {
     authorized_origins: Option<String>,
     #[serde(default)]
     shard: Option<String>,
+    #[serde(default)]
+    moving_to: Option<String>,
     #[serde(default)]
     key_hash: String,
     #[serde(default)]
@@ -262,6 +267,7 @@ impl TenantRow {
             session: None,
             person: None,
             shard,
+            moving: self.moving_to.is_some(),
             scopes: if self.key_prefix.is_some() {
                 Scopes::from_stored(self.scopes.as_deref())
             } else {
@@ -293,6 +299,7 @@ mod tests {
             retention_days: None,
             authorized_origins: None,
             shard: None,
+            moving_to: None,
             key_hash: hash.into(),
             key_prefix: Some("lsoc_live_abcd".into()),
             key_id: Some("key_0123456789abcdef".into()),

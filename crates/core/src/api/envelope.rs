@@ -102,6 +102,7 @@ mod tests {
             session: None,
             person: None,
             shard: crate::shards::ShardName::primary(),
+            moving: false,
         };
         let m = meta(&t, UnixMs(1_769_764_500_123), Some(200));
         assert_eq!(

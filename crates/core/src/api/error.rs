@@ -253,6 +253,22 @@ impl ApiError {
         }
     }
 
+    /// How long a change waits while its organisation's data moves between databases.
+    pub const MOVING_RETRY_SECONDS: u64 = 30;
+
+    /// 503: the organisation's data is being moved to another database (`scripts/move-org`);
+    /// changes wait until the move ends, reads are served.
+    pub fn moving() -> Self {
+        ApiError {
+            unavailable: true,
+            retry_after: Some(Self::MOVING_RETRY_SECONDS),
+            ..ApiError::new(
+                ErrorCode::Internal,
+                "The organisation's data is being moved to another database; changes resume when it ends",
+            )
+        }
+    }
+
     /// The headers this error implies: `Retry-After` and `Allow`.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let mut h = Vec::new();

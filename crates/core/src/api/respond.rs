@@ -105,6 +105,7 @@ mod tests {
             session: None,
             person: None,
             shard: crate::shards::ShardName::primary(),
+            moving: false,
         }
     }
 

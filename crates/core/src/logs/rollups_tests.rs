@@ -699,3 +699,24 @@ fn a_rebuild_with_nothing_else_waiting_moves_the_mark_of_all() {
     assert_eq!(snapshot(&db), rebuilt(&db));
     assert_eq!(counted(&db), 38);
 }
+
+#[test]
+fn items_stored_after_the_newest_were_deleted_are_numbered_past_the_mark_and_counted() {
+    // An organisation moved away (scripts/lib/move.mjs) or purged whole takes the newest ids with
+    // it; the next items must not be numbered at or below what the mark already counts.
+    let db = SqliteDb::migrated();
+    let mut r = Rng(13);
+    let write = |rows: &[LogRow], now: i64| {
+        let mut statements = insert_statements(rows, false, 1 << 20).unwrap();
+        statements.extend(catch_up(now, 0));
+        run(db.batch(&statements)).unwrap();
+    };
+    write(&lines_at(&mut r, 6, DAY0), DAY0);
+    assert_eq!(counted(&db), 6);
+    db.rows("DELETE FROM logs", &[]);
+    db.rows("DELETE FROM log_hourly", &[]);
+    write(&lines_at(&mut r, 4, DAY0 + HOUR), DAY0 + HOUR);
+    let ids = db.rows("SELECT min(id) AS lo FROM logs", &[]);
+    assert_eq!(ids[0]["lo"], 7, "numbered after the mark (6), not from 1");
+    assert_eq!(counted(&db), 4, "and counted by the catch-up");
+}

@@ -129,7 +129,7 @@ pub const LOG_COLUMNS: [&str; 20] = [
 pub const INSERT_LOGS_SQL: &str = "INSERT OR IGNORE INTO logs (id, org_id, ts, hour, type, action, level, \
 service, namespace, source_ip, user, hostname, target_ip, geo, device, vpn, status_code, resource, message, \
 event_id, event_name, latitude, longitude, city, parser, asn, is_tor, is_proxy, is_datacenter, threat_score) SELECT (SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
-coalesce((SELECT max(id) FROM logs), 0))) + key + 1, json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
+coalesce((SELECT max(id) FROM logs), 0), coalesce((SELECT upto FROM rollup_marks WHERE org_id = ''), 0))) + key + 1, json_extract(value, '$.org_id'), json_extract(value, '$.ts'), \
 json_extract(value, '$.hour'), json_extract(value, '$.type'), json_extract(value, '$.action'), \
 json_extract(value, '$.level'), json_extract(value, '$.service'), json_extract(value, '$.namespace'), \
 json_extract(value, '$.source_ip'), json_extract(value, '$.user'), json_extract(value, '$.hostname'), \
