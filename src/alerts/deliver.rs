@@ -162,13 +162,17 @@ pub async fn consume(batch: worker::MessageBatch<JsValue>, env: &Env) {
 }
 
 /// The hourly sweep, shard by shard: queues every pending delivery that never reached the queue
-/// or whose retry is long overdue.
+/// or whose retry is long overdue, except those of organisations being moved.
 pub async fn sweep(env: &Env, at: UnixMs) {
+    let paused = match d1::moving_orgs(env).await {
+        Ok(paused) => paused,
+        Err(e) => return worker::console_error!("alert delivery: sweep: {e}"),
+    };
     for name in d1::shards(env) {
         let result = async {
             let store = Shard::named(env, &name).map_err(|e| e.to_string())?;
             let queue = OutQueue::from_env(env, QUEUE, crate::faults::from_env(env))?;
-            enqueue_pending(&store, &queue, &[], Some(at), now()).await
+            enqueue_pending(&store, &queue, &[], Some(at), &paused, now()).await
         }
         .await;
         match result {
@@ -188,7 +192,7 @@ pub async fn enqueue_for(env: &Env, store: &Shard, org: &str) {
         Ok(q) => q,
         Err(e) => return worker::console_error!("alert delivery: {e}"),
     };
-    if let Err(e) = enqueue_pending(store, &queue, &[org], None, now()).await {
+    if let Err(e) = enqueue_pending(store, &queue, &[org], None, &[], now()).await {
         worker::console_error!(
             "alert delivery: queueing for {org} failed (the sweep retries): {e}"
         );

@@ -140,6 +140,18 @@ pub async fn route(
     Ok(shards::route(&orgs, &rows, &configured))
 }
 
+/// The organisations being moved between shards (none unless the Worker serves several).
+pub async fn moving_orgs(env: &worker::Env) -> Result<Vec<String>, Error> {
+    if with_shards(env, |all| all.len() == 1) {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<serde_json::Value> = Primary::open(env)?.all(shards::moving_statement()).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(String::from))
+        .collect())
+}
+
 impl std::ops::Deref for Primary {
     type Target = Store;
     fn deref(&self) -> &Store {

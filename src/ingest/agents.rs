@@ -10,11 +10,12 @@ use edgesoc_core::access::ids::OrgId;
 use edgesoc_core::api::envelope::meta;
 use edgesoc_core::ingest::accept_events;
 use edgesoc_core::ingest::agents::{
-    list_statement, plan_of, plans_statement, silent_statement, AgentRow, Heartbeat, SilentAgent,
-    LIST_LIMIT, MAX_AGENTS, MAX_BODY_BYTES, STALE_AFTER_SECONDS,
+    list_statement, plan_of, silent_statement, AgentRow, Heartbeat, SilentAgent, LIST_LIMIT,
+    MAX_AGENTS, MAX_BODY_BYTES, STALE_AFTER_SECONDS,
 };
 use edgesoc_core::limits::plan::Plan;
 use edgesoc_core::runtime::Queue;
+use edgesoc_core::shards;
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::{json, Value};
@@ -99,14 +100,20 @@ async fn report_shard(env: &Env, store: &Shard, now: UnixMs) -> Result<usize, St
     }
     let orgs: Vec<&str> = by_org.keys().copied().collect();
     let primary = Primary::open(env).map_err(|e| e.to_string())?;
-    let plans: Vec<Value> = primary
-        .all(plans_statement(&orgs))
+    let registry: Vec<Value> = primary
+        .all(shards::registry_statement(&orgs))
         .await
         .map_err(|e| e.to_string())?;
     let queue = OutQueue::from_env(env, crate::ingest::QUEUE, crate::faults::from_env(env))?;
+    let mut reported = silent.len();
     for (org, agents) in by_org {
+        if shards::is_moving(&registry, org) {
+            reported -= agents.len();
+            // Its rows are being copied: the silence is reported after the move, from the new shard.
+            continue;
+        }
         let events = agents.iter().map(|a| a.event(now)).collect();
-        let plan = plan_of(&plans, org).unwrap_or(Plan::Free);
+        let plan = plan_of(&registry, org).unwrap_or(Plan::Free);
         let accepted = accept_events(events, &OrgId(org.to_string()), plan, now, None, || {
             Value::Null
         })
@@ -116,5 +123,5 @@ async fn report_shard(env: &Env, store: &Shard, now: UnixMs) -> Result<usize, St
         let marks: Vec<_> = agents.iter().map(|a| a.reported()).collect();
         store.batch(&marks).await.map_err(|e| e.to_string())?;
     }
-    Ok(silent.len())
+    Ok(reported)
 }

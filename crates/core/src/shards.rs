@@ -92,12 +92,26 @@ pub fn configured(var: Option<&str>) -> (Vec<ShardName>, Vec<String>) {
     (shards, invalid)
 }
 
-/// The shards of `orgs` as registered (`id`, `shard`, `moving_to`), one read of the primary.
+/// What the primary registers for each of `orgs`: `id`, `plan`, `shard`, `moving_to`; one read.
 pub fn registry_statement(orgs: &[&str]) -> Statement {
     (
-        "SELECT id, shard, moving_to FROM orgs WHERE id IN (SELECT value FROM json_each(?1))"
+        "SELECT id, plan, shard, moving_to FROM orgs WHERE id IN (SELECT value FROM json_each(?1))"
             .into(),
         vec![SqlParam::Text(Value::from(orgs).to_string())],
+    )
+}
+
+/// Whether the rows of [`registry_statement`] say `org` is being moved (`orgs.moving_to`).
+pub fn is_moving(rows: &[Value], org: &str) -> bool {
+    rows.iter()
+        .any(|r| r["id"] == org && !r["moving_to"].is_null())
+}
+
+/// The organisations being moved (`id`), for maintenance that visits a whole shard.
+pub fn moving_statement() -> Statement {
+    (
+        "SELECT id FROM orgs WHERE moving_to IS NOT NULL".into(),
+        Vec::new(),
     )
 }
 
@@ -227,6 +241,19 @@ mod tests {
         let (sql, params) = registry_statement(&["org_a", "o'b"]);
         assert!(sql.contains("json_each(?1)"));
         assert_eq!(params, vec![SqlParam::Text(r#"["org_a","o'b"]"#.into())]);
+    }
+
+    #[test]
+    fn an_organisation_is_moving_while_its_registry_row_names_a_target() {
+        let rows = [
+            serde_json::json!({"id": "org_a", "plan": "pro", "shard": null, "moving_to": "DB_1"}),
+            serde_json::json!({"id": "org_b", "plan": "pro", "shard": "DB_1", "moving_to": null}),
+        ];
+        assert!(is_moving(&rows, "org_a"));
+        assert!(!is_moving(&rows, "org_b"));
+        assert!(!is_moving(&rows, "org_gone"));
+        assert!(registry_statement(&[]).0.contains("plan, shard, moving_to"));
+        assert!(moving_statement().0.contains("moving_to IS NOT NULL"));
     }
 
     #[test]

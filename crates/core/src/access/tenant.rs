@@ -339,6 +339,13 @@ mod tests {
         let mut placed = row("pro", &hash.0);
         placed.shard = Some("DB_2".into());
         assert_eq!(placed.tenant().unwrap().shard.binding(), "DB_2");
+        assert!(!t.moving);
+        let mut placed = row("pro", &hash.0);
+        placed.shard = Some("DB_2".into());
+        placed.moving_to = Some("DB_3".into());
+        let moving = placed.tenant().unwrap();
+        assert!(moving.moving, "being moved: read-only until the move ends");
+        assert_eq!(moving.shard.binding(), "DB_2", "and read where it still is");
         let mut broken = row("pro", &hash.0);
         broken.shard = Some("elsewhere".into());
         let e = broken.tenant().unwrap_err();

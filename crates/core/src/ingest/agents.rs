@@ -193,7 +193,7 @@ pub const SWEEP_LIMIT: u32 = 200;
 /// The agents past their organisation's `agents.stale_alert_minutes` (at least the stale rule's
 /// [`STALE_AFTER_MINUTES`]) and not yet reported for this silence, oldest silence first. Only
 /// organisations that set the minutes are read. Runs on each shard; the organisations' plans
-/// are the primary's ([`plans_statement`]).
+/// are the primary's ([`crate::shards::registry_statement`]).
 pub fn silent_statement(now: UnixMs) -> Statement {
     (
         format!(
@@ -208,15 +208,7 @@ pub fn silent_statement(now: UnixMs) -> Statement {
     )
 }
 
-/// The plans of `orgs` (`id`, `plan`), read on the primary.
-pub fn plans_statement(orgs: &[&str]) -> Statement {
-    (
-        "SELECT id, plan FROM orgs WHERE id IN (SELECT value FROM json_each(?1))".into(),
-        vec![SqlParam::Text(json!(orgs).to_string())],
-    )
-}
-
-/// `org`'s plan among the rows of [`plans_statement`]: `None` for an organisation that no
+/// `org`'s plan among the rows of [`crate::shards::registry_statement`]: `None` for an organisation that no
 /// longer exists or whose plan this build does not know.
 pub fn plan_of(rows: &[Value], org: &str) -> Option<Plan> {
     rows.iter()

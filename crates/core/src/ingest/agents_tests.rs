@@ -172,7 +172,7 @@ fn the_sweep_reports_each_silence_once_for_organisations_that_ask() {
     );
     let s = &found[0];
     assert_eq!((s.hostname.as_str(), s.minutes), ("silent", 10.0));
-    let (sql, params) = plans_statement(&["org_a", "org_gone"]);
+    let (sql, params) = crate::shards::registry_statement(&["org_a", "org_gone"]);
     let plans = db.rows(&sql, &params);
     assert_eq!(plan_of(&plans, &s.org_id), Some(Plan::Pro));
     assert_eq!(plan_of(&plans, "org_gone"), None, "no such organisation");

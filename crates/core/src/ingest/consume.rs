@@ -161,7 +161,7 @@ async fn store_and_detect<D: Db, L, Q: Queue, P: Db>(
     // (everything above is idempotent), so an instant alert is not left for the sweep.
     if let Some(queue) = env.deliveries {
         let orgs = delivering_orgs(&events);
-        enqueue_pending(env.db, queue, &orgs, None, env.now)
+        enqueue_pending(env.db, queue, &orgs, None, &[], env.now)
             .await
             .map_err(|e| format!("queueing alert deliveries failed: {e}"))?;
     }

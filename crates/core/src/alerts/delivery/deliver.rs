@@ -48,12 +48,14 @@ pub struct DeliverEnv<'a, D, H, M> {
 
 /// Sends the pending deliveries of `orgs` that never reached the queue (or every
 /// organisation's overdue ones, with `orgs` empty and `sweep_now` set), one message each, and
-/// marks them queued. Returns how many were queued.
+/// marks them queued; those of `paused` organisations (being moved) are left for a later sweep.
+/// Returns how many were queued.
 pub async fn enqueue_pending<D: Db, Q: Queue>(
     db: &D,
     queue: &Q,
     orgs: &[&str],
     sweep_now: Option<UnixMs>,
+    paused: &[String],
     now: UnixMs,
 ) -> Result<usize, String> {
     let select = match sweep_now {
@@ -66,6 +68,7 @@ pub async fn enqueue_pending<D: Db, Q: Queue>(
         .into_iter()
         .flatten()
         .filter_map(|r| Some((r["id"].as_str()?.into(), r["org_id"].as_str()?.into())))
+        .filter(|(_, org): &(String, String)| !paused.contains(org))
         .collect();
     if found.is_empty() {
         return Ok(0);

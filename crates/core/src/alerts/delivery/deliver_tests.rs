@@ -389,3 +389,32 @@ fn pagerduty_and_email_go_out_in_their_formats_and_the_test_button_records_its_a
     );
     assert_eq!(w.count("SELECT count(*) FROM delivery_attempts WHERE delivery_id = 'pd.test.1' AND outcome = 'dead'"), 1);
 }
+
+#[test]
+fn the_sweep_leaves_an_organisation_being_moved_for_later() {
+    let w = World::new();
+    w.destination(
+        "org_a",
+        "dst_1",
+        json!({"name": "ops", "kind": "webhook", "url": "https://ops.example.com/h"}),
+    );
+    w.collect("org_a", Plan::Pro, instant("mallory"));
+    assert_eq!(w.take_messages().len(), 1);
+    // A day on, the delivery is long overdue: the sweep would queue it again, unless its
+    // organisation is being moved (its rows are being copied to another database).
+    let later = UnixMs(T0.0 + 86_400_000);
+    let paused = ["org_a".to_string()];
+    let sweep = |paused: &[String]| {
+        run(enqueue_pending(
+            &w.db,
+            &w.queue,
+            &[],
+            Some(later),
+            paused,
+            later,
+        ))
+    };
+    assert_eq!(sweep(&paused), Ok(0));
+    assert!(w.take_messages().is_empty());
+    assert_eq!(sweep(&[]), Ok(1), "queued once the move is over");
+}
