@@ -91,6 +91,9 @@ async function main(argv) {
       console.error(`organisation "${values.org}" exists on ${found.shard} and stays there`);
     } else if (!shard) {
       shard = await place(values, ceilingGb);
+    } else if (!(await readShards(values.config)).shards.some((s) => s.binding === shard)) {
+      // An organisation on a database the Worker does not serve would have its events refused.
+      throw new Error(`${shard} is not DB or one of D1_SHARDS in the wrangler config`);
     }
     d1(statements(shard).join("; "), values);
     const scopes = values.scope ? values.scope.join(",") : "every scope (ingest, read, respond, admin)";

@@ -115,9 +115,13 @@ test("scripts/create-key places a new organisation on the local database with mo
       /error: every shard is at or over the 100\.00 KB ceiling \(DB 2\.\d\d MB, DB_1 \d+\.\d\d KB\): add a shard \(docs\/CAPACITY\.md, "Growing past one database"\)/,
     );
 
+    const typo = createKey("Typo", "--shard", "DB_9");
+    assert.equal(typo.status, 2, typo.stderr);
+    assert.match(typo.stderr, /error: DB_9 is not DB or one of D1_SHARDS/, "a shard the Worker does not serve is refused");
+
     mf = open();
     const orgs = (await (await mf.getD1Database("DB")).prepare("SELECT id, shard FROM orgs ORDER BY name").all()).results;
-    assert.deepEqual(orgs, [{ id: orgIdFor("Placed"), shard: "DB_1" }], "Placed on DB_1, Refused nowhere");
+    assert.deepEqual(orgs, [{ id: orgIdFor("Placed"), shard: "DB_1" }], "Placed on DB_1, Refused and Typo nowhere");
     const keys = (await (await mf.getD1Database("DB")).prepare("SELECT count(*) AS n FROM api_keys").first()).n;
     assert.equal(keys, 2, "a key for each run that succeeded, on the primary");
   } finally {
