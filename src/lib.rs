@@ -58,8 +58,8 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> Result<
 }
 
 /// Cron triggers: the agent sweep every five minutes (`SWEEP_CRON`), the hourly network-list
-/// refresh (`REFRESH_CRON`, which also queues alert deliveries whose message never went out and
-/// catches the dashboard rollups up) and, on every other schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
+/// refresh (`REFRESH_CRON`, which also queues alert deliveries whose message never went out,
+/// catches the dashboard rollups up and drains the audit outbox) and, on every other schedule, the daily retention purge. Both use the trigger's scheduled time as "now", so
 /// tests control time.
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
@@ -72,6 +72,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             refresh_lists(&env, now).await;
             alerts::deliver::sweep(&env, now).await;
             logs::catch_up_rollups(&env, now).await;
+            access::audit::drain_all(&env).await;
         } else {
             purge(&env, now).await;
         }

@@ -18,7 +18,7 @@ import { createHash } from "node:crypto";
 import { rebuildStatements } from "./rollups.mjs";
 
 /** Tables of the primary that are not an organisation's data (crates/core/src/shards.rs). */
-const GLOBAL = new Set(["orgs", "api_keys", "sessions", "members", "held_commits"]);
+const GLOBAL = new Set(["orgs", "api_keys", "sessions", "members", "held_commits", "audit_outbox"]);
 /** Tables the move keeps for itself or rebuilds instead of copying. */
 const OWN = new Set(["move_progress", "rollup_marks"]);
 /** The rollups: recomputed from the moved items on the target. */

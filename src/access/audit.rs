@@ -7,12 +7,13 @@ use crate::api::incoming::query_pairs;
 use crate::api::{http, Ctx};
 use crate::d1::{Primary, Shard};
 use edgesoc_core::access::audit::{
-    self, Change, Entry, Operator, Query, EXPORT_MAX, GENESIS, VERIFY_ROUND,
+    self, Change, Entry, Operator, Outboxed, Query, EXPORT_MAX, GENESIS, VERIFY_ROUND,
 };
 use edgesoc_core::access::tenant::Tenant;
 use edgesoc_core::api::envelope::{meta, single_envelope};
 use edgesoc_core::api::params::aliased;
 use edgesoc_core::api::sql::Statement;
+use edgesoc_core::shards::{self, ShardName};
 use edgesoc_core::time::UnixMs;
 use edgesoc_core::ApiError;
 use serde_json::{json, Value};
@@ -29,11 +30,12 @@ pub async fn seal(store: &Shard, org: &str) -> Result<(), ApiError> {
 }
 
 /// Runs `statements`, a change to global tables (keys, members, sessions, the organisation's
-/// origins), on the primary and records `change` in the organisation's audit log on its shard
-/// if the last of them changed a row, then seals the log; answers the statements' rows. Where
-/// the shard is the primary: one batch, the entry guarded by `changes()` as for every other
-/// change. Elsewhere: the change with a `changes()` read after it, then the entry; if the shard
-/// fails, the change stands and the error is answered. Refused while the organisation moves.
+/// origins), on the primary and records `change` in the organisation's audit log if the last
+/// of them changed a row, then seals the log; answers the statements' rows. Where the shard is
+/// the primary: one batch, the entry guarded by `changes()` as for every other change.
+/// Elsewhere: the entry goes to the primary's outbox in the change's batch, then to the log on
+/// the shard ([`drain_outbox`]); if the shard fails, the entry waits in the outbox and the
+/// change is answered. Refused while the organisation moves.
 pub async fn global_change(
     (primary, shard): (&Primary, &Shard),
     tenant: &Tenant,
@@ -48,26 +50,88 @@ pub async fn global_change(
     }
     let org = &tenant.org_id.0;
     let n = statements.len();
-    if shard.name().is_primary() {
-        statements.push(audit::append_statement(org, who, change, now));
-        let mut rows = primary.batch(&statements).await?;
-        rows.truncate(n);
-        seal_logged(shard, org).await;
-        return Ok(rows);
-    }
-    statements.push((audit::CHANGED_SQL.into(), Vec::new()));
+    let entry = if shard.name().is_primary() {
+        audit::append_statement(org, who, change, now)
+    } else {
+        audit::outbox_statement(org, who, change, now)
+    };
+    statements.push(entry);
     let mut rows = primary.batch(&statements).await?;
-    let changed = rows
-        .pop()
-        .and_then(|r| r.first().and_then(|v| v["n"].as_f64()))
-        .is_some_and(|n| n > 0.0);
-    if changed {
-        shard
-            .batch(&[audit::append_made_statement(org, who, change, now)])
-            .await?;
-        seal_logged(shard, org).await;
+    rows.truncate(n);
+    if !shard.name().is_primary() {
+        if let Err(e) = drain_outbox(primary, shard, org).await {
+            worker::console_error!("audit: the entry waits in the outbox for {org}: {e:?}");
+            return Ok(rows);
+        }
     }
+    seal_logged(shard, org).await;
     Ok(rows)
+}
+
+/// Appends the organisation's entries waiting in the primary's outbox to its log on `shard`,
+/// then removes them from the outbox (an entry appended twice is skipped).
+pub async fn drain_outbox(primary: &Primary, shard: &Shard, org: &str) -> Result<(), ApiError> {
+    if shard.name().is_primary() {
+        return Ok(());
+    }
+    let waiting: Vec<Outboxed> = primary.all(audit::outbox_waiting_statement(org)).await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let appends: Vec<Statement> = waiting.iter().map(audit::from_outbox_statement).collect();
+    shard.batch(&appends).await?;
+    primary.run(audit::outbox_done_statement(&waiting)).await?;
+    Ok(())
+}
+
+/// The hourly drain: every organisation's waiting entries appended on its shard (those being
+/// moved wait for the move to end).
+pub async fn drain_all(env: &worker::Env) {
+    let result = async {
+        let primary = Primary::open(env)?;
+        let rows: Vec<Value> = primary.all(audit::outbox_orgs_statement()).await?;
+        let orgs: Vec<&str> = rows.iter().filter_map(|r| r["org_id"].as_str()).collect();
+        if orgs.is_empty() {
+            return Ok::<(), ApiError>(());
+        }
+        let registry: Vec<Value> = primary.all(shards::registry_statement(&orgs)).await?;
+        for r in &registry {
+            let (Some(org), Some(name)) = (
+                r["id"].as_str(),
+                ShardName::from_column(r["shard"].as_str()),
+            ) else {
+                continue;
+            };
+            if shards::is_moving(&registry, org) {
+                continue;
+            }
+            let drained = match Shard::named(env, &name) {
+                Ok(shard) => drain_outbox(&primary, &shard, org).await,
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = drained {
+                worker::console_error!("audit: draining the outbox of {org}: {e:?}");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        worker::console_error!("audit: draining the outbox: {e:?}");
+    }
+}
+
+/// Before the log is read: entries waiting in the outbox appended (not while the organisation
+/// moves), then sealed.
+async fn settle(ctx: &Ctx) -> Result<&Shard, ApiError> {
+    let store = ctx.shard()?;
+    if !ctx.tenant.moving {
+        if let Err(e) = drain_outbox(ctx.primary()?, store, &ctx.tenant.org_id.0).await {
+            worker::console_error!("audit: draining the outbox: {e:?}");
+        }
+    }
+    seal(store, &ctx.tenant.org_id.0).await?;
+    Ok(store)
 }
 
 /// [`seal`], a failure logged: the entries are stored, and the next read of the log seals them.
@@ -80,8 +144,7 @@ pub async fn seal_logged(shard: &Shard, org: &str) {
 pub async fn list(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
     let q = Query::parse(&query_pairs(req)?)?;
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.shard()?;
-    seal(store, org).await?;
+    let store = settle(ctx).await?;
     let mut rows: Vec<Entry> = store.all(audit::list_statement(org, &q)).await?;
     let more = rows.len() > q.limit as usize;
     rows.truncate(q.limit as usize);
@@ -104,8 +167,7 @@ pub async fn export(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::invalid("format", "must be ndjson or csv"));
     }
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.shard()?;
-    seal(store, org).await?;
+    let store = settle(ctx).await?;
     let mut rows: Vec<Entry> = store
         .all(audit::range_statement(org, after + 1, EXPORT_MAX + 1))
         .await?;
@@ -136,8 +198,7 @@ pub async fn verify(req: &Request, ctx: &Ctx) -> Result<Response, ApiError> {
         .unwrap_or(1)
         .max(1);
     let org = &ctx.tenant.org_id.0;
-    let store = ctx.shard()?;
-    seal(store, org).await?;
+    let store = settle(ctx).await?;
     let mut rows: Vec<Entry> = store
         .all(audit::range_statement(org, from - 1, VERIFY_ROUND + 2))
         .await?;

@@ -16,7 +16,8 @@ const AWAY = orgIdFor("Away");
 let app, db1, home, away, rx;
 before(async () => {
   rx = await receiver();
-  app = await start({ shards: ["DB_1"], bindings: { DELIVERY_BACKOFF_SECONDS: "1" } });
+  // No network-list sources: the hourly cron this file runs reaches nothing off the machine.
+  app = await start({ shards: ["DB_1"], bindings: { DELIVERY_BACKOFF_SECONDS: "1", NETWORK_LIST_SOURCES: "{}" } });
   db1 = await app.shard("DB_1");
   home = await app.createKey({ org: "Home", plan: "pro" });
   away = await app.createKey({ org: "Away", plan: "pro", shard: "DB_1" });
@@ -107,6 +108,32 @@ test("the dashboard, raw lines and the audit log of an organisation on DB_1 are 
   const sent = await app.collect(key.body.data.key, { event: "auth.logout", actor: "away-ci" });
   assert.equal(sent.status, 202);
   await app.eventually(async () => (await where("events", AWAY)).db1 === 3);
+});
+
+test("a change whose audit entry DB_1 cannot take at once is answered, its entry kept on the primary until DB_1 takes it", async () => {
+  const outbox = () => app.count("SELECT count(*) FROM audit_outbox WHERE org_id = ?", AWAY);
+  const before = (await where("audit_log", AWAY)).db1;
+  // DB_1's log is out of reach (renamed away) while a key is made and another revoked.
+  await db1.prepare("ALTER TABLE audit_log RENAME TO audit_log_away").run();
+  let made, revoked;
+  try {
+    made = await app.request("/keys", { method: "POST", key: away, body: { name: "deploy", scopes: ["ingest"] } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    revoked = await app.request(`/keys/${made.body.data.id}`, { method: "DELETE", key: away });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.equal(await outbox(), 2, "both entries wait in the primary's outbox");
+  } finally {
+    await db1.prepare("ALTER TABLE audit_log_away RENAME TO audit_log").run();
+  }
+  // The hourly cron appends them (and a read of the log would have), once each, in order.
+  const res = await app.scheduled(Date.now(), "41 * * * *");
+  assert.equal(res.outcome, "ok");
+  assert.equal(await outbox(), 0);
+  const audit = await app.request("/audit", { key: away });
+  assert.deepEqual(audit.body.data.slice(0, 2).map((e) => e.action), ["key.revoke", "key.create"]);
+  assert.equal((await where("audit_log", AWAY)).db1, before + 2);
+  const verified = await app.request("/audit/verify", { key: away });
+  assert.equal(verified.body.data.valid, true, JSON.stringify(verified.body));
 });
 
 test("the purge empties each organisation's rows on its own database", async () => {

@@ -85,33 +85,105 @@ pub fn append_statement(org: &str, who: &Operator, change: &Change, now: UnixMs)
     append(org, who, change, now, "changes() > 0")
 }
 
-/// Appends the change's entry unconditionally: for a change made on another database (a global
-/// table on the primary, the log on the organisation's shard), once [`CHANGED_SQL`] after it
-/// said it changed a row.
-pub fn append_made_statement(org: &str, who: &Operator, change: &Change, now: UnixMs) -> Statement {
-    append(org, who, change, now, "true")
+/// Put right after a change to global tables on the primary when the organisation's log is on
+/// another database: keeps the change's entry in the primary's outbox (`audit_outbox`,
+/// migrations/0033_audit_outbox.sql) if that statement changed a row, in the change's own
+/// transaction, until [`from_outbox_statement`] appends it to the log on the shard.
+pub fn outbox_statement(org: &str, who: &Operator, change: &Change, now: UnixMs) -> Statement {
+    (
+        "INSERT INTO audit_outbox (org_id, at, actor, actor_kind, ip, action, target, detail) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() > 0"
+            .into(),
+        entry_params(org, who, change, now),
+    )
 }
 
-/// Put right after a change in its batch: how many rows it changed (`n`).
-pub const CHANGED_SQL: &str = "SELECT changes() AS n";
+/// The organisation's entries waiting in the outbox, oldest first (a round at most).
+pub fn outbox_waiting_statement(org: &str) -> Statement {
+    (
+        "SELECT id, org_id, at, actor, actor_kind, ip, action, target, detail FROM audit_outbox \
+         WHERE org_id = ?1 ORDER BY id LIMIT 50"
+            .into(),
+        vec![SqlParam::Text(org.into())],
+    )
+}
+
+/// The organisations with entries waiting in the outbox (the hourly drain).
+pub fn outbox_orgs_statement() -> Statement {
+    (
+        "SELECT DISTINCT org_id FROM audit_outbox".into(),
+        Vec::new(),
+    )
+}
+
+/// An entry waiting in the outbox.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Outboxed {
+    pub id: f64,
+    pub org_id: String,
+    pub at: f64,
+    pub actor: String,
+    pub actor_kind: String,
+    pub ip: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+}
+
+/// Appends an outboxed entry to the log on the organisation's shard, unless the log has it
+/// already (a drain whose removal from the outbox failed runs again).
+pub fn from_outbox_statement(e: &Outboxed) -> Statement {
+    (
+        format!(
+            "{INSERT_ENTRY} WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE org_id = ?1 AND at = ?2 \
+             AND actor = ?3 AND action = ?6 AND target IS ?7 AND detail = ?8)"
+        ),
+        vec![
+            SqlParam::Text(e.org_id.clone()),
+            SqlParam::Number(e.at),
+            SqlParam::Text(e.actor.clone()),
+            SqlParam::Text(e.actor_kind.clone()),
+            e.ip.clone().map_or(SqlParam::Null, SqlParam::Text),
+            SqlParam::Text(e.action.clone()),
+            e.target.clone().map_or(SqlParam::Null, SqlParam::Text),
+            SqlParam::Text(e.detail.clone()),
+        ],
+    )
+}
+
+/// Removes appended entries from the outbox.
+pub fn outbox_done_statement(entries: &[Outboxed]) -> Statement {
+    let ids: Vec<i64> = entries.iter().map(|e| e.id as i64).collect();
+    (
+        "DELETE FROM audit_outbox WHERE id IN (SELECT value FROM json_each(?1))".into(),
+        vec![SqlParam::Text(json!(ids).to_string())],
+    )
+}
+
+/// An entry's insert into the log, numbered after the organisation's last; `?1` to `?8` as
+/// [`entry_params`].
+const INSERT_ENTRY: &str =
+    "INSERT INTO audit_log (org_id, seq, at, actor, actor_kind, ip, action, target, detail) \
+     SELECT ?1, coalesce((SELECT max(seq) FROM audit_log WHERE org_id = ?1), 0) + 1, \
+     ?2, ?3, ?4, ?5, ?6, ?7, ?8";
+
+fn entry_params(org: &str, who: &Operator, change: &Change, now: UnixMs) -> Vec<SqlParam> {
+    vec![
+        SqlParam::Text(org.into()),
+        SqlParam::Number(now.0 as f64),
+        SqlParam::Text(who.actor.clone()),
+        SqlParam::Text(who.kind.into()),
+        who.ip.clone().map_or(SqlParam::Null, SqlParam::Text),
+        SqlParam::Text(change.action.clone()),
+        change.target.clone().map_or(SqlParam::Null, SqlParam::Text),
+        SqlParam::Text(detail_text(&change.detail)),
+    ]
+}
 
 fn append(org: &str, who: &Operator, change: &Change, now: UnixMs, condition: &str) -> Statement {
     (
-        format!(
-            "INSERT INTO audit_log (org_id, seq, at, actor, actor_kind, ip, action, target, detail) \
-             SELECT ?1, coalesce((SELECT max(seq) FROM audit_log WHERE org_id = ?1), 0) + 1, \
-             ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE {condition} RETURNING seq"
-        ),
-        vec![
-            SqlParam::Text(org.into()),
-            SqlParam::Number(now.0 as f64),
-            SqlParam::Text(who.actor.clone()),
-            SqlParam::Text(who.kind.into()),
-            who.ip.clone().map_or(SqlParam::Null, SqlParam::Text),
-            SqlParam::Text(change.action.clone()),
-            change.target.clone().map_or(SqlParam::Null, SqlParam::Text),
-            SqlParam::Text(detail_text(&change.detail)),
-        ],
+        format!("{INSERT_ENTRY} WHERE {condition} RETURNING seq"),
+        entry_params(org, who, change, now),
     )
 }
 

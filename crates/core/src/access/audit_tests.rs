@@ -314,8 +314,9 @@ fn a_detail_keeps_only_the_fields_a_change_sets() {
 }
 
 #[test]
-fn a_change_on_another_database_is_recorded_once_it_said_it_changed_a_row() {
-    // The change on one database (the primary), its entry on another (the organisation's shard).
+fn a_change_on_another_database_is_recorded_through_the_outbox_once_whatever_fails() {
+    // The change on one database (the primary) with its entry in the primary's outbox, in one
+    // transaction; the entry then appended on another (the organisation's shard).
     let (primary, shard) = (db(), db());
     let set = |id: &str, v: i64| {
         let update = (
@@ -326,17 +327,33 @@ fn a_change_on_another_database_is_recorded_once_it_said_it_changed_a_row() {
                 SqlParam::Number(v as f64),
             ],
         );
-        let rows = run(primary.batch(&[update, (CHANGED_SQL.into(), vec![])])).unwrap();
-        let changed = rows[1][0]["n"].as_f64().unwrap() > 0.0;
-        if changed {
-            let made = Change::new("thing.set", Some(id), json!({"v": v}));
-            run(shard.batch(&[append_made_statement("org_a", &who(), &made, T0)])).unwrap();
-        }
-        changed
+        let made = Change::new("thing.set", Some(id), json!({"v": v}));
+        run(primary.batch(&[update, outbox_statement("org_a", &who(), &made, T0)])).unwrap();
     };
-    assert!(set("t1", 1));
-    assert!(!set("missing", 2), "nothing changed: no entry");
-    assert!(set("t1", 3));
+    let waiting = |db: &SqliteDb| -> Vec<Outboxed> {
+        let (sql, params) = outbox_waiting_statement("org_a");
+        db.rows(&sql, &params)
+            .into_iter()
+            .map(|r| serde_json::from_value(r).unwrap())
+            .collect()
+    };
+    let append = |entries: &[Outboxed]| {
+        let appends: Vec<Statement> = entries.iter().map(from_outbox_statement).collect();
+        run(shard.batch(&appends)).unwrap();
+    };
+    set("t1", 1);
+    set("missing", 2);
+    set("t1", 3);
+    let outboxed = waiting(&primary);
+    assert_eq!(outboxed.len(), 2, "nothing changed: no entry");
+    // The shard was written but the outbox not emptied (the drain failed in between): appending
+    // again adds nothing.
+    append(&outboxed);
+    append(&outboxed);
+    run(primary.batch(&[outbox_done_statement(&outboxed)])).unwrap();
+    assert!(waiting(&primary).is_empty());
+    let (sql, params) = outbox_orgs_statement();
+    assert!(primary.rows(&sql, &params).is_empty());
     let on_shard = entries(&shard, "org_a");
     assert_eq!(
         on_shard.iter().map(|e| e.seq as i64).collect::<Vec<_>>(),
