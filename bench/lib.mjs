@@ -16,10 +16,10 @@ export const EVENT_NAMES = [
 const SEVERITY = { "auth.login_failed": "medium", "auth.login_success": "low", "authz.access_denied": "critical" };
 
 /** A fresh instance with persistent (on-disk) D1 in a temp dir (`app.dir`), removed by
- *  `dispose()`. `runtimeStdio` as for start(). */
-export async function instance(bindings = {}, { listen = false, runtimeStdio } = {}) {
+ *  `dispose()`. `runtimeStdio` and `shards` (none unless given) as for start(). */
+export async function instance(bindings = {}, { listen = false, runtimeStdio, shards = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "edgesoc-bench-"));
-  const app = await start({ bindings, persist: dir, listen, runtimeStdio });
+  const app = await start({ bindings, persist: dir, listen, runtimeStdio, shards });
   app.dir = dir;
   const dispose = app.dispose.bind(app);
   app.dispose = async () => {

@@ -11,6 +11,7 @@ const pipeline = read("pipeline"), http = read("http"), query = read("query"), b
 const delivery = read("delivery");
 const lists = read("lists-memory"), listsBefore = read("lists-memory-before");
 const cost = read("cost");
+const shards = read("shards");
 const ms = (x) => (x == null ? "–" : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
 const us = (ns) => `${(ns / 1000).toFixed(1)} µs`;
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
@@ -250,6 +251,21 @@ if (cost) {
     `- D1 storage: ${int(S.bytes_per_event)} bytes an event kept ${A.retention_days_for_storage} days (Pro's retention) is ${n2(S.bytes_per_event / 1e3 * A.retention_days_for_storage / 30)} GB-month per million events; ` +
     "rows read by the dashboard and `/events` depend on use, not on events, and are left out (they are cheap: $0.001 per million).",
     "- No alert destinations are configured, so no delivery queue messages or outbound requests; the day raises few alerts anyway.", "");
+}
+if (shards) {
+  const one = shards.one_database.by_db_ms, two = shards.two_databases.by_db_ms, w = shards.workload;
+  const cell = (by) => Object.entries(by).map(([db, v]) => `${db} ${v.toFixed(0)} ms`).join(", ");
+  lines.push("## Write capacity with two D1 databases", "",
+    `\`node bench/shards.mjs\` (measured ${shards.measured}): ${w.orgs} organisations each send ${w.requests_per_org} batches of ${w.events_per_request} events ` +
+    `and push raw lines (${w.events} events and ${w.raw_lines} lines in all), replayed twice side by side: every organisation on \`DB\`, then ` +
+    "alternating between `DB` and `DB_1`. One D1 database runs its queries one at a time, so the database time (D1's `meta.duration`, " +
+    "summed per binding by the cost meter) of the busiest database bounds the writes an installation takes.", "",
+    "| layout | database time per binding | busiest |", "|---|---|---|",
+    `| one database | ${cell(one)} | ${shards.busiest_ms.one.toFixed(0)} ms |`,
+    `| two databases | ${cell(two)} | ${shards.busiest_ms.two.toFixed(0)} ms |`, "",
+    `With two databases the busiest carries ${pct(shards.busiest_ms.two / shards.busiest_ms.one)} of what one carried: **${shards.capacity_ratio.toFixed(2)}×** the write ` +
+    "capacity. Not 2×: the primary also answers every organisation's IP lookups and the consumers' registry reads " +
+    "(docs/CAPACITY.md, *Write throughput*).", "");
 }
 if (bundle) {
   lines.push("## Bundle", "", `\`wrangler deploy --dry-run\`: ${bundle.wrangler_reported ?? "–"}; measured gzip ${(bundle.gzip_bytes / 1024).toFixed(0)} KiB ` +

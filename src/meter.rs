@@ -2,7 +2,7 @@
 //! each statement an invocation runs (`meta.rows_read` and `meta.rows_written`, the units D1
 //! bills) and logs one JSON line when the invocation ends:
 //!
-//! `{"d1":{"entry":"queue","route":"edgesoc-detect","statements":4,"rows_read":31,"rows_written":240,"sql_ms":1.2,"detect":{…}}}`
+//! `{"d1":{"entry":"queue","route":"edgesoc-detect","statements":4,"rows_read":31,"rows_written":240,"sql_ms":1.2,"sql_ms_by_db":{"DB":1.2},"detect":{…}}}`
 //!
 //! `detect` (the same three counts) is present when the invocation ran detection: the
 //! statements from detection's start to the invocation's end (alert writes and delivery
@@ -24,6 +24,7 @@
 
 use serde::Serialize;
 use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -31,21 +32,25 @@ use std::task::{Context, Poll};
 use worker::Env;
 
 /// What D1 reported for some statements. `sql_ms` sums their `meta.duration`: the time the
-/// database spent running them, which one database spends serially (its write capacity).
+/// database spent running them, which one database spends serially (its write capacity);
+/// `sql_ms_by_db` splits it by D1 binding (`DB`, the shards).
 #[derive(Default, Serialize)]
 struct Tally {
     statements: u64,
     rows_read: u64,
     rows_written: u64,
     sql_ms: f64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    sql_ms_by_db: BTreeMap<String, f64>,
 }
 
 impl Tally {
-    fn add(&mut self, rows_read: u64, rows_written: u64, sql_ms: f64) {
+    fn add(&mut self, db: &str, rows_read: u64, rows_written: u64, sql_ms: f64) {
         self.statements += 1;
         self.rows_read += rows_read;
         self.rows_written += rows_written;
         self.sql_ms += sql_ms;
+        *self.sql_ms_by_db.entry(db.to_string()).or_default() += sql_ms;
     }
 }
 
@@ -157,9 +162,10 @@ pub fn active() -> bool {
     CURRENT.with(|c| c.borrow().is_some())
 }
 
-/// Counts one statement D1 answered (its `meta` counts and duration; absent ones count as
-/// zero), and as the rollups' too when it is one of their catch-up's.
+/// Counts one statement D1 answered on binding `db` (its `meta` counts and duration; absent
+/// ones count as zero), and as the rollups' too when it is one of their catch-up's.
 pub fn count(
+    db: &str,
     rows_read: Option<usize>,
     rows_written: Option<usize>,
     sql_ms: Option<f64>,
@@ -173,14 +179,14 @@ pub fn count(
                 sql_ms.unwrap_or(0.0),
             );
             let mut m = meter.borrow_mut();
-            m.total.add(read, written, ms);
+            m.total.add(db, read, written, ms);
             if let Some(d) = m.detect.as_mut() {
-                d.add(read, written, ms);
+                d.add(db, read, written, ms);
             }
             if catch_up {
                 m.rollups
                     .get_or_insert_with(Tally::default)
-                    .add(read, written, ms);
+                    .add(db, read, written, ms);
             }
         }
     });

@@ -153,7 +153,8 @@ function countChunk(state) {
 async function copyTable(source, target, org, t, chunk, state, log) {
   const cols = t.columns.map((c) => `"${c}"`).join(", ");
   const key = t.key.map((c) => `"${c}"`).join(", ");
-  const insert = `INSERT OR REPLACE INTO "${t.name}" (${cols}) VALUES (${t.columns.map(() => "?").join(", ")})`;
+  // A plain INSERT: a key some other organisation holds on the target fails the move, never overwrites.
+  const insert = `INSERT INTO "${t.name}" (${cols}) VALUES (${t.columns.map(() => "?").join(", ")})`;
   let { after, copied } = await progress(target, org, t.name);
   for (;;) {
     const past = after ? ` AND (${key}) > (${t.key.map(() => "?").join(", ")})` : "";

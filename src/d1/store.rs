@@ -22,6 +22,8 @@ fn unreadable(e: worker::Error) -> Error {
 /// Typed access to one D1 binding, reached through [`Primary`] or [`Shard`].
 pub struct Store {
     db: D1Database,
+    /// The binding's name, for the meter's time per database.
+    binding: String,
 }
 
 fn js_params(params: &[SqlParam]) -> Vec<JsValue> {
@@ -40,11 +42,13 @@ struct Total {
     total: f64,
 }
 
-/// Counts a statement's answer for the cost meter (nothing to do when the meter is off).
-fn metered<'a>(result: &'a D1Result, sql: &str) -> &'a D1Result {
+/// Counts a statement's answer on `binding` for the cost meter (nothing to do when the meter is
+/// off).
+fn metered<'a>(binding: &str, result: &'a D1Result, sql: &str) -> &'a D1Result {
     if crate::meter::active() {
         let meta = result.meta().ok().flatten();
         crate::meter::count(
+            binding,
             meta.as_ref().and_then(|m| m.rows_read),
             meta.as_ref().and_then(|m| m.rows_written),
             meta.as_ref().and_then(|m| m.duration),
@@ -57,7 +61,10 @@ fn metered<'a>(result: &'a D1Result, sql: &str) -> &'a D1Result {
 impl Store {
     pub(super) fn open(env: &worker::Env, binding: &str) -> Result<Self, Error> {
         env.d1(binding)
-            .map(|db| Store { db })
+            .map(|db| Store {
+                db,
+                binding: binding.to_string(),
+            })
             .map_err(|e| Error::Binding(format!("{binding}: {e}")))
     }
 
@@ -87,7 +94,7 @@ impl Store {
         statements.extend([page, count]);
         let results = self.results(&statements).await?;
         for (r, (sql, _)) in results.iter().zip(&statements) {
-            metered(r, sql);
+            metered(&self.binding, r, sql);
         }
         let [.., page, count] = results.as_slice() else {
             return Err(Error::Rows(
@@ -112,13 +119,15 @@ impl Store {
     /// Every row of a statement.
     pub async fn all<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, Error> {
         let result = self.prepare(&statement)?.all().await.map_err(unavailable)?;
-        metered(&result, &statement.0).results().map_err(unreadable)
+        metered(&self.binding, &result, &statement.0)
+            .results()
+            .map_err(unreadable)
     }
 
     /// Runs one write statement and returns how many rows it changed.
     pub async fn run(&self, statement: Statement) -> Result<u64, Error> {
         let result = self.prepare(&statement)?.run().await.map_err(unavailable)?;
-        Ok(metered(&result, &statement.0)
+        Ok(metered(&self.binding, &result, &statement.0)
             .meta()
             .ok()
             .flatten()
@@ -135,7 +144,7 @@ impl Store {
             .raw_js_value()
             .await
             .map_err(unavailable)?;
-        crate::meter::count(None, None, None, false);
+        crate::meter::count(&self.binding, None, None, None, false);
         Ok(rows)
     }
 
@@ -150,7 +159,7 @@ impl Store {
             .iter()
             .zip(statements)
             .map(|(r, (sql, _))| {
-                metered(r, sql)
+                metered(&self.binding, r, sql)
                     .results::<serde_json::Value>()
                     .map_err(unreadable)
             })
@@ -184,7 +193,7 @@ impl runtime::Db for Store {
             .iter()
             .zip(statements)
             .map(|(r, (sql, _))| {
-                metered(r, sql)
+                metered(&self.binding, r, sql)
                     .meta()
                     .ok()
                     .flatten()

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createServer } from "node:http";
 import { Miniflare } from "miniflare";
 import { createKeyStatements, migrationStatements, newKey } from "../../scripts/lib/keys.mjs";
+import { agentD1, agentWorker } from "./d1-agent.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const BASE = "http://edgesoc.test";
@@ -53,7 +54,7 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
     ...(outbound ? { outboundService: outbound } : {}),
     ...(process.env.EDGESOC_INSPECTOR ? { inspectorPort: Number(process.env.EDGESOC_INSPECTOR) } : {}),
   };
-  const mf = new Miniflare(options);
+  const mf = new Miniflare(withAgent(options));
   // Every database gets every migration (a shard's global tables stay empty).
   const dir = join(ROOT, "migrations");
   for (const binding of ["DB", ...shards]) {
@@ -64,9 +65,24 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
       }
     }
   }
-  const app = new Instance(mf, retryingReads(await mf.getD1Database("DB")), options);
+  const app = new Instance(mf, retryingReads(await mf.getD1Database("DB")), withAgent(options));
   if (listen) app.url = (await mf.ready).toString().replace(/\/$/, "");
   return app;
+}
+
+/** Options that go to workerd as a whole rather than to one worker. */
+const SHARED_OPTIONS = new Set(["d1Persist", "durableObjectsPersist", "host", "port", "handleRuntimeStdio", "inspectorPort"]);
+
+/** `options` (one worker's, with the shared ones) as the Worker beside the D1 agent
+ *  (./d1-agent.mjs), which holds the same databases. */
+function withAgent(options) {
+  const shared = Object.entries(options).filter(([k]) => SHARED_OPTIONS.has(k));
+  const worker = Object.entries(options).filter(([k]) => !SHARED_OPTIONS.has(k));
+  return {
+    ...Object.fromEntries(shared),
+    // The Worker keeps the unnamed slot: Durable Object storage persisted by name stays where it was.
+    workers: [Object.fromEntries(worker), agentWorker(options.d1Databases)],
+  };
 }
 
 /** The D1 binding `db` with its reads made safe to repeat: Miniflare's synchronous proxy for
@@ -142,6 +158,12 @@ class Instance {
   async restart() {
     await this.mf.setOptions(this.options);
     this.db = retryingReads(await this.mf.getD1Database("DB"));
+  }
+
+  /** The D1 binding `name` through the agent (./d1-agent.mjs): for code that sends many
+   *  statements while the Worker is under load. */
+  d1(name) {
+    return agentD1(this.mf, name);
   }
 
   /** The D1 binding `name` (a shard given to `start`), reads retried as `db`'s. */

@@ -179,3 +179,21 @@ test("the HTTP API manages no organisation or plan, and its key operations need 
   const route = read("crates/core/src/api/route.rs");
   assert.doesNotMatch(route.slice(route.indexOf("let allowed"), route.indexOf("_ => return Err")), /"(orgs?|admin|plans?|tenants?)"/);
 });
+
+test("a D1 database is reached only through the primary's handle or an organisation's shard handle", () => {
+  // src/d1/mod.rs keeps the store private; nothing else may open a binding or name the store.
+  const d1 = read("src/d1/mod.rs");
+  assert.match(d1, /^mod store;$/m, "the store module is private");
+  assert.doesNotMatch(d1, /^pub (mod|use) store/m);
+  assert.match(d1, /^pub struct Primary\(Store\);$/m, "Primary's store is a private field");
+  assert.match(d1, /^pub struct Shard \{\n    store: Store,\n    name: ShardName,\n\}$/m, "so are Shard's");
+  const outside = sources("src", ".rs").filter((f) => !f.startsWith("src/d1/"));
+  assert.ok(outside.length > 20);
+  for (const f of outside) {
+    const text = read(f);
+    assert.doesNotMatch(text, /\.d1\(|D1Database|\bStore::|: &?Store\b|d1::store/, `${f} opens D1 itself instead of through a handle`);
+  }
+  // The one place a binding is opened by name takes it from a Primary or a Shard being built.
+  const store = read("src/d1/store.rs");
+  assert.match(store, /pub\(super\) fn open\(/, "only src/d1/ can open a store");
+});

@@ -101,8 +101,8 @@ pub fn outbox_statement(org: &str, who: &Operator, change: &Change, now: UnixMs)
 /// The organisation's entries waiting in the outbox, oldest first (a round at most).
 pub fn outbox_waiting_statement(org: &str) -> Statement {
     (
-        "SELECT id, org_id, at, actor, actor_kind, ip, action, target, detail FROM audit_outbox \
-         WHERE org_id = ?1 ORDER BY id LIMIT 50"
+        "SELECT id, org_id, 0 AS seq, at, actor, actor_kind, ip, action, target, detail, NULL AS hash \
+         FROM audit_outbox WHERE org_id = ?1 ORDER BY id LIMIT 50"
             .into(),
         vec![SqlParam::Text(org.into())],
     )
@@ -116,23 +116,19 @@ pub fn outbox_orgs_statement() -> Statement {
     )
 }
 
-/// An entry waiting in the outbox.
+/// An entry waiting in the outbox: its outbox id, and the entry as the log will hold it (not
+/// yet numbered or sealed).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Outboxed {
     pub id: f64,
-    pub org_id: String,
-    pub at: f64,
-    pub actor: String,
-    pub actor_kind: String,
-    pub ip: Option<String>,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: String,
+    #[serde(flatten)]
+    pub entry: Entry,
 }
 
 /// Appends an outboxed entry to the log on the organisation's shard, unless the log has it
 /// already (a drain whose removal from the outbox failed runs again).
-pub fn from_outbox_statement(e: &Outboxed) -> Statement {
+pub fn from_outbox_statement(waiting: &Outboxed) -> Statement {
+    let e = &waiting.entry;
     (
         format!(
             "{INSERT_ENTRY} WHERE NOT EXISTS (SELECT 1 FROM audit_log WHERE org_id = ?1 AND at = ?2 \
