@@ -19,7 +19,7 @@ const SEVERITY = { "auth.login_failed": "medium", "auth.login_success": "low", "
  *  `dispose()`. `runtimeStdio` as for start(). */
 export async function instance(bindings = {}, { listen = false, runtimeStdio } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "edgesoc-bench-"));
-  const app = await start({ bindings, persist: dir, listen, runtimeStdio });
+  const app = await start({ bindings, persist: dir, listen, runtimeStdio, shards: [] });
   app.dir = dir;
   const dispose = app.dispose.bind(app);
   app.dispose = async () => {

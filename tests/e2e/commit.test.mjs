@@ -62,7 +62,7 @@ test("concurrent requests of several organisations: each answer is its own, ever
     const all = orgs.flatMap((o) => [...accepted[o].keys()]);
     assert.equal(new Set(all).size, orgs.length * (40 + 180), "no id handed to two requests");
 
-    await app.eventually(async () => (await app.count("SELECT count(*) FROM events")) === all.length, { timeoutMs: 30000 });
+    await app.eventually(async () => (await app.total("SELECT count(*) FROM events")) === all.length, { timeoutMs: 30000 });
     await app.settle();
     for (const org of orgs) {
       const rows = await app.db
