@@ -28,7 +28,7 @@ async function measure(detectBatchTimeout) {
     });
   });
   await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
-  const app = await start({ detectBatchTimeout });
+  const app = await start({ detectBatchTimeout, shards: [] });
   try {
     const key = await app.createKey({ org: "Latency", plan: "pro" });
     const url = `http://127.0.0.1:${receiver.address().port}/`;

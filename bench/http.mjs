@@ -140,7 +140,7 @@ const sharedBinding = await launch(() => new Miniflare({
   script: sharedScript(true),
 }));
 // edgesoc with in-memory storage, like the floors, and its real queue consumer running beside it.
-const app = await launch(() => start({ listen: true }));
+const app = await launch(() => start({ listen: true, shards: [] }));
 const results = {};
 try {
   const url = (m) => m.instance.url ?? m.instance.ready.then((u) => u.toString());

@@ -267,7 +267,7 @@ export async function measure(start, scenario, { port = 9340, probeIp = "20.0.0.
   try {
     const sources = srv.serve(listsFor(scenario, 0));
     // A: the refresh.
-    let app = await start({ bindings: { NETWORK_LIST_SOURCES: sources } });
+    let app = await start({ bindings: { NETWORK_LIST_SOURCES: sources }, shards: [] });
     let stored;
     let probe = await inspect(port);
     try {
@@ -294,7 +294,7 @@ export async function measure(start, scenario, { port = 9340, probeIp = "20.0.0.
         });
       }
     };
-    app = await start({ bindings: { NETWORK_LIST_SOURCES: srv.serve(listsFor(scenario, 1)) }, runtimeStdio });
+    app = await start({ bindings: { NETWORK_LIST_SOURCES: srv.serve(listsFor(scenario, 1)) }, runtimeStdio, shards: [] });
     probe = await inspect(port);
     try {
       await stored(app);

@@ -11,7 +11,7 @@ process.env.EDGESOC_INSPECTOR = values.port;
 const { start } = await import("../tests/e2e/harness.mjs");
 const body = JSON.stringify({ event: "auth.login_failed", actor: { id: "user_123", email: "u@example.com" }, user_ip: "203.0.113.50", metadata: { method: "password" } });
 
-const app = await start({ listen: true });
+const app = await start({ listen: true, shards: [] });
 try {
   const key = await app.createKey({ org: "Profile", plan: "custom" });
   const targets = await (await fetch(`http://127.0.0.1:${values.port}/json`)).json();

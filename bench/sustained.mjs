@@ -15,7 +15,7 @@ const bodies = {
   batch: JSON.stringify({ events: Array.from({ length: 100 }, (_, i) => ({ event: i % 2 ? "auth.login_success" : "data.export", actor: `user_${i % 20}`, user_ip: `198.51.100.${i}` })) }),
 };
 const body = bodies[values.body];
-const app = await start({ listen: true });
+const app = await start({ listen: true, shards: [] });
 const key = await app.createKey({ org: "Load", plan: "custom" });
 const headers = { "content-type": "application/json", "X-API-Key": key };
 const mask = (t) => t.replace(/[0-9a-f-]{36}/g, "<id>").slice(0, 200);

@@ -136,7 +136,7 @@ describe("the document", () => {
 
 let app, pro, free, custom, quota1, rate2;
 before(async () => {
-  app = await start();
+  app = await start({ shards: [] });
   pro = await app.createKey({ org: "Spec Pro", plan: "pro" });
   free = await app.createKey({ org: "Spec Free", plan: "free" });
   custom = await app.createKey({ org: "Spec Custom", plan: "custom" });

@@ -29,6 +29,7 @@ async function outbound(request) {
 
 const starting = start({
   listen: true,
+  shards: [],
   outbound,
   runtimeStdio(stdout, stderr) {
     stdout.pipe(process.stderr);

@@ -32,7 +32,7 @@ async function openAs(apiKey) {
 }
 
 before(async () => {
-  app = await start({ listen: true });
+  app = await start({ listen: true, shards: [] });
   key = await app.createKey({ org: "Browser Pro", plan: "pro" });
   freeKey = await app.createKey({ org: "Browser Free", plan: "free" });
   received = [];

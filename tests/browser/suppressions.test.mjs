@@ -45,7 +45,7 @@ const call = async (method, path, key, body) => (await app.request(path, { metho
 const fieldError = (page, card, field) => page.locator(`${card} .field-error[data-error-for="${field}"]`);
 
 before(async () => {
-  app = await start({ listen: true });
+  app = await start({ listen: true, shards: [] });
   proxy = await startProxyServer({ publicDir: join(ROOT, "public"), target: app.url });
   ({ context: browser, close: closeChromium } = await launchChromium({ viewport: { width: 1280, height: 900 } }));
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -4,6 +4,7 @@
 // is stored exactly once, under its own organisation.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { orgIdFor } from "../../scripts/lib/keys.mjs";
 import { start } from "./harness.mjs";
 
 async function withApp(bindings, fn) {
@@ -15,7 +16,7 @@ async function withApp(bindings, fn) {
   }
 }
 
-const orgOf = (name) => `(SELECT id FROM orgs WHERE name='${name}')`;
+const orgOf = (name) => `'${orgIdFor(name)}'`;
 
 test("concurrent requests of several organisations: each answer is its own, every accepted event stored once under its organisation", () =>
   withApp({}, async (app) => {
@@ -61,7 +62,7 @@ test("concurrent requests of several organisations: each answer is its own, ever
     const all = orgs.flatMap((o) => [...accepted[o].keys()]);
     assert.equal(new Set(all).size, orgs.length * (40 + 180), "no id handed to two requests");
 
-    await app.eventually(async () => (await app.count("SELECT count(*) FROM events")) === all.length, { timeoutMs: 30000 });
+    await app.eventually(async () => (await app.total("SELECT count(*) FROM events")) === all.length, { timeoutMs: 30000 });
     await app.settle();
     for (const org of orgs) {
       const rows = await app.db

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import { Miniflare } from "miniflare";
-import { createKeyStatements, migrationStatements, newKey } from "../../scripts/lib/keys.mjs";
+import { createKeyStatements, migrationStatements, newKey, orgIdFor } from "../../scripts/lib/keys.mjs";
 import { agentD1, agentWorker } from "./d1-agent.mjs";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -19,8 +19,13 @@ export const BASE = "http://edgesoc.test";
  *  `outbound` (Miniflare's outboundService: a function answering every outbound fetch),
  *  `shards` (more D1 bindings for organisations' data, e.g. ["DB_1"]: each migrated, and listed
  *  in D1_SHARDS; crates/core/src/shards.rs). EDGESOC_INSPECTOR=<port> in the environment
- *  opens workerd's inspector there (bench/profile.mjs). */
-export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1, outbound, shards = [] } = {}) {
+ *  opens workerd's inspector there (bench/profile.mjs).
+ *  Without `shards`, an instance has two databases, DB and DB_1, and `createKey` places new
+ *  organisations on them in turn (DB_1 first), so every test also runs with organisations on a
+ *  shard; `shards: []` (or EDGESOC_E2E_SHARDS=off in the environment) keeps one database. */
+export async function start({ bindings = {}, persist, listen = false, maxRetries = 5, runtimeStdio, withoutQueue = false, email = false, detectBatchTimeout = 1, outbound, shards } = {}) {
+  const alternate = shards === undefined && process.env.EDGESOC_E2E_SHARDS !== "off";
+  shards ??= alternate ? ["DB_1"] : [];
   const options = {
     rootPath: ROOT,
     scriptPath: join(ROOT, "build/index.js"),
@@ -65,7 +70,8 @@ export async function start({ bindings = {}, persist, listen = false, maxRetries
       }
     }
   }
-  const app = new Instance(mf, retryingReads(await mf.getD1Database("DB")), withAgent(options));
+  const app = new Instance(mf, withAgent(options), ["DB", ...shards], alternate ? ["DB_1", "DB"] : null);
+  await app.open();
   if (listen) app.url = (await mf.ready).toString().replace(/\/$/, "");
   return app;
 }
@@ -127,6 +133,141 @@ function retryingReads(db) {
   });
 }
 
+/** The tables only the primary holds (src/d1/mod.rs `Primary`); every other table is an
+ *  organisation's, on the database its `orgs.shard` names. */
+const GLOBAL_TABLES = new Set(["orgs", "api_keys", "sessions", "members", "ip_city", "ip_location", "ip_asn",
+  "ip_import", "network_lists", "network_list_chunks", "held_commits", "audit_outbox"]);
+
+/** The tables and views of the D1 database `db`, lower case (every database has them all). */
+async function tableNames(db) {
+  const { results } = await db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").all();
+  return new Set(results.map((r) => r.name.toLowerCase()));
+}
+
+const LITERAL = /'((?:[^']|'')*)'/g;
+const withoutLiterals = (sql) => sql.replace(LITERAL, "''");
+const shown = (sql) => JSON.stringify(sql.replace(/\s+/g, " ").trim().slice(0, 140));
+
+/** `app.db` when an instance has several databases, so a test's SQL reaches the rows where the
+ *  Worker keeps them: a statement on global tables runs on DB; one on organisations' tables on
+ *  the shard of the registered organisation whose id it binds or quotes. One that names no
+ *  organisation runs on every database, and the answers are merged only when that is
+ *  unambiguous (see `merged`); otherwise it throws, asking for the organisation's id. */
+class RoutedDb {
+  constructor(bindings, tables) {
+    this.bindings = bindings;
+    this.tables = tables;
+  }
+
+  prepare(sql) {
+    return new RoutedStatement(this, sql, []);
+  }
+
+  /** D1's batch, atomic on one database: every statement must route to the same one. */
+  async batch(statements) {
+    const names = new Set();
+    for (const s of statements) {
+      const name = await this.route(s.sql, s.params);
+      if (!name) throw new Error(`app.db.batch: ${shown(s.sql)} names no organisation: bind its id, so the batch runs on one database`);
+      names.add(name);
+    }
+    if (names.size > 1) throw new Error(`app.db.batch: the statements go to ${[...names].join(" and ")}; a batch is atomic on one database only`);
+    const db = this.bindings[[...names][0] ?? "DB"];
+    return db.batch(statements.map((s) => db.prepare(s.sql).bind(...s.params)));
+  }
+
+  /** The database `sql` bound to `params` runs on, or null for every database. */
+  async route(sql, params) {
+    const words = withoutLiterals(sql).match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [];
+    const tables = new Set(words.map((w) => w.toLowerCase()).filter((w) => this.tables.has(w)));
+    const scoped = [...tables].filter((t) => !GLOBAL_TABLES.has(t));
+    if (scoped.length === 0) return "DB";
+    if (scoped.length < tables.size) {
+      throw new Error(`app.db: ${shown(sql)} mixes global tables (on DB) with organisations' (${scoped.join(", ")}): query them apart`);
+    }
+    const { results } = await this.bindings.DB.prepare("SELECT id, coalesce(shard, 'DB') AS shard FROM orgs").all();
+    const shardOf = new Map(results.map((r) => [r.id, r.shard]));
+    const literals = [...sql.matchAll(LITERAL)].map((m) => m[1].replaceAll("''", "'"));
+    const homes = new Set([...params, ...literals].filter((v) => shardOf.has(v)).map((v) => shardOf.get(v)));
+    if (homes.size > 1) throw new Error(`app.db: ${shown(sql)} names organisations on ${[...homes].join(" and ")}: query each apart`);
+    const [home = null] = homes;
+    if (home && !this.bindings[home]) throw new Error(`app.db: ${shown(sql)} names an organisation on ${home}, not a database of this instance`);
+    return home;
+  }
+}
+
+const AGGREGATE = /\b(count|sum|total|min|max|avg|group_concat|json_group_array|json_group_object)\s*\(/i;
+const ORDERED = /\b(ORDER\s+BY|GROUP\s+BY|LIMIT|OFFSET|DISTINCT)\b/i;
+
+/** The rows of a statement that ran on every database, from `answers` ({name, rows} each, DB
+ *  first): those of the one database that answered something (an aggregate's 0, NULL, '' or
+ *  '[]' is no answer), else DB's; with several, the rows concatenated when `many` and neither
+ *  order nor aggregation makes the union ambiguous. Otherwise it throws. */
+function merged(sql, answers, many) {
+  const text = withoutLiterals(sql);
+  const aggregate = AGGREGATE.test(text);
+  const said = answers.filter(({ rows }) => rows.length > 0 &&
+    (!aggregate || rows.some((r) => Object.values(r).some((v) => v !== 0 && v !== null && v !== "" && v !== "[]"))));
+  if (said.length <= 1) return (said[0] ?? answers[0]).rows;
+  if (many && !aggregate && !ORDERED.test(text)) return said.flatMap((a) => a.rows);
+  throw new Error(`app.db: ${shown(sql)} names no registered organisation, and ${said.map((a) => a.name).join(" and ")} each answer: ` +
+    "bind the organisation's id, read one database with app.shard(name), or count over all with app.total");
+}
+
+/** A statement of `RoutedDb`, with D1's API (bind, first, all, raw, run). */
+class RoutedStatement {
+  constructor(view, sql, params) {
+    this.view = view;
+    this.sql = sql;
+    this.params = params;
+  }
+
+  bind(...params) {
+    return new RoutedStatement(this.view, this.sql, params);
+  }
+
+  /** D1's `method` on the statement's database; on every one (DB first) when it names no
+   *  organisation, answers given to `merge` as {name, answer}. */
+  async on(method, args, merge) {
+    const name = await this.view.route(this.sql, this.params);
+    const run = (db) => db.prepare(this.sql).bind(...this.params)[method](...args);
+    if (name) return run(this.view.bindings[name]);
+    const answers = [];
+    for (const [db, binding] of Object.entries(this.view.bindings)) answers.push({ name: db, answer: await run(binding) });
+    return merge(answers);
+  }
+
+  async first(column) {
+    const row = await this.on("first", [], (answers) =>
+      merged(this.sql, answers.map(({ name, answer }) => ({ name, rows: answer ? [answer] : [] })), false)[0] ?? null);
+    return column === undefined ? row : (row?.[column] ?? null);
+  }
+
+  all() {
+    return this.on("all", [], (answers) =>
+      ({ ...answers[0].answer, results: merged(this.sql, answers.map(({ name, answer }) => ({ name, rows: answer.results })), true) }));
+  }
+
+  raw(options) {
+    const header = options?.columnNames ? 1 : 0;
+    return this.on("raw", [options], (answers) =>
+      [...answers[0].answer.slice(0, header), ...merged(this.sql, answers.map(({ name, answer }) => ({ name, rows: answer.slice(header) })), true)]);
+  }
+
+  /** A write naming no organisation applies to every database (an UPDATE or DELETE of every
+   *  organisation's rows), but an INSERT must say whose rows it adds. */
+  async run() {
+    if (/^\s*(INSERT|REPLACE)\b/i.test(this.sql) && !(await this.view.route(this.sql, this.params))) {
+      throw new Error(`app.db: ${shown(this.sql)} inserts rows of no registered organisation: bind its id`);
+    }
+    return this.on("run", [], (answers) => ({
+      ...answers[0].answer,
+      results: answers.flatMap((a) => a.answer.results ?? []),
+      meta: { ...answers[0].answer.meta, changes: answers.reduce((n, a) => n + (a.answer.meta?.changes ?? 0), 0) },
+    }));
+  }
+}
+
 /** Every row of every table of the D1 database `db`, as `{ table, column, text }` per column
  *  value (numbers and blobs as text too); D1's own `_cf_*` tables, which no code of ours
  *  writes, aside. For checks that a value is stored nowhere. */
@@ -147,17 +288,28 @@ export async function everyValue(db) {
 }
 
 class Instance {
-  constructor(mf, db, options) {
+  /** `databases`: the D1 bindings, DB first; `placement`: the shards new organisations go on in
+   *  turn (null: DB unless `createKey` names one). */
+  constructor(mf, options, databases, placement) {
     this.mf = mf;
-    this.db = db;
     this.options = options;
+    this.databases = databases;
+    this.placement = placement;
+    this.placed = 0;
+  }
+
+  /** Opens the bindings: `db` is DB itself when it is the only database, else a `RoutedDb`. */
+  async open() {
+    this.bindings = {};
+    for (const name of this.databases) this.bindings[name] = retryingReads(await this.mf.getD1Database(name));
+    this.db = this.databases.length === 1 ? this.bindings.DB : new RoutedDb(this.bindings, await tableNames(this.bindings.DB));
   }
 
   /** Restarts workerd with the same options: every isolate and Durable Object starts afresh
    *  from what was stored (start with `persist` to keep D1 and Durable Object storage). */
   async restart() {
     await this.mf.setOptions(this.options);
-    this.db = retryingReads(await this.mf.getD1Database("DB"));
+    await this.open();
   }
 
   /** The D1 binding `name` through the agent (./d1-agent.mjs): for code that sends many
@@ -166,17 +318,24 @@ class Instance {
     return agentD1(this.mf, name);
   }
 
-  /** The D1 binding `name` (a shard given to `start`), reads retried as `db`'s. */
+  /** The D1 binding `name` alone ("DB": the primary; or a shard given to `start`), reads
+   *  retried as `db`'s. */
   async shard(name) {
     return retryingReads(await this.mf.getD1Database(name));
   }
 
-  /** Creates an organisation with a fresh key (every scope unless `scopes` lists some; on
-   *  `shard` if new) and returns the key. */
+  /** Creates an organisation with a fresh key (every scope unless `scopes` lists some) and
+   *  returns the key. A new organisation goes on `shard`, else on the instance's next shard in
+   *  turn (see `start`); an existing one stays where it is. */
   async createKey({ org = "Acme", plan = "pro", rateLimit, quota, retentionDays, scopes, name, shard } = {}) {
+    const primary = this.bindings.DB;
+    if (shard === undefined && this.placement) {
+      const known = await primary.prepare("SELECT 1 FROM orgs WHERE id = ?").bind(orgIdFor(org)).first();
+      if (!known) shard = this.placement[this.placed++ % this.placement.length];
+    }
     const key = newKey();
     for (const stmt of createKeyStatements({ org, plan, key, rateLimit, quota, retentionDays, scopes, name, shard })) {
-      await this.db.prepare(stmt).run();
+      await primary.prepare(stmt).run();
     }
     return key;
   }
@@ -205,9 +364,18 @@ class Instance {
     return this.request("/collect", { method: "POST", key, body, ...opts });
   }
 
+  /** The first column of the one row `sql` answers (through `db`: routed when sharded). */
   async count(sql, ...params) {
     const row = await this.db.prepare(sql).bind(...params).first();
     return Object.values(row)[0];
+  }
+
+  /** A count summed over every database: what all organisations hold together, wherever each
+   *  lives (`count` would refuse such a statement when several databases answer). */
+  async total(sql, ...params) {
+    let n = 0;
+    for (const db of Object.values(this.bindings)) n += Object.values(await db.prepare(sql).bind(...params).first())[0];
+    return n;
   }
 
   /** Polls until `fn` returns a truthy value or the deadline passes. */
@@ -225,11 +393,11 @@ class Instance {
   /** Waits until the stored event count stops changing (the queue has drained). */
   async settle({ quietMs = 1500, timeoutMs = 15000 } = {}) {
     const deadline = Date.now() + timeoutMs;
-    let last = await this.count("SELECT count(*) FROM events");
+    let last = await this.total("SELECT count(*) FROM events");
     let since = Date.now();
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
-      const now = await this.count("SELECT count(*) FROM events");
+      const now = await this.total("SELECT count(*) FROM events");
       if (now !== last) [last, since] = [now, Date.now()];
       else if (Date.now() - since >= quietMs) return last;
     }

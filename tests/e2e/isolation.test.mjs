@@ -57,7 +57,8 @@ async function call(method, path, key, { headers = {}, body } = {}) {
 }
 
 // With EDGESOC_ISOLATION_SHARD (tests/e2e/isolation-sharded.test.mjs), bravo's data lives on
-// that second D1 database (crates/core/src/shards.rs) and every read below looks in both.
+// that second D1 database (crates/core/src/shards.rs) and every read below looks in both, each
+// read alone. Without it the matrix runs on one database, the configuration most deployments have.
 const SHARD = process.env.EDGESOC_ISOLATION_SHARD;
 let dbs; // DB, then the shard
 const rows = async (sql, ...params) =>
@@ -184,7 +185,7 @@ async function record(o, collected) {
 let stored0; // every organisation's D1 rows right after the seed
 before(async () => {
   app = await start({ shards: SHARD ? [SHARD] : [] });
-  dbs = SHARD ? [app.db, await app.shard(SHARD)] : [app.db];
+  dbs = SHARD ? [await app.shard("DB"), await app.shard(SHARD)] : [app.db];
   for (const o of Object.values(ORGS)) {
     o.key = await app.createKey({ org: o.name, plan: o.plan, shard: SHARD && o === B ? SHARD : undefined });
   }

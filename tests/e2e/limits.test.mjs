@@ -41,7 +41,7 @@ test("with limit L and N > L concurrent requests exactly L pass; the rest get 42
   assert.deepEqual(remaining.sort((a, b) => a - b), Array.from({ length: L }, (_, i) => i), "each admit saw a distinct count");
   // Rejected requests are not stored: exactly L events arrive.
   await app.settle();
-  assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id IN (SELECT id FROM orgs WHERE name='Limited')"), L);
+  assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id = ?", orgIdFor("Limited")), L);
 });
 
 test("each rate budget (events, log pushes, everything else) counts across the endpoints and keys of an organisation, apart from the others", async () => {
@@ -101,7 +101,7 @@ test("a batch reserves its whole size; concurrent batches never over-admit the q
   assert.equal(health.body.quota.remaining, 0);
   assert.equal(health.headers.get("x-litesoc-quota-remaining"), "0");
   await app.settle();
-  assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id IN (SELECT id FROM orgs WHERE name='Quota')"), Q);
+  assert.equal(await app.count("SELECT count(*) FROM events WHERE org_id = ?", orgIdFor("Quota")), Q);
 });
 
 test("validation runs before the quota: a bad batch reserves nothing", async () => {

@@ -10,13 +10,13 @@ const DAY = 86_400_000;
 
 async function seedRows(app, org, ageDays, n, now) {
   const rows = Array.from({ length: n }, () => ({
-    id: randomUUID(), org_id: orgIdFor(org), event_name: "a.b", category: "a", severity: "info",
+    id: randomUUID(), event_name: "a.b", category: "a", severity: "info",
     instant_alert: 0, metadata: {}, created_at: now - ageDays * DAY,
   }));
   await app.db.prepare(
     `INSERT INTO events (id, org_id, event_name, category, severity, instant_alert, metadata, created_at)
-     SELECT json_extract(value,'$.id'), json_extract(value,'$.org_id'), 'a.b', 'a', 'info', 0, '{}',
-            json_extract(value,'$.created_at') FROM json_each(?)`).bind(JSON.stringify(rows)).run();
+     SELECT json_extract(value,'$.id'), ?2, 'a.b', 'a', 'info', 0, '{}',
+            json_extract(value,'$.created_at') FROM json_each(?1)`).bind(JSON.stringify(rows), orgIdFor(org)).run();
 }
 
 const count = (app, org) => app.count("SELECT count(*) FROM events WHERE org_id = ?", orgIdFor(org));

@@ -362,7 +362,7 @@ const hasFields = (obj, fields, what) => {
 
 let pro, free, enterprise, custom, alertsKey;
 before(async () => {
-  app = await start();
+  app = await start({ shards: [] });
   pro = await app.createKey({ org: "Node Pro", plan: "pro" });
   free = await app.createKey({ org: "Node Free", plan: "free" });
   enterprise = await app.createKey({ org: "Node Enterprise", plan: "enterprise" });
