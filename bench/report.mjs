@@ -262,9 +262,11 @@ if (shards) {
     "summed per binding by the cost meter) of the busiest database bounds the writes an installation takes.", "",
     "| layout | database time per binding | busiest |", "|---|---|---|",
     `| one database | ${cell(one)} | ${shards.busiest_ms.one.toFixed(0)} ms |`,
-    `| two databases | ${cell(two)} | ${shards.busiest_ms.two.toFixed(0)} ms |`, "",
+    `| two databases | ${cell(two)} | ${shards.busiest_ms.two.toFixed(0)} ms |`,
+    `| two shards beside a primary holding no organisation | ${cell(shards.two_shards_beside_the_primary.by_db_ms)} | ${shards.busiest_ms.apart.toFixed(0)} ms |`, "",
     `With two databases the busiest carries ${pct(shards.busiest_ms.two / shards.busiest_ms.one)} of what one carried: **${shards.capacity_ratio.toFixed(2)}×** the write ` +
-    "capacity. Not 2×: the primary also answers every organisation's IP lookups and the consumers' registry reads " +
+    "capacity; not 2×, because the primary also answers every organisation's IP lookups and the consumers' registry reads. " +
+    `With both organisations' databases apart from the primary: **${shards.capacity_ratio_apart.toFixed(2)}×** ` +
     "(docs/CAPACITY.md, *Write throughput*).", "");
 }
 if (bundle) {

@@ -1,11 +1,11 @@
 // How write capacity grows with D1 databases (docs/CAPACITY.md, "Write throughput"): one D1
 // database runs its queries one at a time, so the database time an installation's writes take on
 // its busiest database bounds its throughput. The same workload (four organisations, each sending
-// events in SDK-sized batches and pushing raw lines) is replayed through the built Worker twice,
-// side by side in one run: with every organisation on `DB`, and with them alternating between
-// `DB` and `DB_1`. The D1 cost meter (EDGESOC_D1_METER=1, src/meter.rs) reports each statement's
-// `meta.duration` by binding; the ratio of the one database's time to the busiest of the two is
-// how much more the two take. Writes bench/results/shards.json.
+// events in SDK-sized batches and pushing raw lines) is replayed through the built Worker three
+// times, side by side in one run: with every organisation on `DB`; alternating between `DB` and
+// `DB_1`; and alternating between `DB_1` and `DB_2`, the primary holding none. The D1 cost meter (EDGESOC_D1_METER=1, src/meter.rs) reports each statement's
+// `meta.duration` by binding; the ratio of the one database's time to the busiest database's of
+// another layout is how much more that layout takes. Writes bench/results/shards.json.
 // Usage: node bench/shards.mjs [--orgs 4] [--requests 30] [--batch 25]
 // Load goes to the local instance only: orgs × requests POST /collect and about orgs × 10 pushes.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -74,14 +74,18 @@ async function run(shards, placeOf) {
 
 const one = await run([], () => "DB");
 const two = await run(["DB_1"], (i) => (i % 2 === 0 ? "DB" : "DB_1"));
+// The primary holding no organisation: only what is global (keys, the IP tables, the registry).
+const apart = await run(["DB_1", "DB_2"], (i) => (i % 2 === 0 ? "DB_1" : "DB_2"));
 const busiest = (r) => Math.max(...Object.values(r.by_db_ms));
 const result = {
   measured: new Date().toISOString().slice(0, 10),
   workload: { orgs: ORGS, requests_per_org: REQUESTS, events_per_request: BATCH, events: one.events, raw_lines: one.lines },
   one_database: one,
   two_databases: two,
-  busiest_ms: { one: busiest(one), two: busiest(two) },
+  two_shards_beside_the_primary: apart,
+  busiest_ms: { one: busiest(one), two: busiest(two), apart: busiest(apart) },
   capacity_ratio: busiest(one) / busiest(two),
+  capacity_ratio_apart: busiest(one) / busiest(apart),
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/shards.json", JSON.stringify(result, null, 2) + "\n");

@@ -70,6 +70,8 @@ export async function moveOrg({ dbs, org, to, settleMs = 15_000, chunk = 200, lo
   const source = dbs[from];
   const tables = await orgTables(source);
   const state = { chunks: 0, stopAfterChunks };
+  // Switched but not yet released: a move that stopped during its second wait.
+  let switched = reg.shard === to && reg.moving_to === to;
 
   if (reg.shard === from) {
     if (!started) {
@@ -104,10 +106,11 @@ export async function moveOrg({ dbs, org, to, settleMs = 15_000, chunk = 200, lo
     await log(`${org}: copied and verified; rollups rebuilt on ${to}`);
     // 4. Switch, let every isolate see the new shard, then let changes resume.
     await primary.prepare("UPDATE orgs SET shard = ? WHERE id = ? AND moving_to = ?").bind(shardColumn(to), org, to).run();
-  } else if (reg.moving_to) {
+    switched = true;
+  } else if (switched) {
     await log(`${org}: resuming after the switch to ${to}`);
   }
-  if (reg.moving_to) {
+  if (switched) {
     // Isolates that still hold the old shard only read it: its rows stay until they all see the new one.
     await log(`${org}: now on ${to}; waiting ${settleMs} ms before changes resume`);
     await sleep(settleMs);

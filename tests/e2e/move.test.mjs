@@ -115,7 +115,7 @@ test("an organisation moves to another database while it sends: nothing lost or 
 
   // During: a client that keeps sending events and a shipper that keeps pushing lines (and
   // retries what it is told to), and a change tried while the data moves.
-  let moving = true, accepted = 0, linesPushed = 0, refusedChange;
+  let moving = true, accepted = 0, linesPushed = 0, refusedChange, refusedAfterSwitch;
   const retryAfters = [];
   const load = (async () => {
     for (let round = 0; moving; round++) {
@@ -140,6 +140,9 @@ test("an organisation moves to another database while it sends: nothing lost or 
       log.push(line);
       if (line.includes("copied and verified")) {
         refusedChange = await app.request(`/alerts/${alert.id}`, { method: "PATCH", key: mover, body: { action: "resolve" } });
+      } else if (line.includes(`now on DB_1`)) {
+        // Switched, but isolates may still hold the old database: changes wait a little longer.
+        refusedAfterSwitch = await app.request(`/alerts/${alert.id}`, { method: "PATCH", key: mover, body: { action: "resolve" } });
       }
     },
   });
@@ -149,6 +152,7 @@ test("an organisation moves to another database while it sends: nothing lost or 
   assert.equal(refusedChange.status, 503, JSON.stringify(refusedChange.body));
   assert.equal(refusedChange.headers.get("retry-after"), "30");
   assert.match(refusedChange.body.error.message, /moved to another database/);
+  assert.equal(refusedAfterSwitch?.status, 503, "after the switch, until every isolate has seen it");
   assert.ok(retryAfters.length > 0 && retryAfters.every((r) => r === "30"), `the shipper was told to retry: ${retryAfters}`);
 
   // After: every event accepted during the move arrives (parked ones after their pause) on DB_1, once.
