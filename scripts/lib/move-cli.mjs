@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { getPlatformProxy, unstable_readConfig } from "wrangler";
 import { abortMove, moveOrg } from "./move.mjs";
+import { readShards } from "./placement.mjs";
 
 const root = new URL("../..", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -27,6 +28,11 @@ try {
   if (!values.abort && !/^DB(_[A-Z0-9_]{1,32})?$/.test(values.to ?? "")) throw new Error("--to must name a D1 binding (DB or DB_…)");
   if (values.remote && values["persist-to"]) throw new Error("--persist-to is for local databases only");
   const config = unstable_readConfig({ config: values.config });
+  const { shards } = await readShards(values.config);
+  if (!values.abort && !shards.some((s) => s.binding === values.to)) {
+    // The Worker would refuse an organisation registered on a database it does not serve.
+    throw new Error(`${values.to} is not DB or one of D1_SHARDS in ${values.config}`);
+  }
   const cacheSeconds = Number(config.vars?.TENANT_CACHE_SECONDS ?? 10);
   const settle = values.settle !== undefined ? Number(values.settle) : Math.min(cacheSeconds, 300) + 20;
   const chunk = Number(values.chunk);

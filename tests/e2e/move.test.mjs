@@ -217,7 +217,7 @@ test("scripts/move-org moves an organisation between the databases wrangler.toml
   try {
     const config = join(dir, "wrangler.json");
     writeFileSync(config, JSON.stringify({
-      name: "edgesoc-move-test", compatibility_date: "2026-04-20",
+      name: "edgesoc-move-test", compatibility_date: "2026-04-20", vars: { D1_SHARDS: "DB_1" },
       d1_databases: [{ binding: "DB", database_name: "move-a", database_id: "move-a" }, { binding: "DB_1", database_name: "move-b", database_id: "move-b" }],
     }));
     const persist = join(dir, "state");
@@ -239,6 +239,11 @@ test("scripts/move-org moves an organisation between the databases wrangler.toml
       await proxy.dispose();
     }
     const run = promisify(execFile);
+    await assert.rejects(
+      run(join(ROOT, "scripts/move-org"), ["--org", "Cli", "--to", "DB_2", "--config", config, "--persist-to", persist], { cwd: ROOT }),
+      (e) => e.code === 2 && /DB_2 is not DB or one of D1_SHARDS/.test(e.stderr),
+      "a database the Worker does not serve is refused",
+    );
     const { stderr } = await run(join(ROOT, "scripts/move-org"), ["--org", "Cli", "--to", "DB_1", "--config", config, "--persist-to", persist, "--settle", "0", "--chunk", "10"], { cwd: ROOT });
     assert.match(stderr, /the move is complete/);
     const check = await getPlatformProxy({ configPath: config, persist: { path: persist }, remoteBindings: false });
