@@ -80,14 +80,27 @@ impl EventRecord {
     }
 }
 
+/// The two tables' largest row ids, as SQL arguments to `max`.
+macro_rules! largest_item_ids {
+    () => {
+        "coalesce((SELECT max(rowid) FROM events), 0), coalesce((SELECT max(id) FROM logs), 0)"
+    };
+}
+
 /// The row id a statement gives the first new row of `events` or `logs`, less one: the larger of
 /// the two tables' largest. Events and raw lines are numbered from one sequence, as when events'
 /// log items were `logs` rows (migrations/0019_events_stored_once.sql), so log items at the same
 /// millisecond keep their order, `ts DESC, id DESC`, across the two tables. Never below the
 /// rollups' mark: where the newest items were deleted (an organisation moved away, everything
 /// purged), new ones must still be numbered past what the rollups count.
-pub const NEXT_ITEM_ID_BASE: &str = "(SELECT max(coalesce((SELECT max(rowid) FROM events), 0), \
-coalesce((SELECT max(id) FROM logs), 0), coalesce((SELECT upto FROM rollup_marks WHERE org_id = ''), 0)))";
+pub const NEXT_ITEM_ID_BASE: &str = concat!(
+    "(SELECT max(",
+    largest_item_ids!(),
+    ", coalesce((SELECT upto FROM rollup_marks WHERE org_id = ''), 0)))"
+);
+
+/// The largest item id stored (0 with none): what the rollups' catch-up counts up to.
+pub const MAX_ITEM_ID: &str = concat!("(SELECT max(", largest_item_ids!(), "))");
 
 /// The `events` columns that hold an event's dashboard log item (`crate::logs::event_row`), each
 /// with its value from `item` (the item's column, as SQL) and `event` (the event's own): a

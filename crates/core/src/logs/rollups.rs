@@ -53,7 +53,7 @@ pub(crate) const SOURCE_COLUMNS: [&str; 11] = [
 ];
 
 /// The item id of the mark's next catch-up, at most: the larger of the two tables' largest ids.
-const TOP: &str = crate::ingest::record::NEXT_ITEM_ID_BASE;
+const TOP: &str = crate::ingest::record::MAX_ITEM_ID;
 
 /// How often, at most, a writer's batch catches the rollups up (the dashboard catches up on
 /// every read, so this bounds its work, not what it shows).
