@@ -74,7 +74,8 @@ pub async fn drain_outbox(primary: &Primary, shard: &Shard, org: &str) -> Result
     if shard.name().is_primary() {
         return Ok(());
     }
-    let waiting: Vec<Outboxed> = primary.all(audit::outbox_waiting_statement(org)).await?;
+    let rows: Vec<Value> = primary.all(audit::outbox_waiting_statement(org)).await?;
+    let waiting: Vec<Outboxed> = rows.into_iter().filter_map(Outboxed::from_row).collect();
     if waiting.is_empty() {
         return Ok(());
     }

@@ -334,7 +334,7 @@ fn a_change_on_another_database_is_recorded_through_the_outbox_once_whatever_fai
         let (sql, params) = outbox_waiting_statement("org_a");
         db.rows(&sql, &params)
             .into_iter()
-            .map(|r| serde_json::from_value(r).unwrap())
+            .map(|r| Outboxed::from_row(r).unwrap())
             .collect()
     };
     let append = |entries: &[Outboxed]| {
