@@ -208,3 +208,14 @@ fn credentials_are_masked_in_the_api_object() {
         "the secret is never listed"
     );
 }
+
+#[test]
+fn an_internationalised_host_is_accepted_in_punycode_and_refused_in_unicode() {
+    // url's IDNA back end has no Unicode tables (crates/core/Cargo.toml): look-alike Unicode
+    // names cannot be given; the punycode form names the host unambiguously.
+    let hook = |url: &str| json!({"name": "h", "kind": "webhook", "url": url});
+    let ok = parse(hook("https://xn--bcher-kva.example/h"), PROD).unwrap();
+    assert_eq!(ok.target, "https://xn--bcher-kva.example/h");
+    let e = parse(hook("https://bücher.example/h"), PROD).unwrap_err();
+    assert_eq!(fields(&e), ["url"]);
+}
