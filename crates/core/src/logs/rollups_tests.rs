@@ -509,15 +509,19 @@ fn lines_at(r: &mut Rng, n: usize, ts: i64) -> Vec<LogRow> {
     (0..n).map(|_| line(r, "org_a", ts)).collect()
 }
 
+/// Stores `rows` as a writer at `now` does: the inserts and, in the same batch, a catch-up of
+/// the rollups when one is due at `every_ms`.
+fn write_then_catch_up(db: &SqliteDb, rows: &[LogRow], now: i64, every_ms: i64) {
+    let mut statements = insert_statements(rows, false, 1 << 20).unwrap();
+    statements.extend(catch_up(now, every_ms));
+    run(db.batch(&statements)).unwrap();
+}
+
 #[test]
 fn a_writer_catches_up_once_its_interval_has_passed() {
     let db = SqliteDb::migrated();
     let mut r = Rng(11);
-    let write = |rows: &[LogRow], now: i64| {
-        let mut statements = insert_statements(rows, false, 1 << 20).unwrap();
-        statements.extend(catch_up(now, CATCH_UP_EVERY_MS));
-        run(db.batch(&statements)).unwrap();
-    };
+    let write = |rows: &[LogRow], now: i64| write_then_catch_up(&db, rows, now, CATCH_UP_EVERY_MS);
     // The mark starts at 0: the first writer catches up, its own items included.
     write(&lines_at(&mut r, 5, DAY0), DAY0);
     assert_eq!(counted(&db), 5);
@@ -706,11 +710,7 @@ fn items_stored_after_the_newest_were_deleted_are_numbered_past_the_mark_and_cou
     // it; the next items must not be numbered at or below what the mark already counts.
     let db = SqliteDb::migrated();
     let mut r = Rng(13);
-    let write = |rows: &[LogRow], now: i64| {
-        let mut statements = insert_statements(rows, false, 1 << 20).unwrap();
-        statements.extend(catch_up(now, 0));
-        run(db.batch(&statements)).unwrap();
-    };
+    let write = |rows: &[LogRow], now: i64| write_then_catch_up(&db, rows, now, 0);
     write(&lines_at(&mut r, 6, DAY0), DAY0);
     assert_eq!(counted(&db), 6);
     db.rows("DELETE FROM logs", &[]);
