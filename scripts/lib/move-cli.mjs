@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { getPlatformProxy, unstable_readConfig } from "wrangler";
+import { SHARD } from "./keys.mjs";
 import { abortMove, moveOrg } from "./move.mjs";
 import { readShards } from "./placement.mjs";
 
@@ -25,7 +26,7 @@ const { values } = parseArgs({
 
 try {
   if (!values.org) throw new Error("--org NAME (or its id) is required");
-  if (!values.abort && !/^DB(_[A-Z0-9_]{1,32})?$/.test(values.to ?? "")) throw new Error("--to must name a D1 binding (DB or DB_…)");
+  if (!values.abort && !SHARD.test(values.to ?? "")) throw new Error("--to must name a D1 binding (DB or DB_…)");
   if (values.remote && values["persist-to"]) throw new Error("--persist-to is for local databases only");
   const config = unstable_readConfig({ config: values.config });
   const { shards } = await readShards(values.config);

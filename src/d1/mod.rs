@@ -54,16 +54,13 @@ pub struct Primary(Store);
 
 impl Primary {
     pub fn open(env: &worker::Env) -> Result<Primary, Error> {
-        Store::open(env, shards::PRIMARY).map(Primary)
+        Store::open(env, ShardName::primary()).map(Primary)
     }
 }
 
 /// A database that holds organisations' data: the one a tenant names ([`Shard::of`]), the one
 /// the registry names for an organisation ([`Shard::named`]), or each in turn ([`shards`]).
-pub struct Shard {
-    store: Store,
-    name: ShardName,
-}
+pub struct Shard(Store);
 
 thread_local! {
     /// Vars are fixed for an isolate's lifetime: read once.
@@ -101,14 +98,11 @@ impl Shard {
         if !name.is_primary() && !with_shards(env, |all| all.contains(name)) {
             return Err(Error::Binding(format!("{name} is not in D1_SHARDS")));
         }
-        Ok(Shard {
-            store: Store::open(env, name.binding())?,
-            name: name.clone(),
-        })
+        Store::open(env, name.clone()).map(Shard)
     }
 
     pub fn name(&self) -> &ShardName {
-        &self.name
+        self.0.name()
     }
 }
 
@@ -162,7 +156,7 @@ impl std::ops::Deref for Primary {
 impl std::ops::Deref for Shard {
     type Target = Store;
     fn deref(&self) -> &Store {
-        &self.store
+        &self.0
     }
 }
 

@@ -6,6 +6,7 @@
 use super::Error;
 use edgesoc_core::api::sql::{SqlParam, Statement};
 use edgesoc_core::runtime;
+use edgesoc_core::shards::ShardName;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -22,8 +23,8 @@ fn unreadable(e: worker::Error) -> Error {
 /// Typed access to one D1 binding, reached through [`Primary`] or [`Shard`].
 pub struct Store {
     db: D1Database,
-    /// The binding's name, for the meter's time per database.
-    binding: String,
+    /// The binding it opened (the meter's time per database; a shard's name).
+    name: ShardName,
 }
 
 fn js_params(params: &[SqlParam]) -> Vec<JsValue> {
@@ -59,13 +60,16 @@ fn metered<'a>(binding: &str, result: &'a D1Result, sql: &str) -> &'a D1Result {
 }
 
 impl Store {
-    pub(super) fn open(env: &worker::Env, binding: &str) -> Result<Self, Error> {
-        env.d1(binding)
-            .map(|db| Store {
-                db,
-                binding: binding.to_string(),
-            })
-            .map_err(|e| Error::Binding(format!("{binding}: {e}")))
+    pub(super) fn open(env: &worker::Env, name: ShardName) -> Result<Self, Error> {
+        match env.d1(name.binding()) {
+            Ok(db) => Ok(Store { db, name }),
+            Err(e) => Err(Error::Binding(format!("{name}: {e}"))),
+        }
+    }
+
+    /// The binding this store opened.
+    pub(super) fn name(&self) -> &ShardName {
+        &self.name
     }
 
     fn prepare(&self, (sql, params): &Statement) -> Result<D1PreparedStatement, Error> {
@@ -94,7 +98,7 @@ impl Store {
         statements.extend([page, count]);
         let results = self.results(&statements).await?;
         for (r, (sql, _)) in results.iter().zip(&statements) {
-            metered(&self.binding, r, sql);
+            metered(self.name.binding(), r, sql);
         }
         let [.., page, count] = results.as_slice() else {
             return Err(Error::Rows(
@@ -119,7 +123,7 @@ impl Store {
     /// Every row of a statement.
     pub async fn all<T: DeserializeOwned>(&self, statement: Statement) -> Result<Vec<T>, Error> {
         let result = self.prepare(&statement)?.all().await.map_err(unavailable)?;
-        metered(&self.binding, &result, &statement.0)
+        metered(self.name.binding(), &result, &statement.0)
             .results()
             .map_err(unreadable)
     }
@@ -127,7 +131,7 @@ impl Store {
     /// Runs one write statement and returns how many rows it changed.
     pub async fn run(&self, statement: Statement) -> Result<u64, Error> {
         let result = self.prepare(&statement)?.run().await.map_err(unavailable)?;
-        Ok(metered(&self.binding, &result, &statement.0)
+        Ok(metered(self.name.binding(), &result, &statement.0)
             .meta()
             .ok()
             .flatten()
@@ -144,7 +148,7 @@ impl Store {
             .raw_js_value()
             .await
             .map_err(unavailable)?;
-        crate::meter::count(&self.binding, None, None, None, false);
+        crate::meter::count(self.name.binding(), None, None, None, false);
         Ok(rows)
     }
 
@@ -159,7 +163,7 @@ impl Store {
             .iter()
             .zip(statements)
             .map(|(r, (sql, _))| {
-                metered(&self.binding, r, sql)
+                metered(self.name.binding(), r, sql)
                     .results::<serde_json::Value>()
                     .map_err(unreadable)
             })
@@ -193,7 +197,7 @@ impl runtime::Db for Store {
             .iter()
             .zip(statements)
             .map(|(r, (sql, _))| {
-                metered(&self.binding, r, sql)
+                metered(self.name.binding(), r, sql)
                     .meta()
                     .ok()
                     .flatten()

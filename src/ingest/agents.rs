@@ -105,10 +105,9 @@ async fn report_shard(env: &Env, store: &Shard, now: UnixMs) -> Result<usize, St
         .await
         .map_err(|e| e.to_string())?;
     let queue = OutQueue::from_env(env, crate::ingest::QUEUE, crate::faults::from_env(env))?;
-    let mut reported = silent.len();
+    let mut reported = 0;
     for (org, agents) in by_org {
         if shards::is_moving(&registry, org) {
-            reported -= agents.len();
             // Its rows are being copied: the silence is reported after the move, from the new shard.
             continue;
         }
@@ -122,6 +121,7 @@ async fn report_shard(env: &Env, store: &Shard, now: UnixMs) -> Result<usize, St
         queue.send(&messages).await?;
         let marks: Vec<_> = agents.iter().map(|a| a.reported()).collect();
         store.batch(&marks).await.map_err(|e| e.to_string())?;
+        reported += agents.len();
     }
     Ok(reported)
 }
